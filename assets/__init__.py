@@ -1,0 +1,1 @@
+"""Asset definitions, one module per layer: module name = asset group = DuckDB schema."""

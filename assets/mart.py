@@ -1,0 +1,1 @@
+"""Mart layer: indicators, per-element warnings, school risk."""

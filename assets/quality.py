@@ -1,0 +1,1 @@
+"""Quality layer: completeness, validity and staleness of the raw data."""

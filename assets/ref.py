@@ -1,0 +1,81 @@
+"""Reference layer: the diagnosis table (附件2), the platform table catalog and the college registry.
+
+Every table here is loaded from a plain file the secretariat can read and edit.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+
+from pipelines.resources import WarehouseResource
+from pipelines.settings import REFERENCE_DIR, get_settings
+from pipelines.sql import run_sql, table_summary
+
+DIAGNOSIS_FILE = REFERENCE_DIR / "diagnosis_points.csv"
+TABLES_FILE = REFERENCE_DIR / "platform_tables.csv"
+COLUMNS_FILE = REFERENCE_DIR / "platform_columns.csv"
+
+
+def load_reference_table(warehouse: WarehouseResource, table: str, source: Path) -> dg.MaterializeResult:
+    """Build `ref.<table>` from `source` with `sql/ref/<table>.sql`."""
+    if not source.is_file():
+        raise FileNotFoundError(f"reference file for ref.{table} not found: {source}")
+    with warehouse.connect() as conn:
+        run_sql(conn, f"ref/{table}", {"path": str(source)})
+        return dg.MaterializeResult(metadata={**table_summary(conn, f"ref.{table}"), "source": str(source)})
+
+
+def build_table(warehouse: WarehouseResource, table: str) -> dg.MaterializeResult:
+    """Build `ref.<table>` from tables already in the warehouse."""
+    with warehouse.connect() as conn:
+        run_sql(conn, f"ref/{table}")
+        return dg.MaterializeResult(metadata=table_summary(conn, f"ref.{table}"))
+
+
+@dg.asset(key_prefix="ref", group_name="ref", kinds={"duckdb"})
+def diagnostic_items(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """The five diagnostic items (诊断项目) of 附件2."""
+    return load_reference_table(warehouse, "diagnostic_items", DIAGNOSIS_FILE)
+
+
+@dg.asset(key_prefix="ref", group_name="ref", kinds={"duckdb"})
+def diagnostic_elements(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """The fifteen diagnostic elements (诊断要素), keyed by element_code such as 2.3."""
+    return load_reference_table(warehouse, "diagnostic_elements", DIAGNOSIS_FILE)
+
+
+@dg.asset(key_prefix="ref", group_name="ref", kinds={"duckdb"})
+def diagnostic_points(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Every diagnostic point (诊断点) with its hint text and platform codes as written."""
+    return load_reference_table(warehouse, "diagnostic_points", DIAGNOSIS_FILE)
+
+
+@dg.asset(key_prefix="ref", group_name="ref", kinds={"duckdb"})
+def platform_tables(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """The status-data platform tables: code, Chinese name, warehouse table name, grain, keys."""
+    return load_reference_table(warehouse, "platform_tables", TABLES_FILE)
+
+
+@dg.asset(key_prefix="ref", group_name="ref", kinds={"duckdb"})
+def platform_columns(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Every catalogued column: the header texts it may appear under, type, unit, domain."""
+    return load_reference_table(warehouse, "platform_columns", COLUMNS_FILE)
+
+
+@dg.asset(key_prefix="ref", group_name="ref", kinds={"duckdb"}, deps=[diagnostic_points, platform_tables])
+def point_platform_codes(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Normalised platform table codes per diagnostic point, sections expanded through the catalog."""
+    return build_table(warehouse, "point_platform_codes")
+
+
+@dg.asset(key_prefix="ref", group_name="ref", kinds={"duckdb"})
+def schools(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """The college registry: code, name, school type, ownership, status and succession links."""
+    registry = get_settings().registry
+    if not registry.is_file():
+        raise FileNotFoundError(
+            f"college registry not found at {registry}: create it (see README) or run `zhengai synth`"
+        )
+    return load_reference_table(warehouse, "schools", registry)

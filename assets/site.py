@@ -1,0 +1,1 @@
+"""Site layer: dashboards and reports under $ZHENGAI_HOME/site."""

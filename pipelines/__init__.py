@@ -1,0 +1,1 @@
+"""The zhengai Dagster code location: settings, resources, checks, schedules and the CLI."""

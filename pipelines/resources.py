@@ -1,0 +1,66 @@
+"""The DuckDB warehouse resource.
+
+The pipeline writes one working file; `publish()` copies it to the path analysts open by
+writing a new file beside it and renaming it over the old one, so an open read-only
+session keeps its consistent snapshot and never blocks a run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+
+from pipelines.settings import get_settings
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """Working DuckDB file (written by the pipeline) and its published copy."""
+
+    path: str = ""
+    published_path: str = ""
+
+    def work_path(self) -> Path:
+        return Path(self.path) if self.path else get_settings().work_warehouse
+
+    def publish_path(self) -> Path:
+        return Path(self.published_path) if self.published_path else get_settings().warehouse
+
+    @contextmanager
+    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        path = self.work_path()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = duckdb.connect(str(path))
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    def publish(self) -> Path:
+        """Atomically replace the published warehouse with a checkpointed copy of the work file."""
+        with self.connect() as conn:
+            conn.execute("checkpoint")
+        target = self.publish_path()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        shutil.copyfile(self.work_path(), staging)
+        os.replace(staging, target)
+        return target
+
+
+class RunOptions(dg.ConfigurableResource):
+    """Per-run options: `as_of` fixes the date staleness is judged against (ISO date, empty = today)."""
+
+    as_of: str = ""
+
+    def as_of_date(self):
+        import datetime as dt
+
+        if self.as_of:
+            return dt.date.fromisoformat(self.as_of)
+        return dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date()

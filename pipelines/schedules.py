@@ -1,0 +1,59 @@
+"""Jobs, schedules and sensors: the nightly ingest and the inbox watcher."""
+
+from __future__ import annotations
+
+import hashlib
+
+import dagster as dg
+
+from pipelines.settings import TIMEZONE, get_settings
+
+NIGHTLY_JOB = "nightly"
+
+
+def build_nightly_job() -> dg.UnresolvedAssetJobDefinition:
+    return dg.define_asset_job(
+        NIGHTLY_JOB,
+        selection=dg.AssetSelection.all(),
+        description="Ingest new exports, check them, rebuild indicators, warnings and the site, publish.",
+    )
+
+
+def build_nightly_schedule(job) -> dg.ScheduleDefinition:
+    return dg.ScheduleDefinition(
+        name="nightly_at_0200",
+        job=job,
+        cron_schedule="0 2 * * *",
+        execution_timezone=TIMEZONE,
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description="Every night at 02:00 Asia/Shanghai.",
+    )
+
+
+def inbox_fingerprint() -> str:
+    """A digest of every file in the inbox (path, size, mtime): changes when anything arrives."""
+    inbox = get_settings().inbox
+    digest = hashlib.sha256()
+    if inbox.is_dir():
+        for path in sorted(p for p in inbox.rglob("*") if p.is_file()):
+            stat = path.stat()
+            digest.update(f"{path.relative_to(inbox)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def build_inbox_sensor(job) -> dg.SensorDefinition:
+    @dg.sensor(
+        name="inbox_sensor",
+        job=job,
+        minimum_interval_seconds=60,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Starts a run when files in $ZHENGAI_HOME/inbox are added or changed.",
+    )
+    def inbox_sensor(context: dg.SensorEvaluationContext):
+        fingerprint = inbox_fingerprint()
+        if fingerprint == context.cursor:
+            return dg.SkipReason("inbox unchanged since the last run request")
+        context.update_cursor(fingerprint)
+        return dg.RunRequest(run_key=fingerprint)
+
+    return inbox_sensor

@@ -1,0 +1,81 @@
+"""Every path and environment variable the project reads, in one place.
+
+Nothing is read at import time: call `get_settings()` when a value is needed, so tests
+and commands can point `ZHENGAI_HOME` elsewhere before the first call.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+REFERENCE_DIR = PROJECT_ROOT / "reference"
+SQL_DIR = PROJECT_ROOT / "sql"
+EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
+
+TIMEZONE = "Asia/Shanghai"
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+
+    @property
+    def inbox(self) -> Path:
+        return self.home / "inbox"
+
+    @property
+    def archive(self) -> Path:
+        return self.home / "archive"
+
+    @property
+    def quarantine(self) -> Path:
+        return self.home / "quarantine"
+
+    @property
+    def work_warehouse(self) -> Path:
+        """The file the pipeline writes; only the pipeline process opens it."""
+        return self.home / "work" / "warehouse.duckdb"
+
+    @property
+    def warehouse(self) -> Path:
+        """The published copy analysts open, replaced atomically after each run."""
+        return self.home / "warehouse.duckdb"
+
+    @property
+    def registry(self) -> Path:
+        """The college registry the secretariat edits (CSV, UTF-8)."""
+        return self.home / "registry" / "schools.csv"
+
+    @property
+    def site(self) -> Path:
+        return self.home / "site"
+
+    @property
+    def exports(self) -> Path:
+        return self.home / "exports"
+
+    @property
+    def tokens(self) -> Path:
+        return self.home / "tokens.json"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.home / "dagster"
+
+
+def get_settings() -> Settings:
+    home = Path(os.environ.get("ZHENGAI_HOME", "./var")).expanduser().resolve()
+    return Settings(home=home)
+
+
+def env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    return float(raw) if raw not in (None, "") else default
+
+
+def env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return int(raw) if raw not in (None, "") else default
