@@ -30,14 +30,16 @@ def build_nightly_schedule(job) -> dg.ScheduleDefinition:
     )
 
 
-def inbox_fingerprint() -> str:
-    """A digest of every file in the inbox (path, size, mtime): changes when anything arrives."""
+def inbox_fingerprint() -> str | None:
+    """A digest of every file in the inbox (path, size, mtime), or None when the inbox is empty."""
     inbox = get_settings().inbox
+    files = sorted(p for p in inbox.rglob("*") if p.is_file()) if inbox.is_dir() else []
+    if not files:
+        return None
     digest = hashlib.sha256()
-    if inbox.is_dir():
-        for path in sorted(p for p in inbox.rglob("*") if p.is_file()):
-            stat = path.stat()
-            digest.update(f"{path.relative_to(inbox)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    for path in files:
+        stat = path.stat()
+        digest.update(f"{path.relative_to(inbox)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
     return digest.hexdigest()
 
 
@@ -51,6 +53,8 @@ def build_inbox_sensor(job) -> dg.SensorDefinition:
     )
     def inbox_sensor(context: dg.SensorEvaluationContext):
         fingerprint = inbox_fingerprint()
+        if fingerprint is None:
+            return dg.SkipReason(f"inbox {get_settings().inbox} is empty")
         if fingerprint == context.cursor:
             return dg.SkipReason("inbox unchanged since the last run request")
         context.update_cursor(fingerprint)
