@@ -140,3 +140,30 @@ def read_catalog(directory: Path) -> Catalog:
 @lru_cache(maxsize=1)
 def load_catalog() -> Catalog:
     return read_catalog(REFERENCE_DIR)
+
+
+LINEAGE_COLUMNS = (
+    ("school_code", "varchar"),
+    ("year", "integer"),
+    ("source_file", "varchar"),
+    ("file_sha256", "varchar"),
+    ("ingested_at", "timestamp"),
+    ("row_no", "integer"),
+)
+
+
+def raw_table_columns(table: CatalogTable) -> list[tuple[str, str]]:
+    """The columns of `raw.<table_name>`: the catalog's typed columns, then the lineage columns."""
+    return [(column.name, column.duckdb_type) for column in table.columns] + list(LINEAGE_COLUMNS)
+
+
+def create_raw_table(conn, table: CatalogTable) -> None:
+    """Create `raw.<table_name>` empty if it does not exist yet (identifiers come from the catalog)."""
+    conn.execute("create schema if not exists raw")
+    columns = ", ".join(f'"{name}" {kind}' for name, kind in raw_table_columns(table))
+    conn.execute(f'create table if not exists raw."{table.table_name}" ({columns})')
+
+
+def create_raw_tables(conn, catalog: Catalog | None = None) -> None:
+    for table in (catalog or load_catalog()).tables:
+        create_raw_table(conn, table)
