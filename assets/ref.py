@@ -79,3 +79,48 @@ def schools(warehouse: WarehouseResource) -> dg.MaterializeResult:
             f"college registry not found at {registry}: create it (see README) or run `zhengai synth`"
         )
     return load_reference_table(warehouse, "schools", registry)
+
+
+INDICATORS_FILE = REFERENCE_DIR / "indicators.csv"
+INDICATOR_OVERRIDES_FILE = REFERENCE_DIR / "indicator_element_overrides.csv"
+THRESHOLDS_FILE = REFERENCE_DIR / "thresholds.csv"
+
+
+@dg.asset(key_prefix="ref", group_name="ref", kinds={"duckdb"})
+def indicators(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """The indicator catalog: Chinese name, formula in words, unit, better direction, source tables."""
+    return load_reference_table(warehouse, "indicators", INDICATORS_FILE)
+
+
+@dg.asset(
+    key_prefix="ref",
+    group_name="ref",
+    kinds={"duckdb"},
+    deps=[indicators, point_platform_codes, diagnostic_elements],
+)
+def indicator_elements(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Indicator → diagnostic element links: source tables joined to the points' citations, plus overrides."""
+    result = load_reference_table(warehouse, "indicator_elements", INDICATOR_OVERRIDES_FILE)
+    with warehouse.connect() as conn:
+        unknown = conn.execute(
+            "select distinct indicator_code, element_code from ref.indicator_elements "
+            "where indicator_code not in (select indicator_code from ref.indicators) "
+            "or element_code not in (select element_code from ref.diagnostic_elements)"
+        ).fetchall()
+    if unknown:
+        raise ValueError(f"{INDICATOR_OVERRIDES_FILE.name} names unknown indicators or elements: {unknown}")
+    return result
+
+
+@dg.asset(key_prefix="ref", group_name="ref", kinds={"duckdb"}, deps=[indicators])
+def thresholds(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """合格 and 限制招生 values per indicator and school type, each with its source and confidence."""
+    result = load_reference_table(warehouse, "thresholds", THRESHOLDS_FILE)
+    with warehouse.connect() as conn:
+        unknown = conn.execute(
+            "select distinct indicator_code from ref.thresholds "
+            "where indicator_code not in (select indicator_code from ref.indicators)"
+        ).fetchall()
+    if unknown:
+        raise ValueError(f"{THRESHOLDS_FILE.name} names unknown indicators: {[code for (code,) in unknown]}")
+    return result

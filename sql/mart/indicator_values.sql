@@ -1,0 +1,81 @@
+-- Every indicator for every college and year, from the four family tables, with the data-quality
+-- verdict applied: an indicator reading a table whose status is invalid or stale (or missing, for a
+-- required table) that year is excluded — value NULL, status 'excluded' — so its elements read as
+-- 数据不足 rather than green. status: 'ok' | 'no_denominator' (empty or zero denominator) |
+-- 'no_data' (the numerator's figures are absent) | 'excluded'.
+create or replace table mart.indicator_values as
+with teachers as (
+    select * from mart.indicator_values_teachers
+),
+
+conditions as (
+    select * from mart.indicator_values_conditions
+),
+
+teaching as (
+    select * from mart.indicator_values_teaching
+),
+
+management as (
+    select * from mart.indicator_values_management
+),
+
+indicators as (
+    select indicator_code, source_tables, denominator_zh from ref.indicators
+),
+
+platform_tables as (
+    select table_code, required from ref.platform_tables
+),
+
+table_status as (
+    select school_code, year, table_code, status from quality.table_status
+),
+
+computed as (
+    select * from teachers
+    union all
+    select * from conditions
+    union all
+    select * from teaching
+    union all
+    select * from management
+),
+
+untrusted as (
+    select computed.school_code, computed.year, computed.indicator_code,
+        list(table_status.table_code order by table_status.table_code) as excluded_tables
+    from computed
+    inner join indicators using (indicator_code)
+    cross join unnest(indicators.source_tables) as cited(table_code)
+    inner join table_status
+        on table_status.school_code = computed.school_code
+        and table_status.year = computed.year
+        and table_status.table_code = cited.table_code
+    inner join platform_tables on platform_tables.table_code = cited.table_code
+    where table_status.status in ('invalid', 'stale')
+        or (table_status.status = 'missing' and platform_tables.required)
+    group by all
+),
+
+final as (
+    select
+        computed.school_code,
+        computed.year,
+        computed.indicator_code,
+        case when untrusted.excluded_tables is null then computed.value end as value,
+        computed.numerator,
+        computed.denominator,
+        case
+            when untrusted.excluded_tables is not null then 'excluded'
+            when computed.value is not null then 'ok'
+            when indicators.denominator_zh <> '' and coalesce(computed.denominator, 0) = 0 then 'no_denominator'
+            else 'no_data'
+        end as status,
+        coalesce(untrusted.excluded_tables, []::varchar[]) as excluded_tables
+    from computed
+    inner join indicators using (indicator_code)
+    left join untrusted using (school_code, year, indicator_code)
+)
+
+select * from final order by school_code, year, indicator_code

@@ -1,0 +1,195 @@
+"""A small in-memory warehouse for the indicator and warning tests.
+
+The ref tables are built from the real reference files with the real SQL, the raw tables with
+`create_raw_tables`, and the quality tables by hand (their contract, a few rows); then the mart
+SQL runs in asset order. `typical_college` fills every raw table with round figures whose
+indicator values are worked out by hand in tests/test_indicators.py.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from assets.mart import RULE_PARAMETERS, load_warning_rules
+from pipelines.catalog import create_raw_tables, load_catalog
+from pipelines.settings import REFERENCE_DIR
+from pipelines.sql import run_sql
+
+MART_ORDER = (
+    "school_base",
+    "indicator_values_teachers",
+    "indicator_values_conditions",
+    "indicator_values_teaching",
+    "indicator_values_management",
+    "indicator_values",
+    "indicator_warnings",
+    "element_warnings",
+    "school_risk",
+)
+
+REF_FILES = (
+    ("diagnostic_items", "diagnosis_points.csv"),
+    ("diagnostic_elements", "diagnosis_points.csv"),
+    ("diagnostic_points", "diagnosis_points.csv"),
+    ("platform_tables", "platform_tables.csv"),
+    ("point_platform_codes", None),
+    ("indicators", "indicators.csv"),
+    ("indicator_elements", "indicator_element_overrides.csv"),
+    ("thresholds", "thresholds.csv"),
+)
+
+
+def rows(count: int, **columns) -> list[dict]:
+    """`count` identical rows; a column given as a list is spread over the rows instead."""
+    return [
+        {name: (value[i] if isinstance(value, list) else value) for name, value in columns.items()}
+        for i in range(count)
+    ]
+
+
+class MiniWarehouse:
+    def __init__(self) -> None:
+        self.conn = duckdb.connect()
+        for table, file in REF_FILES:
+            run_sql(self.conn, f"ref/{table}", {"path": str(REFERENCE_DIR / file)} if file else None)
+        self.conn.execute(
+            "create table ref.schools (school_code varchar, name_zh varchar, school_type varchar, "
+            "ownership varchar, status varchar, succeeded varchar[], active_from integer, active_to integer)"
+        )
+        create_raw_tables(self.conn)
+        self.conn.execute("create schema quality")
+        self.conn.execute(
+            "create table quality.table_status (school_code varchar, year integer, table_code varchar, "
+            "status varchar, reasons_zh varchar)"
+        )
+        self.conn.execute(
+            "create table quality.element_data_status (school_code varchar, year integer, element_code varchar, "
+            "status varchar, reasons_zh varchar)"
+        )
+        self.rules = load_warning_rules()
+
+    def school(self, code: str, school_type: str = "综合", name: str | None = None) -> None:
+        self.conn.execute(
+            "insert into ref.schools values (?, ?, ?, '公办', 'active', [], 2000, null)",
+            [code, name or f"测试学院{code}", school_type],
+        )
+
+    def insert(self, table: str, school: str, year: int, records: list[dict]) -> None:
+        """Insert raw rows; the quality layer would judge a delivered table `ok`, so record that."""
+        self.table_status(school, year, load_catalog().by_name(table).code, "ok")
+        for record in records:
+            columns = ["school_code", "year", *record]
+            placeholders = ", ".join("?" for _ in columns)
+            names = ", ".join(f'"{name}"' for name in columns)
+            self.conn.execute(
+                f'insert into raw."{table}" ({names}) values ({placeholders})', [school, year, *record.values()]
+            )
+
+    def table_status(self, school: str, year: int, table_code: str, status: str, reasons: str = "") -> None:
+        """Set (replace) the quality verdict on one table of one college-year."""
+        self.conn.execute(
+            "delete from quality.table_status where school_code = ? and year = ? and table_code = ?",
+            [school, year, table_code],
+        )
+        self.conn.execute("insert into quality.table_status values (?, ?, ?, ?, ?)", [school, year, table_code, status, reasons])
+
+    def element_status(self, school: str, year: int, element_code: str, status: str, reasons: str = "") -> None:
+        self.conn.execute(
+            "insert into quality.element_data_status values (?, ?, ?, ?, ?)", [school, year, element_code, status, reasons]
+        )
+
+    def build(self, **rule_overrides: float) -> None:
+        rules = {**self.rules, **rule_overrides}
+        for table in MART_ORDER:
+            run_sql(self.conn, f"mart/{table}", {name: rules[name] for name in RULE_PARAMETERS.get(table, ())})
+
+    def indicator(self, school: str, year: int, code: str) -> dict:
+        frame = self.conn.execute(
+            "select * from mart.indicator_values where school_code = ? and year = ? and indicator_code = ?",
+            [school, year, code],
+        ).pl()
+        return frame.row(0, named=True)
+
+    def indicator_warning(self, school: str, year: int, code: str) -> dict:
+        frame = self.conn.execute(
+            "select * from mart.indicator_warnings where school_code = ? and year = ? and indicator_code = ?",
+            [school, year, code],
+        ).pl()
+        return frame.row(0, named=True)
+
+    def element(self, school: str, year: int, element_code: str) -> dict:
+        frame = self.conn.execute(
+            "select * from mart.element_warnings where school_code = ? and year = ? and element_code = ?",
+            [school, year, element_code],
+        ).pl()
+        return frame.row(0, named=True)
+
+    def elements_of(self, indicator_code: str) -> list[str]:
+        found = self.conn.execute(
+            "select element_code from ref.indicator_elements where indicator_code = ? order by 1", [indicator_code]
+        ).fetchall()
+        return [code for (code,) in found]
+
+    def threshold(self, indicator_code: str, school_type: str) -> dict:
+        frame = self.conn.execute(
+            "select * from ref.thresholds where indicator_code = ? and school_type = ?", [indicator_code, school_type]
+        ).pl()
+        return frame.row(0, named=True)
+
+
+def typical_college(warehouse: MiniWarehouse, school: str, year: int, books_total: int = 86_400) -> None:
+    """Every raw table of one college-year; the figures are chosen to give round indicator values."""
+    insert = warehouse.insert
+    # 折合在校生 = 1000 + 10 + 20 + 100×0.3 + 200×0.1 = 1080
+    insert("students_enrolled", school, year, [
+        {"fulltime_total": 1000, "further_study": 10, "adult_fulltime": 20, "evening": 100, "correspondence": 200}
+    ])
+    # 60 专任: 2 博士 + 10 硕士 degrees, 3 正高 + 9 副高, 30 双师, 400 hours each
+    insert("full_time_teachers", school, year, rows(
+        60,
+        staff_no=[f"T{i:03d}" for i in range(60)],
+        highest_degree=["博士"] * 2 + ["硕士"] * 10 + ["学士"] * 48,
+        title_level=["正高级"] * 3 + ["副高级"] * 9 + ["中级"] * 48,
+        is_double_qualified=[True] * 30 + [False] * 30,
+        teaching_hours=400,
+    ))
+    insert("internal_part_time_teachers", school, year, rows(5, staff_no=[f"P{i}" for i in range(5)], teaching_hours=100))
+    insert("external_part_time_teachers", school, year, rows(20, name=[f"E{i}" for i in range(20)], teaching_hours=150))
+    insert("external_guest_teachers", school, year, rows(2, name=["G0", "G1"], teaching_hours=50))
+    insert("campus_area", school, year, [
+        {"teaching_research_area": 12_000, "admin_office_area": 3_120, "dormitory_area": 6_500}
+    ])
+    insert("teaching_equipment", school, year, [{"equipment_value": 594, "equipment_value_new": 54}])
+    insert("library_holdings", school, year, [{"books_total": books_total, "books_new": 3_240}])
+    insert("it_facilities", school, year, [{"teaching_computers": 108}])
+    insert("onsite_training_bases", school, year, rows(3, base_name=["A", "B", "C"], workstations=[100, 150, 250]))
+    insert("courses", school, year, rows(
+        4,
+        course_code=["C1", "C2", "C3", "C4"],
+        total_hours=[64, 32, 48, 56],
+        practice_hours=[32, 0, 48, 20],
+        is_industry_developed=[True, False, False, False],
+    ))
+    insert("internships", school, year, rows(2, major_code=["M1", "M2"], interns=[100, 50], relevant_interns=[80, 40]))
+    insert("admissions", school, year, rows(2, major_code=["M1", "M2"], admitted=[300, 100], registered=[270, 90]))
+    insert("employment", school, year, rows(
+        2, major_code=["M1", "M2"], graduates=[200, 100], employed=[180, 90], relevant_employed=[150, 66]
+    ))
+    insert("funding_income", school, year, [{"fiscal_appropriation": 1_296}])
+    insert("funding_expenditure", school, year, [{"expenditure_total": 5_000, "daily_teaching": 1_000}])
+    insert("teaching_evaluations", school, year, rows(
+        10, staff_no=[f"T{i:03d}" for i in range(10)], result=["优"] * 4 + ["良"] * 4 + ["中", "差"]
+    ))
+    insert("student_aid", school, year, rows(2, aid_name=["国家助学金", "校级奖学金"], students=[150, 50]))
+    insert("leader_engagement", school, year, rows(4, name=["甲", "乙", "丙", "丁"], lectures_observed=[10, 12, 8, 10]))
+    for table, count in (
+        ("teaching_admin_staff", 2),
+        ("student_affairs_staff", 8),
+        ("admissions_employment_staff", 3),
+        ("supervision_staff", 1),
+        ("teaching_research_staff", 1),
+    ):
+        insert(table, school, year, rows(count, staff_no=[f"{table}{i}" for i in range(count)]))
+    insert("management_documents", school, year, rows(
+        5, document_title=[f"文件{i}" for i in range(5)], category=["质量保证"] * 3 + ["教学管理", "其他"]
+    ))
