@@ -1,0 +1,151 @@
+"""Page chrome shared by every HTML page of the site: levels, colours, CSS, escaping, plotly.
+
+The report pages (early-warning and data-quality reports) may import from here too, so that
+a level reads and looks the same everywhere. Pure functions, except `write_plotly_js`, which
+copies the plotly.js bundled with the installed plotly package into the site: pages load it
+from there, never from a CDN, so the site works offline.
+"""
+
+from __future__ import annotations
+
+import shutil
+from html import escape
+from pathlib import Path
+
+import plotly
+import plotly.graph_objects as go
+import plotly.io as pio
+
+LEVELS = ("red", "yellow", "green", "insufficient")
+LEVEL_ZH = {"red": "红", "yellow": "黄", "green": "绿", "insufficient": "数据不足"}
+LEVEL_COLOURS = {"red": "#c0392b", "yellow": "#f1c40f", "green": "#27ae60", "insufficient": "#95a5a6"}
+LEVEL_TEXT_COLOURS = {"red": "#fff", "yellow": "#222", "green": "#fff", "insufficient": "#fff"}
+# Ordinal used for heat maps and sorting: worse is higher.
+LEVEL_SEVERITY = {"green": 0, "insufficient": 1, "yellow": 2, "red": 3}
+
+TABLE_STATUS_ZH = {"ok": "正常", "warn": "有提醒", "invalid": "无效", "missing": "缺失", "stale": "过期"}
+TABLE_STATUS_COLOURS = {
+    "ok": "#27ae60", "warn": "#f39c12", "invalid": "#c0392b", "missing": "#7f8c8d", "stale": "#8e44ad",
+}
+
+PLOTLY_JS_NAME = "plotly.min.js"
+FONT_FAMILY = '"Noto Sans CJK SC", "Microsoft YaHei", "PingFang SC", sans-serif'
+
+CSS = """
+body { font-family: "Noto Sans CJK SC", "Microsoft YaHei", "PingFang SC", sans-serif; margin: 0 auto;
+       max-width: 1200px; padding: 1rem 1.5rem; color: #222; line-height: 1.55; }
+h1 { font-size: 1.5rem; margin-bottom: .2rem; }
+h2 { font-size: 1.2rem; border-bottom: 2px solid #ddd; padding-bottom: .2rem; margin-top: 2rem; }
+h3 { font-size: 1.05rem; margin: 1rem 0 .3rem; }
+a { color: #1f5f9e; }
+.muted { color: #666; font-size: .9rem; }
+nav.links a { margin-right: 1.2rem; }
+.badge { display: inline-block; min-width: 3.5em; text-align: center; border-radius: 4px; padding: 0 .4em;
+         font-weight: bold; font-size: .85rem; }
+.level-red { background: #c0392b; color: #fff; }
+.level-yellow { background: #f1c40f; color: #222; }
+.level-green { background: #27ae60; color: #fff; }
+.level-insufficient { background: #95a5a6; color: #fff; }
+table { border-collapse: collapse; font-size: .85rem; margin-top: .4rem; }
+th, td { border: 1px solid #e2e2e2; padding: .2rem .45rem; text-align: left; vertical-align: top; }
+th { background: #f6f6f6; }
+td.num { text-align: right; white-space: nowrap; }
+table.grid td.cell { text-align: center; padding: 0; min-width: 4.5em; }
+table.grid td.cell a { display: block; padding: .25rem .3rem; color: inherit; text-decoration: none; }
+table.grid td.cell a:hover { outline: 2px solid #222; }
+.legend span { margin-right: .8rem; }
+.charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(340px, 1fr)); gap: .6rem; }
+.chart { min-width: 0; overflow: hidden; border: 1px solid #eee; border-radius: 4px; }
+td ul { margin: 0; padding-left: 1.1rem; }
+.reasons article { border-left: 6px solid #ddd; padding: .2rem .8rem; margin: .6rem 0; }
+.reasons article.level-red { border-left-color: #c0392b; background: none; color: inherit; }
+.reasons article.level-yellow { border-left-color: #f1c40f; background: none; color: inherit; }
+.reasons article.level-green { border-left-color: #27ae60; background: none; color: inherit; }
+.reasons article.level-insufficient { border-left-color: #95a5a6; background: none; color: inherit; }
+.reasons article:target { outline: 2px solid #1f5f9e; }
+.reasons ul { margin: .2rem 0; padding-left: 1.3rem; }
+footer { margin-top: 2rem; font-size: .85rem; color: #666; }
+"""
+
+
+def text(value: object) -> str:
+    """A value as HTML text; None reads as an em dash."""
+    return "—" if value is None else escape(str(value), quote=False)
+
+
+def attr(value: object) -> str:
+    """A value safe inside a double-quoted HTML attribute."""
+    return escape("" if value is None else str(value), quote=True)
+
+
+def number_text(value: float | None, decimals: int = 2) -> str:
+    """A figure rounded to `decimals`, trailing zeros dropped; None reads as an em dash."""
+    if value is None:
+        return "—"
+    rounded = f"{value:.{max(decimals, 0)}f}"
+    return rounded.rstrip("0").rstrip(".") if "." in rounded else rounded
+
+
+def level_badge(level: str | None) -> str:
+    level = level if level in LEVEL_ZH else "insufficient"
+    return f'<span class="badge level-{level}">{LEVEL_ZH[level]}</span>'
+
+
+def level_legend() -> str:
+    return '<p class="legend">' + "".join(f"<span>{level_badge(level)}</span>" for level in LEVELS) + "</p>"
+
+
+def figure_html(fig: go.Figure, div_id: str) -> str:
+    """A figure as a `<div>` for a page that loads plotly.js itself (never inlined, never from a CDN)."""
+    # A plain dict skips plotly's second validation pass: 4× faster for the same output.
+    return pio.to_html(
+        fig.to_dict(),
+        include_plotlyjs=False,
+        full_html=False,
+        div_id=div_id,
+        validate=False,
+        config={"displayModeBar": False, "responsive": True},
+    )
+
+
+def base_layout(**overrides) -> dict:
+    """A light layout without plotly's default template (which would add ~8 KB to every figure)."""
+    layout = {
+        "template": "none",
+        "font": {"family": FONT_FAMILY, "size": 12},
+        "margin": {"l": 50, "r": 10, "t": 40, "b": 40},
+        "paper_bgcolor": "#fff",
+        "plot_bgcolor": "#fff",
+    }
+    layout.update(overrides)
+    return layout
+
+
+def page_html(title: str, body: str, plotly_src: str | None = None) -> str:
+    """A complete Chinese page; `plotly_src` is the relative path to the shipped plotly.min.js."""
+    script = f'<script src="{attr(plotly_src)}" charset="utf-8"></script>\n' if plotly_src else ""
+    return (
+        '<!DOCTYPE html>\n<html lang="zh-CN">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{text(title)}</title>\n<style>{CSS}</style>\n{script}</head>\n<body>\n{body}\n</body>\n</html>\n"
+    )
+
+
+def bundled_plotly_js() -> Path:
+    """The plotly.min.js shipped inside the installed plotly package."""
+    path = Path(plotly.__file__).resolve().parent / "package_data" / PLOTLY_JS_NAME
+    if not path.is_file():
+        raise FileNotFoundError(f"plotly.min.js not found in the installed plotly package at {path}")
+    return path
+
+
+def write_plotly_js(site: Path) -> Path:
+    """Copy the bundled plotly.min.js to `site/assets/` (once; replaced when plotly is upgraded)."""
+    source = bundled_plotly_js()
+    target = site / "assets" / PLOTLY_JS_NAME
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if not target.is_file() or target.stat().st_size != source.stat().st_size:
+        staging = target.with_name(f".{target.name}.tmp")
+        shutil.copyfile(source, staging)
+        staging.replace(target)
+    return target

@@ -1,0 +1,242 @@
+"""The secretariat's overview: `site/province/index.html`.
+
+Data in (every college's rows), HTML out; no I/O. This page, and only this one, names colleges.
+"""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import polars as pl
+
+from dashboards.college import SiteReference, year_label
+from dashboards.common import (
+    LEVEL_COLOURS,
+    LEVEL_SEVERITY,
+    LEVEL_ZH,
+    LEVELS,
+    TABLE_STATUS_COLOURS,
+    TABLE_STATUS_ZH,
+    attr,
+    base_layout,
+    figure_html,
+    level_badge,
+    level_legend,
+    number_text,
+    page_html,
+    text,
+)
+
+PLOTLY_SRC = "../assets/plotly.min.js"
+TOP_REASONS = 3
+REASON_CHARS = 90
+HEATMAP_ROW_PX = 16
+
+
+def college_label(code: str, names: dict[str, str]) -> str:
+    return f"{names.get(code) or '未登记学校'}（{code}）"
+
+
+def ranking_order(risk: pl.DataFrame, warnings: pl.DataFrame, year: int) -> list[str]:
+    """Colleges of `year`, highest risk first; colleges without a risk row go last by code."""
+    ranked = risk.filter(pl.col("year") == year).sort("rank", "school_code")["school_code"].to_list()
+    others = sorted(set(warnings.filter(pl.col("year") == year)["school_code"].to_list()) - set(ranked))
+    return ranked + others
+
+
+def heatmap_matrix(
+    warnings: pl.DataFrame, colleges: list[str], elements: list[str], year: int, names: dict[str, str]
+) -> tuple[list[list[int | None]], list[list[str]]]:
+    lookup = {
+        (row["school_code"], row["element_code"]): row["level"]
+        for row in warnings.filter(pl.col("year") == year).select("school_code", "element_code", "level").iter_rows(named=True)
+    }
+    z, hover = [], []
+    for code in colleges:
+        levels = [lookup.get((code, element)) for element in elements]
+        z.append([None if level is None else LEVEL_SEVERITY[level] for level in levels])
+        hover.append([
+            f"{college_label(code, names)}<br>{element}：{LEVEL_ZH.get(level, '未报送') if level else '未报送'}"
+            for element, level in zip(elements, levels)
+        ])
+    return z, hover
+
+
+def discrete_colourscale() -> list[list]:
+    """One flat colour per severity 0…3 (z runs from -0.5 to 3.5, so each level owns a quarter)."""
+    steps = len(LEVELS)
+    scale = []
+    for level in sorted(LEVELS, key=LEVEL_SEVERITY.get):
+        severity = LEVEL_SEVERITY[level]
+        scale += [[severity / steps, LEVEL_COLOURS[level]], [(severity + 1) / steps, LEVEL_COLOURS[level]]]
+    return scale
+
+
+def build_heatmap_figure(
+    warnings: pl.DataFrame, colleges: list[str], elements: list[str], years: list[int], names: dict[str, str]
+) -> go.Figure:
+    """Colleges × elements coloured by level, one year at a time (a menu switches the year)."""
+    latest = years[-1]
+    matrices = {year: heatmap_matrix(warnings, colleges, elements, year, names) for year in years}
+    z, hover = matrices[latest]
+    trace = {
+        "type": "heatmap", "z": z, "x": elements, "y": [college_label(code, names) for code in colleges],
+        "text": hover, "hovertemplate": "%{text}<extra></extra>", "colorscale": discrete_colourscale(),
+        "zmin": -0.5, "zmax": len(LEVELS) - 0.5, "showscale": False, "xgap": 1, "ygap": 1,
+    }
+    buttons = [
+        {"label": year_label(year), "method": "restyle", "args": [{"z": [matrices[year][0]], "text": [matrices[year][1]]}]}
+        for year in reversed(years)
+    ]
+    layout = base_layout(
+        height=max(300, 120 + HEATMAP_ROW_PX * len(colleges)),
+        margin={"l": 260, "r": 10, "t": 60, "b": 20},
+        xaxis={"side": "top", "type": "category"},
+        yaxis={"autorange": "reversed", "type": "category"},
+        updatemenus=[{"buttons": buttons, "x": 0, "y": 1.0, "xanchor": "right", "yanchor": "bottom", "direction": "down"}],
+    )
+    return go.Figure(data=[trace], layout=layout)
+
+
+def top_reasons(warnings: pl.DataFrame, year: int) -> dict[str, list[dict]]:
+    """Each college's worst red and yellow elements of `year` with their first reason."""
+    flagged = (
+        warnings.filter((pl.col("year") == year) & pl.col("level").is_in(["red", "yellow"]))
+        .with_columns(pl.col("level").replace_strict(LEVEL_SEVERITY, default=0).alias("severity"))
+        .sort(["school_code", "severity", "element_code"], descending=[False, True, False])
+    )
+    result: dict[str, list[dict]] = {}
+    for row in flagged.iter_rows(named=True):
+        shown = result.setdefault(row["school_code"], [])
+        if len(shown) < TOP_REASONS:
+            shown.append(row)
+    return result
+
+
+def shorten(sentence: str) -> str:
+    return sentence if len(sentence) <= REASON_CHARS else sentence[: REASON_CHARS - 1] + "…"
+
+
+def ranking_html(
+    risk: pl.DataFrame, warnings: pl.DataFrame, colleges: list[str], year: int, names: dict[str, str],
+    types: dict[str, str],
+) -> str:
+    reasons = top_reasons(warnings, year)
+    risk_rows = {row["school_code"]: row for row in risk.filter(pl.col("year") == year).iter_rows(named=True)}
+    rows = []
+    for code in colleges:
+        score = risk_rows.get(code, {})
+        listed = "".join(
+            f"<li>{level_badge(row['level'])} {text(row['element_code'])}："
+            f"{text(shorten((row['reasons'] or ['—'])[0]))}</li>"
+            for row in reasons.get(code, [])
+        )
+        rows.append(
+            f"<tr><td class=\"num\">{text(score.get('rank'))}</td>"
+            f'<td><a href="../schools/{attr(code)}/index.html">{text(college_label(code, names))}</a></td>'
+            f"<td>{text(types.get(code))}</td><td class=\"num\">{number_text(score.get('risk_score'))}</td>"
+            f"<td class=\"num\">{text(score.get('red_count'))}</td><td class=\"num\">{text(score.get('yellow_count'))}</td>"
+            f"<td class=\"num\">{text(score.get('insufficient_count'))}</td>"
+            f"<td><ul>{listed}</ul></td>"
+            f'<td><a href="../schools/{attr(code)}/warnings-{year}.html">预警</a> '
+            f'<a href="../schools/{attr(code)}/quality-{year}.html">质量</a></td></tr>'
+        )
+    return (
+        "<table><tr><th>排名</th><th>学校</th><th>类型</th><th>风险分</th><th>红</th><th>黄</th><th>数据不足</th>"
+        f"<th>主要预警原因</th><th>报告</th></tr>{''.join(rows)}</table>"
+    )
+
+
+def build_completeness_figure(table_status: pl.DataFrame, colleges: list[str], year: int, names: dict[str, str]) -> go.Figure:
+    """Per college, how many of its expected tables are ok, flagged, invalid, stale or missing."""
+    counts = {
+        (row["school_code"], row["status"]): row["len"]
+        for row in table_status.filter(pl.col("year") == year).group_by("school_code", "status").len().iter_rows(named=True)
+    }
+    labels = [college_label(code, names) for code in colleges]
+    traces = [
+        {
+            "type": "bar", "orientation": "h", "y": labels, "x": [counts.get((code, status), 0) for code in colleges],
+            "name": TABLE_STATUS_ZH[status], "marker": {"color": TABLE_STATUS_COLOURS[status]},
+            "hovertemplate": f"%{{y}}<br>{TABLE_STATUS_ZH[status]} %{{x}} 张<extra></extra>",
+        }
+        for status in TABLE_STATUS_ZH
+    ]
+    layout = base_layout(
+        barmode="stack",
+        height=max(260, 100 + HEATMAP_ROW_PX * len(colleges)),
+        margin={"l": 260, "r": 10, "t": 40, "b": 30},
+        yaxis={"autorange": "reversed", "type": "category"},
+        xaxis={"title": {"text": "数据表数"}, "gridcolor": "#eee"},
+        legend={"orientation": "h", "y": 1.02, "yanchor": "bottom"},
+    )
+    return go.Figure(data=traces, layout=layout)
+
+
+def build_level_trend_figure(warnings: pl.DataFrame, years: list[int]) -> go.Figure:
+    """How many college-elements were red, yellow, green or insufficient each year."""
+    counts = dict(
+        ((row["year"], row["level"]), row["len"]) for row in warnings.group_by("year", "level").len().iter_rows(named=True)
+    )
+    labels = [year_label(year) for year in years]
+    traces = [
+        {
+            "type": "bar", "x": labels, "y": [counts.get((year, level), 0) for year in years], "name": LEVEL_ZH[level],
+            "marker": {"color": LEVEL_COLOURS[level]},
+        }
+        for level in ("red", "yellow", "insufficient", "green")
+    ]
+    layout = base_layout(
+        barmode="stack", height=320, title={"text": "各年度诊断要素预警级别分布（学校×要素）", "font": {"size": 13}},
+        xaxis={"type": "category"}, yaxis={"gridcolor": "#eee"}, legend={"orientation": "h"},
+    )
+    return go.Figure(data=traces, layout=layout)
+
+
+def build_risk_trend_figure(risk: pl.DataFrame, years: list[int]) -> go.Figure:
+    """The spread of colleges' risk scores per year."""
+    traces = [
+        {
+            "type": "box", "name": year_label(year), "y": risk.filter(pl.col("year") == year)["risk_score"].to_list(),
+            "marker": {"color": "#1f5f9e"}, "boxpoints": False,
+        }
+        for year in years
+    ]
+    layout = base_layout(
+        height=320, showlegend=False, title={"text": "各年度风险分分布", "font": {"size": 13}},
+        yaxis={"title": {"text": "风险分"}, "gridcolor": "#eee", "rangemode": "tozero"},
+    )
+    return go.Figure(data=traces, layout=layout)
+
+
+def build_province_page(
+    reference: SiteReference, schools: pl.DataFrame, warnings: pl.DataFrame, risk: pl.DataFrame,
+    table_status: pl.DataFrame,
+) -> str:
+    """The complete overview page for the secretariat."""
+    names = dict(schools.select("school_code", "name_zh").iter_rows())
+    types = dict(schools.select("school_code", "school_type").iter_rows())
+    years = reference.years
+    if not years:
+        body = "<h1>全区诊改预警总览</h1><p>暂无预警数据：请先运行流水线。</p>"
+        return page_html("全区诊改预警总览", body)
+    latest = years[-1]
+    colleges = ranking_order(risk, warnings, latest)
+    elements = reference.elements.sort("element_code")["element_code"].to_list()
+    heatmap = build_heatmap_figure(warnings, colleges, elements, years, names)
+    body = (
+        "<h1>全区诊改预警总览</h1>"
+        f'<p class="muted">{len(colleges)} 所学校 · 最新采集年度 {latest}（{latest - 1}-{latest}学年）'
+        f" · 数据年度 {'、'.join(str(year) for year in years)}</p>"
+        '<nav class="links"><a href="quality.html">全区数据质量汇总</a></nav>'
+        f"<h2>学校 × 诊断要素预警热力图</h2>{level_legend()}"
+        '<p class="muted">按最新年度风险排名排序；左上角菜单切换年度；悬停查看学校与要素。</p>'
+        f"{figure_html(heatmap, 'province-heatmap')}"
+        f"<h2>{latest}年风险排名与主要预警原因</h2>{ranking_html(risk, warnings, colleges, latest, names, types)}"
+        f"<h2>{latest}年各校数据完整度</h2>"
+        f"{figure_html(build_completeness_figure(table_status, colleges, latest, names), 'province-completeness')}"
+        "<h2>历年趋势</h2><div class=\"charts\">"
+        f"<div class=\"chart\">{figure_html(build_level_trend_figure(warnings, years), 'province-levels')}</div>"
+        f"<div class=\"chart\">{figure_html(build_risk_trend_figure(risk, years), 'province-risk')}</div></div>"
+        "<footer>本页面向诊改专委会秘书处，列出各校名称与数据，请勿转发给学校。</footer>"
+    )
+    return page_html("全区诊改预警总览", body, PLOTLY_SRC)

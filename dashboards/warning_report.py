@@ -1,0 +1,190 @@
+"""The early-warning report of one college for one year: a self-contained Chinese HTML page.
+
+Data in (frames from mart.element_warnings, mart.indicator_warnings, mart.school_risk), HTML
+out; no I/O, no network: the page carries its own CSS and a few lines of plain JavaScript for
+the switch that hides what needs no attention.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+import polars as pl
+
+LEVEL_ZH = {"red": "红", "yellow": "黄", "green": "绿", "insufficient": "数据不足"}
+LEVEL_ORDER = ("red", "yellow", "insufficient", "green")
+
+STYLE = """
+body { font-family: "Noto Sans CJK SC", "Microsoft YaHei", "PingFang SC", sans-serif; margin: 0 auto;
+       max-width: 1100px; padding: 1rem 1.5rem; color: #222; line-height: 1.6; }
+h1 { font-size: 1.5rem; margin-bottom: .2rem; }
+h2 { font-size: 1.2rem; border-bottom: 2px solid #ddd; padding-bottom: .2rem; margin-top: 2rem; }
+h3 { font-size: 1.05rem; margin: 0; }
+.muted { color: #666; font-size: .9rem; }
+.summary span { display: inline-block; margin-right: 1rem; }
+.badge { display: inline-block; min-width: 4.5em; text-align: center; border-radius: 4px; padding: 0 .5em;
+         font-weight: bold; font-size: .9rem; }
+.level-red .badge, .badge.level-red { background: #c0392b; color: #fff; }
+.level-yellow .badge, .badge.level-yellow { background: #f1c40f; color: #222; }
+.level-green .badge, .badge.level-green { background: #27ae60; color: #fff; }
+.level-insufficient .badge, .badge.level-insufficient { background: #7f8c8d; color: #fff; }
+.element { border: 1px solid #ddd; border-left-width: 6px; border-radius: 4px; padding: .6rem .9rem;
+           margin: .8rem 0; }
+.element.level-red { border-left-color: #c0392b; }
+.element.level-yellow { border-left-color: #f1c40f; }
+.element.level-green { border-left-color: #27ae60; }
+.element.level-insufficient { border-left-color: #7f8c8d; }
+.element header { display: flex; gap: .8rem; align-items: center; }
+.element ul { margin: .4rem 0; padding-left: 1.3rem; }
+table { border-collapse: collapse; width: 100%; font-size: .85rem; margin-top: .4rem; }
+th, td { border: 1px solid #e2e2e2; padding: .2rem .4rem; text-align: left; vertical-align: top; }
+th { background: #f6f6f6; }
+td.num { text-align: right; white-space: nowrap; }
+.switch { position: sticky; top: 0; background: #fff; padding: .5rem 0; border-bottom: 1px solid #eee; }
+body.attention-only .element.level-green, body.attention-only tr.level-green,
+body.attention-only section.item.all-green { display: none; }
+footer { margin-top: 2rem; font-size: .85rem; color: #666; }
+"""
+
+SCRIPT = """
+document.getElementById('attention-only').addEventListener('change', function (event) {
+  document.body.classList.toggle('attention-only', event.target.checked);
+});
+"""
+
+
+def number_text(value: float | None, decimals: int = 2) -> str:
+    if value is None:
+        return "—"
+    text = f"{value:.{decimals}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def peer_text(row: dict, peer_min_count: float) -> str:
+    if row["value"] is None or row["peer_count"] is None or row["school_type"] is None:
+        return "—"
+    if row["peer_count"] < peer_min_count:
+        return f"同类仅{row['peer_count']}所，不作比较"
+    return f"{row['peer_count']}所{row['school_type']}类中倒数第{row['peer_rank_from_worst']}"
+
+
+def trend_text(row: dict) -> str:
+    values = [row["value_2y_ago"], row["value_1y_ago"], row["value"]]
+    if all(value is None for value in values[:2]):
+        return "—"
+    return " → ".join(number_text(value, row["decimals"]) for value in values)
+
+
+def threshold_text(value: float | None, unit: str, confidence: str | None) -> str:
+    if value is None:
+        return "—"
+    return number_text(value, 4) + unit + ("" if confidence == "confirmed" else "（未核实）")
+
+
+def fraction_html(row: dict) -> str:
+    """The figures behind a value (numerator ÷ denominator), so a college can check them."""
+    if row["value"] is None or row["denominator"] is None:
+        return ""
+    return f'<br><span class="muted">{number_text(row["numerator"])} ÷ {number_text(row["denominator"])}</span>'
+
+
+def indicator_rows_html(indicators: list[dict], peer_min_count: float) -> str:
+    rows = []
+    for row in indicators:
+        level = row["level"]
+        rows.append(
+            f'<tr class="level-{level}"><td title="{escape(row["formula_zh"])}">{escape(row["name_zh"])}</td>'
+            f'<td class="num">{escape(row["value_zh"] or "—")}{fraction_html(row)}</td>'
+            f'<td class="num">{escape(threshold_text(row["qualified_value"], row["unit"], row["qualified_confidence"]))}</td>'
+            f'<td class="num">{escape(threshold_text(row["restricted_value"], row["unit"], row["restricted_confidence"]))}</td>'
+            f"<td>{escape(peer_text(row, peer_min_count))}</td>"
+            f'<td class="num">{escape(trend_text(row))}</td>'
+            f'<td><span class="badge level-{level}">{LEVEL_ZH[level]}</span></td>'
+            f'<td>{escape(row["sources_zh"])}</td></tr>'
+        )
+    if not rows:
+        return '<p class="muted">本要素没有对应的指标。</p>'
+    header = (
+        "<tr><th>指标</th><th>数值</th><th>合格值</th><th>限制招生值</th><th>同类位置</th>"
+        "<th>近三年</th><th>级别</th><th>数据来源</th></tr>"
+    )
+    return f"<table>{header}{''.join(rows)}</table>"
+
+
+def element_html(element: dict, indicators: list[dict], peer_min_count: float) -> str:
+    level = element["level"]
+    reasons = "".join(f"<li>{escape(reason)}</li>" for reason in element["reasons"])
+    return (
+        f'<article class="element level-{level}" id="element-{escape(element["element_code"])}">'
+        f'<header><span class="badge">{escape(element["level_zh"])}</span>'
+        f'<h3>{escape(element["element_code"])} {escape(element["element_name"])}</h3></header>'
+        f"<ul>{reasons}</ul>"
+        f"{indicator_rows_html(indicators, peer_min_count)}</article>"
+    )
+
+
+def summary_html(elements: pl.DataFrame, risk: pl.DataFrame) -> str:
+    counts = dict(elements.group_by("level").len().iter_rows())
+    parts = [
+        f'<span><span class="badge level-{level}">{LEVEL_ZH[level]}</span> {counts.get(level, 0)} 个要素</span>'
+        for level in LEVEL_ORDER
+    ]
+    if risk.height:
+        row = risk.row(0, named=True)
+        parts.append(f"<span>风险分 {number_text(row['risk_score'])}（全区同年排名第 {row['rank']}）</span>")
+    return f'<p class="summary">{"".join(parts)}</p>'
+
+
+def rules_html(rules: dict[str, float]) -> str:
+    return (
+        '<p class="muted">预警规则：低于（生师比为高于）限制招生值为红；低于合格值为黄；'
+        f"同类院校不少于 {rules['peer_min_count']:.0f} 所时，处于最差的 {rules['peer_bottom_share'] * 100:g}% 为黄；"
+        f"连续两年变差且每年变差超过 {rules['trend_tolerance'] * 100:g}% 为黄；同一要素连续两年为黄则升级为红；"
+        "数据质量不合格或无法计算的要素记为“数据不足”，不会显示为绿。标注“未核实”的标准值来自假设，以秘书处核实为准。</p>"
+    )
+
+
+def build_warning_report_html(
+    elements: pl.DataFrame, indicators: pl.DataFrame, risk: pl.DataFrame, rules: dict[str, float]
+) -> str:
+    """The report page for the one college and year the frames describe."""
+    first = elements.row(0, named=True)
+    school = first.get("school_name") or first["school_code"]
+    year = first["year"]
+    by_element: dict[str, list[dict]] = {}
+    for row in indicators.iter_rows(named=True):
+        by_element.setdefault(row["element_code"], []).append(row)
+    sections = []
+    for (item_code, item_name), item_elements in elements.group_by(["item_code", "item_name"], maintain_order=True):
+        rows = item_elements.sort("element_code").iter_rows(named=True)
+        articles = [
+            element_html(row, by_element.get(row["element_code"], []), rules["peer_min_count"]) for row in rows
+        ]
+        all_green = item_elements["level"].eq("green").all()
+        sections.append(
+            f'<section class="item{" all-green" if all_green else ""}">'
+            f"<h2>{escape(str(item_code))} {escape(item_name)}</h2>{''.join(articles)}</section>"
+        )
+    school_type = first.get("school_type") or "未登记"
+    return f"""<!DOCTYPE html>
+<html lang="zh-CN">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{escape(school)} {year}年诊改预警报告</title>
+<style>{STYLE}</style>
+</head>
+<body>
+<h1>{escape(school)} 诊改预警报告</h1>
+<p class="muted">学校代码 {escape(first["school_code"])} · 学校类型 {escape(school_type)} ·
+采集年份 {year}（{year - 1}-{year}学年）· 15个诊断要素按5个诊断项目分列</p>
+<p class="muted"><a href="index.html">学校数据看板</a> · <a href="quality-{year}.html">{year}年数据质量报告</a></p>
+{summary_html(elements, risk)}
+{rules_html(rules)}
+<div class="switch"><label><input type="checkbox" id="attention-only"> 只显示需要关注的要素（红、黄、数据不足）</label></div>
+{"".join(sections)}
+<footer>本报告由状态数据自动生成，指标数值、标准值与同类比较均可在数据仓库 mart.indicator_warnings 中核对。</footer>
+<script>{SCRIPT}</script>
+</body>
+</html>
+"""

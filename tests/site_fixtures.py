@@ -1,0 +1,187 @@
+"""Fixture tables for the site tests and benchmark: the dashboards' inputs, built by hand per contract.
+
+The ref tables come from the real reference files with the real SQL; the quality and mart tables
+are written directly with deterministic pseudo-random rows, so the site can be built without the
+ingest, quality and mart layers. College codes start with 9 and names are `<甲乙…>NNN号学院`, with
+every figure below 90000: a code or a name can never appear by accident inside another college's
+figures or name, so the confidentiality scan has no false alarms.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import duckdb
+
+from pipelines.settings import REFERENCE_DIR
+from pipelines.sql import run_sql
+
+REF_FILES = (
+    ("diagnostic_items", "diagnosis_points.csv"),
+    ("diagnostic_elements", "diagnosis_points.csv"),
+    ("diagnostic_points", "diagnosis_points.csv"),
+    ("platform_tables", "platform_tables.csv"),
+    ("indicators", "indicators.csv"),
+    ("thresholds", "thresholds.csv"),
+)
+LEVELS_ZH = {"red": "红", "yellow": "黄", "green": "绿", "insufficient": "数据不足"}
+LEVEL_WEIGHTS = (("green", 0.6), ("yellow", 0.2), ("red", 0.1), ("insufficient", 0.1))
+STATUS_WEIGHTS = (("ok", 0.85), ("warn", 0.06), ("invalid", 0.03), ("missing", 0.04), ("stale", 0.02))
+
+
+def school_code(index: int) -> str:
+    return f"9{index + 1:04d}"
+
+
+def school_name(index: int) -> str:
+    return f"甲{index + 1:04d}号学院"
+
+
+def create_input_tables(conn: duckdb.DuckDBPyConnection) -> None:
+    """The reference tables (real files), and empty quality and mart tables with their contract columns."""
+    for table, file in REF_FILES:
+        run_sql(conn, f"ref/{table}", {"path": str(REFERENCE_DIR / file)})
+    conn.execute(
+        "create or replace table ref.schools (school_code varchar, name_zh varchar, school_type varchar, "
+        "ownership varchar, status varchar, succeeded varchar[], active_from integer, active_to integer)"
+    )
+    conn.execute("create schema if not exists quality")
+    conn.execute("create schema if not exists mart")
+    conn.execute(
+        "create or replace table quality.table_status (school_code varchar, year integer, table_code varchar, "
+        "status varchar, reasons_zh varchar)"
+    )
+    conn.execute(
+        "create or replace table quality.issues (school_code varchar, year integer, table_code varchar, "
+        "column_name varchar, check_name varchar, severity varchar, failed_count bigint, samples varchar, "
+        "message_zh varchar, message_en varchar)"
+    )
+    conn.execute(
+        "create or replace table mart.indicator_values (school_code varchar, year integer, indicator_code varchar, "
+        "value double, numerator double, denominator double)"
+    )
+    conn.execute(
+        "create or replace table mart.element_warnings (school_code varchar, year integer, element_code varchar, "
+        "level varchar, level_zh varchar, score double, reasons varchar[])"
+    )
+    conn.execute(
+        "create or replace table mart.school_risk (school_code varchar, year integer, risk_score double, "
+        "red_count bigint, yellow_count bigint, insufficient_count bigint, rank bigint)"
+    )
+
+
+def add_school(conn, code: str, name: str, school_type: str) -> None:
+    conn.execute("insert into ref.schools values (?, ?, ?, '公办', 'active', [], 2000, null)", [code, name, school_type])
+
+
+def add_value(conn, code: str, year: int, indicator: str, value: float | None) -> None:
+    conn.execute("insert into mart.indicator_values values (?, ?, ?, ?, null, null)", [code, year, indicator, value])
+
+
+def add_warning(conn, code: str, year: int, element: str, level: str, reasons: list[str]) -> None:
+    conn.execute(
+        "insert into mart.element_warnings values (?, ?, ?, ?, ?, 0, ?)",
+        [code, year, element, level, LEVELS_ZH[level], reasons],
+    )
+
+
+def add_table_status(conn, code: str, year: int, table_code: str, status: str, reasons: str = "") -> None:
+    conn.execute("insert into quality.table_status values (?, ?, ?, ?, ?)", [code, year, table_code, status, reasons])
+
+
+def add_issue(conn, code: str, year: int, table_code: str, severity: str, count: int, message: str) -> None:
+    conn.execute(
+        "insert into quality.issues values (?, ?, ?, null, 'fixture', ?, ?, '', ?, '')",
+        [code, year, table_code, severity, count, message],
+    )
+
+
+def rebuild_school_risk(conn) -> None:
+    """mart.school_risk from the warnings, with the contract's columns (weights 3/1/0.5 for the fixture)."""
+    conn.execute("delete from mart.school_risk")
+    conn.execute(
+        """
+        insert into mart.school_risk
+        with per_school as (
+            select school_code, year,
+                count(*) filter (where level = 'red') as red_count,
+                count(*) filter (where level = 'yellow') as yellow_count,
+                count(*) filter (where level = 'insufficient') as insufficient_count
+            from mart.element_warnings group by all
+        ),
+        final as (
+            select school_code, year,
+                round(100.0 * (3 * red_count + yellow_count + 0.5 * insufficient_count) / 45, 2) as risk_score,
+                red_count, yellow_count, insufficient_count,
+                rank() over (partition by year order by 3 * red_count + yellow_count + 0.5 * insufficient_count desc)
+                    as rank
+            from per_school
+        )
+        select * from final
+        """
+    )
+
+
+def populate_province(conn, schools: int, years: list[int], seed: int, school_types: list[str]) -> list[str]:
+    """`schools` colleges × `years` of plausible rows in every input table; returns the college codes."""
+    rng = random.Random(seed)
+    create_input_tables(conn)
+    elements = [code for (code,) in conn.execute("select element_code from ref.diagnostic_elements").fetchall()]
+    indicators = conn.execute(
+        "select i.indicator_code, coalesce(t.qualified_value, 40) from ref.indicators i "
+        "left join ref.thresholds t on t.indicator_code = i.indicator_code and t.school_type = '综合'"
+    ).fetchall()
+    tables = [code for (code,) in conn.execute("select table_code from ref.platform_tables").fetchall()]
+    levels, level_weights = zip(*LEVEL_WEIGHTS)
+    statuses, status_weights = zip(*STATUS_WEIGHTS)
+    school_rows, value_rows, warning_rows, status_rows, issue_rows = [], [], [], [], []
+    codes = []
+    for index in range(schools):
+        code = school_code(index)
+        codes.append(code)
+        school_rows.append((code, school_name(index), school_types[index % len(school_types)], "公办", "active", [], 2000, None))
+        base = {indicator: typical * rng.uniform(0.7, 1.5) for indicator, typical in indicators}
+        for year in years:
+            for indicator, _ in indicators:
+                value = base[indicator] * rng.uniform(0.85, 1.15) if rng.random() > 0.05 else None
+                value_rows.append((code, year, indicator, value, None, None))
+            for element in elements:
+                level = rng.choices(levels, level_weights)[0]
+                reasons = [f"要素{element}的指标在{year}年低于合格值，需改进。"] if level != "green" else ["未触发预警的指标：全部达标。"]
+                warning_rows.append((code, year, element, level, LEVELS_ZH[level], 0.0, reasons))
+            for table in tables:
+                status = rng.choices(statuses, status_weights)[0]
+                status_rows.append((code, year, table, status, "" if status == "ok" else f"表{table}检查未通过"))
+                if status in ("warn", "invalid"):
+                    issue_rows.append((
+                        code, year, table, None, "fixture", "error" if status == "invalid" else "warn",
+                        rng.randint(1, 20), "", f"表{table}有取值超出允许范围的单元格，请核对第3行起的数据。", "",
+                    ))
+    conn.executemany("insert into ref.schools values (?, ?, ?, ?, ?, ?, ?, ?)", school_rows)
+    insert_rows(conn, "mart.indicator_values", value_rows)
+    insert_rows(conn, "mart.element_warnings", warning_rows)
+    insert_rows(conn, "quality.table_status", status_rows)
+    insert_rows(conn, "quality.issues", issue_rows)
+    rebuild_school_risk(conn)
+    return codes
+
+
+def insert_rows(conn, table: str, rows: list[tuple]) -> None:
+    """Bulk insert through a polars frame (executemany is slow for the 300-college benchmark)."""
+    if not rows:
+        return
+    import polars as pl
+
+    columns = [name for (name,) in conn.execute(
+        "select column_name from information_schema.columns where table_schema || '.' || table_name = ? "
+        "order by ordinal_position", [table]
+    ).fetchall()]
+    frame = pl.DataFrame(rows, schema=columns, orient="row", infer_schema_length=None)
+    conn.register("incoming_rows", frame.to_arrow())
+    conn.execute(f"insert into {table} select * from incoming_rows")
+    conn.unregister("incoming_rows")
+
+
+def fixture_warehouse(path: Path | None = None) -> duckdb.DuckDBPyConnection:
+    return duckdb.connect(str(path) if path else ":memory:")

@@ -1,0 +1,217 @@
+"""The static site: college dashboards, province overview, plotly.js shipped once, confidentiality."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+import pytest
+from site_fixtures import (
+    add_issue,
+    add_school,
+    add_table_status,
+    add_value,
+    add_warning,
+    create_input_tables,
+    fixture_warehouse,
+    populate_province,
+    rebuild_school_risk,
+    school_code,
+    school_name,
+)
+
+from assets import site as site_assets
+from assets.site import load_site_inputs, write_college_dashboards, write_province_overview
+from dashboards.college import peer_bands
+from dashboards.common import bundled_plotly_js, write_plotly_js
+from pipelines.resources import WarehouseResource
+from pipelines.settings import get_settings
+
+YEARS = [2022, 2023, 2024]
+# 12 综合 colleges (enough for a peer band at the default minimum of 10) and 3 体育 (too few).
+TYPES = ["综合"] * 12 + ["体育"] * 3
+
+
+def foreign_mentions(folder: Path, own_code: str, schools: pl.DataFrame) -> list[str]:
+    """Every other college's code or name found in any file under `folder`."""
+    found = []
+    texts = {path: path.read_text(encoding="utf-8") for path in folder.rglob("*") if path.is_file()}
+    for row in schools.iter_rows(named=True):
+        if row["school_code"] == own_code:
+            continue
+        for needle in (row["school_code"], row["name_zh"]):
+            found += [f"{path.name}: {needle}" for path, content in texts.items() if needle in content]
+    return found
+
+
+@pytest.fixture
+def province(tmp_path):
+    conn = fixture_warehouse()
+    codes = populate_province(conn, len(TYPES), YEARS, seed=7, school_types=TYPES)
+    site = tmp_path / "site"
+    inputs = load_site_inputs(conn)
+    written = write_college_dashboards(inputs, site)
+    write_province_overview(inputs, site)
+    yield conn, site, codes, inputs, written
+    conn.close()
+
+
+def test_site_has_a_page_per_college_and_the_province_overview(province):
+    conn, site, codes, _, written = province
+    assert sorted(written) == codes
+    for code in codes:
+        page = (site / "schools" / code / "index.html").read_text(encoding="utf-8")
+        assert school_name(int(code) - 90001) in page
+        assert '<script src="../../assets/plotly.min.js"' in page
+    overview = (site / "province" / "index.html").read_text(encoding="utf-8")
+    assert '<script src="../assets/plotly.min.js"' in overview
+
+
+def test_college_folders_name_no_other_college(province):
+    conn, site, codes, inputs, _ = province
+    for code in codes:
+        folder = site / "schools" / code
+        assert foreign_mentions(folder, code, inputs.schools) == []
+        own = (folder / "index.html").read_text(encoding="utf-8")
+        assert code in own and inputs.schools.filter(pl.col("school_code") == code)["name_zh"][0] in own
+
+
+def test_the_confidentiality_scan_finds_names_where_they_are(province):
+    """The scan is not vacuous: the secretariat's page names every college, and the scan says so."""
+    conn, site, codes, inputs, _ = province
+    found = foreign_mentions(site / "province", codes[0], inputs.schools)
+    assert len(found) >= 2 * (len(codes) - 1)
+
+
+def test_pages_load_nothing_from_the_network(province):
+    conn, site, codes, _, _ = province
+    for page in [site / "province" / "index.html", *(site / "schools" / code / "index.html" for code in codes)]:
+        html = page.read_text(encoding="utf-8")
+        assert not re.search(r'(src|href)="(https?:)?//', html), page
+        assert "cdn.plot.ly" not in html
+
+
+def test_college_page_is_light(province):
+    conn, site, codes, _, written = province
+    assert max(written.values()) < 300_000
+
+
+def test_plotly_js_is_the_installed_bundle(tmp_path):
+    target = write_plotly_js(tmp_path / "site")
+    assert target == tmp_path / "site" / "assets" / "plotly.min.js"
+    assert target.read_bytes() == bundled_plotly_js().read_bytes()
+
+
+def single_college(conn, school_type: str = "综合") -> str:
+    create_input_tables(conn)
+    code = school_code(0)
+    add_school(conn, code, school_name(0), school_type)
+    for element in conn.execute("select element_code from ref.diagnostic_elements").fetchall():
+        add_warning(conn, code, 2024, element[0], "green", ["未触发预警的指标：全部达标。"])
+    return code
+
+
+def college_page(conn, site: Path, code: str) -> str:
+    rebuild_school_risk(conn)
+    write_college_dashboards(load_site_inputs(conn), site)
+    return (site / "schools" / code / "index.html").read_text(encoding="utf-8")
+
+
+def test_each_grid_cell_leads_to_its_reasons(tmp_path):
+    conn = fixture_warehouse()
+    code = single_college(conn)
+    conn.execute("delete from mart.element_warnings where element_code = '2.3'")
+    add_warning(conn, code, 2024, "2.3", "red", ["实践教学学时占比 38% 低于限制招生值 40%。"])
+    page = college_page(conn, tmp_path, code)
+    cell = re.search(r'<td class="cell level-red"><a href="#r-2024-2\.3"[^>]*>红</a>', page)
+    assert cell, "the red cell of 2.3 links to its reasons"
+    reasons = re.search(r'<article class="level-red" id="r-2024-2\.3">(.*?)</article>', page, re.S)
+    assert reasons and "实践教学学时占比 38% 低于限制招生值 40%。" in reasons.group(1)
+    assert 'href="warnings-2024.html#element-2.3"' in reasons.group(1)
+    assert len(re.findall(r'<td class="cell level-green">', page)) == 14
+
+
+def test_reasons_are_escaped(tmp_path):
+    conn = fixture_warehouse()
+    code = single_college(conn)
+    conn.execute("delete from mart.element_warnings where element_code = '1.1'")
+    add_warning(conn, code, 2024, "1.1", "yellow", ["<script>alert(1)</script>"])
+    page = college_page(conn, tmp_path, code)
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_quality_panel_says_what_to_fix(tmp_path):
+    conn = fixture_warehouse()
+    code = single_college(conn)
+    add_table_status(conn, code, 2024, "6.1", "invalid", "教工号重复")
+    add_table_status(conn, code, 2024, "9.2", "missing", "")
+    add_table_status(conn, code, 2024, "3.3", "ok", "")
+    add_issue(conn, code, 2024, "6.1", "error", 2, "教工号 T001 重复出现（第5、9行）")
+    page = college_page(conn, tmp_path, code)
+    panel = page.split("<h2>数据质量</h2>", 1)[1].split("<h2>", 1)[0]
+    assert "共 3 张表" in panel
+    assert "数据无效：请按下列问题修正后重新报送。" in panel and "教工号 T001 重复出现（第5、9行）（2 处）" in panel
+    assert "未报送：请补报该表。" in panel
+    assert 'href="quality-2024.html"' in panel
+
+
+def test_quality_panel_of_a_clean_college(tmp_path):
+    conn = fixture_warehouse()
+    code = single_college(conn)
+    add_table_status(conn, code, 2024, "6.1", "ok", "")
+    panel = college_page(conn, tmp_path, code).split("<h2>数据质量</h2>", 1)[1].split("<h2>", 1)[0]
+    assert "所有数据表均正常" in panel and "请补报" not in panel
+
+
+def test_peer_band_needs_the_minimum_number_of_colleges():
+    values = pl.DataFrame({
+        "school_code": [f"9{i:04d}" for i in range(5)],
+        "year": [2024] * 5,
+        "indicator_code": ["books_per_student"] * 5,
+        "value": [10.0, 20.0, 30.0, 40.0, 50.0],
+    })
+    schools = pl.DataFrame({"school_code": values["school_code"], "school_type": ["综合"] * 5})
+    assert peer_bands(values, schools, min_count=6).height == 0
+    band = peer_bands(values, schools, min_count=5).row(0, named=True)
+    assert band["peer_count"] == 5
+    assert band["p50"] == 30.0 and band["p25"] == 20.0 and band["p10"] == pytest.approx(14.0)
+
+
+def test_peer_band_drawn_for_many_peers_and_hidden_for_few(province):
+    conn, site, codes, inputs, _ = province
+    many = (site / "schools" / codes[0] / "index.html").read_text(encoding="utf-8")
+    few = (site / "schools" / codes[-1] / "index.html").read_text(encoding="utf-8")
+    assert inputs.schools.filter(pl.col("school_code") == codes[-1])["school_type"][0] == "体育"
+    assert '"type":"box"' in many
+    assert '"type":"box"' not in few
+    assert "同类院校少于 10 所" in few
+
+
+def test_province_ranks_colleges_and_links_their_pages(province):
+    conn, site, codes, inputs, _ = province
+    overview = (site / "province" / "index.html").read_text(encoding="utf-8")
+    top = inputs.risk.filter(pl.col("year") == 2024).sort("rank", "school_code").row(0, named=True)
+    first_row = overview.split("<th>报告</th></tr>", 1)[1].split("</tr>", 1)[0]
+    assert f'href="../schools/{top["school_code"]}/index.html"' in first_row
+    for code in codes:
+        assert f"../schools/{code}/index.html" in overview
+    assert 'id="province-heatmap"' in overview and 'id="province-completeness"' in overview
+
+
+def test_site_assets_materialise(tmp_path):
+    path = tmp_path / "work.duckdb"
+    conn = fixture_warehouse(path)
+    codes = populate_province(conn, 3, YEARS, seed=1, school_types=["理工"])
+    conn.close()
+    result = dg.materialize(
+        [site_assets.plotly_js, site_assets.college_dashboards, site_assets.province_overview],
+        resources={"warehouse": WarehouseResource(path=str(path))},
+    )
+    assert result.success
+    site = get_settings().site
+    assert (site / "assets" / "plotly.min.js").is_file()
+    assert (site / "province" / "index.html").is_file()
+    assert all((site / "schools" / code / "index.html").is_file() for code in codes)
