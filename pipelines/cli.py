@@ -59,7 +59,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
     failed = [event.step_key for event in result.all_events if event.event_type_value == "STEP_FAILURE"]
     checks = [event for event in result.all_events if event.event_type_value == "ASSET_CHECK_EVALUATION"]
-    failing_checks = [event for event in checks if not event.event_specific_data.evaluation.passed]
+    failing_checks = [event for event in checks if not event.event_specific_data.passed]
     print(
         f"\nrun {result.run_id}: {'succeeded' if result.success else 'FAILED'}; "
         f"{len(checks)} checks, {len(failing_checks)} reported problems (see quality.issues)"

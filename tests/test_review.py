@@ -1,0 +1,318 @@
+"""Review conclusions: the rule at every boundary, malformed input refused, template round trip, JSON output."""
+
+from __future__ import annotations
+
+import csv
+import json
+from fractions import Fraction
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipelines.cli import main
+from pipelines.review import (
+    ABNORMAL,
+    EFFECTIVE,
+    NEEDS_IMPROVEMENT,
+    TEMPLATE_HEADERS,
+    conclude,
+    element_codes,
+    improvement_deadline,
+    load_rules,
+    parse_rules,
+    read_rows,
+    write_template,
+)
+from pipelines.settings import get_settings
+
+ELEMENTS = sorted(element_codes(), key=lambda code: tuple(int(p) for p in code.split(".")))
+SCHOOLS = [
+    # school_code, name_zh, status, succeeded, active_from, active_to
+    ("13801", "广西甲职业技术学院", "active", [], None, None),
+    ("13802", "广西乙职业技术学院", "active", [], None, None),
+    ("13803", "广西丙职业技术学院", "active", [], None, None),
+]
+
+
+def write_warehouse(schools=SCHOOLS, risk=(), warnings=()) -> Path:
+    """A published warehouse with the contract tables the review and sampling commands read.
+
+    schools: (code, name, status, succeeded, active_from, active_to); risk: (code, year, risk_score,
+    red, yellow, insufficient, rank); warnings: (code, year, element_code, level, score, reasons).
+    """
+    path = get_settings().warehouse
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = duckdb.connect(str(path))
+    conn.execute("create schema if not exists ref")
+    conn.execute("create schema if not exists mart")
+    conn.execute(
+        "create or replace table ref.schools (school_code varchar, name_zh varchar, school_type varchar, "
+        "ownership varchar, status varchar, succeeded varchar[], active_from integer, active_to integer)"
+    )
+    conn.executemany(
+        "insert into ref.schools values (?, ?, '综合', '公办', ?, ?, ?, ?)", [list(row) for row in schools]
+    )
+    conn.execute(
+        "create or replace table mart.school_risk (school_code varchar, year integer, risk_score double, "
+        "red_count bigint, yellow_count bigint, insufficient_count bigint, rank bigint)"
+    )
+    if risk:
+        conn.executemany("insert into mart.school_risk values (?, ?, ?, ?, ?, ?, ?)", [list(row) for row in risk])
+    conn.execute(
+        "create or replace table mart.element_warnings (school_code varchar, year integer, element_code varchar, "
+        "level varchar, level_zh varchar, score double, reasons varchar[])"
+    )
+    level_zh = {"red": "红", "yellow": "黄", "green": "绿", "insufficient": "数据不足"}
+    if warnings:
+        conn.executemany(
+            "insert into mart.element_warnings values (?, ?, ?, ?, ?, ?, ?)",
+            [[c, y, e, lvl, level_zh[lvl], s, r] for c, y, e, lvl, s, r in warnings],
+        )
+    conn.close()
+    return path
+
+
+def results_csv(path: Path, rows: list[tuple]) -> Path:
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["school_code", "element_code", "matched", "measures"])
+        writer.writerows(rows)
+    return path
+
+
+def college_rows(code: str, matched: int, measures: str, elements: int = 15, yes="是", no="否") -> list[tuple]:
+    return [(code, element, yes if i < matched else no, measures) for i, element in enumerate(ELEMENTS[:elements])]
+
+
+# --- the rule --------------------------------------------------------------------------------------
+
+RULES = load_rules()
+
+
+@pytest.mark.parametrize(
+    ("elements", "matched", "strong", "expected"),
+    [
+        (15, 12, True, EFFECTIVE),           # 12 of 15 and strong: the 有效 boundary
+        (15, 11, True, NEEDS_IMPROVEMENT),   # one short of 12
+        (15, 12, False, NEEDS_IMPROVEMENT),  # 12 matches but weak measures
+        (15, 15, False, NEEDS_IMPROVEMENT),
+        (15, 10, False, NEEDS_IMPROVEMENT),  # 10 is not < 10: not 异常
+        (15, 9, False, ABNORMAL),            # 9 < 10 and weak: 异常
+        (15, 9, True, NEEDS_IMPROVEMENT),    # 9 matches but strong measures
+        (15, 10, True, NEEDS_IMPROVEMENT),
+        (15, 0, False, ABNORMAL),
+        # 12 elements: 有效 needs ≥ 12/15·12 = 9.6, i.e. 10; 异常 needs < 8
+        (12, 10, True, EFFECTIVE),
+        (12, 9, True, NEEDS_IMPROVEMENT),    # a floor of 9.6 would wrongly say 有效
+        (12, 8, False, NEEDS_IMPROVEMENT),   # exactly 8 is not < 8
+        (12, 7, False, ABNORMAL),
+        # 16 elements: 有效 needs ≥ 12.8, i.e. 13; 异常 needs < 32/3 ≈ 10.67, i.e. ≤ 10
+        (16, 13, True, EFFECTIVE),
+        (16, 12, True, NEEDS_IMPROVEMENT),   # a floor of 12.8 would wrongly say 有效
+        (16, 10, False, ABNORMAL),
+        (16, 11, False, NEEDS_IMPROVEMENT),  # a rounding of 10.67 to 11 would wrongly say 异常
+        # 5 elements: 有效 needs ≥ 4 exactly; 异常 needs < 10/3
+        (5, 4, True, EFFECTIVE),
+        (5, 3, True, NEEDS_IMPROVEMENT),
+        (5, 3, False, ABNORMAL),
+        (5, 4, False, NEEDS_IMPROVEMENT),
+    ],
+)
+def test_conclusion_rule_at_every_boundary(elements, matched, strong, expected):
+    assert conclude(elements, matched, strong, RULES) == expected
+
+
+def test_rule_parameters_are_exact_fractions_from_the_reference_file():
+    assert RULES.effective_matched_share == Fraction(12, 15)
+    assert RULES.abnormal_matched_share == Fraction(10, 15)
+    assert RULES.coverage_share == Fraction(1, 4)
+    assert RULES.improvement_period_years == 1
+    decimal = parse_rules({**RULES.as_dict(), "effective_matched_share": "0.8"})
+    assert decimal.effective_matched_share == Fraction(4, 5)
+    with pytest.raises(ValueError, match="year_quotas"):
+        parse_rules({**RULES.as_dict(), "year_quotas": "3|3"})
+    assert parse_rules({**RULES.as_dict(), "year_quotas": "3|3|4"}).year_quotas == (3, 3, 4)
+
+
+def test_conclude_refuses_impossible_counts():
+    with pytest.raises(ValueError):
+        conclude(0, 0, True, RULES)
+    with pytest.raises(ValueError):
+        conclude(15, 16, True, RULES)
+
+
+def test_improvement_deadline_is_one_year_for_both_non_effective_conclusions():
+    import datetime as dt
+
+    day = dt.date(2024, 5, 20)
+    assert improvement_deadline(NEEDS_IMPROVEMENT, day, RULES) == dt.date(2025, 5, 20)
+    assert improvement_deadline(ABNORMAL, day, RULES) == dt.date(2025, 5, 20)
+    assert improvement_deadline(EFFECTIVE, day, RULES) is None
+    assert improvement_deadline(ABNORMAL, dt.date(2024, 2, 29), RULES) == dt.date(2025, 2, 28)
+
+
+# --- the command -------------------------------------------------------------------------------------
+
+
+def test_conclude_json_lists_each_college_with_the_contract_keys(tmp_path, capsys):
+    write_warehouse()
+    rows = college_rows("13801", 12, "强") + college_rows("13802", 9, "弱", yes="1", no="0")
+    rows += college_rows("13803", 13, "strong", yes="true", no="false")
+    source = results_csv(tmp_path / "results.csv", rows)
+    assert main(["review", "conclude", str(source), "--json"]) == 0
+    output = json.loads(capsys.readouterr().out)
+    assert [set(item) for item in output] == [{"school_code", "elements", "matched", "conclusion"}] * 3
+    assert output == [
+        {"school_code": "13801", "elements": 15, "matched": 12, "conclusion": "有效"},
+        {"school_code": "13802", "elements": 15, "matched": 9, "conclusion": "异常"},
+        {"school_code": "13803", "elements": 15, "matched": 13, "conclusion": "有效"},
+    ]
+    assert not (get_settings().home / "reviews").exists()  # conclude records nothing
+
+
+def test_conclude_prints_a_readable_table(tmp_path, capsys):
+    write_warehouse()
+    source = results_csv(tmp_path / "results.csv", college_rows("13801", 11, "强"))
+    assert main(["review", "conclude", str(source)]) == 0
+    out = capsys.readouterr().out
+    assert "13801" in out and "待改进" in out and "广西甲职业技术学院" in out
+
+
+def test_proportional_rule_through_the_command(tmp_path, capsys):
+    write_warehouse()
+    # 12-element plan: 10 matches is 有效 (≥ 9.6); 16 elements are not in the 15-element table, so 12 here
+    rows = college_rows("13801", 10, "强", elements=12) + college_rows("13802", 9, "强", elements=12)
+    source = results_csv(tmp_path / "results.csv", rows)
+    assert main(["review", "conclude", str(source), "--json"]) == 0
+    output = {item["school_code"]: item for item in json.loads(capsys.readouterr().out)}
+    assert (output["13801"]["elements"], output["13801"]["conclusion"]) == (12, "有效")
+    assert output["13802"]["conclusion"] == "待改进"
+
+
+MALFORMED = {
+    "unknown element": ([("13801", "9.9", "是", "强")], "第 17 行", "诊断要素 9.9 不存在"),
+    "duplicate row": ([("13801", "1.1", "否", "强")], "第 17 行", "与第 2 行重复"),
+    "conflicting measures": ([("13801", "__free__", "是", "弱")], "第 17 行", "改进措施判断与第 2 行"),
+    "unknown college": ([("19999", "1.1", "是", "强")], "第 17 行", "19999 不在院校名册中"),
+    "bad matched value": ([("13802", "1.1", "也许", "强")], "第 17 行", "诊断是否相符应填 是/否"),
+    "bad measures value": ([("13802", "1.1", "是", "中")], "第 17 行", "改进措施判断应填 强/弱"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED))
+def test_malformed_input_is_refused_naming_the_row_and_nothing_is_recorded(case, tmp_path, capsys):
+    write_warehouse()
+    extra, row_text, message = MALFORMED[case]
+    good = college_rows("13801", 12, "强", elements=14)  # rows 2..15; 5.4 left free
+    extra = [tuple(ELEMENTS[14] if cell == "__free__" else cell for cell in row) for row in extra]
+    source = results_csv(tmp_path / "results.csv", [*good, ("13803", "1.1", "是", "强"), *extra])
+    assert main(["review", "import", str(source), "--year", "2024"]) == 2
+    error = capsys.readouterr().err
+    assert row_text in error and message in error and "未记录任何内容" in error
+    assert not (get_settings().home / "reviews").exists()
+    assert main(["review", "conclude", str(source)]) == 2
+
+
+def test_clean_input_is_recorded_one_normalised_file_per_college(tmp_path, capsys):
+    write_warehouse()
+    source = results_csv(tmp_path / "results.csv", college_rows("13801", 12, "强") + college_rows("13802", 9, "弱"))
+    assert main(["review", "import", str(source), "--year", "2024", "--date", "2024-06-01"]) == 0
+    out = capsys.readouterr().out
+    assert "13802：异常，整改期至 2025-06-01" in out
+    folder = get_settings().home / "reviews" / "2024"
+    assert sorted(p.name for p in folder.iterdir()) == ["13801.csv", "13802.csv"]
+    with open(folder / "13802.csv", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 15 and {row["measures"] for row in rows} == {"弱"}
+    assert sum(row["matched"] == "true" for row in rows) == 9
+    assert not [p for p in folder.iterdir() if p.name.startswith(".")]  # no staging files left
+
+
+def test_import_refuses_a_date_outside_the_year(tmp_path):
+    write_warehouse()
+    source = results_csv(tmp_path / "results.csv", college_rows("13801", 12, "强"))
+    assert main(["review", "import", str(source), "--year", "2024", "--date", "2023-06-01"]) == 2
+    assert not (get_settings().home / "reviews").exists()
+
+
+def test_missing_header_is_refused(tmp_path, capsys):
+    write_warehouse()
+    source = tmp_path / "results.csv"
+    source.write_text("学校代码,诊断要素代码,诊断是否相符\n13801,1.1,是\n", encoding="utf-8")
+    assert main(["review", "conclude", str(source)]) == 2
+    assert "第 1 行（表头）缺少列：改进措施判断" in capsys.readouterr().err
+
+
+def test_without_warehouse_or_registry_the_user_is_told_to_run_first(tmp_path, capsys):
+    source = results_csv(tmp_path / "results.csv", college_rows("13801", 12, "强"))
+    assert main(["review", "conclude", str(source)]) == 2
+    assert "zhengai run" in capsys.readouterr().err
+
+
+def test_registry_file_is_used_before_the_first_run(tmp_path, capsys):
+    registry = get_settings().registry
+    registry.parent.mkdir(parents=True)
+    registry.write_text(
+        "school_code,name_zh,school_type,ownership,status,succeeded,active_from,active_to\n"
+        "13801,广西甲职业技术学院,综合,公办,active,,,\n",
+        encoding="utf-8",
+    )
+    source = results_csv(tmp_path / "results.csv", college_rows("13801", 12, "强"))
+    assert main(["review", "conclude", str(source), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["conclusion"] == "有效"
+
+
+# --- the Excel template ------------------------------------------------------------------------------
+
+
+def test_template_has_chinese_headers_and_prefilled_rows(tmp_path, capsys):
+    write_warehouse()
+    out = tmp_path / "模板.xlsx"
+    assert main(["review", "template", "--out", str(out), "--school", "13801"]) == 0
+    rows = read_rows(out)
+    assert rows[0][1] == ["学校代码", "学校名称", "诊断要素代码", "诊断要素名称", "诊断是否相符（是/否）", "改进措施判断（强/弱）"]
+    assert len(rows) == 16 and rows[1][1][:3] == ["13801", "广西甲职业技术学院", "1.1"]
+    # an unfilled template is refused, naming the first empty row
+    assert main(["review", "conclude", str(out)]) == 2
+    assert "第 2 行：诊断是否相符应填 是/否" in capsys.readouterr().err
+
+
+def test_filled_template_round_trips_as_input(tmp_path, capsys):
+    write_warehouse()
+    names = element_codes()
+    filled = [
+        {"school_code": code, "school_name": "x", "element_code": element, "element_name": names[element],
+         "matched": "是" if i < matched else "否", "measures": measures}
+        for code, matched, measures in (("13801", 12, "强"), ("13802", 11, "强"))
+        for i, element in enumerate(ELEMENTS)
+    ]
+    out = write_template(tmp_path / "filled.xlsx", filled)
+    assert [title for _, title in TEMPLATE_HEADERS][0] == "学校代码"
+    assert main(["review", "conclude", str(out), "--json"]) == 0
+    output = json.loads(capsys.readouterr().out)
+    assert [(o["school_code"], o["conclusion"]) for o in output] == [("13801", "有效"), ("13802", "待改进")]
+    assert main(["review", "import", str(out), "--year", "2025", "--date", "2025-03-01"]) == 0
+    assert (get_settings().home / "reviews" / "2025" / "13802.csv").is_file()
+
+
+def test_a_title_row_above_the_header_is_skipped(tmp_path, capsys):
+    write_warehouse()
+    source = tmp_path / "results.csv"
+    lines = ["2024年诊改复核专家组意见汇总,,,", "学校代码,诊断要素代码,诊断是否相符,改进措施判断"]
+    lines += [",".join(row) for row in college_rows("13801", 9, "弱")]
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert main(["review", "conclude", str(source), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["conclusion"] == "异常"
+    source.write_text("\n".join(lines[:2] + ["13801,1.1,是,中"]) + "\n", encoding="utf-8")
+    assert main(["review", "conclude", str(source)]) == 2
+    assert "第 3 行：改进措施判断应填 强/弱" in capsys.readouterr().err
+
+
+def test_gbk_csv_is_accepted(tmp_path, capsys):
+    write_warehouse()
+    source = tmp_path / "results.csv"
+    lines = ["学校代码,诊断要素代码,诊断是否相符,改进措施判断"] + [",".join(r) for r in college_rows("13801", 12, "强")]
+    source.write_bytes(("\n".join(lines) + "\n").encode("gbk"))
+    assert main(["review", "conclude", str(source), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["conclusion"] == "有效"
