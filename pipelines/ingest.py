@@ -1,0 +1,1233 @@
+"""Ingest of status-data exports from `$ZHENGAI_HOME/inbox` into `raw.<table>` and `raw.ingest_log`.
+
+Layout: `inbox/<school_code>/<year>/<files>` or `inbox/<school_code>_<year>.zip` (files directly in
+the zip or in one folder); `<year>` is the collection year. A file's table comes from its name
+(`表6.1 校内专任教师.xlsx`, `6-1 校内专任教师.csv`) or, for a workbook whose sheets are named by
+table, from each sheet's name. Headers are found below any title rows, two-level merged headers
+are flattened to `上级/下级`, and columns are mapped by normalised header text through the catalog
+(`reference/platform_columns.csv`), never by position.
+
+Choices a data officer should know:
+
+- Inbox files are **left in place**: the inbox sensor fingerprints the inbox, and a college's
+  delivery stays where it put it. Every run hashes each file; a file whose bytes (sha256) are
+  already the current data of its college, year and table is `unchanged` and is not parsed again.
+- Every original file is copied to `archive/<sha256[:2]>/<sha256><ext>` (zip deliveries: the zip
+  and each member). A file that cannot be used is copied to `quarantine/<school>/<year>/` with a
+  `<name>.reason.txt` in Chinese and English, and logged `quarantined`; data loaded earlier for
+  that college, year and table stays as it was.
+- A new export of a table replaces that college-year-table's rows in one transaction; other
+  colleges' rows are never touched. Two files in one delivery for the same table: the newer export
+  (core-properties `created`, else file time) is used, the other is quarantined as superseded.
+- Values that cannot be read as their column's type become null (the quality layer flags them);
+  their number is kept in `raw.ingest_log.coercion_failures`. Unknown extra columns are not
+  loaded; their headers are kept in `raw.ingest_log.extra_columns`.
+- `exported_at` is the workbook's core-properties `created` as written (the platform writes local
+  Asia/Shanghai time); CSV files have none.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import html
+import io
+import os
+import re
+import unicodedata
+import zipfile
+import multiprocessing
+import threading
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path, PurePosixPath
+from zoneinfo import ZoneInfo
+
+import duckdb
+import fastexcel
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pipelines.catalog import Catalog, CatalogColumn, CatalogTable, create_raw_tables, load_catalog, raw_table_columns
+from pipelines.settings import TIMEZONE, Settings, env_int
+from pipelines.sql import run_sql
+
+READABLE = {".xlsx", ".csv"}
+SPREADSHEET_LIKE = {".xlsx", ".csv", ".xls", ".xlsm", ".xlsb", ".ods", ".et", ".txt"}
+IGNORED_NAMES = {"manifest.json", ".ds_store", "thumbs.db", "desktop.ini"}
+HEADER_SCAN_ROWS = 20
+SERIAL_COLUMN = "序号"
+TOTAL_RE = re.compile(r"^(合计|小计|总计|共计)")
+BLANKS = ("", "无", "-", "--", "—", "——", "–", "/", "N/A", "n/a", "NULL", "null")
+TRUE_WORDS = ("是", "Y", "YES", "TRUE", "1", "√", "✓")
+FALSE_WORDS = ("否", "N", "NO", "FALSE", "0", "×", "✗")
+PERIOD_RE = re.compile(r"(\d{4})\s*[-~～—–至到]\s*(\d{4})\s*学年")
+CODE_IN_NAME_RE = re.compile(r"表\s*(\d{1,2}(?:\s*[.\-_]\s*\d{1,2}){0,2})(?!\d)")
+LEADING_CODE_RE = re.compile(r"^\s*(\d{1,2}(?:\s*[.\-_]\s*\d{1,2}){0,2})(?![\d年])")
+SCHOOL_RE = re.compile(r"^\d{5}$")
+ZIP_NAME_RE = re.compile(r"^(\d{5})[_\-](\d{4})$")
+EXCEL_EPOCH = dt.date(1899, 12, 30)
+
+POLARS_TYPES = {
+    "varchar": pl.String,
+    "bigint": pl.Int64,
+    "double": pl.Float64,
+    "date": pl.Date,
+    "boolean": pl.Boolean,
+    "integer": pl.Int32,
+    "timestamp": pl.Datetime("us"),
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Limits (environment settings)
+
+
+@dataclass(frozen=True)
+class Limits:
+    zip_max_bytes: int
+    zip_max_ratio: int
+    zip_max_members: int
+    batch_rows: int
+    workers: int
+    pool_min_schools: int
+
+    @classmethod
+    def from_env(cls) -> Limits:
+        return cls(
+            zip_max_bytes=env_int("ZHENGAI_ZIP_MAX_BYTES", 512 * 1024 * 1024),
+            zip_max_ratio=env_int("ZHENGAI_ZIP_MAX_RATIO", 200),
+            zip_max_members=env_int("ZHENGAI_ZIP_MAX_MEMBERS", 2000),
+            batch_rows=env_int("ZHENGAI_INGEST_BATCH_ROWS", 200_000),
+            workers=env_int("ZHENGAI_INGEST_WORKERS", min(4, os.cpu_count() or 1)),
+            pool_min_schools=env_int("ZHENGAI_INGEST_POOL_MIN_SCHOOLS", 3),
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Text normalisation and table identification
+
+
+BRACKETS = str.maketrans({"【": "(", "】": ")", "〔": "(", "〕": ")", "[": "(", "]": ")", "{": "(", "}": ")",
+                          "〈": "(", "〉": ")", "《": "(", "》": ")", "＜": "(", "＞": ")"})
+SPACES = re.compile(r"\s+")
+
+
+@lru_cache(maxsize=65536)
+def normalise_header(text: str | None) -> str:
+    """Header text for matching: NFKC (full-width → half-width), no spaces, brackets unified, no `*`."""
+    if text is None:
+        return ""
+    value = unicodedata.normalize("NFKC", str(text)).translate(BRACKETS)
+    return SPACES.sub("", value).strip("*").lower()
+
+
+def _clean_cell(value: object) -> str:
+    return SPACES.sub(" ", unicodedata.normalize("NFKC", str(value))).strip() if value is not None else ""
+
+
+def _code(raw: str) -> str:
+    return ".".join(part for part in re.split(r"\s*[.\-_]\s*", raw.strip()) if part)
+
+
+@dataclass(frozen=True)
+class TableHeaders:
+    """A catalog table's header texts, normalised once: exact lookup and the tokens a header row holds."""
+
+    index: dict[str, str]
+    tokens: frozenset[str]
+
+
+_HEADERS: dict[int, tuple[CatalogTable, TableHeaders]] = {}
+_NAMES: dict[int, tuple[Catalog, list[tuple[str, CatalogTable]]]] = {}
+
+
+def table_headers(table: CatalogTable) -> TableHeaders:
+    cached = _HEADERS.get(id(table))
+    if cached is None or cached[0] is not table:
+        index: dict[str, str] = {}
+        tokens = {normalise_header(SERIAL_COLUMN)}
+        for column in table.columns:
+            for header in column.headers:
+                index.setdefault(normalise_header(header), column.name)
+                tokens.add(normalise_header(header))
+                tokens.update(normalise_header(part) for part in header.split("/"))
+        cached = _HEADERS[id(table)] = (table, TableHeaders(index, frozenset(tokens)))
+    return cached[1]
+
+
+def _catalog_names(catalog: Catalog) -> list[tuple[str, CatalogTable]]:
+    cached = _NAMES.get(id(catalog))
+    if cached is None or cached[0] is not catalog:
+        cached = _NAMES[id(catalog)] = (catalog, [(normalise_header(t.name_zh), t) for t in catalog.tables])
+    return cached[1]
+
+
+def identify_table(label: str, catalog: Catalog) -> tuple[CatalogTable | None, str]:
+    """The table a file or sheet name designates, or (None, why not) — by code, else by Chinese name.
+
+    `表6.1 校内专任教师`, `6-1 校内专任教师`, `1.3.1 当年招生计划` and `校内专任教师` all work; a
+    catalogued code whose name names another table is refused as ambiguous.
+    """
+    text = unicodedata.normalize("NFKC", label)
+    stem = normalise_header(text)
+    match = CODE_IN_NAME_RE.search(text) or LEADING_CODE_RE.search(text)
+    by_code = None
+    if match:
+        code = _code(match.group(1))
+        by_code = next((t for t in catalog.tables if t.code == code), None)
+    names = [(len(name), t) for name, t in _catalog_names(catalog) if name in stem]
+    by_name = max(names, key=lambda pair: pair[0])[1] if names else None
+    if by_code and by_name and by_code.code != by_name.code:
+        return None, f"表号 {by_code.code}（{by_code.name_zh}）与表名“{by_name.name_zh}”（表{by_name.code}）不一致"
+    table = by_code or by_name
+    return table, "" if table else "名称中没有可识别的表号或表名"
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading: a sheet becomes a grid of text cells plus the sheet row number of its first row
+
+
+@dataclass
+class Grid:
+    columns: list[pa.Array]  # every cell as text, one array per sheet column
+    first_row: int  # 1-based sheet row number of row 0
+    sheet: str
+
+    @property
+    def height(self) -> int:
+        return len(self.columns[0]) if self.columns else 0
+
+    def head(self, rows: int) -> list[tuple]:
+        return list(zip(*(column.slice(0, rows).to_pylist() for column in self.columns)))
+
+
+@dataclass(frozen=True)
+class Problem(Exception):
+    zh: str
+    en: str
+
+
+CREATED_RE = re.compile(r"<dcterms:created[^>]*>([^<]+)</dcterms:created>")
+SHEET_RE = re.compile(r"<(?:\w+:)?sheet\b([^>]*)/?>")
+REL_RE = re.compile(r"<Relationship\b([^>]*)/?>")
+ATTR_RE = re.compile(r'([\w:]+)="([^"]*)"')
+CELL_RE = re.compile(r'<c\b[^>]*?\br="[A-Z]+(\d+)"[^>]*?(/>|>(.*?)</c>)', re.S)
+
+
+def read_xlsx_properties(data: bytes, sheet: str | None = None) -> tuple[dt.datetime | None, int]:
+    """(exported_at from docProps/core.xml, 1-based row of the first non-empty cell of `sheet`).
+
+    calamine drops leading empty rows, so the sheet's own first row is read from its XML to give
+    every loaded row its real sheet row number.
+    """
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        names = set(archive.namelist())
+        exported_at = None
+        if "docProps/core.xml" in names:
+            found = CREATED_RE.search(archive.read("docProps/core.xml").decode("utf-8", "replace"))
+            exported_at = _parse_w3c(found.group(1)) if found else None
+        if sheet is None or "xl/workbook.xml" not in names or "xl/_rels/workbook.xml.rels" not in names:
+            return exported_at, 1
+        workbook = archive.read("xl/workbook.xml").decode("utf-8", "replace")
+        rels = archive.read("xl/_rels/workbook.xml.rels").decode("utf-8", "replace")
+        targets = {}
+        for rel in REL_RE.finditer(rels):
+            attrs = dict(ATTR_RE.findall(rel.group(1)))
+            targets[attrs.get("Id")] = attrs.get("Target", "")
+        for found in SHEET_RE.finditer(workbook):
+            attrs = dict(ATTR_RE.findall(found.group(1)))
+            if html.unescape(attrs.get("name", "")) != sheet:
+                continue
+            target = targets.get(attrs.get("r:id", ""), "")
+            member = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+            if member in names:
+                return exported_at, _first_row(archive, member)
+    return exported_at, 1
+
+
+def _first_row(archive: zipfile.ZipFile, member: str) -> int:
+    with archive.open(member) as stream:
+        head = b""
+        while len(head) < 1024 * 1024:
+            chunk = stream.read(16 * 1024)
+            if not chunk:
+                break
+            head += chunk
+            text = head.decode("utf-8", "ignore")
+            for cell in CELL_RE.finditer(text):
+                inner = cell.group(3) or ""
+                if "<v>" in inner or "<v " in inner or "<is>" in inner:
+                    return int(cell.group(1))
+    dimension = re.search(r'<dimension ref="[A-Z]+(\d+)', head.decode("utf-8", "ignore"))
+    return int(dimension.group(1)) if dimension else 1
+
+
+def _parse_w3c(text: str) -> dt.datetime | None:
+    text = text.strip().rstrip("Z")
+    try:
+        return dt.datetime.fromisoformat(text).replace(tzinfo=None)
+    except ValueError:
+        return None
+
+
+def read_xlsx_grid(reader: fastexcel.ExcelReader, sheet: str, first_row: int) -> Grid:
+    batch = reader.load_sheet(sheet, header_row=None, dtypes="string", eager=True)
+    return Grid(columns=list(batch.columns), first_row=first_row, sheet=sheet)
+
+
+def decode_csv(data: bytes) -> tuple[str, str]:
+    """(text, encoding): UTF-8 with or without BOM, else GBK, else GB18030."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8"), "utf-8-sig"
+    for encoding in ("utf-8", "gbk", "gb18030"):
+        try:
+            return data.decode(encoding), encoding
+        except UnicodeDecodeError:
+            continue
+    raise Problem(
+        "无法识别文件编码（应为 UTF-8、GBK 或 GB18030）：请用 Excel 另存为“CSV UTF-8”或 xlsx 后重新提交",
+        "cannot decode the file as UTF-8, GBK or GB18030: save it as 'CSV UTF-8' or .xlsx and deliver again",
+    )
+
+
+def read_csv_grid(data: bytes) -> Grid:
+    text, _ = decode_csv(data)
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    width = max((len(row) for row in rows), default=0)
+    columns = [pa.array([row[j] if j < len(row) and row[j] != "" else None for row in rows], pa.string())
+               for j in range(width)]
+    return Grid(columns=columns, first_row=1, sheet="")
+
+
+# ---------------------------------------------------------------------------------------------
+# Header block: find, flatten, map
+
+
+@dataclass
+class HeaderMap:
+    title: str
+    data_start: int  # grid row index of the first data row
+    columns: dict[int, str]  # grid column position → catalog column name
+    serial_position: int | None
+    extras: list[str]
+    names: list[str]  # flattened header text per position
+
+
+def flatten_two_level(top: list[str], bottom: list[str]) -> list[str]:
+    """`上级/下级` per column; a merged upper cell (text only in its leftmost cell) is carried right."""
+    names, carry = [], ""
+    for upper, lower in zip(top, bottom):
+        if upper:
+            carry = upper if lower else ""
+        elif lower and carry:
+            upper = carry
+        names.append(f"{upper}/{lower}" if upper and lower else (upper or lower))
+    return names
+
+
+def map_columns(names: list[str], table: CatalogTable) -> tuple[dict[int, str], int | None, list[str]]:
+    """Catalog column per position: exact `上级/下级` text first, then the lower header alone."""
+    index = table_headers(table).index
+    mapped: dict[int, str] = {}
+    serial = None
+    serial_key = normalise_header(SERIAL_COLUMN)
+    for position, name in enumerate(names):
+        key = normalise_header(name)
+        if key == serial_key and serial is None:
+            serial = position
+        elif key in index and index[key] not in mapped.values():
+            mapped[position] = index[key]
+    for position, name in enumerate(names):
+        if position in mapped or position == serial or "/" not in name:
+            continue
+        target = index.get(normalise_header(name.rsplit("/", 1)[1]))
+        if target and target not in mapped.values():
+            mapped[position] = target
+    extras = [name for position, name in enumerate(names) if name and position not in mapped and position != serial]
+    return mapped, serial, extras
+
+
+def find_header(grid: Grid, table: CatalogTable) -> HeaderMap:
+    raw_head = grid.head(HEADER_SCAN_ROWS)
+    tokens = table_headers(table).tokens
+    serial_key = normalise_header(SERIAL_COLUMN)
+    header_row, best = None, 0
+    for i, row in enumerate(raw_head):
+        keys = [normalise_header(cell) for cell in row if cell is not None]
+        if serial_key in keys:
+            header_row = i
+            break
+        score = sum(key in tokens for key in keys)
+        if score > best and score >= min(2, len(table.columns)):
+            header_row, best = i, score
+    if header_row is None:
+        examples = "、".join(column.headers[0] for column in table.columns[:4])
+        raise Problem(
+            f"前 {HEADER_SCAN_ROWS} 行中找不到表头（应有“序号”列或本表的列名，如 {examples}）：请保留平台导出的表头行",
+            f"no header row in the first {HEADER_SCAN_ROWS} rows (expected a 序号 column or this table's headers "
+            f"such as {examples}): keep the header row of the platform export",
+        )
+    top = [_clean_cell(cell) for cell in raw_head[header_row]]
+    chosen = map_columns(top, table)
+    names, data_start = top, header_row + 1
+    if header_row + 1 < len(raw_head):
+        two_names = flatten_two_level(top, [_clean_cell(cell) for cell in raw_head[header_row + 1]])
+        two_level = map_columns(two_names, table)
+        if len(two_level[0]) > len(chosen[0]):
+            chosen, names, data_start = two_level, two_names, header_row + 2
+    title_rows = [next((str(c).strip() for c in row if c is not None and str(c).strip()), "")
+                  for row in raw_head[:header_row]]
+    mapped, serial, extras = chosen
+    return HeaderMap(
+        title=" ".join(cell for cell in title_rows if cell),
+        data_start=data_start,
+        columns=mapped,
+        serial_position=serial,
+        extras=extras,
+        names=names,
+    )
+
+
+def period_year(title: str) -> int | None:
+    found = PERIOD_RE.search(unicodedata.normalize("NFKC", title or ""))
+    return int(found.group(2)) if found else None
+
+
+def check_required(header: HeaderMap, table: CatalogTable) -> None:
+    missing = [c for c in table.columns if c.required and c.name not in header.columns.values()]
+    if not missing:
+        return
+    zh = "；".join(f"{c.headers[0]}（可用表头：{'、'.join(c.headers)}）" for c in missing)
+    en = "; ".join(f"{c.name} (accepted headers: {', '.join(c.headers)})" for c in missing)
+    found = "、".join(header.extras) or "无"
+    raise Problem(
+        f"缺少必填列：{zh}。未识别的表头：{found}。请按平台模板补齐这些列后重新导出",
+        f"missing required columns: {en}. Unrecognised headers: {', '.join(header.extras) or 'none'}. "
+        "Add these columns as in the platform template and export again",
+    )
+
+
+def extract(grid: Grid, header: HeaderMap, file_id: int) -> pa.Table:
+    """The data rows as text: mapped columns under catalog names, a row label, row number and file id.
+
+    Only slicing here (cheap per file); filtering and typing run once per batch in `type_rows`.
+    """
+    start = header.data_start
+    count = max(grid.height - start, 0)
+    arrays, names = [], []
+    for position, name in header.columns.items():
+        arrays.append(grid.columns[position].slice(start))
+        names.append(name)
+    label_positions = [header.serial_position] if header.serial_position is not None else []
+    label_positions += [p for p in range(min(3, len(grid.columns))) if p not in label_positions]
+    labels = [grid.columns[p].slice(start) for p in label_positions[:3]]
+    if labels:
+        label = pc.binary_join_element_wise(*labels, "", null_handling="skip") if len(labels) > 1 else labels[0]
+    else:
+        label = pa.nulls(count, pa.string())
+    first = grid.first_row + start
+    arrays += [label, pa.array(np.arange(first, first + count, dtype=np.int32)),
+               pa.array(np.full(count, file_id, dtype=np.int32))]
+    names += ["__label", "row_no", "__file"]
+    return pa.Table.from_arrays(arrays, names=names)
+
+
+# ---------------------------------------------------------------------------------------------
+# Coercion (vectorised in polars, once per batch and table)
+
+
+def _blank_to_null(expr: pl.Expr, keep: tuple[str, ...] = ()) -> pl.Expr:
+    blanks = [b for b in BLANKS if b not in keep]
+    stripped = expr.str.strip_chars()
+    return pl.when(stripped.is_in(blanks)).then(None).otherwise(stripped)
+
+
+def _number(expr: pl.Expr) -> pl.Expr:
+    return expr.str.normalize("NFKC").str.replace_all(r"[,\s]", "").cast(pl.Float64, strict=False)
+
+
+SEPARATED_DATE_RE = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*月?\s*(?:[-/.]?\s*(\d{1,2})\s*日?)?(?:[ T].*)?$")
+COMPACT_DATE_RE = re.compile(r"^(\d{4})(\d{2})(\d{2})?$")
+SERIAL_DATE_RE = re.compile(r"^(\d{5})(?:\.\d+)?$")
+
+
+@lru_cache(maxsize=200_000)
+def parse_date(text: str) -> dt.date | None:
+    """`1985-07-12`, `1985.07`, `1985/7/12`, `1985年7月`, `198507`, `19850712`, `1985`, Excel serial
+    `31240`; first of the month (or year) when the day (or month) is missing; None otherwise."""
+    value = unicodedata.normalize("NFKC", text).strip()
+    found = SEPARATED_DATE_RE.match(value) or COMPACT_DATE_RE.match(value)
+    try:
+        if found:
+            return dt.date(int(found.group(1)), int(found.group(2)), int(found.group(3) or 1))
+        if re.fullmatch(r"(19|20)\d{2}", value):
+            return dt.date(int(value), 1, 1)
+        serial = SERIAL_DATE_RE.match(value)
+        if serial:
+            return EXCEL_EPOCH + dt.timedelta(days=int(serial.group(1)))
+    except ValueError:
+        return None
+    return None
+
+
+def _dates(series: pl.Series) -> pl.Series:
+    """Parse each distinct text once (dates repeat a lot), then map every row to its date."""
+    distinct = series.drop_nulls().unique()
+    parsed = [parse_date(text) for text in distinct.to_list()]
+    return series.replace_strict(distinct, pl.Series(parsed, dtype=pl.Date), default=None, return_dtype=pl.Date)
+
+
+def _date(expr: pl.Expr) -> pl.Expr:
+    return expr.map_batches(_dates, return_dtype=pl.Date)
+
+
+def coerce(expr: pl.Expr, column: CatalogColumn) -> tuple[pl.Expr, pl.Expr]:
+    """(typed value, the cleaned text before typing) for one catalog column."""
+    keep = tuple(value for value in column.allowed_values if value in BLANKS)
+    text = _blank_to_null(expr, keep)
+    if column.type == "integer":
+        number = _number(text)
+        value = pl.when(number == number.round(0)).then(number).otherwise(None).cast(pl.Int64)
+    elif column.type == "number":
+        value = _number(text)
+    elif column.type == "date":
+        value = _date(text)
+    elif column.type == "boolean":
+        words = text.str.normalize("NFKC").str.to_uppercase()
+        value = (
+            pl.when(words.is_in(TRUE_WORDS)).then(True).when(words.is_in(FALSE_WORDS)).then(False).otherwise(None)
+        )
+    elif column.type == "category":
+        value = text.str.normalize("NFKC").str.strip_chars()
+    else:
+        value = text
+    return value, text
+
+
+def type_rows(extracted: list[pa.Table], table: CatalogTable, files: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Typed rows of `raw.<table>` for a batch of extracted files, and per file (rows, coercion failures).
+
+    Blank rows and total rows (合计/小计/总计/共计 in the 序号 or first cells) are dropped here.
+    """
+    text = pl.from_arrow(pa.concat_tables(extracted, promote_options="default"))
+    present = [c.name for c in table.columns if c.name in text.columns]
+    cells = [pl.col(name) for name in [*present, "__label"]]
+    blank = pl.all_horizontal([c.is_null() | (c.str.strip_chars() == "") for c in cells])
+    total = pl.col("__label").str.replace_all(r"\s", "").str.contains(TOTAL_RE.pattern).fill_null(False)
+    typed, given = [], []
+    for column in table.columns:
+        kind = POLARS_TYPES[column.duckdb_type]
+        if column.name in present:
+            value, cleaned = coerce(pl.col(column.name), column)
+            typed.append(value.cast(kind).alias(column.name))
+            given.append(cleaned.is_not_null().alias(f"__given_{column.name}"))
+        else:
+            typed.append(pl.lit(None, dtype=kind).alias(column.name))
+    failed = [(pl.col(f"__given_{name}") & pl.col(name).is_null()).cast(pl.Int32) for name in present]
+    rows = (
+        text.lazy()
+        .filter(~blank & ~total)
+        .select(*typed, *given, pl.col("row_no"), pl.col("__file"))
+        .with_columns((pl.sum_horizontal(failed) if failed else pl.lit(0, dtype=pl.Int32)).alias("__fail"))
+        .join(files.lazy(), on="__file", how="left")
+        .collect()
+    )
+    stats = rows.group_by("__file").agg(pl.len().alias("rows"), pl.col("__fail").sum().alias("failures"))
+    columns = [name for name, _ in raw_table_columns(table)]
+    return rows.select(columns), stats
+
+
+# ---------------------------------------------------------------------------------------------
+# Discovery: the inbox as a list of deliveries (one per file, zip members included)
+
+
+@dataclass
+class Delivery:
+    source_file: str  # path relative to the inbox (zip members: `<zip>/<member>`)
+    school_code: str | None
+    year: int | None
+    folder: tuple[str, str]  # quarantine sub-folders (school, year) as found
+    path: Path  # the file in the inbox (for a zip member: the zip)
+    modified: dt.datetime
+    problem: Problem | None = None
+    zip_parent: str | None = None
+    member: str | None = None  # name inside the zip, as stored
+
+    def read(self) -> bytes:
+        if self.member is None:
+            return self.path.read_bytes()
+        with zipfile.ZipFile(self.path) as archive:
+            return archive.read(self.member)
+
+    @property
+    def name(self) -> str:
+        return PurePosixPath(self.source_file).name
+
+    @property
+    def suffix(self) -> str:
+        return PurePosixPath(self.source_file).suffix.lower()
+
+
+def _mtime(path: Path) -> dt.datetime:
+    return dt.datetime.fromtimestamp(path.stat().st_mtime)
+
+
+def _ignored(name: str) -> bool:
+    return name.lower() in IGNORED_NAMES or name.startswith((".", "~$"))
+
+
+def discover(inbox: Path, limits: Limits) -> list[Delivery]:
+    """Every file in the inbox as a delivery; unparseable folders and unsafe zips carry a problem."""
+    deliveries: list[Delivery] = []
+    if not inbox.is_dir():
+        return deliveries
+    for entry in sorted(inbox.iterdir()):
+        if _ignored(entry.name):
+            continue
+        if entry.is_dir():
+            deliveries.extend(_discover_school(inbox, entry))
+        elif entry.suffix.lower() == ".zip":
+            deliveries.extend(_discover_zip(inbox, entry, limits))
+        elif entry.suffix.lower() in SPREADSHEET_LIKE:
+            deliveries.append(_misplaced(inbox, entry, ("unsorted", "unknown")))
+    return deliveries
+
+
+def _misplaced(inbox: Path, path: Path, folder: tuple[str, str]) -> Delivery:
+    relative = path.relative_to(inbox).as_posix()
+    return Delivery(
+        source_file=relative,
+        school_code=folder[0] if SCHOOL_RE.match(folder[0]) else None,
+        year=None,
+        folder=folder,
+        path=path,
+        modified=_mtime(path),
+        problem=Problem(
+            f"文件位置不符合约定：{relative}。应放在 inbox/<学校代码>/<采集年份>/ 下（如 inbox/13829/2024/），"
+            "或打包为 inbox/<学校代码>_<采集年份>.zip",
+            f"file is not where the inbox layout expects it: {relative}. Put it under "
+            "inbox/<school_code>/<collection year>/ (e.g. inbox/13829/2024/) or deliver inbox/<school_code>_<year>.zip",
+        ),
+    )
+
+
+def _year(text: str) -> int | None:
+    return int(text) if re.fullmatch(r"(19|20)\d{2}", text) else None
+
+
+def _discover_school(inbox: Path, folder: Path) -> list[Delivery]:
+    deliveries = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and not _ignored(p.name)):
+        parts = path.relative_to(folder).parts
+        year = _year(parts[0]) if len(parts) > 1 else None
+        if not SCHOOL_RE.match(folder.name) or year is None:
+            deliveries.append(_misplaced(inbox, path, (folder.name, parts[0] if len(parts) > 1 else "unknown")))
+            continue
+        deliveries.append(
+            Delivery(
+                source_file=path.relative_to(inbox).as_posix(),
+                school_code=folder.name,
+                year=year,
+                folder=(folder.name, str(year)),
+                path=path,
+                modified=_mtime(path),
+            )
+        )
+    return deliveries
+
+
+def _member_name(info: zipfile.ZipInfo) -> str:
+    """Member name, re-decoded as GBK when the zip (made on Chinese Windows) lacks the UTF-8 flag."""
+    if info.flag_bits & 0x800:
+        return info.filename
+    try:
+        return info.filename.encode("cp437").decode("gb18030")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return info.filename
+
+
+def _unsafe(name: str) -> bool:
+    posix = name.replace("\\", "/")
+    return posix.startswith("/") or re.match(r"^[A-Za-z]:", posix) is not None or ".." in posix.split("/")
+
+
+def _discover_zip(inbox: Path, path: Path, limits: Limits) -> list[Delivery]:
+    relative = path.relative_to(inbox).as_posix()
+    match = ZIP_NAME_RE.match(path.stem)
+    school, year = (match.group(1), _year(match.group(2))) if match else (None, None)
+    folder = (school or "unsorted", str(year) if year else "unknown")
+
+    def refused(zh: str, en: str) -> list[Delivery]:
+        return [
+            Delivery(relative, school, year, folder, path, _mtime(path), problem=Problem(zh, en))
+        ]
+
+    if school is None or year is None:
+        return refused(
+            f"压缩包名称应为 <学校代码>_<采集年份>.zip（如 13829_2024.zip），实际为 {path.name}",
+            f"a zip delivery must be named <school_code>_<year>.zip (e.g. 13829_2024.zip), got {path.name}",
+        )
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as error:
+        return refused(
+            f"压缩包 {path.name} 已损坏，无法打开：请重新打包后提交",
+            f"zip {path.name} is corrupt and cannot be opened ({error}): pack it again and deliver",
+        )
+    with archive:
+        infos = [info for info in archive.infolist() if not info.is_dir()]
+        names = {info.filename: _member_name(info) for info in infos}
+        unsafe = [names[i.filename] for i in infos if _unsafe(names[i.filename])]
+        if unsafe:
+            return refused(
+                f"压缩包 {path.name} 中的文件 {unsafe[0]} 会解压到文件夹之外（含“..”或绝对路径），已拒收：请只打包表格文件",
+                f"zip {path.name} member {unsafe[0]} would land outside its folder ('..' or absolute path); "
+                "refused: pack only the table files",
+            )
+        total = sum(info.file_size for info in infos)
+        packed = sum(info.compress_size for info in infos) or 1
+        worst = max((info.file_size / max(info.compress_size, 1) for info in infos), default=0)
+        if len(infos) > limits.zip_max_members or total > limits.zip_max_bytes or max(worst, total / packed) > limits.zip_max_ratio:
+            return refused(
+                f"压缩包 {path.name} 解压后过大（{len(infos)} 个文件，共 {total} 字节，压缩比 {worst:.0f}），"
+                f"超过上限（{limits.zip_max_members} 个文件、{limits.zip_max_bytes} 字节、压缩比 {limits.zip_max_ratio}），"
+                "已拒收：请只打包本校本年度的表格文件",
+                f"zip {path.name} expands too far ({len(infos)} members, {total} bytes, ratio {worst:.0f}; limits "
+                f"{limits.zip_max_members} members, {limits.zip_max_bytes} bytes, ratio {limits.zip_max_ratio}); refused",
+            )
+        members = [(info, names[info.filename].replace("\\", "/")) for info in infos]
+        members = [(info, name) for info, name in members if not _ignored(PurePosixPath(name).name)
+                   and not name.startswith("__MACOSX/")]
+        tops = {name.split("/", 1)[0] for _, name in members if "/" in name}
+        strip = len(tops) == 1 and all("/" in name for _, name in members)
+        deliveries = []
+        for info, name in members:
+            inner = name.split("/", 1)[1] if strip else name
+            deliveries.append(
+                Delivery(
+                    source_file=f"{relative}/{inner}",
+                    school_code=school,
+                    year=year,
+                    folder=folder,
+                    path=path,
+                    modified=dt.datetime(*info.date_time),
+                    zip_parent=relative,
+                    member=info.filename,
+                )
+            )
+        return deliveries
+
+
+# ---------------------------------------------------------------------------------------------
+# The ingest run
+
+
+@dataclass
+class LogRow:
+    source_file: str
+    file_sha256: str | None
+    archived_path: str | None
+    school_code: str | None
+    year: int | None
+    table_code: str | None
+    status: str
+    rows: int
+    reason: str | None
+    reason_en: str | None
+    title: str | None
+    period_year: int | None
+    exported_at: dt.datetime | None
+    ingested_at: dt.datetime
+    extra_columns: list[str]
+    coercion_failures: int
+
+    def as_tuple(self) -> tuple:
+        return tuple(getattr(self, name) for name in LOG_COLUMNS)
+
+
+LOG_COLUMNS = (
+    "source_file", "file_sha256", "archived_path", "school_code", "year", "table_code", "status", "rows",
+    "reason", "reason_en", "title", "period_year", "exported_at", "ingested_at", "extra_columns",
+    "coercion_failures",
+)
+
+
+@dataclass
+class Summary:
+    loaded: int = 0
+    unchanged: int = 0
+    quarantined: int = 0
+    rows_loaded: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    schools: set[str] = field(default_factory=set)
+
+    def count(self, row: LogRow) -> None:
+        setattr(self, row.status, getattr(self, row.status) + 1)
+
+
+@dataclass
+class Candidate:
+    """One table found in a delivery: a whole file, or one sheet of a workbook."""
+
+    delivery: Delivery
+    sha: str
+    table: CatalogTable
+    sheet: str | None  # None: CSV or the file's only table
+
+
+def now_local() -> dt.datetime:
+    return dt.datetime.now(ZoneInfo(TIMEZONE)).replace(tzinfo=None, microsecond=0)
+
+
+class Ingest:
+    """One run over the inbox. `run()` returns a Summary; the warehouse holds the result."""
+
+    def __init__(self, conn: duckdb.DuckDBPyConnection, settings: Settings, catalog: Catalog | None = None,
+                 log: Callable[[str], None] | None = None, limits: Limits | None = None,
+                 ingested_at: dt.datetime | None = None):
+        self.conn = conn
+        self.settings = settings
+        self.catalog = catalog or load_catalog()
+        self.log = log or (lambda message: None)
+        self.limits = limits or Limits.from_env()
+        self.ingested_at = ingested_at or now_local()
+        self.summary = Summary()
+        self.readers: dict[str, fastexcel.ExcelReader] = {}
+        self.archived: set[str] = set()
+        self.writes: list[Future] = []
+        self.io = ThreadPoolExecutor(max_workers=4, thread_name_prefix="ingest-io")
+        self.file_base = 0
+        self.reset_pending()
+
+    # -- state ---------------------------------------------------------------------------------
+
+    def prepare_warehouse(self) -> None:
+        create_raw_tables(self.conn, self.catalog)
+        run_sql(self.conn, "raw/ingest_log")
+
+    def current_state(self) -> dict[tuple[str, int, str], tuple[str, int]]:
+        """(school, year, table_code) → (sha256, rows) of the data now in raw."""
+        rows = run_sql(self.conn, "raw/ingest_current").fetchall()
+        return {(school, year, code): (sha, count) for school, year, code, sha, count in rows}
+
+    def previous_by_file(self) -> dict[tuple[str, str], list[dict]]:
+        """(source_file, sha256) → that file's log rows from earlier runs."""
+        cursor = self.conn.execute(f"select {', '.join(LOG_COLUMNS)} from raw.ingest_log")
+        previous: dict[tuple[str, str], list[dict]] = defaultdict(list)
+        for values in cursor.fetchall():
+            row = dict(zip(LOG_COLUMNS, values))
+            previous[(row["source_file"], row["file_sha256"])].append(row)
+        return previous
+
+    # -- archive and quarantine ----------------------------------------------------------------
+
+    def archive(self, data: bytes, sha: str, suffix: str) -> str:
+        """Copy to `archive/<sha[:2]>/<sha><ext>` (once; written in the background, awaited per college)."""
+        relative = f"{sha[:2]}/{sha}{suffix}"
+        if relative not in self.archived:
+            self.archived.add(relative)
+            self.writes.append(self.io.submit(_write_once, self.settings.archive / relative, data))
+        return f"{self.settings.archive.relative_to(self.settings.home).as_posix()}/{relative}"
+
+    def wait_for_writes(self) -> None:
+        writes, self.writes = self.writes, []
+        for write in writes:
+            write.result()
+
+    def quarantine(self, delivery: Delivery, data: bytes | None, problem: Problem, table: str | None) -> None:
+        """Copy to `quarantine/<school>/<year>/` beside a `<name>.reason.txt` in Chinese and English."""
+        folder = self.settings.quarantine.joinpath(*delivery.folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        name = delivery.name
+        if data is not None:
+            (folder / name).write_bytes(data)
+        what = f"表 {table}" if table else "未识别的表"
+        (folder / f"{name}.reason.txt").write_text(
+            f"文件：{delivery.source_file}\n表格：{what}\n原因：{problem.zh}\n\n"
+            f"File: {delivery.source_file}\nTable: {table or 'not identified'}\nReason: {problem.en}\n",
+            encoding="utf-8",
+        )
+
+    # -- outcomes ------------------------------------------------------------------------------
+
+    def record(self, row: LogRow) -> None:
+        self.pending_rows.append(row)
+        self.summary.count(row)
+
+    def quarantined(self, delivery: Delivery, sha: str | None, archived: str | None, data: bytes | None,
+                    problem: Problem, table: CatalogTable | None = None, title: str | None = None,
+                    exported_at: dt.datetime | None = None) -> None:
+        label = f"{table.code} {table.name_zh}" if table else None
+        self.quarantine(delivery, data, problem, label)
+        self.record(LogRow(delivery.source_file, sha, archived, delivery.school_code, delivery.year,
+                           table.code if table else None, "quarantined", 0, problem.zh, problem.en, title,
+                           period_year(title or ""), exported_at, self.ingested_at, [], 0))
+
+    # -- the run -------------------------------------------------------------------------------
+
+    def run(self) -> Summary:
+        """Each college's deliveries are read in a worker process (in-process for a few colleges),
+        then typed and written here in batches: memory is bounded by the batch, not the province."""
+        try:
+            self.prepare_warehouse()
+            state = self.current_state()
+            previous = self.previous_by_file()
+            by_school: dict[str, list[Delivery]] = defaultdict(list)
+            for delivery in discover(self.settings.inbox, self.limits):
+                by_school[delivery.school_code or "unsorted"].append(delivery)
+            tasks = []
+            for number, school in enumerate(sorted(by_school)):
+                deliveries = by_school[school]
+                sources = {d.source_file for d in deliveries}
+                tasks.append(SchoolTask(
+                    settings=self.settings, catalog=self.catalog, limits=self.limits, ingested_at=self.ingested_at,
+                    school=school, deliveries=deliveries, file_base=number * FILE_ID_STRIDE,
+                    state={key: value for key, value in state.items() if key[0] == school},
+                    previous={key: rows for key, rows in previous.items() if key[0] in sources},
+                ))
+            for task, result in zip(tasks, self.results(tasks)):
+                self.merge(task.school, result)
+                if self.pending_count >= self.limits.batch_rows:
+                    self.flush()
+            self.flush()
+            return self.summary
+        finally:
+            self.io.shutdown(wait=True)
+
+    def results(self, tasks: list[SchoolTask]) -> Iterator[SchoolResult]:
+        """School results in order; at most two tasks per worker in flight, so memory stays flat."""
+        workers = min(self.limits.workers, len(tasks))
+        if workers <= 1 or len(tasks) < self.limits.pool_min_schools:
+            yield from map(ingest_school_task, tasks)
+            return
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            queued = iter(tasks)
+            pending: deque[Future] = deque(pool.submit(ingest_school_task, task)
+                                           for _, task in zip(range(2 * workers), queued))
+            while pending:
+                result = pending.popleft().result()
+                for task in queued:
+                    pending.append(pool.submit(ingest_school_task, task))
+                    break
+                yield result
+
+    def merge(self, school: str, result: SchoolResult) -> None:
+        for row in result.rows:
+            self.record(row)
+        self.pending_loaded.update(result.loaded)
+        self.pending_files.extend(result.files)
+        for table_name, extracted in result.text.items():
+            self.pending_text[table_name].extend(extracted)
+        self.pending_replace.extend(result.replace)
+        self.pending_count += result.count
+        self.summary.schools.add(school)
+        counts = {status: sum(row.status == status for row in result.rows) for status in STATUSES}
+        self.log(f"{school}: {counts['loaded']} loaded, {counts['unchanged']} unchanged, "
+                 f"{counts['quarantined']} quarantined")
+
+    def ingest_school(self, deliveries: list[Delivery], state, previous) -> None:
+        """Hash, archive, identify and read one college's deliveries into the pending batch."""
+        candidates: list[Candidate] = []
+        blobs: dict[str, bytes] = {}
+        seen_zips: set[str] = set()
+        self.readers = {}
+        for delivery in deliveries:
+            data = delivery.read()
+            sha = hashlib.sha256(data).hexdigest()
+            if delivery.zip_parent and delivery.zip_parent not in seen_zips:
+                seen_zips.add(delivery.zip_parent)
+                zip_bytes = (self.settings.inbox / delivery.zip_parent).read_bytes()
+                self.archive(zip_bytes, hashlib.sha256(zip_bytes).hexdigest(), ".zip")
+            archived = self.archive(data, sha, delivery.suffix)
+            if delivery.problem:
+                self.quarantined(delivery, sha, archived, data, delivery.problem)
+                continue
+            known = [row for row in previous.get((delivery.source_file, sha), [])
+                     if row["status"] != "quarantined" and row["table_code"] in self.catalog.codes]
+            if known:  # identified in an earlier run; the sheet is looked up again only if it must be read
+                tables = [(self.catalog.by_code(row["table_code"]), None) for row in known]
+            else:
+                tables = self.tables_of(delivery, data, sha)
+            if isinstance(tables, Problem):
+                self.quarantined(delivery, sha, archived, data, tables)
+                continue
+            blobs[sha] = data
+            candidates.extend(Candidate(delivery, sha, table, sheet) for table, sheet in tables)
+        for candidate in self.resolve_duplicates(candidates, blobs):
+            key = (candidate.delivery.school_code, candidate.delivery.year, candidate.table.code)
+            current = state.get(key)
+            if current and current[0] == candidate.sha:
+                self.unchanged(candidate, previous, current[1])
+            else:
+                self.load(candidate, blobs[candidate.sha], replace=key in state)
+                state[key] = (candidate.sha, 0)
+        self.readers = {}
+        self.wait_for_writes()
+
+    def reader(self, sha: str, data: bytes) -> fastexcel.ExcelReader:
+        if sha not in self.readers:
+            self.readers[sha] = fastexcel.read_excel(data)
+        return self.readers[sha]
+
+    def tables_of(self, delivery: Delivery, data: bytes, sha: str) -> list[tuple[CatalogTable, str | None]] | Problem:
+        """The table(s) a delivery holds: from its file name, or from its sheets' names."""
+        if delivery.suffix not in READABLE:
+            return Problem(
+                f"不支持的文件格式 {delivery.suffix or '（无扩展名）'}：请从平台导出为 .xlsx（或 .csv）后重新提交",
+                f"unsupported file type {delivery.suffix or '(none)'}: export the table as .xlsx (or .csv) and deliver again",
+            )
+        by_file, why = identify_table(PurePosixPath(delivery.name).stem, self.catalog)
+        if delivery.suffix == ".csv":
+            return [(by_file, None)] if by_file else self.unknown_table(delivery, why)
+        try:
+            sheets = self.reader(sha, data).sheet_names
+        except Exception as error:  # calamine raises several error types for unreadable workbooks
+            # named after its table: quarantined as that table's damaged export when read
+            return [(by_file, None)] if by_file else self.corrupt(delivery, error)
+        if by_file is not None and len(sheets) == 1:
+            return [(by_file, sheets[0])]
+        by_sheet = {name: identify_table(name, self.catalog)[0] for name in sheets}
+        named = [(table, name) for name, table in by_sheet.items() if table is not None]
+        if len({table.code for table, _ in named}) > 1 or (named and by_file is None):
+            return named
+        if by_file is None:
+            return self.unknown_table(delivery, why)
+        same = [name for table, name in named if table.code == by_file.code]
+        return [(by_file, same[0] if same else sheets[0])]
+
+    def unknown_table(self, delivery: Delivery, why: str) -> Problem:
+        return Problem(
+            f"无法识别文件 {delivery.name} 属于哪张表（{why}）：文件名应以表号和表名开头，"
+            "如“表6.1 校内专任教师.xlsx”或“6-1 校内专任教师.csv”；或让工作簿的工作表以表名命名",
+            f"cannot tell which table file {delivery.name} holds: name it by table code and name, e.g. "
+            "'表6.1 校内专任教师.xlsx' or '6-1 校内专任教师.csv', or name the workbook's sheets by table",
+        )
+
+    def corrupt(self, delivery: Delivery, error: Exception) -> Problem:
+        return Problem(
+            f"文件 {delivery.name} 已损坏或不是有效的 xlsx 工作簿，无法打开：请从平台重新导出后提交",
+            f"file {delivery.name} is damaged or not a valid .xlsx workbook ({type(error).__name__}: {error}); "
+            "export it again from the platform",
+        )
+
+    def resolve_duplicates(self, candidates: list[Candidate], blobs: dict[str, bytes]) -> list[Candidate]:
+        """One candidate per college, year and table: the newest export; the others are quarantined."""
+        groups: dict[tuple, list[Candidate]] = defaultdict(list)
+        for candidate in candidates:
+            groups[(candidate.delivery.year, candidate.table.code)].append(candidate)
+        chosen = []
+        for group in groups.values():
+            if len(group) == 1:
+                chosen.append(group[0])
+                continue
+
+            def newest(candidate: Candidate):
+                stamp = None
+                if candidate.delivery.suffix == ".xlsx":
+                    try:
+                        stamp = read_xlsx_properties(blobs[candidate.sha])[0]
+                    except (zipfile.BadZipFile, OSError):
+                        stamp = None
+                return (stamp or candidate.delivery.modified, candidate.delivery.source_file)
+
+            group.sort(key=newest, reverse=True)
+            chosen.append(group[0])
+            for other in group[1:]:
+                self.quarantined(
+                    other.delivery, other.sha, self.archive_path(other), blobs[other.sha],
+                    Problem(
+                        f"同一学校、年份的表 {other.table.code} 提交了多份，已采用较新的 {group[0].delivery.source_file}；"
+                        "请从 inbox 中删除这份旧文件",
+                        f"table {other.table.code} was delivered more than once for this college and year; the newer "
+                        f"{group[0].delivery.source_file} was used: remove this older file from the inbox",
+                    ),
+                    other.table,
+                )
+        return chosen
+
+    def unchanged(self, candidate: Candidate, previous, rows: int) -> None:
+        delivery = candidate.delivery
+        known = [row for row in previous.get((delivery.source_file, candidate.sha), [])
+                 if row["table_code"] == candidate.table.code and row["status"] != "quarantined"]
+        row = known[0] if known else {"rows": rows, "ingested_at": self.ingested_at}
+        self.record(LogRow(delivery.source_file, candidate.sha, self.archive_path(candidate), delivery.school_code,
+                           delivery.year, candidate.table.code, "unchanged", row["rows"], None, None,
+                           row.get("title"), row.get("period_year"), row.get("exported_at"), row["ingested_at"],
+                           list(row.get("extra_columns") or []), row.get("coercion_failures") or 0))
+
+    def archive_path(self, candidate: Candidate) -> str:
+        sha = candidate.sha
+        return (self.settings.archive / sha[:2] / f"{sha}{candidate.delivery.suffix}").relative_to(
+            self.settings.home).as_posix()
+
+    def load(self, candidate: Candidate, data: bytes, replace: bool) -> None:
+        """Read, find the header and queue the rows; typing and writing happen in `flush`."""
+        delivery, table = candidate.delivery, candidate.table
+        archived = self.archive_path(candidate)
+        exported_at, title = None, None
+        try:
+            if delivery.suffix == ".csv":
+                grid = read_csv_grid(data)
+            else:
+                try:
+                    reader = self.reader(candidate.sha, data)
+                    sheet = candidate.sheet or self.sheet_of(candidate, data)
+                    exported_at, first_row = read_xlsx_properties(data, sheet)
+                    grid = read_xlsx_grid(reader, sheet, first_row)
+                except Problem:
+                    raise
+                except Exception as error:
+                    raise self.corrupt(delivery, error) from error
+            header = find_header(grid, table)
+            title = header.title
+            check_required(header, table)
+        except Problem as problem:
+            where = f"（工作表“{candidate.sheet}”）" if candidate.sheet else ""
+            self.quarantined(delivery, candidate.sha, archived, data,
+                             Problem(f"表 {table.code} {table.name_zh}{where}：{problem.zh}" + self.kept_note(replace),
+                                     f"table {table.code}{' sheet ' + candidate.sheet if candidate.sheet else ''}: "
+                                     f"{problem.en}" + self.kept_note_en(replace)),
+                             table, title, exported_at)
+            return
+        file_id = self.file_base + len(self.pending_files)
+        self.pending_files.append((file_id, delivery.school_code, delivery.year, delivery.source_file, candidate.sha))
+        self.pending_text[table.table_name].append(extract(grid, header, file_id))
+        if replace:
+            self.pending_replace.append((table.table_name, delivery.school_code, delivery.year))
+        self.pending_count += grid.height
+        row = LogRow(delivery.source_file, candidate.sha, archived, delivery.school_code, delivery.year,
+                     table.code, "loaded", 0, None, None, title, period_year(title), exported_at,
+                     self.ingested_at, header.extras, 0)
+        self.pending_loaded[file_id] = row
+        self.record(row)
+
+    def sheet_of(self, candidate: Candidate, data: bytes) -> str:
+        tables = self.tables_of(candidate.delivery, data, candidate.sha)
+        if isinstance(tables, Problem):
+            raise tables
+        sheets = [sheet for table, sheet in tables if table.code == candidate.table.code]
+        if not sheets:
+            raise self.unknown_table(candidate.delivery, f"工作簿中没有表 {candidate.table.code}")
+        return sheets[0] or self.reader(candidate.sha, data).sheet_names[0]
+
+    @staticmethod
+    def kept_note(replace: bool) -> str:
+        return "。此前已载入的该表数据保持不变" if replace else ""
+
+    @staticmethod
+    def kept_note_en(replace: bool) -> str:
+        return ". The data loaded earlier for this table is kept unchanged" if replace else ""
+
+    def flush(self) -> None:
+        """Type the queued rows, then write them and the log in one transaction (delete + insert)."""
+        if not self.pending_rows:
+            return
+        files = pl.DataFrame(self.pending_files, schema=FILE_SCHEMA, orient="row").with_columns(
+            pl.lit(self.ingested_at, dtype=pl.Datetime("us")).alias("ingested_at"))
+        batches = {}
+        for table_name, extracted in self.pending_text.items():
+            rows, stats = type_rows(extracted, self.catalog.by_name(table_name), files)
+            batches[table_name] = rows
+            self.summary.rows_loaded[table_name] += rows.height
+            for file_id, count, failures in stats.iter_rows():
+                self.pending_loaded[file_id].rows = count
+                self.pending_loaded[file_id].coercion_failures = failures
+        log = pl.DataFrame([row.as_tuple() for row in self.pending_rows], schema=LOG_SCHEMA, orient="row")
+        conn = self.conn
+        conn.execute("begin transaction")
+        try:
+            for table_name, school, year in self.pending_replace:
+                conn.execute(f'delete from raw."{table_name}" where school_code = $school and year = $year',
+                             {"school": school, "year": year})
+            for table_name, rows in batches.items():
+                conn.register("ingest_batch", rows.to_arrow(compat_level=pl.CompatLevel.oldest()))
+                conn.execute(f'insert into raw."{table_name}" by name select * from ingest_batch')
+                conn.unregister("ingest_batch")
+            conn.register("ingest_log_batch", log.to_arrow(compat_level=pl.CompatLevel.oldest()))
+            conn.execute("delete from raw.ingest_log where source_file in (select source_file from ingest_log_batch)")
+            conn.execute("insert into raw.ingest_log by name select * from ingest_log_batch")
+            conn.unregister("ingest_log_batch")
+            conn.execute("commit")
+        except BaseException:
+            conn.execute("rollback")
+            raise
+        self.reset_pending()
+
+    def reset_pending(self) -> None:
+        self.pending_rows: list[LogRow] = []
+        self.pending_loaded: dict[int, LogRow] = {}
+        self.pending_files: list[tuple] = []
+        self.pending_text: dict[str, list[pa.Table]] = defaultdict(list)
+        self.pending_replace: list[tuple[str, str, int]] = []
+        self.pending_count = 0
+
+
+STATUSES = ("loaded", "unchanged", "quarantined")
+FILE_ID_STRIDE = 100_000  # file ids are <college number> * stride + n, unique across workers
+
+
+@dataclass
+class SchoolTask:
+    settings: Settings
+    catalog: Catalog
+    limits: Limits
+    ingested_at: dt.datetime
+    school: str
+    deliveries: list[Delivery]
+    file_base: int
+    state: dict
+    previous: dict
+
+
+@dataclass
+class SchoolResult:
+    rows: list[LogRow]
+    loaded: dict[int, LogRow]
+    files: list[tuple]
+    text: dict[str, list[pa.Table]]
+    replace: list[tuple[str, str, int]]
+    count: int
+
+
+def ingest_school_task(task: SchoolTask) -> SchoolResult:
+    """One college, read without the warehouse (runs in a worker process or in-process)."""
+    ingest = Ingest(None, task.settings, task.catalog, limits=task.limits, ingested_at=task.ingested_at)
+    ingest.file_base = task.file_base
+    try:
+        ingest.ingest_school(task.deliveries, dict(task.state), task.previous)
+    finally:
+        ingest.io.shutdown(wait=True)
+    return SchoolResult(ingest.pending_rows, ingest.pending_loaded, ingest.pending_files, dict(ingest.pending_text),
+                        ingest.pending_replace, ingest.pending_count)
+
+
+def _write_once(target: Path, data: bytes) -> None:
+    if target.exists():
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    staging.write_bytes(data)
+    os.replace(staging, target)
+
+
+FILE_SCHEMA = {"__file": pl.Int32, "school_code": pl.String, "year": pl.Int32, "source_file": pl.String,
+               "file_sha256": pl.String}
+LOG_SCHEMA = {
+    "source_file": pl.String, "file_sha256": pl.String, "archived_path": pl.String, "school_code": pl.String,
+    "year": pl.Int32, "table_code": pl.String, "status": pl.String, "rows": pl.Int64, "reason": pl.String,
+    "reason_en": pl.String, "title": pl.String, "period_year": pl.Int32, "exported_at": pl.Datetime("us"),
+    "ingested_at": pl.Datetime("us"), "extra_columns": pl.List(pl.String), "coercion_failures": pl.Int64,
+}
+
+
+def ingest_inbox(conn: duckdb.DuckDBPyConnection, settings: Settings, catalog: Catalog | None = None,
+                 log: Callable[[str], None] | None = None, limits: Limits | None = None,
+                 ingested_at: dt.datetime | None = None) -> Summary:
+    """Ingest everything in `settings.inbox` into `conn`; see the module docstring for the rules."""
+    return Ingest(conn, settings, catalog, log, limits, ingested_at).run()

@@ -1,0 +1,17 @@
+with log as (
+    select * from raw.ingest_log
+    where status in ('loaded', 'unchanged') and table_code is not null
+),
+
+final as (
+    select
+        school_code,
+        year,
+        table_code,
+        max_by(file_sha256, ingested_at) as file_sha256,
+        max_by(rows, ingested_at) as rows
+    from log
+    group by all
+)
+
+select * from final

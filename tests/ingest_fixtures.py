@@ -1,0 +1,141 @@
+"""Export files shaped like the platform's, for the ingest tests.
+
+`write_xlsx` writes the brief's shape: a merged title row `<学校> 表<code> <name>（<Y-1>-<Y>学年）`,
+a one- or two-level header (two-level where a header is written `上级/下级`, upper cells merged),
+a 序号 column, the data rows, optionally a final 合计 row; the export time goes into the
+workbook's core properties. `write_csv` writes the same table as CSV in any encoding.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from pathlib import Path
+
+import xlsxwriter
+
+from pipelines.catalog import CatalogTable, load_catalog
+
+SCHOOL_NAME = "广西测试职业技术学院"
+EXPORTED_AT = dt.datetime(2024, 10, 12, 9, 30, 0)
+
+
+def headers_for(table: CatalogTable, variant: int = 0, columns: list[str] | None = None) -> list[tuple[str, str]]:
+    """(catalog column, header text) for the columns written; `variant` picks alternative headers."""
+    names = columns or [column.name for column in table.columns]
+    return [(name, table.column(name).headers[variant % len(table.column(name).headers)]) for name in names]
+
+
+def title_for(table: CatalogTable, year: int) -> str:
+    return f"{SCHOOL_NAME} 表{table.code} {table.name_zh}（{year - 1}-{year}学年）"
+
+
+def write_xlsx(path: Path, table: CatalogTable, rows: list[dict], *, year: int = 2024, variant: int = 0,
+               columns: list[str] | None = None, extra_headers: tuple[str, ...] = (), total: dict | None = None,
+               created: dt.datetime = EXPORTED_AT, sheet: str | None = None, title: str | None = None,
+               workbook: xlsxwriter.Workbook | None = None) -> Path:
+    """One table as an .xlsx export (or as one more sheet of an open `workbook`)."""
+    own = workbook is None
+    if own:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        workbook = xlsxwriter.Workbook(str(path))
+        workbook.set_properties({"created": created})
+    worksheet = workbook.add_worksheet(sheet or f"表{table.code}")
+    date_format = workbook.add_format({"num_format": "yyyy-mm-dd"})
+    headers = headers_for(table, variant, columns) + [(None, header) for header in extra_headers]
+    labels = [("序号", "序号")] + [(name, text) for name, text in headers]
+    two_level = any("/" in text for _, text in labels)
+    width = len(labels)
+    worksheet.merge_range(0, 0, 0, width - 1, title if title is not None else title_for(table, year))
+    header_rows = 2 if two_level else 1
+    position = 0
+    while position < width:
+        text = labels[position][1]
+        if two_level and "/" in text:
+            upper = text.split("/", 1)[0]
+            end = position
+            while end + 1 < width and labels[end + 1][1].startswith(upper + "/"):
+                end += 1
+            if end > position:
+                worksheet.merge_range(1, position, 1, end, upper)
+            else:
+                worksheet.write(1, position, upper)
+            for j in range(position, end + 1):
+                worksheet.write(2, j, labels[j][1].split("/", 1)[1])
+            position = end + 1
+            continue
+        if two_level:
+            worksheet.merge_range(1, position, 2, position, text)
+        else:
+            worksheet.write(1, position, text)
+        position += 1
+    first = 1 + header_rows
+    body = list(rows) + ([total] if total is not None else [])
+    for i, row in enumerate(body):
+        r = first + i
+        worksheet.write(r, 0, "合计" if total is not None and i == len(rows) else i + 1)
+        for j, (name, _) in enumerate(labels[1:], start=1):
+            value = row.get(name) if name else row.get(labels[j][1])
+            if value is None:
+                continue
+            if isinstance(value, dt.date):
+                worksheet.write_datetime(r, j, dt.datetime.combine(value, dt.time()), date_format)
+            else:
+                worksheet.write(r, j, value)
+    if own:
+        workbook.close()
+    return path
+
+
+def write_csv(path: Path, table: CatalogTable, rows: list[dict], *, encoding: str = "utf-8", year: int = 2024,
+              variant: int = 0) -> Path:
+    """One table as a CSV export: title row, one header row, data rows."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    headers = headers_for(table, variant)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([title_for(table, year)])
+    writer.writerow(["序号"] + [text for _, text in headers])
+    for i, row in enumerate(rows, start=1):
+        writer.writerow([i] + ["" if row.get(name) is None else row[name] for name, _ in headers])
+    path.write_bytes(buffer.getvalue().encode(encoding))
+    return path
+
+
+def sample_rows(table: CatalogTable, count: int = 3, seed: int = 0) -> list[dict]:
+    """Valid rows for any catalog table: text `<column>-<n>`, numbers n, the first allowed value."""
+    rows = []
+    for n in range(1, count + 1):
+        row = {}
+        for column in table.columns:
+            k = n + seed
+            if column.type == "text":
+                row[column.name] = f"{column.name}-{k}"
+            elif column.type == "integer":
+                row[column.name] = k + (int(column.min_value) if column.min_value else 0)
+            elif column.type == "number":
+                row[column.name] = k + 0.5
+            elif column.type == "date":
+                row[column.name] = dt.date(1980, 1, 1) + dt.timedelta(days=100 * k)
+            elif column.type == "boolean":
+                row[column.name] = "是" if k % 2 else "否"
+            else:
+                row[column.name] = column.allowed_values[k % len(column.allowed_values)]
+        rows.append(row)
+    return rows
+
+
+def write_college(inbox: Path, school_code: str, year: int, codes: list[str] | None = None, rows: int = 3,
+                  seed: int = 0) -> dict[str, int]:
+    """A college-year delivery of the given tables (default all); returns rows written per table code."""
+    catalog = load_catalog()
+    written = {}
+    for table in catalog.tables:
+        if codes is not None and table.code not in codes:
+            continue
+        count = 1 if table.grain == "school" else rows
+        write_xlsx(inbox / school_code / str(year) / f"表{table.code} {table.name_zh}.xlsx", table,
+                   sample_rows(table, count, seed), year=year)
+        written[table.code] = count
+    return written
