@@ -6,12 +6,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-ORDER = ("bench_ingest.py", "bench_quality.py", "bench_marts.py", "bench_site.py")
+ORDER = ("bench_synth.py", "bench_ingest.py", "bench_quality.py", "bench_marts.py", "bench_site.py")
 
 
 def main(argv: list[str]) -> int:
     here = Path(__file__).resolve().parent
+    # the pipeline's order first, then any benchmark added since
     scripts = [here / name for name in ORDER if (here / name).exists()]
+    scripts += sorted(p for p in here.glob("bench_*.py") if p.name not in ORDER)
     failures = 0
     for script in scripts:
         print(f"\n=== {script.name}", flush=True)

@@ -274,8 +274,8 @@ class School:
     ownership: str
     students: int
     growth: float
-    targets: dict = field(hash=False)
-    levels: dict = field(hash=False)
+    targets: dict = field(hash=False)  # year → indicator → value aimed at
+    levels: dict = field(hash=False)  # year → indicator → green | yellow | red
     fields: tuple = ()
     active_from: int | None = None
     succeeded: tuple = ()
@@ -333,8 +333,15 @@ def school_name(rng: random.Random, school_type: str, taken: set[str]) -> str:
     raise ValueError("ran out of synthetic college names")
 
 
-def plan_schools(count: int, seed: int) -> list[School]:
-    """`count` colleges with codes, names, types, sizes and per-indicator target values."""
+def plan_schools(count: int, seed: int, years: list[int]) -> list[School]:
+    """`count` colleges with codes, names, types, sizes and per-year indicator targets.
+
+    About half the colleges are weak on one to three indicators. A weak indicator is weak in
+    every year, or only in the latest year (newly weak), or in every year but the latest
+    (recovered); the teacher-share indicators, which move only through hiring, stay weak.
+    """
+    latest = max(years)
+    span = range(min(years) - 1, latest + 1)
     rng = rng_for(seed, "schools")
     direction, limits = read_thresholds()
     codes = sorted(rng.sample(range(10000, 20000), count))
@@ -352,17 +359,26 @@ def plan_schools(count: int, seed: int) -> list[School]:
         students = int(min(25000, max(3000, school_rng.lognormvariate(9.1, 0.45))))
         weak_count = school_rng.choices((0, 1, 2, 3), weights=(45, 33, 16, 6))[0]
         weak = set(school_rng.sample(TARGETED_INDICATORS, weak_count))
-        levels, targets = {}, {}
+        levels = {year: {} for year in span}
+        targets = {year: {} for year in span}
         for indicator in TARGETED_INDICATORS:
             limit = limits.get((indicator, school_type))
-            level = "green"
+            higher = direction.get(indicator) != "lower"
+            green = target_value(school_rng, indicator, "green", higher, limit)
+            weak_level, weak_value, pattern = "green", green, "never"
             if indicator in weak:
                 has_restricted = bool(limit and limit[1] is not None)
-                level = "red" if has_restricted and school_rng.random() < 0.45 else "yellow"
-            levels[indicator] = level
-            targets[indicator] = target_value(
-                school_rng, indicator, level, direction.get(indicator) != "lower", limit
-            )
+                weak_level = "red" if has_restricted and school_rng.random() < 0.45 else "yellow"
+                weak_value = target_value(school_rng, indicator, weak_level, higher, limit)
+                pattern = "always"
+                if indicator not in ("postgrad_teacher_share", "senior_title_share"):
+                    pattern = school_rng.choices(("always", "new", "recovered"), weights=(50, 30, 20))[0]
+            for year in span:
+                is_weak = pattern == "always" or (pattern == "new" and year == latest) or (
+                    pattern == "recovered" and year < latest
+                )
+                levels[year][indicator] = weak_level if is_weak else "green"
+                targets[year][indicator] = weak_value if is_weak else green
         fields_ = TYPE_FIELDS[school_type]
         schools.append(
             School(
@@ -582,7 +598,7 @@ class SchoolData:
 
     def _roster(self, rng: random.Random, year: int, count: int) -> list[dict]:
         """The 6.1 roster for `year`: last year's teachers minus leavers, plus new hires."""
-        targets = self.school.targets
+        targets = self.school.targets[year]
         postgrad_share = targets["postgrad_teacher_share"] / 100
         senior_share = targets["senior_title_share"] / 100
         if not self.teachers:
@@ -654,7 +670,7 @@ class SchoolData:
 
     def _year(self, year: int) -> dict[str, list[dict]]:
         rng = rng_for(self.seed, "year", self.school.code, year)
-        school, targets = self.school, self.school.targets
+        school, targets = self.school, self.school.targets[year]
 
         def jitter() -> float:
             """Year-on-year wobble of a target value."""
@@ -1098,8 +1114,8 @@ def file_style(rng: random.Random) -> CellStyle:
 def cell_text(column: CatalogColumn, value, style: CellStyle, rng: random.Random):
     """What goes into a cell: a str, an int/float, a date (Excel date cell) or None (empty)."""
     if value is None:
-        if style.blank == "无" and column.type in ("text",):
-            return "无"
+        if style.blank == "无" and column.type != "text":
+            return None
         return style.blank or None
     if column.type == "boolean":
         return "是" if value else "否"
@@ -1428,7 +1444,7 @@ def generate_province(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     registry = Path(registry) if registry else get_settings().registry
-    planned = plan_schools(schools, seed)
+    planned = plan_schools(schools, seed, years)
     planned, old_rows = plan_successions(planned, seed, years[0])
     plan = plan_defects(planned, seed) if defects else {}
     tasks = [(school, seed, years, out, plan.get(school.code, [])) for school in planned]
@@ -1454,7 +1470,7 @@ def generate_province(
                 "name_zh": school.name_zh,
                 "school_type": school.school_type,
                 "ownership": school.ownership,
-                "levels": school.levels,
+                "levels": {str(year): school.levels[year] for year in years},
             }
             for school in planned
         ],
