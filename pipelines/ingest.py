@@ -24,6 +24,13 @@ Choices a data officer should know:
   loaded; their headers are kept in `raw.ingest_log.extra_columns`.
 - `exported_at` is the workbook's core-properties `created` as written (the platform writes local
   Asia/Shanghai time); CSV files have none.
+
+Settings (environment): ZHENGAI_ZIP_MAX_BYTES (512 MB), ZHENGAI_ZIP_MAX_RATIO (200),
+ZHENGAI_ZIP_MAX_MEMBERS (2000) refuse absurd zips; ZHENGAI_INGEST_WORKERS (min(4, CPUs)) worker
+processes read and type colleges in parallel, ZHENGAI_INGEST_CHUNK_SCHOOLS per task (0: about a
+third of the colleges per worker, at most 32: typing has a fixed cost per task and table), once
+there are ZHENGAI_INGEST_POOL_MIN_SCHOOLS (3) colleges; about ZHENGAI_INGEST_BATCH_ROWS (100000) rows are
+written per transaction.
 """
 
 from __future__ import annotations
@@ -33,17 +40,18 @@ import datetime as dt
 import hashlib
 import html
 import io
+import multiprocessing
 import os
 import re
+import threading
 import unicodedata
 import zipfile
-import multiprocessing
-import threading
+import zlib
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path, PurePosixPath
 from zoneinfo import ZoneInfo
 
@@ -52,7 +60,6 @@ import fastexcel
 import numpy as np
 import polars as pl
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from pipelines.catalog import Catalog, CatalogColumn, CatalogTable, create_raw_tables, load_catalog, raw_table_columns
 from pipelines.settings import TIMEZONE, Settings, env_int
@@ -63,6 +70,7 @@ SPREADSHEET_LIKE = {".xlsx", ".csv", ".xls", ".xlsm", ".xlsb", ".ods", ".et", ".
 IGNORED_NAMES = {"manifest.json", ".ds_store", "thumbs.db", "desktop.ini"}
 HEADER_SCAN_ROWS = 20
 SERIAL_COLUMN = "序号"
+LABEL_COLUMNS = 3  # the 序号 cell and the first cells of a row, where 合计/小计 rows say so
 TOTAL_RE = re.compile(r"^(合计|小计|总计|共计)")
 BLANKS = ("", "无", "-", "--", "—", "——", "–", "/", "N/A", "n/a", "NULL", "null")
 TRUE_WORDS = ("是", "Y", "YES", "TRUE", "1", "√", "✓")
@@ -97,6 +105,7 @@ class Limits:
     batch_rows: int
     workers: int
     pool_min_schools: int
+    chunk_schools: int
 
     @classmethod
     def from_env(cls) -> Limits:
@@ -104,9 +113,10 @@ class Limits:
             zip_max_bytes=env_int("ZHENGAI_ZIP_MAX_BYTES", 512 * 1024 * 1024),
             zip_max_ratio=env_int("ZHENGAI_ZIP_MAX_RATIO", 200),
             zip_max_members=env_int("ZHENGAI_ZIP_MAX_MEMBERS", 2000),
-            batch_rows=env_int("ZHENGAI_INGEST_BATCH_ROWS", 200_000),
+            batch_rows=env_int("ZHENGAI_INGEST_BATCH_ROWS", 100_000),
             workers=env_int("ZHENGAI_INGEST_WORKERS", min(4, os.cpu_count() or 1)),
             pool_min_schools=env_int("ZHENGAI_INGEST_POOL_MIN_SCHOOLS", 3),
+            chunk_schools=env_int("ZHENGAI_INGEST_CHUNK_SCHOOLS", 0),
         )
 
 
@@ -233,7 +243,12 @@ def read_xlsx_properties(data: bytes, sheet: str | None = None) -> tuple[dt.date
         if "docProps/core.xml" in names:
             found = CREATED_RE.search(archive.read("docProps/core.xml").decode("utf-8", "replace"))
             exported_at = _parse_w3c(found.group(1)) if found else None
-        if sheet is None or "xl/workbook.xml" not in names or "xl/_rels/workbook.xml.rels" not in names:
+        if sheet is None:
+            return exported_at, 1
+        worksheets = [name for name in names if name.startswith("xl/worksheets/sheet") and name.endswith(".xml")]
+        if len(worksheets) == 1:
+            return exported_at, _first_row(archive, worksheets[0])
+        if "xl/workbook.xml" not in names or "xl/_rels/workbook.xml.rels" not in names:
             return exported_at, 1
         workbook = archive.read("xl/workbook.xml").decode("utf-8", "replace")
         rels = archive.read("xl/_rels/workbook.xml.rels").decode("utf-8", "replace")
@@ -427,15 +442,13 @@ def extract(grid: Grid, header: HeaderMap, file_id: int) -> pa.Table:
         names.append(name)
     label_positions = [header.serial_position] if header.serial_position is not None else []
     label_positions += [p for p in range(min(3, len(grid.columns))) if p not in label_positions]
-    labels = [grid.columns[p].slice(start) for p in label_positions[:3]]
-    if labels:
-        label = pc.binary_join_element_wise(*labels, "", null_handling="skip") if len(labels) > 1 else labels[0]
-    else:
-        label = pa.nulls(count, pa.string())
+    for number in range(LABEL_COLUMNS):
+        present = number < len(label_positions)
+        arrays.append(grid.columns[label_positions[number]].slice(start) if present else pa.nulls(count, pa.string()))
+        names.append(f"__label{number}")
     first = grid.first_row + start
-    arrays += [label, pa.array(np.arange(first, first + count, dtype=np.int32)),
-               pa.array(np.full(count, file_id, dtype=np.int32))]
-    names += ["__label", "row_no", "__file"]
+    arrays += [pa.array(np.arange(first, first + count, dtype=np.int32)), pa.array(np.full(count, file_id, dtype=np.int32))]
+    names += ["row_no", "__file"]
     return pa.Table.from_arrays(arrays, names=names)
 
 
@@ -449,13 +462,29 @@ def _blank_to_null(expr: pl.Expr, keep: tuple[str, ...] = ()) -> pl.Expr:
     return pl.when(stripped.is_in(blanks)).then(None).otherwise(stripped)
 
 
-def _number(expr: pl.Expr) -> pl.Expr:
-    return expr.str.normalize("NFKC").str.replace_all(r"[,\s]", "").cast(pl.Float64, strict=False)
-
-
 SEPARATED_DATE_RE = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*月?\s*(?:[-/.]?\s*(\d{1,2})\s*日?)?(?:[ T].*)?$")
 COMPACT_DATE_RE = re.compile(r"^(\d{4})(\d{2})(\d{2})?$")
 SERIAL_DATE_RE = re.compile(r"^(\d{5})(?:\.\d+)?$")
+NUMBER_NOISE_RE = re.compile(r"[,\s]")
+
+# Each parser sees one distinct cleaned text (never blank); values repeat a lot, so every column is
+# parsed once per distinct text and mapped back (see `_via_distinct`).
+
+
+@lru_cache(maxsize=200_000)
+def parse_number(text: str) -> float | None:
+    """`1234.5`, `1,234.5`, full-width `１２３４．５`; None for anything else."""
+    value = NUMBER_NOISE_RE.sub("", unicodedata.normalize("NFKC", text))
+    if not re.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?", value):
+        return None
+    return float(value)
+
+
+@lru_cache(maxsize=200_000)
+def parse_integer(text: str) -> int | None:
+    """A number with no fractional part (`12`, `12.0`, `１２`); `12.5` is not an integer."""
+    number = parse_number(text)
+    return int(number) if number is not None and number.is_integer() and abs(number) < 2**62 else None
 
 
 @lru_cache(maxsize=200_000)
@@ -477,38 +506,43 @@ def parse_date(text: str) -> dt.date | None:
     return None
 
 
-def _dates(series: pl.Series) -> pl.Series:
-    """Parse each distinct text once (dates repeat a lot), then map every row to its date."""
-    distinct = series.drop_nulls().unique()
-    parsed = [parse_date(text) for text in distinct.to_list()]
-    return series.replace_strict(distinct, pl.Series(parsed, dtype=pl.Date), default=None, return_dtype=pl.Date)
+@lru_cache(maxsize=1024)
+def parse_boolean(text: str) -> bool | None:
+    word = unicodedata.normalize("NFKC", text).strip().upper()
+    return True if word in TRUE_WORDS else False if word in FALSE_WORDS else None
 
 
-def _date(expr: pl.Expr) -> pl.Expr:
-    return expr.map_batches(_dates, return_dtype=pl.Date)
+@lru_cache(maxsize=65536)
+def parse_category(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).strip()
+
+
+PARSERS = {
+    "integer": (parse_integer, pl.Int64),
+    "number": (parse_number, pl.Float64),
+    "date": (parse_date, pl.Date),
+    "boolean": (parse_boolean, pl.Boolean),
+    "category": (parse_category, pl.String),
+}
+
+
+def _via_distinct(parser: Callable[[str], object], dtype: pl.DataType) -> Callable[[pl.Series], pl.Series]:
+    def apply(series: pl.Series) -> pl.Series:
+        distinct = series.drop_nulls().unique()
+        parsed = pl.Series([parser(text) for text in distinct.to_list()], dtype=dtype)
+        return series.replace_strict(distinct, parsed, default=None, return_dtype=dtype)
+
+    return apply
 
 
 def coerce(expr: pl.Expr, column: CatalogColumn) -> tuple[pl.Expr, pl.Expr]:
     """(typed value, the cleaned text before typing) for one catalog column."""
     keep = tuple(value for value in column.allowed_values if value in BLANKS)
     text = _blank_to_null(expr, keep)
-    if column.type == "integer":
-        number = _number(text)
-        value = pl.when(number == number.round(0)).then(number).otherwise(None).cast(pl.Int64)
-    elif column.type == "number":
-        value = _number(text)
-    elif column.type == "date":
-        value = _date(text)
-    elif column.type == "boolean":
-        words = text.str.normalize("NFKC").str.to_uppercase()
-        value = (
-            pl.when(words.is_in(TRUE_WORDS)).then(True).when(words.is_in(FALSE_WORDS)).then(False).otherwise(None)
-        )
-    elif column.type == "category":
-        value = text.str.normalize("NFKC").str.strip_chars()
-    else:
-        value = text
-    return value, text
+    if column.type not in PARSERS:
+        return text, text
+    parser, dtype = PARSERS[column.type]
+    return text.map_batches(_via_distinct(parser, dtype), return_dtype=dtype), text
 
 
 def type_rows(extracted: list[pa.Table], table: CatalogTable, files: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -518,9 +552,12 @@ def type_rows(extracted: list[pa.Table], table: CatalogTable, files: pl.DataFram
     """
     text = pl.from_arrow(pa.concat_tables(extracted, promote_options="default"))
     present = [c.name for c in table.columns if c.name in text.columns]
-    cells = [pl.col(name) for name in [*present, "__label"]]
+    labels = [f"__label{number}" for number in range(LABEL_COLUMNS)]
+    cells = [pl.col(name) for name in [*present, *labels]]
     blank = pl.all_horizontal([c.is_null() | (c.str.strip_chars() == "") for c in cells])
-    total = pl.col("__label").str.replace_all(r"\s", "").str.contains(TOTAL_RE.pattern).fill_null(False)
+    total = pl.any_horizontal(
+        [pl.col(name).str.replace_all(r"\s", "").str.contains(TOTAL_RE.pattern).fill_null(False) for name in labels]
+    )
     typed, given = [], []
     for column in table.columns:
         kind = POLARS_TYPES[column.duckdb_type]
@@ -566,11 +603,11 @@ class Delivery:
         with zipfile.ZipFile(self.path) as archive:
             return archive.read(self.member)
 
-    @property
+    @cached_property
     def name(self) -> str:
         return PurePosixPath(self.source_file).name
 
-    @property
+    @cached_property
     def suffix(self) -> str:
         return PurePosixPath(self.source_file).suffix.lower()
 
@@ -800,6 +837,7 @@ class Ingest:
         self.summary = Summary()
         self.readers: dict[str, fastexcel.ExcelReader] = {}
         self.archived: set[str] = set()
+        self.archive_dir = settings.archive.relative_to(settings.home).as_posix()  # as logged in archived_path
         self.writes: list[Future] = []
         self.io = ThreadPoolExecutor(max_workers=4, thread_name_prefix="ingest-io")
         self.file_base = 0
@@ -833,7 +871,7 @@ class Ingest:
         if relative not in self.archived:
             self.archived.add(relative)
             self.writes.append(self.io.submit(_write_once, self.settings.archive / relative, data))
-        return f"{self.settings.archive.relative_to(self.settings.home).as_posix()}/{relative}"
+        return f"{self.archive_dir}/{relative}"
 
     def wait_for_writes(self) -> None:
         writes, self.writes = self.writes, []
@@ -872,8 +910,8 @@ class Ingest:
     # -- the run -------------------------------------------------------------------------------
 
     def run(self) -> Summary:
-        """Each college's deliveries are read in a worker process (in-process for a few colleges),
-        then typed and written here in batches: memory is bounded by the batch, not the province."""
+        """Colleges are read and typed in chunks by worker processes (in-process for a few colleges);
+        the rows are written here in batches: memory is bounded by the batch, not the province."""
         try:
             self.prepare_warehouse()
             state = self.current_state()
@@ -881,18 +919,23 @@ class Ingest:
             by_school: dict[str, list[Delivery]] = defaultdict(list)
             for delivery in discover(self.settings.inbox, self.limits):
                 by_school[delivery.school_code or "unsorted"].append(delivery)
-            tasks = []
+            state_by_school: dict[str, dict] = defaultdict(dict)
+            for key, value in state.items():
+                state_by_school[key[0]][key] = value
+            previous_by_source: dict[str, dict] = defaultdict(dict)
+            for key, rows in previous.items():
+                previous_by_source[key[0]][key] = rows
+            schools = []
             for number, school in enumerate(sorted(by_school)):
                 deliveries = by_school[school]
-                sources = {d.source_file for d in deliveries}
-                tasks.append(SchoolTask(
-                    settings=self.settings, catalog=self.catalog, limits=self.limits, ingested_at=self.ingested_at,
-                    school=school, deliveries=deliveries, file_base=number * FILE_ID_STRIDE,
-                    state={key: value for key, value in state.items() if key[0] == school},
-                    previous={key: rows for key, rows in previous.items() if key[0] in sources},
-                ))
-            for task, result in zip(tasks, self.results(tasks)):
-                self.merge(task.school, result)
+                known = {key: rows for d in deliveries for key, rows in previous_by_source.get(d.source_file, {}).items()}
+                schools.append(SchoolWork(school, deliveries, state_by_school.get(school, {}), known,
+                                          number * FILE_ID_STRIDE))
+            size = self.limits.chunk_schools or min(max(len(schools) // (3 * max(self.limits.workers, 1)), 1), 32)
+            tasks = [ChunkTask(self.settings, self.catalog, self.limits, self.ingested_at, schools[i:i + size])
+                     for i in range(0, len(schools), size)]
+            for result in self.results(tasks):
+                self.merge(result)
                 if self.pending_count >= self.limits.batch_rows:
                     self.flush()
             self.flush()
@@ -900,36 +943,36 @@ class Ingest:
         finally:
             self.io.shutdown(wait=True)
 
-    def results(self, tasks: list[SchoolTask]) -> Iterator[SchoolResult]:
-        """School results in order; at most two tasks per worker in flight, so memory stays flat."""
+    def results(self, tasks: list[ChunkTask]) -> Iterator[ChunkResult]:
+        """Chunk results in order; at most two chunks per worker in flight, so memory stays flat."""
         workers = min(self.limits.workers, len(tasks))
-        if workers <= 1 or len(tasks) < self.limits.pool_min_schools:
-            yield from map(ingest_school_task, tasks)
+        if workers <= 1 or sum(len(task.schools) for task in tasks) < self.limits.pool_min_schools:
+            yield from map(ingest_chunk, tasks)
             return
         with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
             queued = iter(tasks)
-            pending: deque[Future] = deque(pool.submit(ingest_school_task, task)
+            pending: deque[Future] = deque(pool.submit(ingest_chunk, task)
                                            for _, task in zip(range(2 * workers), queued))
             while pending:
                 result = pending.popleft().result()
                 for task in queued:
-                    pending.append(pool.submit(ingest_school_task, task))
+                    pending.append(pool.submit(ingest_chunk, task))
                     break
                 yield result
 
-    def merge(self, school: str, result: SchoolResult) -> None:
-        for row in result.rows:
-            self.record(row)
-        self.pending_loaded.update(result.loaded)
-        self.pending_files.extend(result.files)
-        for table_name, extracted in result.text.items():
-            self.pending_text[table_name].extend(extracted)
+    def merge(self, result: ChunkResult) -> None:
+        for school, rows in result.schools:
+            for row in rows:
+                self.record(row)
+            self.summary.schools.add(school)
+            counts = {status: sum(row.status == status for row in rows) for status in STATUSES}
+            self.log(f"{school}: {counts['loaded']} loaded, {counts['unchanged']} unchanged, "
+                     f"{counts['quarantined']} quarantined")
+        for table_name, typed in result.typed.items():
+            self.pending_typed[table_name].append(typed)
+            self.summary.rows_loaded[table_name] += typed.num_rows
+            self.pending_count += typed.num_rows
         self.pending_replace.extend(result.replace)
-        self.pending_count += result.count
-        self.summary.schools.add(school)
-        counts = {status: sum(row.status == status for row in result.rows) for status in STATUSES}
-        self.log(f"{school}: {counts['loaded']} loaded, {counts['unchanged']} unchanged, "
-                 f"{counts['quarantined']} quarantined")
 
     def ingest_school(self, deliveries: list[Delivery], state, previous) -> None:
         """Hash, archive, identify and read one college's deliveries into the pending batch."""
@@ -938,7 +981,14 @@ class Ingest:
         seen_zips: set[str] = set()
         self.readers = {}
         for delivery in deliveries:
-            data = delivery.read()
+            try:
+                data = delivery.read()
+            except (OSError, zipfile.BadZipFile, EOFError, zlib.error) as error:
+                self.quarantined(delivery, None, None, None, Problem(
+                    f"无法读取文件 {delivery.name}（压缩包成员损坏，或文件在读取时被移动或删除）：请重新提交",
+                    f"cannot read {delivery.name} ({type(error).__name__}: {error}): deliver it again",
+                ))
+                continue
             sha = hashlib.sha256(data).hexdigest()
             if delivery.zip_parent and delivery.zip_parent not in seen_zips:
                 seen_zips.add(delivery.zip_parent)
@@ -1063,8 +1113,7 @@ class Ingest:
 
     def archive_path(self, candidate: Candidate) -> str:
         sha = candidate.sha
-        return (self.settings.archive / sha[:2] / f"{sha}{candidate.delivery.suffix}").relative_to(
-            self.settings.home).as_posix()
+        return f"{self.archive_dir}/{sha[:2]}/{sha}{candidate.delivery.suffix}"
 
     def load(self, candidate: Candidate, data: bytes, replace: bool) -> None:
         """Read, find the header and queue the rows; typing and writing happen in `flush`."""
@@ -1095,7 +1144,7 @@ class Ingest:
                                      f"{problem.en}" + self.kept_note_en(replace)),
                              table, title, exported_at)
             return
-        file_id = self.file_base + len(self.pending_files)
+        file_id = self.file_base + sum(1 for f in self.pending_files if f[0] >= self.file_base)
         self.pending_files.append((file_id, delivery.school_code, delivery.year, delivery.source_file, candidate.sha))
         self.pending_text[table.table_name].append(extract(grid, header, file_id))
         if replace:
@@ -1124,20 +1173,23 @@ class Ingest:
     def kept_note_en(replace: bool) -> str:
         return ". The data loaded earlier for this table is kept unchanged" if replace else ""
 
-    def flush(self) -> None:
-        """Type the queued rows, then write them and the log in one transaction (delete + insert)."""
-        if not self.pending_rows:
-            return
+    def type_pending(self) -> dict[str, pa.Table]:
+        """Type the queued text rows per table; sets each loaded file's row and failure counts."""
         files = pl.DataFrame(self.pending_files, schema=FILE_SCHEMA, orient="row").with_columns(
             pl.lit(self.ingested_at, dtype=pl.Datetime("us")).alias("ingested_at"))
-        batches = {}
+        typed = {}
         for table_name, extracted in self.pending_text.items():
             rows, stats = type_rows(extracted, self.catalog.by_name(table_name), files)
-            batches[table_name] = rows
-            self.summary.rows_loaded[table_name] += rows.height
+            typed[table_name] = rows.to_arrow(compat_level=pl.CompatLevel.oldest())
             for file_id, count, failures in stats.iter_rows():
                 self.pending_loaded[file_id].rows = count
                 self.pending_loaded[file_id].coercion_failures = failures
+        return typed
+
+    def flush(self) -> None:
+        """Write the typed rows and the log in one transaction (delete replaced rows, insert)."""
+        if not self.pending_rows:
+            return
         log = pl.DataFrame([row.as_tuple() for row in self.pending_rows], schema=LOG_SCHEMA, orient="row")
         conn = self.conn
         conn.execute("begin transaction")
@@ -1145,8 +1197,8 @@ class Ingest:
             for table_name, school, year in self.pending_replace:
                 conn.execute(f'delete from raw."{table_name}" where school_code = $school and year = $year',
                              {"school": school, "year": year})
-            for table_name, rows in batches.items():
-                conn.register("ingest_batch", rows.to_arrow(compat_level=pl.CompatLevel.oldest()))
+            for table_name, parts in self.pending_typed.items():
+                conn.register("ingest_batch", pa.concat_tables(parts))
                 conn.execute(f'insert into raw."{table_name}" by name select * from ingest_batch')
                 conn.unregister("ingest_batch")
             conn.register("ingest_log_batch", log.to_arrow(compat_level=pl.CompatLevel.oldest()))
@@ -1164,6 +1216,7 @@ class Ingest:
         self.pending_loaded: dict[int, LogRow] = {}
         self.pending_files: list[tuple] = []
         self.pending_text: dict[str, list[pa.Table]] = defaultdict(list)
+        self.pending_typed: dict[str, list[pa.Table]] = defaultdict(list)
         self.pending_replace: list[tuple[str, str, int]] = []
         self.pending_count = 0
 
@@ -1173,38 +1226,44 @@ FILE_ID_STRIDE = 100_000  # file ids are <college number> * stride + n, unique a
 
 
 @dataclass
-class SchoolTask:
+class SchoolWork:
+    school: str
+    deliveries: list[Delivery]
+    state: dict  # (school, year, table_code) → (sha256, rows) now in raw
+    previous: dict  # (source_file, sha256) → earlier log rows
+    file_base: int
+
+
+@dataclass
+class ChunkTask:
     settings: Settings
     catalog: Catalog
     limits: Limits
     ingested_at: dt.datetime
-    school: str
-    deliveries: list[Delivery]
-    file_base: int
-    state: dict
-    previous: dict
+    schools: list[SchoolWork]
 
 
 @dataclass
-class SchoolResult:
-    rows: list[LogRow]
-    loaded: dict[int, LogRow]
-    files: list[tuple]
-    text: dict[str, list[pa.Table]]
+class ChunkResult:
+    schools: list[tuple[str, list[LogRow]]]
+    typed: dict[str, pa.Table]
     replace: list[tuple[str, str, int]]
-    count: int
 
 
-def ingest_school_task(task: SchoolTask) -> SchoolResult:
-    """One college, read without the warehouse (runs in a worker process or in-process)."""
+def ingest_chunk(task: ChunkTask) -> ChunkResult:
+    """A few colleges read and typed without the warehouse (in a worker process or in-process)."""
     ingest = Ingest(None, task.settings, task.catalog, limits=task.limits, ingested_at=task.ingested_at)
-    ingest.file_base = task.file_base
+    schools = []
     try:
-        ingest.ingest_school(task.deliveries, dict(task.state), task.previous)
+        for work in task.schools:
+            first = len(ingest.pending_rows)
+            ingest.file_base = work.file_base
+            ingest.ingest_school(work.deliveries, dict(work.state), work.previous)
+            schools.append((work.school, ingest.pending_rows[first:]))
     finally:
         ingest.io.shutdown(wait=True)
-    return SchoolResult(ingest.pending_rows, ingest.pending_loaded, ingest.pending_files, dict(ingest.pending_text),
-                        ingest.pending_replace, ingest.pending_count)
+    typed = ingest.type_pending() if ingest.pending_files else {}
+    return ChunkResult(schools, typed, ingest.pending_replace)
 
 
 def _write_once(target: Path, data: bytes) -> None:

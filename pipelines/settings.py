@@ -79,3 +79,18 @@ def env_float(name: str, default: float) -> float:
 def env_int(name: str, default: int) -> int:
     raw = os.environ.get(name)
     return int(raw) if raw not in (None, "") else default
+
+
+def collection_deadline(year: int):
+    """The submission deadline of collection year `year` (`ZHENGAI_COLLECTION_DEADLINE`, MM-DD, default 10-31).
+
+    Collection year Y covers the 学年 ending 31 August Y; its exports are due on this date of year Y.
+    """
+    import datetime as dt
+
+    raw = os.environ.get("ZHENGAI_COLLECTION_DEADLINE") or "10-31"
+    try:
+        month, day = (int(part) for part in raw.strip().split("-"))
+        return dt.date(year, month, day)
+    except ValueError as error:
+        raise ValueError(f"ZHENGAI_COLLECTION_DEADLINE must be MM-DD, got {raw!r}") from error

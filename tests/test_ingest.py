@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import io
+import hashlib
 import zipfile
 from pathlib import Path
 
@@ -258,8 +258,6 @@ def test_zip_delivery_in_one_folder_loads_and_is_archived(conn, tmp_path):
         "13829_2024.zip/表6.1 校内专任教师.xlsx", "13829_2024.zip/表7.1 专业设置.xlsx"]
     assert teachers(conn)["year"].to_list() == [2024, 2024]
     assert conn.sql("select count(*) from raw.majors where school_code = '13829'").fetchone()[0] == 4
-    import hashlib
-
     digest = hashlib.sha256(zip_path.read_bytes()).hexdigest()
     assert (get_settings().archive / digest[:2] / f"{digest}.zip").read_bytes() == zip_path.read_bytes()
     assert zip_path.exists()  # the inbox is left in place
@@ -553,3 +551,36 @@ def test_demo_province_rerun_is_unchanged_and_a_re_export_touches_one_college(co
     assert kept == [row for row in before["full_time_teachers"] if (row[-6], row[-5]) != (school, year)]
     assert conn.execute("select count(*) from raw.full_time_teachers where school_code = $s and year = $y",
                         {"s": school, "y": year}).fetchone()[0] == 4
+
+
+def test_worker_processes_give_the_same_warehouse_as_one_process(monkeypatch):
+    synth_province()
+    at = dt.datetime(2024, 11, 1, 2, 0)
+    results = {}
+    for workers in ("1", "2"):
+        monkeypatch.setenv("ZHENGAI_INGEST_WORKERS", workers)
+        monkeypatch.setenv("ZHENGAI_INGEST_POOL_MIN_SCHOOLS", "2")
+        monkeypatch.setenv("ZHENGAI_INGEST_CHUNK_SCHOOLS", "1")  # one college per task: several tasks
+        monkeypatch.setenv("ZHENGAI_INGEST_BATCH_ROWS", "2000")  # several flushes
+        with duckdb.connect() as connection:
+            summary = ingest_inbox(connection, get_settings(), ingested_at=at)
+            results[workers] = (summary.loaded, summary.quarantined, snapshot(connection),
+                                connection.sql("select * from raw.ingest_log order by all").fetchall())
+    assert results["1"] == results["2"]
+
+
+def test_zip_member_with_a_bad_checksum_is_quarantined_and_the_rest_loads(conn, tmp_path):
+    majors = CATALOG.by_code("7.1")
+    teachers_bytes = xlsx_bytes(tmp_path, TEACHERS, teacher_rows())
+    zip_path = make_zip(inbox() / "13829_2024.zip", {"表6.1 校内专任教师.xlsx": teachers_bytes,
+                                                     "表7.1 专业设置.xlsx": xlsx_bytes(tmp_path, majors, sample_rows(majors, 2))},
+                        compression=zipfile.ZIP_STORED)
+    content = bytearray(zip_path.read_bytes())
+    at = content.find(teachers_bytes[100:140])
+    content[at] ^= 0xFF
+    zip_path.write_bytes(bytes(content))
+    summary = run(conn)
+    assert (summary.loaded, summary.quarantined) == (1, 1)
+    (bad,) = [row for row in log_rows(conn) if row["status"] == "quarantined"]
+    assert bad["source_file"] == "13829_2024.zip/表6.1 校内专任教师.xlsx" and "无法读取文件" in bad["reason"]
+    assert conn.sql("select count(*) from raw.majors").fetchone()[0] == 2

@@ -1,0 +1,174 @@
+"""Time and peak memory of the ingest, next to fastexcel alone parsing the same files (the floor).
+
+Usage: `python benchmarks/bench_ingest.py [--province 47x3 300x1] [--seed 2026] [--jobs 2]`
+
+Each province is generated with `pipelines.synth.generate_province` (with defects) into a
+temporary data home. Every measurement runs in a fresh child process so that its peak resident
+memory (ru_maxrss) is its own:
+
+- `floor`: fastexcel opens every workbook (zip members included) and loads every sheet as text
+  into Arrow — the parsing the ingest cannot avoid; CSV files are decoded and split with `csv`.
+- `ingest`: the full first ingest (hash, archive, read, header mapping, coercion, DuckDB load),
+  colleges read by worker processes (ZHENGAI_INGEST_WORKERS, default min(4, CPUs)).
+- `ingest, 1 process`: the same with ZHENGAI_INGEST_WORKERS=1.
+- `rerun`: the same inbox again into the first warehouse (every file `unchanged`).
+
+Wall time and CPU time (user + system, the process and its workers) are printed: on a shared
+machine CPU time is the steadier figure. Peak RSS is the largest of the process and its workers.
+Target: ingest within 1.5× the floor, memory flat in the number of colleges.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def inbox_files(inbox: Path):
+    """(name, bytes) of every delivered file, zip members included."""
+    for path in sorted(inbox.rglob("*")):
+        if not path.is_file() or path.name == "manifest.json":
+            continue
+        if path.suffix == ".zip":
+            with zipfile.ZipFile(path) as archive:
+                for info in archive.infolist():
+                    if not info.is_dir():
+                        yield info.filename, archive.read(info)
+        else:
+            yield path.name, path.read_bytes()
+
+
+def measure_floor(home: Path) -> dict:
+    import fastexcel
+
+    files = rows = 0
+    for name, data in inbox_files(home / "inbox"):
+        files += 1
+        if name.endswith(".csv"):
+            for encoding in ("utf-8", "gbk", "gb18030"):
+                try:
+                    rows += len(list(csv.reader(io.StringIO(data.decode(encoding)))))
+                    break
+                except UnicodeDecodeError:
+                    continue
+            continue
+        try:
+            reader = fastexcel.read_excel(data)
+            for sheet in reader.sheet_names:
+                rows += reader.load_sheet(sheet, header_row=None, dtypes="string").to_arrow().num_rows
+        except Exception:  # the corrupt-file defect: the floor also has to give up on it
+            continue
+    return {"files": files, "sheet_rows": rows}
+
+
+def measure_ingest(home: Path) -> dict:
+    import duckdb
+
+    from pipelines.ingest import ingest_inbox
+    from pipelines.settings import get_settings
+
+    os.environ["ZHENGAI_HOME"] = str(home)
+    warehouse = home / "work" / "warehouse.duckdb"
+    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect(str(warehouse)) as conn:
+        summary = ingest_inbox(conn, get_settings())
+        rows = sum(summary.rows_loaded.values())
+    return {"loaded": summary.loaded, "unchanged": summary.unchanged, "quarantined": summary.quarantined,
+            "rows": rows}
+
+
+def cpu_seconds() -> float:
+    own, workers = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + workers.ru_utime + workers.ru_stime
+
+
+def child(kind: str, home: Path) -> None:
+    start, cpu = time.perf_counter(), cpu_seconds()
+    result = measure_floor(home) if kind == "floor" else measure_ingest(home)
+    result["seconds"] = time.perf_counter() - start
+    result["cpu_seconds"] = cpu_seconds() - cpu
+    peak = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    result["peak_rss_mb"] = peak / 1024
+    print(json.dumps(result))
+
+
+def run_child(kind: str, home: Path, **environment: str) -> dict:
+    output = subprocess.run([sys.executable, __file__, "--child", kind, "--home", str(home)],
+                            check=True, capture_output=True, text=True, env={**os.environ, **environment}).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def fresh_home(root: Path, name: str) -> Path:
+    """A data home of its own whose inbox is the generated one."""
+    home = root / name
+    home.mkdir()
+    (home / "inbox").symlink_to(root / "inbox", target_is_directory=True)
+    return home
+
+
+def bench_province(schools: int, years: list[int], seed: int, jobs: int) -> None:
+    from pipelines.synth import generate_province
+
+    with tempfile.TemporaryDirectory(prefix="bench_ingest_") as tmp:
+        root = Path(tmp)
+        start = time.perf_counter()
+        manifest = generate_province(root / "inbox", schools=schools, years=years, seed=seed, defects=True,
+                                     registry=root / "registry" / "schools.csv", jobs=jobs)
+        generated = time.perf_counter() - start
+        size = sum(p.stat().st_size for p in (root / "inbox").rglob("*") if p.is_file()) / 1e6
+        label = f"{schools} colleges × {len(years)} years"
+        print(f"{label}: {len(manifest['files'])} files, {sum(f['rows'] for f in manifest['files'])} rows, "
+              f"{size:.1f} MB (generated in {generated:.1f} s)", flush=True)
+        floor = run_child("floor", root)
+        parallel_home = fresh_home(root, "parallel")
+        ingest = run_child("ingest", parallel_home)
+        single = run_child("ingest", fresh_home(root, "single"), ZHENGAI_INGEST_WORKERS="1")
+        rerun = run_child("ingest", parallel_home)
+        rows = (("fastexcel floor", floor), ("ingest", ingest), ("ingest, 1 process", single),
+                ("rerun (unchanged)", rerun))
+        for name, figures in rows:
+            print(f"  {name:<18} wall {figures['seconds']:7.2f} s   cpu {figures['cpu_seconds']:7.2f} s   "
+                  f"peak RSS {figures['peak_rss_mb']:7.1f} MB   "
+                  + ", ".join(f"{k} {v}" for k, v in figures.items()
+                              if k not in ("seconds", "cpu_seconds", "peak_rss_mb")), flush=True)
+        for name, figures in rows[1:3]:
+            print(f"  {name} / floor: wall {figures['seconds'] / floor['seconds']:.2f}, "
+                  f"cpu {figures['cpu_seconds'] / floor['cpu_seconds']:.2f} (target ≤ 1.5)", flush=True)
+
+
+def parse_province(text: str) -> tuple[int, int]:
+    schools, years = text.lower().split("x")
+    return int(schools), int(years)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--province", nargs="+", default=["47x3", "300x1"], help="<colleges>x<years>")
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="generator worker processes")
+    parser.add_argument("--child", choices=("floor", "ingest"), help=argparse.SUPPRESS)
+    parser.add_argument("--home", type=Path, help=argparse.SUPPRESS)
+    args, _ = parser.parse_known_args(argv)
+    if args.child:
+        child(args.child, args.home)
+        return 0
+    for province in args.province:
+        schools, year_count = parse_province(province)
+        bench_province(schools, list(range(2025 - year_count, 2025)), args.seed, args.jobs)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

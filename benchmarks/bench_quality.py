@@ -1,0 +1,184 @@
+"""Time and peak memory of all quality checks (suites + SQL checks + verdict tables).
+
+Usage: `python benchmarks/bench_quality.py [--schools 47 300] [--years 2022-2024] [--seed 2026] [--jobs 2]`
+
+The demo province (the smallest `--schools` value, with defects) is generated with
+`pipelines.synth.generate_province` and ingested with `pipelines.ingest.ingest_inbox`; the ingest
+time is printed for comparison (target: quality under a quarter of it). A larger province is the
+ingested one replicated under new college codes (every raw row, log row and registry row copied,
+so the row counts per college are the synth's), because generating and ingesting 300 colleges
+takes far longer than the checks themselves; its ingest time is the demo's scaled by rows.
+
+Each quality run happens in a fresh child process so its peak resident memory (ru_maxrss) is
+its own; the child prints the phases: GX import, suites (GX on pandas), SQL checks, verdict tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+AS_OF = "2024-12-01"
+REF = (
+    ("diagnostic_items", "diagnosis_points.csv"),
+    ("diagnostic_elements", "diagnosis_points.csv"),
+    ("diagnostic_points", "diagnosis_points.csv"),
+    ("platform_tables", "platform_tables.csv"),
+    ("point_platform_codes", None),
+)
+
+
+def parse_years(text: str) -> list[int]:
+    first, _, last = text.partition("-")
+    return list(range(int(first), int(last or first) + 1))
+
+
+def build_demo(home: Path, schools: int, years: list[int], seed: int, jobs: int) -> dict:
+    """Synth + ingest into `home/work.duckdb`; returns timings and row counts."""
+    import duckdb
+
+    from pipelines.ingest import ingest_inbox
+    from pipelines.settings import REFERENCE_DIR, get_settings
+    from pipelines.sql import run_sql
+    from pipelines.synth import generate_province
+
+    os.environ["ZHENGAI_HOME"] = str(home)
+    settings = get_settings()
+    started = time.perf_counter()
+    generate_province(settings.inbox, schools, years, seed, True, jobs=jobs)
+    synth_s = time.perf_counter() - started
+    conn = duckdb.connect(str(home / "work.duckdb"))
+    for table, file in REF:
+        run_sql(conn, f"ref/{table}", {"path": str(REFERENCE_DIR / file)} if file else None)
+    run_sql(conn, "ref/schools", {"path": str(settings.registry)})
+    started = time.perf_counter()
+    ingest_inbox(conn, settings)
+    ingest_s = time.perf_counter() - started
+    rows = raw_rows(conn)
+    conn.close()
+    return {"synth_s": synth_s, "ingest_s": ingest_s, "raw_rows": rows}
+
+
+def raw_rows(conn) -> int:
+    from pipelines.catalog import load_catalog
+
+    return sum(conn.execute(f'select count(*) from raw."{t.table_name}"').fetchone()[0] for t in load_catalog().tables)
+
+
+def replicate(source: Path, target: Path, schools: int) -> int:
+    """Copy the demo warehouse and add copies of its colleges until there are `schools`; returns raw rows."""
+    import duckdb
+
+    from pipelines.catalog import load_catalog
+
+    shutil.copyfile(source, target)
+    conn = duckdb.connect(str(target))
+    codes = [code for (code,) in conn.execute("select school_code from ref.schools order by 1").fetchall()]
+    copies = []
+    for index in range(schools - len(codes)):
+        copies.append((codes[index % len(codes)], f"2{index // len(codes):01d}{index % len(codes):03d}"))
+    conn.execute("create temp table copies (source varchar, target varchar)")
+    conn.executemany("insert into copies values (?, ?)", copies)
+    tables = [f'raw."{t.table_name}"' for t in load_catalog().tables] + ["raw.ingest_log", "ref.schools"]
+    for table in tables:
+        conn.execute(
+            f"insert into {table} by name select copies.target as school_code, t.* exclude (school_code) "
+            f"from {table} as t join copies on t.school_code = copies.source"
+        )
+    rows = raw_rows(conn)
+    conn.close()
+    return rows
+
+
+def child(warehouse: str) -> None:
+    """Run every quality check once on `warehouse`; print a JSON line of phase timings."""
+    started = time.perf_counter()
+    import great_expectations  # noqa: F401
+
+    import_s = time.perf_counter() - started
+    import duckdb
+
+    from pipelines.checks import prepare_inputs, quality_params, sql_issues, suite_issues, issues_frame, write_issues
+    from pipelines.sql import run_sql
+
+    import polars as pl
+
+    conn = duckdb.connect(warehouse)
+    params = quality_params(dt.date.fromisoformat(AS_OF))
+    t0 = time.perf_counter()
+    prepare_inputs(conn, params)
+    suites = issues_frame(suite_issues(conn, params))
+    t1 = time.perf_counter()
+    sql = sql_issues(conn, params)
+    write_issues(conn, pl.concat([suites, sql]))
+    t2 = time.perf_counter()
+    run_sql(conn, "quality/table_status", {"max_reasons": int(params.rules["status_reasons"])})
+    run_sql(conn, "quality/element_data_status")
+    t3 = time.perf_counter()
+    issues = conn.execute("select count(*), count(*) filter (where severity = 'error') from quality.issues").fetchone()
+    conn.close()
+    print(json.dumps({
+        "gx_import_s": import_s, "suites_s": t1 - t0, "sql_checks_s": t2 - t1, "verdicts_s": t3 - t2,
+        "total_s": time.perf_counter() - started, "issues": issues[0], "errors": issues[1],
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }))
+
+
+def measure(warehouse: Path) -> dict:
+    output = subprocess.run(
+        [sys.executable, __file__, "--child", str(warehouse)], check=True, capture_output=True, text=True
+    ).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--schools", type=int, nargs="+", default=[47, 300])
+    parser.add_argument("--years", default="2022-2024")
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--child")
+    args = parser.parse_args(argv)
+    if args.child:
+        child(args.child)
+        return 0
+    years = parse_years(args.years)
+    sizes = sorted(args.schools)
+    with tempfile.TemporaryDirectory(prefix="bench_quality_") as tmp:
+        home = Path(tmp)
+        demo = build_demo(home, sizes[0], years, args.seed, args.jobs)
+        print(f"demo province: {sizes[0]} colleges × {len(years)} years, {demo['raw_rows']:,} raw rows; "
+              f"synth {demo['synth_s']:.1f} s, ingest {demo['ingest_s']:.1f} s", flush=True)
+        for schools in sizes:
+            if schools == sizes[0]:
+                warehouse, rows = home / "work.duckdb", demo["raw_rows"]
+            else:
+                warehouse = home / f"province_{schools}.duckdb"
+                rows = replicate(home / "work.duckdb", warehouse, schools)
+            figures = measure(warehouse)
+            ingest = demo["ingest_s"] * rows / demo["raw_rows"]
+            print(
+                f"quality {schools:>4} colleges × {len(years)} years ({rows:,} raw rows): "
+                f"total {figures['total_s']:.1f} s (GX import {figures['gx_import_s']:.1f}, suites {figures['suites_s']:.1f}, "
+                f"SQL checks {figures['sql_checks_s']:.1f}, verdicts {figures['verdicts_s']:.1f}); "
+                f"peak RSS {figures['peak_rss_mb']:.0f} MB; {figures['issues']} issues ({figures['errors']} errors); "
+                f"{figures['total_s'] / ingest:.0%} of the ingest time "
+                f"({'measured' if schools == sizes[0] else 'scaled'} {ingest:.0f} s)",
+                flush=True,
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

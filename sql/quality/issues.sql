@@ -1,0 +1,27 @@
+-- Every problem found by the expectation suites and the SQL checks (registered as `issue_rows`),
+-- one row per college, year, table, check and column, in a fixed order so that the same data and
+-- the same as-of date give the same table.
+create or replace table quality.issues as
+with issue_rows as (
+    select * from issue_rows
+),
+
+final as (
+    select
+        school_code::varchar as school_code,
+        year::integer as year,
+        table_code::varchar as table_code,
+        column_name::varchar as column_name,
+        check_name::varchar as check_name,
+        severity::varchar as severity,
+        failed_count::bigint as failed_count,
+        samples::varchar as samples,
+        message_zh::varchar as message_zh,
+        message_en::varchar as message_en,
+        summary_zh::varchar as summary_zh,
+        source_file::varchar as source_file
+    from issue_rows
+)
+
+select * from final
+order by school_code, year, table_code nulls first, check_name, column_name nulls first, message_zh

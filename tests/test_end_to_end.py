@@ -1,0 +1,157 @@
+"""The nightly job on a generated province, from the inbox to the published warehouse and the site.
+
+One province (12 colleges × 2 years, every defect kind) is generated and run once per module; the
+tests then read the published warehouse the way an analyst would, read-only.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from pipelines.cli import run_config
+from pipelines.definitions import defs
+from pipelines.schedules import NIGHTLY_JOB
+from pipelines.settings import get_settings
+from pipelines.synth import generate_province
+
+AS_OF = "2024-12-01"
+YEARS = [2023, 2024]
+QUALITY_TABLES = ("quality.issues", "quality.table_status", "quality.element_data_status")
+
+
+def run_nightly() -> dg.ExecuteInProcessResult:
+    job = defs().resolve_job_def(NIGHTLY_JOB)
+    with dg.DagsterInstance.ephemeral() as instance:
+        return job.execute_in_process(instance=instance, run_config=run_config(AS_OF, "WARNING"))
+
+
+def snapshot(conn: duckdb.DuckDBPyConnection, table: str) -> list[tuple]:
+    return conn.execute(f"select * from {table} order by all").fetchall()
+
+
+@pytest.fixture(scope="module")
+def province(tmp_path_factory):
+    """Generate, run twice, and keep the published warehouse of each run."""
+    home = tmp_path_factory.mktemp("province")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ZHENGAI_HOME", str(home))
+        settings = get_settings()
+        manifest = generate_province(settings.inbox, schools=12, years=YEARS, seed=11, defects=True)
+        first = run_nightly()
+        first_copy = home / "first.duckdb"
+        shutil.copyfile(settings.warehouse, first_copy)
+        second = run_nightly()
+    return {
+        "home": home,
+        "manifest": manifest,
+        "runs": (first, second),
+        "first": duckdb.connect(str(first_copy), read_only=True),
+        "second": duckdb.connect(str(settings.warehouse), read_only=True),
+        "site": settings.site,
+    }
+
+
+def test_both_runs_succeed_and_publish(province):
+    assert all(run.success for run in province["runs"])
+    assert (province["home"] / "warehouse.duckdb").is_file()
+
+
+def test_every_generated_file_is_ingested_with_its_row_count(province):
+    conn = province["first"]
+    quarantined = {d["school_code"] for d in province["manifest"]["defects"] if d["kind"] == "corrupt_file"}
+    corrupt = {
+        (d["school_code"], d["year"], d["table_code"]) for d in province["manifest"]["defects"] if d["kind"] == "corrupt_file"
+    }
+    expected: dict[tuple, int] = {}
+    for entry in province["manifest"]["files"]:
+        key = (entry["school_code"], entry["year"], entry["table_code"])
+        if key not in corrupt:
+            expected[key] = expected.get(key, 0) + entry["rows"]
+    loaded = {
+        (school, year, table): rows
+        for school, year, table, rows in conn.execute(
+            "select school_code, year, table_code, sum(rows) from raw.ingest_log where status = 'loaded' group by all"
+        ).fetchall()
+    }
+    assert loaded == expected
+    assert quarantined, "the generator injected a corrupt file"
+    statuses = dict(conn.execute("select status, count(*) from raw.ingest_log group by all").fetchall())
+    assert statuses.get("quarantined") == len(corrupt)
+
+
+def test_the_second_run_finds_every_file_unchanged_and_the_same_verdicts(province):
+    statuses = {status for (status,) in province["second"].execute("select distinct status from raw.ingest_log").fetchall()}
+    assert statuses <= {"unchanged", "quarantined"}
+    for table in (*QUALITY_TABLES, "mart.element_warnings", "mart.school_risk"):
+        assert snapshot(province["first"], table) == snapshot(province["second"], table), table
+
+
+def test_every_injected_defect_is_reported_against_its_college_year_and_table(province):
+    conn = province["second"]
+    for defect in province["manifest"]["defects"]:
+        if defect["kind"] in ("gbk_csv", "zip_delivery"):
+            continue
+        if defect["kind"] == "not_submitted":
+            found = conn.execute(
+                "select count(*) from quality.table_status where school_code = ? and year = ? and status = 'missing'",
+                [defect["school_code"], defect["year"]],
+            ).fetchone()[0]
+        else:
+            found = conn.execute(
+                "select count(*) from quality.issues where school_code = ? and year = ? and table_code = ?",
+                [defect["school_code"], defect["year"], defect["table_code"]],
+            ).fetchone()[0]
+        assert found > 0, defect
+
+
+def test_format_variants_and_clean_colleges_raise_no_errors(province):
+    conn = province["second"]
+    manifest = province["manifest"]
+    variants = {d["school_code"] for d in manifest["defects"] if d["kind"] in ("gbk_csv", "zip_delivery")}
+    quiet = sorted(set(manifest["clean_schools"]) | variants)
+    assert quiet
+    errors = conn.execute(
+        "select school_code, table_code, check_name, message_zh from quality.issues "
+        "where severity = 'error' and list_contains(?, school_code)",
+        [quiet],
+    ).fetchall()
+    assert errors == []
+
+
+def test_every_element_of_every_college_has_a_level_and_insufficient_is_never_green(province):
+    conn = province["second"]
+    colleges = conn.execute("select count(*) from ref.schools where status = 'active'").fetchone()[0]
+    elements = conn.execute("select count(*) from ref.diagnostic_elements").fetchone()[0]
+    levels = conn.execute(
+        "select count(*), count(level) from mart.element_warnings where year = ?", [YEARS[-1]]
+    ).fetchone()
+    assert levels == (colleges * elements, colleges * elements)
+    green_but_insufficient = conn.execute(
+        "select w.school_code, w.element_code from mart.element_warnings w "
+        "join quality.element_data_status s using (school_code, year, element_code) "
+        "where s.status <> 'sufficient' and w.level = 'green'"
+    ).fetchall()
+    assert green_but_insufficient == []
+    assert conn.execute("select count(*) from mart.element_warnings where level = 'insufficient'").fetchone()[0] > 0
+
+
+def test_the_site_holds_every_college_and_the_province(province):
+    site: Path = province["site"]
+    codes = [code for (code,) in province["second"].execute("select distinct school_code from mart.element_warnings").fetchall()]
+    assert (site / "province" / "index.html").is_file()
+    assert (site / "assets" / "plotly.min.js").is_file()
+    for code in codes:
+        page = site / "schools" / code / "index.html"
+        assert page.is_file(), code
+        assert "cdn.plot.ly" not in page.read_text(encoding="utf-8")
+
+
+def test_the_manifest_written_beside_the_inbox_matches_the_returned_one(province):
+    written = json.loads((province["home"] / "inbox" / "manifest.json").read_text(encoding="utf-8"))
+    assert written["defects"] == province["manifest"]["defects"]

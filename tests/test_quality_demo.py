@@ -1,0 +1,123 @@
+"""End to end on a small demo province: synth --defects → ingest → quality.
+
+Each defect in the generator's manifest must appear in `quality.issues` against its college, year
+and table, the elements citing a table it makes unusable must be `insufficient` naming that table,
+and no error may appear that no defect explains (no false alarms on clean data).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+import pytest
+
+from pipelines.checks import collect_issues, prepare_inputs, quality_params, write_issues
+from pipelines.ingest import ingest_inbox
+from pipelines.settings import REFERENCE_DIR, get_settings
+from pipelines.sql import run_sql
+from pipelines.synth import generate_province
+
+YEARS = [2023, 2024]
+AS_OF = dt.date(2024, 12, 1)
+REF = (
+    ("diagnostic_items", "diagnosis_points.csv"),
+    ("diagnostic_elements", "diagnosis_points.csv"),
+    ("diagnostic_points", "diagnosis_points.csv"),
+    ("platform_tables", "platform_tables.csv"),
+    ("point_platform_codes", None),
+)
+# defect kind → (check names that must report it, table status it leaves, or None for a warning)
+EXPECTED = {
+    "missing_table": ({"missing_table"}, "missing"),
+    "corrupt_file": ({"missing_table"}, "missing"),
+    "out_of_domain": ({"allowed_values", "range"}, "invalid"),
+    "duplicate_key": ({"unique_key"}, "invalid"),
+    "inconsistent_total": ({"expenditure_total"}, "invalid"),
+    "stale_period": ({"stale_period"}, "stale"),
+    "late_export": ({"late_export"}, "warn"),
+    "not_submitted": ({"college_outdated"}, "missing"),
+}
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    home = tmp_path_factory.mktemp("demo")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ZHENGAI_HOME", str(home))
+        settings = get_settings()
+        manifest = generate_province(settings.inbox, 4, YEARS, 11, True)
+        conn = duckdb.connect()
+        for table, file in REF:
+            run_sql(conn, f"ref/{table}", {"path": str(REFERENCE_DIR / file)} if file else None)
+        run_sql(conn, "ref/schools", {"path": str(settings.registry)})
+        ingest_inbox(conn, settings)
+        params = quality_params(AS_OF)
+        write_issues(conn, collect_issues(conn, params))
+        prepare_inputs(conn, params)
+        run_sql(conn, "quality/table_status", {"max_reasons": 3})
+        run_sql(conn, "quality/element_data_status")
+        yield manifest, conn
+        conn.close()
+
+
+def issues_of(conn, school, year) -> list[dict]:
+    return conn.execute(
+        "select * from quality.issues where school_code = ? and year = ?", [school, year]
+    ).pl().to_dicts()
+
+
+def test_every_manifest_defect_is_found_against_its_college_year_and_table(demo):
+    manifest, conn = demo
+    defects = [d for d in manifest["defects"] if d["kind"] in EXPECTED]
+    assert {d["kind"] for d in defects} == set(EXPECTED)
+    for defect in defects:
+        checks, status = EXPECTED[defect["kind"]]
+        found = [
+            issue for issue in issues_of(conn, defect["school_code"], defect["year"])
+            if issue["check_name"] in checks
+            and (defect["kind"] == "not_submitted" or issue["table_code"] == defect["table_code"])
+        ]
+        assert found, defect
+        if defect["row_nos"]:
+            reported = " ".join(issue["message_zh"] for issue in found)
+            for row_no in defect["row_nos"]:
+                assert str(row_no) in reported, (defect, reported)
+        if defect["table_code"]:
+            verdict = conn.execute(
+                "select status from quality.table_status where school_code = ? and year = ? and table_code = ?",
+                [defect["school_code"], defect["year"], defect["table_code"]],
+            ).fetchone()
+            assert verdict == (status,), defect
+
+
+def test_elements_citing_an_unusable_table_are_insufficient_naming_it(demo):
+    manifest, conn = demo
+    for defect in manifest["defects"]:
+        if defect["kind"] not in EXPECTED or EXPECTED[defect["kind"]][1] in ("warn",) or not defect["table_code"]:
+            continue
+        elements = conn.execute(
+            "select distinct element_code from ref.point_platform_codes where platform_code = ?", [defect["table_code"]]
+        ).fetchall()
+        for (element,) in elements:
+            status, reasons = conn.execute(
+                "select status, reasons_zh from quality.element_data_status "
+                "where school_code = ? and year = ? and element_code = ?",
+                [defect["school_code"], defect["year"], element],
+            ).fetchone()
+            assert status == "insufficient" and f"表{defect['table_code']}" in reasons, (defect, element, reasons)
+
+
+def test_no_error_that_no_defect_explains(demo):
+    manifest, conn = demo
+    explained = {(d["school_code"], d["year"], d["table_code"]) for d in manifest["defects"]}
+    not_submitted = {(d["school_code"], d["year"]) for d in manifest["defects"] if d["kind"] == "not_submitted"}
+    errors = conn.execute("select * from quality.issues where severity = 'error'").pl().to_dicts()
+    unexplained = [
+        issue for issue in errors
+        if (issue["school_code"], issue["year"], issue["table_code"]) not in explained
+        and (issue["school_code"], issue["year"]) not in not_submitted
+    ]
+    assert unexplained == []
+    for school in manifest["clean_schools"]:
+        assert not [issue for issue in errors if issue["school_code"] == school]

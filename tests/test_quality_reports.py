@@ -1,0 +1,156 @@
+"""The quality assets in Dagster (asset checks included) and the data-quality report pages."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from assets import quality
+from dashboards.quality_report import issue_rows_html
+from pipelines.checks import build_asset_checks
+from pipelines.resources import RunOptions, WarehouseResource
+from quality_fixtures import QualityWarehouse, clean_rows
+
+YEAR = 2024
+GOOD, BAD, LATE = "13001", "13002", "13003"
+NAMES = {GOOD: "广西甲等职业技术学院", BAD: "广西乙等职业技术学院", LATE: "广西丙等职业技术学院"}
+
+
+def province(path) -> None:
+    w = QualityWarehouse(path)
+    for code, name in NAMES.items():
+        w.add_school(code, name)
+    for code in NAMES:
+        w.deliver(code, 2023)
+    w.deliver(GOOD, YEAR)
+    teachers = clean_rows(w.table("6.1"), YEAR)
+    teachers[1]["staff_no"] = teachers[0]["staff_no"]
+    w.deliver(BAD, YEAR, rows={"6.1": teachers}, skip=("7.1",))
+    w.conn.execute("update raw.ingest_log set coercion_failures = 2 where school_code = ? and year = 2023 "
+                   "and table_code = '6.2'", [LATE])
+    w.conn.close()
+
+
+@pytest.fixture(scope="module")
+def materialized(tmp_path_factory):
+    """One run of the quality assets and their checks, shared by the tests of this module."""
+    home = tmp_path_factory.mktemp("home")
+    path = home / "work.duckdb"
+    province(path)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ZHENGAI_HOME", str(home))
+        yield materialize(home, path), home / "site"
+
+
+def materialize(tmp_path, path):
+    result = dg.materialize(
+        [quality.issues, quality.table_status, quality.element_data_status, quality.college_quality_reports,
+         quality.province_quality_report, *build_asset_checks()],
+        resources={
+            "warehouse": WarehouseResource(path=str(path), published_path=str(tmp_path / "pub.duckdb")),
+            "run_options": RunOptions(as_of="2024-12-01"),
+        },
+        selection=dg.AssetSelection.all() | dg.AssetSelection.all_asset_checks(),
+        raise_on_error=True,
+    )
+    return result
+
+
+def test_quality_assets_materialize_and_checks_report_without_failing_the_run(materialized):
+    result, site = materialized
+    assert result.success
+    evaluations = {
+        (e.asset_key.to_user_string(), e.check_name): e for e in result.get_asset_check_evaluations()
+    }
+    suite = evaluations[("raw/full_time_teachers", "expectation_suite")]
+    assert not suite.passed and suite.severity == dg.AssetCheckSeverity.WARN
+    assert suite.metadata["colleges_with_errors"].value == 1
+    assert evaluations[("raw/courses", "expectation_suite")].passed
+    assert not evaluations[("raw/ingest_log", "completeness")].passed  # 13002 lacks 7.1, 13003 lacks 2024
+    assert not evaluations[("raw/ingest_log", "staleness")].passed
+    assert evaluations[("raw/funding_expenditure", "consistency")].passed
+    assert len(evaluations) == 32 + 4
+
+
+def test_asset_checks_are_wired_into_the_code_location():
+    from pipelines.definitions import defs
+
+    definitions = defs()
+    graph = definitions.resolve_asset_graph()
+    keys = {key.asset_key.to_user_string() for key in graph.asset_check_keys}
+    assert {"raw/full_time_teachers", "raw/courses", "raw/ingest_log"} <= keys
+    assert {"quality/issues", "quality/table_status", "quality/element_data_status",
+            "site/college_quality_reports", "site/province_quality_report"} <= {
+        key.to_user_string() for key in definitions.resolve_all_asset_keys()
+    }
+
+
+def test_each_college_report_holds_only_its_own_data(materialized):
+    _, site = materialized
+    for code, name in NAMES.items():
+        folder = site / "schools" / code
+        pages = sorted(path.name for path in folder.iterdir())
+        assert pages == ["quality-2023.html", "quality-2024.html", "quality.html"]
+        others = [other for other in NAMES if other != code] + [NAMES[o] for o in NAMES if o != code]
+        for page in folder.iterdir():
+            html = page.read_text(encoding="utf-8")
+            assert name in html
+            assert not [other for other in others if other in html], page
+            assert "cdn" not in html.lower() and "http" not in html
+
+
+def test_a_college_report_says_which_file_and_row_and_what_to_fix(materialized):
+    _, site = materialized
+    html = (site / "schools" / BAD / f"quality-{YEAR}.html").read_text(encoding="utf-8")
+    assert "表6.1 校内专任教师 第 4、5 行 教工号重复" in html
+    assert f"{BAD}/{YEAR}/表6.1 校内专任教师.xlsx" in html
+    assert "请核对后删除重复行或改正后重新导出" in html
+    assert "未提交必填表7.1 专业设置" in html
+    assert "数据不足" in html and "无数据覆盖" in html
+    clean = (site / "schools" / GOOD / f"quality-{YEAR}.html").read_text(encoding="utf-8")
+    assert "本年度所有数据表均未发现问题" in clean
+    late = (site / "schools" / LATE / f"quality-{YEAR}.html").read_text(encoding="utf-8")
+    assert "全校性问题" in late and "本校最新数据为 2023 年" in late
+    # Warnings are folded away (shown open when a table has nothing worse).
+    warned = (site / "schools" / LATE / "quality-2023.html").read_text(encoding="utf-8")
+    assert "<details open><summary>提醒 1 项" in warned and "2 个单元格无法按规定格式识别" in warned
+
+
+def test_the_province_summary_shows_complete_late_and_failing_tables(materialized):
+    _, site = materialized
+    html = (site / "province" / "quality.html").read_text(encoding="utf-8")
+    for name in NAMES.values():
+        assert name in html
+    assert "未提交本年度数据" in html  # 13003
+    assert "完整" in html and "不完整" in html
+    assert "表6.1 校内专任教师" in html and "表7.1 专业设置" in html
+    assert f'href="../schools/{BAD}/quality-{YEAR}.html"' in html
+
+
+def test_a_report_lists_a_capped_number_of_problems_per_table():
+    issues = pl.DataFrame({
+        "severity": ["error"] * 120,
+        "message_zh": [f"问题{i}" for i in range(120)],
+        "source_file": ["f.xlsx"] * 120,
+        "failed_count": [1] * 120,
+    })
+    html = issue_rows_html(issues, 50)
+    assert html.count("<tr>") == 51 and "问题49" in html and "问题50" not in html
+    assert "另有 70 项问题未在本页列出" in html
+
+
+def test_an_empty_warehouse_gives_a_province_page_saying_so():
+    from dashboards.quality_report import QualityReference, build_province_quality_page
+
+    reference = QualityReference(
+        tables=pl.DataFrame({"table_code": ["6.1"], "name_zh": ["校内专任教师"], "required": [True]}),
+        elements=pl.DataFrame({"element_code": ["1.1"], "element_name": ["x"]}),
+        as_of=dt.date(2024, 12, 1), current_year=2024, deadlines={}, issues_per_table=50,
+    )
+    empty = pl.DataFrame(schema={"school_code": pl.String, "year": pl.Int32, "table_code": pl.String,
+                                 "status": pl.String, "reasons_zh": pl.String})
+    html = build_province_quality_page(reference, pl.DataFrame({"school_code": [], "name_zh": []}), empty, empty)
+    assert "暂无数据质量检查结果" in html
