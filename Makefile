@@ -9,6 +9,8 @@ export ZHENGAI_HOME ?= $(CURDIR)/var
 DEMO_SCHOOLS ?= 47
 DEMO_YEARS ?= 2022-2024
 DEMO_SEED ?= 2026
+# the demo's data end with collection year 2024: judge staleness as of that year's collection
+DEMO_AS_OF ?= 2024-12-01
 
 .PHONY: install demo test bench lock clean
 
@@ -26,7 +28,7 @@ $(VENV)/.installed: requirements.lock pyproject.toml | $(UV)
 
 demo: install
 	$(BIN)/zhengai synth --out "$(ZHENGAI_HOME)/inbox" --schools $(DEMO_SCHOOLS) --years $(DEMO_YEARS) --seed $(DEMO_SEED) --defects
-	$(BIN)/zhengai run
+	$(BIN)/zhengai run --as-of $(DEMO_AS_OF)
 	$(BIN)/zhengai where
 
 test: install
