@@ -82,6 +82,27 @@ def rule_parameters(table: str) -> dict[str, float]:
     return {name: rules[name] for name in RULE_PARAMETERS.get(table, ())}
 
 
+# The mart tables in build order, for building a scratch warehouse outside Dagster (tests, benchmarks).
+MART_TABLES = (
+    "school_base",
+    "indicator_values_teachers",
+    "indicator_values_conditions",
+    "indicator_values_teaching",
+    "indicator_values_management",
+    "indicator_values",
+    "indicator_warnings",
+    "element_warnings",
+    "school_risk",
+)
+
+
+def build_marts(conn, rules: dict[str, float] | None = None) -> None:
+    """Build every mart table on an open connection, with the rule parameters (default: the file's)."""
+    rules = rules or load_warning_rules()
+    for table in MART_TABLES:
+        run_sql(conn, f"mart/{table}", {name: rules[name] for name in RULE_PARAMETERS.get(table, ())})
+
+
 def build_mart_table(warehouse: WarehouseResource, table: str) -> dg.MaterializeResult:
     """Build `mart.<table>` with `sql/mart/<table>.sql` and the rule parameters it uses."""
     with warehouse.connect() as conn:

@@ -5,6 +5,7 @@ Every table here is loaded from a plain file the secretariat can read and edit.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import dagster as dg
@@ -16,6 +17,31 @@ from pipelines.sql import run_sql, table_summary
 DIAGNOSIS_FILE = REFERENCE_DIR / "diagnosis_points.csv"
 TABLES_FILE = REFERENCE_DIR / "platform_tables.csv"
 COLUMNS_FILE = REFERENCE_DIR / "platform_columns.csv"
+INDICATORS_FILE = REFERENCE_DIR / "indicators.csv"
+INDICATOR_OVERRIDES_FILE = REFERENCE_DIR / "indicator_element_overrides.csv"
+THRESHOLDS_FILE = REFERENCE_DIR / "thresholds.csv"
+
+# The reference tables built from the files in reference/ (None: from the tables before it), in an
+# order that satisfies their dependencies; tests and benchmarks build scratch warehouses with it.
+REFERENCE_SOURCES = (
+    ("diagnostic_items", DIAGNOSIS_FILE),
+    ("diagnostic_elements", DIAGNOSIS_FILE),
+    ("diagnostic_points", DIAGNOSIS_FILE),
+    ("platform_tables", TABLES_FILE),
+    ("platform_columns", COLUMNS_FILE),
+    ("point_platform_codes", None),
+    ("indicators", INDICATORS_FILE),
+    ("indicator_elements", INDICATOR_OVERRIDES_FILE),
+    ("thresholds", THRESHOLDS_FILE),
+)
+
+
+def build_reference_tables(conn, tables: Iterable[str] | None = None) -> None:
+    """Build the file-based `ref` tables (all, or those named) on an open connection, outside Dagster."""
+    wanted = None if tables is None else set(tables)
+    for table, source in REFERENCE_SOURCES:
+        if wanted is None or table in wanted:
+            run_sql(conn, f"ref/{table}", {"path": str(source)} if source else None)
 
 
 def load_reference_table(warehouse: WarehouseResource, table: str, source: Path) -> dg.MaterializeResult:
@@ -79,11 +105,6 @@ def schools(warehouse: WarehouseResource) -> dg.MaterializeResult:
             f"college registry not found at {registry}: create it (see README) or run `zhengai synth`"
         )
     return load_reference_table(warehouse, "schools", registry)
-
-
-INDICATORS_FILE = REFERENCE_DIR / "indicators.csv"
-INDICATOR_OVERRIDES_FILE = REFERENCE_DIR / "indicator_element_overrides.csv"
-THRESHOLDS_FILE = REFERENCE_DIR / "thresholds.csv"
 
 
 @dg.asset(key_prefix="ref", group_name="ref", kinds={"duckdb"})

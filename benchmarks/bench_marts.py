@@ -23,22 +23,10 @@ import duckdb
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from assets.mart import RULE_PARAMETERS, load_warning_rules, write_warning_reports  # noqa: E402
+from assets.mart import build_marts, load_warning_rules, write_warning_reports  # noqa: E402
+from assets.ref import build_reference_tables  # noqa: E402
 from pipelines.catalog import create_raw_tables, load_catalog  # noqa: E402
-from pipelines.settings import REFERENCE_DIR  # noqa: E402
-from pipelines.sql import run_sql  # noqa: E402
 
-MART_ORDER = (
-    "school_base",
-    "indicator_values_teachers",
-    "indicator_values_conditions",
-    "indicator_values_teaching",
-    "indicator_values_management",
-    "indicator_values",
-    "indicator_warnings",
-    "element_warnings",
-    "school_risk",
-)
 SCHOOL_TYPES = ["综合", "理工", "理工", "理工", "农林", "医药", "财经", "师范", "艺术"]
 
 # raw table → (rows per college-year, select list over `r` = a random number in [0, 1) per row)
@@ -81,17 +69,7 @@ SCALED_ROWS = {
 def build_province(path: Path, schools: int, years: list[int]) -> None:
     """Reference tables, a registry, scaled raw rows and a stand-in quality verdict in `path`."""
     conn = duckdb.connect(str(path))
-    for table, file in (
-        ("diagnostic_items", "diagnosis_points.csv"),
-        ("diagnostic_elements", "diagnosis_points.csv"),
-        ("diagnostic_points", "diagnosis_points.csv"),
-        ("platform_tables", "platform_tables.csv"),
-        ("point_platform_codes", None),
-        ("indicators", "indicators.csv"),
-        ("indicator_elements", "indicator_element_overrides.csv"),
-        ("thresholds", "thresholds.csv"),
-    ):
-        run_sql(conn, f"ref/{table}", {"path": str(REFERENCE_DIR / file)} if file else None)
+    build_reference_tables(conn)
     conn.execute(
         "create table ref.schools as select printf('%05d', 13000 + i) as school_code, '示例学院' || i as name_zh, "
         "$types[1 + i % len($types)] as school_type, '公办' as ownership, 'active' as status, []::varchar[] as succeeded, "
@@ -127,8 +105,7 @@ def run_marts(path: Path) -> dict:
     rules = load_warning_rules()
     conn = duckdb.connect(str(path))
     started = time.perf_counter()
-    for table in MART_ORDER:
-        run_sql(conn, f"mart/{table}", {name: rules[name] for name in RULE_PARAMETERS.get(table, ())})
+    build_marts(conn, rules)
     marts = time.perf_counter() - started
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as site:

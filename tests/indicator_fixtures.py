@@ -10,33 +10,11 @@ from __future__ import annotations
 
 import duckdb
 
-from assets.mart import RULE_PARAMETERS, load_warning_rules
+from assets.mart import build_marts, load_warning_rules
+from assets.ref import build_reference_tables
 from pipelines.catalog import create_raw_tables, load_catalog
-from pipelines.settings import REFERENCE_DIR
-from pipelines.sql import run_sql
 
-MART_ORDER = (
-    "school_base",
-    "indicator_values_teachers",
-    "indicator_values_conditions",
-    "indicator_values_teaching",
-    "indicator_values_management",
-    "indicator_values",
-    "indicator_warnings",
-    "element_warnings",
-    "school_risk",
-)
 
-REF_FILES = (
-    ("diagnostic_items", "diagnosis_points.csv"),
-    ("diagnostic_elements", "diagnosis_points.csv"),
-    ("diagnostic_points", "diagnosis_points.csv"),
-    ("platform_tables", "platform_tables.csv"),
-    ("point_platform_codes", None),
-    ("indicators", "indicators.csv"),
-    ("indicator_elements", "indicator_element_overrides.csv"),
-    ("thresholds", "thresholds.csv"),
-)
 
 
 def rows(count: int, **columns) -> list[dict]:
@@ -50,8 +28,7 @@ def rows(count: int, **columns) -> list[dict]:
 class MiniWarehouse:
     def __init__(self) -> None:
         self.conn = duckdb.connect()
-        for table, file in REF_FILES:
-            run_sql(self.conn, f"ref/{table}", {"path": str(REFERENCE_DIR / file)} if file else None)
+        build_reference_tables(self.conn)
         self.conn.execute(
             "create table ref.schools (school_code varchar, name_zh varchar, school_type varchar, "
             "ownership varchar, status varchar, succeeded varchar[], active_from integer, active_to integer)"
@@ -99,9 +76,7 @@ class MiniWarehouse:
         )
 
     def build(self, **rule_overrides: float) -> None:
-        rules = {**self.rules, **rule_overrides}
-        for table in MART_ORDER:
-            run_sql(self.conn, f"mart/{table}", {name: rules[name] for name in RULE_PARAMETERS.get(table, ())})
+        build_marts(self.conn, {**self.rules, **rule_overrides})
 
     def indicator(self, school: str, year: int, code: str) -> dict:
         frame = self.conn.execute(

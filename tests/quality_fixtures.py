@@ -13,18 +13,11 @@ from pathlib import Path
 
 import duckdb
 
+from assets.ref import build_reference_tables
 from pipelines.catalog import CatalogColumn, CatalogTable, create_raw_tables, load_catalog
 from pipelines.checks import collect_issues, prepare_inputs, quality_params, write_issues
-from pipelines.settings import REFERENCE_DIR
 from pipelines.sql import run_sql
 
-REF_FILES = (
-    ("diagnostic_items", "diagnosis_points.csv"),
-    ("diagnostic_elements", "diagnosis_points.csv"),
-    ("diagnostic_points", "diagnosis_points.csv"),
-    ("platform_tables", "platform_tables.csv"),
-    ("point_platform_codes", None),
-)
 ROWS = {"school": 1, "7.1": 12}
 DEFAULT_ROWS = 3
 FIRST_DATA_ROW = 4  # title row, then a two-level header
@@ -65,8 +58,7 @@ class QualityWarehouse:
     def __init__(self, path: Path | None = None) -> None:
         self.conn = duckdb.connect(str(path) if path else ":memory:")
         self.catalog = load_catalog()
-        for table, file in REF_FILES:
-            run_sql(self.conn, f"ref/{table}", {"path": str(REFERENCE_DIR / file)} if file else None)
+        build_reference_tables(self.conn)
         self.conn.execute(
             "create table ref.schools (school_code varchar, name_zh varchar, school_type varchar, "
             "ownership varchar, status varchar, succeeded varchar[], active_from integer, active_to integer)"

@@ -14,17 +14,8 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.settings import REFERENCE_DIR
-from pipelines.sql import run_sql
+from assets.ref import build_reference_tables
 
-REF_FILES = (
-    ("diagnostic_items", "diagnosis_points.csv"),
-    ("diagnostic_elements", "diagnosis_points.csv"),
-    ("diagnostic_points", "diagnosis_points.csv"),
-    ("platform_tables", "platform_tables.csv"),
-    ("indicators", "indicators.csv"),
-    ("thresholds", "thresholds.csv"),
-)
 LEVELS_ZH = {"red": "红", "yellow": "黄", "green": "绿", "insufficient": "数据不足"}
 LEVEL_WEIGHTS = (("green", 0.6), ("yellow", 0.2), ("red", 0.1), ("insufficient", 0.1))
 STATUS_WEIGHTS = (("ok", 0.85), ("warn", 0.06), ("invalid", 0.03), ("missing", 0.04), ("stale", 0.02))
@@ -40,8 +31,7 @@ def school_name(index: int) -> str:
 
 def create_input_tables(conn: duckdb.DuckDBPyConnection) -> None:
     """The reference tables (real files), and empty quality and mart tables with their contract columns."""
-    for table, file in REF_FILES:
-        run_sql(conn, f"ref/{table}", {"path": str(REFERENCE_DIR / file)})
+    build_reference_tables(conn)
     conn.execute(
         "create or replace table ref.schools (school_code varchar, name_zh varchar, school_type varchar, "
         "ownership varchar, status varchar, succeeded varchar[], active_from integer, active_to integer)"
