@@ -430,9 +430,9 @@ def check_required(header: HeaderMap, table: CatalogTable) -> None:
 
 
 def extract(grid: Grid, header: HeaderMap, file_id: int) -> pa.Table:
-    """The data rows as text: mapped columns under catalog names, a row label, row number and file id.
+    """The data rows as text: mapped columns under catalog names, row labels, row number and file id.
 
-    Only slicing here (cheap per file); filtering and typing run once per batch in `type_rows`.
+    Only slicing here (cheap per file); filtering and typing run once per chunk in `type_rows`.
     """
     start = header.data_start
     count = max(grid.height - start, 0)
@@ -453,7 +453,7 @@ def extract(grid: Grid, header: HeaderMap, file_id: int) -> pa.Table:
 
 
 # ---------------------------------------------------------------------------------------------
-# Coercion (vectorised in polars, once per batch and table)
+# Coercion: each distinct text parsed once per chunk and table, mapped back in polars
 
 
 def _blank_to_null(expr: pl.Expr, keep: tuple[str, ...] = ()) -> pl.Expr:
@@ -546,15 +546,16 @@ def coerce(expr: pl.Expr, column: CatalogColumn) -> tuple[pl.Expr, pl.Expr]:
 
 
 def type_rows(extracted: list[pa.Table], table: CatalogTable, files: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Typed rows of `raw.<table>` for a batch of extracted files, and per file (rows, coercion failures).
+    """Typed rows of `raw.<table>` for a chunk of extracted files, and per file (rows, coercion failures).
 
-    Blank rows and total rows (合计/小计/总计/共计 in the 序号 or first cells) are dropped here.
+    Dropped here: blank rows (every catalogued cell empty, even if a template numbered them) and
+    total rows (合计/小计/总计/共计 in the 序号 or first cells).
     """
     text = pl.from_arrow(pa.concat_tables(extracted, promote_options="default"))
     present = [c.name for c in table.columns if c.name in text.columns]
     labels = [f"__label{number}" for number in range(LABEL_COLUMNS)]
-    cells = [pl.col(name) for name in [*present, *labels]]
-    blank = pl.all_horizontal([c.is_null() | (c.str.strip_chars() == "") for c in cells])
+    cells = [pl.col(name) for name in present]
+    blank = pl.all_horizontal([c.is_null() | (c.str.strip_chars() == "") for c in cells]) if cells else pl.lit(True)
     total = pl.any_horizontal(
         [pl.col(name).str.replace_all(r"\s", "").str.contains(TOTAL_RE.pattern).fill_null(False) for name in labels]
     )
@@ -998,9 +999,9 @@ class Ingest:
             if delivery.problem:
                 self.quarantined(delivery, sha, archived, data, delivery.problem)
                 continue
-            known = [row for row in previous.get((delivery.source_file, sha), [])
-                     if row["status"] != "quarantined" and row["table_code"] in self.catalog.codes]
-            if known:  # identified in an earlier run; the sheet is looked up again only if it must be read
+            known = previous.get((delivery.source_file, sha), [])
+            if known and all(row["status"] != "quarantined" and row["table_code"] in self.catalog.codes
+                             for row in known):  # identified in an earlier run; sheets looked up only to read
                 tables = [(self.catalog.by_code(row["table_code"]), None) for row in known]
             else:
                 tables = self.tables_of(delivery, data, sha)

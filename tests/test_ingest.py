@@ -152,6 +152,14 @@ def test_total_rows_are_dropped_and_a_total_column_is_kept(conn):
     assert conn.sql("select income_total, tuition from raw.funding_income").fetchall() == [(100.0, 40.0)]
 
 
+def test_blank_and_numbered_template_rows_are_dropped(conn):
+    rows = teacher_rows() + [{}, {"name": " "}]  # rows 6 and 7: only their 序号 (and a space) filled
+    write_xlsx(inbox() / "13829" / "2024" / TEACHERS_FILE, TEACHERS, rows)
+    run(conn)
+    assert teachers(conn)["row_no"].to_list() == [4, 5]
+    assert log_rows(conn)[0]["rows"] == 2
+
+
 def test_extra_columns_are_kept_aside_not_fatal(conn):
     write_xlsx(inbox() / "13829" / "2024" / TEACHERS_FILE, TEACHERS, teacher_rows(), extra_headers=("备注", "联系电话"))
     summary = run(conn)
@@ -584,3 +592,19 @@ def test_zip_member_with_a_bad_checksum_is_quarantined_and_the_rest_loads(conn, 
     (bad,) = [row for row in log_rows(conn) if row["status"] == "quarantined"]
     assert bad["source_file"] == "13829_2024.zip/表6.1 校内专任教师.xlsx" and "无法读取文件" in bad["reason"]
     assert conn.sql("select count(*) from raw.majors").fetchone()[0] == 2
+
+
+def test_a_bad_sheet_stays_quarantined_beside_its_good_sibling_on_rerun(conn):
+    path = inbox() / "13829" / "2024" / "状态数据.xlsx"
+    path.parent.mkdir(parents=True)
+    workbook = xlsxwriter.Workbook(str(path))
+    majors = CATALOG.by_code("7.1")
+    write_xlsx(path, TEACHERS, teacher_rows(), workbook=workbook, sheet="表6.1")
+    write_xlsx(path, majors, sample_rows(majors, 2), workbook=workbook, sheet="表7.1", columns=["major_name"])
+    workbook.close()
+    first = run(conn)
+    assert (first.loaded, first.quarantined) == (1, 1)
+    second = run(conn)
+    assert (second.unchanged, second.quarantined) == (1, 1)
+    assert [(row["table_code"], row["status"]) for row in log_rows(conn)] == [("6.1", "unchanged"), ("7.1", "quarantined")]
+    assert "工作表“表7.1”" in log_rows(conn)[1]["reason"] and "专业代码" in log_rows(conn)[1]["reason"]
