@@ -12,6 +12,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from dashboards.common import remove_stale_pages, write_page
 from dashboards.warning_report import build_warning_report_html
 from pipelines.resources import WarehouseResource
 from pipelines.settings import REFERENCE_DIR, get_settings
@@ -245,7 +246,7 @@ def write_warning_reports(conn, site: Path) -> int:
     rules = load_warning_rules()
     indicators_by_page = indicators.partition_by(["school_code", "year"], as_dict=True)
     risk_by_page = risk.partition_by(["school_code", "year"], as_dict=True)
-    pages = 0
+    written = set()
     for (school_code, year), school_elements in elements.group_by(["school_code", "year"], maintain_order=True):
         page = build_warning_report_html(
             school_elements,
@@ -254,10 +255,10 @@ def write_warning_reports(conn, site: Path) -> int:
             rules,
         )
         target = site / "schools" / str(school_code) / f"warnings-{year}.html"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(page, encoding="utf-8")
-        pages += 1
-    return pages
+        write_page(target, page)
+        written.add(target)
+    remove_stale_pages(site, "schools/*/warnings-*.html", written)
+    return len(written)
 
 
 @dg.asset(

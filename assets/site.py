@@ -16,7 +16,7 @@ import polars as pl
 
 from assets.mart import load_warning_rules
 from dashboards.college import CollegeData, SiteReference, build_college_page, peer_bands
-from dashboards.common import write_plotly_js
+from dashboards.common import remove_stale_pages, write_page, write_plotly_js
 from dashboards.province import build_province_page
 from pipelines.resources import WarehouseResource
 from pipelines.settings import get_settings
@@ -112,18 +112,13 @@ def college_data(inputs: SiteInputs) -> list[CollegeData]:
     return colleges
 
 
-def write_page(target: Path, html: str) -> int:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(html, encoding="utf-8")
-    return target.stat().st_size
-
-
 def write_college_dashboards(inputs: SiteInputs, site: Path) -> dict[str, int]:
     """Write `schools/<code>/index.html` for every college; returns the bytes written per college."""
     written = {}
     for data in college_data(inputs):
         code = data.school["school_code"]
         written[code] = write_page(site / "schools" / code / "index.html", build_college_page(inputs.reference, data))
+    remove_stale_pages(site, "schools/*/index.html", {site / "schools" / code / "index.html" for code in written})
     return written
 
 

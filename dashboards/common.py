@@ -149,3 +149,21 @@ def write_plotly_js(site: Path) -> Path:
         shutil.copyfile(source, staging)
         staging.replace(target)
     return target
+
+
+def write_page(target: Path, html: str) -> int:
+    """Write one page (UTF-8), creating its folder; returns its size in bytes."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(html, encoding="utf-8")
+    return target.stat().st_size
+
+
+def remove_stale_pages(site: Path, pattern: str, written: set[Path]) -> int:
+    """Delete pages matching `pattern` under `site` that this build did not write.
+
+    A college or year that has left the data must not keep an outdated page online.
+    """
+    stale = [path for path in site.glob(pattern) if path not in written]
+    for path in stale:
+        path.unlink()
+    return len(stale)

@@ -215,3 +215,12 @@ def test_site_assets_materialise(tmp_path):
     assert (site / "assets" / "plotly.min.js").is_file()
     assert (site / "province" / "index.html").is_file()
     assert all((site / "schools" / code / "index.html").is_file() for code in codes)
+
+
+def test_a_rebuild_removes_the_dashboard_of_a_college_that_left_and_keeps_the_others(province):
+    conn, site, codes, inputs, written = province
+    gone, kept = codes[0], codes[1]
+    conn.execute("delete from mart.element_warnings where school_code = ?", [gone])
+    write_college_dashboards(load_site_inputs(conn), site)
+    assert not (site / "schools" / gone / "index.html").exists()
+    assert (site / "schools" / kept / "index.html").is_file()

@@ -341,3 +341,17 @@ def test_the_mart_and_report_assets_materialise(tmp_path, zhengai_home):
         assert conn.sql("select count(*) from mart.element_warnings").fetchone()[0] == 30
         assert conn.sql("select count(*) from mart.school_risk").fetchone()[0] == 2
     assert (zhengai_home / "site" / "schools" / "14001" / "warnings-2024.html").is_file()
+
+
+def test_report_pages_of_years_no_longer_warned_about_are_removed(tmp_path):
+    from assets.mart import write_warning_reports
+
+    warehouse = MiniWarehouse()
+    typical_college(warehouse, "10001", 2023)
+    typical_college(warehouse, "10001", 2024)
+    warehouse.build()
+    site = tmp_path / "site"
+    assert write_warning_reports(warehouse.conn, site) == 2
+    warehouse.conn.execute("delete from mart.element_warnings where year = 2023")
+    assert write_warning_reports(warehouse.conn, site) == 1
+    assert sorted(path.name for path in (site / "schools" / "10001").iterdir()) == ["warnings-2024.html"]
