@@ -10,7 +10,12 @@ so the row counts per college are the synth's), because generating and ingesting
 takes far longer than the checks themselves; its ingest time is the demo's scaled by rows.
 
 Each quality run happens in a fresh child process so its peak resident memory (ru_maxrss) is
-its own; the child prints the phases: GX import, suites (GX on pandas), SQL checks, verdict tables.
+its own; the child prints the phases: suites (GX on pandas, including importing GX when it is
+needed), SQL checks, verdict tables. Two runs per province: **cold** (the suite results cache
+`quality.suite_results_cache` emptied first: every college-year validated) and **warm** (the same
+warehouse again, as a nightly run on an unchanged inbox: every suite result from the cache, GX not
+even imported). Both must give the same `quality.issues` (compared by a digest of the table).
+`--ingest-seconds 300=16` gives an ingest time to compare with instead of the scaled one.
 """
 
 from __future__ import annotations
@@ -101,20 +106,32 @@ def replicate(source: Path, target: Path, schools: int) -> int:
     return rows
 
 
-def child(warehouse: str) -> None:
-    """Run every quality check once on `warehouse`; print a JSON line of phase timings."""
+def peak_rss_mb() -> float:
+    """This process's peak resident memory: VmHWM (Linux; ru_maxrss would also count the parent's
+    peak, inherited through fork), else ru_maxrss."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def child(warehouse: str, cold: bool) -> None:
+    """Run every quality check once on `warehouse` (`cold`: with the suite results cache emptied
+    first); print a JSON line of phase timings."""
     started = time.perf_counter()
-    import great_expectations  # noqa: F401
-
-    import_s = time.perf_counter() - started
     import duckdb
-
-    from pipelines.checks import prepare_inputs, quality_params, sql_issues, suite_issues, issues_frame, write_issues
-    from pipelines.sql import run_sql
-
     import polars as pl
 
+    from pipelines.checks import issues_frame, prepare_inputs, quality_params, sql_issues, suite_issues, write_issues
+    from pipelines.sql import run_sql
+
+    imports_s = time.perf_counter() - started  # dagster, duckdb, polars: loaded already in a pipeline run
     conn = duckdb.connect(warehouse)
+    if cold:
+        conn.execute("drop table if exists quality.suite_results_cache")
     params = quality_params(dt.date.fromisoformat(AS_OF))
     t0 = time.perf_counter()
     prepare_inputs(conn, params)
@@ -127,19 +144,35 @@ def child(warehouse: str) -> None:
     run_sql(conn, "quality/element_data_status")
     t3 = time.perf_counter()
     issues = conn.execute("select count(*), count(*) filter (where severity = 'error') from quality.issues").fetchone()
+    digest = conn.execute(
+        "select md5(string_agg(t::varchar, chr(10) order by t::varchar)) from quality.issues as t"
+    ).fetchone()[0]
     conn.close()
     print(json.dumps({
-        "gx_import_s": import_s, "suites_s": t1 - t0, "sql_checks_s": t2 - t1, "verdicts_s": t3 - t2,
-        "total_s": time.perf_counter() - started, "issues": issues[0], "errors": issues[1],
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "gx_imported": "great_expectations" in sys.modules, "suites_s": t1 - t0, "sql_checks_s": t2 - t1,
+        "verdicts_s": t3 - t2, "imports_s": imports_s, "total_s": time.perf_counter() - started, "issues": issues[0], "errors": issues[1],
+        "digest": digest, "peak_rss_mb": peak_rss_mb(),
     }))
 
 
-def measure(warehouse: Path) -> dict:
+def measure(warehouse: Path, cold: bool) -> dict:
     output = subprocess.run(
-        [sys.executable, __file__, "--child", str(warehouse)], check=True, capture_output=True, text=True
+        [sys.executable, __file__, "--child", str(warehouse), *(["--cold"] if cold else [])],
+        check=True, capture_output=True, text=True,
     ).stdout
     return json.loads(output.strip().splitlines()[-1])
+
+
+def report(schools: int, years: list[int], rows: int, run: str, figures: dict, ingest: float, source: str) -> None:
+    print(
+        f"quality {schools:>4} colleges × {len(years)} years ({rows:,} raw rows), {run}: "
+        f"total {figures['total_s']:.1f} s (module imports {figures['imports_s']:.1f}, suites {figures['suites_s']:.1f}"
+        f"{' incl. GX import' if figures['gx_imported'] else ', GX not imported'}, "
+        f"SQL checks {figures['sql_checks_s']:.1f}, verdicts {figures['verdicts_s']:.1f}); "
+        f"peak RSS {figures['peak_rss_mb']:.0f} MB; {figures['issues']} issues ({figures['errors']} errors); "
+        f"{figures['total_s'] / ingest:.0%} of the ingest time ({source} {ingest:.1f} s)",
+        flush=True,
+    )
 
 
 def main(argv: list[str]) -> int:
@@ -148,11 +181,15 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--years", default="2022-2024")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--ingest-seconds", nargs="*", default=[], metavar="SCHOOLS=SECONDS",
+                        help="ingest time to compare with for a province size (default: demo measured, others scaled)")
     parser.add_argument("--child")
+    parser.add_argument("--cold", action="store_true")
     args = parser.parse_args(argv)
     if args.child:
-        child(args.child)
+        child(args.child, args.cold)
         return 0
+    given = {int(k): float(v) for k, _, v in (item.partition("=") for item in args.ingest_seconds)}
     years = parse_years(args.years)
     sizes = sorted(args.schools)
     with tempfile.TemporaryDirectory(prefix="bench_quality_") as tmp:
@@ -166,17 +203,19 @@ def main(argv: list[str]) -> int:
             else:
                 warehouse = home / f"province_{schools}.duckdb"
                 rows = replicate(home / "work.duckdb", warehouse, schools)
-            figures = measure(warehouse)
-            ingest = demo["ingest_s"] * rows / demo["raw_rows"]
-            print(
-                f"quality {schools:>4} colleges × {len(years)} years ({rows:,} raw rows): "
-                f"total {figures['total_s']:.1f} s (GX import {figures['gx_import_s']:.1f}, suites {figures['suites_s']:.1f}, "
-                f"SQL checks {figures['sql_checks_s']:.1f}, verdicts {figures['verdicts_s']:.1f}); "
-                f"peak RSS {figures['peak_rss_mb']:.0f} MB; {figures['issues']} issues ({figures['errors']} errors); "
-                f"{figures['total_s'] / ingest:.0%} of the ingest time "
-                f"({'measured' if schools == sizes[0] else 'scaled'} {ingest:.0f} s)",
-                flush=True,
-            )
+            if schools in given:
+                ingest, source = given[schools], "given"
+            elif schools == sizes[0]:
+                ingest, source = demo["ingest_s"], "measured"
+            else:
+                ingest, source = demo["ingest_s"] * rows / demo["raw_rows"], "scaled"
+            cold = measure(warehouse, cold=True)
+            report(schools, years, rows, "cold", cold, ingest, source)
+            warm = measure(warehouse, cold=False)
+            report(schools, years, rows, "warm", warm, ingest, source)
+            if warm["digest"] != cold["digest"]:
+                print(f"ERROR: warm and cold runs wrote different quality.issues ({warm['digest']} != {cold['digest']})")
+                return 1
     return 0
 
 

@@ -16,6 +16,13 @@ reported; they are an `error` when the share of failing rows in that college's t
 1 - mostly, else a `warn` (an expectation without `mostly` makes every failure an error, unless
 its meta says `severity: warn`).
 
+Speed: suite results are cached per table, college and year in `quality.suite_results_cache`
+(`suite_issues`), so a run re-validates only the college-years whose rows, suite, rules or this
+code changed; a run on an unchanged warehouse never imports GX. A cold validation reads each
+table in frames of whole colleges (text as pyarrow strings), screens the suite with
+result_format BOOLEAN_ONLY and re-runs only the expectations that found a failing row with
+COMPLETE (`validate_table`). See benchmarks/bench_quality.py for the figures.
+
 Collection year: collection year Y covers the 学年 ending 31 August Y and is due by the deadline
 (`ZHENGAI_COLLECTION_DEADLINE`, default 10-31) of year Y. Judged as of a date D, the current
 collection year is D.year when D is on or after that year's deadline, else D.year - 1: before
@@ -28,16 +35,22 @@ is 2023.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import math
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
+from importlib.metadata import version as package_version
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import duckdb
 import pandas as pd
 import polars as pl
+import pyarrow as pa
 
 from pipelines.catalog import Catalog, CatalogTable, create_raw_tables, load_catalog
 from pipelines.resources import WarehouseResource
@@ -139,18 +152,26 @@ def prepare_inputs(conn: duckdb.DuckDBPyConnection, params: QualityParams, catal
     run_sql(conn, "quality/college_years", {"current_year": params.current_year})
 
 
-def table_frames(conn: duckdb.DuckDBPyConnection, table: CatalogTable, max_rows: int) -> Iterator[pd.DataFrame]:
+def validated_columns(table: CatalogTable) -> list[str]:
+    """The raw columns a suite sees (catalog columns and lineage; derived columns are computed from them)."""
+    return [f'"{column.name}"' for column in table.columns] + [f'"{name}"' for name in LINEAGE]
+
+
+def table_frames(
+    conn: duckdb.DuckDBPyConnection, table: CatalogTable, max_rows: int, scope: str = "college_years"
+) -> Iterator[pd.DataFrame]:
     """`raw.<table>` as pandas (catalog columns, derived columns, lineage) in a fixed row order, in
     frames of whole colleges holding about `max_rows` rows (every expectation is row-wise or within a
-    college and year, so a frame never needs another college's rows). Each frame is one query on a
-    range of college codes; the raw tables are written college by college, so DuckDB's zone maps
-    skip the other colleges' row groups and memory stays flat however many colleges there are."""
+    college and year, so a frame never needs another college's rows), for the college-years of the
+    temp table `scope` (school_code, year). Each frame is one query on a range of college codes; the
+    raw tables are written college by college, so DuckDB's zone maps skip the other colleges' row
+    groups and memory stays flat however many colleges there are."""
     names = {column.name for column in table.columns}
     derived = [
         f'{spec.expression} as "{name}"' for name, spec in DERIVED_COLUMNS.items() if spec.source in names
     ]
     columns = [f'"{column.name}"' for column in table.columns] + derived + [f'"{name}"' for name in LINEAGE]
-    source = f'raw."{table.table_name}" semi join college_years using (school_code, year)'
+    source = f'raw."{table.table_name}" semi join {scope} using (school_code, year)'
     counts = conn.execute(f"select school_code, count(*) from {source} group by all order by 1").fetchall()
     ranges: list[tuple[str, str]] = []
     first, held = None, 0
@@ -163,12 +184,24 @@ def table_frames(conn: duckdb.DuckDBPyConnection, table: CatalogTable, max_rows:
     if first is not None:
         ranges.append((first, last))
     for low, high in ranges:
-        frame = conn.execute(
+        table_rows = conn.execute(
             f'select {", ".join(columns)} from {source} where school_code between ? and ? '
             "order by school_code, year, source_file, row_no",
             [low, high],
-        ).df()
-        yield with_row_ids(frame)
+        ).to_arrow_table()
+        yield with_row_ids(pandas_frame(conn, table_rows))
+
+
+def pandas_frame(conn: duckdb.DuckDBPyConnection, table_rows: pa.Table) -> pd.DataFrame:
+    """`table_rows` as pandas: text columns as pyarrow-backed strings (`string[pyarrow]`: no Python
+    object per cell, and null tests are vectorised, several times faster to build and validate than
+    DuckDB's object columns), every other column as DuckDB's `.df()` types it (datetime64, nullable
+    boolean, float for nullable numbers)."""
+    texts = [field.name for field in table_rows.schema if pa.types.is_string(field.type) or pa.types.is_large_string(field.type)]
+    frame = conn.from_arrow(table_rows.drop_columns(texts)).df()
+    for name in texts:
+        frame[name] = table_rows.column(name).to_pandas(types_mapper=lambda _: pd.StringDtype("pyarrow"))
+    return frame[list(table_rows.column_names)]
 
 
 def with_row_ids(frame: pd.DataFrame) -> pd.DataFrame:
@@ -181,14 +214,21 @@ def with_row_ids(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def gx_context():
-    """An ephemeral GX context: in memory, no analytics, no progress bars."""
+    """An ephemeral GX context: in memory, no analytics, no progress bars, and no batch fingerprint.
+
+    GX's pandas engine hashes every batch's frame (`pandas_data_fingerprint`, a batch marker for
+    its data docs) when the frame's shallow size is under `HASH_THRESHOLD`; for our frames that
+    hash (pandas `hash_pandas_object` on every string column, redone at each validate) costs more
+    than the validations themselves. Nothing here reads the marker, so the threshold is set to 0."""
     import great_expectations as gx
     from great_expectations.data_context.types.base import (
         DataContextConfig,
         InMemoryStoreBackendDefaults,
         ProgressBarsConfig,
     )
+    from great_expectations.execution_engine import pandas_execution_engine
 
+    pandas_execution_engine.HASH_THRESHOLD = 0
     config = DataContextConfig(
         store_backend_defaults=InMemoryStoreBackendDefaults(),
         analytics_enabled=False,
@@ -197,15 +237,19 @@ def gx_context():
     return gx.get_context(mode="ephemeral", project_config=config)
 
 
-def gx_suite(suite: dict):
+def gx_suite(suite: dict, screening: bool = False):
+    """`suite` as a GX suite; `screening` drops every `mostly` and replaces each meta by the
+    expectation's index, so an expectation passes exactly when no row fails it (the first pass)."""
     import great_expectations as gx
+
+    def build(index: int, item: dict):
+        kwargs = {k: v for k, v in item["kwargs"].items() if not (screening and k == "mostly")}
+        meta = {"index": index} if screening else item.get("meta") or {}
+        return gx.expectations.registry.get_expectation_impl(item["type"])(**kwargs, meta=meta)
 
     return gx.ExpectationSuite(
         name=suite["name"],
-        expectations=[
-            gx.expectations.registry.get_expectation_impl(item["type"])(**item["kwargs"], meta=item.get("meta") or {})
-            for item in suite["expectations"]
-        ],
+        expectations=[build(index, item) for index, item in enumerate(suite["expectations"])],
         meta=suite.get("meta") or {},
     )
 
@@ -297,11 +341,38 @@ def expectation_issues(
     return issues
 
 
+FRAMES_SOURCE = "zhengai_frames"
+
+
+def frame_batch(context, frame: pd.DataFrame):
+    """A GX batch of `frame` through one pandas data source, dataframe asset and whole-frame batch
+    definition created once per context (`read_dataframe` re-creates an asset at every call)."""
+    sources = context.data_sources.all()
+    if FRAMES_SOURCE in sources:
+        definition = sources[FRAMES_SOURCE].get_asset("frames").get_batch_definition("whole")
+    else:
+        asset = context.data_sources.add_pandas(FRAMES_SOURCE).add_dataframe_asset("frames")
+        definition = asset.add_batch_definition_whole_dataframe("whole")
+    return definition.get_batch(batch_parameters={"dataframe": frame})
+
+
 def validate_table(context, table: CatalogTable, suite: dict, frame: pd.DataFrame, sample_rows: int) -> list[dict]:
-    """Run `suite` on `frame` with GX (result_format COMPLETE, rows identified by `_rid`) → issue rows."""
+    """Run `suite` on `frame` with GX → issue rows. Two passes on one batch: every expectation
+    without `mostly` and with result_format BOOLEAN_ONLY (cheap: no unexpected lists), then only
+    those that found a failing row, as written and with result_format COMPLETE (rows identified by
+    `_rid`). The issues are those of a single COMPLETE pass: an expectation that passes without
+    `mostly` has no failing row, so COMPLETE would have reported nothing for it."""
     if frame.empty:
         return []
-    batch = context.data_sources.pandas_default.read_dataframe(frame)
+    batch = frame_batch(context, frame)
+    screened = batch.validate(gx_suite(suite, screening=True), result_format="BOOLEAN_ONLY")
+    failing = sorted(
+        int(outcome.expectation_config.meta["index"]) for outcome in screened.results
+        if not outcome.success or (outcome.exception_info or {}).get("raised_exception")
+    )
+    if not failing:
+        return []
+    suite = {**suite, "expectations": [suite["expectations"][index] for index in failing]}
     result = batch.validate(
         gx_suite(suite), result_format={"result_format": "COMPLETE", "unexpected_index_column_names": ["_rid"]}
     )
@@ -328,24 +399,136 @@ def validate_table(context, table: CatalogTable, suite: dict, frame: pd.DataFram
     return issues
 
 
+class LazyContext:
+    """The GX context, created (and GX imported) the first time a frame needs validating, so a run
+    whose every result comes from the cache never imports GX."""
+
+    def __init__(self) -> None:
+        self.context = None
+
+    def get(self):
+        if self.context is None:
+            self.context = gx_context()
+        return self.context
+
+
+@lru_cache(maxsize=1)
+def code_version() -> str:
+    """This module's source and the versions of the libraries validating (read once per process)."""
+    libraries = ",".join(package_version(name) for name in ("great_expectations", "pandas", "pyarrow", "duckdb"))
+    return hashlib.sha256(Path(__file__).read_bytes() + libraries.encode()).hexdigest()
+
+
+def suite_version(table: CatalogTable, suite: dict, rules: dict[str, float]) -> str:
+    """A digest of everything but the rows that a table's suite results depend on."""
+    parts = [
+        code_version().encode(),
+        json.dumps(suite, ensure_ascii=False, sort_keys=True).encode(),
+        json.dumps({k: v for k, v in sorted(rules.items()) if k != "suite_chunk_rows"}).encode(),
+        repr([(column.name, column.type) for column in table.columns]).encode(),
+        repr(sorted((name, spec.source, spec.expression) for name, spec in DERIVED_COLUMNS.items())).encode(),
+    ]
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(hashlib.sha256(part).digest())
+    return digest.hexdigest()
+
+
+def row_fingerprints(conn: duckdb.DuckDBPyConnection, table: CatalogTable, version: str) -> dict[tuple[str, int], str]:
+    """Per judged college-year of `raw.<table>`: SHA-256 of the suite version, the row count, a DuckDB
+    hash of the validated columns summed over the rows, and the distinct source files' SHA-256."""
+    rows = conn.execute(
+        f"select school_code, year, count(*), sum(hash({', '.join(validated_columns(table))})::hugeint)::varchar, "
+        "string_agg(distinct file_sha256, ',' order by file_sha256) "
+        f'from raw."{table.table_name}" semi join college_years using (school_code, year) group by all'
+    ).fetchall()
+    return {
+        (school, int(year)): hashlib.sha256(f"{version}|{count}|{total}|{files}".encode()).hexdigest()
+        for school, year, count, total, files in rows
+    }
+
+
+def cached_results(conn: duckdb.DuckDBPyConnection, table: CatalogTable) -> dict[tuple[str, int], tuple[str, str]]:
+    rows = conn.execute(
+        "select school_code, year, fingerprint, issues from quality.suite_results_cache where table_name = ?",
+        [table.table_name],
+    ).fetchall()
+    return {(school, int(year)): (fingerprint, issues) for school, year, fingerprint, issues in rows}
+
+
+def store_results(
+    conn: duckdb.DuckDBPyConnection, table: CatalogTable, fingerprints: dict[tuple[str, int], str], issues: list[dict]
+) -> None:
+    """Replace the cache entries of the college-years in `fingerprints` by their `issues`."""
+    by_key: dict[tuple[str, int], list[dict]] = {key: [] for key in fingerprints}
+    for issue in issues:
+        by_key[(issue["school_code"], issue["year"])].append(issue)
+    entries = pl.DataFrame(
+        [
+            {"table_name": table.table_name, "school_code": school, "year": year, "fingerprint": fingerprints[(school, year)],
+             "issues": json.dumps(found, ensure_ascii=False)}
+            for (school, year), found in sorted(by_key.items())
+        ],
+        schema={"table_name": pl.String, "school_code": pl.String, "year": pl.Int32, "fingerprint": pl.String,
+                "issues": pl.String},
+    )
+    conn.register("suite_cache_rows", entries.to_arrow())
+    try:
+        conn.execute(
+            "delete from quality.suite_results_cache as c using suite_cache_rows as n "
+            "where c.table_name = n.table_name and c.school_code = n.school_code and c.year = n.year"
+        )
+        conn.execute("insert into quality.suite_results_cache by name select * from suite_cache_rows")
+    finally:
+        conn.unregister("suite_cache_rows")
+
+
 def suite_issues(
     conn: duckdb.DuckDBPyConnection, params: QualityParams, catalog: Catalog | None = None,
-    tables: Iterable[str] | None = None,
+    tables: Iterable[str] | None = None, cache: bool = True,
 ) -> list[dict]:
     """Every catalogued table's suite (or only those of the table codes `tables`), validated on its
-    raw rows of the college-years judged."""
+    raw rows of the college-years judged (temp table `college_years`, see `prepare_inputs`).
+
+    With `cache`, results are kept per table, college and year in `quality.suite_results_cache`
+    (sql/quality/suite_results_cache.sql) under a fingerprint of the suite, the rules, this code
+    and the rows; only college-years whose fingerprint changed are validated again, and a run whose
+    every result is cached never imports GX. The issues are the same with or without the cache.
+    Tables without judged rows are skipped."""
     catalog = catalog or load_catalog()
     selected = [table for table in catalog.tables if tables is None or table.code in set(tables)]
     if not selected:
         return []
-    context = gx_context()
+    context = LazyContext()
     sample_rows = int(params.rules["sample_rows"])
-    issues: list[dict] = []
     chunk_rows = int(params.rules["suite_chunk_rows"])
+    if cache:
+        run_sql(conn, "quality/suite_results_cache")
+    issues: list[dict] = []
     for table in selected:
         suite = load_suite(table.table_name)
-        for frame in table_frames(conn, table, chunk_rows):
-            issues.extend(validate_table(context, table, suite, frame, sample_rows))
+        if not cache:
+            for frame in table_frames(conn, table, chunk_rows):
+                issues.extend(validate_table(context.get(), table, suite, frame, sample_rows))
+            continue
+        fingerprints = row_fingerprints(conn, table, suite_version(table, suite, params.rules))
+        cached = cached_results(conn, table)
+        stale = {key: value for key, value in fingerprints.items() if cached.get(key, (None,))[0] != value}
+        for key in sorted(fingerprints.keys() - stale.keys()):
+            issues.extend(json.loads(cached[key][1]))
+        if not stale:
+            continue
+        pending = pl.DataFrame(sorted(stale), schema={"school_code": pl.String, "year": pl.Int32}, orient="row")
+        conn.register("suite_pending_rows", pending.to_arrow())
+        try:
+            conn.execute("create or replace temp table suite_pending as select * from suite_pending_rows")
+        finally:
+            conn.unregister("suite_pending_rows")
+        found: list[dict] = []
+        for frame in table_frames(conn, table, chunk_rows, scope="suite_pending"):
+            found.extend(validate_table(context.get(), table, suite, frame, sample_rows))
+        store_results(conn, table, stale, found)
+        issues.extend(found)
     return issues
 
 

@@ -437,3 +437,113 @@ def test_suites_give_the_same_issues_whatever_the_chunk_size():
     assert {(i["school_code"], i["check_name"]) for i in whole} == {
         (SCHOOL, "unique_key"), (SCHOOL, "range"), ("13003", "unique_key"), ("13003", "range")
     }
+
+
+# --- suite results cache ---------------------------------------------------------------------------
+
+
+def cache_warehouse() -> tuple[QualityWarehouse, object]:
+    """Two colleges with 6.1 delivered; SCHOOL has a duplicate 教工号, OTHER is clean."""
+    from pipelines.checks import prepare_inputs, quality_params
+
+    w = warehouse(SCHOOL, OTHER)
+    rows = clean_rows(w.table("6.1"), YEAR, 20)
+    rows[3]["staff_no"] = rows[4]["staff_no"]
+    w.deliver(SCHOOL, YEAR, rows={"6.1": rows})
+    w.deliver(OTHER, YEAR, rows={"6.1": clean_rows(w.table("6.1"), YEAR, 20)})
+    params = quality_params(AS_OF)
+    prepare_inputs(w.conn, params)
+    return w, params
+
+
+def ordered_issues(found: list[dict]) -> list[dict]:
+    return sorted(found, key=lambda i: json.dumps(i, sort_keys=True, ensure_ascii=False))
+
+
+def counting_validations(monkeypatch) -> list[str]:
+    """Record the colleges of every frame handed to GX."""
+    import pipelines.checks as checks
+
+    seen: list[str] = []
+    original = checks.validate_table
+
+    def counted(context, table, suite, frame, sample_rows):
+        seen.extend(sorted(set(frame["school_code"])))
+        return original(context, table, suite, frame, sample_rows)
+
+    monkeypatch.setattr(checks, "validate_table", counted)
+    return seen
+
+
+def test_cached_suite_results_are_the_uncached_ones_and_skip_gx(monkeypatch):
+    import pipelines.checks as checks
+
+    w, params = cache_warehouse()
+    uncached = ordered_issues(checks.suite_issues(w.conn, params, tables=("6.1",), cache=False))
+    cold = ordered_issues(checks.suite_issues(w.conn, params, tables=("6.1",)))
+    assert cold == uncached
+    assert {(i["school_code"], i["check_name"]) for i in cold} == {(SCHOOL, "unique_key")}
+    assert w.conn.execute(
+        "select school_code, issues = '[]' from quality.suite_results_cache "
+        "where table_name = 'full_time_teachers' order by 1"
+    ).fetchall() == [(SCHOOL, False), (OTHER, True)]
+
+    def no_gx():
+        raise AssertionError("a cached result must not need GX")
+
+    monkeypatch.setattr(checks, "gx_context", no_gx)
+    warm = ordered_issues(checks.suite_issues(w.conn, params, tables=("6.1",)))
+    assert warm == uncached
+
+
+def test_a_changed_row_or_file_revalidates_only_its_college(monkeypatch):
+    import pipelines.checks as checks
+
+    w, params = cache_warehouse()
+    checks.suite_issues(w.conn, params, tables=("6.1",))
+    seen = counting_validations(monkeypatch)
+    w.conn.execute("update raw.full_time_teachers set gender = 'X' where school_code = ? and row_no = 5", [OTHER])
+    changed = ordered_issues(checks.suite_issues(w.conn, params, tables=("6.1",)))
+    assert seen == [OTHER]
+    assert changed == ordered_issues(checks.suite_issues(w.conn, params, tables=("6.1",), cache=False))
+    assert (OTHER, "allowed_values") in {(i["school_code"], i["check_name"]) for i in changed}
+
+    seen.clear()
+    w.conn.execute("update raw.full_time_teachers set file_sha256 = 'another' where school_code = ?", [SCHOOL])
+    assert ordered_issues(checks.suite_issues(w.conn, params, tables=("6.1",))) == changed
+    assert seen == [SCHOOL]
+    seen.clear()
+    checks.suite_issues(w.conn, params, tables=("6.1",))
+    assert seen == []
+
+
+def test_a_changed_suite_or_rule_revalidates_everything(monkeypatch):
+    from dataclasses import replace
+
+    import pipelines.checks as checks
+
+    w, params = cache_warehouse()
+    checks.suite_issues(w.conn, params, tables=("6.1",))
+    seen = counting_validations(monkeypatch)
+    original = checks.load_suite
+
+    def without_key(name):
+        suite = original(name)
+        return {**suite, "expectations": [e for e in suite["expectations"] if e["meta"].get("check") != "unique_key"]}
+
+    monkeypatch.setattr(checks, "load_suite", without_key)
+    assert checks.suite_issues(w.conn, params, tables=("6.1",)) == []
+    assert seen == [SCHOOL, OTHER]
+    monkeypatch.setattr(checks, "load_suite", original)
+    seen.clear()
+    assert {i["check_name"] for i in checks.suite_issues(w.conn, params, tables=("6.1",))} == {"unique_key"}
+    assert seen == [SCHOOL, OTHER]
+
+    seen.clear()
+    bigger = replace(params, rules={**params.rules, "suite_chunk_rows": 7})
+    checks.suite_issues(w.conn, bigger, tables=("6.1",))
+    assert seen == []  # the chunk size never changes results
+    seen.clear()
+    fewer = replace(params, rules={**params.rules, "sample_rows": 1})
+    checks.suite_issues(w.conn, fewer, tables=("6.1",))
+    assert seen == [SCHOOL, OTHER]

@@ -1,0 +1,14 @@
+-- Expectation-suite results per raw table, college and year, so a nightly run re-validates only
+-- what changed (pipelines/checks.py, `suite_issues`). `fingerprint` is a SHA-256 of everything the
+-- results depend on: the suite JSON, reference/quality_rules.csv (but the chunk size), the
+-- catalogued columns, the code of pipelines/checks.py, the GX version, and the college-year's rows
+-- (their count, a DuckDB hash over the validated columns and lineage, and the distinct file_sha256).
+-- `issues` is the JSON list of that college-year's issue rows ('[]' when it passed). An entry whose
+-- fingerprint differs is stale and re-validated; the table can be dropped at any time (cold run).
+create table if not exists quality.suite_results_cache (
+    table_name varchar,
+    school_code varchar,
+    year integer,
+    fingerprint varchar,
+    issues varchar
+)
