@@ -18,6 +18,7 @@ import dagster as dg
 import duckdb
 import polars as pl
 
+from dashboards.common import remove_stale_pages, write_page
 from dashboards.quality_report import (
     CollegeQuality,
     QualityReference,
@@ -136,22 +137,18 @@ def load_colleges(conn: duckdb.DuckDBPyConnection) -> list[CollegeQuality]:
     ]
 
 
-def write_page(target: Path, html: str) -> int:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(html, encoding="utf-8")
-    return target.stat().st_size
-
-
 def write_college_reports(reference: QualityReference, colleges: list[CollegeQuality], site: Path) -> int:
     """`schools/<code>/quality.html` and `quality-<year>.html` for every college; returns pages written."""
-    pages = 0
+    written = set()
     for college in colleges:
         folder = site / "schools" / college.school_code
         write_page(folder / "quality.html", build_college_overview_page(reference, college))
+        written.add(folder / "quality.html")
         for year in sorted(set(college.table_status["year"].to_list())):
             write_page(folder / f"quality-{year}.html", build_college_year_page(reference, college, year))
-        pages += 1 + college.table_status["year"].n_unique()
-    return pages
+            written.add(folder / f"quality-{year}.html")
+    remove_stale_pages(site, "schools/*/quality*.html", written)
+    return len(written)
 
 
 @dg.asset(

@@ -154,3 +154,22 @@ def test_an_empty_warehouse_gives_a_province_page_saying_so():
                                  "status": pl.String, "reasons_zh": pl.String})
     html = build_province_quality_page(reference, pl.DataFrame({"school_code": [], "name_zh": []}), empty, empty)
     assert "暂无数据质量检查结果" in html
+
+
+def test_a_rebuild_removes_quality_pages_of_years_and_colleges_no_longer_checked(materialized):
+    import duckdb
+
+    _, site = materialized
+    stale = [site / "schools" / GOOD / "quality-2019.html", site / "schools" / "19999" / "quality.html"]
+    for page in stale:
+        page.parent.mkdir(parents=True, exist_ok=True)
+        page.write_text("旧页面", encoding="utf-8")
+    conn = duckdb.connect(str(site.parent / "work.duckdb"), read_only=True)
+    try:
+        reference = quality.load_reference(conn, RunOptions(as_of="2024-12-01"))
+        quality.write_college_reports(reference, quality.load_colleges(conn), site)
+    finally:
+        conn.close()
+    assert not any(page.exists() for page in stale)
+    assert (site / "schools" / GOOD / f"quality-{YEAR}.html").is_file()
+    assert (site / "schools" / GOOD / "quality.html").is_file()
