@@ -94,3 +94,32 @@ def collection_deadline(year: int):
         return dt.date(year, month, day)
     except ValueError as error:
         raise ValueError(f"ZHENGAI_COLLECTION_DEADLINE must be MM-DD, got {raw!r}") from error
+
+
+@dataclass(frozen=True)
+class IngestLimits:
+    """Ingest limits and parallelism (pipelines/ingest.py says what each does)."""
+
+    zip_max_bytes: int
+    zip_max_ratio: int
+    zip_max_members: int
+    batch_rows: int
+    checkpoint_rows: int
+    workers: int
+    pool_min_schools: int
+    chunk_schools: int
+    archive_hardlink: bool
+
+    @classmethod
+    def from_env(cls) -> IngestLimits:
+        return cls(
+            zip_max_bytes=env_int("ZHENGAI_ZIP_MAX_BYTES", 512 * 1024 * 1024),
+            zip_max_ratio=env_int("ZHENGAI_ZIP_MAX_RATIO", 200),
+            zip_max_members=env_int("ZHENGAI_ZIP_MAX_MEMBERS", 2000),
+            batch_rows=env_int("ZHENGAI_INGEST_BATCH_ROWS", 100_000),
+            checkpoint_rows=env_int("ZHENGAI_INGEST_CHECKPOINT_ROWS", 1_000_000),
+            workers=env_int("ZHENGAI_INGEST_WORKERS", min(4, os.cpu_count() or 1)),
+            pool_min_schools=env_int("ZHENGAI_INGEST_POOL_MIN_SCHOOLS", 3),
+            chunk_schools=env_int("ZHENGAI_INGEST_CHUNK_SCHOOLS", 0),
+            archive_hardlink=env_int("ZHENGAI_ARCHIVE_HARDLINK", 0) == 1,
+        )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 import zipfile
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import xlsxwriter
 from assets import raw
 from ingest_fixtures import EXPORTED_AT, sample_rows, write_college, write_csv, write_xlsx
 from pipelines.catalog import load_catalog
-from pipelines.ingest import coerce, identify_table, ingest_inbox, normalise_header, period_year
+from pipelines.ingest import _write_once, coerce, identify_table, ingest_inbox, normalise_header, period_year
 from pipelines.resources import WarehouseResource
 from pipelines.settings import get_settings
 
@@ -460,6 +461,33 @@ def test_every_file_is_archived_by_hash(conn):
         assert archived.parent.name == row["file_sha256"][:2]
     assert (get_settings().home / rows[1]["archived_path"]).read_bytes() == path.read_bytes()
     assert "不支持的文件格式 .docx" in rows[0]["reason"]
+
+
+def test_archive_is_a_copy_unless_hard_links_are_asked_for(conn, monkeypatch):
+    path = write_xlsx(inbox() / "13829" / "2024" / TEACHERS_FILE, TEACHERS, teacher_rows())
+    run(conn)
+    (row,) = log_rows(conn)
+    archived = get_settings().home / row["archived_path"]
+    assert archived.read_bytes() == path.read_bytes() and not archived.samefile(path)
+
+    monkeypatch.setenv("ZHENGAI_ARCHIVE_HARDLINK", "1")
+    other = write_xlsx(inbox() / "13830" / "2024" / TEACHERS_FILE, TEACHERS, teacher_rows()[:1])
+    run(conn)
+    (row,) = [row for row in log_rows(conn) if row["school_code"] == "13830"]
+    linked = get_settings().home / row["archived_path"]
+    assert linked.samefile(other) and linked.read_bytes() == other.read_bytes()
+
+
+def test_a_file_replaced_after_it_was_read_is_archived_as_read_not_linked(tmp_path):
+    source = tmp_path / "inbox.xlsx"
+    source.write_bytes(b"as read")
+    read = os.stat(source)
+    replacement = tmp_path / "new.xlsx"
+    replacement.write_bytes(b"a newer export")
+    os.replace(replacement, source)  # the college replaced the file between the read and the archive
+    target = tmp_path / "archive" / "ab" / "abc.xlsx"
+    _write_once(target, b"as read", (source, read))
+    assert target.read_bytes() == b"as read" and not target.samefile(source)
 
 
 # -- the Dagster asset ----------------------------------------------------------------------------
