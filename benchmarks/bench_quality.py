@@ -35,13 +35,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 AS_OF = "2024-12-01"
-REF = (
-    ("diagnostic_items", "diagnosis_points.csv"),
-    ("diagnostic_elements", "diagnosis_points.csv"),
-    ("diagnostic_points", "diagnosis_points.csv"),
-    ("platform_tables", "platform_tables.csv"),
-    ("point_platform_codes", None),
-)
 
 
 def parse_years(text: str) -> list[int]:
@@ -53,8 +46,9 @@ def build_demo(home: Path, schools: int, years: list[int], seed: int, jobs: int)
     """Synth + ingest into `home/work.duckdb`; returns timings and row counts."""
     import duckdb
 
+    from assets.ref import build_reference_tables
     from pipelines.ingest import ingest_inbox
-    from pipelines.settings import REFERENCE_DIR, get_settings
+    from pipelines.settings import get_settings
     from pipelines.sql import run_sql
     from pipelines.synth import generate_province
 
@@ -64,8 +58,7 @@ def build_demo(home: Path, schools: int, years: list[int], seed: int, jobs: int)
     generate_province(settings.inbox, schools, years, seed, True, jobs=jobs)
     synth_s = time.perf_counter() - started
     conn = duckdb.connect(str(home / "work.duckdb"))
-    for table, file in REF:
-        run_sql(conn, f"ref/{table}", {"path": str(REFERENCE_DIR / file)} if file else None)
+    build_reference_tables(conn)
     run_sql(conn, "ref/schools", {"path": str(settings.registry)})
     started = time.perf_counter()
     ingest_inbox(conn, settings)

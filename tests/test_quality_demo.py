@@ -12,21 +12,15 @@ import datetime as dt
 import duckdb
 import pytest
 
+from assets.ref import build_reference_tables
 from pipelines.checks import collect_issues, prepare_inputs, quality_params, write_issues
 from pipelines.ingest import ingest_inbox
-from pipelines.settings import REFERENCE_DIR, get_settings
+from pipelines.settings import get_settings
 from pipelines.sql import run_sql
 from pipelines.synth import generate_province
 
 YEARS = [2023, 2024]
 AS_OF = dt.date(2024, 12, 1)
-REF = (
-    ("diagnostic_items", "diagnosis_points.csv"),
-    ("diagnostic_elements", "diagnosis_points.csv"),
-    ("diagnostic_points", "diagnosis_points.csv"),
-    ("platform_tables", "platform_tables.csv"),
-    ("point_platform_codes", None),
-)
 # defect kind → (check names that must report it, table status it leaves, or None for a warning)
 EXPECTED = {
     "missing_table": ({"missing_table"}, "missing"),
@@ -48,8 +42,7 @@ def demo(tmp_path_factory):
         settings = get_settings()
         manifest = generate_province(settings.inbox, 4, YEARS, 11, True)
         conn = duckdb.connect()
-        for table, file in REF:
-            run_sql(conn, f"ref/{table}", {"path": str(REFERENCE_DIR / file)} if file else None)
+        build_reference_tables(conn)
         run_sql(conn, "ref/schools", {"path": str(settings.registry)})
         ingest_inbox(conn, settings)
         params = quality_params(AS_OF)
