@@ -32,7 +32,7 @@ table_status as (
     select school_code, year, table_code, status from quality.table_status
 ),
 
-computed as (
+measured as (
     select * from teachers
     union all
     select * from conditions
@@ -40,6 +40,19 @@ computed as (
     select * from teaching
     union all
     select * from management
+),
+
+-- value = numerator ÷ denominator × scale, NULL when the denominator is empty or zero; a count
+-- (scale NULL) is its numerator.
+computed as (
+    select
+        school_code,
+        year,
+        indicator_code,
+        case when scale is null then numerator else numerator / nullif(denominator, 0) * scale end as value,
+        numerator,
+        denominator
+    from measured
 ),
 
 untrusted as (

@@ -1,5 +1,5 @@
 -- Running-condition indicators (tables 3.1–3.4, 4.1 over 1.3.2), long format:
--- value = numerator ÷ denominator × scale, NULL when the denominator is empty or zero.
+-- numerator, denominator and scale per indicator; mart.indicator_values turns them into values.
 -- Amounts in 万元 are converted to 元 (× 10000) so per-student values read as the standards do.
 create or replace table mart.indicator_values_conditions as
 with base as (
@@ -110,9 +110,9 @@ final as (
         school_code,
         year,
         indicator_code,
-        numerator / nullif(denominator, 0) * scale as value,
         cast(numerator as double) as numerator,
-        cast(denominator as double) as denominator
+        cast(denominator as double) as denominator,
+        scale
     from measures
 )
 

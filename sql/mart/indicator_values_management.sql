@@ -1,5 +1,5 @@
 -- Funding, management and student-support indicators (tables 2.2, 5.1, 5.2, 8.1–8.8 over 1.3.2),
--- long format: value = numerator ÷ denominator × scale, NULL when the denominator is empty or zero.
+-- long format: numerator, denominator and scale per indicator; mart.indicator_values turns them into values.
 -- 质量管理制度文件数 is a count: its value is the numerator and it has no denominator. Counts and
 -- sums stay NULL when a college has no row at all in their table, so an absent table never reads as 0.
 create or replace table mart.indicator_values_management as
@@ -122,32 +122,26 @@ measures as (
     from per_school
 ),
 
-ratios as (
-    select
-        school_code,
-        year,
-        indicator_code,
-        numerator / nullif(denominator, 0) * scale as value,
-        cast(numerator as double) as numerator,
-        cast(denominator as double) as denominator
-    from measures
-),
-
 counts as (
     select
         school_code,
         year,
         'quality_documents' as indicator_code,
-        cast(quality_documents as double) as value,
-        cast(quality_documents as double) as numerator,
-        cast(null as double) as denominator
+        quality_documents as numerator,
+        cast(null as double) as denominator,
+        cast(null as double) as scale
     from per_school
 ),
 
 final as (
-    select * from ratios
-    union all
-    select * from counts
+    select
+        school_code,
+        year,
+        indicator_code,
+        cast(numerator as double) as numerator,
+        cast(denominator as double) as denominator,
+        scale
+    from (select * from measures union all select * from counts)
 )
 
 select * from final

@@ -1,5 +1,5 @@
--- Teacher indicators (tables 6.1–6.4 and 1.3.2), long format: value = numerator ÷ denominator × scale,
--- NULL when the denominator is empty or zero (insufficient, never a warning).
+-- Teacher indicators (tables 6.1–6.4 and 1.3.2), long format: numerator, denominator and scale per
+-- indicator; mart.indicator_values turns them into values.
 create or replace table mart.indicator_values_teachers as
 with base as (
     select * from mart.school_base
@@ -84,9 +84,9 @@ final as (
         school_code,
         year,
         indicator_code,
-        numerator / nullif(denominator, 0) * scale as value,
         cast(numerator as double) as numerator,
-        cast(denominator as double) as denominator
+        cast(denominator as double) as denominator,
+        scale
     from measures
 )
 

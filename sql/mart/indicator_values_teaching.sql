@@ -1,5 +1,5 @@
 -- Teaching and outcome indicators (tables 7.2, 7.4, 9.1, 9.2), long format:
--- value = numerator ÷ denominator × 100, NULL when the denominator is empty or zero.
+-- numerator, denominator and scale (100: all are percentages); mart.indicator_values turns them into values.
 create or replace table mart.indicator_values_teaching as
 with base as (
     select school_code, year from mart.school_base
@@ -86,9 +86,9 @@ final as (
         school_code,
         year,
         indicator_code,
-        numerator / nullif(denominator, 0) * 100.0 as value,
         cast(numerator as double) as numerator,
-        cast(denominator as double) as denominator
+        cast(denominator as double) as denominator,
+        100.0 as scale
     from measures
 )
 
