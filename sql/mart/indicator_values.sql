@@ -50,8 +50,8 @@ computed as (
         year,
         indicator_code,
         case when scale is null then numerator else numerator / nullif(denominator, 0) * scale end as value,
-        numerator,
-        denominator
+        cast(numerator as double) as numerator,
+        cast(denominator as double) as denominator
     from measured
 ),
 

@@ -103,17 +103,6 @@ measures as (
     from per_school
     union all
     select school_code, year, 'workstations_per_student', workstations, fulltime_students, 1.0 from per_school
-),
-
-final as (
-    select
-        school_code,
-        year,
-        indicator_code,
-        cast(numerator as double) as numerator,
-        cast(denominator as double) as denominator,
-        scale
-    from measures
 )
 
-select * from final
+select * from measures

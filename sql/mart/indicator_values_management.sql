@@ -134,14 +134,9 @@ counts as (
 ),
 
 final as (
-    select
-        school_code,
-        year,
-        indicator_code,
-        cast(numerator as double) as numerator,
-        cast(denominator as double) as denominator,
-        scale
-    from (select * from measures union all select * from counts)
+    select * from measures
+    union all
+    select * from counts
 )
 
 select * from final

@@ -77,17 +77,6 @@ measures as (
     select school_code, year, 'double_qualified_share', double_qualified, fulltime_teachers, 100.0 from per_school
     union all
     select school_code, year, 'external_teaching_share', external_hours, all_hours, 100.0 from per_school
-),
-
-final as (
-    select
-        school_code,
-        year,
-        indicator_code,
-        cast(numerator as double) as numerator,
-        cast(denominator as double) as denominator,
-        scale
-    from measures
 )
 
-select * from final
+select * from measures

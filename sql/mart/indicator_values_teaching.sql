@@ -79,17 +79,6 @@ measures as (
     select school_code, year, 'employment_rate', employed, graduates from per_school
     union all
     select school_code, year, 'employment_relevance_rate', relevant_employed, employed from per_school
-),
-
-final as (
-    select
-        school_code,
-        year,
-        indicator_code,
-        cast(numerator as double) as numerator,
-        cast(denominator as double) as denominator,
-        100.0 as scale
-    from measures
 )
 
-select * from final
+select *, 100.0 as scale from measures
