@@ -60,6 +60,15 @@ def build_table(warehouse: WarehouseResource, table: str) -> dg.MaterializeResul
         return dg.MaterializeResult(metadata=table_summary(conn, f"ref.{table}"))
 
 
+def refuse_unknown_codes(warehouse: WarehouseResource, query: str, message: str) -> None:
+    """Fail the asset when `query` finds rows: a reference file names codes the others do not know."""
+    with warehouse.connect() as conn:
+        unknown = conn.execute(query).fetchall()
+    if unknown:
+        codes = [row[0] if len(row) == 1 else row for row in unknown]
+        raise ValueError(f"{message}: {codes}")
+
+
 @dg.asset(key_prefix="ref", group_name="ref", kinds={"duckdb"})
 def diagnostic_items(warehouse: WarehouseResource) -> dg.MaterializeResult:
     """The five diagnostic items (诊断项目) of 附件2."""
@@ -122,14 +131,13 @@ def indicators(warehouse: WarehouseResource) -> dg.MaterializeResult:
 def indicator_elements(warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Indicator → diagnostic element links: source tables joined to the points' citations, plus overrides."""
     result = load_reference_table(warehouse, "indicator_elements", INDICATOR_OVERRIDES_FILE)
-    with warehouse.connect() as conn:
-        unknown = conn.execute(
-            "select distinct indicator_code, element_code from ref.indicator_elements "
-            "where indicator_code not in (select indicator_code from ref.indicators) "
-            "or element_code not in (select element_code from ref.diagnostic_elements)"
-        ).fetchall()
-    if unknown:
-        raise ValueError(f"{INDICATOR_OVERRIDES_FILE.name} names unknown indicators or elements: {unknown}")
+    refuse_unknown_codes(
+        warehouse,
+        "select distinct indicator_code, element_code from ref.indicator_elements "
+        "where indicator_code not in (select indicator_code from ref.indicators) "
+        "or element_code not in (select element_code from ref.diagnostic_elements)",
+        f"{INDICATOR_OVERRIDES_FILE.name} names unknown indicators or elements",
+    )
     return result
 
 
@@ -137,11 +145,10 @@ def indicator_elements(warehouse: WarehouseResource) -> dg.MaterializeResult:
 def thresholds(warehouse: WarehouseResource) -> dg.MaterializeResult:
     """合格 and 限制招生 values per indicator and school type, each with its source and confidence."""
     result = load_reference_table(warehouse, "thresholds", THRESHOLDS_FILE)
-    with warehouse.connect() as conn:
-        unknown = conn.execute(
-            "select distinct indicator_code from ref.thresholds "
-            "where indicator_code not in (select indicator_code from ref.indicators)"
-        ).fetchall()
-    if unknown:
-        raise ValueError(f"{THRESHOLDS_FILE.name} names unknown indicators: {[code for (code,) in unknown]}")
+    refuse_unknown_codes(
+        warehouse,
+        "select distinct indicator_code from ref.thresholds "
+        "where indicator_code not in (select indicator_code from ref.indicators)",
+        f"{THRESHOLDS_FILE.name} names unknown indicators",
+    )
     return result

@@ -131,3 +131,16 @@ def test_catalog_rejects_an_unknown_column_type(tmp_path):
         csv.writer(handle).writerows(rows)
     with pytest.raises(ValueError, match="line 2: unknown type 'money'"):
         read_catalog(tmp_path)
+
+
+def test_reference_files_naming_unknown_codes_are_refused_with_the_codes(tmp_path):
+    warehouse = WarehouseResource(path=str(tmp_path / "w.duckdb"), published_path=str(tmp_path / "p.duckdb"))
+    with warehouse.connect() as conn:
+        conn.execute("create table known as select 'books_per_student' as code")
+        conn.execute("create table cited as select unnest(['books_per_student', 'no_such_indicator']) as code")
+    query = "select distinct code from cited where code not in (select code from known)"
+    with pytest.raises(ValueError, match=r"thresholds.csv names unknown indicators: \['no_such_indicator'\]"):
+        ref.refuse_unknown_codes(warehouse, query, "thresholds.csv names unknown indicators")
+    with warehouse.connect() as conn:
+        conn.execute("delete from cited where code = 'no_such_indicator'")
+    ref.refuse_unknown_codes(warehouse, query, "thresholds.csv names unknown indicators")
