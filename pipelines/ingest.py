@@ -30,11 +30,12 @@ Choices a data officer should know:
 
 Settings (environment): ZHENGAI_ZIP_MAX_BYTES (512 MB), ZHENGAI_ZIP_MAX_RATIO (200),
 ZHENGAI_ZIP_MAX_MEMBERS (2000) refuse absurd zips; ZHENGAI_INGEST_WORKERS (min(4, CPUs)) worker
-processes read and type colleges in parallel, ZHENGAI_INGEST_CHUNK_SCHOOLS per task (0: about a
-third of the colleges per worker, at most 32: typing has a fixed cost per task and table), once
-there are ZHENGAI_INGEST_POOL_MIN_SCHOOLS (3) colleges; about ZHENGAI_INGEST_BATCH_ROWS (100000) rows are
-written per transaction, and the warehouse is checkpointed every ZHENGAI_INGEST_CHECKPOINT_ROWS
-(1000000) rows and at the end; ZHENGAI_ARCHIVE_HARDLINK (0) as above.
+processes, forked from a fork server, read and type colleges in parallel once there are
+ZHENGAI_INGEST_POOL_MIN_SCHOOLS (3) colleges, in tasks of consecutive colleges holding about
+ZHENGAI_INGEST_CHUNK_BYTES (4 MiB) of files each (a worker's memory follows its task); about
+ZHENGAI_INGEST_BATCH_ROWS (100000) rows are written at a time, all in one transaction per run, with
+DuckDB's memory capped at ZHENGAI_INGEST_MEMORY_LIMIT (128MB) meanwhile; ZHENGAI_ARCHIVE_HARDLINK (0)
+as above.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ import io
 import multiprocessing
 import os
 import re
+import resource
 import struct
 import threading
 import unicodedata
@@ -62,10 +64,11 @@ from zoneinfo import ZoneInfo
 import duckdb
 import fastexcel
 import numpy as np
-import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from pipelines.catalog import Catalog, CatalogColumn, CatalogTable, create_raw_tables, load_catalog, raw_table_columns
+from pipelines.catalog import (LINEAGE_COLUMNS, Catalog, CatalogColumn, CatalogTable, create_raw_tables, load_catalog,
+                               raw_table_columns)
 from pipelines.settings import TIMEZONE, IngestLimits, Settings
 from pipelines.sql import run_sql
 
@@ -75,7 +78,7 @@ IGNORED_NAMES = {"manifest.json", ".ds_store", "thumbs.db", "desktop.ini"}
 HEADER_SCAN_ROWS = 20
 SERIAL_COLUMN = "序号"
 LABEL_COLUMNS = 3  # the 序号 cell and the first cells of a row, where 合计/小计 rows say so
-TOTAL_RE = r"^\s*(合\s*计|小\s*计|总\s*计|共\s*计)"  # a label starting 合计/小计/总计/共计, spaces allowed
+TOTAL_RE = re.compile(r"^\s*(合\s*计|小\s*计|总\s*计|共\s*计)")  # a label starting 合计/小计/总计/共计, spaces allowed
 BLANKS = ("", "无", "-", "--", "—", "——", "–", "/", "N/A", "n/a", "NULL", "null")
 TRUE_WORDS = ("是", "Y", "YES", "TRUE", "1", "√", "✓")
 FALSE_WORDS = ("否", "N", "NO", "FALSE", "0", "×", "✗")
@@ -85,17 +88,6 @@ LEADING_CODE_RE = re.compile(r"^\s*(\d{1,2}(?:\s*[.\-_]\s*\d{1,2}){0,2})(?![\d�
 SCHOOL_RE = re.compile(r"^\d{5}$")
 ZIP_NAME_RE = re.compile(r"^(\d{5})[_\-](\d{4})$")
 EXCEL_EPOCH = dt.date(1899, 12, 30)
-
-POLARS_TYPES = {
-    "varchar": pl.String,
-    "bigint": pl.Int64,
-    "double": pl.Float64,
-    "date": pl.Date,
-    "boolean": pl.Boolean,
-    "integer": pl.Int32,
-    "timestamp": pl.Datetime("us"),
-}
-
 
 # ---------------------------------------------------------------------------------------------
 # Text normalisation and table identification
@@ -414,13 +406,9 @@ def extract(grid: Grid, header: HeaderMap, file_id: int) -> pa.Table:
 
 
 # ---------------------------------------------------------------------------------------------
-# Coercion: each distinct text parsed once per chunk and table, mapped back in polars
-
-
-def _blank_to_null(expr: pl.Expr, keep: tuple[str, ...] = ()) -> pl.Expr:
-    blanks = [b for b in BLANKS if b not in keep]
-    stripped = expr.str.strip_chars()
-    return pl.when(stripped.is_in(blanks)).then(None).otherwise(stripped)
+# Coercion: Arrow kernels trim and find blanks; each distinct text is parsed once (in Python, by the
+# cached parsers below) and the results are taken back by dictionary index. No query planning per
+# call, so typing a few colleges at a time costs little more than typing the province at once.
 
 
 SEPARATED_DATE_RE = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*月?\s*(?:[-/.]?\s*(\d{1,2})\s*日?)?(?:[ T].*)?$")
@@ -429,7 +417,7 @@ SERIAL_DATE_RE = re.compile(r"^(\d{5})(?:\.\d+)?$")
 NUMBER_NOISE_RE = re.compile(r"[,\s]")
 
 # Each parser sees one distinct cleaned text (never blank); values repeat a lot, so every column is
-# parsed once per distinct text and mapped back (see `_via_distinct`).
+# parsed once per distinct text and taken back (see `coerce`).
 
 
 @lru_cache(maxsize=200_000)
@@ -479,68 +467,107 @@ def parse_category(text: str) -> str:
 
 
 PARSERS = {
-    "integer": (parse_integer, pl.Int64),
-    "number": (parse_number, pl.Float64),
-    "date": (parse_date, pl.Date),
-    "boolean": (parse_boolean, pl.Boolean),
-    "category": (parse_category, pl.String),
+    "integer": parse_integer,
+    "number": parse_number,
+    "date": parse_date,
+    "boolean": parse_boolean,
+    "category": parse_category,
 }
 
 
-def _via_distinct(parser: Callable[[str], object], dtype: pl.DataType) -> Callable[[pl.Series], pl.Series]:
-    def apply(series: pl.Series) -> pl.Series:
-        distinct = series.drop_nulls().unique()
-        parsed = pl.Series([parser(text) for text in distinct.to_list()], dtype=dtype)
-        return series.replace_strict(distinct, parsed, default=None, return_dtype=dtype)
+ARROW_TYPES = {
+    "varchar": pa.string(),
+    "bigint": pa.int64(),
+    "double": pa.float64(),
+    "date": pa.date32(),
+    "boolean": pa.bool_(),
+    "integer": pa.int32(),
+    "timestamp": pa.timestamp("us"),
+}
 
-    return apply
+
+def _blanks(column: CatalogColumn) -> pa.Array:
+    """The blank conventions for a column, less any the column allows as a value (e.g. 无 as a degree)."""
+    return pa.array([b for b in BLANKS if b not in column.allowed_values], pa.string())
 
 
-def coerce(expr: pl.Expr, column: CatalogColumn) -> tuple[pl.Expr, pl.Expr]:
-    """(typed value, the cleaned text before typing) for one catalog column."""
-    keep = tuple(value for value in column.allowed_values if value in BLANKS)
-    text = _blank_to_null(expr, keep)
+def coerce(text: pa.Array, column: CatalogColumn) -> tuple[pa.Array, pa.Array]:
+    """(typed value, whether a value was given) for one column of text cells.
+
+    Cells are trimmed; a blank convention is null and not given; a given value its parser cannot
+    read is null (counted as a coercion failure by the caller).
+    """
+    return coerce_trimmed(pc.utf8_trim_whitespace(text), column)
+
+
+def coerce_trimmed(trimmed: pa.Array, column: CatalogColumn) -> tuple[pa.Array, pa.Array]:
+    blank = pc.or_(pc.is_null(trimmed), pc.is_in(trimmed, value_set=_blanks(column)))
+    kind = ARROW_TYPES[column.duckdb_type]
+    cleaned = pc.if_else(blank, pa.scalar(None, pa.string()), trimmed)
     if column.type not in PARSERS:
-        return text, text
-    parser, dtype = PARSERS[column.type]
-    return text.map_batches(_via_distinct(parser, dtype), return_dtype=dtype), text
+        return cleaned.cast(kind), pc.invert(blank)
+    parser = PARSERS[column.type]
+    encoded = pc.dictionary_encode(cleaned)
+    parsed = pa.array([parser(value) for value in encoded.dictionary.to_pylist()], kind)
+    return parsed.take(encoded.indices), pc.invert(blank)
 
 
-def type_rows(extracted: list[pa.Table], table: CatalogTable, files: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Typed rows of `raw.<table>` for a chunk of extracted files, and per file (rows, coercion failures).
+TOTAL_FIRST = pa.array(["合", "小", "总", "共"])
 
+
+def total_rows(labels: list[pa.Array]) -> np.ndarray:
+    """Rows whose label cells start 合计/小计/总计/共计: a cheap first-character test, then the
+    regex on the few rows that pass it."""
+    total = np.zeros(len(labels[0]) if labels else 0, dtype=bool)
+    for label in labels:
+        trimmed = pc.utf8_trim_whitespace(label)
+        first = pc.utf8_slice_codeunits(trimmed, 0, 1)
+        candidates = np.flatnonzero(pc.fill_null(pc.is_in(first, value_set=TOTAL_FIRST), False).to_numpy(zero_copy_only=False))
+        for row, text in zip(candidates, trimmed.take(pa.array(candidates, pa.int64())).to_pylist()):
+            total[row] |= TOTAL_RE.match(text) is not None
+    return total
+
+
+def type_rows(extracted: list[pa.Table], table: CatalogTable, files: dict[int, tuple]) -> tuple[pa.Table, dict]:
+    """Typed rows of `raw.<table>` for a chunk of extracted files, and per file id (rows, coercion failures).
+
+    `files` maps a file id to its lineage (school_code, year, source_file, file_sha256, ingested_at).
     Dropped here: blank rows (every catalogued cell empty, even if a template numbered them) and
     total rows (合计/小计/总计/共计 in the 序号 or first cells).
     """
-    text = pl.from_arrow(pa.concat_tables(extracted, promote_options="default"))
-    present = [c.name for c in table.columns if c.name in text.columns]
-    labels = [f"__label{number}" for number in range(LABEL_COLUMNS)]
-    cells = [pl.col(name) for name in present]
-    blank = pl.all_horizontal([c.is_null() | (c.str.strip_chars() == "") for c in cells]) if cells else pl.lit(True)
-    total = pl.any_horizontal(
-        [pl.col(name).str.contains(TOTAL_RE).fill_null(False) for name in labels]
-    )
-    typed, given = [], []
+    text = pa.concat_tables(extracted, promote_options="default")
+
+    def column_of(name: str) -> pa.Array:
+        return text.column(name).combine_chunks()
+
+    trimmed = {c.name: pc.utf8_trim_whitespace(column_of(c.name))
+               for c in table.columns if c.name in text.column_names}
+    empty = np.ones(text.num_rows, dtype=bool)
+    for cells in trimmed.values():
+        empty &= pc.fill_null(pc.equal(cells, ""), True).to_numpy(zero_copy_only=False)
+    keep = pa.array(~empty & ~total_rows([column_of(f"__label{n}") for n in range(LABEL_COLUMNS)]))
+    file_ids = column_of("__file").filter(keep).to_numpy()
+    ids = np.unique(file_ids)
+    position = np.searchsorted(ids, file_ids)
+    failures = np.zeros(len(ids), dtype=np.int64)
+    arrays = {}
     for column in table.columns:
-        kind = POLARS_TYPES[column.duckdb_type]
-        if column.name in present:
-            value, cleaned = coerce(pl.col(column.name), column)
-            typed.append(value.cast(kind).alias(column.name))
-            given.append(cleaned.is_not_null().alias(f"__given_{column.name}"))
-        else:
-            typed.append(pl.lit(None, dtype=kind).alias(column.name))
-    failed = [(pl.col(f"__given_{name}") & pl.col(name).is_null()).cast(pl.Int32) for name in present]
-    rows = (
-        text.lazy()
-        .filter(~blank & ~total)
-        .select(*typed, *given, pl.col("row_no"), pl.col("__file"))
-        .with_columns((pl.sum_horizontal(failed) if failed else pl.lit(0, dtype=pl.Int32)).alias("__fail"))
-        .join(files.lazy(), on="__file", how="left")
-        .collect()
-    )
-    stats = rows.group_by("__file").agg(pl.len().alias("rows"), pl.col("__fail").sum().alias("failures"))
-    columns = [name for name, _ in raw_table_columns(table)]
-    return rows.select(columns), stats
+        if column.name not in trimmed:
+            arrays[column.name] = pa.nulls(len(file_ids), ARROW_TYPES[column.duckdb_type])
+            continue
+        value, given = coerce_trimmed(trimmed[column.name].filter(keep), column)
+        arrays[column.name] = value
+        failed = np.logical_and(given.to_numpy(zero_copy_only=False), value.is_null().to_numpy(zero_copy_only=False))
+        failures += np.bincount(position, weights=failed, minlength=len(ids)).astype(np.int64)
+    lineage = [files[int(file_id)] for file_id in ids]
+    take = pa.array(position)
+    for index, (name, kind) in enumerate(LINEAGE_COLUMNS[:5]):
+        arrays[name] = pa.array([row[index] for row in lineage], ARROW_TYPES[kind]).take(take)
+    arrays["row_no"] = column_of("row_no").filter(keep)
+    rows = np.bincount(position, minlength=len(ids))
+    stats = {int(file_id): (int(count), int(failed)) for file_id, count, failed in zip(ids, rows, failures)}
+    names = [name for name, _ in raw_table_columns(table)]
+    return pa.table([arrays[name] for name in names], names=names), stats
 
 
 # ---------------------------------------------------------------------------------------------
@@ -558,6 +585,7 @@ class Delivery:
     problem: Problem | None = None
     zip_parent: str | None = None
     member: str | None = None  # name inside the zip, as stored
+    size: int = 0  # bytes to read (a zip member: uncompressed), to size the worker tasks
 
     def read(self) -> bytes:
         return self.read_with_stat()[0]
@@ -634,6 +662,7 @@ def _discover_school(inbox: Path, folder: Path) -> list[Delivery]:
         if not SCHOOL_RE.match(folder.name) or year is None:
             deliveries.append(_misplaced(inbox, path, (folder.name, parts[0] if len(parts) > 1 else "unknown")))
             continue
+        stat = path.stat()
         deliveries.append(
             Delivery(
                 source_file=path.relative_to(inbox).as_posix(),
@@ -641,7 +670,8 @@ def _discover_school(inbox: Path, folder: Path) -> list[Delivery]:
                 year=year,
                 folder=(folder.name, str(year)),
                 path=path,
-                modified=_mtime(path),
+                modified=dt.datetime.fromtimestamp(stat.st_mtime),
+                size=stat.st_size,
             )
         )
     return deliveries
@@ -724,6 +754,7 @@ def _discover_zip(inbox: Path, path: Path, limits: IngestLimits) -> list[Deliver
                     modified=dt.datetime(*info.date_time),
                     zip_parent=relative,
                     member=info.filename,
+                    size=info.file_size,
                 )
             )
         return deliveries
@@ -770,6 +801,7 @@ class Summary:
     quarantined: int = 0
     rows_loaded: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     schools: set[str] = field(default_factory=set)
+    processes: dict[int, tuple[float, int]] = field(default_factory=dict)  # pid → CPU seconds, peak RSS (KiB)
 
     def count(self, row: LogRow) -> None:
         setattr(self, row.status, getattr(self, row.status) + 1)
@@ -806,10 +838,9 @@ class Ingest:
         self.archived: set[str] = set()
         self.archive_dir = settings.archive.relative_to(settings.home).as_posix()  # as logged in archived_path
         self.writes: list[Future] = []
-        self.io = ThreadPoolExecutor(max_workers=4, thread_name_prefix="ingest-io")
+        self.io = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ingest-io")
         self.file_base = 0  # ids of a college's files start here (see FILE_ID_STRIDE)
         self.next_file_id = 0
-        self.rows_since_checkpoint = 0
         self.reset_pending()
 
     # -- state ---------------------------------------------------------------------------------
@@ -884,7 +915,9 @@ class Ingest:
 
     def run(self) -> Summary:
         """Colleges are read and typed in chunks by worker processes (in-process for a few colleges);
-        the rows are written here in batches: memory is bounded by the batch, not the province."""
+        the rows are written here in batches, all in one transaction: the warehouse shows a run
+        whole or not at all. DuckDB writes a table's rows to the file as soon as they fill a row
+        group, so memory follows the batch and the chunks, not the province."""
         saved = self.bulk_settings()
         try:
             self.prepare_warehouse()
@@ -905,14 +938,19 @@ class Ingest:
                 known = {key: rows for d in deliveries for key, rows in previous_by_source.get(d.source_file, {}).items()}
                 schools.append(SchoolWork(school, deliveries, state_by_school.get(school, {}), known,
                                           number * FILE_ID_STRIDE))
-            size = self.limits.chunk_schools or min(max(len(schools) // (3 * max(self.limits.workers, 1)), 1), 32)
-            tasks = [ChunkTask(self.settings, self.catalog, self.limits, self.ingested_at, schools[i:i + size])
-                     for i in range(0, len(schools), size)]
-            for result in self.results(tasks):
-                self.merge(result)
-                if self.pending_count >= self.limits.batch_rows:
-                    self.flush()
-            self.flush()
+            tasks = [ChunkTask(self.settings, self.catalog, self.limits, self.ingested_at, chunk)
+                     for chunk in chunks_by_bytes(schools, self.limits.chunk_bytes)]
+            self.conn.execute("begin transaction")
+            try:
+                for result in self.results(tasks):
+                    self.merge(result)
+                    if self.pending_count >= self.limits.batch_rows:
+                        self.flush()
+                self.flush()
+                self.conn.execute("commit")
+            except BaseException:
+                self.conn.execute("rollback")
+                raise
         finally:
             self.io.shutdown(wait=True)
             for name, value in saved.items():
@@ -925,12 +963,13 @@ class Ingest:
     def bulk_settings(self) -> dict[str, object]:
         """Settings for the load, returning the ones they replace (restored after the run).
 
-        The batches are many small appends to some 30 tables: one DuckDB thread does them fastest,
-        and checkpointing once per `checkpoint_rows` rows instead of whenever the WAL passes 16 MB
-        stops every batch recompressing the tables' last row groups (about half the write time).
+        The batches are many small appends to some 30 tables: one DuckDB thread does them fastest
+        (the workers have the other CPUs), and the one checkpoint is the explicit one at the end.
+        DuckDB's memory is capped (ZHENGAI_INGEST_MEMORY_LIMIT): the rows it has written to the
+        file stay cached otherwise, and the process would grow with the province.
         """
         saved = {}
-        for name, value in self.BULK_SETTINGS.items():
+        for name, value in {**self.BULK_SETTINGS, "memory_limit": self.limits.memory_limit}.items():
             saved[name] = self.conn.execute("select current_setting($name)", {"name": name}).fetchone()[0]
             self.conn.execute(f"set {name} = $value", {"value": value})
         return saved
@@ -941,9 +980,7 @@ class Ingest:
         if workers <= 1 or sum(len(task.schools) for task in tasks) < self.limits.pool_min_schools:
             yield from map(ingest_chunk, tasks)
             return
-        # each worker is one of `workers` busy processes: polars in it gets one thread, not one per CPU
-        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=os.putenv, initargs=("POLARS_MAX_THREADS", "1")) as pool:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=worker_context()) as pool:
             queued = iter(tasks)
             pending: deque[Future] = deque(pool.submit(ingest_chunk, task)
                                            for _, task in zip(range(2 * workers), queued))
@@ -955,6 +992,8 @@ class Ingest:
                 yield result
 
     def merge(self, result: ChunkResult) -> None:
+        pid, cpu, peak = result.process
+        self.summary.processes[pid] = (cpu, peak)  # cumulative per process: the last report holds
         for school, rows in result.schools:
             for row in rows:
                 self.record(row)
@@ -1170,44 +1209,33 @@ class Ingest:
 
     def type_pending(self) -> dict[str, pa.Table]:
         """Type the queued text rows per table; sets each loaded file's row and failure counts."""
-        files = pl.DataFrame(self.pending_files, schema=FILE_SCHEMA, orient="row").with_columns(
-            pl.lit(self.ingested_at, dtype=pl.Datetime("us")).alias("ingested_at"))
+        files = {file_id: (school, year, source, sha, self.ingested_at)
+                 for file_id, school, year, source, sha in self.pending_files}
         typed = {}
         for table_name, extracted in self.pending_text.items():
-            rows, stats = type_rows(extracted, self.catalog.by_name(table_name), files)
-            typed[table_name] = rows.to_arrow(compat_level=pl.CompatLevel.oldest())
-            for file_id, count, failures in stats.iter_rows():
+            typed[table_name], stats = type_rows(extracted, self.catalog.by_name(table_name), files)
+            for file_id, (count, failures) in stats.items():
                 self.pending_loaded[file_id].rows = count
                 self.pending_loaded[file_id].coercion_failures = failures
         return typed
 
     def flush(self) -> None:
-        """Write the typed rows and the log in one transaction (delete replaced rows, insert)."""
+        """Write the batch inside the run's transaction: delete replaced rows, insert rows and log."""
         if not self.pending_rows:
             return
-        log = pl.DataFrame([row.as_tuple() for row in self.pending_rows], schema=LOG_SCHEMA, orient="row")
+        columns = zip(*(row.as_tuple() for row in self.pending_rows))
+        log = pa.table(dict(zip(LOG_COLUMNS, map(list, columns))), schema=LOG_SCHEMA)
         conn = self.conn
-        conn.execute("begin transaction")
-        try:
-            for table_name, school, year in self.pending_replace:
-                conn.execute(f'delete from raw."{table_name}" where school_code = $school and year = $year',
-                             {"school": school, "year": year})
-            for table_name, parts in self.pending_typed.items():
-                conn.register("ingest_batch", pa.concat_tables(parts))
-                conn.execute(f'insert into raw."{table_name}" by name select * from ingest_batch')
-                conn.unregister("ingest_batch")
-            conn.register("ingest_log_batch", log.to_arrow(compat_level=pl.CompatLevel.oldest()))
-            conn.execute("delete from raw.ingest_log where source_file in (select source_file from ingest_log_batch)")
-            conn.execute("insert into raw.ingest_log by name select * from ingest_log_batch")
-            conn.unregister("ingest_log_batch")
-            conn.execute("commit")
-        except BaseException:
-            conn.execute("rollback")
-            raise
-        self.rows_since_checkpoint += self.pending_count
-        if self.rows_since_checkpoint >= self.limits.checkpoint_rows:
-            conn.execute("checkpoint")
-            self.rows_since_checkpoint = 0
+        for table_name, school, year in self.pending_replace:
+            conn.execute(f'delete from raw."{table_name}" where school_code = $school and year = $year',
+                         {"school": school, "year": year})
+        for table_name, parts in self.pending_typed.items():
+            # a replacement scan, not register(): a registered table stayed in memory after unregister
+            ingest_batch = pa.concat_tables(parts)  # noqa: F841 (read by name by DuckDB's replacement scan)
+            conn.execute(f'insert into raw."{table_name}" by name select * from ingest_batch')
+        ingest_log_batch = log  # noqa: F841 (read by name by DuckDB's replacement scan)
+        conn.execute("delete from raw.ingest_log where source_file in (select source_file from ingest_log_batch)")
+        conn.execute("insert into raw.ingest_log by name select * from ingest_log_batch")
         self.reset_pending()
 
     def reset_pending(self) -> None:
@@ -1232,6 +1260,24 @@ class SchoolWork:
     previous: dict  # (source_file, sha256) → earlier log rows
     file_base: int
 
+    @property
+    def size(self) -> int:
+        return sum(delivery.size for delivery in self.deliveries)
+
+
+def chunks_by_bytes(schools: list[SchoolWork], limit: int) -> Iterator[list[SchoolWork]]:
+    """Consecutive colleges in chunks of about `limit` delivered bytes (at least one college each):
+    a worker's memory follows the chunk, never the number of colleges in the province."""
+    chunk, size = [], 0
+    for work in schools:
+        if chunk and size + work.size > limit:
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(work)
+        size += work.size
+    if chunk:
+        yield chunk
+
 
 @dataclass
 class ChunkTask:
@@ -1247,6 +1293,16 @@ class ChunkResult:
     schools: list[tuple[str, list[LogRow]]]
     typed: dict[str, pa.Table]
     replace: list[tuple[str, str, int]]
+    process: tuple[int, float, int] = (0, 0.0, 0)  # the process that did it: pid, CPU seconds, peak RSS (KiB)
+
+
+def worker_context() -> multiprocessing.context.BaseContext:
+    """Workers forked from a fork server that has imported this module once: each worker starts in
+    milliseconds instead of re-importing pyarrow, fastexcel and the rest, and none inherits the
+    caller's threads (DuckDB's, Dagster's) as a plain fork would."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])
+    return context
 
 
 def ingest_chunk(task: ChunkTask) -> ChunkResult:
@@ -1262,7 +1318,9 @@ def ingest_chunk(task: ChunkTask) -> ChunkResult:
     finally:
         ingest.io.shutdown(wait=True)
     typed = ingest.type_pending() if ingest.pending_files else {}
-    return ChunkResult(schools, typed, ingest.pending_replace)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return ChunkResult(schools, typed, ingest.pending_replace,
+                       (os.getpid(), usage.ru_utime + usage.ru_stime, usage.ru_maxrss))
 
 
 def _write_once(target: Path, data: bytes, link: tuple[Path, os.stat_result] | None = None) -> None:
@@ -1290,14 +1348,13 @@ def _write_once(target: Path, data: bytes, link: tuple[Path, os.stat_result] | N
     os.replace(staging, target)
 
 
-FILE_SCHEMA = {"__file": pl.Int32, "school_code": pl.String, "year": pl.Int32, "source_file": pl.String,
-               "file_sha256": pl.String}
-LOG_SCHEMA = {
-    "source_file": pl.String, "file_sha256": pl.String, "archived_path": pl.String, "school_code": pl.String,
-    "year": pl.Int32, "table_code": pl.String, "status": pl.String, "rows": pl.Int64, "reason": pl.String,
-    "reason_en": pl.String, "title": pl.String, "period_year": pl.Int32, "exported_at": pl.Datetime("us"),
-    "ingested_at": pl.Datetime("us"), "extra_columns": pl.List(pl.String), "coercion_failures": pl.Int64,
-}
+LOG_SCHEMA = pa.schema([
+    ("source_file", pa.string()), ("file_sha256", pa.string()), ("archived_path", pa.string()),
+    ("school_code", pa.string()), ("year", pa.int32()), ("table_code", pa.string()), ("status", pa.string()),
+    ("rows", pa.int64()), ("reason", pa.string()), ("reason_en", pa.string()), ("title", pa.string()),
+    ("period_year", pa.int32()), ("exported_at", pa.timestamp("us")), ("ingested_at", pa.timestamp("us")),
+    ("extra_columns", pa.list_(pa.string())), ("coercion_failures", pa.int64()),
+])
 
 
 def ingest_inbox(conn: duckdb.DuckDBPyConnection, settings: Settings, catalog: Catalog | None = None,

@@ -104,10 +104,10 @@ class IngestLimits:
     zip_max_ratio: int
     zip_max_members: int
     batch_rows: int
-    checkpoint_rows: int
     workers: int
     pool_min_schools: int
-    chunk_schools: int
+    chunk_bytes: int
+    memory_limit: str
     archive_hardlink: bool
 
     @classmethod
@@ -117,9 +117,9 @@ class IngestLimits:
             zip_max_ratio=env_int("ZHENGAI_ZIP_MAX_RATIO", 200),
             zip_max_members=env_int("ZHENGAI_ZIP_MAX_MEMBERS", 2000),
             batch_rows=env_int("ZHENGAI_INGEST_BATCH_ROWS", 100_000),
-            checkpoint_rows=env_int("ZHENGAI_INGEST_CHECKPOINT_ROWS", 1_000_000),
             workers=env_int("ZHENGAI_INGEST_WORKERS", min(4, os.cpu_count() or 1)),
             pool_min_schools=env_int("ZHENGAI_INGEST_POOL_MIN_SCHOOLS", 3),
-            chunk_schools=env_int("ZHENGAI_INGEST_CHUNK_SCHOOLS", 0),
+            chunk_bytes=env_int("ZHENGAI_INGEST_CHUNK_BYTES", 4 * 1024 * 1024),
+            memory_limit=os.environ.get("ZHENGAI_INGEST_MEMORY_LIMIT", "128MB"),
             archive_hardlink=env_int("ZHENGAI_ARCHIVE_HARDLINK", 0) == 1,
         )

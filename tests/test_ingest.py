@@ -11,6 +11,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import polars as pl
+import pyarrow as pa
 import pytest
 import xlsxwriter
 
@@ -173,9 +174,8 @@ def test_extra_columns_are_kept_aside_not_fatal(conn):
 
 
 def coerced(code: str, column: str, values: list) -> list:
-    frame = pl.DataFrame({"v": values}, schema={"v": pl.String})
-    value, _ = coerce(pl.col("v"), CATALOG.by_code(code).column(column))
-    return frame.select(value).to_series().to_list()
+    value, _ = coerce(pa.array(values, pa.string()), CATALOG.by_code(code).column(column))
+    return value.to_pylist()
 
 
 def test_dates_in_every_written_form():
@@ -596,7 +596,7 @@ def test_worker_processes_give_the_same_warehouse_as_one_process(monkeypatch):
     for workers in ("1", "2"):
         monkeypatch.setenv("ZHENGAI_INGEST_WORKERS", workers)
         monkeypatch.setenv("ZHENGAI_INGEST_POOL_MIN_SCHOOLS", "2")
-        monkeypatch.setenv("ZHENGAI_INGEST_CHUNK_SCHOOLS", "1")  # one college per task: several tasks
+        monkeypatch.setenv("ZHENGAI_INGEST_CHUNK_BYTES", "1")  # one college per task: several tasks
         monkeypatch.setenv("ZHENGAI_INGEST_BATCH_ROWS", "2000")  # several flushes
         with duckdb.connect() as connection:
             summary = ingest_inbox(connection, get_settings(), ingested_at=at)
