@@ -45,6 +45,7 @@ import datetime as dt
 import hashlib
 import io
 import multiprocessing
+import multiprocessing.forkserver
 import os
 import re
 import resource
@@ -560,9 +561,11 @@ def type_rows(extracted: list[pa.Table], table: CatalogTable, files: dict[int, t
         failed = np.logical_and(given.to_numpy(zero_copy_only=False), value.is_null().to_numpy(zero_copy_only=False))
         failures += np.bincount(position, weights=failed, minlength=len(ids)).astype(np.int64)
     lineage = [files[int(file_id)] for file_id in ids]
-    take = pa.array(position)
+    take = pa.array(position.astype(np.int32))
     for index, (name, kind) in enumerate(LINEAGE_COLUMNS[:5]):
-        arrays[name] = pa.array([row[index] for row in lineage], ARROW_TYPES[kind]).take(take)
+        per_file = pa.array([row[index] for row in lineage], ARROW_TYPES[kind])
+        # text lineage (file name, hash) as a dictionary: half the bytes sent from the workers
+        arrays[name] = pa.DictionaryArray.from_arrays(take, per_file) if kind == "varchar" else per_file.take(take)
     arrays["row_no"] = column_of("row_no").filter(keep)
     rows = np.bincount(position, minlength=len(ids))
     stats = {int(file_id): (int(count), int(failed)) for file_id, count, failed in zip(ids, rows, failures)}
@@ -838,7 +841,8 @@ class Ingest:
         self.archived: set[str] = set()
         self.archive_dir = settings.archive.relative_to(settings.home).as_posix()  # as logged in archived_path
         self.writes: list[Future] = []
-        self.io = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ingest-io")
+        # one writer thread: the copies are file-system work, and more threads only contend for it
+        self.io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-io")
         self.file_base = 0  # ids of a college's files start here (see FILE_ID_STRIDE)
         self.next_file_id = 0
         self.reset_pending()
@@ -918,6 +922,8 @@ class Ingest:
         the rows are written here in batches, all in one transaction: the warehouse shows a run
         whole or not at all. DuckDB writes a table's rows to the file as soon as they fill a row
         group, so memory follows the batch and the chunks, not the province."""
+        if self.limits.workers > 1:
+            start_worker_server()  # imports in the background while the inbox is listed
         saved = self.bulk_settings()
         try:
             self.prepare_warehouse()
@@ -1303,6 +1309,12 @@ def worker_context() -> multiprocessing.context.BaseContext:
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload([__name__])
     return context
+
+
+def start_worker_server() -> None:
+    """Start the fork server now (it is started anyway by the first worker); returns at once."""
+    worker_context()
+    multiprocessing.forkserver.ensure_running()
 
 
 def ingest_chunk(task: ChunkTask) -> ChunkResult:

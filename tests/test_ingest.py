@@ -18,7 +18,8 @@ import xlsxwriter
 from assets import raw
 from ingest_fixtures import EXPORTED_AT, sample_rows, write_college, write_csv, write_xlsx
 from pipelines.catalog import load_catalog
-from pipelines.ingest import _write_once, coerce, identify_table, ingest_inbox, normalise_header, period_year
+from pipelines.ingest import (Delivery, SchoolWork, _write_once, chunks_by_bytes, coerce, identify_table, ingest_inbox,
+                              normalise_header, period_year)
 from pipelines.resources import WarehouseResource
 from pipelines.settings import get_settings
 
@@ -603,6 +604,20 @@ def test_worker_processes_give_the_same_warehouse_as_one_process(monkeypatch):
             results[workers] = (summary.loaded, summary.quarantined, snapshot(connection),
                                 connection.sql("select * from raw.ingest_log order by all").fetchall())
     assert results["1"] == results["2"]
+
+
+def test_worker_tasks_hold_whole_colleges_of_about_the_chunk_size(tmp_path):
+    def college(code: str, *sizes: int) -> SchoolWork:
+        deliveries = [Delivery(f"{code}/2024/{n}.xlsx", code, 2024, (code, "2024"), tmp_path, dt.datetime(2024, 1, 1),
+                               size=size) for n, size in enumerate(sizes)]
+        return SchoolWork(code, deliveries, {}, {}, 0)
+
+    colleges = [college("10001", 300, 300), college("10002", 500), college("10003", 900, 400), college("10004", 100)]
+    chunks = [[work.school for work in chunk] for chunk in chunks_by_bytes(colleges, 1000)]
+    # 600 + 500 would pass 1000; a college above the limit is a task of its own, never split
+    assert chunks == [["10001"], ["10002"], ["10003"], ["10004"]]
+    assert [[w.school for w in c] for c in chunks_by_bytes(colleges, 1100)] == [["10001", "10002"], ["10003"], ["10004"]]
+    assert [[w.school for w in c] for c in chunks_by_bytes(colleges, 10**6)] == [["10001", "10002", "10003", "10004"]]
 
 
 def test_zip_member_with_a_bad_checksum_is_quarantined_and_the_rest_loads(conn, tmp_path):
