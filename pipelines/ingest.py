@@ -19,8 +19,8 @@ Choices a data officer should know:
   file is hard-linked into the archive instead of copied (much cheaper: creating ~4,400 files costs
   seconds on some disks); only safe where deliveries are never rewritten in place (a new export is
   a new file or replaces the old by rename), since a link shares the bytes of the inbox file.
-- A new export of a table replaces that college-year-table's rows in one transaction; other
-  colleges' rows are never touched. Two files in one delivery for the same table: the newer export
+- A new export of a table replaces that college-year-table's rows; other colleges' rows are never
+  touched. A run is one transaction: if it fails part-way, the warehouse is as it was before it. Two files in one delivery for the same table: the newer export
   (core-properties `created`, else file time) is used, the other is quarantined as superseded.
 - Values that cannot be read as their column's type become null (the quality layer flags them);
   their number is kept in `raw.ingest_log.coercion_failures`. Unknown extra columns are not

@@ -18,7 +18,7 @@ import xlsxwriter
 from assets import raw
 from ingest_fixtures import EXPORTED_AT, sample_rows, write_college, write_csv, write_xlsx
 from pipelines.catalog import load_catalog
-from pipelines.ingest import (Delivery, SchoolWork, _write_once, chunks_by_bytes, coerce, identify_table, ingest_inbox,
+from pipelines.ingest import (Delivery, Ingest, SchoolWork, _write_once, chunks_by_bytes, coerce, identify_table, ingest_inbox,
                               normalise_header, period_year)
 from pipelines.resources import WarehouseResource
 from pipelines.settings import get_settings
@@ -436,6 +436,35 @@ def test_re_export_of_one_college_replaces_only_its_rows(conn):
     old = [r for r in before["full_time_teachers"] if r[-6] != "13829" or r[-5] != 2024]
     new = [r for r in after["full_time_teachers"] if r[-6] != "13829" or r[-5] != 2024]
     assert old == new
+
+
+def test_a_run_that_fails_part_way_leaves_the_warehouse_as_it_was(conn, monkeypatch):
+    for school in ("13829", "13830", "13831"):
+        write_college(inbox(), school, 2024, ["6.1", "7.1"])
+    run(conn)
+    before = snapshot(conn)
+    for school in ("13829", "13830", "13831"):  # every college re-exports its teachers
+        write_xlsx(inbox() / school / "2024" / TEACHERS_FILE, TEACHERS, sample_rows(TEACHERS, 4, seed=int(school)))
+    monkeypatch.setenv("ZHENGAI_INGEST_WORKERS", "1")
+    monkeypatch.setenv("ZHENGAI_INGEST_CHUNK_BYTES", "1")  # one college per chunk
+    monkeypatch.setenv("ZHENGAI_INGEST_BATCH_ROWS", "1")  # and a write after each
+    merged = []
+    original = Ingest.merge
+
+    def fail_on_the_third_college(self, result):
+        if len(merged) == 2:
+            raise OSError("disk full")
+        merged.append(result)
+        original(self, result)
+
+    monkeypatch.setattr(Ingest, "merge", fail_on_the_third_college)
+    with pytest.raises(OSError, match="disk full"):
+        run(conn)
+    assert len(merged) == 2  # two colleges' new rows had been written when it failed
+    assert snapshot(conn) == before
+    monkeypatch.setattr(Ingest, "merge", original)
+    assert run(conn).loaded == 3
+    assert snapshot(conn)["full_time_teachers"] != before["full_time_teachers"]
 
 
 def test_two_exports_of_one_table_use_the_newer(conn):
