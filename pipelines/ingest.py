@@ -953,15 +953,17 @@ class Ingest:
                     if self.pending_count >= self.limits.batch_rows:
                         self.flush()
                 self.flush()
+                # the caller's settings before the commit: a commit this large then checkpoints
+                # straight away instead of first writing everything to the WAL (0.2 s of 0.75 s)
+                self.restore_settings(saved)
                 self.conn.execute("commit")
             except BaseException:
                 self.conn.execute("rollback")
                 raise
         finally:
             self.io.shutdown(wait=True)
-            for name, value in saved.items():
-                self.conn.execute(f"set {name} = $value", {"value": value})
-        self.conn.execute("checkpoint")  # with the caller's threads
+            self.restore_settings(saved)
+        self.conn.execute("checkpoint")  # when the commit was too small to checkpoint by itself
         return self.summary
 
     BULK_SETTINGS = {"threads": 1, "preserve_insertion_order": False, "checkpoint_threshold": "16 GiB"}
@@ -970,7 +972,7 @@ class Ingest:
         """Settings for the load, returning the ones they replace (restored after the run).
 
         The batches are many small appends to some 30 tables: one DuckDB thread does them fastest
-        (the workers have the other CPUs), and the one checkpoint is the explicit one at the end.
+        (the workers have the other CPUs), and nothing is checkpointed before the final commit.
         DuckDB's memory is capped (ZHENGAI_INGEST_MEMORY_LIMIT): the rows it has written to the
         file stay cached otherwise, and the process would grow with the province.
         """
@@ -979,6 +981,10 @@ class Ingest:
             saved[name] = self.conn.execute("select current_setting($name)", {"name": name}).fetchone()[0]
             self.conn.execute(f"set {name} = $value", {"value": value})
         return saved
+
+    def restore_settings(self, saved: dict[str, object]) -> None:
+        for name, value in saved.items():
+            self.conn.execute(f"set {name} = $value", {"value": value})
 
     def results(self, tasks: list[ChunkTask]) -> Iterator[ChunkResult]:
         """Chunk results in order; at most two chunks per worker in flight, so memory stays flat."""
