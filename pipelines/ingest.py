@@ -1312,6 +1312,8 @@ def worker_context() -> multiprocessing.context.BaseContext:
     """Workers forked from a fork server that has imported this module once: each worker starts in
     milliseconds instead of re-importing pyarrow, fastexcel and the rest, and none inherits the
     caller's threads (DuckDB's, Dagster's) as a plain fork would."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():  # Windows: spawned workers
+        return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload([__name__])
     return context
@@ -1319,8 +1321,8 @@ def worker_context() -> multiprocessing.context.BaseContext:
 
 def start_worker_server() -> None:
     """Start the fork server now (it is started anyway by the first worker); returns at once."""
-    worker_context()
-    multiprocessing.forkserver.ensure_running()
+    if worker_context().get_start_method() == "forkserver":
+        multiprocessing.forkserver.ensure_running()
 
 
 def ingest_chunk(task: ChunkTask) -> ChunkResult:
