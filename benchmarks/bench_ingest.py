@@ -13,10 +13,11 @@ memory (ru_maxrss) is its own:
 - `ingest, 1 process`: the same with ZHENGAI_INGEST_WORKERS=1.
 - `rerun`: the same inbox again into the first warehouse (every file `unchanged`).
 
-Wall time and CPU time (user + system, the process, its workers and their fork server) are printed: on a shared
-machine CPU time is the steadier figure, and `--repeat N` shows the fastest of N runs, taken in turn (wall time
-of the same run varied by up to 1.7× on the shared 2-CPU development machine). Peak RSS is the
-largest of the process, each worker and the fork server (processes are measured apart, not summed).
+Wall time and CPU time (user + system: the process, its workers and their fork server) are
+printed: on a shared machine CPU time is the steadier figure, and `--repeat N` shows the fastest of
+N runs, taken in turn (wall time of the same run varied by up to 1.7× on the shared 2-CPU
+development machine). Peak RSS is the largest of the process, each worker and the fork server
+(processes are measured apart, not summed).
 Target: ingest within 1.5× the floor, memory flat in the number of colleges.
 """
 
