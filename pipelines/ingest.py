@@ -386,7 +386,7 @@ def check_required(header: HeaderMap, table: CatalogTable) -> None:
 def extract(grid: Grid, header: HeaderMap, file_id: int) -> pa.Table:
     """The data rows as text: mapped columns under catalog names, row labels, row number and file id.
 
-    Only slicing here (cheap per file); filtering and typing run once per chunk in `type_rows`.
+    Only slicing here (cheap per file); filtering and typing run once per chunk in `type_chunk`.
     """
     start = header.data_start
     count = max(grid.height - start, 0)
@@ -521,61 +521,112 @@ def coerce_trimmed(trimmed: pa.Array, column: CatalogColumn) -> tuple[pa.Array, 
 TOTAL_FIRST = pa.array(["合", "小", "总", "共"])
 
 
-def total_rows(labels: list[pa.Array]) -> np.ndarray:
-    """Rows whose label cells start 合计/小计/总计/共计: a cheap first-character test, then the
-    regex on the few rows that pass it."""
-    total = np.zeros(len(labels[0]) if labels else 0, dtype=bool)
-    for label in labels:
-        trimmed = pc.utf8_trim_whitespace(label)
-        first = pc.utf8_slice_codeunits(trimmed, 0, 1)
-        candidates = np.flatnonzero(pc.fill_null(pc.is_in(first, value_set=TOTAL_FIRST), False).to_numpy(zero_copy_only=False))
-        for row, text in zip(candidates, trimmed.take(pa.array(candidates, pa.int64())).to_pylist()):
-            total[row] |= TOTAL_RE.match(text) is not None
+def total_rows(labels: pa.Array) -> np.ndarray:
+    """Cells that start 合计/小计/总计/共计: a cheap first-character test, then the regex on the
+    few cells that pass it."""
+    trimmed = pc.utf8_trim_whitespace(labels)
+    first = pc.utf8_slice_codeunits(trimmed, 0, 1)
+    candidates = np.flatnonzero(pc.fill_null(pc.is_in(first, value_set=TOTAL_FIRST), False).to_numpy(zero_copy_only=False))
+    total = np.zeros(len(labels), dtype=bool)
+    for row, text in zip(candidates, trimmed.take(pa.array(candidates, pa.int64())).to_pylist()):
+        total[row] = TOTAL_RE.match(text) is not None
     return total
 
 
-def type_rows(extracted: list[pa.Table], table: CatalogTable, files: dict[int, tuple]) -> tuple[pa.Table, dict]:
-    """Typed rows of `raw.<table>` for a chunk of extracted files, and per file id (rows, coercion failures).
+def coercion_group(column: CatalogColumn) -> tuple:
+    """Columns coerced alike (same parser, type and blank conventions) share one pass."""
+    return column.type, column.duckdb_type, tuple(b for b in BLANKS if b in column.allowed_values)
+
+
+def _end_to_end(arrays: list[pa.ChunkedArray]) -> pa.Array:
+    chunks = [chunk for array in arrays for chunk in array.chunks]
+    return pa.concat_arrays(chunks) if chunks else pa.array([], pa.string())
+
+
+@dataclass
+class CoercedCells:
+    value: pa.Array  # typed, null for blanks and for what the parser could not read
+    empty: np.ndarray  # the cell is null or only spaces (for blank-row detection)
+    failed: np.ndarray  # a value was given and could not be read
+
+
+def coerce_chunk(texts: dict[str, pa.Table], catalog: Catalog) -> dict[tuple[str, str], CoercedCells]:
+    """Every catalogued cell of a chunk, (table, column) → coerced cells.
+
+    The columns of all tables are put end to end by coercion group and coerced in one pass per
+    group: the Arrow calls cost the same for a few rows as for many, and a chunk holds some 300
+    columns but only a dozen groups.
+    """
+    groups: dict[tuple, list[tuple[str, CatalogColumn]]] = defaultdict(list)
+    for name, text in texts.items():
+        for column in catalog.by_name(name).columns:
+            if column.name in text.column_names:
+                groups[coercion_group(column)].append((name, column))
+    cells: dict[tuple[str, str], CoercedCells] = {}
+    for members in groups.values():
+        parts = [texts[name].column(column.name) for name, column in members]
+        trimmed = pc.utf8_trim_whitespace(_end_to_end(parts))
+        empty = pc.fill_null(pc.equal(trimmed, ""), True).to_numpy(zero_copy_only=False)
+        value, given = coerce_trimmed(trimmed, members[0][1])
+        failed = given.to_numpy(zero_copy_only=False) & value.is_null().to_numpy(zero_copy_only=False)
+        start = 0
+        for (name, column), part in zip(members, parts):
+            end = start + len(part)
+            cells[(name, column.name)] = CoercedCells(value.slice(start, end - start), empty[start:end], failed[start:end])
+            start = end
+    return cells
+
+
+def type_chunk(extracted: dict[str, list[pa.Table]], catalog: Catalog,
+               files: dict[int, tuple]) -> tuple[dict[str, pa.Table], dict[int, tuple[int, int]]]:
+    """Typed rows of `raw.<table>` per table name for a chunk of extracted files, and per file id
+    (rows, coercion failures).
 
     `files` maps a file id to its lineage (school_code, year, source_file, file_sha256, ingested_at).
     Dropped here: blank rows (every catalogued cell empty, even if a template numbered them) and
     total rows (合计/小计/总计/共计 in the 序号 or first cells).
     """
-    text = pa.concat_tables(extracted, promote_options="default")
+    texts = {name: pa.concat_tables(parts, promote_options="default") for name, parts in extracted.items()}
+    cells = coerce_chunk(texts, catalog)
+    totals = total_rows(_end_to_end([text.column(f"__label{n}") for text in texts.values()
+                                     for n in range(LABEL_COLUMNS)]))
+    typed, stats = {}, {}
+    start = 0
+    for name, text in texts.items():
+        # the label cells are end to end: this table's LABEL_COLUMNS columns, one after another
+        labels = totals[start:start + LABEL_COLUMNS * text.num_rows].reshape(LABEL_COLUMNS, text.num_rows)
+        start += LABEL_COLUMNS * text.num_rows
+        typed[name] = typed_table(catalog.by_name(name), text, cells, labels.any(axis=0), files, stats)
+    return typed, stats
 
-    def column_of(name: str) -> pa.Array:
-        return text.column(name).combine_chunks()
 
-    trimmed = {c.name: pc.utf8_trim_whitespace(column_of(c.name))
-               for c in table.columns if c.name in text.column_names}
-    empty = np.ones(text.num_rows, dtype=bool)
-    for cells in trimmed.values():
-        empty &= pc.fill_null(pc.equal(cells, ""), True).to_numpy(zero_copy_only=False)
-    keep = pa.array(~empty & ~total_rows([column_of(f"__label{n}") for n in range(LABEL_COLUMNS)]))
-    file_ids = column_of("__file").filter(keep).to_numpy()
+def typed_table(table: CatalogTable, text: pa.Table, cells: dict[tuple[str, str], CoercedCells],
+                total: np.ndarray, files: dict[int, tuple], stats: dict[int, tuple[int, int]]) -> pa.Table:
+    """One table's typed rows without its blank and total rows; adds (rows, failures) per file to `stats`."""
+    name, height = table.table_name, text.num_rows
+    present = [cells[(name, column.name)] for column in table.columns if (name, column.name) in cells]
+    empty = np.logical_and.reduce([c.empty for c in present]) if present else np.ones(height, dtype=bool)
+    failed = np.add.reduce([c.failed.astype(np.int64) for c in present]) if present else np.zeros(height, np.int64)
+    keep = ~empty & ~total
+    values = [cells[(name, c.name)].value if (name, c.name) in cells else pa.nulls(height, ARROW_TYPES[c.duckdb_type])
+              for c in table.columns]
+    kept = pa.Table.from_arrays(values + [text.column("row_no")],
+                                names=[c.name for c in table.columns] + ["row_no"]).filter(pa.array(keep))
+    file_ids = text.column("__file").to_numpy()[keep]
     ids = np.unique(file_ids)
     position = np.searchsorted(ids, file_ids)
-    failures = np.zeros(len(ids), dtype=np.int64)
-    arrays = {}
-    for column in table.columns:
-        if column.name not in trimmed:
-            arrays[column.name] = pa.nulls(len(file_ids), ARROW_TYPES[column.duckdb_type])
-            continue
-        value, given = coerce_trimmed(trimmed[column.name].filter(keep), column)
-        arrays[column.name] = value
-        failed = np.logical_and(given.to_numpy(zero_copy_only=False), value.is_null().to_numpy(zero_copy_only=False))
-        failures += np.bincount(position, weights=failed, minlength=len(ids)).astype(np.int64)
+    rows = np.bincount(position, minlength=len(ids))
+    failures = np.bincount(position, weights=failed[keep], minlength=len(ids)).astype(np.int64)
+    stats.update({int(file_id): (int(count), int(fail)) for file_id, count, fail in zip(ids, rows, failures)})
     lineage = [files[int(file_id)] for file_id in ids]
     take = pa.array(position.astype(np.int32))
-    for index, (name, kind) in enumerate(LINEAGE_COLUMNS[:5]):
+    arrays = [kept.column(c.name) for c in table.columns]
+    for index, (_, kind) in enumerate(LINEAGE_COLUMNS[:5]):
         per_file = pa.array([row[index] for row in lineage], ARROW_TYPES[kind])
         # text lineage (file name, hash) as a dictionary: half the bytes sent from the workers
-        arrays[name] = pa.DictionaryArray.from_arrays(take, per_file) if kind == "varchar" else per_file.take(take)
-    arrays["row_no"] = column_of("row_no").filter(keep)
-    rows = np.bincount(position, minlength=len(ids))
-    stats = {int(file_id): (int(count), int(failed)) for file_id, count, failed in zip(ids, rows, failures)}
-    names = [name for name, _ in raw_table_columns(table)]
-    return pa.table([arrays[name] for name in names], names=names), stats
+        arrays.append(pa.DictionaryArray.from_arrays(take, per_file) if kind == "varchar" else per_file.take(take))
+    arrays.append(kept.column("row_no"))
+    return pa.table(arrays, names=[column_name for column_name, _ in raw_table_columns(table)])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1223,15 +1274,13 @@ class Ingest:
         return ". The data loaded earlier for this table is kept unchanged" if replace else ""
 
     def type_pending(self) -> dict[str, pa.Table]:
-        """Type the queued text rows per table; sets each loaded file's row and failure counts."""
+        """Type the queued text rows; sets each loaded file's row and failure counts."""
         files = {file_id: (school, year, source, sha, self.ingested_at)
                  for file_id, school, year, source, sha in self.pending_files}
-        typed = {}
-        for table_name, extracted in self.pending_text.items():
-            typed[table_name], stats = type_rows(extracted, self.catalog.by_name(table_name), files)
-            for file_id, (count, failures) in stats.items():
-                self.pending_loaded[file_id].rows = count
-                self.pending_loaded[file_id].coercion_failures = failures
+        typed, stats = type_chunk(dict(self.pending_text), self.catalog, files)
+        for file_id, (count, failures) in stats.items():
+            self.pending_loaded[file_id].rows = count
+            self.pending_loaded[file_id].coercion_failures = failures
         return typed
 
     def flush(self) -> None:

@@ -18,8 +18,8 @@ import xlsxwriter
 from assets import raw
 from ingest_fixtures import EXPORTED_AT, sample_rows, write_college, write_csv, write_xlsx
 from pipelines.catalog import load_catalog
-from pipelines.ingest import (Delivery, Ingest, SchoolWork, _write_once, chunks_by_bytes, coerce, identify_table, ingest_inbox,
-                              normalise_header, period_year)
+from pipelines.ingest import (LABEL_COLUMNS, Delivery, Ingest, SchoolWork, _write_once, chunks_by_bytes, coerce, identify_table,
+                              ingest_inbox, normalise_header, period_year, type_chunk)
 from pipelines.resources import WarehouseResource
 from pipelines.settings import get_settings
 
@@ -201,6 +201,44 @@ def test_booleans_categories_and_text():
     assert coerced("6.1", "title_level", ["无", "中级", "-"]) == ["无", "中级", None]
     assert coerced("7.2", "course_type", ["Ａ", " B "]) == ["A", "B"]
     assert coerced("6.1", "vocational_certificate", ["无", "电工证", "\u3000"]) == [None, "电工证", None]
+
+
+def extracted_text(rows: list[dict], file_id: int) -> pa.Table:
+    """Rows as `extract` hands them to typing: text cells, the 序号 label, sheet row number, file id."""
+    names = sorted({name for row in rows for name in row if name != "序号"})
+    columns = {name: pa.array([row.get(name) for row in rows], pa.string()) for name in names}
+    columns["__label0"] = pa.array([row.get("序号") for row in rows], pa.string())
+    for number in range(1, LABEL_COLUMNS):
+        columns[f"__label{number}"] = pa.nulls(len(rows), pa.string())
+    columns["row_no"] = pa.array(range(4, 4 + len(rows)), pa.int32())
+    columns["__file"] = pa.array([file_id] * len(rows), pa.int32())
+    return pa.table(columns)
+
+
+def test_tables_typed_together_in_a_chunk_come_out_as_each_typed_alone():
+    # integer columns of both tables share one coercion pass: each cell must come back to its own row
+    teachers = [{"序号": "1", "staff_no": "T1", "teaching_hours": "320", "birth_date": "1985.07"},
+                {"序号": "2", "staff_no": "T2", "teaching_hours": "很多", "birth_date": "不详"},
+                {"序号": "3"},
+                {"序号": "合计", "teaching_hours": "320"}]
+    majors = [{"序号": "1", "major_code": "460103", "enrolled_students": "１２０", "new_students": "四十"},
+              {"序号": "小计", "enrolled_students": "120"},
+              {"序号": "2", "major_code": "460104", "enrolled_students": "-", "duration_years": "3"}]
+    files = {1: ("13829", 2024, "a.xlsx", "a" * 64, dt.datetime(2024, 12, 1)),
+             2: ("13829", 2024, "b.xlsx", "b" * 64, dt.datetime(2024, 12, 1))}
+    together = type_chunk({"full_time_teachers": [extracted_text(teachers, 1)], "majors": [extracted_text(majors, 2)]},
+                          CATALOG, files)
+    alone = [type_chunk({"full_time_teachers": [extracted_text(teachers, 1)]}, CATALOG, files),
+             type_chunk({"majors": [extracted_text(majors, 2)]}, CATALOG, files)]
+    assert together[1] == {1: (2, 2), 2: (2, 1)}  # (rows, coercion failures) per file
+    assert together[1] == {**alone[0][1], **alone[1][1]}
+    assert together[0]["full_time_teachers"].equals(alone[0][0]["full_time_teachers"])
+    assert together[0]["majors"].equals(alone[1][0]["majors"])
+    typed_majors = together[0]["majors"].to_pydict()
+    assert typed_majors["enrolled_students"] == [120, None]
+    assert typed_majors["new_students"] == [None, None]
+    assert typed_majors["row_no"] == [4, 6]
+    assert together[0]["full_time_teachers"].to_pydict()["teaching_hours"] == [320, None]
 
 
 def test_uncoercible_values_become_null_and_are_counted(conn):
