@@ -610,7 +610,8 @@ def typed_table(table: CatalogTable, text: pa.Table, cells: dict[tuple[str, str]
     keep = ~empty & ~total
     values = [cells[(name, c.name)].value if (name, c.name) in cells else pa.nulls(height, ARROW_TYPES[c.duckdb_type])
               for c in table.columns]
-    kept = pa.Table.from_arrays(values + [text.column("row_no")],
+    # one Arrow chunk per column (row_no comes in one per file): DuckDB and pickle pay per chunk
+    kept = pa.Table.from_arrays(values + [text.column("row_no").combine_chunks()],
                                 names=[c.name for c in table.columns] + ["row_no"]).filter(pa.array(keep))
     file_ids = text.column("__file").to_numpy()[keep]
     ids = np.unique(file_ids)

@@ -239,6 +239,9 @@ def test_tables_typed_together_in_a_chunk_come_out_as_each_typed_alone():
     assert typed_majors["new_students"] == [None, None]
     assert typed_majors["row_no"] == [4, 6]
     assert together[0]["full_time_teachers"].to_pydict()["teaching_hours"] == [320, None]
+    # whole columns, not a chunk per file: DuckDB's scan and the pickle to the main process pay per chunk
+    several_files = type_chunk({"majors": [extracted_text(majors, 2), extracted_text(majors, 1)]}, CATALOG, files)[0]
+    assert {column.num_chunks for column in several_files["majors"].columns} == {1}
 
 
 def test_uncoercible_values_become_null_and_are_counted(conn):
