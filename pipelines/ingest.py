@@ -487,14 +487,18 @@ ARROW_TYPES = {
 }
 
 
-def _blanks(column: CatalogColumn) -> pa.Array:
+def blank_words(column: CatalogColumn) -> tuple[str, ...]:
     """The blank conventions for a column, less any the column allows as a value (e.g. 无 as a degree)."""
-    return _blanks_allowing(column.allowed_values)
+    return tuple(b for b in BLANKS if b not in column.allowed_values)
+
+
+def _blanks(column: CatalogColumn) -> pa.Array:
+    return _blanks_array(blank_words(column))
 
 
 @lru_cache(maxsize=None)
-def _blanks_allowing(allowed: tuple[str, ...]) -> pa.Array:  # built once, not per column and chunk
-    return pa.array([b for b in BLANKS if b not in allowed], pa.string())
+def _blanks_array(words: tuple[str, ...]) -> pa.Array:  # built once, not per column and chunk
+    return pa.array(words, pa.string())
 
 
 def coerce(text: pa.Array, column: CatalogColumn) -> tuple[pa.Array, pa.Array]:
@@ -535,7 +539,7 @@ def total_rows(labels: pa.Array) -> np.ndarray:
 
 def coercion_group(column: CatalogColumn) -> tuple:
     """Columns coerced alike (same parser, type and blank conventions) share one pass."""
-    return column.type, column.duckdb_type, tuple(b for b in BLANKS if b in column.allowed_values)
+    return column.type, column.duckdb_type, blank_words(column)
 
 
 def _end_to_end(arrays: list[pa.ChunkedArray]) -> pa.Array:
@@ -596,13 +600,14 @@ def type_chunk(extracted: dict[str, list[pa.Table]], catalog: Catalog,
         # the label cells are end to end: this table's LABEL_COLUMNS columns, one after another
         labels = totals[start:start + LABEL_COLUMNS * text.num_rows].reshape(LABEL_COLUMNS, text.num_rows)
         start += LABEL_COLUMNS * text.num_rows
-        typed[name] = typed_table(catalog.by_name(name), text, cells, labels.any(axis=0), files, stats)
+        typed[name], per_file = typed_table(catalog.by_name(name), text, cells, labels.any(axis=0), files)
+        stats.update(per_file)
     return typed, stats
 
 
-def typed_table(table: CatalogTable, text: pa.Table, cells: dict[tuple[str, str], CoercedCells],
-                total: np.ndarray, files: dict[int, tuple], stats: dict[int, tuple[int, int]]) -> pa.Table:
-    """One table's typed rows without its blank and total rows; adds (rows, failures) per file to `stats`."""
+def typed_table(table: CatalogTable, text: pa.Table, cells: dict[tuple[str, str], CoercedCells], total: np.ndarray,
+                files: dict[int, tuple]) -> tuple[pa.Table, dict[int, tuple[int, int]]]:
+    """One table's typed rows without its blank and total rows, and (rows, failures) per file id."""
     name, height = table.table_name, text.num_rows
     present = [cells[(name, column.name)] for column in table.columns if (name, column.name) in cells]
     empty = np.logical_and.reduce([c.empty for c in present]) if present else np.ones(height, dtype=bool)
@@ -618,7 +623,7 @@ def typed_table(table: CatalogTable, text: pa.Table, cells: dict[tuple[str, str]
     position = np.searchsorted(ids, file_ids)
     rows = np.bincount(position, minlength=len(ids))
     failures = np.bincount(position, weights=failed[keep], minlength=len(ids)).astype(np.int64)
-    stats.update({int(file_id): (int(count), int(fail)) for file_id, count, fail in zip(ids, rows, failures)})
+    stats = {int(file_id): (int(count), int(fail)) for file_id, count, fail in zip(ids, rows, failures)}
     lineage = [files[int(file_id)] for file_id in ids]
     take = pa.array(position.astype(np.int32))
     arrays = [kept.column(c.name) for c in table.columns]
@@ -627,7 +632,7 @@ def typed_table(table: CatalogTable, text: pa.Table, cells: dict[tuple[str, str]
         # text lineage (file name, hash) as a dictionary: half the bytes sent from the workers
         arrays.append(pa.DictionaryArray.from_arrays(take, per_file) if kind == "varchar" else per_file.take(take))
     arrays.append(kept.column("row_no"))
-    return pa.table(arrays, names=[column_name for column_name, _ in raw_table_columns(table)])
+    return pa.table(arrays, names=[column_name for column_name, _ in raw_table_columns(table)]), stats
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1278,7 +1283,7 @@ class Ingest:
         """Type the queued text rows; sets each loaded file's row and failure counts."""
         files = {file_id: (school, year, source, sha, self.ingested_at)
                  for file_id, school, year, source, sha in self.pending_files}
-        typed, stats = type_chunk(dict(self.pending_text), self.catalog, files)
+        typed, stats = type_chunk(self.pending_text, self.catalog, files)
         for file_id, (count, failures) in stats.items():
             self.pending_loaded[file_id].rows = count
             self.pending_loaded[file_id].coercion_failures = failures
