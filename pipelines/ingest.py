@@ -559,7 +559,7 @@ def coerce_chunk(texts: dict[str, pa.Table], catalog: Catalog) -> dict[tuple[str
 
     The columns of all tables are put end to end by coercion group and coerced in one pass per
     group: the Arrow calls cost the same for a few rows as for many, and a chunk holds some 300
-    columns but only a dozen groups.
+    columns but only a handful of groups (7 in a demo chunk).
     """
     groups: dict[tuple, list[tuple[str, CatalogColumn]]] = defaultdict(list)
     for name, text in texts.items():
@@ -608,12 +608,13 @@ def type_chunk(extracted: dict[str, list[pa.Table]], catalog: Catalog,
 def typed_table(table: CatalogTable, text: pa.Table, cells: dict[tuple[str, str], CoercedCells], total: np.ndarray,
                 files: dict[int, tuple]) -> tuple[pa.Table, dict[int, tuple[int, int]]]:
     """One table's typed rows without its blank and total rows, and (rows, failures) per file id."""
-    name, height = table.table_name, text.num_rows
-    present = [cells[(name, column.name)] for column in table.columns if (name, column.name) in cells]
+    height = text.num_rows
+    coerced = {c.name: cells.get((table.table_name, c.name)) for c in table.columns}  # None: column not delivered
+    present = [cell for cell in coerced.values() if cell is not None]
     empty = np.logical_and.reduce([c.empty for c in present]) if present else np.ones(height, dtype=bool)
     failed = np.add.reduce([c.failed.astype(np.int64) for c in present]) if present else np.zeros(height, np.int64)
     keep = ~empty & ~total
-    values = [cells[(name, c.name)].value if (name, c.name) in cells else pa.nulls(height, ARROW_TYPES[c.duckdb_type])
+    values = [coerced[c.name].value if coerced[c.name] is not None else pa.nulls(height, ARROW_TYPES[c.duckdb_type])
               for c in table.columns]
     # one Arrow chunk per column (row_no comes in one per file): DuckDB and pickle pay per chunk
     kept = pa.Table.from_arrays(values + [text.column("row_no").combine_chunks()],
