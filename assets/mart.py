@@ -21,10 +21,11 @@ from pipelines.sql import run_sql, table_summary
 WARNING_RULES_FILE = REFERENCE_DIR / "warning_rules.csv"
 
 RULE_PARAMETERS = {
-    "school_base": ("external_teacher_cap_share",),
+    "school_base": ("external_teacher_cap_share", "external_teacher_cap_on_converted"),
     "indicator_warnings": ("peer_min_count", "peer_bottom_share", "trend_tolerance"),
     "element_warnings": ("weight_red", "weight_yellow", "weight_insufficient"),
     "school_risk": ("weight_red",),
+    "college_card": ("card_yellow_years_to_red",),
 }
 
 RAW_TABLES = {
@@ -94,6 +95,7 @@ MART_TABLES = (
     "indicator_warnings",
     "element_warnings",
     "school_risk",
+    "college_card",
 )
 
 
@@ -119,7 +121,7 @@ QUALITY_TABLE_STATUS = dg.AssetKey(["quality", "table_status"])
 QUALITY_ELEMENT_STATUS = dg.AssetKey(["quality", "element_data_status"])
 REF = {name: dg.AssetKey(["ref", name]) for name in (
     "schools", "platform_tables", "diagnostic_items", "diagnostic_elements", "point_platform_codes",
-    "indicators", "indicator_elements", "thresholds",
+    "indicators", "indicator_elements", "thresholds", "indicator_exemptions",
 )}
 
 
@@ -189,6 +191,7 @@ def indicator_values_management(warehouse: WarehouseResource) -> dg.MaterializeR
         indicator_values_management,
         REF["indicators"],
         REF["platform_tables"],
+        REF["indicator_exemptions"],
         QUALITY_TABLE_STATUS,
     ],
 )
@@ -226,6 +229,17 @@ def element_warnings(warehouse: WarehouseResource) -> dg.MaterializeResult:
 def school_risk(warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Risk score and rank per college and year, from its red, yellow and insufficient elements."""
     return build_mart_table(warehouse, "school_risk")
+
+
+@dg.asset(
+    key_prefix="mart",
+    group_name="mart",
+    kinds={"duckdb"},
+    deps=[school_base, indicator_values, REF["indicators"], REF["thresholds"]],
+)
+def college_card(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """办学条件黄牌/红牌（教发〔2004〕2号）per college and year: 合格, 限制招生 or 暂停招生, and the indicators deciding it."""
+    return build_mart_table(warehouse, "college_card")
 
 
 def write_warning_reports(conn, site: Path) -> int:

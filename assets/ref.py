@@ -20,6 +20,7 @@ COLUMNS_FILE = REFERENCE_DIR / "platform_columns.csv"
 INDICATORS_FILE = REFERENCE_DIR / "indicators.csv"
 INDICATOR_OVERRIDES_FILE = REFERENCE_DIR / "indicator_element_overrides.csv"
 THRESHOLDS_FILE = REFERENCE_DIR / "thresholds.csv"
+EXEMPTIONS_FILE = REFERENCE_DIR / "indicator_exemptions.csv"
 
 # The reference tables built from the files in reference/ (None: from the tables before it), in an
 # order that satisfies their dependencies; tests and benchmarks build scratch warehouses with it.
@@ -33,6 +34,7 @@ REFERENCE_SOURCES = (
     ("indicators", INDICATORS_FILE),
     ("indicator_elements", INDICATOR_OVERRIDES_FILE),
     ("thresholds", THRESHOLDS_FILE),
+    ("indicator_exemptions", EXEMPTIONS_FILE),
 )
 
 
@@ -150,5 +152,21 @@ def thresholds(warehouse: WarehouseResource) -> dg.MaterializeResult:
         "select distinct indicator_code from ref.thresholds "
         "where indicator_code not in (select indicator_code from ref.indicators)",
         f"{THRESHOLDS_FILE.name} names unknown indicators",
+    )
+    return result
+
+
+@dg.asset(key_prefix="ref", group_name="ref", kinds={"duckdb"}, deps=[indicators])
+def indicator_exemptions(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """教发〔2004〕2号 表三's exemptions: when two measures exceed their bounds an indicator counts as 合格."""
+    result = load_reference_table(warehouse, "indicator_exemptions", EXEMPTIONS_FILE)
+    # the measures sql/mart/indicator_values.sql computes for the exemption conditions
+    refuse_unknown_codes(
+        warehouse,
+        "select distinct indicator_code, first_measure, second_measure from ref.indicator_exemptions "
+        "where indicator_code not in (select indicator_code from ref.indicators) "
+        "or list_value(first_measure, second_measure) <@ ['equipment_value_total_wan', 'equipment_value_new_wan', "
+        "'equivalent_students', 'books_new'] is not true",
+        f"{EXEMPTIONS_FILE.name} names unknown indicators or measures",
     )
     return result

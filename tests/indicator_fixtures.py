@@ -115,10 +115,12 @@ class MiniWarehouse:
 def typical_college(warehouse: MiniWarehouse, school: str, year: int, books_total: int = 86_400) -> None:
     """Every raw table of one college-year; the figures are chosen to give round indicator values."""
     insert = warehouse.insert
-    # 折合在校生 = 1000 + 10 + 20 + 100×0.3 + 200×0.1 = 1080
-    insert("students_enrolled", school, year, [
-        {"fulltime_total": 1000, "further_study": 10, "adult_fulltime": 20, "evening": 100, "correspondence": 200}
-    ])
+    # 折合在校生 = 1000 高职 + 5 留学生×3 + 5 预科 + 10 进修 + 20 成人脱产 + 50 夜大×0.3 + 150 函授×0.1 = 1080;
+    # 全日制在校生 = 1000 + 5 + 5 + 10 + 20 = 1040
+    insert("students_enrolled", school, year, [{
+        "fulltime_total": 1000, "international_students": 5, "preparatory_students": 5, "further_study": 10,
+        "adult_fulltime": 20, "evening": 50, "correspondence": 150,
+    }])
     # 60 专任: 2 博士 + 10 硕士 degrees, 3 正高 + 9 副高, 30 双师, 400 hours each
     insert("full_time_teachers", school, year, rows(
         60,
@@ -132,11 +134,11 @@ def typical_college(warehouse: MiniWarehouse, school: str, year: int, books_tota
     insert("external_part_time_teachers", school, year, rows(20, name=[f"E{i}" for i in range(20)], teaching_hours=150))
     insert("external_guest_teachers", school, year, rows(2, name=["G0", "G1"], teaching_hours=50))
     insert("campus_area", school, year, [
-        {"teaching_research_area": 12_000, "admin_office_area": 3_120, "dormitory_area": 6_500}
+        {"land_area": 62_400, "teaching_research_area": 12_000, "admin_office_area": 2_560, "dormitory_area": 6_760}
     ])
     insert("teaching_equipment", school, year, [{"equipment_value": 594, "equipment_value_new": 54}])
     insert("library_holdings", school, year, [{"books_total": books_total, "books_new": 3_240}])
-    insert("it_facilities", school, year, [{"teaching_computers": 108}])
+    insert("it_facilities", school, year, [{"teaching_computers": 104, "multimedia_seats": 780, "language_lab_seats": 52}])
     insert("onsite_training_bases", school, year, rows(3, base_name=["A", "B", "C"], workstations=[100, 150, 250]))
     insert("courses", school, year, rows(
         4,

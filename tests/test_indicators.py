@@ -7,28 +7,31 @@ import csv
 
 import pytest
 
-from indicator_fixtures import MiniWarehouse, typical_college
+from indicator_fixtures import MiniWarehouse, rows, typical_college
 from pipelines.settings import REFERENCE_DIR
 
 SCHOOL, EMPTY, YEAR = "10001", "10002", 2024
 
-# (indicator, numerator, denominator, value), worked out by hand from typical_college:
-# 折合在校生 = 1000 + 10 + 20 + 100×0.3 + 200×0.1 = 1080; 全日制 = 1000;
-# 教师总数 = 60 专任 + min(20 + 2 校外, ¼×60 = 15) × 0.5 = 67.5.
+# (indicator, numerator, denominator, value), worked out by hand from typical_college (教发〔2004〕2号 测算办法):
+# 折合在校生 = 1000 高职 + 5 留学生×3 + 5 预科 + 10 进修 + 20 成人脱产 + 50 夜大×0.3 + 150 函授×0.1 = 1080;
+# 全日制在校生 = 1000 + 5 + 5 + 10 + 20 = 1040; 全日制高职在校生 = 1000;
+# 教师总数 (default reading: cap the converted number) = 60 专任 + min((20 + 2 校外) × 0.5 = 11, ¼×60 = 15) = 71.
 HAND_COMPUTED = [
-    ("student_teacher_ratio", 1080, 67.5, 16.0),
+    ("student_teacher_ratio", 1080, 71, 1080 / 71),
     ("postgrad_teacher_share", 12, 60, 20.0),
     ("senior_title_share", 12, 60, 20.0),
     ("double_qualified_share", 30, 60, 50.0),
     # 20×150 校外兼职 hours over 60×400 + 5×100 + 20×150 + 2×50 = 27600 hours
     ("external_teaching_share", 3000, 27600, 3000 / 27600 * 100),
-    ("teaching_admin_area_per_student", 15120, 1080, 14.0),
-    ("dormitory_area_per_student", 6500, 1000, 6.5),
+    ("teaching_admin_area_per_student", 14560, 1040, 14.0),  # (12000 + 2560) ÷ 全日制 1040
+    ("dormitory_area_per_student", 6760, 1040, 6.5),  # ÷ 全日制在校生, not 全日制高职在校生
     ("equipment_value_per_student", 5_940_000, 1080, 5500.0),
     ("new_equipment_share", 54, 540, 10.0),
     ("books_per_student", 86_400, 1080, 80.0),
     ("new_books_per_student", 3_240, 1080, 3.0),
-    ("computers_per_100_students", 108, 1080, 10.0),
+    ("computers_per_100_students", 104, 1040, 10.0),  # ÷ 全日制在校生 × 100
+    ("land_area_per_student", 62_400, 1040, 60.0),
+    ("multimedia_seats_per_100_students", 832, 1040, 80.0),  # (780 多媒体 + 52 语音室) ÷ 1040 × 100
     ("workstations_per_student", 500, 1000, 0.5),
     ("practice_hours_share", 100, 200, 50.0),
     ("industry_course_share", 1, 4, 25.0),
@@ -109,16 +112,72 @@ def test_a_count_indicator_without_its_table_has_no_value(computed):
     assert row["value"] is None and row["status"] == "no_data"
 
 
-def test_the_external_teacher_cap_is_a_rule_parameter():
+def add_external_teachers(warehouse: MiniWarehouse, school: str, year: int, count: int) -> None:
+    warehouse.insert("external_part_time_teachers", school, year,
+                     rows(count, name=[f"X{i}" for i in range(count)], teaching_hours=100))
+
+
+# typical_college has 60 专任 and 22 校外 (20 兼职 + 2 兼课); 20 more make 42, above the ¼ cap (15) under both
+# readings. (cap_on_converted, extra 校外, 教师总数 by hand):
+CAP_READINGS = [
+    (1, 0, 60 + min(22 * 0.5, 15)),  # 60 + min(11, 15) = 71: the converted number is under the cap
+    (0, 0, 60 + min(22, 15) * 0.5),  # 60 + 15 × 0.5 = 67.5: the head count 22 is capped at 15 first
+    (1, 20, 60 + min(42 * 0.5, 15)),  # 60 + min(21, 15) = 75
+    (0, 20, 60 + min(42, 15) * 0.5),  # 60 + 15 × 0.5 = 67.5
+]
+
+
+@pytest.mark.parametrize(("on_converted", "extra", "teachers"), CAP_READINGS)
+def test_both_readings_of_the_external_teacher_cap(on_converted, extra, teachers):
     warehouse = MiniWarehouse()
     warehouse.school(SCHOOL)
     typical_college(warehouse, SCHOOL, YEAR)
-    warehouse.table_status(SCHOOL, YEAR, "6.1", "ok")
+    add_external_teachers(warehouse, SCHOOL, YEAR, extra)
+    warehouse.build(external_teacher_cap_on_converted=on_converted)
+    ratio = warehouse.indicator(SCHOOL, YEAR, "student_teacher_ratio")
+    assert ratio["denominator"] == pytest.approx(teachers)
+    assert ratio["value"] == pytest.approx(1080 / teachers)  # 折合在校生 1080 (留学生×3, 预科, 成人, 夜大, 函授)
+    base = warehouse.conn.execute(
+        "select vocational_students, fulltime_students, equivalent_students, external_teachers "
+        "from mart.school_base where school_code = ? and year = ?", [SCHOOL, YEAR]
+    ).fetchone()
+    assert base == (1000, 1040, pytest.approx(1080), 22 + extra)
+    # the denominators that do not depend on the cap reading
+    assert warehouse.indicator(SCHOOL, YEAR, "teaching_admin_area_per_student")["denominator"] == 1040
+    assert warehouse.indicator(SCHOOL, YEAR, "dormitory_area_per_student")["denominator"] == 1040
+    assert warehouse.indicator(SCHOOL, YEAR, "computers_per_100_students")["denominator"] == 1040
+    assert warehouse.indicator(SCHOOL, YEAR, "equipment_value_per_student")["denominator"] == pytest.approx(1080)
+
+
+def test_without_a_cap_every_external_teacher_counts_half():
+    warehouse = MiniWarehouse()
+    warehouse.school(SCHOOL)
+    typical_college(warehouse, SCHOOL, YEAR)
     warehouse.build(external_teacher_cap_share=100)
     # no cap: 60 + 22 × 0.5 = 71 teachers
     assert warehouse.indicator(SCHOOL, YEAR, "student_teacher_ratio")["denominator"] == pytest.approx(71)
-    warehouse.build(external_teacher_cap_share=0.25)
-    assert warehouse.indicator(SCHOOL, YEAR, "student_teacher_ratio")["denominator"] == pytest.approx(67.5)
+
+
+@pytest.mark.parametrize(("on_converted", "teachers"), [(1, 534 + min(405 * 0.5, 534 / 4)), (0, 534 + min(405, 534 / 4) * 0.5)])
+def test_the_published_case_fits_the_default_reading(on_converted, teachers):
+    """石家庄职业技术学院 2015 (DOMAIN.md §7): 专任 534, 校外 338 + 67 = 405, published 教师总数 669.
+    Converted-number cap: 534 + min(202.5, 133.5) = 667.5 (1.5 off); head-count cap: 534 + 133.5 × 0.5 = 600.75."""
+    warehouse = MiniWarehouse()
+    warehouse.school(SCHOOL)
+    warehouse.insert("students_enrolled", SCHOOL, YEAR, [{"fulltime_total": 10000}])
+    warehouse.insert("full_time_teachers", SCHOOL, YEAR, rows(534, staff_no=[f"T{i}" for i in range(534)]))
+    warehouse.insert("external_part_time_teachers", SCHOOL, YEAR, rows(338, name=[f"E{i}" for i in range(338)]))
+    warehouse.insert("external_guest_teachers", SCHOOL, YEAR, rows(67, name=[f"G{i}" for i in range(67)]))
+    warehouse.build(external_teacher_cap_on_converted=on_converted)
+    total = warehouse.indicator(SCHOOL, YEAR, "student_teacher_ratio")["denominator"]
+    assert total == pytest.approx(teachers)
+    assert (abs(total - 669) <= 1.5) is (on_converted == 1)
+
+
+def test_the_default_reading_is_the_one_the_published_case_supports():
+    from assets.mart import load_warning_rules
+
+    assert load_warning_rules()["external_teacher_cap_on_converted"] == 1
 
 
 @pytest.mark.parametrize(
@@ -186,20 +245,108 @@ def test_element_links_follow_source_tables_with_the_overrides_applied(computed)
         assert linked is (override["action"] == "include"), override
 
 
-def test_thresholds_are_confirmed_only_where_domain_confirms_them(computed):
-    confirmed = computed.conn.execute(
-        "select distinct school_type from ref.thresholds where confidence = 'confirmed' order by 1"
-    ).fetchall()
-    assert {school_type for (school_type,) in confirmed} == {"综合", "理工", "农林"}
-    farming = computed.conn.execute(
-        "select indicator_code from ref.thresholds where school_type = '农林' and confidence = 'confirmed' order by 1"
-    ).fetchall()
-    assert [code for (code,) in farming] == ["books_per_student", "teaching_admin_area_per_student"]
-    restricted = computed.conn.execute(
-        "select count(*) from ref.thresholds where restricted_value is not null "
-        "and (restricted_confidence <> 'unconfirmed' or restricted_source is null)"
-    ).fetchone()[0]
-    assert restricted == 0
+# 教发〔2004〕2号 表一 基本办学条件指标：合格, 专科（高职）院校, transcribed from the reproduction cited in
+# thresholds.csv (http://tianhezy.com/gzc/zdfg/sjfg/14384.htm; its last four rows as DOMAIN.md §7 gives them):
+# 生师比 / 具有研究生学位教师比例 % / 生均教学行政用房 m² / 生均教学科研仪器设备值 元 / 生均图书 册.
+OFFICIAL_QUALIFIED = {
+    "综合、师范、民族院校": (18, 15, 14, 4000, 80),
+    "工科、农、林院校": (18, 15, 16, 4000, 60),
+    "医学院校": (16, 15, 16, 4000, 60),
+    "语文、财经、政法院校": (18, 15, 9, 3000, 80),
+    "体育院校": (13, 15, 22, 3000, 70),
+    "艺术院校": (13, 15, 18, 3000, 80),
+}
+OFFICIAL_ROW_OF_TYPE = {
+    "综合": "综合、师范、民族院校", "师范": "综合、师范、民族院校", "民族": "综合、师范、民族院校",
+    "理工": "工科、农、林院校", "农林": "工科、农、林院校", "医药": "医学院校",
+    "语文": "语文、财经、政法院校", "财经": "语文、财经、政法院校", "政法": "语文、财经、政法院校",
+    "体育": "体育院校", "艺术": "艺术院校",
+}
+BASIC_INDICATORS = ("student_teacher_ratio", "postgrad_teacher_share", "teaching_admin_area_per_student",
+                    "equipment_value_per_student", "books_per_student")
+
+
+def threshold_rows() -> list[dict]:
+    with open(REFERENCE_DIR / "thresholds.csv", encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+# (设备总值 万元, 当年新增 万元, exempt): 教发〔2004〕2号 表三 备注1, "超过" read strictly
+EQUIPMENT_EXEMPTIONS = [(12_000, 1_200, True), (10_000, 1_200, False), (12_000, 1_000, False), (9_000, 2_000, False)]
+
+
+@pytest.mark.parametrize(("total", "new", "exempt"), EQUIPMENT_EXEMPTIONS)
+def test_a_large_equipment_stock_with_large_additions_is_exempt(total, new, exempt):
+    warehouse = MiniWarehouse()
+    warehouse.school(SCHOOL)
+    typical_college(warehouse, SCHOOL, YEAR)
+    warehouse.conn.execute("update raw.teaching_equipment set equipment_value = ?, equipment_value_new = ?", [total, new])
+    warehouse.build()
+    row = warehouse.indicator(SCHOOL, YEAR, "new_equipment_share")
+    assert row["value"] == pytest.approx(100 * new / (total - new))  # the value itself is still computed
+    assert row["exempt"] is exempt
+    assert (row["exempt_reason_zh"] is not None and "1亿元" in row["exempt_reason_zh"]) is exempt
+    assert warehouse.indicator(SCHOOL, YEAR, "books_per_student")["exempt"] is False
+
+
+# (全日制高职在校生, 当年进书 册, exempt): 表三 备注2, 折合在校生 > 30000 and 进书 > 90000
+BOOK_EXEMPTIONS = [(31_000, 95_000, True), (30_000, 95_000, False), (31_000, 90_000, False)]
+
+
+@pytest.mark.parametrize(("students", "books_new", "exempt"), BOOK_EXEMPTIONS)
+def test_a_large_college_buying_many_books_is_exempt(students, books_new, exempt):
+    warehouse = MiniWarehouse()
+    warehouse.school(SCHOOL)
+    warehouse.insert("students_enrolled", SCHOOL, YEAR, [{"fulltime_total": students}])
+    warehouse.insert("library_holdings", SCHOOL, YEAR, [{"books_total": 80 * students, "books_new": books_new}])
+    warehouse.build()
+    row = warehouse.indicator(SCHOOL, YEAR, "new_books_per_student")
+    assert row["value"] == pytest.approx(books_new / students) and row["exempt"] is exempt
+
+
+def test_an_excluded_indicator_is_never_exempt():
+    warehouse = MiniWarehouse()
+    warehouse.school(SCHOOL)
+    typical_college(warehouse, SCHOOL, YEAR)
+    warehouse.conn.execute("update raw.teaching_equipment set equipment_value = 12000, equipment_value_new = 1200")
+    warehouse.table_status(SCHOOL, YEAR, "3.2", "invalid", "测试")
+    warehouse.build()
+    row = warehouse.indicator(SCHOOL, YEAR, "new_equipment_share")
+    assert row["status"] == "excluded" and row["exempt"] is False and row["exempt_reason_zh"] is None
+
+
+def test_every_threshold_row_cites_its_source():
+    for row in threshold_rows():
+        assert row["source"].strip() and row["confidence"] in ("confirmed", "unconfirmed"), row
+        if row["restricted_value"]:
+            # no 限制招生 value for 高职 was found in a citable source: each says so
+            assert row["restricted_source"].startswith("未核实") and row["restricted_confidence"] == "unconfirmed", row
+
+
+@pytest.mark.parametrize("school_type", sorted(OFFICIAL_ROW_OF_TYPE))
+def test_the_qualified_values_follow_the_official_table(school_type):
+    official = OFFICIAL_QUALIFIED[OFFICIAL_ROW_OF_TYPE[school_type]]
+    rows_of_type = {row["indicator_code"]: row for row in threshold_rows() if row["school_type"] == school_type}
+    for code, expected in zip(BASIC_INDICATORS, official):
+        row = rows_of_type[code]
+        assert float(row["qualified_value"]) == expected, (school_type, code)
+        assert OFFICIAL_ROW_OF_TYPE[school_type] in row["source"], (school_type, code)
+        # only the rows read in the cited reproduction are confirmed
+        confirmed = OFFICIAL_ROW_OF_TYPE[school_type] in ("综合、师范、民族院校", "工科、农、林院校")
+        assert (row["confidence"] == "confirmed") is confirmed, (school_type, code)
+        restricted = float(row["restricted_value"])
+        assert restricted > expected if code == "student_teacher_ratio" else restricted < expected, (school_type, code)
+
+
+def test_the_monitoring_indicators_have_thresholds_but_no_restricted_value():
+    monitoring = ("senior_title_share", "land_area_per_student", "dormitory_area_per_student",
+                  "computers_per_100_students", "multimedia_seats_per_100_students", "new_equipment_share",
+                  "new_books_per_student")
+    rows = threshold_rows()
+    for code in monitoring:
+        of_code = [row for row in rows if row["indicator_code"] == code]
+        assert {row["school_type"] for row in of_code} == set(OFFICIAL_ROW_OF_TYPE), code
+        assert all(row["qualified_value"] and not row["restricted_value"] for row in of_code), code
 
 
 def test_the_rule_parameters_file_must_name_every_parameter(tmp_path):

@@ -68,7 +68,7 @@ def test_a_lower_is_better_indicator_warns_above_its_threshold():
     typical_college(warehouse, "10001", YEAR)
     qualified = warehouse.threshold("student_teacher_ratio", "综合")["qualified_value"]
     # drop teachers until 折合在校生 ÷ 教师总数 exceeds the 合格 value
-    warehouse.conn.execute("delete from raw.full_time_teachers where staff_no >= 'T050'")
+    warehouse.conn.execute("delete from raw.full_time_teachers where staff_no >= 'T045'")
     warehouse.build()
     verdict = warehouse.indicator_warning("10001", YEAR, "student_teacher_ratio")
     assert verdict["value"] > qualified and verdict["level"] == "yellow"
@@ -284,10 +284,15 @@ def test_the_public_farming_college_example_gets_the_warnings_its_figures_call_f
             judged = warehouse.element("14001", YEAR, element)
             assert judged["level"] == "yellow", (code, element)
             assert any(value_zh in reason for reason in judged["reasons"]), (code, element)
-    # the confirmed 农林 values say nothing about confidence; the copied ones say they are unconfirmed
+    # the 农林 合格 values are read in the cited table (confirmed): the reasons say nothing about confidence
     area = warehouse.indicator_warning("14001", YEAR, "teaching_admin_area_per_student")["reasons"]
     ratio = warehouse.indicator_warning("14001", YEAR, "student_teacher_ratio")["reasons"]
-    assert not any("未经核实" in reason for reason in area) and any("未经核实" in reason for reason in ratio)
+    assert not any("未经核实" in reason for reason in area + ratio)
+    # none of the five basic indicators is below its 限制招生 value: no 黄牌/红牌, but not 合格 either
+    card = warehouse.conn.execute(
+        "select card, deciding_indicators from mart.college_card where school_code = '14001' and year = ?", [YEAR]
+    ).fetchone()
+    assert card == ("未达合格", ["student_teacher_ratio", "teaching_admin_area_per_student", "books_per_student"])
     # where the figures come from: table 3.1 feeds 4.1 (育人体系, via section 3), 6.1 feeds 3.1 (师资)
     assert {"4.1", "4.2"} <= set(warehouse.elements_of("dormitory_area_per_student"))
     assert {"2.1", "3.1", "3.2"} == set(warehouse.elements_of("student_teacher_ratio"))

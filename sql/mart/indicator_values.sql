@@ -3,6 +3,9 @@
 -- required table) that year is excluded — value NULL, status 'excluded' — so its elements read as
 -- 数据不足 rather than green. status: 'ok' | 'no_denominator' (empty or zero denominator) |
 -- 'no_data' (the numerator's figures are absent) | 'excluded'.
+-- exempt: 教发〔2004〕2号 表三's exemptions (ref.indicator_exemptions) hold, so the indicator counts as
+-- meeting its 合格 value whatever its value (e.g. 设备总值 > 1 亿元 and 当年新增 > 1000 万元 →
+-- 新增设备比例 合格); exempt_reason_zh says which, with the college's figures.
 create or replace table mart.indicator_values as
 with teachers as (
     select * from mart.indicator_values_teachers
@@ -22,6 +25,14 @@ management as (
 
 indicators as (
     select indicator_code, source_tables, denominator_zh from ref.indicators
+),
+
+base as (
+    select school_code, year, equivalent_students from mart.school_base
+),
+
+exemptions as (
+    select * from ref.indicator_exemptions
 ),
 
 platform_tables as (
@@ -55,6 +66,42 @@ computed as (
     from measured
 ),
 
+-- the measures the exemption conditions name, one row per college, year and measure
+exemption_measures as (
+    select school_code, year, 'equivalent_students' as measure, equivalent_students as amount from base
+    union all
+    select school_code, year, 'equipment_value_new_wan', numerator from computed
+    where indicator_code = 'new_equipment_share'
+    union all
+    select school_code, year, 'equipment_value_total_wan', numerator + denominator from computed
+    where indicator_code = 'new_equipment_share'
+    union all
+    select school_code, year, 'books_new', numerator from computed
+    where indicator_code = 'new_books_per_student'
+),
+
+exempted as (
+    select
+        computed.school_code,
+        computed.year,
+        computed.indicator_code,
+        string_agg(
+            exemptions.reason_zh || '（' || printf('%.0f', first_measured.amount) || ' > ' || printf('%.0f', exemptions.first_above)
+            || '，' || printf('%.0f', second_measured.amount) || ' > ' || printf('%.0f', exemptions.second_above) || '）',
+            '；'
+        ) as exempt_reason_zh
+    from computed
+    inner join exemptions using (indicator_code)
+    inner join exemption_measures as first_measured
+        on first_measured.school_code = computed.school_code and first_measured.year = computed.year
+        and first_measured.measure = exemptions.first_measure
+    inner join exemption_measures as second_measured
+        on second_measured.school_code = computed.school_code and second_measured.year = computed.year
+        and second_measured.measure = exemptions.second_measure
+    where first_measured.amount > exemptions.first_above and second_measured.amount > exemptions.second_above
+    group by all
+),
+
 untrusted as (
     select computed.school_code, computed.year, computed.indicator_code,
         list(table_status.table_code order by table_status.table_code) as excluded_tables
@@ -85,10 +132,13 @@ final as (
             when indicators.denominator_zh <> '' and coalesce(computed.denominator, 0) = 0 then 'no_denominator'
             else 'no_data'
         end as status,
-        coalesce(untrusted.excluded_tables, []::varchar[]) as excluded_tables
+        coalesce(untrusted.excluded_tables, []::varchar[]) as excluded_tables,
+        untrusted.excluded_tables is null and exempted.exempt_reason_zh is not null as exempt,
+        case when untrusted.excluded_tables is null then exempted.exempt_reason_zh end as exempt_reason_zh
     from computed
     inner join indicators using (indicator_code)
     left join untrusted using (school_code, year, indicator_code)
+    left join exempted using (school_code, year, indicator_code)
 )
 
 select * from final order by school_code, year, indicator_code

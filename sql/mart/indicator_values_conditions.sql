@@ -1,4 +1,5 @@
--- Running-condition indicators (tables 3.1–3.4, 4.1 over 1.3.2), long format:
+-- Running-condition indicators (tables 3.1–3.4, 4.1 over 1.3.2), long format, with the denominators of
+-- 教发〔2004〕2号 (全日制在校生 for 用房, 宿舍, 占地, 计算机, 多媒体座位; 折合在校生 for 设备, 图书):
 -- numerator, denominator and scale per indicator; mart.indicator_values turns them into values.
 -- Amounts in 万元 are converted to 元 (× 10000) so per-student values read as the standards do.
 create or replace table mart.indicator_values_conditions as
@@ -31,7 +32,8 @@ areas as (
         school_code,
         year,
         sum(teaching_research_area + admin_office_area) as teaching_admin_area,
-        sum(dormitory_area) as dormitory_area
+        sum(dormitory_area) as dormitory_area,
+        sum(land_area) as land_area
     from campus_area
     group by all
 ),
@@ -54,7 +56,15 @@ books as (
 ),
 
 computers as (
-    select school_code, year, sum(teaching_computers) as teaching_computers from it_facilities group by all
+    select
+        school_code,
+        year,
+        sum(teaching_computers) as teaching_computers,
+        -- a college without a language lab leaves that column empty; with neither figure there is no value
+        sum(coalesce(multimedia_seats, 0) + coalesce(language_lab_seats, 0))
+            filter (where multimedia_seats is not null or language_lab_seats is not null) as multimedia_seats
+    from it_facilities
+    group by all
 ),
 
 workstations as (
@@ -67,14 +77,17 @@ per_school as (
         base.year,
         base.equivalent_students,
         base.fulltime_students,
+        base.vocational_students,
         areas.teaching_admin_area,
         areas.dormitory_area,
+        areas.land_area,
         equipment.equipment_yuan,
         equipment.new_value,
         equipment.previous_value,
         books.books_total,
         books.books_new,
         computers.teaching_computers,
+        computers.multimedia_seats,
         workstations.workstations
     from base
     left join areas using (school_code, year)
@@ -86,7 +99,7 @@ per_school as (
 
 measures as (
     select school_code, year, 'teaching_admin_area_per_student' as indicator_code,
-        teaching_admin_area as numerator, equivalent_students as denominator, 1.0 as scale
+        teaching_admin_area as numerator, fulltime_students as denominator, 1.0 as scale
     from per_school
     union all
     select school_code, year, 'dormitory_area_per_student', dormitory_area, fulltime_students, 1.0 from per_school
@@ -99,10 +112,15 @@ measures as (
     union all
     select school_code, year, 'new_books_per_student', books_new, equivalent_students, 1.0 from per_school
     union all
-    select school_code, year, 'computers_per_100_students', teaching_computers, equivalent_students, 100.0
+    select school_code, year, 'computers_per_100_students', teaching_computers, fulltime_students, 100.0
     from per_school
     union all
-    select school_code, year, 'workstations_per_student', workstations, fulltime_students, 1.0 from per_school
+    select school_code, year, 'land_area_per_student', land_area, fulltime_students, 1.0 from per_school
+    union all
+    select school_code, year, 'multimedia_seats_per_100_students', multimedia_seats, fulltime_students, 100.0
+    from per_school
+    union all
+    select school_code, year, 'workstations_per_student', workstations, vocational_students, 1.0 from per_school
 )
 
 select * from measures

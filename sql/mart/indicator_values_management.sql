@@ -84,7 +84,7 @@ per_school as (
         base.school_code,
         base.year,
         base.equivalent_students,
-        base.fulltime_students,
+        base.vocational_students,
         income.fiscal_yuan,
         expenditure.daily_teaching,
         expenditure.expenditure_total,
@@ -114,11 +114,11 @@ measures as (
     union all
     select school_code, year, 'evaluation_good_share', good, evaluated, 100.0 from per_school
     union all
-    select school_code, year, 'aid_coverage', aided, fulltime_students, 100.0 from per_school
+    select school_code, year, 'aid_coverage', aided, vocational_students, 100.0 from per_school
     union all
     select school_code, year, 'leader_lectures_per_leader', lectures, leader_count, 1.0 from per_school
     union all
-    select school_code, year, 'management_staff_per_100_students', staff_count, fulltime_students, 100.0
+    select school_code, year, 'management_staff_per_100_students', staff_count, vocational_students, 100.0
     from per_school
 ),
 

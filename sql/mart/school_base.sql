@@ -1,7 +1,12 @@
--- One row per college and collection year the warnings cover, with the shared denominators
--- (DOMAIN.md §7): 折合在校生 = 全日制高职 + 进修 + 成人脱产 + 夜大×0.3 + 函授×0.1, and
--- 教师总数 = 专任 + 聘请校外教师 (6.3 校外兼职 + 6.4 校外兼课) × 0.5, the external count capped at
--- $external_teacher_cap_share × 专任 (reference/warning_rules.csv).
+-- One row per college and collection year the warnings cover, with the shared denominators of
+-- 教发〔2004〕2号's 测算办法 (DOMAIN.md §7; reference/thresholds.csv cites the reproductions used):
+--   折合在校生 (equivalent_students) = 全日制高职 + 留学生×3 + 预科生 + 进修生 + 成人脱产 + 夜大×0.3 + 函授×0.1
+--   全日制在校生 (fulltime_students) = 全日制高职 + 留学生 + 预科生 + 进修生 + 成人脱产
+--   全日制高职在校生 (vocational_students), the denominator of the project's own per-student indicators
+--   教师总数 = 专任 + 聘请校外教师 (6.3 校外兼职 + 6.4 校外兼课) × 0.5, with the ¼ cap of the standard's
+--     note read as $external_teacher_cap_on_converted says (reference/warning_rules.csv):
+--     1: 专任 + min(校外 × 0.5, $external_teacher_cap_share × 专任)   (cap the converted number)
+--     0: 专任 + min(校外, $external_teacher_cap_share × 专任) × 0.5   (cap the head count, then halve)
 -- The colleges covered: every registered college active in a year the quality layer judged, plus
 -- any college the quality layer saw, so a college that submitted nothing still gets warnings.
 create or replace table mart.school_base as
@@ -59,9 +64,18 @@ students as (
     select
         school_code,
         year,
-        sum(fulltime_total) as fulltime_students,
+        sum(fulltime_total) as vocational_students,
         sum(
             fulltime_total
+            + coalesce(international_students, 0)
+            + coalesce(preparatory_students, 0)
+            + coalesce(further_study, 0)
+            + coalesce(adult_fulltime, 0)
+        ) as fulltime_students,
+        sum(
+            fulltime_total
+            + 3 * coalesce(international_students, 0)
+            + coalesce(preparatory_students, 0)
             + coalesce(further_study, 0)
             + coalesce(adult_fulltime, 0)
             + 0.3 * coalesce(evening, 0)
@@ -90,6 +104,7 @@ counted as (
         spine.school_code,
         spine.year,
         schools.school_type,
+        students.vocational_students,
         students.fulltime_students,
         students.equivalent_students,
         coalesce(internal.fulltime_teachers, 0) as fulltime_teachers,
@@ -101,13 +116,19 @@ counted as (
     left join external using (school_code, year)
 ),
 
-final as (
+converted as (
     select
         *,
-        least(external_teachers, $external_teacher_cap_share * fulltime_teachers) as external_teachers_counted,
-        fulltime_teachers + 0.5 * least(external_teachers, $external_teacher_cap_share * fulltime_teachers)
-            as total_teachers
+        case
+            when $external_teacher_cap_on_converted = 1
+                then least(0.5 * external_teachers, $external_teacher_cap_share * fulltime_teachers)
+            else 0.5 * least(external_teachers, $external_teacher_cap_share * fulltime_teachers)
+        end as external_teachers_converted
     from counted
+),
+
+final as (
+    select *, fulltime_teachers + external_teachers_converted as total_teachers from converted
 )
 
 select * from final order by school_code, year
