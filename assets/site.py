@@ -21,7 +21,10 @@ from dashboards.province import build_province_page
 from pipelines.resources import WarehouseResource
 from pipelines.settings import get_settings
 
-MART = {name: dg.AssetKey(["mart", name]) for name in ("indicator_values", "element_warnings", "school_risk")}
+MART = {
+    name: dg.AssetKey(["mart", name])
+    for name in ("indicator_values", "element_warnings", "school_risk", "college_card")
+}
 QUALITY = {name: dg.AssetKey(["quality", name]) for name in ("table_status", "issues")}
 REF = {
     name: dg.AssetKey(["ref", name])
@@ -41,6 +44,7 @@ class SiteInputs:
     thresholds: pl.DataFrame
     table_status: pl.DataFrame
     issues: pl.DataFrame
+    cards: pl.DataFrame
 
 
 def load_site_inputs(conn: duckdb.DuckDBPyConnection) -> SiteInputs:
@@ -78,6 +82,9 @@ def load_site_inputs(conn: duckdb.DuckDBPyConnection) -> SiteInputs:
         issues=conn.execute(
             "select school_code, year, table_code, severity, failed_count, message_zh from quality.issues"
         ).pl(),
+        cards=conn.execute(
+            "select school_code, year, card, rests_on_unconfirmed, reasons_zh from mart.college_card"
+        ).pl(),
     )
 
 
@@ -95,6 +102,7 @@ def college_data(inputs: SiteInputs) -> list[CollegeData]:
     risk = split_by(inputs.risk, "school_code")
     status = split_by(inputs.table_status, "school_code")
     issues = split_by(inputs.issues, "school_code")
+    cards = split_by(inputs.cards, "school_code")
     colleges = []
     for code in sorted(warnings):
         school = schools.get(code) or {"school_code": code, "name_zh": None, "school_type": None}
@@ -108,6 +116,7 @@ def college_data(inputs: SiteInputs) -> list[CollegeData]:
             bands=bands.get(school_type, pl.DataFrame()) if school_type else pl.DataFrame(),
             table_status=status.get(code, inputs.table_status.clear()),
             issues=issues.get(code, inputs.issues.clear()),
+            cards=cards.get(code, inputs.cards.clear()),
         ))
     return colleges
 
@@ -123,7 +132,9 @@ def write_college_dashboards(inputs: SiteInputs, site: Path) -> dict[str, int]:
 
 
 def write_province_overview(inputs: SiteInputs, site: Path) -> int:
-    page = build_province_page(inputs.reference, inputs.schools, inputs.warnings, inputs.risk, inputs.table_status)
+    page = build_province_page(
+        inputs.reference, inputs.schools, inputs.warnings, inputs.risk, inputs.table_status, inputs.cards
+    )
     return write_page(site / "province" / "index.html", page)
 
 

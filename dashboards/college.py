@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import plotly.graph_objects as go
 import polars as pl
 
+from dashboards.college_card import college_card_html
 from dashboards.common import (
     LEVEL_COLOURS,
     LEVEL_ZH,
@@ -64,6 +65,7 @@ class CollegeData:
     bands: pl.DataFrame  # peer_bands of the college's school type
     table_status: pl.DataFrame  # quality.table_status
     issues: pl.DataFrame  # quality.issues
+    cards: pl.DataFrame | None = None  # mart.college_card
 
 
 def peer_bands(values: pl.DataFrame, schools: pl.DataFrame, min_count: int) -> pl.DataFrame:
@@ -338,6 +340,7 @@ def build_college_page(reference: SiteReference, data: CollegeData) -> str:
         f"<h2>诊断要素预警一览</h2>{level_legend()}"
         '<p class="muted">每格为一个诊断要素在一个采集年度的预警级别，点击查看原因。</p>'
         f"{element_grid_html(reference, data.warnings)}{risk_summary_html(data.risk)}"
+        f"{college_card_html(data.cards)}"
         f"<h2>指标趋势与同类院校分布</h2>{trends_html(reference, data)}"
         f"<h2>数据质量</h2>{quality_html(reference, data)}"
         f"<h2>预警原因</h2>{reasons_html(reference, data.warnings)}"

@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from dashboards.college import SiteReference, year_label
+from dashboards.college_card import province_cards_html
 from dashboards.common import (
     LEVEL_COLOURS,
     LEVEL_SEVERITY,
@@ -210,7 +211,7 @@ def build_risk_trend_figure(risk: pl.DataFrame, years: list[int]) -> go.Figure:
 
 def build_province_page(
     reference: SiteReference, schools: pl.DataFrame, warnings: pl.DataFrame, risk: pl.DataFrame,
-    table_status: pl.DataFrame,
+    table_status: pl.DataFrame, cards: pl.DataFrame | None = None,
 ) -> str:
     """The complete overview page for the secretariat."""
     names = dict(schools.select("school_code", "name_zh").iter_rows())
@@ -232,6 +233,7 @@ def build_province_page(
         '<p class="muted">按最新年度风险排名排序；左上角菜单切换年度；悬停查看学校与要素。</p>'
         f"{figure_html(heatmap, 'province-heatmap')}"
         f"<h2>{latest}年风险排名与主要预警原因</h2>{ranking_html(risk, warnings, colleges, latest, names, types)}"
+        f"{province_cards_html(cards, latest, names)}"
         f"<h2>{latest}年各校数据完整度</h2>"
         f"{figure_html(build_completeness_figure(table_status, colleges, latest, names), 'province-completeness')}"
         "<h2>历年趋势</h2><div class=\"charts\">"

@@ -299,6 +299,26 @@ def read_thresholds(directory: Path = REFERENCE_DIR) -> tuple[dict, dict]:
     return direction, limits
 
 
+def read_teacher_cap(directory: Path = REFERENCE_DIR) -> tuple[float, bool]:
+    """(cap share, whether the cap applies to the converted number) of the ¼ rule in warning_rules.csv."""
+    with open(directory / "warning_rules.csv", encoding="utf-8", newline="") as handle:
+        rules = {row["parameter"]: float(row["value"]) for row in csv.DictReader(handle)}
+    return rules["external_teacher_cap_share"], rules["external_teacher_cap_on_converted"] == 1
+
+
+def capped_teacher_plan(cap_share: float, on_converted: bool) -> tuple[float, float]:
+    """(教师总数 ÷ 专任 when the cap binds, the 校外 head count per 专任 above which it binds)."""
+    if on_converted:  # 专任 + min(校外 × 0.5, cap × 专任): binds from 校外 = 2 × cap × 专任
+        return 1 + cap_share, 2 * cap_share
+    return 1 + 0.5 * cap_share, cap_share  # 专任 + min(校外, cap × 专任) × 0.5
+
+
+def monitoring_floor(limits: dict, indicator: str, school_type: str, default: float) -> float:
+    """The 合格 value of a monitoring indicator the generator keeps every college above (not a drawn level)."""
+    qualified = (limits.get((indicator, school_type)) or (None, None))[0]
+    return default if qualified is None else qualified
+
+
 def target_value(rng: random.Random, indicator: str, level: str, higher: bool, limits) -> float:
     """A value for `indicator` that lands in the band of `level` (green, yellow or red)."""
     qualified, restricted = limits if limits else (None, None)
@@ -503,6 +523,8 @@ class SchoolData:
         self.teachers: list[dict] = []
         self.staff: dict[str, list[dict]] = {}
         self.stable_values: dict[str, float] = {}
+        self.limits = read_thresholds()[1]
+        self.teacher_factor, self.binding_external_share = capped_teacher_plan(*read_teacher_cap())
         self.majors = self._majors()
         self.companies = self._companies()
         self.data = {}
@@ -702,6 +724,8 @@ class SchoolData:
         high = round(students * vary("high school", 0.55, 0.72))
         secondary = round(students * vary("secondary", 0.2, 0.38))
         secondary = min(secondary, students - high)
+        international = round(students * vary("international", 0.001, 0.01)) if self.stable("has international", 0, 1) < 0.25 else 0
+        preparatory = round(students * vary("preparatory", 0.005, 0.02)) if self.stable("has preparatory", 0, 1) < 0.3 else 0
         further = round(students * vary("further", 0.0, 0.02))
         adult = round(students * vary("adult", 0.0, 0.05)) if self.stable("has adult", 0, 1) < 0.6 else 0
         evening = round(students * vary("evening", 0.0, 0.12)) if self.stable("has evening", 0, 1) < 0.5 else 0
@@ -712,13 +736,17 @@ class SchoolData:
                 "fulltime_high_school": high,
                 "fulltime_secondary_vocational": secondary,
                 "fulltime_other": students - high - secondary,
+                "international_students": international if international else None,
+                "preparatory_students": preparatory if preparatory else None,
                 "further_study": further,
                 "adult_fulltime": adult,
                 "evening": evening if evening else None,
                 "correspondence": correspondence if correspondence else None,
             }
         ]
-        equivalent = students + further + adult + 0.3 * evening + 0.1 * correspondence
+        # 教发〔2004〕2号 测算办法: the denominators the indicator bands are drawn against
+        fulltime_all = students + international + preparatory + further + adult
+        equivalent = students + 3 * international + preparatory + further + adult + 0.3 * evening + 0.1 * correspondence
 
         # 9.1 admissions per major and 1.3.1 plan
         admissions = []
@@ -740,9 +768,10 @@ class SchoolData:
             }
         ]
 
-        # 6.x teachers: 教师总数 = 专任 + 0.5 × min(校外, 0.25 × 专任) = 1.125 × 专任
+        # 6.x teachers: enough 校外 that the ¼ cap binds, so 教师总数 = teacher_factor × 专任 under the
+        # reading warning_rules.csv sets (1.25 × 专任 when the converted number is capped)
         ratio = targets["student_teacher_ratio"] * jitter()
-        fulltime_count = max(40, round(equivalent / (ratio * 1.125)))
+        fulltime_count = max(40, round(equivalent / (ratio * self.teacher_factor)))
         tables["6.1"] = self._roster(rng, year, fulltime_count)
         internal = self._people(rng, year, "6.2", round(fulltime_count * vary("internal", 0.1, 0.25)))
         departments = ("教务处", "学生工作处", "招生就业处", "后勤处", "图书馆", "团委", "科研处", "质量管理办公室", "信息中心")
@@ -757,7 +786,10 @@ class SchoolData:
             }
             for person in internal
         ]
-        external = max(round(fulltime_count * vary("external", 0.4, 0.7)), round(fulltime_count * 0.26) + 1)
+        external = max(
+            round(fulltime_count * vary("external", 0.4, 0.7)),
+            int(fulltime_count * self.binding_external_share) + 1,
+        )
         tables["6.3"] = [
             {
                 "name": name,
@@ -794,17 +826,21 @@ class SchoolData:
             for i, (name, _) in enumerate(unique_pairs(rng, leader_count, ("",)))
         ]
 
-        # 3.x running conditions, aimed at the thresholds
-        teaching_admin = targets["teaching_admin_area_per_student"] * jitter() * equivalent
+        # 3.x running conditions, aimed at the thresholds; 生均占地 and 生均年进书量 are not drawn, only kept above 合格
+        land_floor = monitoring_floor(self.limits, "land_area_per_student", school.school_type, 54.0)
+        new_books_floor = monitoring_floor(self.limits, "new_books_per_student", school.school_type, 3.0)
+        teaching_admin = targets["teaching_admin_area_per_student"] * jitter() * fulltime_all
         admin_share = rng.uniform(0.12, 0.2)
         teaching_area = round(teaching_admin * (1 - admin_share), 2)
         admin_area = round(teaching_admin * admin_share, 2)
-        dormitory = round(targets["dormitory_area_per_student"] * jitter() * students, 2)
+        dormitory = round(targets["dormitory_area_per_student"] * jitter() * fulltime_all, 2)
         practice = round(teaching_area * rng.uniform(0.1, 0.25), 2)
         building = round((teaching_area + admin_area + dormitory + practice) * rng.uniform(1.05, 1.18), 2)
         tables["3.1"] = [
             {
-                "land_area": round(building * rng.uniform(1.8, 3.2), 2),
+                "land_area": round(
+                    max(building * rng.uniform(1.8, 3.2), fulltime_all * land_floor * rng.uniform(1.05, 1.4)), 2
+                ),
                 "building_area": building,
                 "teaching_research_area": teaching_area,
                 "admin_office_area": admin_area,
@@ -820,13 +856,13 @@ class SchoolData:
         tables["3.3"] = [
             {
                 "books_total": books,
-                "books_new": round(equivalent * vary("new books", 2.0, 5.0)),
+                "books_new": round(equivalent * max(vary("new books", 2.0, 5.0), new_books_floor * rng.uniform(1.05, 1.5))),
                 "e_books": round(books * rng.uniform(0.5, 2.0)) if rng.random() < 0.8 else None,
             }
         ]
         tables["3.4"] = [
             {
-                "teaching_computers": round(targets["computers_per_100_students"] * jitter() * equivalent / 100),
+                "teaching_computers": round(targets["computers_per_100_students"] * jitter() * fulltime_all / 100),
                 "multimedia_seats": round(students * rng.uniform(0.3, 0.6)),
                 "language_lab_seats": round(students * rng.uniform(0.02, 0.05)) if rng.random() < 0.8 else None,
                 "network_bandwidth": float(rng.choice((1000, 2000, 5000, 10000, 20000))),

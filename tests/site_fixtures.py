@@ -59,6 +59,11 @@ def create_input_tables(conn: duckdb.DuckDBPyConnection) -> None:
         "create or replace table mart.school_risk (school_code varchar, year integer, risk_score double, "
         "red_count bigint, yellow_count bigint, insufficient_count bigint, rank bigint)"
     )
+    conn.execute(
+        "create or replace table mart.college_card (school_code varchar, year integer, school_type varchar, "
+        "card varchar, red_by_consecutive_years boolean, below_restricted_count bigint, yellow_run_years bigint, "
+        "deciding_indicators varchar[], missing_indicators varchar[], rests_on_unconfirmed boolean, reasons_zh varchar[])"
+    )
 
 
 def add_school(conn, code: str, name: str, school_type: str) -> None:
@@ -154,7 +159,26 @@ def populate_province(conn, schools: int, years: list[int], seed: int, school_ty
     insert_rows(conn, "quality.table_status", status_rows)
     insert_rows(conn, "quality.issues", issue_rows)
     rebuild_school_risk(conn)
+    insert_rows(conn, "mart.college_card", card_rows(codes, years, seed))
     return codes
+
+
+CARD_WEIGHTS = (("合格", 0.6), ("未达合格", 0.25), ("限制招生", 0.1), ("暂停招生", 0.05))
+
+
+def card_rows(codes: list[str], years: list[int], seed: int) -> list[tuple]:
+    """A card per college and year, drawn from a generator of its own so the other fixture rows do not move."""
+    rng = random.Random(f"{seed}:cards")
+    cards, weights = zip(*CARD_WEIGHTS)
+    rows = []
+    for code in codes:
+        for year in years:
+            card = rng.choices(cards, weights)[0]
+            below = {"限制招生": 1, "暂停招生": 2}.get(card, 0)
+            deciding = ["books_per_student", "equipment_value_per_student"][:max(below, 1)]
+            reasons = [f"生均图书为40.0册，低于限制招生值50册（该限制招生值未经核实）：{below}项基本办学条件指标未达到限制招生要求。"]
+            rows.append((code, year, "综合", card, False, below, below and 1, deciding, [], below > 0, reasons))
+    return rows
 
 
 def insert_rows(conn, table: str, rows: list[tuple]) -> None:

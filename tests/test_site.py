@@ -224,3 +224,20 @@ def test_a_rebuild_removes_the_dashboard_of_a_college_that_left_and_keeps_the_ot
     write_college_dashboards(load_site_inputs(conn), site)
     assert not (site / "schools" / gone / "index.html").exists()
     assert (site / "schools" / kept / "index.html").is_file()
+
+
+def test_the_official_card_is_shown_apart_from_the_element_colours(province):
+    conn, site, codes, inputs, _ = province
+    cards = {(row["school_code"], row["year"]): row["card"] for row in inputs.cards.iter_rows(named=True)}
+    for code in codes:
+        page = (site / "schools" / code / "index.html").read_text(encoding="utf-8")
+        assert "办学条件黄牌/红牌（教发〔2004〕2号）" in page and "要素预警" in page
+        latest = cards[(code, YEARS[-1])]
+        label = {"限制招生": "限制招生（办学条件黄牌）", "暂停招生": "暂停招生（办学条件红牌）"}.get(latest, latest)
+        assert label in page
+    overview = (site / "province" / "index.html").read_text(encoding="utf-8")
+    carded = [code for (code, year), card in cards.items() if year == YEARS[-1] and card in ("限制招生", "暂停招生")]
+    assert carded, "the fixture should card at least one college in the latest year"
+    section = overview[overview.index(f"{YEARS[-1]}年办学条件黄牌/红牌"):]
+    for code in carded:
+        assert school_name(int(code) - 90001) in section

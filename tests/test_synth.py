@@ -30,6 +30,7 @@ from pipelines.synth import (
     generate_province,
     parse_years,
     plan_schools,
+    read_teacher_cap,
     read_thresholds,
 )
 
@@ -294,28 +295,33 @@ def test_clean_data_satisfy_the_catalog_and_add_up(clean):
 
 
 def indicator_values(tables: dict[str, list[dict]]) -> dict[str, float]:
-    """The targeted indicators, computed from generated rows as the mart does (DOMAIN.md §7)."""
+    """The targeted indicators, computed from generated rows with 教发〔2004〕2号's 测算办法 (DOMAIN.md §7)."""
     students = tables["1.3.2"][0]
-    fulltime = students["fulltime_total"]
+    count = lambda name: students[name] or 0  # noqa: E731
+    vocational = students["fulltime_total"]
+    fulltime = vocational + count("international_students") + count("preparatory_students") + count(
+        "further_study") + count("adult_fulltime")
     equivalent = (
-        fulltime + (students["further_study"] or 0) + (students["adult_fulltime"] or 0)
-        + 0.3 * (students["evening"] or 0) + 0.1 * (students["correspondence"] or 0)
+        vocational + 3 * count("international_students") + count("preparatory_students") + count("further_study")
+        + count("adult_fulltime") + 0.3 * count("evening") + 0.1 * count("correspondence")
     )
     teachers = tables["6.1"]
     external = len(tables["6.3"]) + len(tables["6.4"])
+    cap_share, on_converted = read_teacher_cap()
+    converted = min(0.5 * external, cap_share * len(teachers)) if on_converted else 0.5 * min(external, cap_share * len(teachers))
     area = tables["3.1"][0]
     equipment = tables["3.2"][0]
     share = lambda hits: 100 * hits / len(teachers)  # noqa: E731
     return {
-        "student_teacher_ratio": equivalent / (len(teachers) + 0.5 * min(external, 0.25 * len(teachers))),
+        "student_teacher_ratio": equivalent / (len(teachers) + converted),
         "postgrad_teacher_share": share(sum(t["highest_degree"] in ("博士", "硕士") for t in teachers)),
         "senior_title_share": share(sum(t["title_level"] in ("正高级", "副高级") for t in teachers)),
-        "teaching_admin_area_per_student": (area["teaching_research_area"] + area["admin_office_area"]) / equivalent,
+        "teaching_admin_area_per_student": (area["teaching_research_area"] + area["admin_office_area"]) / fulltime,
         "dormitory_area_per_student": area["dormitory_area"] / fulltime,
         "equipment_value_per_student": equipment["equipment_value"] * 10000 / equivalent,
         "new_equipment_share": 100 * equipment["equipment_value_new"] / (equipment["equipment_value"] - equipment["equipment_value_new"]),
         "books_per_student": tables["3.3"][0]["books_total"] / equivalent,
-        "computers_per_100_students": 100 * tables["3.4"][0]["teaching_computers"] / equivalent,
+        "computers_per_100_students": 100 * tables["3.4"][0]["teaching_computers"] / fulltime,
         "practice_hours_share": 100 * sum(c["practice_hours"] for c in tables["7.2"]) / sum(c["total_hours"] for c in tables["7.2"]),
     }
 
@@ -334,6 +340,16 @@ def test_indicator_levels_follow_the_thresholds():
                 level = "red" if beyond(restricted) else "yellow" if beyond(qualified) else "green"
                 assert level == school.levels[year][indicator], (school.code, year, indicator, value)
                 seen.add(level)
+            # a drawn shortfall of 新增设备比例 must not be waived by 表三's exemption (> 1 亿元 and > 1000 万元)
+            equipment = data[year]["3.2"][0]
+            exempt = equipment["equipment_value"] > 10000 and equipment["equipment_value_new"] > 1000
+            assert not exempt or school.levels[year]["new_equipment_share"] == "green", (school.code, year)
+            # the monitoring indicators that are not drawn stay above their 合格 values
+            students = data[year]["1.3.2"][0]
+            fulltime = students["fulltime_total"] + sum(students[name] or 0 for name in (
+                "international_students", "preparatory_students", "further_study", "adult_fulltime"))
+            land = limits[("land_area_per_student", school.school_type)][0]
+            assert data[year]["3.1"][0]["land_area"] / fulltime >= land, (school.code, year)
     assert seen == {"green", "yellow", "red"}
 
 
