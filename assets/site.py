@@ -76,7 +76,8 @@ def load_site_inputs(conn: duckdb.DuckDBPyConnection) -> SiteInputs:
             "select school_code, year, risk_score, red_count, yellow_count, insufficient_count, rank from mart.school_risk"
         ).pl(),
         thresholds=conn.execute(
-            "select indicator_code, school_type, qualified_value, restricted_value from ref.thresholds"
+            "select indicator_code, school_type, qualified_value, restricted_value, confidence, restricted_confidence "
+            "from ref.thresholds"
         ).pl(),
         table_status=conn.execute("select school_code, year, table_code, status, reasons_zh from quality.table_status").pl(),
         issues=conn.execute(

@@ -241,3 +241,16 @@ def test_the_official_card_is_shown_apart_from_the_element_colours(province):
     section = overview[overview.index(f"{YEARS[-1]}年办学条件黄牌/红牌"):]
     for code in carded:
         assert school_name(int(code) - 90001) in section
+
+
+def test_an_unconfirmed_threshold_line_says_so(province):
+    from dashboards.college import build_indicator_trend_figure
+
+    _, _, _, inputs, _ = province
+    indicator = inputs.reference.indicators.filter(pl.col("indicator_code") == "books_per_student").row(0, named=True)
+    threshold = inputs.thresholds.filter(
+        (pl.col("indicator_code") == "books_per_student") & (pl.col("school_type") == "综合")
+    ).row(0, named=True)
+    names = [trace.name for trace in build_indicator_trend_figure(indicator, YEARS, {}, {}, threshold, "综合").data]
+    # 综合 合格 80 is read in the cited table; no 高职 限制招生 value is confirmed
+    assert "合格值" in names and "限制招生值（未核实）" in names
