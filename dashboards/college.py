@@ -203,6 +203,11 @@ def threshold_trace(years: list[str], value: float | None, name: str, level: str
     }]
 
 
+def threshold_name(name: str, confidence: str | None) -> str:
+    """A threshold line's name, saying so when the value is not confirmed (no 高职 限制招生 value is)."""
+    return name if confidence == "confirmed" else f"{name}（未核实）"
+
+
 def build_indicator_trend_figure(
     indicator: dict, years: list[int], values: dict[int, float], band: dict[int, dict], threshold: dict | None,
     school_type: str,
@@ -213,8 +218,10 @@ def build_indicator_trend_figure(
     own = [None if values.get(year) is None else round(values[year], digits) for year in years]
     traces = band_traces(labels, band, f"{school_type}类院校") if band else []
     if threshold:
-        traces += threshold_trace(labels, threshold.get("qualified_value"), "合格值", "green")
-        traces += threshold_trace(labels, threshold.get("restricted_value"), "限制招生值", "red")
+        qualified = threshold_name("合格值", threshold.get("confidence"))
+        restricted = threshold_name("限制招生值", threshold.get("restricted_confidence"))
+        traces += threshold_trace(labels, threshold.get("qualified_value"), qualified, "green")
+        traces += threshold_trace(labels, threshold.get("restricted_value"), restricted, "red")
     traces.append({
         "type": "scatter", "x": labels, "y": own, "mode": "lines+markers", "name": "本校",
         "line": {"color": "#222", "width": 2.5}, "marker": {"size": 7},
