@@ -28,6 +28,17 @@ colleges are green, some are placed between the 限制招生 and 合格 values (
 限制招生 value (red). With `defects=True` each defect kind of the brief is injected in the
 latest year, each in a different college when there are enough colleges, and recorded in the
 manifest. Same seed ⇒ identical bytes.
+
+Platform generations: by default (`layouts="v2"`) every export takes the V2 layout above. With
+`layouts="mixed"` a share of college-years (never one carrying a defect) is exported the way the
+online 采集与管理系统 (since 2017) does, from reference/platform_crosswalk.csv and the
+`online2017` rows of the catalog: its own numbering and file names (`6.2 个人其他信息.xlsx`), the
+teachers split into 6.1 基本信息, 6.2 个人其他信息 and 6.3 授课情况 (one row per course) joined on
+教工号, a title row and a note row, the cited sources' header texts (two-level where nested) with
+units in brackets, full- or half-width brackets and line breaks inside header cells. The
+manifest's `layouts` lists each college-year's layout and variants; its online files carry
+`layout` and `platform_table_code`. `write_layout_fixtures` writes one small college's files in one
+layout, one per table, for the ingest's tests.
 """
 
 from __future__ import annotations
@@ -48,7 +59,7 @@ from pathlib import Path
 import xlsxwriter
 
 from pipelines.catalog import (BASE_VERSION, PLATFORM_VERSIONS, CatalogColumn, CatalogTable, load_catalog,
-                               load_crosswalk)
+                               load_crosswalk, load_header_aliases)
 from pipelines.settings import REFERENCE_DIR, get_settings
 
 DEFECT_KINDS = (
@@ -1277,6 +1288,7 @@ class PlatformFile:
     columns: tuple
     source: str
     confidence: str
+    aliases: dict = field(default_factory=dict)  # column name -> header texts seen in real exports
 
 
 def platform_files(layout: str) -> list[PlatformFile]:
@@ -1285,6 +1297,10 @@ def platform_files(layout: str) -> list[PlatformFile]:
     if layout == BASE_VERSION:
         return [PlatformFile(layout, t.code, t.name_zh, t.code, t.columns, t.source, t.confidence) for t in catalog.tables]
     shapes = {shape.code: shape for shape in catalog.shapes_of(layout)}
+    aliases: dict[str, dict[str, tuple]] = {}
+    for alias in load_header_aliases():
+        seen = aliases.setdefault(alias.table_code, {})
+        seen[alias.column_name] = seen.get(alias.column_name, ()) + (alias.header,)
     files = []
     for entry in load_crosswalk():
         if entry.platform_version != layout:
@@ -1293,7 +1309,7 @@ def platform_files(layout: str) -> list[PlatformFile]:
         columns = shape.columns if shape else catalog.by_code(entry.v2_table_code).columns
         source = shape.source if shape else entry.source
         files.append(PlatformFile(layout, entry.table_code, entry.table_name_zh, entry.v2_table_code, columns,
-                                  source, entry.confidence))
+                                  source, entry.confidence, aliases.get(entry.v2_table_code, {})))
     return files
 
 
@@ -1311,11 +1327,14 @@ def choose_layout(seed: int, school_code: str, year: int, layouts: str) -> tuple
     return ONLINE_VERSION, variants
 
 
-def online_header(column: CatalogColumn, variants: list[str], rng: random.Random) -> str:
-    """The real export's text for a column (the cited form is listed last): its two-level form where there is one, the
-    unit in brackets, full- or half-width brackets and, sometimes, a line break in the cell."""
-    nested = [text for text in column.headers if "/" in text]
-    text = nested[-1] if nested and "two_level_headers" in variants else column.headers[-1]
+def online_header(column: CatalogColumn, variants: list[str], rng: random.Random, seen: tuple = ()) -> str:
+    """The real export's text for a column, from its cited forms (listed last in the catalog, or `seen`
+    in header_aliases.csv): two-level where there is one, the unit in brackets, full- or half-width
+    brackets and, sometimes, a line break in the cell."""
+    options = [*column.headers, *seen]
+    nested = [text for text in options if "/" in text]
+    flat = [text for text in options if "/" not in text]
+    text = nested[-1] if nested and ("two_level_headers" in variants or not flat) else flat[-1]
     if "units_in_headers" in variants and column.unit in UNIT_WORDS and "（" not in text and "(" not in text:
         text = f"{text}（{column.unit}）"
     if "halfwidth_brackets" in variants:
@@ -1354,7 +1373,7 @@ def render_online_xlsx(
     """A table as the online system exports it: a title row, a note row (school, period, unit),
     the source's header texts (two-level where nested) and the data."""
     columns = list(shape.columns)
-    headers = [online_header(column, variants, rng) for column in columns]
+    headers = [online_header(column, variants, rng, shape.aliases.get(column.name, ())) for column in columns]
     extra = ["课程名称"] if shape.code == TEACHING_SHAPE and shape.layout == ONLINE_VERSION else []
     style = file_style(rng)
     buffer = io.BytesIO()
