@@ -1164,6 +1164,18 @@ def total_row(table: CatalogTable, rows: list[dict]) -> list:
     return values
 
 
+def write_cell(sheet, row: int, col: int, value, date_format) -> None:
+    """A cell as `cell_text` made it: text, Excel date, number, or nothing for None."""
+    if value is None:
+        return
+    if isinstance(value, str):
+        sheet.write_string(row, col, value)
+    elif isinstance(value, dt.date):
+        sheet.write_datetime(row, col, dt.datetime(value.year, value.month, value.day), date_format)
+    else:
+        sheet.write_number(row, col, value)
+
+
 def write_header_rows(sheet, top: int, columns: list[str], header_format) -> int:
     """Write the header from sheet row `top` (0-based): one row, or two with `上级/下级` texts merged
     under their common top; the first column is 序号. Returns the 0-based row of the first data row."""
@@ -1221,15 +1233,7 @@ def render_xlsx(
         excel_row = first + number
         sheet.write_number(excel_row, 0, number + 1)
         for col, column in enumerate(table.columns, start=1):
-            value = cell_text(column, row.get(column.name), style, rng)
-            if value is None:
-                continue
-            if isinstance(value, str):
-                sheet.write_string(excel_row, col, value)
-            elif isinstance(value, dt.date):
-                sheet.write_datetime(excel_row, col, dt.datetime(value.year, value.month, value.day), date_format)
-            else:
-                sheet.write_number(excel_row, col, value)
+            write_cell(sheet, excel_row, col, cell_text(column, row.get(column.name), style, rng), date_format)
     if with_total:
         excel_row = first + len(rows)
         sheet.write_string(excel_row, 0, "合计", total_format)
@@ -1404,14 +1408,7 @@ def render_online_xlsx(
         values = [cell_text(column, row.get(column.name), style, rng) for column in columns]
         values += [row.get("course_name")] if extra else []
         for col, value in enumerate(values, start=1):
-            if value is None:
-                continue
-            if isinstance(value, str):
-                sheet.write_string(excel_row, col, value)
-            elif isinstance(value, dt.date):
-                sheet.write_datetime(excel_row, col, dt.datetime(value.year, value.month, value.day), date_format)
-            else:
-                sheet.write_number(excel_row, col, value)
+            write_cell(sheet, excel_row, col, value, date_format)
     workbook.close()
     return Rendered(content=buffer.getvalue(), first_data_row=first + 1, rows=len(rows))
 

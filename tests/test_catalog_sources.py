@@ -10,20 +10,30 @@ from pipelines.catalog import (BASE_VERSION, CONFIDENCE_LEVELS, PLATFORM_VERSION
 from pipelines.settings import REFERENCE_DIR
 
 
-def all_tables(catalog):
-    return catalog.tables + catalog.shapes
+def unsourced(catalog) -> list[str]:
+    """Every table or column row without a source, or with a confidence outside the allowed set."""
+    found = []
+    for table in catalog.tables + catalog.shapes:
+        if not table.source or table.confidence not in CONFIDENCE_LEVELS or table.platform_version not in PLATFORM_VERSIONS:
+            found.append(f"{table.platform_version} {table.code}")
+        for column in table.columns:
+            if not column.source or column.confidence not in CONFIDENCE_LEVELS:
+                found.append(f"{column.platform_version} {table.code}.{column.name}")
+    return found
+
+
+def unmapped(crosswalk, catalog) -> list[str]:
+    """Every crosswalk row whose V2 code the catalog does not have, or without source and confidence."""
+    codes = set(catalog.codes)
+    return [f"{entry.platform_version} {entry.table_code}" for entry in crosswalk
+            if entry.v2_table_code not in codes or not entry.source or entry.confidence not in CONFIDENCE_LEVELS]
 
 
 def test_every_table_and_column_names_its_source_and_confidence():
     catalog = load_catalog()
-    for table in all_tables(catalog):
-        assert table.source, f"table {table.code} ({table.platform_version}) has no source"
-        assert table.confidence in CONFIDENCE_LEVELS, table.code
-        assert table.platform_version in PLATFORM_VERSIONS, table.code
-        for column in table.columns:
-            assert column.source, f"{table.code}.{column.name} ({column.platform_version}) has no source"
-            assert column.confidence in CONFIDENCE_LEVELS, f"{table.code}.{column.name}"
-            assert column.platform_version == table.platform_version
+    assert unsourced(catalog) == []
+    assert all(column.platform_version == table.platform_version
+               for table in catalog.tables + catalog.shapes for column in table.columns)
 
 
 def test_raw_tables_are_the_v2_tables_and_later_shapes_land_in_them():
@@ -37,12 +47,10 @@ def test_raw_tables_are_the_v2_tables_and_later_shapes_land_in_them():
 
 
 def test_every_crosswalk_row_points_to_a_catalogued_v2_code():
-    codes = set(load_catalog().codes)
+    catalog = load_catalog()
     entries = load_crosswalk()
-    for entry in entries:
-        assert entry.v2_table_code in codes, entry
-        assert entry.platform_version in PLATFORM_VERSIONS, entry
-        assert entry.source and entry.confidence in CONFIDENCE_LEVELS, entry
+    assert unmapped(entries, catalog) == []
+    codes = set(catalog.codes)
     for version in PLATFORM_VERSIONS:
         mapped = {entry.v2_table_code for entry in entries if entry.platform_version == version}
         assert mapped == codes, f"{version} crosswalk misses {sorted(codes - mapped)}"
@@ -95,11 +103,13 @@ def test_a_later_shape_naming_a_column_its_v2_table_lacks_is_refused(tmp_path):
         read_catalog(tmp_path)
 
 
-def test_a_blank_source_or_a_crosswalk_to_an_unknown_code_is_seen(tmp_path):
+def test_a_blank_source_and_a_crosswalk_row_to_an_unknown_code_are_found(tmp_path):
     copy_reference(tmp_path)
     rewrite(tmp_path / "platform_tables.csv", lambda rows: rows[0].update(source=""))
+    rewrite(tmp_path / "platform_columns.csv", lambda rows: rows[1].update(confidence=""))
     rewrite(tmp_path / "platform_crosswalk.csv", lambda rows: rows[-1].update(v2_table_code="9.9"))
     catalog = read_catalog(tmp_path)
-    assert [table.code for table in catalog.tables if not table.source] == [catalog.tables[0].code]
-    codes = set(catalog.codes)
-    assert [entry.v2_table_code for entry in read_crosswalk(tmp_path) if entry.v2_table_code not in codes] == ["9.9"]
+    first = catalog.tables[0]
+    assert unsourced(catalog) == [f"V2 {first.code}", f"V2 {first.code}.{first.columns[1].name}"]
+    last = read_crosswalk(tmp_path)[-1]
+    assert unmapped(read_crosswalk(tmp_path), catalog) == [f"{last.platform_version} {last.table_code}"]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import fastexcel
 import pytest
 
 from pipelines.catalog import load_catalog, load_crosswalk
+from pipelines.cli import main
 from pipelines.synth import ONLINE_VERSION, generate_province, platform_files, write_layout_fixtures
 
 YEARS = [2023, 2024]
@@ -102,3 +104,22 @@ def test_mixed_layouts_give_the_same_bytes_for_the_same_seed(tmp_path, mixed):
                 for path in sorted(root.rglob("*")) if path.is_file()}
 
     assert digest(again) == digest(out)
+
+
+@pytest.mark.parametrize("layout", ["V2", ONLINE_VERSION])
+def test_each_layout_delivers_every_key_and_required_column_of_every_raw_table(layout):
+    delivered: dict[str, set[str]] = {}
+    for shape in platform_files(layout):
+        delivered.setdefault(shape.v2_code, set()).update(column.name for column in shape.columns)
+    for table in load_catalog().tables:
+        needed = {column.name for column in table.columns if column.required} | set(table.key_columns)
+        assert needed <= delivered[table.code], f"{layout} misses {sorted(needed - delivered[table.code])} of {table.code}"
+
+
+def test_cli_takes_the_layouts_option_and_refuses_an_unknown_one(tmp_path, zhengai_home, capsys):
+    out = tmp_path / "inbox"
+    assert main(["synth", "--out", str(out), "--schools", "3", "--years", "2024", "--seed", "5", "--layouts", "mixed"]) == 0
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert len(manifest["layouts"]) == 3
+    with pytest.raises(SystemExit):
+        main(["synth", "--out", str(out), "--layouts", "v3"])
