@@ -1274,8 +1274,6 @@ def file_name(table: CatalogTable, csv_variant: bool = False) -> str:
 LAYOUT_CHOICES = ("v2", "mixed")
 ONLINE_VERSION = "online2017"
 ONLINE_SHARE = 0.4  # of college-years exported in the online layout under --layouts mixed
-ONLINE_VARIANTS = ("title_note_rows", "two_level_headers", "units_in_headers", "fullwidth_brackets",
-                   "halfwidth_brackets", "line_breaks")
 UNIT_WORDS = ("万元", "元", "平方米", "人", "人次", "册", "台", "个", "学时", "年", "月", "天", "节次", "次")
 TEACHING_SHAPE = "6.3"  # the online 授课情况: one row per teacher and course
 
@@ -1451,8 +1449,8 @@ def write_layout_fixtures(out: Path, layout: str, seed: int = 7, year: int = 202
     """For tests: one small college's exports in one platform generation's layout (V2 or online2017),
     one file per table of that layout, each with the header texts of its cited catalog rows.
 
-    Returns one entry per file: path, layout, platform_table_code, table_code (the V2 raw table),
-    rows, first_data_row, source and confidence."""
+    Returns one entry per file: path, school_code, year, layout, platform_table_code, table_code (the
+    V2 raw table), rows, first_data_row, source and confidence."""
     if layout not in PLATFORM_VERSIONS:
         raise ValueError(f"unknown platform layout {layout!r}; one of {', '.join(PLATFORM_VERSIONS)}")
     out = Path(out)
@@ -1473,7 +1471,8 @@ def write_layout_fixtures(out: Path, layout: str, seed: int = 7, year: int = 202
             rendered = render_online_xlsx(school, shape, rows, year, created, variants, rng)
             name = platform_file_name(shape)
         (out / name).write_bytes(rendered.content)
-        entries.append({"path": name, "layout": layout, "platform_table_code": shape.code, "table_code": shape.v2_code,
+        entries.append({"path": name, "school_code": school.code, "year": year, "layout": layout,
+                        "platform_table_code": shape.code, "table_code": shape.v2_code,
                         "rows": rendered.rows, "first_data_row": rendered.first_data_row, "source": shape.source,
                         "confidence": shape.confidence})
     return entries

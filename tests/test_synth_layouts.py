@@ -6,12 +6,15 @@ import hashlib
 import json
 from pathlib import Path
 
+import duckdb
 import fastexcel
 import pytest
 
 from pipelines.catalog import load_catalog, load_crosswalk
 from pipelines.cli import main
-from pipelines.synth import ONLINE_VERSION, generate_province, platform_files, write_layout_fixtures
+from pipelines.ingest import ingest_inbox
+from pipelines.settings import get_settings
+from pipelines.synth import ONLINE_VERSION, generate_province, plan_schools, platform_files, write_layout_fixtures
 
 YEARS = [2023, 2024]
 
@@ -123,3 +126,16 @@ def test_cli_takes_the_layouts_option_and_refuses_an_unknown_one(tmp_path, zheng
     assert len(manifest["layouts"]) == 3
     with pytest.raises(SystemExit):
         main(["synth", "--out", str(out), "--layouts", "v3"])
+
+
+def test_v2_fixtures_load_through_the_ingest_with_every_row(zhengai_home):
+    school = plan_schools(1, 7, [2024])[0]  # write_layout_fixtures' college (its default seed and year)
+    entries = write_layout_fixtures(get_settings().inbox / school.code / "2024", "V2")
+    assert {entry["school_code"] for entry in entries} == {school.code}
+    conn = duckdb.connect()
+    ingest_inbox(conn, get_settings())
+    catalog = load_catalog()
+    for entry in entries:
+        table = catalog.by_code(entry["table_code"])
+        loaded = conn.sql(f'select count(*) from raw."{table.table_name}"').fetchone()[0]
+        assert loaded == entry["rows"], entry["path"]
