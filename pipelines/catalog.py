@@ -2,6 +2,14 @@
 
 Shared by the demo generator, the ingest and the expectation-suite generator so that all of
 them read the same editable files.
+
+Every table and column row names its `source` (a public template, field list, notice or code),
+its `confidence` (high / medium / low) and the `platform_version` whose layout it describes:
+`V2` rows are the Excel-era platform whose numbering 附件2 cites, one raw table each
+(`Catalog.tables`); rows of a later version (`online2017`, the online 采集与管理系统) describe
+that version's shape of a table and land in the raw table of the same `table_name`
+(`Catalog.shapes`). reference/platform_crosswalk.csv maps every version's table codes to the V2
+codes and reference/header_aliases.csv holds the header variants a data officer accepted.
 """
 
 from __future__ import annotations
@@ -14,6 +22,9 @@ from pathlib import Path
 from pipelines.settings import REFERENCE_DIR
 
 COLUMN_TYPES = ("text", "integer", "number", "date", "boolean", "category")
+BASE_VERSION = "V2"
+PLATFORM_VERSIONS = (BASE_VERSION, "online2017")
+CONFIDENCE_LEVELS = ("high", "medium", "low")
 DUCKDB_TYPES = {
     "text": "varchar",
     "category": "varchar",
@@ -36,6 +47,9 @@ class CatalogColumn:
     min_value: float | None
     max_value: float | None
     description_zh: str
+    source: str = ""
+    confidence: str = ""
+    platform_version: str = BASE_VERSION
 
     @property
     def duckdb_type(self) -> str:
@@ -53,6 +67,8 @@ class CatalogTable:
     confidence: str
     note: str
     columns: tuple[CatalogColumn, ...] = field(default=())
+    source: str = ""
+    platform_version: str = BASE_VERSION
 
     def column(self, name: str) -> CatalogColumn:
         for column in self.columns:
@@ -64,6 +80,13 @@ class CatalogTable:
 @dataclass(frozen=True)
 class Catalog:
     tables: tuple[CatalogTable, ...]
+    shapes: tuple[CatalogTable, ...] = ()
+
+    def shapes_of(self, platform_version: str) -> tuple[CatalogTable, ...]:
+        """The tables of one platform version whose shape differs from V2 (V2: the raw tables)."""
+        if platform_version == BASE_VERSION:
+            return self.tables
+        return tuple(shape for shape in self.shapes if shape.platform_version == platform_version)
 
     def by_code(self, code: str) -> CatalogTable:
         for table in self.tables:
@@ -90,15 +113,30 @@ def _number(value: str | None) -> float | None:
     return float(value) if value not in (None, "") else None
 
 
+def _read_rows(path: Path) -> list[dict]:
+    with open(path, encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _version(row: dict) -> str:
+    return (row.get("platform_version") or "").strip() or BASE_VERSION
+
+
+def _confidence(file: str, line_no: int, row: dict) -> str:
+    value = (row.get("confidence") or "").strip()
+    if value and value not in CONFIDENCE_LEVELS:
+        raise ValueError(f"{file} line {line_no}: confidence {value!r} is not one of {', '.join(CONFIDENCE_LEVELS)}")
+    return value
+
+
 def read_catalog(directory: Path) -> Catalog:
     """Read and validate the two catalog files in `directory`; errors name the file and row."""
-    with open(directory / "platform_columns.csv", encoding="utf-8", newline="") as handle:
-        column_rows = list(csv.DictReader(handle))
-    columns: dict[str, list[CatalogColumn]] = {}
-    for line_no, row in enumerate(column_rows, start=2):
+    columns: dict[tuple[str, str], list[CatalogColumn]] = {}
+    for line_no, row in enumerate(_read_rows(directory / "platform_columns.csv"), start=2):
         if row["type"] not in COLUMN_TYPES:
             raise ValueError(f"platform_columns.csv line {line_no}: unknown type {row['type']!r}")
-        columns.setdefault(row["table_code"].strip(), []).append(
+        version = _version(row)
+        columns.setdefault((version, row["table_code"].strip()), []).append(
             CatalogColumn(
                 table_code=row["table_code"].strip(),
                 name=row["column_name"].strip(),
@@ -110,31 +148,116 @@ def read_catalog(directory: Path) -> Catalog:
                 min_value=_number(row["min_value"]),
                 max_value=_number(row["max_value"]),
                 description_zh=row["description_zh"] or "",
+                source=(row.get("source") or "").strip(),
+                confidence=_confidence("platform_columns.csv", line_no, row),
+                platform_version=version,
             )
         )
-    with open(directory / "platform_tables.csv", encoding="utf-8", newline="") as handle:
-        table_rows = list(csv.DictReader(handle))
-    tables = []
-    for line_no, row in enumerate(table_rows, start=2):
-        code = row["table_code"].strip()
-        if code not in columns:
-            raise ValueError(f"platform_tables.csv line {line_no}: table {code} has no columns")
-        tables.append(
-            CatalogTable(
-                code=code,
-                name_zh=row["name_zh"].strip(),
-                table_name=row["table_name"].strip(),
-                grain=row["grain"].strip(),
-                key_columns=_split(row["key_columns"]),
-                required=row["required"] == "yes",
-                confidence=row["confidence"],
-                note=row["note"] or "",
-                columns=tuple(columns.pop(code)),
-            )
+    tables, shapes = [], []
+    for line_no, row in enumerate(_read_rows(directory / "platform_tables.csv"), start=2):
+        code, version = row["table_code"].strip(), _version(row)
+        if (version, code) not in columns:
+            raise ValueError(f"platform_tables.csv line {line_no}: table {code} ({version}) has no columns")
+        table = CatalogTable(
+            code=code,
+            name_zh=row["name_zh"].strip(),
+            table_name=row["table_name"].strip(),
+            grain=row["grain"].strip(),
+            key_columns=_split(row["key_columns"]),
+            required=row["required"] == "yes",
+            confidence=_confidence("platform_tables.csv", line_no, row),
+            note=row["note"] or "",
+            columns=tuple(columns.pop((version, code))),
+            source=(row.get("source") or "").strip(),
+            platform_version=version,
         )
+        (tables if version == BASE_VERSION else shapes).append(table)
     if columns:
         raise ValueError(f"platform_columns.csv names tables missing from platform_tables.csv: {sorted(columns)}")
-    return Catalog(tables=tuple(tables))
+    _check_shapes(tables, shapes)
+    return Catalog(tables=tuple(tables), shapes=tuple(shapes))
+
+
+def _check_shapes(tables: list[CatalogTable], shapes: list[CatalogTable]) -> None:
+    """A later version's shape must land in a V2 raw table and fill only that table's columns."""
+    by_name = {table.table_name: table for table in tables}
+    for shape in shapes:
+        target = by_name.get(shape.table_name)
+        if target is None:
+            raise ValueError(f"platform_tables.csv: {shape.platform_version} table {shape.code} lands in "
+                             f"{shape.table_name!r}, which no V2 table is")
+        known = {column.name for column in target.columns}
+        unknown = [column.name for column in shape.columns if column.name not in known]
+        if unknown:
+            raise ValueError(f"platform_columns.csv: {shape.platform_version} table {shape.code} names columns "
+                             f"{unknown} that V2 table {target.code} does not have")
+
+
+@dataclass(frozen=True)
+class CrosswalkEntry:
+    """One table of one platform version and the V2 code whose raw table its rows land in."""
+
+    platform_version: str
+    table_code: str
+    table_name_zh: str
+    v2_table_code: str
+    note: str
+    source: str
+    confidence: str
+
+
+@dataclass(frozen=True)
+class HeaderAlias:
+    """A header text seen in real exports, accepted as a catalog column (reference/header_aliases.csv)."""
+
+    table_code: str
+    header: str
+    column_name: str
+    note: str
+
+
+def read_crosswalk(directory: Path) -> tuple[CrosswalkEntry, ...]:
+    path = directory / "platform_crosswalk.csv"
+    entries = []
+    for line_no, row in enumerate(_read_rows(path), start=2):
+        entries.append(
+            CrosswalkEntry(
+                platform_version=_version(row),
+                table_code=row["table_code"].strip(),
+                table_name_zh=(row["table_name_zh"] or "").strip(),
+                v2_table_code=row["v2_table_code"].strip(),
+                note=row["note"] or "",
+                source=(row["source"] or "").strip(),
+                confidence=_confidence(path.name, line_no, row),
+            )
+        )
+    return tuple(entries)
+
+
+def read_header_aliases(directory: Path) -> tuple[HeaderAlias, ...]:
+    """The aliases file; missing means none accepted yet."""
+    path = directory / "header_aliases.csv"
+    if not path.is_file():
+        return ()
+    return tuple(
+        HeaderAlias(
+            table_code=row["table_code"].strip(),
+            header=row["header"].strip(),
+            column_name=row["column_name"].strip(),
+            note=row["note"] or "",
+        )
+        for row in _read_rows(path)
+        if (row.get("header") or "").strip()
+    )
+
+
+def load_crosswalk() -> tuple[CrosswalkEntry, ...]:
+    return read_crosswalk(REFERENCE_DIR)
+
+
+def load_header_aliases() -> tuple[HeaderAlias, ...]:
+    """Read on every call: a data officer may add an alias between two runs."""
+    return read_header_aliases(REFERENCE_DIR)
 
 
 @lru_cache(maxsize=1)

@@ -1,7 +1,9 @@
 -- The platform table catalog (reference/platform_tables.csv): one row per status-data table.
 create or replace table ref.platform_tables as
 with source as (
-    select * from read_csv($path, header = true, all_varchar = true)
+    select * from read_csv($path, header = true, all_varchar = true, null_padding = true)
+    -- later platform versions' shapes are read by pipelines/catalog.py, not by the warehouse
+    where coalesce(nullif(trim(platform_version), ''), 'V2') = 'V2'
 ),
 
 final as (
@@ -13,7 +15,9 @@ final as (
         list_filter(string_split(coalesce(key_columns, ''), '|'), x -> x <> '') as key_columns,
         required = 'yes' as required,
         confidence,
-        note
+        note,
+        source,
+        coalesce(nullif(trim(platform_version), ''), 'V2') as platform_version
     from source
 )
 
