@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
+from pipelines.registry import load_registry
 from pipelines.settings import REFERENCE_DIR, TIMEZONE, get_settings
 
 RULES_FILE = REFERENCE_DIR / "sampling_rules.csv"
@@ -245,13 +246,11 @@ def read_rows(path: Path) -> list[tuple[int, list[str]]]:
     if not path.is_file():
         raise FileNotFoundError(f"找不到文件 / file not found: {path}")
     if path.suffix.lower() in {".xlsx", ".xlsm", ".xls"}:
-        import fastexcel
-
-        reader = fastexcel.read_excel(str(path))
-        sheet_name = TEMPLATE_SHEET if TEMPLATE_SHEET in reader.sheet_names else reader.sheet_names[0]
-        frame = reader.load_sheet_by_name(sheet_name, header_row=None, dtypes="string").to_polars()
-        return [(index + 1, ["" if v is None else str(v) for v in row]) for index, row in enumerate(frame.rows())]
-    raw = path.read_bytes()
+        return read_workbook_rows(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise ReviewInputError(f"{path.name}: 无法读取文件（{error.strerror}）/ cannot read the file") from None
     for encoding in ("utf-8-sig", "gb18030"):
         try:
             decoded = raw.decode(encoding)
@@ -260,7 +259,28 @@ def read_rows(path: Path) -> list[tuple[int, list[str]]]:
             continue
     else:
         raise ReviewInputError(f"{path.name}: 无法识别文件编码（请用 UTF-8 保存）/ unreadable encoding")
-    return [(index + 1, row) for index, row in enumerate(csv.reader(io.StringIO(decoded, newline="")))]
+    try:
+        return [(index + 1, row) for index, row in enumerate(csv.reader(io.StringIO(decoded, newline="")))]
+    except csv.Error as error:
+        raise ReviewInputError(
+            f"{path.name}: 不是可读的 CSV 文件（{error}），请从模板另存为 CSV 或直接提交 Excel 模板 / not a readable CSV"
+        ) from None
+
+
+def read_workbook_rows(path: Path) -> list[tuple[int, list[str]]]:
+    """The template sheet's rows (else the first sheet's); a file Excel cannot open is refused in one line."""
+    import fastexcel
+
+    try:
+        reader = fastexcel.read_excel(str(path))
+        sheet_name = TEMPLATE_SHEET if TEMPLATE_SHEET in reader.sheet_names else reader.sheet_names[0]
+        frame = reader.load_sheet_by_name(sheet_name, header_row=None, dtypes="string").to_polars()
+    except (fastexcel.FastExcelError, OSError, IndexError):
+        raise ReviewInputError(
+            f"{path.name}: 无法作为 Excel 工作簿打开（文件损坏、加密或并非 Excel 文件），请在 Excel 中打开并另存为 .xlsx 后重试"
+            " / not a readable Excel workbook"
+        ) from None
+    return [(index + 1, ["" if v is None else str(v) for v in row]) for index, row in enumerate(frame.rows())]
 
 
 def parse_results(
@@ -419,8 +439,7 @@ def load_colleges() -> dict[str, str]:
             require_tables(conn, "ref.schools")
             return dict(conn.execute("select school_code, name_zh from ref.schools").fetchall())
     if settings.registry.is_file():
-        with open(settings.registry, encoding="utf-8-sig", newline="") as handle:
-            return {row["school_code"].strip(): (row.get("name_zh") or "").strip() for row in csv.DictReader(handle)}
+        return load_registry(settings.registry).names()
     raise FileNotFoundError(f"未找到院校名册 {settings.registry} 或数据仓库：{RUN_FIRST}")
 
 
