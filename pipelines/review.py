@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
+from pipelines.excel import new_workbook, write_value, write_values
 from pipelines.registry import load_registry
 from pipelines.settings import REFERENCE_DIR, TIMEZONE, get_settings
 
@@ -554,23 +555,21 @@ def load_recorded_reviews(rules: Rules, root: Path | None = None) -> list[Record
 
 def write_template(path: Path, rows: Iterable[dict] = (), elements: dict[str, str] | None = None) -> Path:
     """The experts' template: sheet 复核结果 with Chinese headers (rows pre-filled if given) and 填写说明."""
-    import xlsxwriter
-
     elements = elements if elements is not None else element_codes()
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, staging = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".xlsx", dir=path.parent)
     os.close(handle)
     try:
-        workbook = xlsxwriter.Workbook(staging)
+        workbook = new_workbook(staging)
         header = workbook.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True})
         as_text = workbook.add_format({"num_format": "@"})
         sheet = workbook.add_worksheet(TEMPLATE_SHEET)
-        sheet.write_row(0, 0, [title for _, title in TEMPLATE_HEADERS], header)
+        write_values(sheet, 0, 0, [title for _, title in TEMPLATE_HEADERS], header)
         for col, width in enumerate((10, 28, 12, 20, 20, 20)):
             sheet.set_column(col, col, width, as_text)
         count = 0
         for count, row in enumerate(rows, start=1):
-            sheet.write_row(count, 0, [str(row.get(key) or "") for key, _ in TEMPLATE_HEADERS], as_text)
+            write_values(sheet, count, 0, [str(row.get(key) or "") for key, _ in TEMPLATE_HEADERS], as_text)
         last = max(count, 200)
         sheet.data_validation(1, 4, last, 4, {"validate": "list", "source": ["是", "否"]})
         sheet.data_validation(1, 5, last, 5, {"validate": "list", "source": [STRONG, WEAK]})
@@ -586,9 +585,9 @@ def write_template(path: Path, rows: Iterable[dict] = (), elements: dict[str, st
             "诊断要素代码",
         ]
         for line_no, line in enumerate(lines):
-            notes.write(line_no, 0, line)
+            write_value(notes, line_no, 0, line)
         for offset, (code, name) in enumerate(sorted(elements.items(), key=lambda i: element_sort_key(i[0]))):
-            notes.write_row(len(lines) + offset, 0, [code, name], as_text)
+            write_values(notes, len(lines) + offset, 0, [code, name], as_text)
         notes.set_column(0, 0, 14)
         notes.set_column(1, 1, 30)
         workbook.close()
