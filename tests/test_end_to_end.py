@@ -6,7 +6,10 @@ tests then read the published warehouse the way an analyst would, read-only.
 
 from __future__ import annotations
 
+import hashlib
+import http.client
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -155,3 +158,74 @@ def test_the_site_holds_every_college_and_the_province(province):
 def test_the_manifest_written_beside_the_inbox_matches_the_returned_one(province):
     written = json.loads((province["home"] / "inbox" / "manifest.json").read_text(encoding="utf-8"))
     assert written["defects"] == province["manifest"]["defects"]
+
+
+# --- what a failed or refused run leaves published (issue 12) ------------------------------------
+
+
+def published_state(home: Path) -> dict:
+    """Every published file by content: the warehouse and each page of the site the link points to."""
+    site = (home / "site").resolve()
+    pages = {str(path.relative_to(site)): hashlib.sha256(path.read_bytes()).hexdigest()
+             for path in sorted(site.rglob("*")) if path.is_file()}
+    return {"warehouse": hashlib.sha256((home / "warehouse.duckdb").read_bytes()).hexdigest(),
+            "site_target": os.readlink(home / "site"), "pages": pages}
+
+
+def test_a_run_that_crashes_half_way_through_the_site_leaves_the_previous_site_published(province, monkeypatch):
+    import assets.site
+    from serve_fixtures import served
+
+    from pipelines.tokens import issue_token
+
+    home = province["home"]
+    monkeypatch.setenv("ZHENGAI_HOME", str(home))
+    before = published_state(home)
+    real_builder, built = assets.site.build_college_page, []
+
+    def crash_after_three(*args, **kwargs):
+        """Pages that differ from the published ones (as a new run's would), then a crash."""
+        if len(built) == 3:
+            raise RuntimeError("simulated crash in the middle of the site build")
+        built.append(1)
+        return real_builder(*args, **kwargs) + "<!-- written by the run that crashed -->\n"
+
+    monkeypatch.setattr(assets.site, "build_college_page", crash_after_three)
+    job = defs().resolve_job_def(NIGHTLY_JOB)
+    with dg.DagsterInstance.ephemeral() as instance:
+        crashed = job.execute_in_process(instance=instance, run_config=run_config(AS_OF, "WARNING"), raise_on_error=False)
+    assert not crashed.success and len(built) == 3
+    assert published_state(home) == before
+    assert (home / "site-builds").is_dir() and len(list((home / "site-builds").iterdir())) == 3  # the crashed one aside
+    _, token = issue_token("secretariat")
+    page = (home / "site" / "province" / "index.html").read_bytes()
+    with served(home) as (_, port):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("GET", "/province/", headers={"Authorization": f"Bearer {token}"})
+        response = conn.getresponse()
+        assert response.status == 200 and response.read() == page
+        conn.close()
+
+
+def test_a_bad_registry_is_refused_before_the_run_and_the_last_results_stay_published(province, monkeypatch, capsys):
+    from pipelines.cli import main
+
+    home = province["home"]
+    monkeypatch.setenv("ZHENGAI_HOME", str(home))
+    registry = home / "registry" / "schools.csv"
+    good = registry.read_bytes()
+    lines = good.decode("utf-8").splitlines()
+    bad = [lines[0], lines[1].replace(lines[1].split(",")[2], "理工类", 1), *lines[2:], lines[3]]
+    before = published_state(home)
+    work = (home / "work" / "warehouse.duckdb").stat().st_mtime_ns
+    try:
+        registry.write_text("\n".join(bad) + "\n", encoding="utf-8")
+        assert main(["run", "--as-of", AS_OF]) == 2
+    finally:
+        registry.write_bytes(good)
+    err = capsys.readouterr().err
+    assert "第 2 行：院校类型（school_type）“理工类”不在类型表中" in err
+    assert f"第 {len(bad)} 行：学校代码 {lines[3].split(',')[0]} 与第 4 行重复" in err
+    assert "Traceback" not in err
+    assert published_state(home) == before
+    assert (home / "work" / "warehouse.duckdb").stat().st_mtime_ns == work
