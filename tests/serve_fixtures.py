@@ -7,6 +7,7 @@ Loopback only; every loop is bounded by bytes sent or a deadline.
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -52,7 +53,7 @@ def served(home: Path):
                 time.sleep(0.1)
         yield process, port
     finally:
-        process.terminate()
+        process.send_signal(signal.SIGINT)  # uvicorn's graceful stop
         try:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:

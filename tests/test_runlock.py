@@ -18,6 +18,7 @@ import pytest
 
 from pipelines.cli import EXIT_BUSY, main, prepare_dagster_home
 from pipelines.definitions import defs
+from pipelines.resources import WarehouseResource
 from pipelines.runlock import ORPHAN_MESSAGE, PID_TAG, RunInProgress, run_lock
 from pipelines.settings import get_settings
 from pipelines.synth import generate_province
@@ -134,3 +135,18 @@ def test_a_killed_run_is_marked_failed_by_the_sensor(province):
         tick = sensor.evaluate_tick(dg.build_sensor_context(instance=instance))
         assert len(tick.run_requests) == 1
         assert instance.get_run_by_id(killed).status == dg.DagsterRunStatus.FAILURE
+
+
+def test_a_dagster_run_holds_the_lock_through_the_warehouse_resource(zhengai_home, tmp_path):
+    """A run launched by the daemon (not by `zhengai run`) takes the lock when it first needs the warehouse."""
+    probe = [sys.executable, "-c", "from pipelines.runlock import run_lock\nwith run_lock('probe'):\n    pass\n"]
+    seen = {}
+
+    @dg.asset
+    def needs_the_warehouse(warehouse: WarehouseResource) -> None:
+        seen["during"] = subprocess.run(probe, capture_output=True, text=True, env=os.environ)
+
+    resource = WarehouseResource(path=str(tmp_path / "work.duckdb"))
+    assert dg.materialize([needs_the_warehouse], resources={"warehouse": resource}).success
+    assert seen["during"].returncode != 0 and "RunInProgress" in seen["during"].stderr
+    assert subprocess.run(probe, env=os.environ).returncode == 0  # released when the run ended

@@ -10,13 +10,11 @@ than loopback goes to a dead proxy.
 from __future__ import annotations
 
 import json
-import subprocess
-import time
 
 import pytest
 from serve_fixtures import served
 from site_fixtures import fixture_warehouse, populate_province
-from test_browser import CHART_STATE_JS, CHROMIUM, TIMEOUT, DevTools, devtools_port
+from test_browser import CHROMIUM, DevTools, chromium, navigate_and_wait_for_charts, open_page
 
 from assets.site import load_site_inputs, write_college_dashboards, write_province_overview
 from dashboards.common import write_plotly_js
@@ -42,49 +40,15 @@ def site_server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def loopback_browser(tmp_path_factory):
-    profile = tmp_path_factory.mktemp("chromium-profile")
-    process = subprocess.Popen(
-        [
-            CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--no-default-browser-check",
-            "--disable-extensions", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--disable-default-apps", "--mute-audio", "--window-size=1280,1800",
-            # Loopback (the server under test) is reached directly; anything else goes to a dead proxy.
-            "--proxy-server=http://127.0.0.1:9",
-            "--remote-debugging-port=0", "--remote-allow-origins=*", f"--user-data-dir={profile}", "about:blank",
-        ],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )
-    try:
-        yield devtools_port(process)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
-def open_tab(port: int) -> DevTools:
-    import urllib.request
-
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/json/new?about:blank", method="PUT")
-    with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
-        return DevTools(json.loads(response.read())["webSocketDebuggerUrl"])
+    with chromium(tmp_path_factory.mktemp("chromium-profile"), reach_loopback=True) as port:
+        yield port
 
 
 def visit(tools: DevTools, url: str) -> tuple[list[dict], list[str]]:
     """Open `url`, wait for every chart; (chart states, console errors, CSP reports and plotly warnings)."""
     tools.events.clear()
-    tools.send("Page.navigate", url=url)
-    tools.wait_for("Page.loadEventFired")
-    deadline = time.monotonic() + TIMEOUT
-    charts = []
-    while time.monotonic() < deadline:
-        charts = json.loads(tools.evaluate(CHART_STATE_JS))
-        if charts and all(chart["width"] > 0 and chart["drawn"] > 0 for chart in charts):
-            break
-        time.sleep(0.2)
-    tools.evaluate("1")
+    charts = navigate_and_wait_for_charts(tools, url)
+    tools.evaluate("1")  # drain events that arrived while rendering
     problems = []
     for event in tools.events:
         method, params = event.get("method"), event.get("params", {})
@@ -101,7 +65,7 @@ def visit(tools: DevTools, url: str) -> tuple[list[dict], list[str]]:
 
 def test_pages_render_under_the_content_security_policy(site_server, loopback_browser):
     base = f"http://127.0.0.1:{site_server['port']}"
-    tools = open_tab(loopback_browser)
+    tools = open_page(loopback_browser)
     try:
         for domain in ("Page", "Runtime", "Log"):
             tools.send(f"{domain}.enable")
