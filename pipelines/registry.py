@@ -30,6 +30,7 @@ ENCODINGS = (("utf-8-sig", "UTF-8"), ("gb18030", "GBK"))
 CODE_RE = re.compile(r"^\d{5}$")
 YEAR_RANGE = (1900, 2100)
 SHOWN_PROBLEMS = 30
+REFUSED = "本次未运行，已发布的结果保持不变 / registry refused, nothing ran"
 
 
 class RegistryError(ValueError):
@@ -59,7 +60,7 @@ def decode(raw: bytes, name: str) -> tuple[str, str]:
             return raw.decode(encoding), label
         except UnicodeDecodeError:
             continue
-    raise RegistryError(f"院校名册 {name} 的编码无法识别，请另存为 UTF-8 或 GBK 的 CSV / unreadable encoding")
+    raise RegistryError(f"院校名册 {name} 的编码无法识别，请另存为 UTF-8 或 GBK 的 CSV；{REFUSED}")
 
 
 def header_name(text: str) -> str:
@@ -122,15 +123,15 @@ def parse_registry(text: str, name: str, types: tuple[str, ...]) -> list[dict]:
     """Typed rows of a decoded registry; RegistryError naming every problem when any row is wrong."""
     records = list(csv.reader(io.StringIO(text, newline="")))
     if not records or not any(cell.strip() for cell in records[0]):
-        raise RegistryError(f"院校名册 {name} 为空 / the registry is empty")
+        raise RegistryError(f"院校名册 {name} 为空；{REFUSED}")
     positions: dict[str, int] = {}
     for index, text_ in enumerate(records[0]):
         positions.setdefault(header_name(text_), index)
     missing = [column for column in REQUIRED_COLUMNS if column not in positions]
     if missing:
         raise RegistryError(
-            f"院校名册 {name} 第 1 行（表头）缺少列：{'、'.join(missing)}（表头应为 {','.join(COLUMNS)}）"
-            f" / header lacks columns {missing}"
+            f"院校名册 {name} 第 1 行（表头）缺少列：{'、'.join(missing)}（表头应为 {','.join(COLUMNS)}）；"
+            f"{REFUSED} (header lacks {missing})"
         )
     problems: list[str] = []
     rows: list[tuple[int, dict[str, str]]] = []
@@ -154,13 +155,12 @@ def parse_registry(text: str, name: str, types: tuple[str, ...]) -> list[dict]:
                     f" / succeeded names unknown code {code}"
                 )
     if not rows:
-        raise RegistryError(f"院校名册 {name} 没有数据行 / the registry has no rows")
+        raise RegistryError(f"院校名册 {name} 没有数据行；{REFUSED}")
     if problems:
         shown = problems[:SHOWN_PROBLEMS]
         more = [f"……另有 {len(problems) - SHOWN_PROBLEMS} 处问题"] if len(problems) > SHOWN_PROBLEMS else []
         raise RegistryError(
-            f"院校名册 {name} 有 {len(problems)} 处问题，本次未运行，已发布的结果保持不变"
-            f" / registry refused, nothing ran:\n  " + "\n  ".join(shown + more)
+            f"院校名册 {name} 有 {len(problems)} 处问题，{REFUSED}:\n  " + "\n  ".join(shown + more)
         )
     return [typed_row(cells) for _, cells in rows]
 

@@ -207,25 +207,65 @@ def test_a_run_that_crashes_half_way_through_the_site_leaves_the_previous_site_p
         conn.close()
 
 
-def test_a_bad_registry_is_refused_before_the_run_and_the_last_results_stay_published(province, monkeypatch, capsys):
+def blank_type(rows):
+    rows[1]["school_type"] = ""
+
+
+def misspelt_type(rows):
+    rows[1]["school_type"] = "理工类"
+
+
+def duplicated_code(rows):
+    rows.append(dict(rows[2]))
+
+
+def unknown_successor(rows):
+    rows[1]["succeeded"] = "99999"
+
+
+def bad_status(rows):
+    rows[1]["status"] = "open"
+
+
+def missing_column(rows):
+    for row in rows:
+        del row["school_type"]
+
+
+@pytest.mark.parametrize("mistake, expected", [
+    (blank_type, "第 3 行：院校类型（school_type）为空"),  # rows[1] is the second row under the header
+    (misspelt_type, "第 3 行：院校类型（school_type）“理工类”不在类型表中"),
+    (duplicated_code, "与第 4 行重复"),
+    (unknown_successor, "第 3 行：succeeded 中的 99999 不在名册中"),
+    (bad_status, "第 3 行：状态（status）应为 active/renamed/merged/closed，实为“open”"),
+    (missing_column, "第 1 行（表头）缺少列：school_type"),
+])
+def test_a_bad_registry_is_refused_before_the_run_and_the_last_results_stay_published(
+    province, monkeypatch, capsys, mistake, expected
+):
+    import csv
+    import io
+
     from pipelines.cli import main
 
     home = province["home"]
     monkeypatch.setenv("ZHENGAI_HOME", str(home))
     registry = home / "registry" / "schools.csv"
     good = registry.read_bytes()
-    lines = good.decode("utf-8").splitlines()
-    bad = [lines[0], lines[1].replace(lines[1].split(",")[2], "理工类", 1), *lines[2:], lines[3]]
+    rows = list(csv.DictReader(io.StringIO(good.decode("utf-8"))))
+    mistake(rows)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
     before = published_state(home)
     work = (home / "work" / "warehouse.duckdb").stat().st_mtime_ns
     try:
-        registry.write_text("\n".join(bad) + "\n", encoding="utf-8")
+        registry.write_text(buffer.getvalue(), encoding="utf-8")
         assert main(["run", "--as-of", AS_OF]) == 2
     finally:
         registry.write_bytes(good)
     err = capsys.readouterr().err
-    assert "第 2 行：院校类型（school_type）“理工类”不在类型表中" in err
-    assert f"第 {len(bad)} 行：学校代码 {lines[3].split(',')[0]} 与第 4 行重复" in err
-    assert "Traceback" not in err
+    assert expected in err and "本次未运行" in err and "Traceback" not in err
     assert published_state(home) == before
     assert (home / "work" / "warehouse.duckdb").stat().st_mtime_ns == work
