@@ -106,6 +106,23 @@ def row_problems(row_no: int, cells: dict[str, str], types: tuple[str, ...], fir
     return problems
 
 
+def succeeded_codes(text: str) -> list[str]:
+    return [code.strip() for code in text.split("|") if code.strip()]
+
+
+def succession_problems(cells: dict[str, str], known: dict[str, int]) -> list[str]:
+    """A succession link must name another college of the registry (renamed or merged ones keep their row)."""
+    problems = []
+    for code in succeeded_codes(cells["succeeded"]):
+        if code == cells["school_code"]:
+            problems.append(f"succeeded 不能是本校代码 {code} / a college cannot succeed itself")
+        elif code not in known:
+            problems.append(
+                f"succeeded 中的 {code} 不在名册中（更名、合并前的学校也须占一行）/ succeeded names unknown code {code}"
+            )
+    return problems
+
+
 def typed_row(cells: dict[str, str]) -> dict:
     return {
         "school_code": cells["school_code"],
@@ -113,7 +130,7 @@ def typed_row(cells: dict[str, str]) -> dict:
         "school_type": cells["school_type"],
         "ownership": cells["ownership"] or None,
         "status": cells["status"] or "active",
-        "succeeded": [code.strip() for code in cells["succeeded"].split("|") if code.strip()],
+        "succeeded": succeeded_codes(cells["succeeded"]),
         "active_from": int(cells["active_from"]) if cells["active_from"] else None,
         "active_to": int(cells["active_to"]) if cells["active_to"] else None,
     }
@@ -125,35 +142,31 @@ def parse_registry(text: str, name: str, types: tuple[str, ...]) -> list[dict]:
     if not records or not any(cell.strip() for cell in records[0]):
         raise RegistryError(f"院校名册 {name} 为空；{REFUSED}")
     positions: dict[str, int] = {}
-    for index, text_ in enumerate(records[0]):
-        positions.setdefault(header_name(text_), index)
+    for index, header in enumerate(records[0]):
+        positions.setdefault(header_name(header), index)
     missing = [column for column in REQUIRED_COLUMNS if column not in positions]
     if missing:
         raise RegistryError(
             f"院校名册 {name} 第 1 行（表头）缺少列：{'、'.join(missing)}（表头应为 {','.join(COLUMNS)}）；"
             f"{REFUSED} (header lacks {missing})"
         )
-    problems: list[str] = []
     rows: list[tuple[int, dict[str, str]]] = []
-    first_row: dict[str, int] = {}
     for row_no, record in enumerate(records[1:], start=2):
-        if not any(cell.strip() for cell in record):
-            continue
-        cells = {
-            column: record[positions[column]].strip() if column in positions and positions[column] < len(record) else ""
-            for column in COLUMNS
-        }
-        problems += [f"第 {row_no} 行：{text_}" for text_ in row_problems(row_no, cells, types, first_row)]
-        rows.append((row_no, cells))
-    for row_no, cells in rows:
-        for code in (code.strip() for code in cells["succeeded"].split("|") if code.strip()):
-            if code == cells["school_code"]:
-                problems.append(f"第 {row_no} 行：succeeded 不能是本校代码 {code} / a college cannot succeed itself")
-            elif code not in first_row:
-                problems.append(
-                    f"第 {row_no} 行：succeeded 中的 {code} 不在名册中（更名、合并前的学校也须占一行）"
-                    f" / succeeded names unknown code {code}"
-                )
+        if any(cell.strip() for cell in record):
+            rows.append((row_no, {
+                column: record[positions[column]].strip()
+                if column in positions and positions[column] < len(record) else ""
+                for column in COLUMNS
+            }))
+    first_row: dict[str, int] = {}
+    problems = [
+        f"第 {row_no} 行：{problem}"
+        for row_no, cells in rows
+        for problem in row_problems(row_no, cells, types, first_row)
+    ]
+    problems += [
+        f"第 {row_no} 行：{problem}" for row_no, cells in rows for problem in succession_problems(cells, first_row)
+    ]
     if not rows:
         raise RegistryError(f"院校名册 {name} 没有数据行；{REFUSED}")
     if problems:
