@@ -15,7 +15,8 @@ import dagster as dg
 from dashboards.common import remove_stale_pages, write_page
 from dashboards.warning_report import build_warning_report_html
 from pipelines.resources import WarehouseResource
-from pipelines.settings import REFERENCE_DIR, get_settings
+from pipelines.settings import REFERENCE_DIR
+from pipelines.sitebuild import site_build
 from pipelines.sql import run_sql, table_summary
 
 WARNING_RULES_FILE = REFERENCE_DIR / "warning_rules.csv"
@@ -288,9 +289,9 @@ def write_warning_reports(conn, site: Path) -> int:
         REF["diagnostic_items"],
     ],
 )
-def warning_reports(warehouse: WarehouseResource) -> dg.MaterializeResult:
+def warning_reports(context, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Early-warning report per college and year: site/schools/<code>/warnings-<year>.html (Chinese, offline)."""
-    site = get_settings().site
+    site = site_build(context.run_id)
     with warehouse.connect() as conn:
         pages = write_warning_reports(conn, site)
     return dg.MaterializeResult(

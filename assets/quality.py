@@ -29,7 +29,8 @@ from dashboards.quality_report import (
 from pipelines.catalog import load_catalog
 from pipelines.checks import collect_issues, prepare_inputs, quality_params, write_issues
 from pipelines.resources import RunOptions, WarehouseResource
-from pipelines.settings import collection_deadline, get_settings
+from pipelines.settings import collection_deadline
+from pipelines.sitebuild import site_build
 from pipelines.sql import run_sql, table_summary
 
 RAW_KEYS = [dg.AssetKey(["raw", "ingest_log"])]
@@ -157,10 +158,10 @@ def write_college_reports(reference: QualityReference, colleges: list[CollegeQua
     kinds={"html"},
     deps=[issues, table_status, element_data_status, REF_KEYS["schools"], REF_KEYS["platform_tables"]],
 )
-def college_quality_reports(warehouse: WarehouseResource, run_options: RunOptions) -> dg.MaterializeResult:
+def college_quality_reports(context, warehouse: WarehouseResource, run_options: RunOptions) -> dg.MaterializeResult:
     """Per college: `schools/<code>/quality.html` (overview) and `quality-<year>.html` (every problem of the
     year grouped by table, with file, rows and what to fix). A college's folder holds only its own data."""
-    site = get_settings().site
+    site = site_build(context.run_id)
     with warehouse.connect() as conn:
         reference = load_reference(conn, run_options)
         colleges = load_colleges(conn)
@@ -178,10 +179,10 @@ def college_quality_reports(warehouse: WarehouseResource, run_options: RunOption
     kinds={"html"},
     deps=[issues, table_status, REF_KEYS["schools"], REF_KEYS["platform_tables"]],
 )
-def province_quality_report(warehouse: WarehouseResource, run_options: RunOptions) -> dg.MaterializeResult:
+def province_quality_report(context, warehouse: WarehouseResource, run_options: RunOptions) -> dg.MaterializeResult:
     """`province/quality.html` for the data officers: which colleges are complete, which are late,
     which tables fail most."""
-    target = get_settings().site / "province" / "quality.html"
+    target = site_build(context.run_id) / "province" / "quality.html"
     with warehouse.connect() as conn:
         reference = load_reference(conn, run_options)
         page = build_province_quality_page(

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import dagster as dg
 
+from pipelines.registry import build_schools_table, load_registry
 from pipelines.resources import WarehouseResource
-from pipelines.settings import REFERENCE_DIR, get_settings
+from pipelines.settings import REFERENCE_DIR
 from pipelines.sql import run_sql, table_summary
 
 DIAGNOSIS_FILE = REFERENCE_DIR / "diagnosis_points.csv"
@@ -109,13 +110,16 @@ def point_platform_codes(warehouse: WarehouseResource) -> dg.MaterializeResult:
 
 @dg.asset(key_prefix="ref", group_name="ref", kinds={"duckdb"})
 def schools(warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """The college registry: code, name, school type, ownership, status and succession links."""
-    registry = get_settings().registry
-    if not registry.is_file():
-        raise FileNotFoundError(
-            f"college registry not found at {registry}: create it (see README) or run `zhengai synth`"
+    """The college registry: code, name, school type, ownership, status and succession links.
+
+    Validated first (pipelines/registry.py): a registry with mistakes fails this asset with every
+    problem named by row, and nothing after it publishes."""
+    registry = load_registry()
+    with warehouse.connect() as conn:
+        build_schools_table(conn, registry)
+        return dg.MaterializeResult(
+            metadata={**table_summary(conn, "ref.schools"), "source": str(registry.path), "encoding": registry.encoding}
         )
-    return load_reference_table(warehouse, "schools", registry)
 
 
 @dg.asset(key_prefix="ref", group_name="ref", kinds={"duckdb"})

@@ -19,7 +19,7 @@ from dashboards.college import CollegeData, SiteReference, build_college_page, p
 from dashboards.common import remove_stale_pages, write_page, write_plotly_js
 from dashboards.province import build_province_page
 from pipelines.resources import WarehouseResource
-from pipelines.settings import get_settings
+from pipelines.sitebuild import site_build
 
 MART = {
     name: dg.AssetKey(["mart", name])
@@ -140,9 +140,9 @@ def write_province_overview(inputs: SiteInputs, site: Path) -> int:
 
 
 @dg.asset(key_prefix="site", group_name="site", kinds={"html"})
-def plotly_js() -> dg.MaterializeResult:
+def plotly_js(context) -> dg.MaterializeResult:
     """plotly.min.js from the installed plotly package, shipped once at site/assets/ (pages never use a CDN)."""
-    target = write_plotly_js(get_settings().site)
+    target = write_plotly_js(site_build(context.run_id))
     return dg.MaterializeResult(
         metadata={"path": dg.MetadataValue.path(str(target)), "bytes": dg.MetadataValue.int(target.stat().st_size)}
     )
@@ -154,9 +154,9 @@ def plotly_js() -> dg.MaterializeResult:
     kinds={"html"},
     deps=[plotly_js, *MART.values(), *QUALITY.values(), *REF.values()],
 )
-def college_dashboards(warehouse: WarehouseResource) -> dg.MaterializeResult:
+def college_dashboards(context, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Each college's dashboard, site/schools/<code>/index.html: its own data and anonymous peer bands only."""
-    site = get_settings().site
+    site = site_build(context.run_id)
     with warehouse.connect() as conn:
         written = write_college_dashboards(load_site_inputs(conn), site)
     sizes = sorted(written.values())
@@ -173,9 +173,9 @@ def college_dashboards(warehouse: WarehouseResource) -> dg.MaterializeResult:
     kinds={"html"},
     deps=[plotly_js, *MART.values(), QUALITY["table_status"], REF["schools"], REF["diagnostic_elements"]],
 )
-def province_overview(warehouse: WarehouseResource) -> dg.MaterializeResult:
+def province_overview(context, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """The secretariat's overview, site/province/index.html: heat map, risk ranking, completeness, trends."""
-    site = get_settings().site
+    site = site_build(context.run_id)
     with warehouse.connect() as conn:
         size = write_province_overview(load_site_inputs(conn), site)
     return dg.MaterializeResult(metadata={

@@ -48,8 +48,8 @@ def build_demo(home: Path, schools: int, years: list[int], seed: int, jobs: int)
 
     from assets.ref import build_reference_tables
     from pipelines.ingest import ingest_inbox
+    from pipelines.registry import build_schools_table, load_registry
     from pipelines.settings import get_settings
-    from pipelines.sql import run_sql
     from pipelines.synth import generate_province
 
     os.environ["ZHENGAI_HOME"] = str(home)
@@ -59,7 +59,7 @@ def build_demo(home: Path, schools: int, years: list[int], seed: int, jobs: int)
     synth_s = time.perf_counter() - started
     conn = duckdb.connect(str(home / "work.duckdb"))
     build_reference_tables(conn)
-    run_sql(conn, "ref/schools", {"path": str(settings.registry)})
+    build_schools_table(conn, load_registry(settings.registry))
     started = time.perf_counter()
     ingest_inbox(conn, settings)
     ingest_s = time.perf_counter() - started

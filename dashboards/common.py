@@ -8,6 +8,7 @@ from there, never from a CDN, so the site works offline.
 
 from __future__ import annotations
 
+import os
 import shutil
 from html import escape
 from pathlib import Path
@@ -152,10 +153,16 @@ def write_plotly_js(site: Path) -> Path:
 
 
 def write_page(target: Path, html: str) -> int:
-    """Write one page (UTF-8), creating its folder; returns its size in bytes."""
+    """Write one page (UTF-8), creating its folder; returns its size in bytes.
+
+    The page is replaced by a rename, never rewritten in place: a site build shares its unchanged
+    files with the published site as hard links (pipelines/sitebuild.py)."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(html, encoding="utf-8")
-    return target.stat().st_size
+    data = html.encode("utf-8")
+    staging = target.with_name(f".{target.name}.tmp")
+    staging.write_bytes(data)
+    os.replace(staging, target)
+    return len(data)
 
 
 def remove_stale_pages(site: Path, pattern: str, written: set[Path]) -> int:

@@ -13,7 +13,11 @@ import os
 import signal
 import sys
 
+from pipelines.registry import load_registry
+from pipelines.runlock import RunInProgress, fail_orphaned_runs, run_lock
 from pipelines.settings import get_settings
+
+EXIT_BUSY = 75  # EX_TEMPFAIL: another run holds the lock; try again later
 
 COMMAND_MODULES = (
     "pipelines.synth",
@@ -44,19 +48,20 @@ def run_config(as_of: str | None, log_level: str = "INFO") -> dict:
 def cmd_run(args: argparse.Namespace) -> int:
     import dagster as dg
 
-    from pipelines.definitions import defs
-    from pipelines.schedules import NIGHTLY_JOB
-
     if args.as_of:
         dt.date.fromisoformat(args.as_of)
+    registry = load_registry()  # a bad registry is refused before anything runs
     prepare_dagster_home()
     settings = get_settings()
-    print(f"zhengai run: data home {settings.home}, as of {args.as_of or 'today'}", flush=True)
-    job = defs().resolve_job_def(NIGHTLY_JOB)
-    with dg.DagsterInstance.get() as instance:
-        result = job.execute_in_process(
-            instance=instance, run_config=run_config(args.as_of, args.log_level), raise_on_error=False
+    with run_lock("zhengai run"), dg.DagsterInstance.get() as instance:
+        for run_id in fail_orphaned_runs(instance):
+            print(f"zhengai run: 运行 {run_id} 的进程已不存在，已标记为失败 / marked the orphaned run failed", flush=True)
+        print(
+            f"zhengai run: data home {settings.home}, as of {args.as_of or 'today'}, "
+            f"registry {len(registry.rows)} colleges ({registry.encoding})",
+            flush=True,
         )
+        result = execute_nightly(instance, args)
     failed = [event.step_key for event in result.all_events if event.event_type_value == "STEP_FAILURE"]
     checks = [event for event in result.all_events if event.event_type_value == "ASSET_CHECK_EVALUATION"]
     failing_checks = [event for event in checks if not event.event_specific_data.passed]
@@ -69,6 +74,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     if result.success:
         print(f"warehouse published at {settings.warehouse}")
     return 0 if result.success else 1
+
+
+def execute_nightly(instance, args: argparse.Namespace):
+    from pipelines.definitions import defs
+    from pipelines.schedules import NIGHTLY_JOB
+
+    job = defs().resolve_job_def(NIGHTLY_JOB)
+    return job.execute_in_process(
+        instance=instance, run_config=run_config(args.as_of, args.log_level), raise_on_error=False
+    )
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
@@ -120,6 +135,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args) or 0
+    except RunInProgress as busy:
+        print(f"zhengai {args.command}: {busy}", file=sys.stderr)
+        return EXIT_BUSY
     except (FileNotFoundError, ValueError) as error:
         print(f"zhengai {args.command}: {error}", file=sys.stderr)
         return 2

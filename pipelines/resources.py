@@ -16,6 +16,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+from pipelines.runlock import run_lock, stamp_run
 from pipelines.settings import get_settings
 
 
@@ -30,6 +31,13 @@ class WarehouseResource(dg.ConfigurableResource):
 
     def publish_path(self) -> Path:
         return Path(self.published_path) if self.published_path else get_settings().warehouse
+
+    @contextmanager
+    def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator[WarehouseResource]:
+        """A run holds the run lock from the moment it first needs the warehouse until it ends."""
+        with run_lock(f"Dagster 运行 {context.run_id}"):
+            stamp_run(context.instance, context.run_id)
+            yield self
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
+from pipelines.excel import new_workbook, write_value, write_values
+from pipelines.registry import load_registry
 from pipelines.settings import REFERENCE_DIR, TIMEZONE, get_settings
 
 RULES_FILE = REFERENCE_DIR / "sampling_rules.csv"
@@ -245,13 +247,11 @@ def read_rows(path: Path) -> list[tuple[int, list[str]]]:
     if not path.is_file():
         raise FileNotFoundError(f"找不到文件 / file not found: {path}")
     if path.suffix.lower() in {".xlsx", ".xlsm", ".xls"}:
-        import fastexcel
-
-        reader = fastexcel.read_excel(str(path))
-        sheet_name = TEMPLATE_SHEET if TEMPLATE_SHEET in reader.sheet_names else reader.sheet_names[0]
-        frame = reader.load_sheet_by_name(sheet_name, header_row=None, dtypes="string").to_polars()
-        return [(index + 1, ["" if v is None else str(v) for v in row]) for index, row in enumerate(frame.rows())]
-    raw = path.read_bytes()
+        return read_workbook_rows(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise ReviewInputError(f"{path.name}: 无法读取文件（{error.strerror}）/ cannot read the file") from None
     for encoding in ("utf-8-sig", "gb18030"):
         try:
             decoded = raw.decode(encoding)
@@ -260,7 +260,28 @@ def read_rows(path: Path) -> list[tuple[int, list[str]]]:
             continue
     else:
         raise ReviewInputError(f"{path.name}: 无法识别文件编码（请用 UTF-8 保存）/ unreadable encoding")
-    return [(index + 1, row) for index, row in enumerate(csv.reader(io.StringIO(decoded, newline="")))]
+    try:
+        return [(index + 1, row) for index, row in enumerate(csv.reader(io.StringIO(decoded, newline="")))]
+    except csv.Error as error:
+        raise ReviewInputError(
+            f"{path.name}: 不是可读的 CSV 文件（{error}），请从模板另存为 CSV 或直接提交 Excel 模板 / not a readable CSV"
+        ) from None
+
+
+def read_workbook_rows(path: Path) -> list[tuple[int, list[str]]]:
+    """The template sheet's rows (else the first sheet's); a file Excel cannot open is refused in one line."""
+    import fastexcel
+
+    try:
+        reader = fastexcel.read_excel(str(path))
+        sheet_name = TEMPLATE_SHEET if TEMPLATE_SHEET in reader.sheet_names else reader.sheet_names[0]
+        frame = reader.load_sheet_by_name(sheet_name, header_row=None, dtypes="string").to_polars()
+    except (fastexcel.FastExcelError, OSError, IndexError):
+        raise ReviewInputError(
+            f"{path.name}: 无法作为 Excel 工作簿打开（文件损坏、加密或并非 Excel 文件），请在 Excel 中打开并另存为 .xlsx 后重试"
+            " / not a readable Excel workbook"
+        ) from None
+    return [(index + 1, ["" if v is None else str(v) for v in row]) for index, row in enumerate(frame.rows())]
 
 
 def parse_results(
@@ -419,8 +440,7 @@ def load_colleges() -> dict[str, str]:
             require_tables(conn, "ref.schools")
             return dict(conn.execute("select school_code, name_zh from ref.schools").fetchall())
     if settings.registry.is_file():
-        with open(settings.registry, encoding="utf-8-sig", newline="") as handle:
-            return {row["school_code"].strip(): (row.get("name_zh") or "").strip() for row in csv.DictReader(handle)}
+        return load_registry(settings.registry).names()
     raise FileNotFoundError(f"未找到院校名册 {settings.registry} 或数据仓库：{RUN_FIRST}")
 
 
@@ -535,23 +555,21 @@ def load_recorded_reviews(rules: Rules, root: Path | None = None) -> list[Record
 
 def write_template(path: Path, rows: Iterable[dict] = (), elements: dict[str, str] | None = None) -> Path:
     """The experts' template: sheet 复核结果 with Chinese headers (rows pre-filled if given) and 填写说明."""
-    import xlsxwriter
-
     elements = elements if elements is not None else element_codes()
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, staging = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".xlsx", dir=path.parent)
     os.close(handle)
     try:
-        workbook = xlsxwriter.Workbook(staging)
+        workbook = new_workbook(staging)
         header = workbook.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True})
         as_text = workbook.add_format({"num_format": "@"})
         sheet = workbook.add_worksheet(TEMPLATE_SHEET)
-        sheet.write_row(0, 0, [title for _, title in TEMPLATE_HEADERS], header)
+        write_values(sheet, 0, 0, [title for _, title in TEMPLATE_HEADERS], header)
         for col, width in enumerate((10, 28, 12, 20, 20, 20)):
             sheet.set_column(col, col, width, as_text)
         count = 0
         for count, row in enumerate(rows, start=1):
-            sheet.write_row(count, 0, [str(row.get(key) or "") for key, _ in TEMPLATE_HEADERS], as_text)
+            write_values(sheet, count, 0, [str(row.get(key) or "") for key, _ in TEMPLATE_HEADERS], as_text)
         last = max(count, 200)
         sheet.data_validation(1, 4, last, 4, {"validate": "list", "source": ["是", "否"]})
         sheet.data_validation(1, 5, last, 5, {"validate": "list", "source": [STRONG, WEAK]})
@@ -567,9 +585,9 @@ def write_template(path: Path, rows: Iterable[dict] = (), elements: dict[str, st
             "诊断要素代码",
         ]
         for line_no, line in enumerate(lines):
-            notes.write(line_no, 0, line)
+            write_value(notes, line_no, 0, line)
         for offset, (code, name) in enumerate(sorted(elements.items(), key=lambda i: element_sort_key(i[0]))):
-            notes.write_row(len(lines) + offset, 0, [code, name], as_text)
+            write_values(notes, len(lines) + offset, 0, [code, name], as_text)
         notes.set_column(0, 0, 14)
         notes.set_column(1, 1, 30)
         workbook.close()

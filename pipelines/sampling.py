@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
+from pipelines.excel import new_workbook, write_value, write_values
 from pipelines.review import (
     EFFECTIVE,
     Rules,
@@ -499,21 +500,19 @@ EXCEL_COLUMNS = (
 def plan_xlsx_bytes(plan: dict, inputs: dict) -> bytes:
     import io
 
-    import xlsxwriter
-
     buffer = io.BytesIO()
-    workbook = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    workbook = new_workbook(buffer, in_memory=True)
     bold = workbook.add_format({"bold": True})
     header = workbook.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1})
     wrap = workbook.add_format({"text_wrap": True, "valign": "top"})
     sheet = workbook.add_worksheet("抽样计划")
-    sheet.write(0, 0, f"{plan['year']} 年复核抽样计划（周期 {plan['cycle_start']}—{plan['cycle_end']}）", bold)
-    sheet.write(1, 0, f"依据：{plan['risk_year']} 年风险快照 {plan['risk_snapshot_sha256'][:12]}；随机种子 {plan['seed']}；"
-                      f"截至 {plan['as_of']}")
-    sheet.write_row(3, 0, [title for _, title in EXCEL_COLUMNS], header)
+    write_value(sheet, 0, 0, f"{plan['year']} 年复核抽样计划（周期 {plan['cycle_start']}—{plan['cycle_end']}）", bold)
+    write_value(sheet, 1, 0, f"依据：{plan['risk_year']} 年风险快照 {plan['risk_snapshot_sha256'][:12]}；"
+                             f"随机种子 {plan['seed']}；截至 {plan['as_of']}")
+    write_values(sheet, 3, 0, [title for _, title in EXCEL_COLUMNS], header)
     for offset, row in enumerate(plan["selected"], start=4):
         values = [("\n".join(row[k]) if k == "top_reasons" else row[k]) for k, _ in EXCEL_COLUMNS]
-        sheet.write_row(offset, 0, ["" if v is None else v for v in values], wrap)
+        write_values(sheet, offset, 0, values, wrap)
     for col, width in enumerate((6, 10, 28, 12, 60, 60, 8, 8, 12)):
         sheet.set_column(col, col, width)
     notes = workbook.add_worksheet("说明")
@@ -528,12 +527,12 @@ def plan_xlsx_bytes(plan: dict, inputs: dict) -> bytes:
         *[f"{e['school_code']} {e['name_zh']}：{e['why_zh']}" for e in plan["excluded"]],
     ]
     for line_no, line in enumerate(lines):
-        notes.write(line_no, 0, line)
+        write_value(notes, line_no, 0, line)
     risk = workbook.add_worksheet("风险快照")
     columns = ("school_code", "risk_score", "red_count", "yellow_count", "insufficient_count", "rank")
-    risk.write_row(0, 0, ["学校代码", "风险分", "红色要素", "黄色要素", "数据不足要素", "排名"], header)
+    write_values(risk, 0, 0, ["学校代码", "风险分", "红色要素", "黄色要素", "数据不足要素", "排名"], header)
     for offset, row in enumerate(inputs["risk_snapshot"]["rows"], start=1):
-        risk.write_row(offset, 0, ["" if row[c] is None else row[c] for c in columns])
+        write_values(risk, offset, 0, [row[c] for c in columns])
     workbook.close()
     return buffer.getvalue()
 

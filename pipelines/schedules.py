@@ -6,6 +6,8 @@ import hashlib
 
 import dagster as dg
 
+from pipelines.registry import load_registry
+from pipelines.runlock import run_in_progress
 from pipelines.settings import TIMEZONE, get_settings
 
 NIGHTLY_JOB = "nightly"
@@ -19,15 +21,32 @@ def build_nightly_job() -> dg.UnresolvedAssetJobDefinition:
     )
 
 
+def why_not_run(instance) -> str | None:
+    """The one-line reason a run must not start now (a run in progress, an unusable registry), or None."""
+    busy = run_in_progress(instance)
+    if busy:
+        return busy
+    try:
+        load_registry()
+    except (FileNotFoundError, ValueError) as error:
+        return str(error)
+    return None
+
+
 def build_nightly_schedule(job) -> dg.ScheduleDefinition:
-    return dg.ScheduleDefinition(
+    @dg.schedule(
         name="nightly_at_0200",
         job=job,
         cron_schedule="0 2 * * *",
         execution_timezone=TIMEZONE,
         default_status=dg.DefaultScheduleStatus.RUNNING,
-        description="Every night at 02:00 Asia/Shanghai.",
+        description="Every night at 02:00 Asia/Shanghai; skipped while a run is in progress or the registry is refused.",
     )
+    def nightly_at_0200(context: dg.ScheduleEvaluationContext):
+        reason = why_not_run(context.instance)
+        return dg.SkipReason(reason) if reason else dg.RunRequest()
+
+    return nightly_at_0200
 
 
 def inbox_fingerprint() -> str | None:
@@ -57,6 +76,10 @@ def build_inbox_sensor(job) -> dg.SensorDefinition:
             return dg.SkipReason(f"inbox {get_settings().inbox} is empty")
         if fingerprint == context.cursor:
             return dg.SkipReason("inbox unchanged since the last run request")
+        reason = why_not_run(context.instance)
+        if reason:
+            # The cursor stays: the same files start a run once the lock is free and the registry usable.
+            return dg.SkipReason(reason)
         context.update_cursor(fingerprint)
         return dg.RunRequest(run_key=fingerprint)
 

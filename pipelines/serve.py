@@ -6,17 +6,30 @@ server then keeps it in an HttpOnly cookie and redirects to the clean URL, so th
 the address bar), as `Authorization: Bearer …`, or from that cookie. No token → 401, an unknown
 or revoked one → 403, another college's pages → 403. Files are served only from inside the
 site folder: `..` segments are refused and every path is resolved (symlinks included) and
-checked to lie under the site before it is opened.
+checked to lie under the site before it is opened. Redirects only ever name a local path.
+
+Every response carries a Content-Security-Policy. A page's policy allows its own inline scripts
+and styles by their SHA-256 hashes, computed from the page as served (no 'unsafe-inline'):
+style attributes through 'unsafe-hashes', and the empty `<style>` element plotly.js creates
+before filling it through the CSSOM (plotly.js issues #2355, #7109). Request headers are bounded:
+uvicorn's h11 parser (not httptools, which buffers headers without limit) refuses a header block
+beyond `MAX_HEADER_BYTES`, and the app answers 431 to more than `MAX_HEADERS` headers.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import hashlib
+import html
+import re
 import sys
+from functools import lru_cache
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -32,11 +45,74 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Cache-Control": "no-cache",
 }
+MAX_HEADER_BYTES = 32 * 1024
+MAX_HEADERS = 100
+MAX_CONNECTIONS = 500
+KEEP_ALIVE_SECONDS = 5
+STRICT_POLICY = "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+# sha256 of the empty string: the <style> element plotly.js appends empty and fills with insertRule.
+EMPTY_STYLE_HASH = "'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='"
+INLINE_SCRIPT_RE = re.compile(r"<script\b(?![^>]*\bsrc\s*=)[^>]*>(.*?)</script\s*>", re.IGNORECASE | re.DOTALL)
+STYLE_ELEMENT_RE = re.compile(r"<style\b[^>]*>(.*?)</style\s*>", re.IGNORECASE | re.DOTALL)
+# The <style> elements plotly.min.js fills with a text literal when it loads (maplibre's CSS), whose
+# hashes the pages that load it must allow.
+SCRIPT_STYLE_RE = re.compile(r"""createElement\("style"\);[^;]{0,300}?\.textContent=(?:'([^'\\]*)'|"([^"\\]*)")""")
+PLOTLY_JS = ("assets", "plotly.min.js")
+STYLE_ATTRIBUTE_RE = re.compile(r"""\sstyle\s*=\s*(?:"([^"]*)"|'([^']*)')""", re.IGNORECASE)
 ERRORS_ZH = {
     401: ("需要访问令牌", "请使用秘书处发给贵单位的专属链接（地址末尾带 ?token=…）打开本页面。"),
     403: ("无权访问", "访问令牌无效或已被撤销，或者该令牌无权查看此页面。如有疑问请联系诊改专委会秘书处。"),
     404: ("页面不存在", "没有找到该页面。请从本单位的看板首页进入。"),
 }
+
+
+def source_hash(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii") + "'"
+
+
+def page_policy(page: str, script_styles: tuple[str, ...] = ()) -> str:
+    """The CSP of one HTML page: its own inline scripts, style elements and style attributes by hash,
+    and `script_styles`, the hashes of the style elements its scripts create."""
+    scripts = dict.fromkeys(source_hash(code) for code in INLINE_SCRIPT_RE.findall(page))
+    styles = dict.fromkeys(
+        [EMPTY_STYLE_HASH, *script_styles]
+        + [source_hash(css) for css in STYLE_ELEMENT_RE.findall(page)]
+        + [source_hash(html.unescape(double or single)) for double, single in STYLE_ATTRIBUTE_RE.findall(page)]
+    )
+    return (
+        f"default-src 'none'; script-src 'self' {' '.join(scripts)}; "
+        f"style-src 'self' 'unsafe-hashes' {' '.join(styles)}; img-src 'self' data:; font-src 'self' data:; "
+        "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    ).replace("'self' ;", "'self';")
+
+
+@lru_cache(maxsize=8)
+def script_style_hashes(path: str, mtime_ns: int, size: int) -> tuple[str, ...]:
+    """Hashes of the style texts a script injects (plotly.min.js: maplibre's CSS), read once per version."""
+    code = Path(path).read_text(encoding="utf-8", errors="replace")
+    return tuple(dict.fromkeys(source_hash(double or single) for double, single in SCRIPT_STYLE_RE.findall(code)))
+
+
+def plotly_style_hashes(site: Path) -> tuple[str, ...]:
+    script = site.joinpath(*PLOTLY_JS)
+    if not script.is_file():
+        return ()
+    stat = script.stat()
+    return script_style_hashes(str(script.resolve()), stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=1024)
+def cached_policy(path: str, mtime_ns: int, size: int, script_styles: tuple[str, ...]) -> str:
+    """A page's policy, computed once per version of the file (the key changes when it is rewritten)."""
+    page = Path(path).read_bytes().decode("utf-8", errors="replace")
+    return page_policy(page, script_styles if PLOTLY_JS[-1] in page else ())
+
+
+def page_response(target: Path, site: Path) -> Response:
+    stat = target.stat()
+    policy = cached_policy(str(target), stat.st_mtime_ns, stat.st_size, plotly_style_hashes(site))
+    headers = {**SECURITY_HEADERS, "Content-Security-Policy": policy}
+    return Response(target.read_bytes(), media_type="text/html; charset=utf-8", headers=headers)
 
 
 def error_page(status: int) -> HTMLResponse:
@@ -46,7 +122,11 @@ def error_page(status: int) -> HTMLResponse:
         f"{status} {title}</title></head><body style=\"font-family: sans-serif; max-width: 40rem; margin: 3rem auto\">"
         f"<h1>{status} {title}</h1><p>{message}</p></body></html>"
     )
-    headers = {**SECURITY_HEADERS, **({"WWW-Authenticate": 'Bearer realm="zhengai"'} if status == 401 else {})}
+    headers = {
+        **SECURITY_HEADERS,
+        "Content-Security-Policy": page_policy(body),
+        **({"WWW-Authenticate": 'Bearer realm="zhengai"'} if status == 401 else {}),
+    }
     return HTMLResponse(body, status_code=status, headers=headers)
 
 
@@ -88,9 +168,47 @@ def resolve_file(site: Path, segments: list[str]) -> Path | None:
     return target if target.is_file() and target.resolve().is_relative_to(root) else None
 
 
+def local_url(path: str, query: str = "") -> str:
+    """`path` as a URL of this site: one leading slash, so `//host/…` or `/\\host` can never lead elsewhere."""
+    segments = path_segments(path)
+    if not segments:
+        return "/" + (f"?{query}" if query else "")
+    url = "/" + "/".join(quote(segment, safe="") for segment in segments) + ("/" if path.endswith("/") else "")
+    return url + (f"?{query}" if query else "")
+
+
 def clean_url(request: Request) -> str:
     rest = [(key, value) for key, value in request.query_params.multi_items() if key != "token"]
-    return request.url.path + (f"?{urlencode(rest)}" if rest else "")
+    return local_url(request.url.path, urlencode(rest))
+
+
+class GuardMiddleware:
+    """Refuse a request with more than MAX_HEADERS headers (431); give every response a CSP."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if len(scope["headers"]) > MAX_HEADERS:
+            response = Response(
+                "请求头过多 / too many request headers", status_code=431,
+                headers={**SECURITY_HEADERS, "Content-Security-Policy": STRICT_POLICY, "Connection": "close"},
+            )
+            await response(scope, receive, send)
+            return
+
+        async def send_with_policy(message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                if not any(name.lower() == b"content-security-policy" for name, _ in headers):
+                    headers.append((b"content-security-policy", STRICT_POLICY.encode("ascii")))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_policy)
 
 
 def create_app(site: Path | None = None, tokens_path: Path | None = None) -> Starlette:
@@ -127,15 +245,32 @@ def create_app(site: Path | None = None, tokens_path: Path | None = None) -> Sta
             return RedirectResponse(home_path(record), status_code=303, headers=SECURITY_HEADERS)
         if not may_open(record, segments):
             return error_page(403)
-        target = resolve_file(current_site(), segments)
+        site_root = current_site()
+        target = resolve_file(site_root, segments)
         if target is None:
             return error_page(404)
         if target.name == "index.html" and not request.url.path.endswith(("/", ".html")):
             # Pages link their neighbours relatively: a folder must be addressed with its slash.
-            return RedirectResponse(request.url.path + "/", status_code=301, headers=SECURITY_HEADERS)
+            return RedirectResponse(local_url(request.url.path + "/"), status_code=301, headers=SECURITY_HEADERS)
+        if target.suffix.lower() in (".html", ".htm"):
+            return page_response(target, site_root)
         return FileResponse(target, headers=SECURITY_HEADERS)
 
-    return Starlette(routes=[Route("/{path:path}", serve, methods=["GET", "HEAD"])])
+    return Starlette(
+        routes=[Route("/{path:path}", serve, methods=["GET", "HEAD"])], middleware=[Middleware(GuardMiddleware)]
+    )
+
+
+def server_config(app, host: str, port: int, **options):
+    """uvicorn settings that bound what a client can make the server hold (header size, connections)."""
+    import uvicorn
+
+    return uvicorn.Config(
+        app, host=host, port=port, http="h11", h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+        limit_concurrency=MAX_CONNECTIONS, timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        # Access logs would record the `?token=` of personal links, so they stay off.
+        access_log=False, server_header=False, **options,
+    )
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -147,8 +282,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not any(not record.revoked for record in load_tokens()):
         print("zhengai serve: no valid token yet: `zhengai tokens issue secretariat`", file=sys.stderr)
     print(f"serving {settings.site} at http://{args.host}:{args.port}/?token=<token>", flush=True)
-    # Access logs would record the `?token=` of personal links, so they stay off.
-    uvicorn.run(create_app(), host=args.host, port=args.port, access_log=False, server_header=False)
+    uvicorn.Server(server_config(create_app(), args.host, args.port)).run()
     return 0
 
 

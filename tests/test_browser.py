@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -95,16 +96,16 @@ def built_site(tmp_path_factory):
     return site, codes
 
 
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    profile = tmp_path_factory.mktemp("chromium-profile")
+@contextmanager
+def chromium(profile: Path, reach_loopback: bool = False):
+    """Headless Chromium with its DevTools port; network goes to a dead proxy (loopback too, unless
+    `reach_loopback`: a server under test on 127.0.0.1)."""
+    proxy = ["--proxy-server=http://127.0.0.1:9"] + ([] if reach_loopback else ["--proxy-bypass-list=<-loopback>"])
     process = subprocess.Popen(
         [
             CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--no-default-browser-check",
             "--disable-extensions", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--disable-default-apps", "--mute-audio", "--window-size=1280,1800",
-            # No network: anything not file:// goes to a proxy that is not there.
-            "--proxy-server=http://127.0.0.1:9", "--proxy-bypass-list=<-loopback>",
+            "--disable-sync", "--disable-default-apps", "--mute-audio", "--window-size=1280,1800", *proxy,
             "--remote-debugging-port=0", "--remote-allow-origins=*", f"--user-data-dir={profile}", "about:blank",
         ],
         stdout=subprocess.DEVNULL,
@@ -112,14 +113,20 @@ def browser(tmp_path_factory):
         text=True,
     )
     try:
-        port = devtools_port(process)
-        yield port
+        yield devtools_port(process)
     finally:
         process.terminate()
         try:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    # No network: anything not file:// goes to a proxy that is not there.
+    with chromium(tmp_path_factory.mktemp("chromium-profile")) as port:
+        yield port
 
 
 def devtools_port(process: subprocess.Popen) -> int:
@@ -141,6 +148,20 @@ def open_page(port: int) -> DevTools:
     return DevTools(target["webSocketDebuggerUrl"])
 
 
+def navigate_and_wait_for_charts(tools: DevTools, url: str, render_timeout: float = TIMEOUT) -> list[dict]:
+    """Open `url` in the tab and wait until every chart is drawn (or `render_timeout`); the chart states."""
+    tools.send("Page.navigate", url=url)
+    tools.wait_for("Page.loadEventFired")
+    deadline = time.monotonic() + render_timeout
+    charts = []
+    while time.monotonic() < deadline:
+        charts = json.loads(tools.evaluate(CHART_STATE_JS))
+        if charts and all(chart["width"] > 0 and chart["drawn"] > 0 for chart in charts):
+            break
+        time.sleep(0.2)
+    return charts
+
+
 def load_and_inspect(
     port: int, page: Path, screenshot: Path, render_timeout: float = TIMEOUT
 ) -> tuple[list[dict], list[str], list[str]]:
@@ -150,15 +171,7 @@ def load_and_inspect(
     try:
         for domain in ("Page", "Runtime", "Log", "Network"):
             tools.send(f"{domain}.enable")
-        tools.send("Page.navigate", url=page.as_uri())
-        tools.wait_for("Page.loadEventFired")
-        deadline = time.monotonic() + render_timeout
-        charts = []
-        while time.monotonic() < deadline:
-            charts = json.loads(tools.evaluate(CHART_STATE_JS))
-            if charts and all(chart["width"] > 0 and chart["drawn"] > 0 for chart in charts):
-                break
-            time.sleep(0.2)
+        charts = navigate_and_wait_for_charts(tools, page.as_uri(), render_timeout)
         shot = tools.send("Page.captureScreenshot", format="png")
         screenshot.write_bytes(base64.b64decode(shot["data"]))
         print(f"screenshot: {screenshot}")

@@ -35,6 +35,12 @@ def test_nightly_schedule_runs_at_two_in_shanghai():
 
 
 def test_inbox_sensor_requests_a_run_only_when_the_inbox_changes(zhengai_home):
+    (zhengai_home / "registry").mkdir()
+    (zhengai_home / "registry" / "schools.csv").write_text(
+        "school_code,name_zh,school_type,ownership,status,succeeded,active_from,active_to\n"
+        "13830,广西示例职业技术学院,理工,公办,active,,2000,\n",
+        encoding="utf-8",
+    )
     sensor = defs().resolve_sensor_def("inbox_sensor")
     with dg.instance_for_test() as instance:
         empty = sensor.evaluate_tick(dg.build_sensor_context(instance=instance))
@@ -53,6 +59,11 @@ def test_inbox_sensor_requests_a_run_only_when_the_inbox_changes(zhengai_home):
         os.utime(export, ns=(1, 2))
         changed = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=first.cursor))
         assert len(changed.run_requests) == 1 and changed.cursor != first.cursor
+
+        (zhengai_home / "registry" / "schools.csv").write_text("school_code,name_zh\n13830,甲\n", encoding="utf-8")
+        export.write_bytes(b"third export")
+        refused = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=changed.cursor))
+        assert not refused.run_requests and "缺少列：school_type、status" in refused.skip_message
 
 
 def test_publication_replaces_the_file_without_disturbing_an_open_reader(tmp_path):

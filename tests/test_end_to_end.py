@@ -6,7 +6,10 @@ tests then read the published warehouse the way an analyst would, read-only.
 
 from __future__ import annotations
 
+import hashlib
+import http.client
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -155,3 +158,114 @@ def test_the_site_holds_every_college_and_the_province(province):
 def test_the_manifest_written_beside_the_inbox_matches_the_returned_one(province):
     written = json.loads((province["home"] / "inbox" / "manifest.json").read_text(encoding="utf-8"))
     assert written["defects"] == province["manifest"]["defects"]
+
+
+# --- what a failed or refused run leaves published (issue 12) ------------------------------------
+
+
+def published_state(home: Path) -> dict:
+    """Every published file by content: the warehouse and each page of the site the link points to."""
+    site = (home / "site").resolve()
+    pages = {str(path.relative_to(site)): hashlib.sha256(path.read_bytes()).hexdigest()
+             for path in sorted(site.rglob("*")) if path.is_file()}
+    return {"warehouse": hashlib.sha256((home / "warehouse.duckdb").read_bytes()).hexdigest(),
+            "site_target": os.readlink(home / "site"), "pages": pages}
+
+
+def test_a_run_that_crashes_half_way_through_the_site_leaves_the_previous_site_published(province, monkeypatch):
+    import assets.site
+    from serve_fixtures import served
+
+    from pipelines.tokens import issue_token
+
+    home = province["home"]
+    monkeypatch.setenv("ZHENGAI_HOME", str(home))
+    before = published_state(home)
+    real_builder, built = assets.site.build_college_page, []
+
+    def crash_after_three(*args, **kwargs):
+        """Pages that differ from the published ones (as a new run's would), then a crash."""
+        if len(built) == 3:
+            raise RuntimeError("simulated crash in the middle of the site build")
+        built.append(1)
+        return real_builder(*args, **kwargs) + "<!-- written by the run that crashed -->\n"
+
+    monkeypatch.setattr(assets.site, "build_college_page", crash_after_three)
+    job = defs().resolve_job_def(NIGHTLY_JOB)
+    with dg.DagsterInstance.ephemeral() as instance:
+        crashed = job.execute_in_process(instance=instance, run_config=run_config(AS_OF, "WARNING"), raise_on_error=False)
+    assert not crashed.success and len(built) == 3
+    assert published_state(home) == before
+    assert (home / "site-builds").is_dir() and len(list((home / "site-builds").iterdir())) == 3  # the crashed one aside
+    _, token = issue_token("secretariat")
+    page = (home / "site" / "province" / "index.html").read_bytes()
+    with served(home) as (_, port):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("GET", "/province/", headers={"Authorization": f"Bearer {token}"})
+        response = conn.getresponse()
+        assert response.status == 200 and response.read() == page
+        conn.close()
+
+
+def blank_type(rows):
+    rows[1]["school_type"] = ""
+
+
+def misspelt_type(rows):
+    rows[1]["school_type"] = "理工类"
+
+
+def duplicated_code(rows):
+    rows.append(dict(rows[2]))
+
+
+def unknown_successor(rows):
+    rows[1]["succeeded"] = "99999"
+
+
+def bad_status(rows):
+    rows[1]["status"] = "open"
+
+
+def missing_column(rows):
+    for row in rows:
+        del row["school_type"]
+
+
+@pytest.mark.parametrize("mistake, expected", [
+    (blank_type, "第 3 行：院校类型（school_type）为空"),  # rows[1] is the second row under the header
+    (misspelt_type, "第 3 行：院校类型（school_type）“理工类”不在类型表中"),
+    (duplicated_code, "与第 4 行重复"),
+    (unknown_successor, "第 3 行：succeeded 中的 99999 不在名册中"),
+    (bad_status, "第 3 行：状态（status）应为 active/renamed/merged/closed，实为“open”"),
+    (missing_column, "第 1 行（表头）缺少列：school_type"),
+])
+def test_a_bad_registry_is_refused_before_the_run_and_the_last_results_stay_published(
+    province, monkeypatch, capsys, mistake, expected
+):
+    import csv
+    import io
+
+    from pipelines.cli import main
+
+    home = province["home"]
+    monkeypatch.setenv("ZHENGAI_HOME", str(home))
+    registry = home / "registry" / "schools.csv"
+    good = registry.read_bytes()
+    rows = list(csv.DictReader(io.StringIO(good.decode("utf-8"))))
+    mistake(rows)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    before = published_state(home)
+    work = (home / "work" / "warehouse.duckdb").stat().st_mtime_ns
+    try:
+        registry.write_text(buffer.getvalue(), encoding="utf-8")
+        assert main(["run", "--as-of", AS_OF]) == 2
+    finally:
+        registry.write_bytes(good)
+    err = capsys.readouterr().err
+    assert expected in err and "本次未运行" in err and "Traceback" not in err
+    assert published_state(home) == before
+    assert (home / "work" / "warehouse.duckdb").stat().st_mtime_ns == work

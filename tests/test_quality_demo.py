@@ -15,6 +15,7 @@ import pytest
 from assets.ref import build_reference_tables
 from pipelines.checks import collect_issues, prepare_inputs, quality_params, write_issues
 from pipelines.ingest import ingest_inbox
+from pipelines.registry import build_schools_table, load_registry
 from pipelines.settings import get_settings
 from pipelines.sql import run_sql
 from pipelines.synth import generate_province
@@ -43,7 +44,7 @@ def demo(tmp_path_factory):
         manifest = generate_province(settings.inbox, 4, YEARS, 11, True)
         conn = duckdb.connect()
         build_reference_tables(conn)
-        run_sql(conn, "ref/schools", {"path": str(settings.registry)})
+        build_schools_table(conn, load_registry(settings.registry))
         ingest_inbox(conn, settings)
         params = quality_params(AS_OF)
         write_issues(conn, collect_issues(conn, params))

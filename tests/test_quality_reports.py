@@ -12,6 +12,7 @@ from assets import quality
 from dashboards.quality_report import issue_rows_html
 from pipelines.checks import build_asset_checks
 from pipelines.resources import RunOptions, WarehouseResource
+from pipelines.sitebuild import site_build_path
 from quality_fixtures import QualityWarehouse, clean_rows
 
 YEAR = 2024
@@ -42,7 +43,8 @@ def materialized(tmp_path_factory):
     province(path)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("ZHENGAI_HOME", str(home))
-        yield materialize(home, path), home / "site"
+        result = materialize(home, path)
+        yield result, site_build_path(result.run_id)  # the run's site build (published by the last step)
 
 
 def materialize(tmp_path, path):
@@ -164,7 +166,7 @@ def test_a_rebuild_removes_quality_pages_of_years_and_colleges_no_longer_checked
     for page in stale:
         page.parent.mkdir(parents=True, exist_ok=True)
         page.write_text("旧页面", encoding="utf-8")
-    conn = duckdb.connect(str(site.parent / "work.duckdb"), read_only=True)
+    conn = duckdb.connect(str(site.parents[1] / "work.duckdb"), read_only=True)  # home/site-builds/<build>
     try:
         reference = quality.load_reference(conn, RunOptions(as_of="2024-12-01"))
         quality.write_college_reports(reference, quality.load_colleges(conn), site)

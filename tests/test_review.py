@@ -244,6 +244,21 @@ def test_missing_header_is_refused(tmp_path, capsys):
     assert "第 1 行（表头）缺少列：改进措施判断" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("name, content, expected", [
+    ("results.xlsx", bytes(range(256)) * 40, "无法作为 Excel 工作簿打开"),  # binary bytes named .xlsx
+    ("results.xlsx", b"PK\x03\x04" + b"\x00" * 100, "无法作为 Excel 工作簿打开"),  # a truncated zip
+    ("results.csv", b'"' + b"x" * 200_000, "不是可读的 CSV 文件"),  # an open quote swallowing a huge field
+    ("results.csv", bytes(range(128, 256)) * 40, "无法识别文件编码"),  # binary bytes named .csv
+])
+def test_an_unreadable_file_is_refused_in_one_line(name, content, expected, tmp_path, capsys):
+    write_warehouse()
+    source = tmp_path / name
+    source.write_bytes(content)
+    assert main(["review", "conclude", str(source)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert expected in err and len(err.splitlines()) == 1 and "Traceback" not in err
+
+
 def test_without_warehouse_or_registry_the_user_is_told_to_run_first(tmp_path, capsys):
     source = results_csv(tmp_path / "results.csv", college_rows("13801", 12, "强"))
     assert main(["review", "conclude", str(source)]) == 2

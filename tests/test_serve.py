@@ -192,3 +192,65 @@ def test_tokens_cli_refuses_bad_input(capsys):
 def test_serve_binds_to_localhost_by_default():
     args = build_parser().parse_args(["serve"])
     assert (args.host, args.port) == ("127.0.0.1", 8000)
+
+
+# --- redirects stay on the site, every response has a CSP, header limits ----------------------------
+
+
+@pytest.mark.parametrize("path, location", [
+    ("//evil.example/?token={token}", "/evil.example/"),
+    ("///evil.example/x?token={token}", "/evil.example/x"),
+    ("/\\evil.example/?token={token}", "/%255Cevil.example/"),  # http.client sends the backslash as %5C
+    ("//evil.example/?a=1&token={token}", "/evil.example/?a=1"),
+    ("/schools/{own}/?token={token}", "/schools/{own}/"),
+])
+def test_a_personal_link_redirects_only_to_a_local_path(server, path, location):
+    token = server["tokens"]["own"]
+    status, headers, _ = request(server, path.format(token=token, own=OWN))
+    assert status == 303 and headers["location"] == location.format(own=OWN)
+    assert headers["location"][1:2] not in ("/", "\\")
+
+
+def test_a_folder_redirect_stays_local(server):
+    status, headers, _ = request(server, f"//schools/{OWN}", server["tokens"]["own"])
+    assert status == 301 and headers["location"] == f"/schools/{OWN}/"
+
+
+def test_every_response_has_a_content_security_policy(server):
+    own, secretariat = server["tokens"]["own"], server["tokens"]["secretariat"]
+    responses = [
+        request(server, f"/schools/{OWN}/index.html", own),
+        request(server, f"/schools/{OWN}/index.html", own, method="HEAD"),
+        request(server, "/assets/plotly.min.js", own),
+        request(server, "/province/index.html", own),  # 403
+        request(server, "/nothing-here.html", secretariat),  # 404
+        request(server, f"/schools/{OWN}/index.html"),  # 401
+        request(server, f"/schools/{OWN}/?token={own}"),  # 303
+        request(server, f"/schools/{OWN}/index.html", own, method="POST"),  # 405 from the router
+    ]
+    for status, headers, _ in responses:
+        policy = headers.get("content-security-policy", "")
+        assert "default-src 'none'" in policy and "frame-ancestors 'none'" in policy, (status, headers)
+        assert "unsafe-inline" not in policy and "unsafe-eval" not in policy
+    assert [status for status, _, _ in responses] == [200, 200, 200, 403, 404, 401, 303, 405]
+
+
+def test_a_pages_policy_allows_exactly_its_own_inline_code():
+    from pipelines.serve import page_policy, source_hash
+
+    page = '<style>b{color:red}</style><p style="color:blue">x</p><script>go()</script><script src="a.js"></script>'
+    policy = page_policy(page)
+    assert source_hash("go()") in policy and source_hash("b{color:red}") in policy
+    assert source_hash("color:blue") in policy and "'unsafe-hashes'" in policy
+    assert source_hash("evil()") not in policy and source_hash("a.js") not in policy
+
+
+def test_too_many_headers_are_refused(server):
+    conn = http.client.HTTPConnection("127.0.0.1", server["port"], timeout=5)
+    conn.putrequest("GET", f"/schools/{OWN}/index.html")
+    conn.putheader("Authorization", f"Bearer {server['tokens']['own']}")
+    for index in range(150):
+        conn.putheader(f"X-Filler-{index}", "x")
+    conn.endheaders()
+    assert conn.getresponse().status == 431
+    conn.close()

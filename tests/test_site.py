@@ -28,6 +28,7 @@ from dashboards.college import peer_bands
 from dashboards.common import bundled_plotly_js, write_plotly_js
 from pipelines.resources import WarehouseResource
 from pipelines.settings import get_settings
+from pipelines.sitebuild import site_build_path
 
 YEARS = [2022, 2023, 2024]
 # 12 综合 colleges (enough for a peer band at the default minimum of 10) and 3 体育 (too few).
@@ -211,7 +212,8 @@ def test_site_assets_materialise(tmp_path):
         resources={"warehouse": WarehouseResource(path=str(path))},
     )
     assert result.success
-    site = get_settings().site
+    site = site_build_path(result.run_id)  # published with the warehouse by the run's last step
+    assert not get_settings().site.exists()
     assert (site / "assets" / "plotly.min.js").is_file()
     assert (site / "province" / "index.html").is_file()
     assert all((site / "schools" / code / "index.html").is_file() for code in codes)

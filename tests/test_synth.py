@@ -21,8 +21,8 @@ import pytest
 
 from pipelines.catalog import load_catalog
 from pipelines.cli import main
+from pipelines.registry import build_schools_table, load_registry
 from pipelines.settings import REFERENCE_DIR
-from pipelines.sql import run_sql
 from pipelines.synth import (
     DEFECT_KINDS,
     FORMAT_VARIANTS,
@@ -357,7 +357,7 @@ def test_registry_loads_with_the_ref_sql_and_records_a_rename(defective):
     out, manifest = defective
     conn = duckdb.connect()
     conn.execute("create schema ref")
-    run_sql(conn, "ref/schools", {"path": str(out.parent / "schools.csv")})
+    build_schools_table(conn, load_registry(out.parent / "schools.csv"))
     rows = conn.execute(
         "select school_code, school_type, ownership, status, succeeded, active_from, active_to from ref.schools"
     ).fetchall()

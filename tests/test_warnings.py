@@ -11,6 +11,7 @@ import pytest
 
 from indicator_fixtures import MiniWarehouse, typical_college
 from pipelines.resources import WarehouseResource
+from pipelines.sitebuild import site_build_path
 
 YEAR = 2024
 STUDENTS = 1080  # typical_college's 折合在校生
@@ -345,7 +346,7 @@ def test_the_mart_and_report_assets_materialise(tmp_path, zhengai_home):
     with duckdb.connect(str(work), read_only=True) as conn:
         assert conn.sql("select count(*) from mart.element_warnings").fetchone()[0] == 30
         assert conn.sql("select count(*) from mart.school_risk").fetchone()[0] == 2
-    assert (zhengai_home / "site" / "schools" / "14001" / "warnings-2024.html").is_file()
+    assert (site_build_path(result.run_id) / "schools" / "14001" / "warnings-2024.html").is_file()
 
 
 def test_report_pages_of_years_no_longer_warned_about_are_removed(tmp_path):

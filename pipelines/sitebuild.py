@@ -1,0 +1,94 @@
+"""The site is published like the warehouse: built aside, switched in one rename.
+
+Each run writes its pages into its own build folder, `$ZHENGAI_HOME/site-builds/<stamp>-<run_id>/`,
+which starts as a copy of the published site made of hard links (cheap; pages are always replaced
+by a rename, never rewritten in place, so the published files are never touched). `$ZHENGAI_HOME/site`
+is a symbolic link to the published build; the run's last step points it at the new build by
+renaming a new link over it, so a reader (or `zhengai serve`) sees the old site or the new one,
+never a mix, and a run that fails or is killed half-way leaves the published site as it was.
+The build published before stays (a request may still be reading it); every other build is removed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+from pathlib import Path
+
+from pipelines.settings import get_settings
+
+
+def builds_dir() -> Path:
+    return get_settings().home / "site-builds"
+
+
+def site_build_path(run_id: str) -> Path | None:
+    """The build folder of run `run_id`, if the run has written pages."""
+    folder = builds_dir()
+    return next(iter(sorted(folder.glob(f"*-{run_id}"))), None) if folder.is_dir() else None
+
+
+def link_tree(source: Path, target: Path) -> None:
+    """Hard-link every regular file under `source` into `target` (a copy where links are impossible);
+    symbolic links are not carried over."""
+    for folder, subfolders, files in os.walk(source):
+        relative = Path(folder).relative_to(source)
+        (target / relative).mkdir(parents=True, exist_ok=True)
+        subfolders[:] = [name for name in subfolders if not (Path(folder) / name).is_symlink()]
+        for name in files:
+            origin = Path(folder) / name
+            if origin.is_symlink() or not origin.is_file():
+                continue
+            try:
+                os.link(origin, target / relative / name)
+            except OSError:
+                shutil.copy2(origin, target / relative / name)
+
+
+def site_build(run_id: str) -> Path:
+    """The folder run `run_id` writes its pages into, created on first use from the published site."""
+    existing = site_build_path(run_id)
+    if existing is not None:
+        return existing
+    folder = builds_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S")
+    target = folder / f"{stamp}-{run_id}"
+    staging = folder / f".{stamp}-{run_id}.tmp"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    published = get_settings().site
+    if published.is_dir():
+        link_tree(published.resolve(), staging)
+    os.rename(staging, target)
+    return target
+
+
+def publish_site(run_id: str) -> Path | None:
+    """Point `$ZHENGAI_HOME/site` at run `run_id`'s build in one rename; None when the run built no pages."""
+    build = site_build_path(run_id)
+    if build is None:
+        return None
+    link = get_settings().site
+    previous = link.resolve() if link.is_symlink() else None
+    if link.is_dir() and not link.is_symlink():
+        # A site from before builds existed: kept as the previous build (the one moment that is not atomic).
+        previous = builds_dir() / f"{dt.datetime.now():%Y%m%dT%H%M%S}-before-builds"
+        os.rename(link, previous)
+    staging = link.with_name(f".{link.name}.{os.getpid()}.tmp")
+    staging.unlink(missing_ok=True)
+    staging.symlink_to(os.path.relpath(build, link.parent), target_is_directory=True)
+    os.replace(staging, link)
+    remove_old_builds(keep={build.resolve(), *([previous.resolve()] if previous else [])})
+    return build
+
+
+def remove_old_builds(keep: set[Path]) -> list[Path]:
+    """Remove every build (and abandoned staging folder) except those in `keep`."""
+    removed = []
+    for folder in builds_dir().iterdir():
+        if folder.resolve() not in keep and folder.is_dir() and not folder.is_symlink():
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed

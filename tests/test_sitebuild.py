@@ -1,0 +1,99 @@
+"""The site is built aside and switched in one rename; `zhengai serve` follows the switch.
+
+A run that crashes half-way through a real nightly run is tested in test_end_to_end.py.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+
+from serve_fixtures import served
+
+from dashboards.common import write_page
+from pipelines.settings import get_settings
+from pipelines.sitebuild import publish_site, site_build, site_build_path
+from pipelines.tokens import issue_token
+
+
+def build(run_id: str, pages: dict[str, str]):
+    folder = site_build(run_id)
+    for name, text in pages.items():
+        write_page(folder / name, text)
+    return folder
+
+
+def test_a_build_starts_from_the_published_site_without_touching_it():
+    site = get_settings().site
+    first = build("run-a", {"province/index.html": "<p>A</p>", "schools/13830/index.html": "<p>A13830</p>"})
+    assert not site.exists()  # nothing is online before the run publishes
+    assert publish_site("run-a") == first
+    assert site.is_symlink() and site.resolve() == first.resolve()
+
+    second = build("run-b", {"province/index.html": "<p>B</p>"})
+    assert (second / "schools/13830/index.html").stat().st_ino == (first / "schools/13830/index.html").stat().st_ino
+    assert (site / "province/index.html").read_text(encoding="utf-8") == "<p>A</p>"  # still the published build
+    assert publish_site("run-b") == second
+    assert (site / "province/index.html").read_text(encoding="utf-8") == "<p>B</p>"
+    assert (site / "schools/13830/index.html").read_text(encoding="utf-8") == "<p>A13830</p>"
+    assert not [path for path in site.parent.iterdir() if path.name.endswith(".tmp")]
+
+
+def test_publishing_keeps_the_previous_build_and_removes_the_others():
+    build("run-a", {"province/index.html": "A"})
+    publish_site("run-a")
+    build("run-b", {"province/index.html": "B"})  # a run that failed: never published
+    build("run-c", {"province/index.html": "C"})
+    publish_site("run-c")
+    assert site_build_path("run-a") is not None  # the previous build: a request may still be reading it
+    assert site_build_path("run-b") is None
+    build("run-d", {"province/index.html": "D"})
+    publish_site("run-d")
+    assert site_build_path("run-a") is None and site_build_path("run-c") is not None
+    assert len(list((get_settings().home / "site-builds").iterdir())) == 2
+
+
+def test_a_run_without_pages_leaves_the_site_alone():
+    build("run-a", {"province/index.html": "A"})
+    publish_site("run-a")
+    assert publish_site("run-without-pages") is None
+    assert (get_settings().site / "province/index.html").read_text(encoding="utf-8") == "A"
+
+
+def test_a_site_folder_from_before_builds_is_replaced_by_the_link():
+    site = get_settings().site
+    write_page(site / "province" / "index.html", "old")
+    build("run-a", {"schools/13830/index.html": "new"})
+    publish_site("run-a")
+    assert site.is_symlink()
+    assert (site / "province/index.html").read_text(encoding="utf-8") == "old"  # carried into the build
+    assert (site / "schools/13830/index.html").read_text(encoding="utf-8") == "new"
+
+
+def test_the_server_follows_the_link_and_still_refuses_escapes(zhengai_home):
+    (zhengai_home / "secret.txt").write_text("SECRET-OUTSIDE-SITE", encoding="utf-8")
+    older = build("run-0", {"province/index.html": "<p>旧版</p>"})
+    publish_site("run-0")
+    folder = build("run-a", {"province/index.html": "<p>全区A</p>"})
+    (folder / "province" / "leak.html").symlink_to(zhengai_home / "secret.txt")
+    (folder / "province" / "builds").symlink_to(zhengai_home / "site-builds", target_is_directory=True)
+    publish_site("run-a")
+    _, token = issue_token("secretariat")
+    with served(zhengai_home) as (_, port):
+
+        def get(path: str) -> tuple[int, str]:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            conn.request("GET", path, headers={"Authorization": f"Bearer {token}"})
+            response = conn.getresponse()
+            body = response.read().decode("utf-8", errors="replace")
+            conn.close()
+            return response.status, body
+
+        assert get("/province/") == (200, "<p>全区A</p>")
+        assert get("/province/leak.html")[0] == 404
+        assert get(f"/province/builds/{older.name}/province/index.html")[0] == 404  # another build
+        build("run-b", {"province/index.html": "<p>全区B</p>"})
+        assert get("/province/")[1] == "<p>全区A</p>"
+        publish_site("run-b")
+        assert get("/province/") == (200, "<p>全区B</p>")
+    assert os.readlink(get_settings().site).startswith("site-builds/")
