@@ -128,13 +128,17 @@ def risk_summary_html(risk: pl.DataFrame) -> str:
         return ""
     rows = "".join(
         f"<tr><td>{year_label(row['year'])}</td><td class=\"num\">{number_text(row['risk_score'])}</td>"
-        f"<td class=\"num\">{text(row['red_count'])}</td><td class=\"num\">{text(row['yellow_count'])}</td>"
-        f"<td class=\"num\">{text(row['insufficient_count'])}</td><td class=\"num\">{text(row['rank'])}</td></tr>"
+        f"<td class=\"num\">{text(row['flagged_indicators'])}</td><td>{text(row['flagged_zh'] or '—')}</td>"
+        f"<td class=\"num\">{text(row['insufficient_indicators'])}</td>"
+        f"<td class=\"num\">{text(row['red_count'])} / {text(row['yellow_count'])}</td>"
+        f"<td class=\"num\">{text(row['rank'])}</td></tr>"
         for row in risk.sort("year", descending=True).iter_rows(named=True)
     )
     return (
-        "<table><tr><th>年度</th><th>风险分（0–100）</th><th>红色要素</th><th>黄色要素</th>"
-        f"<th>数据不足要素</th><th>全区风险排名</th></tr>{rows}</table>"
+        "<table><tr><th>年度</th><th>风险分（0–100）</th><th>预警指标数</th><th>预警指标</th>"
+        f"<th>数据不足指标</th><th>红/黄要素</th><th>全区风险排名</th></tr>{rows}</table>"
+        '<p class="muted">风险分按指标计：每个预警指标只计一次，不论它关联几个要素；'
+        "无数据覆盖、无适用指标的要素不计入。</p>"
     )
 
 

@@ -85,7 +85,9 @@ final as (
             when indicators.denominator_zh <> '' and coalesce(computed.denominator, 0) = 0 then 'no_denominator'
             else 'no_data'
         end as status,
-        coalesce(untrusted.excluded_tables, []::varchar[]) as excluded_tables
+        coalesce(untrusted.excluded_tables, []::varchar[]) as excluded_tables,
+        -- placeholder until the exemptions (教发〔2004〕2号) land: the merge keeps their real definition
+        false as exempt, null::varchar as exempt_reason_zh
     from computed
     inner join indicators using (indicator_code)
     left join untrusted using (school_code, year, indicator_code)
