@@ -110,11 +110,13 @@ def build_mart_table(warehouse: WarehouseResource, table: str) -> dg.Materialize
         return dg.MaterializeResult(metadata=table_summary(conn, f"mart.{table}"))
 
 
-def raw_keys(table: str) -> list[dg.AssetKey]:
-    return [dg.AssetKey(["raw", name]) for name in RAW_TABLES[table]]
-
-
 QUALITY_TABLE_STATUS = dg.AssetKey(["quality", "table_status"])
+QUALITY_EXCLUDED_ROWS = dg.AssetKey(["quality", "excluded_rows"])
+
+
+def raw_keys(table: str) -> list[dg.AssetKey]:
+    """The raw tables `table` reads, and the bad rows it reads them without."""
+    return [*(dg.AssetKey(["raw", name]) for name in RAW_TABLES[table]), QUALITY_EXCLUDED_ROWS]
 QUALITY_ELEMENT_STATUS = dg.AssetKey(["quality", "element_data_status"])
 REF = {name: dg.AssetKey(["ref", name]) for name in (
     "schools", "platform_tables", "diagnostic_items", "diagnostic_elements", "point_platform_codes",

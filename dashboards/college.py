@@ -34,9 +34,10 @@ TABLE_STATUS_ADVICE = {
     "missing": "未报送：请补报该表。",
     "stale": "数据过期：请从平台导出本学年的最新数据重新报送。",
     "invalid": "数据无效：请按下列问题修正后重新报送。",
+    "partial": "部分行已排除：下列行有误，未参与计算，其余行照常使用；请修正后重新报送。",
     "warn": "有提醒：请核实下列问题，如属实请修正。",
 }
-TABLE_STATUS_ORDER = {"missing": 0, "invalid": 1, "stale": 2, "warn": 3, "ok": 4}
+TABLE_STATUS_ORDER = {"missing": 0, "invalid": 1, "stale": 2, "partial": 3, "warn": 4, "ok": 5, "optional_absent": 6}
 ISSUES_SHOWN_PER_TABLE = 3
 
 
@@ -301,7 +302,8 @@ def quality_html(reference: SiteReference, data: CollegeData) -> str:
         summary = "，".join(
             f"{TABLE_STATUS_ZH[status]} {counts[status]} 张" for status in TABLE_STATUS_ORDER if counts.get(status)
         )
-        problems = statuses.filter(pl.col("status") != "ok").sort(
+        # an optional table not delivered is nothing to fix: counted in the summary, not listed
+        problems = statuses.filter(~pl.col("status").is_in(["ok", "optional_absent"])).sort(
             pl.col("status").replace_strict(TABLE_STATUS_ORDER, default=9), "table_code"
         )
         rows = "".join(

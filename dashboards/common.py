@@ -34,9 +34,13 @@ LEVEL_TEXT_COLOURS = {
 # Ordinal used for heat maps and sorting: worse is higher; the two non-verdicts below green.
 LEVEL_SEVERITY = {"no_coverage": 0, "no_indicator": 1, "green": 2, "insufficient": 3, "yellow": 4, "red": 5}
 
-TABLE_STATUS_ZH = {"ok": "正常", "warn": "有提醒", "invalid": "无效", "missing": "缺失", "stale": "过期"}
+TABLE_STATUS_ZH = {
+    "ok": "正常", "warn": "有提醒", "partial": "部分行已排除", "invalid": "无效", "missing": "缺失", "stale": "过期",
+    "optional_absent": "选填未报",
+}
 TABLE_STATUS_COLOURS = {
-    "ok": "#27ae60", "warn": "#f39c12", "invalid": "#c0392b", "missing": "#7f8c8d", "stale": "#8e44ad",
+    "ok": "#27ae60", "warn": "#f39c12", "partial": "#e67e22", "invalid": "#c0392b", "missing": "#7f8c8d",
+    "stale": "#8e44ad", "optional_absent": "#d5dbdb",
 }
 
 PLOTLY_JS_NAME = "plotly.min.js"

@@ -16,7 +16,8 @@ import duckdb
 
 from assets.ref import build_reference_tables
 
-LEVELS_ZH = {"red": "红", "yellow": "黄", "green": "绿", "insufficient": "数据不足"}
+LEVELS_ZH = {"red": "红", "yellow": "黄", "green": "绿", "insufficient": "数据不足", "no_indicator": "无适用指标",
+             "no_coverage": "无数据覆盖"}
 LEVEL_WEIGHTS = (("green", 0.6), ("yellow", 0.2), ("red", 0.1), ("insufficient", 0.1))
 STATUS_WEIGHTS = (("ok", 0.85), ("warn", 0.06), ("invalid", 0.03), ("missing", 0.04), ("stale", 0.02))
 

@@ -110,6 +110,31 @@ def test_a_count_indicator_without_its_table_has_no_value(computed):
     assert row["value"] is None and row["status"] == "no_data"
 
 
+def test_a_partial_table_is_read_without_its_bad_rows_and_its_indicators_say_so():
+    warehouse = MiniWarehouse()
+    warehouse.school(SCHOOL)
+    typical_college(warehouse, SCHOOL, YEAR)
+    # two of the 60 teachers (a 博士 and a 硕士) were left out by the quality layer
+    warehouse.conn.execute("update raw.full_time_teachers set source_file = 'f.xlsx', row_no = 3 + cast(right(staff_no, 3) as int)")
+    warehouse.conn.execute(
+        "insert into quality.excluded_rows values (?, ?, '6.1', 'full_time_teachers', 'f.xlsx', 4, ['allowed_values']), "
+        "(?, ?, '6.1', 'full_time_teachers', 'f.xlsx', 5, ['unique_key'])", [SCHOOL, YEAR, SCHOOL, YEAR]
+    )
+    warehouse.table_status(SCHOOL, YEAR, "6.1", "partial", "测试")
+    warehouse.conn.execute(
+        "update quality.table_status set excluded_rows = 2, row_count = 60, tolerance_share = 0.05 where table_code = '6.1'"
+    )
+    warehouse.build()
+    postgrad = warehouse.indicator(SCHOOL, YEAR, "postgrad_teacher_share")
+    assert postgrad["status"] == "ok" and (postgrad["numerator"], postgrad["denominator"]) == (10, 58)
+    verdict = warehouse.indicator_warning(SCHOOL, YEAR, "postgrad_teacher_share")
+    assert verdict["level"] == "green"
+    assert verdict["reasons"] == ["表6.1中有误的2行已排除（共60行，占3.3%，在容差5%以内），研究生学位教师比例按其余行计算。"]
+    assert verdict["reasons"][0] in warehouse.element(SCHOOL, YEAR, "3.1")["reasons"]
+    # the other tables are read whole
+    assert warehouse.indicator_warning(SCHOOL, YEAR, "books_per_student")["reasons"] == []
+
+
 def test_the_external_teacher_cap_is_a_rule_parameter():
     warehouse = MiniWarehouse()
     warehouse.school(SCHOOL)
@@ -129,6 +154,7 @@ def test_the_external_teacher_cap_is_a_rule_parameter():
         ("3.1", "stale", True),
         ("3.1", "missing", True),
         ("3.1", "warn", False),
+        ("3.1", "partial", False),
         ("3.1", "ok", False),
     ],
 )

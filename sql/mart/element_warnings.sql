@@ -78,6 +78,8 @@ indicator_findings as (
             filter (where severities.severity >= 2)) as driver_reasons,
         flatten(list(indicator_warnings.reasons order by indicator_warnings.ordinal)
             filter (where severities.severity = 1)) as missing_reasons,
+        list_sort(list_distinct(flatten(list(indicator_warnings.data_notes order by indicator_warnings.ordinal)
+            filter (where severities.severity = 0)))) as partial_notes,
         string_agg(
             indicator_warnings.name_zh || indicator_warnings.value_zh, '、' order by indicator_warnings.ordinal
         ) filter (where indicator_warnings.level = 'green') as green_zh
@@ -122,7 +124,8 @@ assessed as (
                 '数据不足：本要素没有可计算的指标。'
             end
         ], sentence -> sentence is not null)
-        || coalesce(indicator_findings.missing_reasons, []) as data_reasons,
+        || coalesce(indicator_findings.missing_reasons, [])
+        || coalesce(indicator_findings.partial_notes, []) as data_reasons,
         indicator_findings.green_zh
     from grid
     left join element_data_status using (school_code, year, element_code)

@@ -13,6 +13,8 @@
 --     (three consecutive years of values)                     → yellow
 --   no value (empty denominator, absent figures, or excluded by the data-quality verdict)
 --                                                              → insufficient, never green
+-- A source table that lost a few bad rows (quality.table_status partial) is used without them; the
+-- indicator says so (data_notes, also the last of its reasons).
 -- "Beyond" means below for indicators where higher is better, above where lower is better.
 create or replace table mart.indicator_warnings as
 with indicator_values as (
@@ -36,7 +38,7 @@ platform_tables as (
 ),
 
 table_status as (
-    select school_code, year, table_code, status from quality.table_status
+    select school_code, year, table_code, status, excluded_rows, row_count, tolerance_share from quality.table_status
 ),
 
 source_texts as (
@@ -179,9 +181,31 @@ excluded_texts as (
     group by all
 ),
 
+-- a source table that lost a few bad rows (status partial): the indicator is computed from the rest
+partial_texts as (
+    select
+        indicators.indicator_code,
+        table_status.school_code,
+        table_status.year,
+        list(
+            '表' || table_status.table_code || '中有误的' || table_status.excluded_rows || '行已排除（共'
+            || table_status.row_count || '行，占'
+            || regexp_replace(printf('%.1f', 100.0 * table_status.excluded_rows / table_status.row_count), '\.0$', '')
+            || '%，在容差' || regexp_replace(printf('%.1f', 100 * table_status.tolerance_share), '\.0$', '')
+            || '%以内），' || indicators.name_zh || '按其余行计算。'
+            order by table_status.table_code
+        ) as data_notes
+    from indicators
+    cross join unnest(indicators.source_tables) as cited(table_code)
+    inner join table_status on table_status.table_code = cited.table_code
+    where table_status.status = 'partial'
+    group by all
+),
+
 sentences as (
     select
         texts.*,
+        coalesce(partial_texts.data_notes, []) as data_notes,
         list_filter([
             case when texts.status = 'excluded' then
                 texts.name_zh || '不参与预警：' || coalesce(excluded_texts.excluded_zh, '来源表数据质量不合格')
@@ -229,9 +253,10 @@ sentences as (
                 || regexp_replace(printf('%.2f', $trend_tolerance * 100), '\.?0+$', '') || '%'
                 || texts.from_zh || '。'
             end
-        ], sentence -> sentence is not null) as reasons
+        ], sentence -> sentence is not null) || coalesce(partial_texts.data_notes, []) as reasons
     from texts
     left join excluded_texts using (school_code, year, indicator_code)
+    left join partial_texts using (school_code, year, indicator_code)
 ),
 
 final as (
@@ -281,6 +306,7 @@ final as (
             case when worsening then 'trend' end
         ], cause -> cause is not null) as causes,
         reasons,
+        data_notes,
         sources_zh,
         ordinal
     from sentences
