@@ -77,14 +77,17 @@ def outcomes(conn, manifest: dict) -> list[Outcome]:
 
 
 def reds_without_a_threshold_cause(conn) -> list[tuple]:
-    """Red elements none of whose red indicators is beyond its 限制招生 value or a persisting threshold
-    yellow: a red that would come only from escalating a peer-relative or trend yellow (must be none)."""
+    """Red elements without a red indicator that is beyond its 限制招生 value, or beyond its 合格 value
+    this year and the year before (read from the threshold flags, not from the verdict's own labels):
+    a red that could only come from escalating a peer-relative or trend yellow. Must be none."""
     return conn.execute(
         "select e.school_code, e.year, e.element_code from mart.element_warnings e "
         "where e.level = 'red' and not exists ("
         "  select 1 from ref.indicator_elements l join mart.indicator_warnings i using (indicator_code) "
+        "  left join mart.indicator_warnings p on p.school_code = i.school_code "
+        "    and p.indicator_code = i.indicator_code and p.year = i.year - 1 "
         "  where l.element_code = e.element_code and i.school_code = e.school_code and i.year = e.year "
-        "  and i.level = 'red' and (list_contains(i.causes, 'restricted') or list_contains(i.causes, 'persisting'))"
+        "  and i.level = 'red' and (i.below_restricted or (i.below_qualified and coalesce(p.below_qualified, false)))"
         ") order by all"
     ).fetchall()
 
