@@ -125,7 +125,11 @@ assessed as (
             end
         ], sentence -> sentence is not null)
         || coalesce(indicator_findings.missing_reasons, [])
-        || coalesce(indicator_findings.partial_notes, []) as data_reasons,
+        -- a table's trimmed rows said once, unless a driver's reasons say it already
+        || list_filter(
+            coalesce(indicator_findings.partial_notes, []),
+            note -> not list_contains(coalesce(indicator_findings.driver_reasons, []), note)
+        ) as data_reasons,
         indicator_findings.green_zh
     from grid
     left join element_data_status using (school_code, year, element_code)

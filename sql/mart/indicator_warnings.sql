@@ -192,7 +192,7 @@ partial_texts as (
             || table_status.row_count || '行，占'
             || regexp_replace(printf('%.1f', 100.0 * table_status.excluded_rows / table_status.row_count), '\.0$', '')
             || '%，在容差' || regexp_replace(printf('%.1f', 100 * table_status.tolerance_share), '\.0$', '')
-            || '%以内），' || indicators.name_zh || '按其余行计算。'
+            || '%以内），依据该表的指标按其余行计算。'
             order by table_status.table_code
         ) as data_notes
     from indicators
