@@ -4,6 +4,7 @@ the external-teacher cap, and the indicator → element catalog."""
 from __future__ import annotations
 
 import csv
+import re
 
 import polars as pl
 import pytest
@@ -211,6 +212,22 @@ def test_every_link_has_a_rationale_and_no_indicator_informs_more_than_three_ele
     assert breadth.filter((pl.col("elements") > 3) & (pl.col("said") < pl.col("elements"))).height == 0
     catalog = {code for (code,) in computed.conn.execute("select indicator_code from ref.indicators").fetchall()}
     assert set(links["indicator_code"]) == catalog
+
+
+def test_every_rationale_names_its_point_and_quotes_its_hint(computed):
+    """Reviewed against 附件2: each rationale names the point (“点名”) and quotes its hint text (a
+    “…” fragment of at least four characters, “……” marking an omission, found in the hint)."""
+    links = computed.conn.execute(
+        "select l.indicator_code, l.element_code, l.rationale_zh, p.point_name, p.hint "
+        "from ref.indicator_elements l join ref.diagnostic_points p using (element_code, point_no)"
+    ).fetchall()
+    for indicator, element, rationale, point_name, hint in links:
+        quoted = re.findall(r"“([^”]+)”", rationale)
+        assert point_name in quoted, (indicator, element, rationale)
+        assert any(
+            len(fragment) >= 4 and all(piece in hint for piece in fragment.split("……"))
+            for fragment in quoted if fragment != point_name
+        ), (indicator, element, rationale)
 
 
 def test_the_links_follow_the_meaning_of_the_diagnosis_points(computed):
