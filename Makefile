@@ -30,6 +30,7 @@ demo: install
 	$(BIN)/zhengai synth --out "$(ZHENGAI_HOME)/inbox" --schools $(DEMO_SCHOOLS) --years $(DEMO_YEARS) --seed $(DEMO_SEED) --defects
 	$(BIN)/zhengai run --as-of $(DEMO_AS_OF)
 	$(BIN)/zhengai where
+	$(BIN)/zhengai demo-check --manifest "$(ZHENGAI_HOME)/inbox/manifest.json"
 
 test: install
 	$(BIN)/python -m pytest

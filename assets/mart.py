@@ -24,8 +24,7 @@ WARNING_RULES_FILE = REFERENCE_DIR / "warning_rules.csv"
 RULE_PARAMETERS = {
     "school_base": ("external_teacher_cap_share", "external_teacher_cap_on_converted"),
     "indicator_warnings": ("peer_min_count", "peer_bottom_share", "trend_tolerance"),
-    "element_warnings": ("weight_red", "weight_yellow", "weight_insufficient"),
-    "school_risk": ("weight_red",),
+    "school_risk": ("weight_red", "weight_yellow", "weight_insufficient"),
     "college_card": ("card_yellow_years_to_red",),
 }
 
@@ -114,11 +113,13 @@ def build_mart_table(warehouse: WarehouseResource, table: str) -> dg.Materialize
         return dg.MaterializeResult(metadata=table_summary(conn, f"mart.{table}"))
 
 
-def raw_keys(table: str) -> list[dg.AssetKey]:
-    return [dg.AssetKey(["raw", name]) for name in RAW_TABLES[table]]
-
-
 QUALITY_TABLE_STATUS = dg.AssetKey(["quality", "table_status"])
+QUALITY_EXCLUDED_ROWS = dg.AssetKey(["quality", "excluded_rows"])
+
+
+def raw_keys(table: str) -> list[dg.AssetKey]:
+    """The raw tables `table` reads, and the bad rows it reads them without."""
+    return [*(dg.AssetKey(["raw", name]) for name in RAW_TABLES[table]), QUALITY_EXCLUDED_ROWS]
 QUALITY_ELEMENT_STATUS = dg.AssetKey(["quality", "element_data_status"])
 REF = {name: dg.AssetKey(["ref", name]) for name in (
     "schools", "platform_tables", "diagnostic_items", "diagnostic_elements", "point_platform_codes",
@@ -222,13 +223,16 @@ def indicator_warnings(warehouse: WarehouseResource) -> dg.MaterializeResult:
     ],
 )
 def element_warnings(warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """One level (红/黄/绿/数据不足) per college, year and diagnostic element, with its reasons."""
+    """One level (红/黄/绿/数据不足/无适用指标/无数据覆盖) per college, year and element, drivers named first."""
     return build_mart_table(warehouse, "element_warnings")
 
 
-@dg.asset(key_prefix="mart", group_name="mart", kinds={"duckdb"}, deps=[element_warnings])
+@dg.asset(
+    key_prefix="mart", group_name="mart", kinds={"duckdb"},
+    deps=[element_warnings, indicator_warnings, REF["indicator_elements"]],
+)
 def school_risk(warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """Risk score and rank per college and year, from its red, yellow and insufficient elements."""
+    """Risk score and rank per college and year: each distinct red, yellow or insufficient indicator counts once."""
     return build_mart_table(warehouse, "school_risk")
 
 

@@ -27,7 +27,7 @@ from dashboards.quality_report import (
     build_province_quality_page,
 )
 from pipelines.catalog import load_catalog
-from pipelines.checks import collect_issues, prepare_inputs, quality_params, write_issues
+from pipelines.checks import collect_issues, prepare_inputs, quality_params, table_status_params, write_issues
 from pipelines.resources import RunOptions, WarehouseResource
 from pipelines.settings import collection_deadline
 from pipelines.sitebuild import site_build
@@ -71,16 +71,25 @@ def issues(warehouse: WarehouseResource, run_options: RunOptions) -> dg.Material
 
 @dg.asset(key_prefix="quality", group_name="quality", kinds={"duckdb"}, deps=[issues])
 def table_status(warehouse: WarehouseResource, run_options: RunOptions) -> dg.MaterializeResult:
-    """Per college, year and table: missing > stale > invalid > warn > ok, with the reasons in Chinese."""
+    """Per college, year and table: missing > stale > invalid > partial > warn > ok (or optional_absent),
+    with the reasons in Chinese; a partial table loses only its bad rows, within its tolerance."""
     params = quality_params(run_options.as_of_date())
     with warehouse.connect() as conn:
         prepare_inputs(conn, params)
-        run_sql(conn, "quality/table_status", {"max_reasons": int(params.rules["status_reasons"])})
+        run_sql(conn, "quality/table_status", table_status_params(params.rules))
         counts = dict(conn.execute("select status, count(*) from quality.table_status group by all").fetchall())
         return dg.MaterializeResult(metadata={
             **table_summary(conn, "quality.table_status"),
             **{f"tables_{status}": dg.MetadataValue.int(count) for status, count in sorted(counts.items())},
         })
+
+
+@dg.asset(key_prefix="quality", group_name="quality", kinds={"duckdb"}, deps=[table_status, REF_KEYS["platform_tables"]])
+def excluded_rows(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """The rows a partial table leaves out (file and sheet row, the checks that named them); the mart reads without them."""
+    with warehouse.connect() as conn:
+        run_sql(conn, "quality/excluded_rows")
+        return dg.MaterializeResult(metadata=table_summary(conn, "quality.excluded_rows"))
 
 
 @dg.asset(

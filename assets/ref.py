@@ -19,9 +19,13 @@ DIAGNOSIS_FILE = REFERENCE_DIR / "diagnosis_points.csv"
 TABLES_FILE = REFERENCE_DIR / "platform_tables.csv"
 COLUMNS_FILE = REFERENCE_DIR / "platform_columns.csv"
 INDICATORS_FILE = REFERENCE_DIR / "indicators.csv"
-INDICATOR_OVERRIDES_FILE = REFERENCE_DIR / "indicator_element_overrides.csv"
+INDICATOR_ELEMENTS_FILE = REFERENCE_DIR / "indicator_elements.csv"
 THRESHOLDS_FILE = REFERENCE_DIR / "thresholds.csv"
 EXEMPTIONS_FILE = REFERENCE_DIR / "indicator_exemptions.csv"
+
+# An indicator informs at most this many elements unless its rows say why (breadth_zh): one weak
+# figure must not paint a college's whole diagnosis.
+MAX_ELEMENTS_PER_INDICATOR = 3
 
 # The reference tables built from the files in reference/ (None: from the tables before it), in an
 # order that satisfies their dependencies; tests and benchmarks build scratch warehouses with it.
@@ -33,7 +37,7 @@ REFERENCE_SOURCES = (
     ("platform_columns", COLUMNS_FILE),
     ("point_platform_codes", None),
     ("indicators", INDICATORS_FILE),
-    ("indicator_elements", INDICATOR_OVERRIDES_FILE),
+    ("indicator_elements", INDICATOR_ELEMENTS_FILE),
     ("thresholds", THRESHOLDS_FILE),
     ("indicator_exemptions", EXEMPTIONS_FILE),
 )
@@ -61,6 +65,14 @@ def build_table(warehouse: WarehouseResource, table: str) -> dg.MaterializeResul
     with warehouse.connect() as conn:
         run_sql(conn, f"ref/{table}")
         return dg.MaterializeResult(metadata=table_summary(conn, f"ref.{table}"))
+
+
+def too_broad_indicators(conn) -> list[str]:
+    """Indicators informing more than MAX_ELEMENTS_PER_INDICATOR elements without saying why on every row."""
+    rows = conn.execute(
+        "select indicator_code, count(*), count(breadth_zh) from ref.indicator_elements group by all order by 1"
+    ).fetchall()
+    return [code for code, links, explained in rows if links > MAX_ELEMENTS_PER_INDICATOR and explained < links]
 
 
 def refuse_unknown_codes(warehouse: WarehouseResource, query: str, message: str) -> None:
@@ -132,18 +144,29 @@ def indicators(warehouse: WarehouseResource) -> dg.MaterializeResult:
     key_prefix="ref",
     group_name="ref",
     kinds={"duckdb"},
-    deps=[indicators, point_platform_codes, diagnostic_elements],
+    deps=[indicators, point_platform_codes, diagnostic_elements, diagnostic_points],
 )
 def indicator_elements(warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """Indicator → diagnostic element links: source tables joined to the points' citations, plus overrides."""
-    result = load_reference_table(warehouse, "indicator_elements", INDICATOR_OVERRIDES_FILE)
+    """Indicator → diagnostic element links as the secretariat wrote them, each with its point and rationale."""
+    result = load_reference_table(warehouse, "indicator_elements", INDICATOR_ELEMENTS_FILE)
     refuse_unknown_codes(
         warehouse,
-        "select distinct indicator_code, element_code from ref.indicator_elements "
-        "where indicator_code not in (select indicator_code from ref.indicators) "
-        "or element_code not in (select element_code from ref.diagnostic_elements)",
-        f"{INDICATOR_OVERRIDES_FILE.name} names unknown indicators or elements",
+        "select distinct indicator_code, element_code, point_no from ref.indicator_elements "
+        "where indicator_code not in (select indicator_code from ref.indicators) or point_name is null",
+        f"{INDICATOR_ELEMENTS_FILE.name} names unknown indicators, elements or points",
     )
+    refuse_unknown_codes(
+        warehouse,
+        "select indicator_code, element_code from ref.indicator_elements where coalesce(rationale_zh, '') = ''",
+        f"{INDICATOR_ELEMENTS_FILE.name}: every link needs its rationale (rationale_zh)",
+    )
+    with warehouse.connect() as conn:
+        unexplained = too_broad_indicators(conn)
+    if unexplained:
+        raise ValueError(
+            f"{INDICATOR_ELEMENTS_FILE.name}: indicators informing more than {MAX_ELEMENTS_PER_INDICATOR} elements "
+            f"must say why on each of their rows (breadth_zh): {unexplained}"
+        )
     return result
 
 

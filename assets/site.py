@@ -73,7 +73,9 @@ def load_site_inputs(conn: duckdb.DuckDBPyConnection) -> SiteInputs:
             "select school_code, year, indicator_code, value from mart.indicator_values where value is not null"
         ).pl(),
         risk=conn.execute(
-            "select school_code, year, risk_score, red_count, yellow_count, insufficient_count, rank from mart.school_risk"
+            "select school_code, year, risk_score, red_count, yellow_count, insufficient_count, rank, "
+            "flagged_indicators, red_indicators, yellow_indicators, insufficient_indicators, flagged_zh "
+            "from mart.school_risk"
         ).pl(),
         thresholds=conn.execute(
             "select indicator_code, school_type, qualified_value, restricted_value, confidence, restricted_confidence "

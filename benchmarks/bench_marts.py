@@ -89,7 +89,12 @@ def build_province(path: Path, schools: int, years: list[int]) -> None:
     conn.execute(
         "create table quality.table_status as select school_code, year, table_code, "
         "case when hash(school_code, year, table_code) % 97 = 0 then 'invalid' else 'ok' end as status, "
-        "'' as reasons_zh from college_years cross join (select table_code from ref.platform_tables)"
+        "'' as reasons_zh, 0::bigint as excluded_rows, null::bigint as row_count, null::double as tolerance_share "
+        "from college_years cross join (select table_code from ref.platform_tables)"
+    )
+    conn.execute(
+        "create table quality.excluded_rows (school_code varchar, year integer, table_code varchar, "
+        "table_name varchar, source_file varchar, row_no bigint, checks varchar[])"
     )
     conn.execute(
         "create table quality.element_data_status as select school_code, year, element_code, "

@@ -118,7 +118,9 @@ def child(warehouse: str, cold: bool) -> None:
     import duckdb
     import polars as pl
 
-    from pipelines.checks import issues_frame, prepare_inputs, quality_params, sql_issues, suite_issues, write_issues
+    from pipelines.checks import (
+        issues_frame, prepare_inputs, quality_params, sql_issues, suite_issues, table_status_params, write_issues,
+    )
     from pipelines.sql import run_sql
 
     imports_s = time.perf_counter() - started  # dagster, duckdb, polars: loaded already in a pipeline run
@@ -133,7 +135,8 @@ def child(warehouse: str, cold: bool) -> None:
     sql = sql_issues(conn, params)
     write_issues(conn, pl.concat([suites, sql]))
     t2 = time.perf_counter()
-    run_sql(conn, "quality/table_status", {"max_reasons": int(params.rules["status_reasons"])})
+    run_sql(conn, "quality/table_status", table_status_params(params.rules))
+    run_sql(conn, "quality/excluded_rows")
     run_sql(conn, "quality/element_data_status")
     t3 = time.perf_counter()
     issues = conn.execute("select count(*), count(*) filter (where severity = 'error') from quality.issues").fetchone()

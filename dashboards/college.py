@@ -35,9 +35,10 @@ TABLE_STATUS_ADVICE = {
     "missing": "未报送：请补报该表。",
     "stale": "数据过期：请从平台导出本学年的最新数据重新报送。",
     "invalid": "数据无效：请按下列问题修正后重新报送。",
+    "partial": "部分行已排除：下列行有误，未参与计算，其余行照常使用；请修正后重新报送。",
     "warn": "有提醒：请核实下列问题，如属实请修正。",
 }
-TABLE_STATUS_ORDER = {"missing": 0, "invalid": 1, "stale": 2, "warn": 3, "ok": 4}
+TABLE_STATUS_ORDER = {"missing": 0, "invalid": 1, "stale": 2, "partial": 3, "warn": 4, "ok": 5, "optional_absent": 6}
 ISSUES_SHOWN_PER_TABLE = 3
 
 
@@ -130,13 +131,17 @@ def risk_summary_html(risk: pl.DataFrame) -> str:
         return ""
     rows = "".join(
         f"<tr><td>{year_label(row['year'])}</td><td class=\"num\">{number_text(row['risk_score'])}</td>"
-        f"<td class=\"num\">{text(row['red_count'])}</td><td class=\"num\">{text(row['yellow_count'])}</td>"
-        f"<td class=\"num\">{text(row['insufficient_count'])}</td><td class=\"num\">{text(row['rank'])}</td></tr>"
+        f"<td class=\"num\">{text(row['flagged_indicators'])}</td><td>{text(row['flagged_zh'] or '—')}</td>"
+        f"<td class=\"num\">{text(row['insufficient_indicators'])}</td>"
+        f"<td class=\"num\">{text(row['red_count'])} / {text(row['yellow_count'])}</td>"
+        f"<td class=\"num\">{text(row['rank'])}</td></tr>"
         for row in risk.sort("year", descending=True).iter_rows(named=True)
     )
     return (
-        "<table><tr><th>年度</th><th>风险分（0–100）</th><th>红色要素</th><th>黄色要素</th>"
-        f"<th>数据不足要素</th><th>全区风险排名</th></tr>{rows}</table>"
+        "<table><tr><th>年度</th><th>风险分（0–100）</th><th>预警指标数</th><th>预警指标</th>"
+        f"<th>数据不足指标</th><th>红/黄要素</th><th>全区风险排名</th></tr>{rows}</table>"
+        '<p class="muted">风险分按指标计：每个预警指标只计一次，不论它关联几个要素；'
+        "无数据覆盖、无适用指标的要素不计入。</p>"
     )
 
 
@@ -306,7 +311,8 @@ def quality_html(reference: SiteReference, data: CollegeData) -> str:
         summary = "，".join(
             f"{TABLE_STATUS_ZH[status]} {counts[status]} 张" for status in TABLE_STATUS_ORDER if counts.get(status)
         )
-        problems = statuses.filter(pl.col("status") != "ok").sort(
+        # an optional table not delivered is nothing to fix: counted in the summary, not listed
+        problems = statuses.filter(~pl.col("status").is_in(["ok", "optional_absent"])).sort(
             pl.col("status").replace_strict(TABLE_STATUS_ORDER, default=9), "table_code"
         )
         rows = "".join(

@@ -17,16 +17,31 @@ import plotly
 import plotly.graph_objects as go
 import plotly.io as pio
 
-LEVELS = ("red", "yellow", "green", "insufficient")
-LEVEL_ZH = {"red": "红", "yellow": "黄", "green": "绿", "insufficient": "数据不足"}
-LEVEL_COLOURS = {"red": "#c0392b", "yellow": "#f1c40f", "green": "#27ae60", "insufficient": "#95a5a6"}
-LEVEL_TEXT_COLOURS = {"red": "#fff", "yellow": "#222", "green": "#fff", "insufficient": "#fff"}
-# Ordinal used for heat maps and sorting: worse is higher.
-LEVEL_SEVERITY = {"green": 0, "insufficient": 1, "yellow": 2, "red": 3}
+# no_indicator (无适用指标: the points cite tables, no indicator fits) and no_coverage (无数据覆盖: no
+# table is cited) are not verdicts on data: pale, and never the grey of 数据不足 (data that failed).
+LEVELS = ("red", "yellow", "green", "insufficient", "no_indicator", "no_coverage")
+LEVEL_ZH = {
+    "red": "红", "yellow": "黄", "green": "绿", "insufficient": "数据不足", "no_indicator": "无适用指标",
+    "no_coverage": "无数据覆盖",
+}
+LEVEL_COLOURS = {
+    "red": "#c0392b", "yellow": "#f1c40f", "green": "#27ae60", "insufficient": "#95a5a6", "no_indicator": "#d6e4f0",
+    "no_coverage": "#f4f4f4",
+}
+LEVEL_TEXT_COLOURS = {
+    "red": "#fff", "yellow": "#222", "green": "#fff", "insufficient": "#fff", "no_indicator": "#34495e",
+    "no_coverage": "#666",
+}
+# Ordinal used for heat maps and sorting: worse is higher; the two non-verdicts below green.
+LEVEL_SEVERITY = {"no_coverage": 0, "no_indicator": 1, "green": 2, "insufficient": 3, "yellow": 4, "red": 5}
 
-TABLE_STATUS_ZH = {"ok": "正常", "warn": "有提醒", "invalid": "无效", "missing": "缺失", "stale": "过期"}
+TABLE_STATUS_ZH = {
+    "ok": "正常", "warn": "有提醒", "partial": "部分行已排除", "invalid": "无效", "missing": "缺失", "stale": "过期",
+    "optional_absent": "选填未报",
+}
 TABLE_STATUS_COLOURS = {
-    "ok": "#27ae60", "warn": "#f39c12", "invalid": "#c0392b", "missing": "#7f8c8d", "stale": "#8e44ad",
+    "ok": "#27ae60", "warn": "#f39c12", "partial": "#e67e22", "invalid": "#c0392b", "missing": "#7f8c8d",
+    "stale": "#8e44ad", "optional_absent": "#d5dbdb",
 }
 
 PLOTLY_JS_NAME = "plotly.min.js"
@@ -47,6 +62,8 @@ nav.links a { margin-right: 1.2rem; }
 .level-yellow { background: #f1c40f; color: #222; }
 .level-green { background: #27ae60; color: #fff; }
 .level-insufficient { background: #95a5a6; color: #fff; }
+.level-no_indicator { background: #d6e4f0; color: #34495e; }
+.level-no_coverage { background: #f4f4f4; color: #666; outline: 1px dashed #999; outline-offset: -1px; }
 table { border-collapse: collapse; font-size: .85rem; margin-top: .4rem; }
 th, td { border: 1px solid #e2e2e2; padding: .2rem .45rem; text-align: left; vertical-align: top; }
 th { background: #f6f6f6; }
@@ -63,6 +80,8 @@ td ul { margin: 0; padding-left: 1.1rem; }
 .reasons article.level-yellow { border-left-color: #f1c40f; background: none; color: inherit; }
 .reasons article.level-green { border-left-color: #27ae60; background: none; color: inherit; }
 .reasons article.level-insufficient { border-left-color: #95a5a6; background: none; color: inherit; }
+.reasons article.level-no_indicator { border-left-color: #d6e4f0; background: none; color: inherit; outline: none; }
+.reasons article.level-no_coverage { border-left: 6px dashed #bbb; background: none; color: inherit; outline: none; }
 .reasons article:target { outline: 2px solid #1f5f9e; }
 .reasons ul { margin: .2rem 0; padding-left: 1.3rem; }
 footer { margin-top: 2rem; font-size: .85rem; color: #666; }

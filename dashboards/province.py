@@ -99,7 +99,8 @@ def build_heatmap_figure(
 
 
 def top_reasons(warnings: pl.DataFrame, year: int) -> dict[str, list[dict]]:
-    """Each college's worst red and yellow elements of `year` with their first reason."""
+    """Each college's distinct causes of `year`, worst first: one line per first sentence (an
+    indicator's cause), with every red or yellow element it reaches, so no sentence repeats."""
     flagged = (
         warnings.filter((pl.col("year") == year) & pl.col("level").is_in(["red", "yellow"]))
         .with_columns(pl.col("level").replace_strict(LEVEL_SEVERITY, default=0).alias("severity"))
@@ -107,9 +108,13 @@ def top_reasons(warnings: pl.DataFrame, year: int) -> dict[str, list[dict]]:
     )
     result: dict[str, list[dict]] = {}
     for row in flagged.iter_rows(named=True):
+        sentence = (row["reasons"] or ["—"])[0]
         shown = result.setdefault(row["school_code"], [])
-        if len(shown) < TOP_REASONS:
-            shown.append(row)
+        same = next((line for line in shown if line["sentence"] == sentence), None)
+        if same is not None:
+            same["elements"].append(row["element_code"])
+        elif len(shown) < TOP_REASONS:
+            shown.append({"level": row["level"], "sentence": sentence, "elements": [row["element_code"]]})
     return result
 
 
@@ -127,23 +132,28 @@ def ranking_html(
     for code in colleges:
         score = risk_rows.get(code, {})
         listed = "".join(
-            f"<li>{level_badge(row['level'])} {text(row['element_code'])}："
-            f"{text(shorten((row['reasons'] or ['—'])[0]))}</li>"
-            for row in reasons.get(code, [])
+            f"<li>{level_badge(line['level'])} {text(shorten(line['sentence']))}"
+            f"<span class=\"muted\">（要素 {text('、'.join(line['elements']))}）</span></li>"
+            for line in reasons.get(code, [])
+        )
+        flagged = (
+            f"{text(score.get('flagged_indicators'))}（红 {text(score.get('red_indicators'))}、"
+            f"黄 {text(score.get('yellow_indicators'))}）" if score else "—"
         )
         rows.append(
             f"<tr><td class=\"num\">{text(score.get('rank'))}</td>"
             f'<td><a href="../schools/{attr(code)}/index.html">{text(college_label(code, names))}</a></td>'
             f"<td>{text(types.get(code))}</td><td class=\"num\">{number_text(score.get('risk_score'))}</td>"
-            f"<td class=\"num\">{text(score.get('red_count'))}</td><td class=\"num\">{text(score.get('yellow_count'))}</td>"
-            f"<td class=\"num\">{text(score.get('insufficient_count'))}</td>"
+            f"<td class=\"num\">{flagged}</td><td class=\"num\">{text(score.get('insufficient_indicators'))}</td>"
+            f"<td class=\"num\">{text(score.get('red_count'))} / {text(score.get('yellow_count'))}</td>"
             f"<td><ul>{listed}</ul></td>"
             f'<td><a href="../schools/{attr(code)}/warnings-{year}.html">预警</a> '
             f'<a href="../schools/{attr(code)}/quality-{year}.html">质量</a></td></tr>'
         )
     return (
-        "<table><tr><th>排名</th><th>学校</th><th>类型</th><th>风险分</th><th>红</th><th>黄</th><th>数据不足</th>"
-        f"<th>主要预警原因</th><th>报告</th></tr>{''.join(rows)}</table>"
+        "<table><tr><th>排名</th><th>学校</th><th>类型</th><th>风险分</th><th>预警指标</th><th>数据不足指标</th>"
+        f"<th>红/黄要素</th><th>主要预警原因</th><th>报告</th></tr>{''.join(rows)}</table>"
+        '<p class="muted">风险分与预警指标数按指标计，每个指标只计一次；同一原因涉及多个要素时只列一次。</p>'
     )
 
 
@@ -184,7 +194,7 @@ def build_level_trend_figure(warnings: pl.DataFrame, years: list[int]) -> go.Fig
             "type": "bar", "x": labels, "y": [counts.get((year, level), 0) for year in years], "name": LEVEL_ZH[level],
             "marker": {"color": LEVEL_COLOURS[level]},
         }
-        for level in ("red", "yellow", "insufficient", "green")
+        for level in ("red", "yellow", "insufficient", "green", "no_indicator", "no_coverage")
     ]
     layout = base_layout(
         barmode="stack", height=320, title={"text": "各年度诊断要素预警级别分布（学校×要素）", "font": {"size": 13}},

@@ -16,14 +16,16 @@ import polars as pl
 
 from dashboards.common import TABLE_STATUS_COLOURS, TABLE_STATUS_ZH, attr, page_html, text
 
-STATUS_ORDER = ("missing", "stale", "invalid", "warn", "ok")
+STATUS_ORDER = ("missing", "stale", "invalid", "partial", "warn", "ok", "optional_absent")
 STATUS_RANK = {status: rank for rank, status in enumerate(STATUS_ORDER)}
 STATUS_ADVICE = {
     "missing": "请补交本表",
     "stale": "请导出本学年数据重新提交",
     "invalid": "请按下列问题改正后重新导出提交",
+    "partial": "有误的行未参与计算，其余行照常使用；请改正下列行后重新导出提交",
     "warn": "请核对下列提醒",
     "ok": "",
+    "optional_absent": "选填表，未提交不影响预警",
 }
 SEVERITY_ZH = {"error": "错误", "warn": "提醒"}
 SEVERITY_COLOURS = {"error": "#c0392b", "warn": "#f39c12"}
@@ -157,7 +159,7 @@ def build_college_year_page(reference: QualityReference, college: CollegeQuality
         if college_issues.height else ""
     )
     sections = []
-    for row in tables.filter(pl.col("status") != "ok").iter_rows(named=True):
+    for row in tables.filter(~pl.col("status").is_in(["ok", "optional_absent"])).iter_rows(named=True):
         table_issues = sort_issues(issues.filter(pl.col("table_code") == row["table_code"]))
         body = (
             problems_html(table_issues, reference.issues_per_table) if table_issues.height
@@ -230,7 +232,7 @@ def college_verdicts(table_status: pl.DataFrame, tables: pl.DataFrame, issues: p
     )
     verdicts = status.group_by("school_code", "year").agg(
         (pl.col("required") & (pl.col("status") != "missing")).sum().alias("delivered"),
-        (pl.col("status") != "missing").sum().alias("any_delivered"),
+        (~pl.col("status").is_in(["missing", "optional_absent"])).sum().alias("any_delivered"),
         *[(pl.col("status") == s).sum().alias(s) for s in STATUS_ORDER],
         (pl.col("required") & pl.col("status").is_in(["missing", "stale", "invalid"])).sum().alias("blocking"),
     )

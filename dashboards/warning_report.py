@@ -11,8 +11,13 @@ from html import escape
 
 import polars as pl
 
-LEVEL_ZH = {"red": "红", "yellow": "黄", "green": "绿", "insufficient": "数据不足"}
-LEVEL_ORDER = ("red", "yellow", "insufficient", "green")
+LEVEL_ZH = {
+    "red": "红", "yellow": "黄", "green": "绿", "insufficient": "数据不足", "no_indicator": "无适用指标",
+    "no_coverage": "无数据覆盖",
+}
+LEVEL_ORDER = ("red", "yellow", "insufficient", "green", "no_indicator", "no_coverage")
+CAUSE_ZH = {"restricted": "超出限制招生值", "persisting": "连续两年未达合格值（升级）", "qualified": "未达合格值",
+            "peer": "同类最差10%", "trend": "连续两年变差"}
 
 STYLE = """
 body { font-family: "Noto Sans CJK SC", "Microsoft YaHei", "PingFang SC", sans-serif; margin: 0 auto;
@@ -28,12 +33,17 @@ h3 { font-size: 1.05rem; margin: 0; }
 .level-yellow .badge, .badge.level-yellow { background: #f1c40f; color: #222; }
 .level-green .badge, .badge.level-green { background: #27ae60; color: #fff; }
 .level-insufficient .badge, .badge.level-insufficient { background: #7f8c8d; color: #fff; }
+.level-no_indicator .badge, .badge.level-no_indicator { background: #d6e4f0; color: #34495e; }
+.level-no_coverage .badge, .badge.level-no_coverage { background: #f4f4f4; color: #666; border: 1px dashed #999; }
 .element { border: 1px solid #ddd; border-left-width: 6px; border-radius: 4px; padding: .6rem .9rem;
            margin: .8rem 0; }
 .element.level-red { border-left-color: #c0392b; }
 .element.level-yellow { border-left-color: #f1c40f; }
 .element.level-green { border-left-color: #27ae60; }
 .element.level-insufficient { border-left-color: #7f8c8d; }
+.element.level-no_indicator { border-left-color: #d6e4f0; }
+.element.level-no_coverage { border-left-style: dashed; border-left-color: #bbb; }
+.drivers { font-weight: bold; }
 .element header { display: flex; gap: .8rem; align-items: center; }
 .element ul { margin: .4rem 0; padding-left: 1.3rem; }
 table { border-collapse: collapse; width: 100%; font-size: .85rem; margin-top: .4rem; }
@@ -42,6 +52,7 @@ th { background: #f6f6f6; }
 td.num { text-align: right; white-space: nowrap; }
 .switch { position: sticky; top: 0; background: #fff; padding: .5rem 0; border-bottom: 1px solid #eee; }
 body.attention-only .element.level-green, body.attention-only tr.level-green,
+body.attention-only .element.level-no_indicator, body.attention-only .element.level-no_coverage,
 body.attention-only section.item.all-green { display: none; }
 footer { margin-top: 2rem; font-size: .85rem; color: #666; }
 """
@@ -88,6 +99,19 @@ def fraction_html(row: dict) -> str:
     return f'<br><span class="muted">{number_text(row["numerator"])} ÷ {number_text(row["denominator"])}</span>'
 
 
+def causes_html(row: dict) -> str:
+    causes = [CAUSE_ZH[cause] for cause in row.get("causes") or [] if cause in CAUSE_ZH]
+    return f'<br><span class="muted">{escape("、".join(causes))}</span>' if causes else ""
+
+
+def drivers_html(element: dict) -> str:
+    """The indicators that make a red or yellow element, named before any sentence."""
+    drivers = element.get("driving_indicators") or []
+    if not drivers:
+        return ""
+    return f'<p class="drivers">预警指标：{escape("、".join(drivers))}</p>'
+
+
 def indicator_rows_html(indicators: list[dict], peer_min_count: float) -> str:
     rows = []
     for row in indicators:
@@ -99,11 +123,11 @@ def indicator_rows_html(indicators: list[dict], peer_min_count: float) -> str:
             f'<td class="num">{escape(threshold_text(row["restricted_value"], row["unit"], row["restricted_confidence"]))}</td>'
             f"<td>{escape(peer_text(row, peer_min_count))}</td>"
             f'<td class="num">{escape(trend_text(row))}</td>'
-            f'<td><span class="badge level-{level}">{LEVEL_ZH[level]}</span></td>'
+            f'<td><span class="badge level-{level}">{LEVEL_ZH[level]}</span>{causes_html(row)}</td>'
             f'<td>{escape(row["sources_zh"])}</td></tr>'
         )
     if not rows:
-        return '<p class="muted">本要素没有对应的指标。</p>'
+        return ""
     header = (
         "<tr><th>指标</th><th>数值</th><th>合格值</th><th>限制招生值</th><th>同类位置</th>"
         "<th>近三年</th><th>级别</th><th>数据来源</th></tr>"
@@ -118,7 +142,7 @@ def element_html(element: dict, indicators: list[dict], peer_min_count: float) -
         f'<article class="element level-{level}" id="element-{escape(element["element_code"])}">'
         f'<header><span class="badge">{escape(element["level_zh"])}</span>'
         f'<h3>{escape(element["element_code"])} {escape(element["element_name"])}</h3></header>'
-        f"<ul>{reasons}</ul>"
+        f"{drivers_html(element)}<ul>{reasons}</ul>"
         f"{indicator_rows_html(indicators, peer_min_count)}</article>"
     )
 
@@ -131,7 +155,11 @@ def summary_html(elements: pl.DataFrame, risk: pl.DataFrame) -> str:
     ]
     if risk.height:
         row = risk.row(0, named=True)
-        parts.append(f"<span>风险分 {number_text(row['risk_score'])}（全区同年排名第 {row['rank']}）</span>")
+        parts.append(
+            f"<span>风险分 {number_text(row['risk_score'])}（全区同年排名第 {row['rank']}）；"
+            f"预警指标 {row['flagged_indicators']} 项（红 {row['red_indicators']}、黄 {row['yellow_indicators']}），"
+            f"数据不足指标 {row['insufficient_indicators']} 项</span>"
+        )
     return f'<p class="summary">{"".join(parts)}</p>'
 
 
@@ -139,8 +167,11 @@ def rules_html(rules: dict[str, float]) -> str:
     return (
         '<p class="muted">预警规则：低于（生师比为高于）限制招生值为红；低于合格值为黄；'
         f"同类院校不少于 {rules['peer_min_count']:.0f} 所时，处于最差的 {rules['peer_bottom_share'] * 100:g}% 为黄；"
-        f"连续两年变差且每年变差超过 {rules['trend_tolerance'] * 100:g}% 为黄；同一要素连续两年为黄则升级为红；"
-        "数据质量不合格或无法计算的要素记为“数据不足”，不会显示为绿。标注“未核实”的标准值来自假设，以秘书处核实为准。</p>"
+        f"连续两年变差且每年变差超过 {rules['trend_tolerance'] * 100:g}% 为黄；同一指标连续两年低于合格值（不含同类比较与变差趋势的黄）"
+        "则升级为红，并在原因之后注明。要素取其指标中最差的级别，先列出造成预警的指标。"
+        "数据质量不合格或无法计算的要素记为“数据不足”，不会显示为绿；诊断点未引用任何数据表的要素为“无数据覆盖”，"
+        "引用了数据表但没有相符指标的要素为“无适用指标”，二者都不是数据问题，也不计入风险分。"
+        "风险分按指标计：每个预警指标只计一次，不论它关联几个要素。标注“未核实”的标准值来自假设，以秘书处核实为准。</p>"
     )
 
 

@@ -71,6 +71,9 @@ ISSUE_COLUMNS = {
     "message_en": pl.String,
     "summary_zh": pl.String,
     "source_file": pl.String,
+    # every failing row of a row-level expectation (the messages show only the first few): the rows a
+    # usable table leaves out (sql/quality/excluded_rows.sql); empty for table-level checks
+    "row_keys": pl.List(pl.Struct({"source_file": pl.String, "row_no": pl.Int64})),
 }
 ISSUES_KEY = dg.AssetKey(["quality", "issues"])
 LINEAGE = ["school_code", "year", "source_file", "row_no"]
@@ -118,6 +121,22 @@ class QualityParams:
         }
 
 
+EXCLUDED_ROWS_SHARE = "excluded_rows_share"
+
+
+def table_status_params(rules: dict[str, float]) -> dict[str, Any]:
+    """The bound parameters of sql/quality/table_status.sql: the reasons shown, and the share of bad rows
+    a table may lose before it is judged invalid (`excluded_rows_share`, per table `excluded_rows_share.<code>`)."""
+    prefix = f"{EXCLUDED_ROWS_SHARE}."
+    per_table = {name[len(prefix):]: share for name, share in sorted(rules.items()) if name.startswith(prefix)}
+    return {
+        "max_reasons": int(rules["status_reasons"]),
+        "excluded_rows_share": rules[EXCLUDED_ROWS_SHARE],
+        "tolerance_tables": list(per_table),
+        "tolerance_shares": list(per_table.values()),
+    }
+
+
 def current_collection_year(as_of: dt.date) -> int:
     """The latest collection year whose deadline has passed on `as_of` (see the module docstring)."""
     return as_of.year if as_of >= collection_deadline(as_of.year) else as_of.year - 1
@@ -149,6 +168,12 @@ def prepare_inputs(conn: duckdb.DuckDBPyConnection, params: QualityParams, catal
         "where status in ('loaded', 'unchanged') and table_code is not null"
     )
     conn.execute("create or replace temp table delivered_tables as " + " union ".join(selects))
+    counts = [
+        f"select school_code, year, '{table.code}' as table_code, count(*) as row_count "
+        f"from raw.\"{table.table_name}\" group by all"
+        for table in catalog.tables
+    ]
+    conn.execute("create or replace temp table table_rows as " + " union all ".join(counts))
     run_sql(conn, "quality/college_years", {"current_year": params.current_year})
 
 
@@ -337,6 +362,11 @@ def expectation_issues(
                           f"{' (' + samples + ')' if samples else ''}; {meta.get('fix_en', 'check and export again')}",
             "summary_zh": f"{meta.get('problem_zh', meta.get('check', ''))} {count} 行",
             "source_file": files,
+            "row_keys": [
+                {"source_file": source_file, "row_no": int(row_no)}
+                for source_file, row_no in rows[["source_file", "row_no"]].drop_duplicates().itertuples(index=False)
+                if row_no is not None and not pd.isna(row_no)
+            ],
         })
     return issues
 
@@ -546,7 +576,13 @@ def sql_issues(conn: duckdb.DuckDBPyConnection, params: QualityParams) -> pl.Dat
         run_sql(conn, f"quality/check_{check.name}", bound(f"quality/check_{check.name}", params.sql())).pl()
         for check in SQL_CHECKS
     ]
-    return pl.concat([frame.select([pl.col(name).cast(kind) for name, kind in ISSUE_COLUMNS.items()]) for frame in frames])
+    return pl.concat([
+        frame.select([
+            (pl.col(name) if name in frame.columns else pl.lit(None)).cast(kind).alias(name)
+            for name, kind in ISSUE_COLUMNS.items()
+        ])
+        for frame in frames
+    ])
 
 
 def issues_frame(rows: Iterable[dict]) -> pl.DataFrame:

@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "pipelines.review",
     "pipelines.sampling",
     "pipelines.serve",
+    "pipelines.recovery",
 )
 
 

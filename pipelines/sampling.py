@@ -252,7 +252,8 @@ def propose_plan(inputs: dict) -> dict:
         tie = "；同分院校中复核最久远者优先" if scores.count(risk["risk_score"]) > 1 else ""
         entry["rationale_zh"] = (
             f"{inputs['risk_year']} 年风险分 {risk['risk_score']:g}，全省第 {risk['rank']} 名"
-            f"（红色要素 {risk['red_count']} 个、黄色 {risk['yellow_count']} 个、数据不足 {risk['insufficient_count']} 个）；"
+            f"（预警指标 {risk.get('flagged_indicators', 0)} 项：红 {risk.get('red_indicators', 0)}、"
+            f"黄 {risk.get('yellow_indicators', 0)}；数据不足指标 {risk.get('insufficient_indicators', 0)} 项）；"
             f"{history}{tie}"
         )
         entry["top_reasons"] = inputs["reasons"].get(entry["risk_code"], [])[: rules.top_reasons]
@@ -441,7 +442,8 @@ def gather_inputs(cycle_start: int, year: int, seed: int, as_of: dt.date, risk_y
                     f"mart.school_risk 中没有 {year - 1} 年及以前的风险数据：请先导入数据并运行 `zhengai run`"
                 )
         risk = conn.execute(
-            "select school_code, risk_score, red_count, yellow_count, insufficient_count, rank "
+            "select school_code, risk_score, red_count, yellow_count, insufficient_count, rank, "
+            "flagged_indicators, red_indicators, yellow_indicators, insufficient_indicators "
             "from mart.school_risk where year = $y order by school_code",
             {"y": risk_year},
         ).fetchall()
@@ -450,19 +452,20 @@ def gather_inputs(cycle_start: int, year: int, seed: int, as_of: dt.date, risk_y
         warnings = conn.execute(
             "select school_code, element_code, level_zh, reasons from mart.element_warnings "
             "where year = $y and level in ('red', 'yellow') "
-            "order by school_code, case level when 'red' then 0 else 1 end, score desc, element_code",
+            "order by school_code, case level when 'red' then 0 else 1 end, element_code",
             {"y": risk_year},
         ).fetchall()
     risk_rows = [
         {"school_code": r[0], "risk_score": None if r[1] is None else float(r[1]), "red_count": r[2],
-         "yellow_count": r[3], "insufficient_count": r[4], "rank": r[5]}
+         "yellow_count": r[3], "insufficient_count": r[4], "rank": r[5], "flagged_indicators": r[6],
+         "red_indicators": r[7], "yellow_indicators": r[8], "insufficient_indicators": r[9]}
         for r in risk
     ]
-    # Per college, the first two reasons of each red then yellow element (an escalation notice comes with
-    # the finding behind it); elements sharing the same reasons share a line.
+    # Per college, the first reason of each red then yellow element: the cause of its driving indicator
+    # (an escalation is said inside it); elements sharing that cause share one line, so no sentence repeats.
     grouped: dict[str, dict[tuple[str, str], list[str]]] = {}
     for school, element, level_zh, texts in warnings:
-        first = "".join(texts[:2]) if texts else "（无说明）"
+        first = texts[0] if texts else "（无说明）"
         grouped.setdefault(school, {}).setdefault((level_zh, first), []).append(f"{element} {names.get(element, '')}")
     reasons = {
         school: [f"要素 {'、'.join(elements)}（{level_zh}）：{text}" for (level_zh, text), elements in lines.items()]

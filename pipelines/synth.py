@@ -1671,6 +1671,23 @@ def defect_record(kind, school_code, year, table_code, column_name, row_nos, des
 REGISTRY_COLUMNS = ("school_code", "name_zh", "school_type", "ownership", "status", "succeeded", "active_from", "active_to")
 
 
+def drawn_levels(school: School, years: list[int], direction: dict, limits: dict) -> dict[str, dict]:
+    """The level drawn for every indicator of the catalog, per year, for the manifest: the band an
+    aimed-at indicator was placed in; green for one without a threshold for the college's type (no
+    band to fall in); None for one with a threshold the generator does not aim at (not drawn)."""
+    levels = {}
+    for year in years:
+        drawn = {}
+        for indicator in direction:
+            if indicator in school.levels[year]:
+                drawn[indicator] = school.levels[year][indicator]
+            else:
+                qualified, restricted = limits.get((indicator, school.school_type), (None, None))
+                drawn[indicator] = "green" if qualified is None and restricted is None else None
+        levels[str(year)] = drawn
+    return levels
+
+
 def write_registry(path: Path, schools: list[School], old_rows: list[dict]) -> None:
     rows = [
         {
@@ -1735,6 +1752,7 @@ def generate_province(
     write_registry(registry, planned, old_rows)
     files = [entry for result in results for entry in result["files"]]
     found = [record for result in results for record in result["defects"]]
+    direction, limits = read_thresholds()
     manifest = {
         "seed": seed,
         "schools": schools,
@@ -1749,7 +1767,7 @@ def generate_province(
                 "name_zh": school.name_zh,
                 "school_type": school.school_type,
                 "ownership": school.ownership,
-                "levels": {str(year): school.levels[year] for year in years},
+                "levels": drawn_levels(school, years, direction, limits),
             }
             for school in planned
         ],

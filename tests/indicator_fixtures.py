@@ -37,7 +37,12 @@ class MiniWarehouse:
         self.conn.execute("create schema quality")
         self.conn.execute(
             "create table quality.table_status (school_code varchar, year integer, table_code varchar, "
-            "status varchar, reasons_zh varchar)"
+            "status varchar, reasons_zh varchar, excluded_rows bigint default 0, row_count bigint, "
+            "tolerance_share double)"
+        )
+        self.conn.execute(
+            "create table quality.excluded_rows (school_code varchar, year integer, table_code varchar, "
+            "table_name varchar, source_file varchar, row_no bigint, checks varchar[])"
         )
         self.conn.execute(
             "create table quality.element_data_status (school_code varchar, year integer, element_code varchar, "
@@ -68,7 +73,10 @@ class MiniWarehouse:
             "delete from quality.table_status where school_code = ? and year = ? and table_code = ?",
             [school, year, table_code],
         )
-        self.conn.execute("insert into quality.table_status values (?, ?, ?, ?, ?)", [school, year, table_code, status, reasons])
+        self.conn.execute(
+            "insert into quality.table_status (school_code, year, table_code, status, reasons_zh) values (?, ?, ?, ?, ?)",
+            [school, year, table_code, status, reasons],
+        )
 
     def element_status(self, school: str, year: int, element_code: str, status: str, reasons: str = "") -> None:
         self.conn.execute(

@@ -15,7 +15,7 @@ import duckdb
 
 from assets.ref import build_reference_tables
 from pipelines.catalog import CatalogColumn, CatalogTable, create_raw_tables, load_catalog
-from pipelines.checks import collect_issues, prepare_inputs, quality_params, write_issues
+from pipelines.checks import collect_issues, prepare_inputs, quality_params, table_status_params, write_issues
 from pipelines.sql import run_sql
 
 ROWS = {"school": 1, "7.1": 12}
@@ -128,7 +128,8 @@ class QualityWarehouse:
         params = quality_params(as_of)
         write_issues(self.conn, collect_issues(self.conn, params, self.catalog, suites))
         prepare_inputs(self.conn, params, self.catalog)
-        run_sql(self.conn, "quality/table_status", {"max_reasons": int(params.rules["status_reasons"])})
+        run_sql(self.conn, "quality/table_status", table_status_params(params.rules))
+        run_sql(self.conn, "quality/excluded_rows")
         run_sql(self.conn, "quality/element_data_status")
 
     def issues(self, **where) -> list[dict]:

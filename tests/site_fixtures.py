@@ -16,7 +16,8 @@ import duckdb
 
 from assets.ref import build_reference_tables
 
-LEVELS_ZH = {"red": "红", "yellow": "黄", "green": "绿", "insufficient": "数据不足"}
+LEVELS_ZH = {"red": "红", "yellow": "黄", "green": "绿", "insufficient": "数据不足", "no_indicator": "无适用指标",
+             "no_coverage": "无数据覆盖"}
 LEVEL_WEIGHTS = (("green", 0.6), ("yellow", 0.2), ("red", 0.1), ("insufficient", 0.1))
 STATUS_WEIGHTS = (("ok", 0.85), ("warn", 0.06), ("invalid", 0.03), ("missing", 0.04), ("stale", 0.02))
 
@@ -57,7 +58,8 @@ def create_input_tables(conn: duckdb.DuckDBPyConnection) -> None:
     )
     conn.execute(
         "create or replace table mart.school_risk (school_code varchar, year integer, risk_score double, "
-        "red_count bigint, yellow_count bigint, insufficient_count bigint, rank bigint)"
+        "red_count bigint, yellow_count bigint, insufficient_count bigint, rank bigint, flagged_indicators bigint, "
+        "red_indicators bigint, yellow_indicators bigint, insufficient_indicators bigint, flagged_zh varchar)"
     )
     conn.execute(
         "create or replace table mart.college_card (school_code varchar, year integer, school_type varchar, "
@@ -110,7 +112,11 @@ def rebuild_school_risk(conn) -> None:
                 round(100.0 * (3 * red_count + yellow_count + 0.5 * insufficient_count) / 45, 2) as risk_score,
                 red_count, yellow_count, insufficient_count,
                 rank() over (partition by year order by 3 * red_count + yellow_count + 0.5 * insufficient_count desc)
-                    as rank
+                    as rank,
+                -- the fixture has no indicator warnings: one flagged indicator per flagged element
+                red_count + yellow_count as flagged_indicators, red_count as red_indicators,
+                yellow_count as yellow_indicators, insufficient_count as insufficient_indicators,
+                '' as flagged_zh
             from per_school
         )
         select * from final

@@ -17,7 +17,16 @@ import dagster as dg
 import duckdb
 import pytest
 
+from assets.mart import build_marts, load_warning_rules
 from pipelines.cli import run_config
+from pipelines.recovery import (
+    TARGET_MATCH_SHARE,
+    confusion,
+    match_share,
+    outcomes,
+    reds_without_a_threshold_cause,
+    unexplained_misses,
+)
 from pipelines.definitions import defs
 from pipelines.schedules import NIGHTLY_JOB
 from pipelines.settings import get_settings
@@ -269,3 +278,39 @@ def test_a_bad_registry_is_refused_before_the_run_and_the_last_results_stay_publ
     assert expected in err and "本次未运行" in err and "Traceback" not in err
     assert published_state(home) == before
     assert (home / "work" / "warehouse.duckdb").stat().st_mtime_ns == work
+
+
+def test_the_levels_the_generator_drew_are_recovered_and_every_miss_is_a_defect(province):
+    """The confusion matrix of drawn against recovered levels. This province packs every defect kind
+    (one college sends nothing) into 24 college-years, four times the demo's share, so the 95 % target
+    is held on the college-year-indicators no defect touches; every other one is explained by its defect
+    (`make demo` prints the whole province's figure, where the target holds overall)."""
+    rows = outcomes(province["second"], province["manifest"])
+    banded = [row for row in rows if row.banded]
+    counts = confusion(banded)
+    for level in ("green", "yellow", "red"):
+        assert counts[(level, level)] > 0, (level, counts)
+    # a drawn band is never recovered as another band: only defects turn a level into 数据不足
+    assert all(recovered in (drawn, "insufficient") for drawn, recovered in counts), counts
+    untouched = [row for row in rows if not row.explained_by]
+    assert match_share(untouched) >= TARGET_MATCH_SHARE and match_share([r for r in untouched if r.banded]) >= TARGET_MATCH_SHARE
+    assert unexplained_misses(rows) == []
+    # the defects do cost something: some drawn level is not recovered because of one
+    assert any(not row.matched and row.explained_by for row in rows)
+
+
+def test_no_red_element_comes_only_from_an_escalated_peer_or_trend_yellow(province, tmp_path):
+    assert reds_without_a_threshold_cause(province["second"]) == []
+    # with peers compared in groups as small as this province's, peer yellows occur in both years:
+    # rebuilt with the real mart SQL, none of them escalates
+    copy = tmp_path / "peers.duckdb"
+    shutil.copyfile(province["home"] / "warehouse.duckdb", copy)
+    with duckdb.connect(str(copy)) as conn:
+        build_marts(conn, {**load_warning_rules(), "peer_min_count": 3, "peer_bottom_share": 0.34})
+        repeated_peer = conn.execute(
+            "select count(*) from mart.indicator_warnings i join mart.indicator_warnings p "
+            "on p.school_code = i.school_code and p.indicator_code = i.indicator_code and p.year = i.year - 1 "
+            "where i.causes = ['peer'] and p.causes = ['peer']"
+        ).fetchone()[0]
+        assert repeated_peer > 0
+        assert reds_without_a_threshold_cause(conn) == []

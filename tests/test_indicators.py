@@ -4,7 +4,9 @@ the external-teacher cap, and the indicator → element catalog."""
 from __future__ import annotations
 
 import csv
+import re
 
+import polars as pl
 import pytest
 
 from indicator_fixtures import MiniWarehouse, rows, typical_college
@@ -112,6 +114,32 @@ def test_a_count_indicator_without_its_table_has_no_value(computed):
     assert row["value"] is None and row["status"] == "no_data"
 
 
+def test_a_partial_table_is_read_without_its_bad_rows_and_its_indicators_say_so():
+    warehouse = MiniWarehouse()
+    warehouse.school(SCHOOL)
+    typical_college(warehouse, SCHOOL, YEAR)
+    # two of the 60 teachers (a 博士 and a 硕士) were left out by the quality layer
+    warehouse.conn.execute("update raw.full_time_teachers set source_file = 'f.xlsx', row_no = 3 + cast(right(staff_no, 3) as int)")
+    warehouse.conn.execute(
+        "insert into quality.excluded_rows values (?, ?, '6.1', 'full_time_teachers', 'f.xlsx', 4, ['allowed_values']), "
+        "(?, ?, '6.1', 'full_time_teachers', 'f.xlsx', 5, ['unique_key'])", [SCHOOL, YEAR, SCHOOL, YEAR]
+    )
+    warehouse.table_status(SCHOOL, YEAR, "6.1", "partial", "测试")
+    warehouse.conn.execute(
+        "update quality.table_status set excluded_rows = 2, row_count = 60, tolerance_share = 0.05 where table_code = '6.1'"
+    )
+    warehouse.build()
+    postgrad = warehouse.indicator(SCHOOL, YEAR, "postgrad_teacher_share")
+    assert postgrad["status"] == "ok" and (postgrad["numerator"], postgrad["denominator"]) == (10, 58)
+    verdict = warehouse.indicator_warning(SCHOOL, YEAR, "postgrad_teacher_share")
+    assert verdict["level"] == "green"
+    assert verdict["reasons"] == ["表6.1中有误的2行已排除（共60行，占3.3%，在容差5%以内），依据该表的指标按其余行计算。"]
+    # said once per element, however many of its indicators read the table
+    assert warehouse.element(SCHOOL, YEAR, "3.1")["reasons"].count(verdict["reasons"][0]) == 1
+    # the other tables are read whole
+    assert warehouse.indicator_warning(SCHOOL, YEAR, "books_per_student")["reasons"] == []
+
+
 def add_external_teachers(warehouse: MiniWarehouse, school: str, year: int, count: int) -> None:
     warehouse.insert("external_part_time_teachers", school, year,
                      rows(count, name=[f"X{i}" for i in range(count)], teaching_hours=100))
@@ -187,6 +215,7 @@ def test_the_default_reading_is_the_one_the_published_case_supports():
         ("3.1", "stale", True),
         ("3.1", "missing", True),
         ("3.1", "warn", False),
+        ("3.1", "partial", False),
         ("3.1", "ok", False),
     ],
 )
@@ -219,12 +248,13 @@ def test_a_missing_optional_table_does_not_exclude_but_a_missing_required_one_do
     assert warehouse.indicator(SCHOOL, YEAR, "student_teacher_ratio")["status"] == "excluded"
 
 
-def test_every_element_with_data_coverage_has_an_indicator(computed):
-    uncovered = computed.conn.execute(
+def test_elements_with_data_coverage_but_no_fitting_indicator_are_named(computed):
+    without_indicator = computed.conn.execute(
         "select distinct element_code from ref.point_platform_codes "
-        "except select element_code from ref.indicator_elements"
+        "except select element_code from ref.indicator_elements order by 1"
     ).fetchall()
-    assert uncovered == []
+    # 1.4 信息系统 (the status-data platform itself) and 5.2 质量事故管控: no indicator measures them
+    assert without_indicator == [("1.4",), ("5.2",)]
     without_coverage = computed.conn.execute(
         "select element_code from ref.diagnostic_elements "
         "except select element_code from ref.point_platform_codes order by 1"
@@ -232,17 +262,51 @@ def test_every_element_with_data_coverage_has_an_indicator(computed):
     assert without_coverage == [("5.3",), ("5.4",)]
 
 
-def test_element_links_follow_source_tables_with_the_overrides_applied(computed):
-    # 生均宿舍面积 reads table 3.1 (cited by 4.1 through the bare section "3") and 1.3.2 (cited by 1.1);
-    # the override drops 1.1 (denominator only) and adds 4.2 (成长环境, whose point cites no table).
-    assert computed.elements_of("dormitory_area_per_student") == ["4.1", "4.2"]
-    assert computed.elements_of("student_teacher_ratio") == ["2.1", "3.1", "3.2"]
-    with open(REFERENCE_DIR / "indicator_element_overrides.csv", encoding="utf-8", newline="") as handle:
-        overrides = list(csv.DictReader(handle))
-    links = set(computed.conn.execute("select indicator_code, element_code from ref.indicator_elements").fetchall())
-    for override in overrides:
-        linked = (override["indicator_code"], override["element_code"]) in links
-        assert linked is (override["action"] == "include"), override
+def test_every_link_has_a_rationale_and_no_indicator_informs_more_than_three_elements_unexplained(computed):
+    links = computed.conn.execute("select * from ref.indicator_elements").pl()
+    assert links.height > 0
+    assert links.filter(pl.col("rationale_zh").fill_null("").str.strip_chars() == "").height == 0
+    assert links.filter(pl.col("point_name").is_null()).height == 0
+    breadth = links.group_by("indicator_code").agg(pl.len().alias("elements"), pl.col("breadth_zh").count().alias("said"))
+    assert breadth.filter((pl.col("elements") > 3) & (pl.col("said") < pl.col("elements"))).height == 0
+    catalog = {code for (code,) in computed.conn.execute("select indicator_code from ref.indicators").fetchall()}
+    assert set(links["indicator_code"]) == catalog
+
+
+def test_every_rationale_names_its_point_and_quotes_its_hint(computed):
+    """Reviewed against 附件2: each rationale names the point (“点名”) and quotes its hint text (a
+    “…” fragment of at least four characters, “……” marking an omission, found in the hint)."""
+    links = computed.conn.execute(
+        "select l.indicator_code, l.element_code, l.rationale_zh, p.point_name, p.hint "
+        "from ref.indicator_elements l join ref.diagnostic_points p using (element_code, point_no)"
+    ).fetchall()
+    for indicator, element, rationale, point_name, hint in links:
+        quoted = re.findall(r"“([^”]+)”", rationale)
+        assert point_name in quoted, (indicator, element, rationale)
+        assert any(
+            len(fragment) >= 4 and all(piece in hint for piece in fragment.split("……"))
+            for fragment in quoted if fragment != point_name
+        ), (indicator, element, rationale)
+
+
+def test_the_links_follow_the_meaning_of_the_diagnosis_points(computed):
+    # 质量管理制度文件数 speaks to 1.3's 质量保证制度 only; 教学用计算机 does not stand for 1.4 信息系统;
+    # the indicators that decide 限制招生 reach beyond 4.1
+    assert computed.elements_of("quality_documents") == ["1.3"]
+    assert "1.4" not in computed.elements_of("computers_per_100_students")
+    for code in ("student_teacher_ratio", "postgrad_teacher_share", "teaching_admin_area_per_student",
+                 "equipment_value_per_student", "books_per_student"):
+        assert set(computed.elements_of(code)) - {"4.1"}, code
+    cited = computed.conn.execute(
+        "select link, via_tables from ref.indicator_elements "
+        "where indicator_code = 'student_teacher_ratio' and element_code = '3.1'"
+    ).fetchone()
+    assert cited == ("cited", ["6.1", "6.3", "6.4"])
+    judgement = computed.conn.execute(
+        "select link, via_tables from ref.indicator_elements "
+        "where indicator_code = 'dormitory_area_per_student' and element_code = '4.2'"
+    ).fetchone()
+    assert judgement == ("judgement", [])
 
 
 # 教发〔2004〕2号 表一 基本办学条件指标：合格, 专科（高职）院校, transcribed from the reproduction cited in
@@ -362,20 +426,27 @@ def test_the_rule_parameters_file_must_name_every_parameter(tmp_path):
         load_warning_rules(broken)
 
 
-@pytest.mark.parametrize(("line", "fails"), [
-    ("books_per_student,4.2,include,测试", False),
-    ("no_such_indicator,4.1,include,测试", True),
-    ("books_per_student,9.9,include,测试", True),
+WIDE = "\n".join(f"books_per_student,{element},1,测试理由,{{breadth}}" for element in ("1.1", "1.2", "1.3", "2.1"))
+
+
+@pytest.mark.parametrize(("lines", "fails"), [
+    ("books_per_student,4.2,2,测试理由,", False),
+    ("no_such_indicator,4.1,1,测试理由,", True),
+    ("books_per_student,9.9,1,测试理由,", True),
+    ("books_per_student,4.1,7,测试理由,", True),
+    ("books_per_student,4.1,1,,", True),
+    (WIDE.format(breadth=""), True),
+    (WIDE.format(breadth="测试：说明为何关联四个要素"), False),
 ])
-def test_an_override_naming_an_unknown_indicator_or_element_stops_the_run(tmp_path, monkeypatch, line, fails):
+def test_a_link_file_naming_unknown_codes_or_lacking_a_rationale_stops_the_run(tmp_path, monkeypatch, lines, fails):
     import dagster as dg
 
     from assets import ref
     from pipelines.resources import WarehouseResource
 
-    overrides = tmp_path / "overrides.csv"
-    overrides.write_text("indicator_code,element_code,action,reason_zh\n" + line + "\n", encoding="utf-8")
-    monkeypatch.setattr(ref, "INDICATOR_OVERRIDES_FILE", overrides)
+    links = tmp_path / "indicator_elements.csv"
+    links.write_text("indicator_code,element_code,point_no,rationale_zh,breadth_zh\n" + lines + "\n", encoding="utf-8")
+    monkeypatch.setattr(ref, "INDICATOR_ELEMENTS_FILE", links)
     selected = [ref.diagnostic_items, ref.diagnostic_elements, ref.diagnostic_points, ref.platform_tables,
                 ref.point_platform_codes, ref.indicators, ref.indicator_elements]
     resource = WarehouseResource(path=str(tmp_path / "work.duckdb"), published_path=str(tmp_path / "pub.duckdb"))

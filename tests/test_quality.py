@@ -103,6 +103,40 @@ def test_each_expectation_fails_on_its_defect_with_its_message(code, changes, ch
     assert [i for i in w.issues() if i["check_name"] != check] == []
 
 
+@pytest.mark.parametrize(("bad", "status"), [(2, "partial"), (3, "partial"), (4, "invalid")])
+def test_a_few_bad_rows_within_the_tables_tolerance_are_left_out_not_the_table(bad, status):
+    # 6.1's tolerance is 5 % (reference/quality_rules.csv): 3 of 60 rows are within it, 4 are not
+    w = warehouse()
+    rows = clean_rows(w.table("6.1"), YEAR, 60)
+    for row in rows[10:10 + bad]:
+        row["gender"] = "未知"
+    w.deliver(SCHOOL, YEAR, rows={"6.1": rows})
+    w.run(AS_OF, suites=("6.1",))
+    verdict, reasons = w.status(SCHOOL, YEAR, "6.1")
+    assert verdict == status
+    excluded = [row_no for (row_no,) in w.conn.execute(
+        "select row_no from quality.excluded_rows where school_code = ? and table_code = '6.1' order by 1", [SCHOOL]
+    ).fetchall()]
+    elements = dict(w.conn.execute(
+        "select element_code, status from quality.element_data_status where school_code = ?", [SCHOOL]
+    ).fetchall())
+    if status == "partial":
+        assert excluded == list(range(14, 14 + bad))  # data rows start on sheet row 4
+        assert reasons.startswith(f"排除有误的 {bad} 行（共 60 行，占 {bad / 60:.1%}，容差 5%）".replace(".0%", "%"))
+        assert elements["3.1"] == "sufficient"
+    else:
+        assert excluded == [] and elements["3.1"] == "insufficient"
+
+
+def test_a_table_level_error_makes_the_table_invalid_whatever_its_bad_rows():
+    w = warehouse()
+    rows = clean_rows(w.table("5.2"), YEAR)
+    rows[0]["expenditure_total"] = rows[0]["expenditure_total"] + 100  # items no longer add up
+    w.deliver(SCHOOL, YEAR, rows={"5.2": rows})
+    w.run(AS_OF, suites=("5.2",))
+    assert w.status(SCHOOL, YEAR, "5.2")[0] == "invalid"
+
+
 def test_a_school_grain_table_holds_one_row_per_year():
     w = warehouse()
     table = w.table("3.1")
@@ -188,7 +222,7 @@ def test_a_missing_optional_table_is_no_issue_and_blocks_no_element():
     w.deliver(SCHOOL, YEAR, skip=("9.3", "4.3"))
     w.run(AS_OF, suites=())
     assert w.issues() == []
-    assert w.status(SCHOOL, YEAR, "9.3") == ("missing", "未提交（选填表）")
+    assert w.status(SCHOOL, YEAR, "9.3") == ("optional_absent", "选填表，未提交（不影响预警）")
     assert "insufficient" not in {row[0] for row in w.conn.execute(
         "select status from quality.element_data_status").fetchall()}
 

@@ -13,7 +13,7 @@ import duckdb
 import pytest
 
 from assets.ref import build_reference_tables
-from pipelines.checks import collect_issues, prepare_inputs, quality_params, write_issues
+from pipelines.checks import collect_issues, prepare_inputs, quality_params, table_status_params, write_issues
 from pipelines.ingest import ingest_inbox
 from pipelines.registry import build_schools_table, load_registry
 from pipelines.settings import get_settings
@@ -26,8 +26,9 @@ AS_OF = dt.date(2024, 12, 1)
 EXPECTED = {
     "missing_table": ({"missing_table"}, "missing"),
     "corrupt_file": ({"missing_table"}, "missing"),
-    "out_of_domain": ({"allowed_values", "range"}, "invalid"),
-    "duplicate_key": ({"unique_key"}, "invalid"),
+    # a few bad rows of 6.1 (hundreds of teachers) leave those rows out, not the table
+    "out_of_domain": ({"allowed_values", "range"}, "partial"),
+    "duplicate_key": ({"unique_key"}, "partial"),
     "inconsistent_total": ({"expenditure_total"}, "invalid"),
     "stale_period": ({"stale_period"}, "stale"),
     "late_export": ({"late_export"}, "warn"),
@@ -49,7 +50,8 @@ def demo(tmp_path_factory):
         params = quality_params(AS_OF)
         write_issues(conn, collect_issues(conn, params))
         prepare_inputs(conn, params)
-        run_sql(conn, "quality/table_status", {"max_reasons": 3})
+        run_sql(conn, "quality/table_status", table_status_params(params.rules))
+        run_sql(conn, "quality/excluded_rows")
         run_sql(conn, "quality/element_data_status")
         yield manifest, conn
         conn.close()
@@ -88,7 +90,7 @@ def test_every_manifest_defect_is_found_against_its_college_year_and_table(demo)
 def test_elements_citing_an_unusable_table_are_insufficient_naming_it(demo):
     manifest, conn = demo
     for defect in manifest["defects"]:
-        if defect["kind"] not in EXPECTED or EXPECTED[defect["kind"]][1] in ("warn",) or not defect["table_code"]:
+        if defect["kind"] not in EXPECTED or EXPECTED[defect["kind"]][1] in ("warn", "partial") or not defect["table_code"]:
             continue
         elements = conn.execute(
             "select distinct element_code from ref.point_platform_codes where platform_code = ?", [defect["table_code"]]
@@ -100,6 +102,36 @@ def test_elements_citing_an_unusable_table_are_insufficient_naming_it(demo):
                 [defect["school_code"], defect["year"], element],
             ).fetchone()
             assert status == "insufficient" and f"表{defect['table_code']}" in reasons, (defect, element, reasons)
+
+
+def test_a_few_bad_rows_are_left_out_and_leave_the_elements_sufficient(demo):
+    manifest, conn = demo
+    partial = [d for d in manifest["defects"] if EXPECTED.get(d["kind"], (None, None))[1] == "partial"]
+    assert partial
+    for defect in partial:
+        excluded = {row_no for (row_no,) in conn.execute(
+            "select row_no from quality.excluded_rows where school_code = ? and year = ? and table_code = ?",
+            [defect["school_code"], defect["year"], defect["table_code"]],
+        ).fetchall()}
+        assert set(defect["row_nos"]) <= excluded, defect
+        status, reasons = conn.execute(
+            "select status, reasons_zh from quality.table_status where school_code = ? and year = ? and table_code = ?",
+            [defect["school_code"], defect["year"], defect["table_code"]],
+        ).fetchone()
+        assert status == "partial" and reasons.startswith(f"排除有误的 {len(excluded)} 行"), reasons
+        blocked = conn.execute(
+            "select count(*) from quality.element_data_status e "
+            "join ref.point_platform_codes c using (element_code) "
+            "where e.school_code = ? and e.year = ? and c.platform_code = ? and e.status = 'insufficient' "
+            "and e.reasons_zh like ?",
+            [defect["school_code"], defect["year"], defect["table_code"], f"%表{defect['table_code']}%"],
+        ).fetchone()[0]
+        assert blocked == 0, defect
+    # a clean college loses no row
+    assert conn.execute(
+        "select count(*) from quality.excluded_rows where school_code in (select unnest(?::varchar[]))",
+        [manifest["clean_schools"]],
+    ).fetchone()[0] == 0
 
 
 def test_no_error_that_no_defect_explains(demo):

@@ -55,10 +55,16 @@ def write_warehouse(schools=SCHOOLS, risk=(), warnings=()) -> Path:
     )
     conn.execute(
         "create or replace table mart.school_risk (school_code varchar, year integer, risk_score double, "
-        "red_count bigint, yellow_count bigint, insufficient_count bigint, rank bigint)"
+        "red_count bigint, yellow_count bigint, insufficient_count bigint, rank bigint, "
+        "flagged_indicators bigint default 0, red_indicators bigint default 0, yellow_indicators bigint default 0, "
+        "insufficient_indicators bigint default 0)"
     )
     if risk:
-        conn.executemany("insert into mart.school_risk values (?, ?, ?, ?, ?, ?, ?)", [list(row) for row in risk])
+        conn.executemany(
+            "insert into mart.school_risk (school_code, year, risk_score, red_count, yellow_count, insufficient_count, "
+            "rank) values (?, ?, ?, ?, ?, ?, ?)",
+            [list(row) for row in risk],
+        )
     conn.execute(
         "create or replace table mart.element_warnings (school_code varchar, year integer, element_code varchar, "
         "level varchar, level_zh varchar, score double, reasons varchar[])"

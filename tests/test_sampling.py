@@ -131,6 +131,24 @@ def test_same_seed_same_plan_different_seed_different_random_share(capsys):
     }
 
 
+def test_a_cause_shared_by_elements_is_one_reason_and_the_rationale_counts_indicators(capsys):
+    schools, risk, warnings = province(40)
+    cause = "生师比为19.24，高于合格值18（连续两年高于合格值：2023年为19.50，按规则升级为红色预警）。"
+    warnings = [row for row in warnings if row[2] != "3.2"] + [
+        (code, year, element, "red", 3.0, [cause, note])
+        for code, year in sorted({(row[0], row[1]) for row in warnings})
+        for element, note in (("3.1", "未触发预警的指标：研究生学位教师比例33.2%。"), ("3.2", "未触发预警的指标：评教优良率85.7%。"))
+    ]
+    path = write_warehouse(schools, risk, warnings)
+    with duckdb.connect(str(path)) as conn:
+        conn.execute("update mart.school_risk set flagged_indicators = 2, red_indicators = 1, yellow_indicators = 1")
+    sample(capsys, 2025, seed=11)
+    chosen = plan_record(2025)["plan"]["selected"][0]
+    assert "（预警指标 2 项：红 1、黄 1；数据不足指标 0 项）" in chosen["rationale_zh"]
+    shared = [line for line in chosen["top_reasons"] if cause in line]
+    assert len(shared) == 1 and shared[0].startswith("要素 3.1") and "3.2" in shared[0]
+
+
 def test_plan_records_its_inputs_and_can_be_recomputed_from_them(capsys):
     write_warehouse(*province(40))
     sample(capsys, 2025, seed=11)

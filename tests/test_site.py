@@ -134,6 +134,25 @@ def test_each_grid_cell_leads_to_its_reasons(tmp_path):
     assert len(re.findall(r'<td class="cell level-green">', page)) == 14
 
 
+def test_no_coverage_and_no_indicator_cells_look_unlike_insufficient_data(tmp_path):
+    from dashboards.common import LEVEL_COLOURS
+    from dashboards.province import discrete_colourscale
+
+    conn = fixture_warehouse()
+    code = single_college(conn)
+    conn.execute("delete from mart.element_warnings where element_code in ('1.4', '2.3', '5.3')")
+    add_warning(conn, code, 2024, "1.4", "no_indicator", ["无适用指标：……"])
+    add_warning(conn, code, 2024, "2.3", "insufficient", ["数据不足：表7.2无效。"])
+    add_warning(conn, code, 2024, "5.3", "no_coverage", ["无数据覆盖：……"])
+    page = college_page(conn, tmp_path, code)
+    assert re.search(r'<td class="cell level-no_coverage"><a href="#r-2024-5\.3"[^>]*>无数据覆盖</a>', page)
+    assert re.search(r'<td class="cell level-no_indicator"><a href="#r-2024-1\.4"[^>]*>无适用指标</a>', page)
+    assert re.search(r'<td class="cell level-insufficient"><a href="#r-2024-2\.3"[^>]*>数据不足</a>', page)
+    assert ".level-no_coverage {" in page and ".level-no_indicator {" in page
+    colours = {LEVEL_COLOURS[level] for level in ("insufficient", "no_indicator", "no_coverage")}
+    assert len(colours) == 3 and colours <= {colour for _, colour in discrete_colourscale()}
+
+
 def test_reasons_are_escaped(tmp_path):
     conn = fixture_warehouse()
     code = single_college(conn)
@@ -163,8 +182,11 @@ def test_quality_panel_of_a_clean_college(tmp_path):
     conn = fixture_warehouse()
     code = single_college(conn)
     add_table_status(conn, code, 2024, "6.1", "ok", "")
+    add_table_status(conn, code, 2024, "9.3", "optional_absent", "选填表，未提交（不影响预警）")
     panel = college_page(conn, tmp_path, code).split("<h2>数据质量</h2>", 1)[1].split("<h2>", 1)[0]
-    assert "所有数据表均正常" in panel and "请补报" not in panel
+    # an optional table not delivered is counted, never listed as something to send
+    assert "所有数据表均正常" in panel and "请补报" not in panel and "表9.3" not in panel
+    assert "选填未报 1 张" in panel
 
 
 def test_peer_band_needs_the_minimum_number_of_colleges():
@@ -200,6 +222,22 @@ def test_province_ranks_colleges_and_links_their_pages(province):
     for code in codes:
         assert f"../schools/{code}/index.html" in overview
     assert 'id="province-heatmap"' in overview and 'id="province-completeness"' in overview
+    assert "无数据覆盖" in overview and "无适用指标" in overview  # the heat map's legend
+
+
+def test_the_province_ranking_names_each_cause_once_with_the_elements_it_reaches():
+    from dashboards.province import top_reasons
+
+    cause = "生师比为19.24，高于合格值18（连续两年高于合格值：2023年为19.50，按规则升级为红色预警）。"
+    warnings = pl.DataFrame({
+        "school_code": ["1"] * 4, "year": [2024] * 4, "element_code": ["2.1", "3.1", "3.2", "4.1"],
+        "level": ["red", "red", "red", "yellow"],
+        "reasons": [[cause], [cause], [cause], ["生均图书为70.0册，低于合格值80册。"]],
+    })
+    lines = top_reasons(warnings, 2024)["1"]
+    assert [(line["sentence"], line["elements"]) for line in lines] == [
+        (cause, ["2.1", "3.1", "3.2"]), ("生均图书为70.0册，低于合格值80册。", ["4.1"])
+    ]
 
 
 def test_site_assets_materialise(tmp_path):

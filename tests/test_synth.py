@@ -26,6 +26,7 @@ from pipelines.settings import REFERENCE_DIR
 from pipelines.synth import (
     DEFECT_KINDS,
     FORMAT_VARIANTS,
+    TARGETED_INDICATORS,
     SchoolData,
     generate_province,
     parse_years,
@@ -351,6 +352,22 @@ def test_indicator_levels_follow_the_thresholds():
             land = limits[("land_area_per_student", school.school_type)][0]
             assert data[year]["3.1"][0]["land_area"] / fulltime >= land, (school.code, year)
     assert seen == {"green", "yellow", "red"}
+
+
+def test_the_manifest_records_the_drawn_level_of_every_college_year_and_indicator(defective):
+    _, manifest = defective
+    direction, limits = read_thresholds()
+    planned = {school.code: school for school in plan_schools(manifest["schools"], manifest["seed"], manifest["years"])}
+    for school in manifest["schools_planned"]:
+        assert sorted(school["levels"]) == [str(year) for year in manifest["years"]]
+        for year, levels in school["levels"].items():
+            assert set(levels) == set(direction), school["school_code"]
+            for indicator, level in levels.items():
+                if indicator in TARGETED_INDICATORS:
+                    assert level == planned[school["school_code"]].levels[int(year)][indicator]
+                else:  # nothing to fall below: green; a threshold the generator does not aim at: not drawn
+                    banded = limits.get((indicator, school["school_type"]), (None, None)) != (None, None)
+                    assert level == (None if banded else "green"), (indicator, level)
 
 
 def test_registry_loads_with_the_ref_sql_and_records_a_rename(defective):

@@ -30,14 +30,15 @@ def one_college(books_per_student: float, school_type: str = "综合") -> MiniWa
     return warehouse
 
 
-def test_the_typical_college_is_green_on_every_covered_element():
+def test_the_typical_college_is_green_on_every_element_an_indicator_informs():
     warehouse = one_college(80)
     levels = dict(warehouse.conn.execute(
         "select element_code, level from mart.element_warnings where school_code = '10001'"
     ).fetchall())
     assert len(levels) == 15
+    # 1.4 信息系统 and 5.2 质量事故管控 cite tables but no indicator fits them; 5.3 and 5.4 cite none
     assert {code: level for code, level in levels.items() if level != "green"} == {
-        "5.3": "insufficient", "5.4": "insufficient"
+        "1.4": "no_indicator", "5.2": "no_indicator", "5.3": "no_coverage", "5.4": "no_coverage"
     }
 
 
@@ -144,21 +145,64 @@ def test_no_trend_warning_within_tolerance_or_without_two_consecutive_falls(book
     assert not verdict["worsening"] and verdict["level"] == "green"
 
 
-def test_yellow_two_years_running_escalates_to_red():
+def test_a_yellow_below_the_qualified_value_two_years_running_escalates_after_its_cause():
     warehouse = history({2023: 79, 2024: 79})
+    first = warehouse.indicator_warning("10001", 2023, BOOKS)
+    second = warehouse.indicator_warning("10001", 2024, BOOKS)
+    assert first["level"] == "yellow" and not first["escalated"]
+    assert second["level"] == "red" and second["escalated"] and second["causes"] == ["persisting", "qualified"]
+    assert second["reasons"][0].startswith("生均图书为79.0册，低于合格值80册（连续两年低于合格值：2023年为79.0册，按规则升级为红色预警）")
     for element in warehouse.elements_of(BOOKS):
-        first = warehouse.element("10001", 2023, element)
-        second = warehouse.element("10001", 2024, element)
-        assert first["level"] == "yellow" and not first["is_escalated"]
-        assert second["level"] == "red" and second["is_escalated"] and second["level_zh"] == "红"
-        assert second["reasons"][0] == "本要素2023年、2024年连续两年黄色预警，按规则升级为红色预警。"
+        judged = warehouse.element("10001", 2024, element)
+        assert judged["level"] == "red" and judged["is_escalated"] and judged["level_zh"] == "红"
+        assert judged["driving_indicators"] == ["生均图书"] and judged["reasons"][0] == second["reasons"][0]
+        assert not warehouse.element("10001", 2023, element)["is_escalated"]
 
 
 @pytest.mark.parametrize("books_by_year", [{2023: 85, 2024: 79}, {2022: 79, 2024: 79}])
 def test_no_escalation_without_yellow_in_the_year_before(books_by_year):
     warehouse = history(books_by_year)
+    assert not warehouse.indicator_warning("10001", 2024, BOOKS)["escalated"]
     for element in warehouse.elements_of(BOOKS):
         assert warehouse.element("10001", 2024, element)["level"] == "yellow"
+
+
+def test_a_trend_yellow_two_years_running_does_not_escalate():
+    # 100 → 93 → 86.5 → 80.4: worse by more than 5 % each year, above the 合格 value of 80 throughout
+    warehouse = history({2021: 100, 2022: 93, 2023: 86.5, 2024: 80.4})
+    for year in (2023, 2024):
+        verdict = warehouse.indicator_warning("10001", year, BOOKS)
+        assert verdict["level"] == "yellow" and verdict["causes"] == ["trend"] and not verdict["escalated"], year
+
+
+def test_a_peer_yellow_two_years_running_does_not_escalate():
+    warehouse = MiniWarehouse()
+    for i in range(10):
+        code = f"2{i:04d}"
+        warehouse.school(code, "综合")
+        for year in (2023, 2024):
+            typical_college(warehouse, code, year, books_total=books_for(81 + i))
+    warehouse.build()
+    for year in (2023, 2024):
+        verdict = warehouse.indicator_warning("20000", year, BOOKS)
+        assert verdict["level"] == "yellow" and verdict["causes"] == ["peer"] and not verdict["escalated"], year
+    assert {warehouse.element("20000", 2024, element)["level"] for element in warehouse.elements_of(BOOKS)} == {"yellow"}
+
+
+def test_an_exempt_indicator_meets_its_thresholds_and_says_why():
+    warehouse = history({2024: 40})
+    warehouse.conn.execute(
+        "update mart.indicator_values set exempt = true, exempt_reason_zh = '测试豁免条件成立' "
+        "where indicator_code = ?", [BOOKS]
+    )
+    from pipelines.sql import run_sql
+
+    run_sql(warehouse.conn, "mart/indicator_warnings", {
+        name: warehouse.rules[name] for name in ("peer_min_count", "peer_bottom_share", "trend_tolerance")
+    })
+    verdict = warehouse.indicator_warning("10001", 2024, BOOKS)
+    assert verdict["level"] == "green" and not verdict["below_restricted"] and not verdict["below_qualified"]
+    assert any("测试豁免条件成立，按合格处理" in reason for reason in verdict["reasons"])
 
 
 def test_insufficient_data_is_never_green():
@@ -184,8 +228,9 @@ def test_a_warning_from_trusted_figures_still_shows_on_an_element_judged_insuffi
     warehouse.build()
     element = warehouse.element("10001", YEAR, "4.1")
     assert element["level"] == "red" and element["data_status"] == "insufficient"
-    assert element["reasons"][0] == "数据不足：表3.4无效。"
-    assert any("限制招生值" in reason for reason in element["reasons"])
+    # the cause first, naming its indicator; the data note after it
+    assert element["driving_indicators"] == ["生均图书"] and "限制招生值" in element["reasons"][0]
+    assert "数据不足：表3.4无效。" in element["reasons"]
 
 
 def test_an_element_whose_indicators_all_lack_data_is_insufficient():
@@ -200,12 +245,16 @@ def test_an_element_whose_indicators_all_lack_data_is_insufficient():
     assert warehouse.element("10001", YEAR, "1.3")["level"] == "green"
 
 
-def test_elements_without_data_coverage_are_insufficient_and_score_nothing():
+def test_elements_without_data_coverage_or_a_fitting_indicator_say_so_and_are_not_insufficient():
     warehouse = one_college(80)
     for code in ("5.3", "5.4"):
         element = warehouse.element("10001", YEAR, code)
-        assert element["level"] == "insufficient" and element["score"] == 0 and not element["has_coverage"]
-        assert "没有引用状态数据平台的数据表" in element["reasons"][0]
+        assert element["level"] == "no_coverage" and element["level_zh"] == "无数据覆盖" and not element["has_coverage"]
+        assert element["reasons"][0].startswith("无数据覆盖：本要素的诊断点没有引用状态数据平台的数据表")
+    information = warehouse.element("10001", YEAR, "1.4")
+    assert information["level"] == "no_indicator" and information["level_zh"] == "无适用指标"
+    assert information["has_coverage"] and information["indicator_count"] == 0
+    assert information["reasons"][0].startswith("无适用指标：本要素的诊断点引用了表3.4、表8.1")
 
 
 def test_every_element_of_every_college_has_a_level_and_a_college_that_sent_nothing_is_insufficient():
@@ -222,29 +271,35 @@ def test_every_element_of_every_college_has_a_level_and_a_college_that_sent_noth
     assert [(code, total, leveled) for code, total, leveled, _ in grid] == [
         ("10001", 15, 15), ("10002", 15, 15), ("10003", 15, 15)
     ]
-    assert grid[2][3] == ["insufficient"]
+    assert set(grid[2][3]) == {"insufficient", "no_indicator", "no_coverage"}
 
 
-def test_school_risk_follows_the_written_formula_and_ranks_the_riskiest_first():
+def test_school_risk_counts_each_flagged_indicator_once_and_ranks_the_riskiest_first():
     warehouse = MiniWarehouse()
     for code in ("10001", "10002", "10003"):
         warehouse.school(code)
     typical_college(warehouse, "10001", YEAR)
-    typical_college(warehouse, "10002", YEAR, books_total=books_for(40))  # red on the books elements
-    typical_college(warehouse, "10003", YEAR, books_total=books_for(79))  # yellow on them
+    typical_college(warehouse, "10002", YEAR, books_total=books_for(40))  # 生均图书 red
+    typical_college(warehouse, "10003", YEAR, books_total=books_for(79))  # 生均图书 yellow
     warehouse.build()
     rules = warehouse.rules
-    risk = {row[0]: row for row in warehouse.conn.execute("select * from mart.school_risk").fetchall()}
-    for code in risk:
+    risk = {row["school_code"]: row for row in warehouse.conn.execute("select * from mart.school_risk").pl().iter_rows(named=True)}
+    judged = warehouse.conn.execute("select count(distinct indicator_code) from ref.indicator_elements").fetchone()[0]
+    for code, row in risk.items():
         levels = [level for (level,) in warehouse.conn.execute(
-            "select level from mart.element_warnings where school_code = ? and has_coverage", [code]
+            "select level from mart.indicator_warnings where school_code = ?", [code]
         ).fetchall()]
         weights = {"red": rules["weight_red"], "yellow": rules["weight_yellow"],
                    "insufficient": rules["weight_insufficient"], "green": 0}
-        expected = 100 * sum(weights[level] for level in levels) / (rules["weight_red"] * len(levels))
-        assert risk[code][2] == pytest.approx(expected, abs=0.01)
-    assert [risk[code][6] for code in ("10002", "10003", "10001")] == [1, 2, 3]
-    assert risk["10001"][2] == 0 and risk["10002"][3] >= 1 and risk["10003"][4] >= 1
+        expected = 100 * sum(weights[level] for level in levels) / (rules["weight_red"] * judged)
+        assert row["risk_score"] == pytest.approx(expected, abs=0.01) and row["judged_indicators"] == judged
+    assert [risk[code]["rank"] for code in ("10002", "10003", "10001")] == [1, 2, 3]
+    # 生均图书 informs two elements, both red; the score and the count take it once
+    assert risk["10002"]["red_count"] == len(warehouse.elements_of(BOOKS)) == 2
+    assert risk["10002"]["flagged_indicators"] == risk["10002"]["red_indicators"] == 1
+    assert risk["10002"]["risk_score"] == pytest.approx(100 * 3 / (3 * judged), abs=0.01)
+    assert risk["10002"]["flagged_zh"] == "生均图书（红）" and risk["10003"]["flagged_zh"] == "生均图书（黄）"
+    assert risk["10001"]["risk_score"] == 0 and risk["10001"]["flagged_indicators"] == 0
 
 
 def domain_example(warehouse: MiniWarehouse, school: str) -> None:
@@ -294,8 +349,8 @@ def test_the_public_farming_college_example_gets_the_warnings_its_figures_call_f
         "select card, deciding_indicators from mart.college_card where school_code = '14001' and year = ?", [YEAR]
     ).fetchone()
     assert card == ("未达合格", ["student_teacher_ratio", "teaching_admin_area_per_student", "books_per_student"])
-    # where the figures come from: table 3.1 feeds 4.1 (育人体系, via section 3), 6.1 feeds 3.1 (师资)
-    assert {"4.1", "4.2"} <= set(warehouse.elements_of("dormitory_area_per_student"))
+    # the elements their meaning fits: 宿舍 → 4.2 成长环境 (生活环境), 生师比 → 专业条件保障 and 师资
+    assert {"4.2", "5.1"} == set(warehouse.elements_of("dormitory_area_per_student"))
     assert {"2.1", "3.1", "3.2"} == set(warehouse.elements_of("student_teacher_ratio"))
 
 
@@ -311,9 +366,10 @@ def test_the_report_page_is_offline_chinese_grouped_and_has_the_attention_switch
     assert 'id="attention-only"' in page and "只显示需要关注的要素" in page
     assert "body.attention-only .element.level-green" in page
     assert not re.search(r'(src|href)="(https?:)?//', page)
-    assert "连续两年黄色预警，按规则升级为红色预警" in page
-    green = (tmp_path / "schools" / "10001" / "warnings-2023.html").read_text(encoding="utf-8")
-    assert "升级为红色预警" not in green
+    assert "连续两年低于合格值：2023年为79.0册，按规则升级为红色预警" in page
+    assert "预警指标：生均图书" in page and "无数据覆盖" in page and "无适用指标" in page
+    earlier = (tmp_path / "schools" / "10001" / "warnings-2023.html").read_text(encoding="utf-8")
+    assert "升级为红色预警" not in earlier
 
 
 def test_the_mart_and_report_assets_materialise(tmp_path, zhengai_home):

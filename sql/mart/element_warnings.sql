@@ -1,11 +1,15 @@
 -- One warning per college, year and diagnostic element (all 15, every college in mart.school_base).
--- Before escalation an element takes the worst of, in order red > yellow > insufficient > green:
---   its indicators' levels (ref.indicator_elements → mart.indicator_warnings);
---   insufficient when the data-quality layer judged its data insufficient, when its points cite no
---   table (no data coverage), or when it has no indicator with a value — so it is never green then.
--- Escalation: yellow before escalation in this year and in the year before → red, said as such.
--- score = the level's weight ($weight_red, $weight_yellow, $weight_insufficient, green 0); an element
--- without data coverage scores 0, because no figure could have warned about it.
+-- The level comes from the element's own indicators (ref.indicator_elements → mart.indicator_warnings),
+-- whose verdicts already carry any escalation (a threshold-based yellow two years running):
+--   red / yellow     the worst of its indicators, when one is red or yellow: those indicators are the
+--                    drivers, named first (driving_indicators) and their reasons come first;
+--   no_coverage      无数据覆盖: no point of the element cites a platform table and no indicator informs it;
+--   no_indicator     无适用指标: its points cite tables but no indicator fits their meaning (the
+--                    mapping says which indicator fits which element; none is borrowed);
+--   insufficient     数据不足: the data-quality layer judged a cited table unusable, or one of its
+--                    indicators has no value — never green then;
+--   green            every indicator has a value and none warns.
+-- is_escalated: red only because a driver's yellow persisted (no driver beyond its 限制招生 value).
 create or replace table mart.element_warnings as
 with base as (
     select school_code, year from mart.school_base
@@ -15,12 +19,18 @@ elements as (
     select element_code, element_name, item_code from ref.diagnostic_elements
 ),
 
-covered as (
-    select distinct element_code from ref.point_platform_codes
+cited as (
+    select element_code, list(distinct platform_code order by platform_code) as cited_tables
+    from ref.point_platform_codes
+    group by all
 ),
 
 links as (
     select indicator_code, element_code from ref.indicator_elements
+),
+
+linked_elements as (
+    select distinct element_code from links
 ),
 
 indicator_warnings as (
@@ -31,6 +41,10 @@ element_data_status as (
     select school_code, year, element_code, status, reasons_zh from quality.element_data_status
 ),
 
+severities as (
+    select * from (values ('red', 3), ('yellow', 2), ('insufficient', 1), ('green', 0)) as s(level, severity)
+),
+
 grid as (
     select
         base.school_code,
@@ -38,14 +52,13 @@ grid as (
         elements.element_code,
         elements.element_name,
         elements.item_code,
-        covered.element_code is not null as has_coverage
+        cited.element_code is not null as has_coverage,
+        cited.cited_tables,
+        linked_elements.element_code is not null as has_indicator
     from base
     cross join elements
-    left join covered using (element_code)
-),
-
-severities as (
-    select * from (values ('red', 3), ('yellow', 2), ('insufficient', 1), ('green', 0)) as s(level, severity)
+    left join cited using (element_code)
+    left join linked_elements using (element_code)
 ),
 
 indicator_findings as (
@@ -53,11 +66,20 @@ indicator_findings as (
         links.element_code,
         indicator_warnings.school_code,
         indicator_warnings.year,
-        count(*) filter (where indicator_warnings.value is not null) as indicators_with_value,
         count(*) as indicator_count,
         max(severities.severity) as worst_severity,
-        flatten(list(indicator_warnings.reasons order by severities.severity desc, indicator_warnings.ordinal))
-            as reasons,
+        list(indicator_warnings.name_zh order by severities.severity desc, indicator_warnings.ordinal)
+            filter (where severities.severity >= 2) as driving_indicators,
+        list(indicator_warnings.indicator_code order by severities.severity desc, indicator_warnings.ordinal)
+            filter (where severities.severity >= 2) as driving_codes,
+        bool_and(not indicator_warnings.below_restricted) filter (where indicator_warnings.level = 'red')
+            as red_only_by_escalation,
+        flatten(list(indicator_warnings.reasons order by severities.severity desc, indicator_warnings.ordinal)
+            filter (where severities.severity >= 2)) as driver_reasons,
+        flatten(list(indicator_warnings.reasons order by indicator_warnings.ordinal)
+            filter (where severities.severity = 1)) as missing_reasons,
+        list_sort(list_distinct(flatten(list(indicator_warnings.data_notes order by indicator_warnings.ordinal)
+            filter (where severities.severity = 0)))) as partial_notes,
         string_agg(
             indicator_warnings.name_zh || indicator_warnings.value_zh, '、' order by indicator_warnings.ordinal
         ) filter (where indicator_warnings.level = 'green') as green_zh
@@ -72,53 +94,46 @@ assessed as (
         grid.*,
         element_data_status.status as data_status,
         coalesce(indicator_findings.indicator_count, 0) as indicator_count,
-        greatest(
-            coalesce(indicator_findings.worst_severity, 1),
-            case
-                when not grid.has_coverage then 1
-                when element_data_status.status in ('insufficient', 'no_data_coverage') then 1
-                when coalesce(indicator_findings.indicators_with_value, 0) = 0 then 1
-                else 0
-            end
-        ) as severity,
+        coalesce(indicator_findings.driving_indicators, []) as driving_indicators,
+        coalesce(indicator_findings.driving_codes, []) as driving_codes,
+        case
+            when coalesce(indicator_findings.worst_severity, 0) = 3 then 'red'
+            when coalesce(indicator_findings.worst_severity, 0) = 2 then 'yellow'
+            when not grid.has_indicator and not grid.has_coverage then 'no_coverage'
+            when not grid.has_indicator then 'no_indicator'
+            when element_data_status.status = 'insufficient' or indicator_findings.worst_severity = 1
+                or indicator_findings.worst_severity is null then 'insufficient'
+            else 'green'
+        end as level,
+        coalesce(indicator_findings.red_only_by_escalation, false) as red_only_by_escalation,
+        coalesce(indicator_findings.driver_reasons, []) as driver_reasons,
         list_filter([
-            case when not grid.has_coverage or element_data_status.status = 'no_data_coverage' then
-                '本要素的诊断点没有引用状态数据平台的数据表，无法依据数据预警，请学校对照诊断点自行诊断。'
+            case when not grid.has_coverage and not grid.has_indicator then
+                '无数据覆盖：本要素的诊断点没有引用状态数据平台的数据表，无法依据数据预警，请学校对照诊断点自行诊断。'
             end,
-            case when grid.has_coverage and element_data_status.status = 'insufficient' then
+            case when grid.has_coverage and not grid.has_indicator then
+                '无适用指标：本要素的诊断点引用了表' || array_to_string(grid.cited_tables, '、表')
+                || '，但目前没有与其含义相符的指标，不作数据预警，请学校对照诊断点自行诊断。'
+            end,
+            case when element_data_status.status = 'insufficient' then
                 '数据不足：' || coalesce(nullif(element_data_status.reasons_zh, ''), '数据质量检查判定本要素数据不足')
                 || case when right(coalesce(element_data_status.reasons_zh, ''), 1) = '。' then '' else '。' end
             end,
-            case when grid.has_coverage and coalesce(indicator_findings.indicators_with_value, 0) = 0
-                and coalesce(element_data_status.status, '') <> 'insufficient' then
+            case when grid.has_indicator and coalesce(element_data_status.status, '') <> 'insufficient'
+                and indicator_findings.indicator_count is null then
                 '数据不足：本要素没有可计算的指标。'
             end
         ], sentence -> sentence is not null)
-        || coalesce(indicator_findings.reasons, [])
-        || case when indicator_findings.green_zh is not null then
-            ['未触发预警的指标：' || indicator_findings.green_zh || '。']
-            else [] end as reasons_before_escalation
+        || coalesce(indicator_findings.missing_reasons, [])
+        -- a table's trimmed rows said once, unless a driver's reasons say it already
+        || list_filter(
+            coalesce(indicator_findings.partial_notes, []),
+            note -> not list_contains(coalesce(indicator_findings.driver_reasons, []), note)
+        ) as data_reasons,
+        indicator_findings.green_zh
     from grid
     left join element_data_status using (school_code, year, element_code)
     left join indicator_findings using (school_code, year, element_code)
-),
-
-leveled as (
-    select
-        assessed.*,
-        severities.level as base_level,
-        lag(severities.level) over history as previous_base_level,
-        lag(assessed.year) over history as previous_year
-    from assessed
-    inner join severities using (severity)
-    window history as (partition by school_code, element_code order by year)
-),
-
-escalated as (
-    select
-        *,
-        base_level = 'yellow' and previous_base_level = 'yellow' and previous_year = year - 1 as is_escalated
-    from leveled
 ),
 
 final as (
@@ -126,28 +141,23 @@ final as (
         school_code,
         year,
         element_code,
-        case when is_escalated then 'red' else base_level end as level,
-        case case when is_escalated then 'red' else base_level end
-            when 'red' then '红' when 'yellow' then '黄' when 'green' then '绿' else '数据不足'
+        level,
+        case level
+            when 'red' then '红' when 'yellow' then '黄' when 'green' then '绿'
+            when 'no_coverage' then '无数据覆盖' when 'no_indicator' then '无适用指标' else '数据不足'
         end as level_zh,
-        case
-            when not has_coverage then 0.0
-            when is_escalated or base_level = 'red' then $weight_red
-            when base_level = 'yellow' then $weight_yellow
-            when base_level = 'insufficient' then $weight_insufficient
-            else 0.0
-        end as score,
-        case when is_escalated then
-            ['本要素' || previous_year || '年、' || year || '年连续两年黄色预警，按规则升级为红色预警。']
-            else [] end || reasons_before_escalation as reasons,
+        -- the drivers' causes first, then what the data do not allow, then the indicators that did not warn
+        driver_reasons || data_reasons
+            || case when green_zh is not null then ['未触发预警的指标：' || green_zh || '。'] else [] end as reasons,
+        driving_indicators,
+        driving_codes,
         element_name,
         item_code,
         has_coverage,
         data_status,
         indicator_count,
-        base_level,
-        is_escalated
-    from escalated
+        level = 'red' and red_only_by_escalation as is_escalated
+    from assessed
 )
 
 select * from final order by school_code, year, element_code

@@ -25,6 +25,8 @@ it_facilities as (
 
 onsite_training_bases as (
     select * from raw.onsite_training_bases
+    anti join (select * from quality.excluded_rows where table_name = 'onsite_training_bases')
+        using (school_code, year, source_file, row_no)
 ),
 
 areas as (

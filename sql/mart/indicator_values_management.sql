@@ -17,30 +17,48 @@ funding_expenditure as (
 
 teaching_evaluations as (
     select * from raw.teaching_evaluations
+    anti join (select * from quality.excluded_rows where table_name = 'teaching_evaluations')
+        using (school_code, year, source_file, row_no)
 ),
 
 student_aid as (
     select * from raw.student_aid
+    anti join (select * from quality.excluded_rows where table_name = 'student_aid')
+        using (school_code, year, source_file, row_no)
 ),
 
 leader_engagement as (
     select * from raw.leader_engagement
+    anti join (select * from quality.excluded_rows where table_name = 'leader_engagement')
+        using (school_code, year, source_file, row_no)
 ),
 
 management_documents as (
     select * from raw.management_documents
+    anti join (select * from quality.excluded_rows where table_name = 'management_documents')
+        using (school_code, year, source_file, row_no)
 ),
 
 management_staff as (
     select school_code, year from raw.teaching_admin_staff
+    anti join (select * from quality.excluded_rows where table_name = 'teaching_admin_staff')
+        using (school_code, year, source_file, row_no)
     union all
     select school_code, year from raw.student_affairs_staff
+    anti join (select * from quality.excluded_rows where table_name = 'student_affairs_staff')
+        using (school_code, year, source_file, row_no)
     union all
     select school_code, year from raw.admissions_employment_staff
+    anti join (select * from quality.excluded_rows where table_name = 'admissions_employment_staff')
+        using (school_code, year, source_file, row_no)
     union all
     select school_code, year from raw.supervision_staff
+    anti join (select * from quality.excluded_rows where table_name = 'supervision_staff')
+        using (school_code, year, source_file, row_no)
     union all
     select school_code, year from raw.teaching_research_staff
+    anti join (select * from quality.excluded_rows where table_name = 'teaching_research_staff')
+        using (school_code, year, source_file, row_no)
 ),
 
 income as (

@@ -7,18 +7,26 @@ with base as (
 
 full_time_teachers as (
     select * from raw.full_time_teachers
+    anti join (select * from quality.excluded_rows where table_name = 'full_time_teachers')
+        using (school_code, year, source_file, row_no)
 ),
 
 internal_part_time_teachers as (
     select * from raw.internal_part_time_teachers
+    anti join (select * from quality.excluded_rows where table_name = 'internal_part_time_teachers')
+        using (school_code, year, source_file, row_no)
 ),
 
 external_part_time_teachers as (
     select * from raw.external_part_time_teachers
+    anti join (select * from quality.excluded_rows where table_name = 'external_part_time_teachers')
+        using (school_code, year, source_file, row_no)
 ),
 
 external_guest_teachers as (
     select * from raw.external_guest_teachers
+    anti join (select * from quality.excluded_rows where table_name = 'external_guest_teachers')
+        using (school_code, year, source_file, row_no)
 ),
 
 full_time as (

@@ -7,18 +7,26 @@ with base as (
 
 courses as (
     select * from raw.courses
+    anti join (select * from quality.excluded_rows where table_name = 'courses')
+        using (school_code, year, source_file, row_no)
 ),
 
 internships as (
     select * from raw.internships
+    anti join (select * from quality.excluded_rows where table_name = 'internships')
+        using (school_code, year, source_file, row_no)
 ),
 
 admissions as (
     select * from raw.admissions
+    anti join (select * from quality.excluded_rows where table_name = 'admissions')
+        using (school_code, year, source_file, row_no)
 ),
 
 employment as (
     select * from raw.employment
+    anti join (select * from quality.excluded_rows where table_name = 'employment')
+        using (school_code, year, source_file, row_no)
 ),
 
 course_totals as (

@@ -2,12 +2,19 @@
 -- Rules (parameters bound from reference/warning_rules.csv):
 --   beyond the 限制招生 value                                  → red
 --   beyond the 合格 value                                      → yellow
+--   beyond the 合格 value (not the 限制招生 value) this year and the year before
+--                                                              → red, escalated: said after the cause
+--     ("生师比为19.24，高于合格值18（连续两年…）"); only this threshold-based yellow escalates,
+--     never the peer or trend yellows below
+--   an official exemption (exempt, 教发〔2004〕2号) meets the 合格 and 限制招生 values
 --   among ≥ $peer_min_count same-type colleges with a value, within the worst $peer_bottom_share
 --     (cume_dist from the worst end, ties counted together)   → yellow
 --   worse than the year before by more than $trend_tolerance × |previous value|, two years running
 --     (three consecutive years of values)                     → yellow
 --   no value (empty denominator, absent figures, or excluded by the data-quality verdict)
 --                                                              → insufficient, never green
+-- A source table that lost a few bad rows (quality.table_status partial) is used without them; the
+-- indicator says so (data_notes, also the last of its reasons).
 -- "Beyond" means below for indicators where higher is better, above where lower is better.
 create or replace table mart.indicator_warnings as
 with indicator_values as (
@@ -31,7 +38,7 @@ platform_tables as (
 ),
 
 table_status as (
-    select school_code, year, table_code, status from quality.table_status
+    select school_code, year, table_code, status, excluded_rows, row_count, tolerance_share from quality.table_status
 ),
 
 source_texts as (
@@ -94,10 +101,10 @@ judged as (
         *,
         value is not null and restricted_value is not null
             and badness > case when direction = 'lower' then restricted_value else -restricted_value end
-            as below_restricted,
+            and not coalesce(exempt, false) as below_restricted,
         value is not null and qualified_value is not null
             and badness > case when direction = 'lower' then qualified_value else -qualified_value end
-            as below_qualified,
+            and not coalesce(exempt, false) as below_qualified,
         value is not null and school_type is not null and peer_count >= $peer_min_count
             and peer_share_from_worst <= $peer_bottom_share as in_peer_bottom,
         value is not null and value_1y_ago is not null and value_2y_ago is not null
@@ -109,6 +116,29 @@ judged as (
                 > $trend_tolerance * abs(value_2y_ago)
             as worsening
     from windowed
+),
+
+-- the level the thresholds alone give, and whether last year's was a threshold-based yellow too
+thresholded as (
+    select
+        *,
+        case
+            when value is null then 'insufficient'
+            when below_restricted then 'red'
+            when below_qualified then 'yellow'
+            else 'green'
+        end as threshold_level
+    from judged
+),
+
+persisting as (
+    select
+        *,
+        threshold_level = 'yellow'
+            and lag(threshold_level) over history = 'yellow'
+            and lag(year) over history = year - 1 as escalated
+    from thresholded
+    window history as (partition by school_code, indicator_code order by year)
 ),
 
 texts as (
@@ -123,8 +153,13 @@ texts as (
         '（数据来源：' || sources_zh || '）' as from_zh,
         '；数据来源：' || sources_zh || '）' as after_note_zh,
         case when restricted_confidence = 'confirmed' then '' else '（该限制招生值未经核实' end as restricted_note_zh,
-        case when qualified_confidence = 'confirmed' then '' else '（该合格值未经核实' end as qualified_note_zh
-    from judged
+        case when qualified_confidence = 'confirmed' then '' else '（该合格值未经核实' end as qualified_note_zh,
+        case when escalated then
+            '（连续两年' || case when direction = 'lower' then '高于' else '低于' end || '合格值：'
+            || (year - 1) || '年为' || printf('%.' || decimals || 'f', value_1y_ago) || unit
+            || '，按规则升级为红色预警）'
+        else '' end as persisting_zh
+    from persisting
 ),
 
 excluded_texts as (
@@ -146,9 +181,31 @@ excluded_texts as (
     group by all
 ),
 
+-- a source table that lost a few bad rows (status partial): the indicator is computed from the rest
+partial_texts as (
+    select
+        indicators.indicator_code,
+        table_status.school_code,
+        table_status.year,
+        list(
+            '表' || table_status.table_code || '中有误的' || table_status.excluded_rows || '行已排除（共'
+            || table_status.row_count || '行，占'
+            || regexp_replace(printf('%.1f', 100.0 * table_status.excluded_rows / table_status.row_count), '\.0$', '')
+            || '%，在容差' || regexp_replace(printf('%.1f', 100 * table_status.tolerance_share), '\.0$', '')
+            || '%以内），依据该表的指标按其余行计算。'
+            order by table_status.table_code
+        ) as data_notes
+    from indicators
+    cross join unnest(indicators.source_tables) as cited(table_code)
+    inner join table_status on table_status.table_code = cited.table_code
+    where table_status.status = 'partial'
+    group by all
+),
+
 sentences as (
     select
         texts.*,
+        coalesce(partial_texts.data_notes, []) as data_notes,
         list_filter([
             case when texts.status = 'excluded' then
                 texts.name_zh || '不参与预警：' || coalesce(excluded_texts.excluded_zh, '来源表数据质量不合格')
@@ -172,9 +229,16 @@ sentences as (
             end,
             case when texts.below_qualified and not texts.below_restricted then
                 texts.name_zh || '为' || texts.value_zh || '，' || texts.beyond_zh || '合格值' || texts.qualified_zh
+                || texts.persisting_zh
                 || case when texts.qualified_note_zh = '' then texts.from_zh
                     else texts.qualified_note_zh || texts.after_note_zh end
                 || '。'
+            end,
+            case when texts.exempt and texts.value is not null and texts.qualified_value is not null
+                and texts.badness > case when texts.direction = 'lower' then texts.qualified_value
+                    else -texts.qualified_value end then
+                texts.name_zh || '为' || texts.value_zh || '，' || texts.beyond_zh || '合格值' || texts.qualified_zh
+                || '，但' || coalesce(texts.exempt_reason_zh, '符合豁免条件') || '，按合格处理' || texts.from_zh || '。'
             end,
             case when texts.in_peer_bottom then
                 texts.name_zh || '为' || texts.value_zh || '，在' || texts.peer_count || '所同类（' || texts.school_type
@@ -189,9 +253,10 @@ sentences as (
                 || regexp_replace(printf('%.2f', $trend_tolerance * 100), '\.?0+$', '') || '%'
                 || texts.from_zh || '。'
             end
-        ], sentence -> sentence is not null) as reasons
+        ], sentence -> sentence is not null) || coalesce(partial_texts.data_notes, []) as reasons
     from texts
     left join excluded_texts using (school_code, year, indicator_code)
+    left join partial_texts using (school_code, year, indicator_code)
 ),
 
 final as (
@@ -222,13 +287,26 @@ final as (
         below_qualified,
         in_peer_bottom,
         worsening,
+        exempt,
+        exempt_reason_zh,
+        threshold_level,
+        escalated,
         case
             when value is null then 'insufficient'
-            when below_restricted then 'red'
+            when below_restricted or escalated then 'red'
             when below_qualified or in_peer_bottom or worsening then 'yellow'
             else 'green'
         end as level,
+        -- what makes the level, worst first: restricted | persisting | qualified | peer | trend
+        list_filter([
+            case when below_restricted then 'restricted' end,
+            case when escalated then 'persisting' end,
+            case when below_qualified and not below_restricted then 'qualified' end,
+            case when in_peer_bottom then 'peer' end,
+            case when worsening then 'trend' end
+        ], cause -> cause is not null) as causes,
         reasons,
+        data_notes,
         sources_zh,
         ordinal
     from sentences

@@ -28,14 +28,20 @@ students_enrolled as (
 
 full_time_teachers as (
     select school_code, year from raw.full_time_teachers
+    anti join (select * from quality.excluded_rows where table_name = 'full_time_teachers')
+        using (school_code, year, source_file, row_no)
 ),
 
 external_part_time_teachers as (
     select school_code, year from raw.external_part_time_teachers
+    anti join (select * from quality.excluded_rows where table_name = 'external_part_time_teachers')
+        using (school_code, year, source_file, row_no)
 ),
 
 external_guest_teachers as (
     select school_code, year from raw.external_guest_teachers
+    anti join (select * from quality.excluded_rows where table_name = 'external_guest_teachers')
+        using (school_code, year, source_file, row_no)
 ),
 
 judged_years as (

@@ -1,6 +1,7 @@
 -- Every problem found by the expectation suites and the SQL checks (registered as `issue_rows`),
 -- one row per college, year, table, check and column, in a fixed order so that the same data and
--- the same as-of date give the same table.
+-- the same as-of date give the same table. row_keys: every failing row (file, sheet row) of a
+-- row-level check, where the messages show only the first few.
 create or replace table quality.issues as
 with issue_rows as (
     select * from issue_rows
@@ -19,7 +20,8 @@ final as (
         message_zh::varchar as message_zh,
         message_en::varchar as message_en,
         summary_zh::varchar as summary_zh,
-        source_file::varchar as source_file
+        source_file::varchar as source_file,
+        coalesce(row_keys, [])::struct(source_file varchar, row_no bigint)[] as row_keys
     from issue_rows
 )
 

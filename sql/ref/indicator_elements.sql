@@ -1,9 +1,21 @@
--- Which diagnostic elements each indicator informs: an indicator informs every element with a
--- point citing one of its source tables (ref.point_platform_codes), then the secretariat's
--- overrides ($path, reference/indicator_element_overrides.csv) drop links that exist only
--- because a table is a denominator or a whole section is cited, and add links the citations miss.
+-- Which diagnostic elements each indicator informs, as the secretariat wrote them ($path,
+-- reference/indicator_elements.csv): one row per link, with the diagnostic point whose hint text
+-- (附件2) the indicator answers and a rationale in Chinese. via_tables lists the indicator's source
+-- tables that the element's points cite (empty: a judgement link the citations do not make);
+-- link says which ('cited' or 'judgement'). breadth_zh says why an indicator informs more than
+-- three elements (the ref asset refuses one that does without saying why).
 create or replace table ref.indicator_elements as
-with indicators as (
+with source as (
+    select
+        trim(indicator_code) as indicator_code,
+        trim(element_code) as element_code,
+        cast(trim(point_no) as integer) as point_no,
+        trim(rationale_zh) as rationale_zh,
+        nullif(trim(coalesce(breadth_zh, '')), '') as breadth_zh
+    from read_csv($path, header = true, all_varchar = true)
+),
+
+indicators as (
     select indicator_code, source_tables from ref.indicators
 ),
 
@@ -11,46 +23,37 @@ point_codes as (
     select element_code, platform_code from ref.point_platform_codes
 ),
 
-overrides as (
-    select
-        trim(indicator_code) as indicator_code,
-        trim(element_code) as element_code,
-        trim(action) as action,
-        reason_zh
-    from read_csv($path, header = true, all_varchar = true)
+points as (
+    select element_code, point_no, point_name from ref.diagnostic_points
 ),
 
-joined as (
+cited as (
     select
-        indicators.indicator_code,
-        point_codes.element_code,
+        source.indicator_code,
+        source.element_code,
         list(distinct point_codes.platform_code order by point_codes.platform_code) as via_tables
-    from indicators
-    cross join unnest(indicators.source_tables) as cited(platform_code)
-    inner join point_codes on point_codes.platform_code = cited.platform_code
+    from source
+    inner join indicators using (indicator_code)
+    cross join unnest(indicators.source_tables) as used(platform_code)
+    inner join point_codes
+        on point_codes.element_code = source.element_code
+        and point_codes.platform_code = used.platform_code
     group by all
 ),
 
-kept as (
-    select joined.indicator_code, joined.element_code, 'join' as link, joined.via_tables, null as reason_zh
-    from joined
-    anti join overrides
-        on overrides.indicator_code = joined.indicator_code
-        and overrides.element_code = joined.element_code
-        and overrides.action = 'exclude'
-),
-
-added as (
-    select indicator_code, element_code, 'override' as link, []::varchar[] as via_tables, reason_zh
-    from overrides
-    anti join kept using (indicator_code, element_code)
-    where action = 'include'
-),
-
 final as (
-    select * from kept
-    union all by name
-    select * from added
+    select
+        source.indicator_code,
+        source.element_code,
+        source.point_no,
+        points.point_name,
+        case when cited.via_tables is null then 'judgement' else 'cited' end as link,
+        coalesce(cited.via_tables, []::varchar[]) as via_tables,
+        source.rationale_zh,
+        source.breadth_zh
+    from source
+    left join cited using (indicator_code, element_code)
+    left join points using (element_code, point_no)
 )
 
 select * from final order by indicator_code, element_code
