@@ -70,6 +70,8 @@ import pyarrow.compute as pc
 
 from pipelines.catalog import (LINEAGE_COLUMNS, Catalog, CatalogColumn, CatalogTable, create_raw_tables, load_catalog,
                                raw_table_columns)
+from pipelines.catalog import (load_header_aliases, load_header_words, load_unit_conversions, mapping_fingerprint,
+                               unit_factor, with_header_aliases)
 from pipelines.settings import TIMEZONE, IngestLimits, Settings
 from pipelines.sql import run_sql
 
@@ -108,6 +110,54 @@ def normalise_header(text: str | None) -> str:
     return SPACES.sub("", value).strip("*").lower()
 
 
+BRACKET_GROUP_RE = re.compile(r"\(([^()]*)\)")
+LEVEL_SPLIT_RE = re.compile(r"/(?![^()]*\))")  # the `/` between levels, not one inside brackets (A/B/C)
+UNIT_LABEL_RE = re.compile(r"^(?:计量)?单位[:：]?")
+TITLE_UNIT_RE = re.compile(r"单位\s*[:：]\s*([^\s,，;；()（）]+)")
+
+
+@lru_cache(maxsize=1)
+def _header_words() -> tuple[tuple[tuple[str, str], ...], frozenset[str]]:
+    words = load_header_words()
+    return words, frozenset(word for pair in words for word in pair if word and not word.endswith(":"))
+
+
+def _loose_level(level: str) -> str:
+    words, qualifiers = _header_words()
+    groups = BRACKET_GROUP_RE.findall(level)
+    # 专业技术职务（最高） reads as 最高专业技术职务; any other bracket (a unit, A/B/C, 是/否) is a note
+    text = "".join(group for group in groups if group in qualifiers) + BRACKET_GROUP_RE.sub("", level)
+    for word, same_as in words:
+        text = text.replace(word.lower(), same_as.lower())
+    return text.strip(":")
+
+
+@lru_cache(maxsize=65536)
+def loose_header(key: str) -> str:
+    """A normalised header (`normalise_header`) with its wording relaxed, per level of `上级/下级`:
+    bracketed units and notes left out, a bracketed qualifier (最高) put in front, the words of
+    reference/header_words.csv made one (最后 → 最高). Matching falls back to it when the exact
+    text is unknown."""
+    return "/".join(_loose_level(level) for level in LEVEL_SPLIT_RE.split(key))
+
+
+def header_unit(text: str) -> str | None:
+    """The unit a header cell states in brackets (`占地面积（亩）`, `金额(单位:万元)`), if it is one of
+    reference/unit_conversions.csv."""
+    units = load_unit_conversions()
+    for group in reversed(BRACKET_GROUP_RE.findall(normalise_header(text))):
+        unit = UNIT_LABEL_RE.sub("", group)
+        if unit in units:
+            return unit
+    return None
+
+
+def title_unit(title: str) -> str | None:
+    """A table-wide unit stated in a title or note row (`单位：万元`)."""
+    found = TITLE_UNIT_RE.search(unicodedata.normalize("NFKC", title or ""))
+    return found.group(1) if found and found.group(1) in load_unit_conversions() else None
+
+
 def _clean_cell(value: object) -> str:
     return SPACES.sub(" ", unicodedata.normalize("NFKC", str(value))).strip() if value is not None else ""
 
@@ -118,10 +168,12 @@ def _code(raw: str) -> str:
 
 @dataclass(frozen=True)
 class TableHeaders:
-    """A catalog table's header texts, normalised once: exact lookup and the tokens a header row holds."""
+    """A catalog table's header texts, normalised once: exact lookup, loose lookup (`loose_header`;
+    a loose text two columns share is left out) and the tokens a header row holds."""
 
     index: dict[str, str]
     tokens: frozenset[str]
+    loose: dict[str, str] = field(default_factory=dict)
 
 
 _HEADERS: dict[int, tuple[CatalogTable, TableHeaders]] = {}
@@ -132,13 +184,21 @@ def table_headers(table: CatalogTable) -> TableHeaders:
     cached = _HEADERS.get(id(table))
     if cached is None or cached[0] is not table:
         index: dict[str, str] = {}
+        loose: dict[str, str | None] = {}
         tokens = {normalise_header(SERIAL_COLUMN)}
         for column in table.columns:
             for header in column.headers:
-                index.setdefault(normalise_header(header), column.name)
-                tokens.add(normalise_header(header))
+                key = normalise_header(header)
+                index.setdefault(key, column.name)
+                tokens.add(key)
                 tokens.update(normalise_header(part) for part in header.split("/"))
-        cached = _HEADERS[id(table)] = (table, TableHeaders(index, frozenset(tokens)))
+                relaxed = loose_header(key)
+                loose[relaxed] = column.name if loose.get(relaxed, column.name) == column.name else None
+                tokens.add(relaxed)
+                tokens.update(LEVEL_SPLIT_RE.split(relaxed))
+        unique = {key: name for key, name in loose.items() if name is not None}
+        tokens.discard("")
+        cached = _HEADERS[id(table)] = (table, TableHeaders(index, frozenset(tokens), unique))
     return cached[1]
 
 
@@ -287,6 +347,28 @@ class HeaderMap:
     serial_position: int | None
     extras: list[str]
     names: list[str]  # flattened header text per position
+    data_end: int | None = None  # grid row index after the last data row (None: the grid's end)
+    missing: list[str] = field(default_factory=list)  # catalog columns the file does not have
+    scales: dict[str, tuple[str, float]] = field(default_factory=dict)  # column → (unit found, factor to the catalog's)
+
+    @property
+    def extra_positions(self) -> list[tuple[int, str]]:
+        """(position, header) of the unrecognised columns that have a header, headers made unique."""
+        mapped, found, seen = set(self.columns), [], set()
+        for position, name in enumerate(self.names):
+            if not name or position in mapped or position == self.serial_position:
+                continue
+            key, n = name, 1
+            while key in seen:
+                n += 1
+                key = f"{name}#{n}"
+            seen.add(key)
+            found.append((position, key))
+        return found
+
+    @property
+    def conversions(self) -> list[str]:
+        return [f"{name}: {unit} ×{factor:g}" for name, (unit, factor) in self.scales.items()]
 
 
 def flatten_two_level(top: list[str], bottom: list[str]) -> list[str]:
@@ -301,26 +383,84 @@ def flatten_two_level(top: list[str], bottom: list[str]) -> list[str]:
     return names
 
 
+def _lower_level(key: str) -> str | None:
+    levels = LEVEL_SPLIT_RE.split(key)
+    return levels[-1] if len(levels) > 1 else None
+
+
 def map_columns(names: list[str], table: CatalogTable) -> tuple[dict[int, str], int | None, list[str]]:
-    """Catalog column per position: exact `上级/下级` text first, then the lower header alone."""
-    index = table_headers(table).index
+    """Catalog column per position, trying in turn for every position: the exact `上级/下级` text,
+    the lower header alone, then both loosely (`loose_header`: units, qualifiers, wording). An
+    earlier way wins over a later one, and a column is taken once."""
+    headers = table_headers(table)
+    index, loose = headers.index, headers.loose
     mapped: dict[int, str] = {}
     serial = None
     serial_key = normalise_header(SERIAL_COLUMN)
-    for position, name in enumerate(names):
-        key = normalise_header(name)
-        if key == serial_key and serial is None:
+    keys = [normalise_header(name) for name in names]
+    lowers = [_lower_level(key) for key in keys]
+    ways = (
+        lambda key, lower: index.get(key),
+        lambda key, lower: index.get(lower) if lower else None,
+        lambda key, lower: loose.get(loose_header(key)),
+        lambda key, lower: loose.get(loose_header(lower)) if lower else None,
+    )
+    for position, key in enumerate(keys):
+        if key == serial_key:
             serial = position
-        elif key in index and index[key] not in mapped.values():
-            mapped[position] = index[key]
-    for position, name in enumerate(names):
-        if position in mapped or position == serial or "/" not in name:
-            continue
-        target = index.get(normalise_header(name.rsplit("/", 1)[1]))
-        if target and target not in mapped.values():
-            mapped[position] = target
+            break
+    for way in ways:
+        taken = set(mapped.values())
+        for position, key in enumerate(keys):
+            if position in mapped or position == serial or not key:
+                continue
+            target = way(key, lowers[position])
+            if target and target not in taken:
+                mapped[position] = target
+                taken.add(target)
     extras = [name for position, name in enumerate(names) if name and position not in mapped and position != serial]
     return mapped, serial, extras
+
+
+NOTE_RE = re.compile(r"^(填报说明|填表说明|(说明|注|备注|注释|(计量)?单位)\s*\d*\s*[:：])")
+NOTE_SCAN_ROWS = 30
+
+
+def _note_row(cells: list) -> bool | None:
+    """True for a note row (one filled cell, 填报说明/注：/单位：…), None for an empty row, else False."""
+    filled = [text for text in (_clean_cell(cell) for cell in cells) if text]
+    if not filled:
+        return None
+    return len(filled) == 1 and NOTE_RE.match(filled[0]) is not None
+
+
+def data_bounds(grid: Grid, start: int) -> tuple[int, int]:
+    """(first, end) grid rows of the data: note rows right below the header and note (or empty)
+    rows at the bottom of the sheet are left out."""
+    head = grid.head(min(grid.height, start + NOTE_SCAN_ROWS))
+    while start < len(head) and _note_row(list(head[start])):
+        start += 1
+    end = grid.height
+    floor = max(start, end - NOTE_SCAN_ROWS)
+    while end > floor and _note_row([column[end - 1].as_py() for column in grid.columns]) is not False:
+        end -= 1
+    return start, end
+
+
+def unit_scales(names: list[str], mapped: dict[int, str], table: CatalogTable, title: str) -> dict[str, tuple[str, float]]:
+    """Numeric columns whose header (or the title's `单位：…`) states another unit than the catalog's,
+    with the factor that converts them (亩 → 平方米 ×666.67; 元 → 万元 ×0.0001)."""
+    default = title_unit(title)
+    scales = {}
+    for position, name in mapped.items():
+        column = table.column(name)
+        unit = header_unit(names[position]) or default
+        if column.type not in ("integer", "number") or not column.unit or not unit or unit == column.unit:
+            continue
+        factor = unit_factor(unit, column.unit)
+        if factor is not None and factor != 1:
+            scales[name] = (unit, factor)
+    return scales
 
 
 def find_header(grid: Grid, table: CatalogTable) -> HeaderMap:
@@ -333,7 +473,7 @@ def find_header(grid: Grid, table: CatalogTable) -> HeaderMap:
         if serial_key in keys:
             header_row = i
             break
-        score = sum(key in tokens for key in keys)
+        score = sum(key in tokens or loose_header(key) in tokens for key in keys)
         if score > best and score >= min(2, len(table.columns)):
             header_row, best = i, score
     if header_row is None:
@@ -354,13 +494,18 @@ def find_header(grid: Grid, table: CatalogTable) -> HeaderMap:
     title_rows = [next((str(c).strip() for c in row if c is not None and str(c).strip()), "")
                   for row in raw_head[:header_row]]
     mapped, serial, extras = chosen
+    title = " ".join(cell for cell in title_rows if cell)
+    data_start, data_end = data_bounds(grid, data_start)
     return HeaderMap(
-        title=" ".join(cell for cell in title_rows if cell),
+        title=title,
         data_start=data_start,
         columns=mapped,
         serial_position=serial,
         extras=extras,
         names=names,
+        data_end=data_end,
+        missing=[column.name for column in table.columns if column.name not in mapped.values()],
+        scales=unit_scales(names, mapped, table, title),
     )
 
 
@@ -369,18 +514,48 @@ def period_year(title: str) -> int | None:
     return int(found.group(2)) if found else None
 
 
-def check_required(header: HeaderMap, table: CatalogTable) -> None:
-    missing = [c for c in table.columns if c.required and c.name not in header.columns.values()]
-    if not missing:
+def check_placeable(header: HeaderMap, table: CatalogTable) -> None:
+    """A file's rows can be placed when its table has one row per college (grain `school`) or at
+    least one of the table's key columns was recognised; the other catalog columns may be absent
+    (they load as NULL and the quality layer says which). The message names what the file has."""
+    keys = [table.column(name) for name in table.key_columns]
+    if not keys or any(column.name in header.columns.values() for column in keys):
         return
-    zh = "；".join(f"{c.headers[0]}（可用表头：{'、'.join(c.headers)}）" for c in missing)
-    en = "; ".join(f"{c.name} (accepted headers: {', '.join(c.headers)})" for c in missing)
     found = "、".join(header.extras) or "无"
+    recognised = "、".join(table.column(name).headers[0] for name in header.columns.values()) or "无"
     raise Problem(
-        f"缺少必填列：{zh}。未识别的表头：{found}。请按平台模板补齐这些列后重新导出",
-        f"missing required columns: {en}. Unrecognised headers: {', '.join(header.extras) or 'none'}. "
-        "Add these columns as in the platform template and export again",
+        f"文件中没有区分各行记录的列（{'、'.join(c.headers[0] for c in keys)}），各行无法对应到记录，未载入。"
+        f"已识别的列：{recognised}；未识别的表头：{found}。数据管理员可在 reference/header_aliases.csv "
+        "中登记未识别表头对应的列（zhengai catalog map），下次运行即重新读取",
+        f"no column identifies the rows ({', '.join(c.name for c in keys)}), so they cannot be placed; not loaded. "
+        f"Recognised: {', '.join(header.columns.values()) or 'none'}; unrecognised headers: "
+        f"{', '.join(header.extras) or 'none'}. A data officer can map a header in reference/header_aliases.csv "
+        "(zhengai catalog map); the next run reads the file again",
     )
+
+
+UNMAPPED_SAMPLES = 3
+
+
+def unmapped_headers(grid: Grid, header: HeaderMap, table: CatalogTable) -> list[dict]:
+    """Each unrecognised header with a few of its values and the catalog column it most likely is
+    (the most similar loose header text among the columns the file lacks, if similar enough)."""
+    import difflib
+
+    found = []
+    end = header.data_end if header.data_end is not None else grid.height
+    for position, name in header.extra_positions:
+        cells = pc.utf8_trim_whitespace(grid.columns[position].slice(header.data_start, min(end - header.data_start, 200)))
+        values = [v for v in pc.unique(cells.drop_null()).to_pylist() if v not in BLANKS][:UNMAPPED_SAMPLES]
+        key = loose_header(normalise_header(name))
+        best, score = "", 0.5
+        for column in (table.column(missing) for missing in header.missing):
+            for text in column.headers:
+                ratio = difflib.SequenceMatcher(None, key, loose_header(normalise_header(text))).ratio()
+                if ratio > score:
+                    best, score = column.name, ratio
+        found.append({"header": name, "likely_column": best, "samples": values})
+    return found
 
 
 def extract(grid: Grid, header: HeaderMap, file_id: int) -> pa.Table:
@@ -389,21 +564,47 @@ def extract(grid: Grid, header: HeaderMap, file_id: int) -> pa.Table:
     Only slicing here (cheap per file); filtering and typing run once per chunk in `type_chunk`.
     """
     start = header.data_start
-    count = max(grid.height - start, 0)
+    end = header.data_end if header.data_end is not None else grid.height
+    count = max(end - start, 0)
     arrays, names = [], []
     for position, name in header.columns.items():
-        arrays.append(grid.columns[position].slice(start))
+        arrays.append(grid.columns[position].slice(start, count))
         names.append(name)
     label_positions = [header.serial_position] if header.serial_position is not None else []
     label_positions += [p for p in range(min(3, len(grid.columns))) if p not in label_positions]
     for number in range(LABEL_COLUMNS):
         present = number < len(label_positions)
-        arrays.append(grid.columns[label_positions[number]].slice(start) if present else pa.nulls(count, pa.string()))
+        arrays.append(grid.columns[label_positions[number]].slice(start, count) if present else pa.nulls(count, pa.string()))
         names.append(f"__label{number}")
     first = grid.first_row + start
     arrays += [pa.array(np.arange(first, first + count, dtype=np.int32)), pa.array(np.full(count, file_id, dtype=np.int32))]
     names += ["row_no", "__file"]
+    extra = extra_cells(grid, header.extra_positions, start, count)
+    if extra is not None:
+        arrays.append(extra)
+        names.append(EXTRA)
+    for name, (_, factor) in header.scales.items():
+        arrays.append(pa.array(np.full(count, factor, dtype=np.float64)))
+        names.append(SCALE + name)
     return pa.Table.from_arrays(arrays, names=names)
+
+
+EXTRA = "__extra"
+SCALE = "__scale:"
+EXTRA_TYPE = pa.map_(pa.string(), pa.string())
+
+
+def extra_cells(grid: Grid, positions: list[tuple[int, str]], start: int, count: int) -> pa.Array | None:
+    """Per row, header → cell text of the unrecognised columns (a MAP), so that a header mapped
+    later can be read from what was stored; None when the file has no such column."""
+    if not positions or count == 0:
+        return None
+    width = len(positions)
+    cells = pa.concat_arrays([grid.columns[position].slice(start, count) for position, _ in positions])
+    row_major = (np.arange(width)[None, :] * count + np.arange(count)[:, None]).ravel()
+    keys = pa.array([name for _, name in positions] * count, pa.string())
+    offsets = pa.array(np.arange(0, count * width + 1, width, dtype=np.int32))
+    return pa.MapArray.from_arrays(offsets, keys, cells.take(pa.array(row_major)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -614,11 +815,12 @@ def typed_table(table: CatalogTable, text: pa.Table, cells: dict[tuple[str, str]
     empty = np.logical_and.reduce([c.empty for c in present]) if present else np.ones(height, dtype=bool)
     failed = np.add.reduce([c.failed.astype(np.int64) for c in present]) if present else np.zeros(height, np.int64)
     keep = ~empty & ~total
-    values = [coerced[c.name].value if coerced[c.name] is not None else pa.nulls(height, ARROW_TYPES[c.duckdb_type])
-              for c in table.columns]
+    values = [scaled(coerced[c.name].value, text, c) if coerced[c.name] is not None
+              else pa.nulls(height, ARROW_TYPES[c.duckdb_type]) for c in table.columns]
+    extra = (text.column(EXTRA).combine_chunks() if EXTRA in text.column_names else pa.nulls(height, EXTRA_TYPE))
     # one Arrow chunk per column (row_no comes in one per file): DuckDB and pickle pay per chunk
-    kept = pa.Table.from_arrays(values + [text.column("row_no").combine_chunks()],
-                                names=[c.name for c in table.columns] + ["row_no"]).filter(pa.array(keep))
+    kept = pa.Table.from_arrays(values + [text.column("row_no").combine_chunks(), extra],
+                                names=[c.name for c in table.columns] + ["row_no", EXTRA]).filter(pa.array(keep))
     file_ids = text.column("__file").to_numpy()[keep]
     ids = np.unique(file_ids)
     position = np.searchsorted(ids, file_ids)
@@ -632,8 +834,18 @@ def typed_table(table: CatalogTable, text: pa.Table, cells: dict[tuple[str, str]
         per_file = pa.array([row[index] for row in lineage], ARROW_TYPES[kind])
         # text lineage (file name, hash) as a dictionary: half the bytes sent from the workers
         arrays.append(pa.DictionaryArray.from_arrays(take, per_file) if kind == "varchar" else per_file.take(take))
-    arrays.append(kept.column("row_no"))
+    arrays += [kept.column("row_no"), kept.column(EXTRA)]
     return pa.table(arrays, names=[column_name for column_name, _ in raw_table_columns(table)]), stats
+
+
+def scaled(value: pa.Array, text: pa.Table, column: CatalogColumn) -> pa.Array:
+    """A numeric column in the catalog's unit: the values of files whose header stated another unit
+    are multiplied by that file's factor (an integer column is rounded back)."""
+    if SCALE + column.name not in text.column_names:
+        return value
+    factor = pc.fill_null(text.column(SCALE + column.name).combine_chunks(), 1.0)
+    product = pc.multiply(value.cast(pa.float64()), factor)
+    return pc.round(product).cast(value.type) if pa.types.is_integer(value.type) else product.cast(value.type)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -848,6 +1060,10 @@ class LogRow:
     ingested_at: dt.datetime
     extra_columns: list[str]
     coercion_failures: int
+    missing_columns: list[str] = field(default_factory=list)  # catalog columns the file lacks (NULL in raw)
+    conversions: list[str] = field(default_factory=list)  # `column: unit ×factor` applied to the values
+    unmapped_headers: list[dict] = field(default_factory=list)  # header, likely_column, samples
+    mapping_fingerprint: str | None = None  # the table's headers and aliases the file was mapped with
 
     def as_tuple(self) -> tuple:
         return tuple(getattr(self, name) for name in LOG_COLUMNS)
@@ -856,7 +1072,7 @@ class LogRow:
 LOG_COLUMNS = (
     "source_file", "file_sha256", "archived_path", "school_code", "year", "table_code", "status", "rows",
     "reason", "reason_en", "title", "period_year", "exported_at", "ingested_at", "extra_columns",
-    "coercion_failures",
+    "coercion_failures", "missing_columns", "conversions", "unmapped_headers", "mapping_fingerprint",
 )
 
 
@@ -908,6 +1124,7 @@ class Ingest:
         self.io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-io")
         self.file_base = 0  # ids of a college's files start here (see FILE_ID_STRIDE)
         self.next_file_id = 0
+        self.fingerprints: dict[str, str] = {}
         self.reset_pending()
 
     # -- state ---------------------------------------------------------------------------------
@@ -917,9 +1134,19 @@ class Ingest:
         run_sql(self.conn, "raw/ingest_log")
 
     def current_state(self) -> dict[tuple[str, int, str], tuple[str, int]]:
-        """(school, year, table_code) → (sha256, rows) of the data now in raw."""
+        """(school, year, table_code) → (sha256, rows) of the data now in raw. A file mapped with
+        other headers or aliases than the table's now (`fingerprint`) is not current: its sha is
+        given as mapped (`sha@fingerprint`) so that the next run reads it again."""
         rows = run_sql(self.conn, "raw/ingest_current").fetchall()
-        return {(school, year, code): (sha, count) for school, year, code, sha, count in rows}
+        return {(school, year, code): (sha if fingerprint == self.fingerprint(self.catalog.by_code(code))
+                                       else f"{sha}@{fingerprint}", count)
+                for school, year, code, sha, count, fingerprint in rows if code in self.catalog.codes}
+
+    def fingerprint(self, table: CatalogTable) -> str:
+        """The mapping fingerprint of `table` (catalog headers, aliases, words and units, this code)."""
+        if table.code not in self.fingerprints:
+            self.fingerprints[table.code] = mapping_fingerprint(table, mapping_version())
+        return self.fingerprints[table.code]
 
     def previous_by_file(self) -> dict[tuple[str, str], list[dict]]:
         """(source_file, sha256) → that file's log rows from earlier runs."""
@@ -1215,7 +1442,9 @@ class Ingest:
         self.record(LogRow(delivery.source_file, candidate.sha, self.archive_path(candidate), delivery.school_code,
                            delivery.year, candidate.table.code, "unchanged", row["rows"], None, None,
                            row.get("title"), row.get("period_year"), row.get("exported_at"), row["ingested_at"],
-                           list(row.get("extra_columns") or []), row.get("coercion_failures") or 0))
+                           list(row.get("extra_columns") or []), row.get("coercion_failures") or 0,
+                           list(row.get("missing_columns") or []), list(row.get("conversions") or []),
+                           list(row.get("unmapped_headers") or []), self.fingerprint(candidate.table)))
 
     def archive_path(self, candidate: Candidate) -> str:
         sha = candidate.sha
@@ -1241,7 +1470,7 @@ class Ingest:
                     raise self.corrupt(delivery, error) from error
             header = find_header(grid, table)
             title = header.title
-            check_required(header, table)
+            check_placeable(header, table)
         except Problem as problem:
             where = f"（工作表“{candidate.sheet}”）" if candidate.sheet else ""
             self.quarantined(delivery, candidate.sha, archived, data,
@@ -1259,7 +1488,8 @@ class Ingest:
         self.pending_count += grid.height
         row = LogRow(delivery.source_file, candidate.sha, archived, delivery.school_code, delivery.year,
                      table.code, "loaded", 0, None, None, title, period_year(title), exported_at,
-                     self.ingested_at, header.extras, 0)
+                     self.ingested_at, header.extras, 0, header.missing, header.conversions,
+                     unmapped_headers(grid, header, table), self.fingerprint(table))
         self.pending_loaded[file_id] = row
         self.record(row)
 
@@ -1433,11 +1663,27 @@ LOG_SCHEMA = pa.schema([
     ("rows", pa.int64()), ("reason", pa.string()), ("reason_en", pa.string()), ("title", pa.string()),
     ("period_year", pa.int32()), ("exported_at", pa.timestamp("us")), ("ingested_at", pa.timestamp("us")),
     ("extra_columns", pa.list_(pa.string())), ("coercion_failures", pa.int64()),
+    ("missing_columns", pa.list_(pa.string())), ("conversions", pa.list_(pa.string())),
+    ("unmapped_headers", pa.list_(pa.struct([("header", pa.string()), ("likely_column", pa.string()),
+                                             ("samples", pa.list_(pa.string()))]))),
+    ("mapping_fingerprint", pa.string()),
 ])
 
 
 def ingest_inbox(conn: duckdb.DuckDBPyConnection, settings: Settings, catalog: Catalog | None = None,
                  log: Callable[[str], None] | None = None, limits: IngestLimits | None = None,
                  ingested_at: dt.datetime | None = None) -> Summary:
-    """Ingest everything in `settings.inbox` into `conn`; see the module docstring for the rules."""
+    """Ingest everything in `settings.inbox` into `conn`; see the module docstring for the rules.
+    The header aliases a data officer accepted (reference/header_aliases.csv) join the catalog's
+    headers for this run."""
+    catalog = with_header_aliases(catalog or load_catalog(), load_header_aliases())
     return Ingest(conn, settings, catalog, log, limits, ingested_at).run()
+
+
+MAPPING_CODE_VERSION = "2"  # raise when the header matching changes how an existing file maps
+
+
+@lru_cache(maxsize=1)
+def mapping_version() -> str:
+    """The code version and the matching's own reference data (header words, units) in one text."""
+    return f"{MAPPING_CODE_VERSION}:{load_header_words()!r}:{sorted(load_unit_conversions().items())!r}"

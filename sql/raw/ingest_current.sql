@@ -9,7 +9,8 @@ final as (
         year,
         table_code,
         max_by(file_sha256, ingested_at) as file_sha256,
-        max_by(rows, ingested_at) as rows
+        max_by(rows, ingested_at) as rows,
+        max_by(mapping_fingerprint, ingested_at) as mapping_fingerprint
     from log
     group by all
 )
