@@ -190,6 +190,7 @@ def indicator_values_management(warehouse: WarehouseResource) -> dg.MaterializeR
         REF["indicators"],
         REF["platform_tables"],
         QUALITY_TABLE_STATUS,
+        dg.AssetKey(["ref", "indicator_columns"]),  # a missing column excludes the indicators that read it
     ],
 )
 def indicator_values(warehouse: WarehouseResource) -> dg.MaterializeResult:

@@ -34,7 +34,7 @@ from pipelines.sql import run_sql, table_summary
 
 RAW_KEYS = [dg.AssetKey(["raw", "ingest_log"])]
 REF_KEYS = {name: dg.AssetKey(["ref", name]) for name in (
-    "schools", "platform_tables", "diagnostic_elements", "point_platform_codes",
+    "schools", "platform_tables", "diagnostic_elements", "point_platform_codes", "indicator_columns",
 )}
 
 
@@ -50,7 +50,7 @@ def severity_counts(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
     key_prefix="quality",
     group_name="quality",
     kinds={"duckdb", "great_expectations"},
-    deps=[*raw_keys(), REF_KEYS["schools"], REF_KEYS["platform_tables"]],
+    deps=[*raw_keys(), REF_KEYS["schools"], REF_KEYS["platform_tables"], REF_KEYS["indicator_columns"]],
 )
 def issues(warehouse: WarehouseResource, run_options: RunOptions) -> dg.MaterializeResult:
     """Every data problem (suites + SQL checks) by college, year, table, check and column, with files,

@@ -20,6 +20,7 @@ COLUMNS_FILE = REFERENCE_DIR / "platform_columns.csv"
 INDICATORS_FILE = REFERENCE_DIR / "indicators.csv"
 INDICATOR_OVERRIDES_FILE = REFERENCE_DIR / "indicator_element_overrides.csv"
 THRESHOLDS_FILE = REFERENCE_DIR / "thresholds.csv"
+INDICATOR_COLUMNS_FILE = REFERENCE_DIR / "indicator_columns.csv"
 
 # The reference tables built from the files in reference/ (None: from the tables before it), in an
 # order that satisfies their dependencies; tests and benchmarks build scratch warehouses with it.
@@ -33,6 +34,7 @@ REFERENCE_SOURCES = (
     ("indicators", INDICATORS_FILE),
     ("indicator_elements", INDICATOR_OVERRIDES_FILE),
     ("thresholds", THRESHOLDS_FILE),
+    ("indicator_columns", INDICATOR_COLUMNS_FILE),
 )
 
 
@@ -150,5 +152,19 @@ def thresholds(warehouse: WarehouseResource) -> dg.MaterializeResult:
         "select distinct indicator_code from ref.thresholds "
         "where indicator_code not in (select indicator_code from ref.indicators)",
         f"{THRESHOLDS_FILE.name} names unknown indicators",
+    )
+    return result
+
+
+@dg.asset(key_prefix="ref", group_name="ref", kinds={"duckdb"}, deps=[indicators, platform_columns])
+def indicator_columns(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """The catalog columns each indicator reads: a file lacking one makes only those indicators 数据不足."""
+    result = load_reference_table(warehouse, "indicator_columns", INDICATOR_COLUMNS_FILE)
+    refuse_unknown_codes(
+        warehouse,
+        "select distinct indicator_code, table_code, column_name from ref.indicator_columns as used "
+        "where indicator_code not in (select indicator_code from ref.indicators) or not exists ("
+        "select 1 from ref.platform_columns as c where c.table_code = used.table_code and c.column_name = used.column_name)",
+        f"{INDICATOR_COLUMNS_FILE.name} names unknown indicators or catalog columns",
     )
     return result

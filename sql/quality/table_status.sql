@@ -25,6 +25,9 @@ ranked as (
         case
             when check_name = 'missing_table' then 4
             when check_name in ('stale_period', 'early_export') then 3
+            -- a missing column costs only the indicators that read it (mart.indicator_values), not the table
+            when check_name = 'missing_column' then 1
+            when severity = 'info' then 0
             when severity = 'error' then 2
             else 1
         end as rank,
