@@ -98,6 +98,16 @@ def element_data_status(warehouse: WarehouseResource, run_options: RunOptions) -
         return dg.MaterializeResult(metadata=table_summary(conn, "quality.element_data_status"))
 
 
+@dg.asset(key_prefix="quality", group_name="quality", kinds={"duckdb"}, deps=[*RAW_KEYS, REF_KEYS["platform_tables"]])
+def unmapped_headers(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Headers seen in the colleges' files that map to no catalog column, per year and table: files,
+    colleges, sample values and the column each most likely is (`zhengai catalog unmapped`)."""
+    with warehouse.connect() as conn:
+        run_sql(conn, "raw/ingest_log")
+        run_sql(conn, "quality/unmapped_headers")
+        return dg.MaterializeResult(metadata=table_summary(conn, "quality.unmapped_headers"))
+
+
 # --- report pages ---------------------------------------------------------------------------------
 
 
@@ -176,7 +186,7 @@ def college_quality_reports(warehouse: WarehouseResource, run_options: RunOption
     key_prefix="site",
     group_name="site",
     kinds={"html"},
-    deps=[issues, table_status, REF_KEYS["schools"], REF_KEYS["platform_tables"]],
+    deps=[issues, table_status, unmapped_headers, REF_KEYS["schools"], REF_KEYS["platform_tables"]],
 )
 def province_quality_report(warehouse: WarehouseResource, run_options: RunOptions) -> dg.MaterializeResult:
     """`province/quality.html` for the data officers: which colleges are complete, which are late,
@@ -189,6 +199,7 @@ def province_quality_report(warehouse: WarehouseResource, run_options: RunOption
             conn.execute("select school_code, name_zh from ref.schools").pl(),
             conn.execute("select * from quality.table_status").pl(),
             conn.execute("select * from quality.issues").pl(),
+            conn.execute("select * from quality.unmapped_headers").pl(),
         )
     size = write_page(target, page)
     return dg.MaterializeResult(

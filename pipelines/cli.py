@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "pipelines.review",
     "pipelines.sampling",
     "pipelines.serve",
+    "pipelines.catalog_cli",
 )
 
 

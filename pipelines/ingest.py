@@ -75,7 +75,7 @@ from pipelines.catalog import (load_header_aliases, load_header_words, load_unit
 from pipelines.settings import TIMEZONE, IngestLimits, Settings
 from pipelines.sql import run_sql
 
-READABLE = {".xlsx", ".csv"}
+READABLE = {".xlsx", ".xls", ".csv"}  # .xls: BIFF (older exports, WPS), read by calamine like .xlsx
 SPREADSHEET_LIKE = {".xlsx", ".csv", ".xls", ".xlsm", ".xlsb", ".ods", ".et", ".txt"}
 IGNORED_NAMES = {"manifest.json", ".ds_store", "thumbs.db", "desktop.ini"}
 HEADER_SCAN_ROWS = 20
@@ -491,6 +491,12 @@ def find_header(grid: Grid, table: CatalogTable) -> HeaderMap:
         two_level = map_columns(two_names, table)
         if len(two_level[0]) > len(chosen[0]):
             chosen, names, data_start = two_level, two_names, header_row + 2
+    if data_start == header_row + 1 and header_row > 0 and serial_key not in map(normalise_header, top):
+        # the best-scoring row may be the lower level of a two-level header (no 序号 to anchor it)
+        upper = flatten_two_level([_clean_cell(cell) for cell in raw_head[header_row - 1]], top)
+        two_level = map_columns(upper, table)
+        if len(two_level[0]) > len(chosen[0]):
+            chosen, names, header_row = two_level, upper, header_row - 1
     title_rows = [next((str(c).strip() for c in row if c is not None and str(c).strip()), "")
                   for row in raw_head[:header_row]]
     mapped, serial, extras = chosen
@@ -1362,8 +1368,9 @@ class Ingest:
         """The table(s) a delivery holds: from its file name, or from its sheets' names."""
         if delivery.suffix not in READABLE:
             return Problem(
-                f"不支持的文件格式 {delivery.suffix or '（无扩展名）'}：请从平台导出为 .xlsx（或 .csv）后重新提交",
-                f"unsupported file type {delivery.suffix or '(none)'}: export the table as .xlsx (or .csv) and deliver again",
+                f"不支持的文件格式 {delivery.suffix or '（无扩展名）'}：可读取 .xlsx、.xls 和 .csv，请另存为其中一种后重新提交",
+                f"unsupported file type {delivery.suffix or '(none)'}: .xlsx, .xls and .csv are read; save the table as "
+                "one of them and deliver again",
             )
         by_file, why = identify_table(PurePosixPath(delivery.name).stem, self.catalog)
         if delivery.suffix == ".csv":
@@ -1462,7 +1469,7 @@ class Ingest:
                 try:
                     reader = self.reader(candidate.sha, data)
                     sheet = candidate.sheet or self.sheet_of(candidate, data)
-                    exported_at = read_xlsx_exported_at(data)
+                    exported_at = read_xlsx_exported_at(data) if delivery.suffix == ".xlsx" else None
                     grid = read_xlsx_grid(reader, sheet)
                 except Problem:
                     raise
