@@ -23,8 +23,20 @@ Choices a data officer should know:
   touched. A run is one transaction: if it fails part-way, the warehouse is as it was before it. Two files in one delivery for the same table: the newer export
   (core-properties `created`, else file time) is used, the other is quarantined as superseded.
 - Values that cannot be read as their column's type become null (the quality layer flags them);
-  their number is kept in `raw.ingest_log.coercion_failures`. Unknown extra columns are not
-  loaded; their headers are kept in `raw.ingest_log.extra_columns`.
+  their number is kept in `raw.ingest_log.coercion_failures`.
+- Headers match loosely (`loose_header`): full-/half-width, spaces and line breaks, bracketed units
+  and notes, 最高/最后 wording (reference/header_words.csv); synonyms are the catalog's headers plus
+  the aliases a data officer accepted (reference/header_aliases.csv, `zhengai catalog map`). A unit
+  in a header or a `单位：…` title row other than the catalog's (亩 vs 平方米, 元 vs 万元;
+  reference/unit_conversions.csv) is converted and logged in `raw.ingest_log.conversions`.
+- Partial loading: a file loads when its table is identified and its rows can be placed (one row
+  per college, or at least one key column found). A catalog column the file lacks is NULL and
+  listed in `raw.ingest_log.missing_columns` (the quality layer judges what it costs). Unknown
+  columns are kept per row in `raw.<table>.extra` (header → text) and listed with sample values and
+  a likely column in `raw.ingest_log.extra_columns` / `unmapped_headers`. A file whose table's
+  headers or aliases changed since it was loaded (`mapping_fingerprint`) is read again.
+- .xlsx, .xls (BIFF, older exports and WPS) and .csv (UTF-8 with or without BOM, GBK, GB18030)
+  are read; a workbook may hold several tables as sheets named by table.
 - `exported_at` is the workbook's core-properties `created` as written (the platform writes local
   Asia/Shanghai time); CSV files have none.
 

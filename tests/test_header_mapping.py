@@ -339,3 +339,22 @@ def test_the_province_quality_page_lists_the_unmapped_headers():
     assert "zhengai catalog map" in page
     clean = build_province_quality_page(reference, schools, status, issues, unmapped.clear())
     assert "双师型" not in clean and "各校文件的表头均已识别" in clean
+
+
+def test_every_indicator_column_is_catalogued_cited_and_read_by_the_mart():
+    import csv
+
+    from pipelines.settings import SQL_DIR
+
+    with open(REFERENCE_DIR / "indicators.csv", encoding="utf-8") as handle:
+        indicators = {row["indicator_code"]: row for row in csv.DictReader(handle)}
+    with open(REFERENCE_DIR / "indicator_columns.csv", encoding="utf-8") as handle:
+        used = list(csv.DictReader(handle))
+    assert {row["indicator_code"] for row in used} == set(indicators)
+    base = (SQL_DIR / "mart" / "school_base.sql").read_text(encoding="utf-8")
+    for row in used:
+        indicator = indicators[row["indicator_code"]]
+        assert row["table_code"] in indicator["source_tables"].split("|"), row
+        CATALOG.by_code(row["table_code"]).column(row["column_name"])  # KeyError when not catalogued
+        family = (SQL_DIR / "mart" / f"indicator_values_{indicator['family']}.sql").read_text(encoding="utf-8")
+        assert re.search(rf"\b{row['column_name']}\b", family + base), row
