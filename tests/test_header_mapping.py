@@ -134,13 +134,16 @@ def test_units_in_headers_and_titles_are_converted_and_recorded(conn):
     equipment = [["表3.2 教学科研仪器设备（2023-2024学年）"], ["单位：元"],
                  ["教学科研仪器设备值", "当年新增"], [12_345_678, 2_000_000]]
     write_grid_xlsx(folder() / "表3.2 教学科研仪器设备.xlsx", equipment)
-    same_unit = [["表3.3 图书"], ["纸质图书总数（册）", "当年新增（册）"], [500000, 20000]]
+    # no 序号 column here: the note rows below the header and under the data fall in catalogued columns
+    same_unit = [["表3.3 图书"], ["纸质图书总数（册）", "当年新增（册）"], ["填报说明：含合订本"], [500000, 20000],
+                 ["注：电子图书另表填报"]]
     write_grid_xlsx(folder() / "表3.3 图书.xlsx", same_unit)
     assert ingest_inbox(conn, get_settings()).loaded == 3
     assert conn.sql("select land_area, dormitory_area from raw.campus_area").fetchall() == [(pytest.approx(200000.0), 40000.0)]
     assert conn.sql("select equipment_value, equipment_value_new from raw.teaching_equipment").fetchall() == [
         (pytest.approx(1234.5678), pytest.approx(200.0))]
-    assert conn.sql("select books_total, books_new from raw.library_holdings").fetchall() == [(500000, 20000)]
+    assert conn.sql("select books_total, books_new, row_no from raw.library_holdings").fetchall() == [(500000, 20000, 4)]
+    assert log_row(conn, "3.3")["coercion_failures"] == 0
     assert log_row(conn, "3.1")["conversions"] == ["land_area: 亩 ×666.667"]
     assert log_row(conn, "3.2")["conversions"] == ["equipment_value: 元 ×0.0001", "equipment_value_new: 元 ×0.0001"]
     assert log_row(conn, "3.3")["conversions"] == []
