@@ -267,3 +267,30 @@ def load_header_words() -> tuple[tuple[str, str], ...]:
     with open(REFERENCE_DIR / "header_words.csv", encoding="utf-8", newline="") as handle:
         return tuple((row["word"].strip(), (row["same_as"] or "").strip()) for row in csv.DictReader(handle)
                      if row["word"].strip())
+
+
+@dataclass(frozen=True)
+class CrosswalkEntry:
+    """One table of one platform version and the V2 code whose raw table its rows land in."""
+
+    platform_version: str
+    table_code: str
+    table_name_zh: str
+    v2_table_code: str
+    note: str
+    source: str
+    confidence: str
+
+
+def load_crosswalk(path: Path | None = None) -> tuple[CrosswalkEntry, ...]:
+    """reference/platform_crosswalk.csv (or `path`): each platform version's tables → V2 codes;
+    a missing file is no crosswalk."""
+    path = path or REFERENCE_DIR / "platform_crosswalk.csv"
+    if not path.is_file():
+        return ()
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        return tuple(
+            CrosswalkEntry(*((row.get(name) or "").strip() for name in (
+                "platform_version", "table_code", "table_name_zh", "v2_table_code", "note", "source", "confidence")))
+            for row in csv.DictReader(handle) if (row.get("table_code") or "").strip()
+        )

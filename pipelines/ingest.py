@@ -82,8 +82,8 @@ import pyarrow.compute as pc
 
 from pipelines.catalog import (LINEAGE_COLUMNS, Catalog, CatalogColumn, CatalogTable, create_raw_tables, load_catalog,
                                raw_table_columns)
-from pipelines.catalog import (load_header_aliases, load_header_words, load_unit_conversions, mapping_fingerprint,
-                               unit_factor, with_header_aliases)
+from pipelines.catalog import (CrosswalkEntry, load_crosswalk, load_header_aliases, load_header_words,
+                               load_unit_conversions, mapping_fingerprint, unit_factor, with_header_aliases)
 from pipelines.settings import TIMEZONE, IngestLimits, Settings
 from pipelines.sql import run_sql
 
@@ -221,11 +221,29 @@ def _catalog_names(catalog: Catalog) -> list[tuple[str, CatalogTable]]:
     return cached[1]
 
 
-def identify_table(label: str, catalog: Catalog) -> tuple[CatalogTable | None, str]:
+def by_crosswalk(code: str | None, stem: str, crosswalk: tuple[CrosswalkEntry, ...]) -> tuple[CrosswalkEntry | None, bool]:
+    """The newer platform's table named in `stem` (its code, if given, must be that version's code
+    for the name), from reference/platform_crosswalk.csv, and whether it lands alone in its V2
+    table (sub-tables joined into one V2 table, online 6.1–6.3, need that join first)."""
+    landing: dict[tuple[str, str], int] = defaultdict(int)
+    for entry in crosswalk:
+        landing[(entry.platform_version, entry.v2_table_code)] += 1
+    found = [(len(entry.table_name_zh), entry) for entry in crosswalk
+             if entry.platform_version != "V2" and entry.table_name_zh
+             and normalise_header(entry.table_name_zh) in stem and (code is None or code == entry.table_code)]
+    if not found:
+        return None, False
+    entry = max(found, key=lambda pair: pair[0])[1]
+    return entry, landing[(entry.platform_version, entry.v2_table_code)] == 1
+
+
+def identify_table(label: str, catalog: Catalog,
+                   crosswalk: tuple[CrosswalkEntry, ...] = ()) -> tuple[CatalogTable | None, str]:
     """The table a file or sheet name designates, or (None, why not) — by code, else by Chinese name.
 
     `表6.1 校内专任教师`, `6-1 校内专任教师`, `1.3.1 当年招生计划` and `校内专任教师` all work; a
-    catalogued code whose name names another table is refused as ambiguous.
+    catalogued code whose name names another table is refused as ambiguous, unless the crosswalk
+    says it is a newer platform's numbering (online 表6.4 校内兼课人员 = V2 6.2).
     """
     text = unicodedata.normalize("NFKC", label)
     stem = normalise_header(text)
@@ -236,6 +254,13 @@ def identify_table(label: str, catalog: Catalog) -> tuple[CatalogTable | None, s
         by_code = next((t for t in catalog.tables if t.code == code), None)
     names = [(len(name), t) for name, t in _catalog_names(catalog) if name in stem]
     by_name = max(names, key=lambda pair: pair[0])[1] if names else None
+    if crosswalk and (by_name is None or (by_code is not None and by_code.code != by_name.code)):
+        entry, alone = by_crosswalk(_code(match.group(1)) if match else None, stem, crosswalk)
+        if entry is not None and alone and entry.v2_table_code in catalog.codes:
+            return catalog.by_code(entry.v2_table_code), ""
+        if entry is not None:
+            return None, (f"“{entry.table_name_zh}”是 {entry.platform_version} 平台的表{entry.table_code}，"
+                          f"须与同版本的其他子表合并为表{entry.v2_table_code}，暂不能单独载入")
     if by_code and by_name and by_code.code != by_name.code:
         return None, f"表号 {by_code.code}（{by_code.name_zh}）与表名“{by_name.name_zh}”（表{by_name.code}）不一致"
     table = by_code or by_name
@@ -1143,6 +1168,7 @@ class Ingest:
         self.file_base = 0  # ids of a college's files start here (see FILE_ID_STRIDE)
         self.next_file_id = 0
         self.fingerprints: dict[str, str] = {}
+        self.crosswalk = load_crosswalk()  # newer platforms' table codes and names → V2 tables
         self.reset_pending()
 
     # -- state ---------------------------------------------------------------------------------
@@ -1384,7 +1410,7 @@ class Ingest:
                 f"unsupported file type {delivery.suffix or '(none)'}: .xlsx, .xls and .csv are read; save the table as "
                 "one of them and deliver again",
             )
-        by_file, why = identify_table(PurePosixPath(delivery.name).stem, self.catalog)
+        by_file, why = identify_table(PurePosixPath(delivery.name).stem, self.catalog, self.crosswalk)
         if delivery.suffix == ".csv":
             return [(by_file, None)] if by_file else self.unknown_table(delivery, why)
         try:
@@ -1394,7 +1420,7 @@ class Ingest:
             return [(by_file, None)] if by_file else self.corrupt(delivery, error)
         if by_file is not None and len(sheets) == 1:
             return [(by_file, sheets[0])]
-        by_sheet = {name: identify_table(name, self.catalog)[0] for name in sheets}
+        by_sheet = {name: identify_table(name, self.catalog, self.crosswalk)[0] for name in sheets}
         named = [(table, name) for name, table in by_sheet.items() if table is not None]
         if len({table.code for table, _ in named}) > 1 or (named and by_file is None):
             return named

@@ -361,3 +361,23 @@ def test_every_indicator_column_is_catalogued_cited_and_read_by_the_mart():
         CATALOG.by_code(row["table_code"]).column(row["column_name"])  # KeyError when not catalogued
         family = (SQL_DIR / "mart" / f"indicator_values_{indicator['family']}.sql").read_text(encoding="utf-8")
         assert re.search(rf"\b{row['column_name']}\b", family + base), row
+
+
+def test_a_newer_platform_numbering_is_identified_through_the_crosswalk(tmp_path):
+    from pipelines.catalog import load_crosswalk
+    from pipelines.ingest import identify_table
+
+    path = tmp_path / "platform_crosswalk.csv"
+    path.write_text(
+        "platform_version,table_code,table_name_zh,v2_table_code,note,source,confidence\n"
+        "online2017,6.4,校内兼课人员,6.2,,,low\n"
+        "online2017,6.1,教职工基本信息,6.1,,,low\n"
+        "online2017,6.2,个人其他信息,6.1,,,low\n", encoding="utf-8")
+    crosswalk = load_crosswalk(path)
+    assert identify_table("表6.4 校内兼课人员", CATALOG)[0] is None  # V2 6.4 is 校外兼课教师: ambiguous
+    assert identify_table("表6.4 校内兼课人员", CATALOG, crosswalk)[0].code == "6.2"
+    assert identify_table("表6.1 校内专任教师", CATALOG, crosswalk)[0].code == "6.1"  # V2 names still win
+    # sub-tables joined into one V2 table are not loaded as if each were the whole table
+    table, why = identify_table("表6.2 个人其他信息", CATALOG, crosswalk)
+    assert table is None and "须与同版本的其他子表合并为表6.1" in why
+    assert load_crosswalk(tmp_path / "absent.csv") == ()
