@@ -1168,6 +1168,7 @@ class Ingest:
         self.file_base = 0  # ids of a college's files start here (see FILE_ID_STRIDE)
         self.next_file_id = 0
         self.fingerprints: dict[str, str] = {}
+        self.stale: list[tuple] = []  # current files mapped with other headers than now (see current_state)
         self.crosswalk = load_crosswalk()  # newer platforms' table codes and names → V2 tables
         self.reset_pending()
 
@@ -1182,9 +1183,26 @@ class Ingest:
         other headers or aliases than the table's now (`fingerprint`) is not current: its sha is
         given as mapped (`sha@fingerprint`) so that the next run reads it again."""
         rows = run_sql(self.conn, "raw/ingest_current").fetchall()
+        self.stale = [(school, year, source, archived) for school, year, code, sha, _, fingerprint, source, archived
+                      in rows if code in self.catalog.codes and fingerprint != self.fingerprint(self.catalog.by_code(code))]
         return {(school, year, code): (sha if fingerprint == self.fingerprint(self.catalog.by_code(code))
                                        else f"{sha}@{fingerprint}", count)
-                for school, year, code, sha, count, fingerprint in rows if code in self.catalog.codes}
+                for school, year, code, sha, count, fingerprint, _, _ in rows if code in self.catalog.codes}
+
+    def remap_from_archive(self, discovered: list[Delivery]) -> list[Delivery]:
+        """The archived originals of current files mapped with other headers or aliases than now and
+        no longer in the inbox: read again from the archive, under their own name, so that a new
+        alias reaches every college without a new export. (Call after `current_state`.)"""
+        present = {delivery.source_file for delivery in discovered}
+        again = []
+        for school, year, source, archived in self.stale:
+            path = self.settings.home / archived if archived else None
+            if source in present or path is None or not path.is_file():
+                continue
+            stat = path.stat()
+            again.append(Delivery(source_file=source, school_code=school, year=year, folder=(school, str(year)),
+                                  path=path, modified=dt.datetime.fromtimestamp(stat.st_mtime), size=stat.st_size))
+        return again
 
     def fingerprint(self, table: CatalogTable) -> str:
         """The mapping fingerprint of `table` (catalog headers, aliases, words and units, this code)."""
@@ -1262,7 +1280,8 @@ class Ingest:
         state = self.current_state()
         previous = self.previous_by_file()
         by_school: dict[str, list[Delivery]] = defaultdict(list)
-        for delivery in discover(self.settings.inbox, self.limits):
+        discovered = discover(self.settings.inbox, self.limits)
+        for delivery in discovered + self.remap_from_archive(discovered):
             by_school[delivery.school_code or "unsorted"].append(delivery)
         state_by_school: dict[str, dict] = defaultdict(dict)
         for key, value in state.items():

@@ -381,3 +381,19 @@ def test_a_newer_platform_numbering_is_identified_through_the_crosswalk(tmp_path
     table, why = identify_table("表6.2 个人其他信息", CATALOG, crosswalk)
     assert table is None and "须与同版本的其他子表合并为表6.1" in why
     assert load_crosswalk(tmp_path / "absent.csv") == ()
+
+
+def test_an_alias_reaches_a_file_no_longer_in_the_inbox_through_the_archive(conn, alias_file):
+    table = CATALOG.by_code("6.1")
+    rows = [{**row, "双师型": "是"} for row in sample_rows(table, 2)]
+    columns = [c.name for c in table.columns if c.name != "is_double_qualified"]
+    path = write_xlsx(folder() / "表6.1 校内专任教师.xlsx", table, rows, columns=columns, extra_headers=("双师型",))
+    ingest_inbox(conn, get_settings())
+    path.unlink()  # the college's delivery was cleared from the inbox after the first run
+    assert ingest_inbox(conn, get_settings()).loaded == 0  # nothing new, nothing stale
+    assert cli.main(["catalog", "map", "6.1", "双师型", "is_double_qualified"]) == 0
+    summary = ingest_inbox(conn, get_settings())
+    assert (summary.loaded, summary.quarantined) == (1, 0)
+    assert conn.sql("select is_double_qualified, source_file from raw.full_time_teachers").fetchall() == [
+        (True, f"{SCHOOL}/{YEAR}/表6.1 校内专任教师.xlsx")] * 2
+    assert log_row(conn, "6.1")["missing_columns"] == []
