@@ -460,7 +460,8 @@ def map_columns(names: list[str], table: CatalogTable) -> tuple[dict[int, str], 
 
 
 NOTE_RE = re.compile(r"^(填报说明|填表说明|(说明|注|备注|注释|(计量)?单位)\s*\d*\s*[:：])")
-NOTE_SCAN_ROWS = 30
+NOTE_SCAN_ROWS = 30  # rows from the bottom of a sheet searched for notes
+NOTE_TOP_ROWS = 5  # rows right below the header searched for notes
 
 
 def _note_row(cells: list) -> bool | None:
@@ -474,8 +475,10 @@ def _note_row(cells: list) -> bool | None:
 def data_bounds(grid: Grid, start: int) -> tuple[int, int]:
     """(first, end) grid rows of the data: note rows right below the header and note (or empty)
     rows at the bottom of the sheet are left out."""
-    head = grid.head(min(grid.height, start + NOTE_SCAN_ROWS))
-    while start < len(head) and _note_row(list(head[start])):
+    below = list(zip(*(column.slice(start, NOTE_TOP_ROWS).to_pylist() for column in grid.columns)))
+    for cells in below:
+        if not _note_row(list(cells)):
+            break
         start += 1
     end = grid.height
     floor = max(start, end - NOTE_SCAN_ROWS)
