@@ -448,6 +448,8 @@ def map_columns(names: list[str], table: CatalogTable) -> tuple[dict[int, str], 
             break
     for way in ways:
         taken = set(mapped.values())
+        if len(taken) == len(table.columns):
+            break  # every column found: the looser ways cannot add one
         for position, key in enumerate(keys):
             if position in mapped or position == serial or not key:
                 continue
