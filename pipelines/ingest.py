@@ -153,6 +153,7 @@ def loose_header(key: str) -> str:
     return "/".join(_loose_level(level) for level in LEVEL_SPLIT_RE.split(key))
 
 
+@lru_cache(maxsize=65536)
 def header_unit(text: str) -> str | None:
     """The unit a header cell states in brackets (`占地面积（亩）`, `金额(单位:万元)`), if it is one of
     reference/unit_conversions.csv."""
@@ -164,6 +165,7 @@ def header_unit(text: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=4096)
 def title_unit(title: str) -> str | None:
     """A table-wide unit stated in a title or note row (`单位：万元`)."""
     found = TITLE_UNIT_RE.search(unicodedata.normalize("NFKC", title or ""))
@@ -474,17 +476,23 @@ def _note_row(cells: list) -> bool | None:
     return len(filled) == 1 and NOTE_RE.match(filled[0]) is not None
 
 
-def data_bounds(grid: Grid, start: int) -> tuple[int, int]:
+def data_bounds(grid: Grid, start: int, head: list[tuple]) -> tuple[int, int]:
     """(first, end) grid rows of the data: note rows right below the header and note (or empty)
-    rows at the bottom of the sheet are left out."""
-    below = list(zip(*(column.slice(start, NOTE_TOP_ROWS).to_pylist() for column in grid.columns)))
+    rows at the bottom of the sheet are left out. `head` is the grid's first rows, as read."""
+    below = head[start:start + NOTE_TOP_ROWS] if start + NOTE_TOP_ROWS <= len(head) else list(
+        zip(*(column.slice(start, NOTE_TOP_ROWS).to_pylist() for column in grid.columns)))
     for cells in below:
         if not _note_row(list(cells)):
             break
         start += 1
     end = grid.height
     floor = max(start, end - NOTE_SCAN_ROWS)
-    while end > floor and _note_row([column[end - 1].as_py() for column in grid.columns]) is not False:
+    while end > floor:
+        cells = [column[end - 1] for column in grid.columns]
+        filled = [cell for cell in cells if cell.is_valid]
+        # a data row has several cells: only a row with at most one is read as text
+        if len(filled) > 1 or (filled and _note_row([filled[0].as_py()]) is False):
+            break
         end -= 1
     return start, end
 
@@ -515,7 +523,8 @@ def find_header(grid: Grid, table: CatalogTable) -> HeaderMap:
         if serial_key in keys:
             header_row = i
             break
-        score = sum(key in tokens or loose_header(key) in tokens for key in keys)
+        # the loose form only for a cell with brackets: the head's data cells would each miss the cache
+        score = sum(key in tokens or ("(" in key and loose_header(key) in tokens) for key in keys)
         if score > best and score >= min(2, len(table.columns)):
             header_row, best = i, score
     if header_row is None:
@@ -528,7 +537,7 @@ def find_header(grid: Grid, table: CatalogTable) -> HeaderMap:
     top = [_clean_cell(cell) for cell in raw_head[header_row]]
     chosen = map_columns(top, table)
     names, data_start = top, header_row + 1
-    if header_row + 1 < len(raw_head):
+    if header_row + 1 < len(raw_head) and len(chosen[0]) < len(table.columns):
         two_names = flatten_two_level(top, [_clean_cell(cell) for cell in raw_head[header_row + 1]])
         two_level = map_columns(two_names, table)
         if len(two_level[0]) > len(chosen[0]):
@@ -543,7 +552,7 @@ def find_header(grid: Grid, table: CatalogTable) -> HeaderMap:
                   for row in raw_head[:header_row]]
     mapped, serial, extras = chosen
     title = " ".join(cell for cell in title_rows if cell)
-    data_start, data_end = data_bounds(grid, data_start)
+    data_start, data_end = data_bounds(grid, data_start, raw_head)
     return HeaderMap(
         title=title,
         data_start=data_start,
