@@ -156,9 +156,10 @@ class HeaderAlias:
     note: str
 
 
-def load_header_aliases(path: Path | None = None) -> list[HeaderAlias]:
+def load_header_aliases(path: Path | None = None, strict: bool = True) -> list[HeaderAlias]:
     """reference/header_aliases.csv (or `path`); a missing file is no aliases. Rows naming an
-    unknown table or column are refused with the file and line."""
+    unknown table or column are refused with the file and line, or left out when not `strict`
+    (the ingest: a mistyped row costs that alias, never the run)."""
     path = path or header_aliases_path()
     if not path.exists():
         return []
@@ -172,6 +173,8 @@ def load_header_aliases(path: Path | None = None) -> list[HeaderAlias]:
             continue
         if alias.table_code not in catalog.codes or alias.column_name not in {
                 column.name for column in catalog.by_code(alias.table_code).columns}:
+            if not strict:
+                continue
             raise ValueError(f"{path.name} line {line_no}: table {alias.table_code!r} has no column {alias.column_name!r}")
         aliases.append(alias)
     return aliases

@@ -1754,7 +1754,7 @@ def ingest_inbox(conn: duckdb.DuckDBPyConnection, settings: Settings, catalog: C
     """Ingest everything in `settings.inbox` into `conn`; see the module docstring for the rules.
     The header aliases a data officer accepted (reference/header_aliases.csv) join the catalog's
     headers for this run."""
-    catalog = with_header_aliases(catalog or load_catalog(), load_header_aliases())
+    catalog = with_header_aliases(catalog or load_catalog(), load_header_aliases(strict=False))
     return Ingest(conn, settings, catalog, log, limits, ingested_at).run()
 
 

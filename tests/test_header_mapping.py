@@ -297,10 +297,17 @@ def test_catalog_map_refuses_unknown_tables_and_columns_and_contradictions(alias
     assert alias_file.read_bytes() == before
 
 
-def test_an_alias_file_naming_an_unknown_column_is_refused(alias_file):
-    alias_file.write_text("table_code,header,column_name,note\n6.1,工号2,no_such_column,\n", encoding="utf-8")
+def test_an_alias_file_row_naming_an_unknown_column_is_refused_but_costs_the_ingest_only_that_alias(alias_file, conn):
+    alias_file.write_text("table_code,header,column_name,note\n6.1,工号2,no_such_column,\n6.1,双师型,is_double_qualified,\n",
+                          encoding="utf-8")
     with pytest.raises(ValueError, match="line 2"):
         load_header_aliases(alias_file)
+    table = CATALOG.by_code("6.1")
+    columns = [c.name for c in table.columns if c.name != "is_double_qualified"]
+    rows = [{**row, "双师型": "是"} for row in sample_rows(table, 2)]
+    write_xlsx(folder() / "表6.1 校内专任教师.xlsx", table, rows, columns=columns, extra_headers=("双师型",))
+    assert ingest_inbox(conn, get_settings()).loaded == 1
+    assert conn.sql("select count(*) filter (where is_double_qualified) from raw.full_time_teachers").fetchone() == (2,)
 
 
 def test_catalog_unmapped_lists_the_published_warehouse_headers(capsys):
