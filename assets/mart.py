@@ -195,6 +195,7 @@ def indicator_values_management(warehouse: WarehouseResource) -> dg.MaterializeR
         REF["platform_tables"],
         REF["indicator_exemptions"],
         QUALITY_TABLE_STATUS,
+        dg.AssetKey(["ref", "indicator_columns"]),  # a missing column excludes the indicators that read it
     ],
 )
 def indicator_values(warehouse: WarehouseResource) -> dg.MaterializeResult:

@@ -35,7 +35,7 @@ from pipelines.sql import run_sql, table_summary
 
 RAW_KEYS = [dg.AssetKey(["raw", "ingest_log"])]
 REF_KEYS = {name: dg.AssetKey(["ref", name]) for name in (
-    "schools", "platform_tables", "diagnostic_elements", "point_platform_codes",
+    "schools", "platform_tables", "diagnostic_elements", "point_platform_codes", "indicator_columns",
 )}
 
 
@@ -51,7 +51,7 @@ def severity_counts(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
     key_prefix="quality",
     group_name="quality",
     kinds={"duckdb", "great_expectations"},
-    deps=[*raw_keys(), REF_KEYS["schools"], REF_KEYS["platform_tables"]],
+    deps=[*raw_keys(), REF_KEYS["schools"], REF_KEYS["platform_tables"], REF_KEYS["indicator_columns"]],
 )
 def issues(warehouse: WarehouseResource, run_options: RunOptions) -> dg.MaterializeResult:
     """Every data problem (suites + SQL checks) by college, year, table, check and column, with files,
@@ -106,6 +106,16 @@ def element_data_status(warehouse: WarehouseResource, run_options: RunOptions) -
         prepare_inputs(conn, params)
         run_sql(conn, "quality/element_data_status")
         return dg.MaterializeResult(metadata=table_summary(conn, "quality.element_data_status"))
+
+
+@dg.asset(key_prefix="quality", group_name="quality", kinds={"duckdb"}, deps=[*RAW_KEYS, REF_KEYS["platform_tables"]])
+def unmapped_headers(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Headers seen in the colleges' files that map to no catalog column, per year and table: files,
+    colleges, sample values and the column each most likely is (`zhengai catalog unmapped`)."""
+    with warehouse.connect() as conn:
+        run_sql(conn, "raw/ingest_log")
+        run_sql(conn, "quality/unmapped_headers")
+        return dg.MaterializeResult(metadata=table_summary(conn, "quality.unmapped_headers"))
 
 
 # --- report pages ---------------------------------------------------------------------------------
@@ -186,7 +196,7 @@ def college_quality_reports(context, warehouse: WarehouseResource, run_options: 
     key_prefix="site",
     group_name="site",
     kinds={"html"},
-    deps=[issues, table_status, REF_KEYS["schools"], REF_KEYS["platform_tables"]],
+    deps=[issues, table_status, unmapped_headers, REF_KEYS["schools"], REF_KEYS["platform_tables"]],
 )
 def province_quality_report(context, warehouse: WarehouseResource, run_options: RunOptions) -> dg.MaterializeResult:
     """`province/quality.html` for the data officers: which colleges are complete, which are late,
@@ -199,6 +209,7 @@ def province_quality_report(context, warehouse: WarehouseResource, run_options: 
             conn.execute("select school_code, name_zh from ref.schools").pl(),
             conn.execute("select * from quality.table_status").pl(),
             conn.execute("select * from quality.issues").pl(),
+            conn.execute("select * from quality.unmapped_headers").pl(),
         )
     size = write_page(target, page)
     return dg.MaterializeResult(

@@ -21,6 +21,7 @@ COLUMNS_FILE = REFERENCE_DIR / "platform_columns.csv"
 INDICATORS_FILE = REFERENCE_DIR / "indicators.csv"
 INDICATOR_ELEMENTS_FILE = REFERENCE_DIR / "indicator_elements.csv"
 THRESHOLDS_FILE = REFERENCE_DIR / "thresholds.csv"
+INDICATOR_COLUMNS_FILE = REFERENCE_DIR / "indicator_columns.csv"
 EXEMPTIONS_FILE = REFERENCE_DIR / "indicator_exemptions.csv"
 
 # An indicator informs at most this many elements unless its rows say why (breadth_zh): one weak
@@ -40,6 +41,7 @@ REFERENCE_SOURCES = (
     ("indicator_elements", INDICATOR_ELEMENTS_FILE),
     ("thresholds", THRESHOLDS_FILE),
     ("indicator_exemptions", EXEMPTIONS_FILE),
+    ("indicator_columns", INDICATOR_COLUMNS_FILE),
 )
 
 
@@ -195,5 +197,19 @@ def indicator_exemptions(warehouse: WarehouseResource) -> dg.MaterializeResult:
         "or list_value(first_measure, second_measure) <@ ['equipment_value_total_wan', 'equipment_value_new_wan', "
         "'equivalent_students', 'books_new'] is not true",
         f"{EXEMPTIONS_FILE.name} names unknown indicators or measures",
+    )
+    return result
+
+
+@dg.asset(key_prefix="ref", group_name="ref", kinds={"duckdb"}, deps=[indicators, platform_columns])
+def indicator_columns(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """The catalog columns each indicator reads: a file lacking one makes only those indicators 数据不足."""
+    result = load_reference_table(warehouse, "indicator_columns", INDICATOR_COLUMNS_FILE)
+    refuse_unknown_codes(
+        warehouse,
+        "select distinct indicator_code, table_code, column_name from ref.indicator_columns as used "
+        "where indicator_code not in (select indicator_code from ref.indicators) or not exists ("
+        "select 1 from ref.platform_columns as c where c.table_code = used.table_code and c.column_name = used.column_name)",
+        f"{INDICATOR_COLUMNS_FILE.name} names unknown indicators or catalog columns",
     )
     return result

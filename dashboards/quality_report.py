@@ -27,8 +27,9 @@ STATUS_ADVICE = {
     "ok": "",
     "optional_absent": "选填表，未提交不影响预警",
 }
-SEVERITY_ZH = {"error": "错误", "warn": "提醒"}
-SEVERITY_COLOURS = {"error": "#c0392b", "warn": "#f39c12"}
+SEVERITY_ZH = {"error": "错误", "warn": "提醒", "info": "说明"}
+SEVERITY_COLOURS = {"error": "#c0392b", "warn": "#f39c12", "info": "#7f8c8d"}
+UNMAPPED_ROWS = 200  # the province page lists this many unmapped headers (all in quality.unmapped_headers)
 ELEMENT_STATUS_ZH = {"sufficient": "数据充分", "insufficient": "数据不足", "no_data_coverage": "无数据覆盖"}
 ELEMENT_STATUS_COLOURS = {"sufficient": "#27ae60", "insufficient": "#95a5a6", "no_data_coverage": "#7f8c8d"}
 
@@ -254,8 +255,10 @@ def build_province_quality_page(
     schools: pl.DataFrame,
     table_status: pl.DataFrame,
     issues: pl.DataFrame,
+    unmapped: pl.DataFrame | None = None,
 ) -> str:
-    """For the data officers: completeness per year, each college's state, the tables failing most."""
+    """For the data officers: completeness per year, each college's state, the tables failing most,
+    and the headers no catalog column or alias maps (quality.unmapped_headers) in the latest year."""
     title = "全区状态数据质量汇总"
     if table_status.height == 0:
         return page_html(title, f"<h1>{title}</h1><p>暂无数据质量检查结果：请先运行流水线。</p>")
@@ -342,6 +345,35 @@ def build_province_quality_page(
             "<table><tr><th>学校</th><th>情况</th><th>文件数</th><th>示例</th></tr>"
             f"{late_rows}</table>" if late_rows else '<p class="muted">无逾期或未提交的学校。</p>'
         )
+        + unmapped_html(unmapped, latest)
         + "<footer>本页面向诊改专委会秘书处数据管理员，列出各校名称与数据，请勿转发给学校。</footer>"
     )
     return page_html(title, body)
+
+
+def likely_text(row: dict) -> str:
+    return f"{row['likely_header_zh'] or ''}（{row['likely_column']}）" if row["likely_column"] else ""
+
+
+def unmapped_html(unmapped: pl.DataFrame | None, year: int) -> str:
+    """The latest year's unrecognised headers, most widespread first, with how to accept one."""
+    rows = unmapped.filter(pl.col("year") == year) if unmapped is not None else pl.DataFrame()
+    heading = f"<h2>{year}年未识别的表头</h2>"
+    if rows.height == 0:
+        return heading + '<p class="muted">各校文件的表头均已识别。</p>'
+    cells = "".join(
+        f"<tr><td>表{text(row['table_code'])} {text(row['name_zh'] or '')}</td><td>{text(row['header'])}</td>"
+        f"<td class=\"num\">{row['files']}</td><td class=\"num\">{row['colleges']}</td>"
+        f"<td>{text('、'.join(row['samples'] or []))}</td>"
+        f"<td>{text(likely_text(row))}</td></tr>"
+        for row in rows.head(UNMAPPED_ROWS).iter_rows(named=True)
+    )
+    more = (f'<p class="muted">另有 {rows.height - UNMAPPED_ROWS} 个，见 quality.unmapped_headers。</p>'
+            if rows.height > UNMAPPED_ROWS else "")
+    return (
+        heading
+        + '<p class="muted">这些列未载入对应的数据列，各行的原值保存在原始表的 extra 列中。确认某表头对应的列后，'
+        "运行 <code>zhengai catalog map 表号 \"表头\" 列名</code> 登记别名，下次运行即从已收文件重新读取，无需学校重新导出。</p>"
+        "<table><tr><th>数据表</th><th>表头</th><th>文件数</th><th>学校数</th><th>示例值</th><th>可能对应的列</th></tr>"
+        f"{cells}</table>{more}"
+    )

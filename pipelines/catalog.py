@@ -15,11 +15,12 @@ codes and reference/header_aliases.csv holds the header variants a data officer 
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass, field
+import hashlib
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
-from pipelines.settings import REFERENCE_DIR
+from pipelines.settings import REFERENCE_DIR, header_aliases_path
 
 COLUMN_TYPES = ("text", "integer", "number", "date", "boolean", "category")
 BASE_VERSION = "V2"
@@ -217,7 +218,10 @@ class HeaderAlias:
 
 
 def read_crosswalk(directory: Path) -> tuple[CrosswalkEntry, ...]:
-    path = directory / "platform_crosswalk.csv"
+    return read_crosswalk_file(directory / "platform_crosswalk.csv")
+
+
+def read_crosswalk_file(path: Path) -> tuple[CrosswalkEntry, ...]:
     entries = []
     for line_no, row in enumerate(_read_rows(path), start=2):
         entries.append(
@@ -234,35 +238,86 @@ def read_crosswalk(directory: Path) -> tuple[CrosswalkEntry, ...]:
     return tuple(entries)
 
 
-def read_header_aliases(directory: Path) -> tuple[HeaderAlias, ...]:
-    """The aliases file; missing means none accepted yet."""
-    path = directory / "header_aliases.csv"
-    if not path.is_file():
-        return ()
-    return tuple(
-        HeaderAlias(
-            table_code=row["table_code"].strip(),
-            header=row["header"].strip(),
-            column_name=row["column_name"].strip(),
-            note=row["note"] or "",
-        )
-        for row in _read_rows(path)
-        if (row.get("header") or "").strip()
-    )
-
-
-def load_crosswalk() -> tuple[CrosswalkEntry, ...]:
-    return read_crosswalk(REFERENCE_DIR)
-
-
-def load_header_aliases() -> tuple[HeaderAlias, ...]:
-    """Read on every call: a data officer may add an alias between two runs."""
-    return read_header_aliases(REFERENCE_DIR)
-
-
 @lru_cache(maxsize=1)
 def load_catalog() -> Catalog:
     return read_catalog(REFERENCE_DIR)
+
+
+ALIAS_COLUMNS = ("table_code", "header", "column_name", "note")
+
+
+def load_header_aliases(path: Path | None = None, strict: bool = True) -> list[HeaderAlias]:
+    """reference/header_aliases.csv (or `path`); a missing file is no aliases. Rows naming an
+    unknown table or column are refused with the file and line, or left out when not `strict`
+    (the ingest: a mistyped row costs that alias, never the run)."""
+    path = path or header_aliases_path()
+    if not path.exists():
+        return []
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    catalog = load_catalog()
+    aliases = []
+    for line_no, row in enumerate(rows, start=2):
+        alias = HeaderAlias(*((row.get(name) or "").strip() for name in ALIAS_COLUMNS))
+        if not alias.header:
+            continue
+        if alias.table_code not in catalog.codes or alias.column_name not in {
+                column.name for column in catalog.by_code(alias.table_code).columns}:
+            if not strict:
+                continue
+            raise ValueError(f"{path.name} line {line_no}: table {alias.table_code!r} has no column {alias.column_name!r}")
+        aliases.append(alias)
+    return aliases
+
+
+def with_header_aliases(catalog: Catalog, aliases: list[HeaderAlias]) -> Catalog:
+    """The catalog with each alias added to its column's accepted headers (after the catalog's own)."""
+    extra: dict[tuple[str, str], list[str]] = {}
+    for alias in aliases:
+        extra.setdefault((alias.table_code, alias.column_name), []).append(alias.header)
+    if not extra:
+        return catalog
+    tables = []
+    for table in catalog.tables:
+        columns = tuple(
+            replace(column, headers=column.headers + tuple(
+                h for h in extra.get((table.code, column.name), []) if h not in column.headers))
+            for column in table.columns
+        )
+        tables.append(replace(table, columns=columns))
+    return Catalog(tables=tuple(tables))
+
+
+def mapping_fingerprint(table: CatalogTable, version: str) -> str:
+    """What a file's column mapping depends on: the table's columns (headers, aliases included,
+    types, units) and the mapping code's `version`. A change re-reads the table's files."""
+    text = repr((version, table.code, [(c.name, c.headers, c.type, c.unit) for c in table.columns]))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class UnitConversion:
+    unit: str
+    base_unit: str
+    factor: float  # one `unit` in `base_unit`
+
+
+@lru_cache(maxsize=1)
+def load_unit_conversions() -> dict[str, UnitConversion]:
+    """reference/unit_conversions.csv: each unit a header may carry, as a multiple of its base unit."""
+    with open(REFERENCE_DIR / "unit_conversions.csv", encoding="utf-8", newline="") as handle:
+        return {row["unit"].strip(): UnitConversion(row["unit"].strip(), row["base_unit"].strip(), float(row["factor"]))
+                for row in csv.DictReader(handle)}
+
+
+def unit_factor(found: str, catalog_unit: str) -> float | None:
+    """The factor taking a value in `found` to `catalog_unit` (万元 in a 元 column: 10000); None when
+    the two are not the same kind of quantity or either is unknown."""
+    units = load_unit_conversions()
+    source, target = units.get(found), units.get(catalog_unit)
+    if source is None or target is None or source.base_unit != target.base_unit:
+        return None
+    return source.factor / target.factor
 
 
 LINEAGE_COLUMNS = (
@@ -275,9 +330,13 @@ LINEAGE_COLUMNS = (
 )
 
 
+EXTRA_COLUMN = ("extra", "map(varchar, varchar)")  # per row: unrecognised header → cell text
+
+
 def raw_table_columns(table: CatalogTable) -> list[tuple[str, str]]:
-    """The columns of `raw.<table_name>`: the catalog's typed columns, then the lineage columns."""
-    return [(column.name, column.duckdb_type) for column in table.columns] + list(LINEAGE_COLUMNS)
+    """The columns of `raw.<table_name>`: the catalog's typed columns, the lineage columns, then
+    `extra` (the row's cells under headers the catalog does not know, kept for a later alias)."""
+    return [(column.name, column.duckdb_type) for column in table.columns] + list(LINEAGE_COLUMNS) + [EXTRA_COLUMN]
 
 
 def create_raw_table(conn, table: CatalogTable) -> None:
@@ -285,8 +344,26 @@ def create_raw_table(conn, table: CatalogTable) -> None:
     conn.execute("create schema if not exists raw")
     columns = ", ".join(f'"{name}" {kind}' for name, kind in raw_table_columns(table))
     conn.execute(f'create table if not exists raw."{table.table_name}" ({columns})')
+    # a warehouse made before `extra` existed gains it (empty) instead of refusing the insert
+    conn.execute(f'alter table raw."{table.table_name}" add column if not exists "{EXTRA_COLUMN[0]}" {EXTRA_COLUMN[1]}')
 
 
 def create_raw_tables(conn, catalog: Catalog | None = None) -> None:
     for table in (catalog or load_catalog()).tables:
         create_raw_table(conn, table)
+
+
+@lru_cache(maxsize=1)
+def load_header_words() -> tuple[tuple[str, str], ...]:
+    """reference/header_words.csv: (word, same_as) pairs that header matching treats as one wording
+    (same_as empty: the word is left out), e.g. 最后 → 最高."""
+    with open(REFERENCE_DIR / "header_words.csv", encoding="utf-8", newline="") as handle:
+        return tuple((row["word"].strip(), (row["same_as"] or "").strip()) for row in csv.DictReader(handle)
+                     if row["word"].strip())
+
+
+def load_crosswalk(path: Path | None = None) -> tuple[CrosswalkEntry, ...]:
+    """reference/platform_crosswalk.csv (or `path`): each platform version's tables → V2 codes;
+    a missing file is no crosswalk."""
+    path = path or REFERENCE_DIR / "platform_crosswalk.csv"
+    return read_crosswalk_file(path) if path.is_file() else ()

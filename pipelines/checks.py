@@ -98,6 +98,8 @@ SQL_CHECKS = (
              "Data are current: latest year delivered, 学年 in the title, export date against the 学年 end and deadline."),
     SqlCheck("readability", ("raw", "ingest_log"), ("unreadable_cells", "unknown_columns"),
              "Cells the ingest could not type and headers it did not recognise."),
+    SqlCheck("columns", ("raw", "ingest_log"), ("missing_column", "unit_conversion"),
+             "Catalog columns a file lacks (NULL; an error where an indicator reads them) and unit conversions."),
     SqlCheck("consistency", ("raw", "funding_expenditure"), ("students_total", "expenditure_total"),
              "Totals agree: 1.3.2 full-time students vs the 7.1 sum, 5.2 items vs 支出合计."),
 )

@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "pipelines.sampling",
     "pipelines.serve",
     "pipelines.recovery",
+    "pipelines.catalog_cli",
 )
 
 

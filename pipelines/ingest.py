@@ -23,8 +23,20 @@ Choices a data officer should know:
   touched. A run is one transaction: if it fails part-way, the warehouse is as it was before it. Two files in one delivery for the same table: the newer export
   (core-properties `created`, else file time) is used, the other is quarantined as superseded.
 - Values that cannot be read as their column's type become null (the quality layer flags them);
-  their number is kept in `raw.ingest_log.coercion_failures`. Unknown extra columns are not
-  loaded; their headers are kept in `raw.ingest_log.extra_columns`.
+  their number is kept in `raw.ingest_log.coercion_failures`.
+- Headers match loosely (`loose_header`): full-/half-width, spaces and line breaks, bracketed units
+  and notes, 最高/最后 wording (reference/header_words.csv); synonyms are the catalog's headers plus
+  the aliases a data officer accepted (reference/header_aliases.csv, `zhengai catalog map`). A unit
+  in a header or a `单位：…` title row other than the catalog's (亩 vs 平方米, 元 vs 万元;
+  reference/unit_conversions.csv) is converted and logged in `raw.ingest_log.conversions`.
+- Partial loading: a file loads when its table is identified and its rows can be placed (one row
+  per college, or at least one key column found). A catalog column the file lacks is NULL and
+  listed in `raw.ingest_log.missing_columns` (the quality layer judges what it costs). Unknown
+  columns are kept per row in `raw.<table>.extra` (header → text) and listed with sample values and
+  a likely column in `raw.ingest_log.extra_columns` / `unmapped_headers`. A file whose table's
+  headers or aliases changed since it was loaded (`mapping_fingerprint`) is read again.
+- .xlsx, .xls (BIFF, older exports and WPS) and .csv (UTF-8 with or without BOM, GBK, GB18030)
+  are read; a workbook may hold several tables as sheets named by table.
 - `exported_at` is the workbook's core-properties `created` as written (the platform writes local
   Asia/Shanghai time); CSV files have none.
 
@@ -70,10 +82,12 @@ import pyarrow.compute as pc
 
 from pipelines.catalog import (LINEAGE_COLUMNS, Catalog, CatalogColumn, CatalogTable, create_raw_tables, load_catalog,
                                raw_table_columns)
+from pipelines.catalog import (CrosswalkEntry, load_crosswalk, load_header_aliases, load_header_words,
+                               load_unit_conversions, mapping_fingerprint, unit_factor, with_header_aliases)
 from pipelines.settings import TIMEZONE, IngestLimits, Settings
 from pipelines.sql import run_sql
 
-READABLE = {".xlsx", ".csv"}
+READABLE = {".xlsx", ".xls", ".csv"}  # .xls: BIFF (older exports, WPS), read by calamine like .xlsx
 SPREADSHEET_LIKE = {".xlsx", ".csv", ".xls", ".xlsm", ".xlsb", ".ods", ".et", ".txt"}
 IGNORED_NAMES = {"manifest.json", ".ds_store", "thumbs.db", "desktop.ini"}
 HEADER_SCAN_ROWS = 20
@@ -108,6 +122,56 @@ def normalise_header(text: str | None) -> str:
     return SPACES.sub("", value).strip("*").lower()
 
 
+BRACKET_GROUP_RE = re.compile(r"\(([^()]*)\)")
+LEVEL_SPLIT_RE = re.compile(r"/(?![^()]*\))")  # the `/` between levels, not one inside brackets (A/B/C)
+UNIT_LABEL_RE = re.compile(r"^(?:计量)?单位[:：]?")
+TITLE_UNIT_RE = re.compile(r"单位\s*[:：]\s*([^\s,，;；()（）]+)")
+
+
+@lru_cache(maxsize=1)
+def _header_words() -> tuple[tuple[tuple[str, str], ...], frozenset[str]]:
+    words = load_header_words()
+    return words, frozenset(word for pair in words for word in pair if word and not word.endswith(":"))
+
+
+def _loose_level(level: str) -> str:
+    words, qualifiers = _header_words()
+    groups = BRACKET_GROUP_RE.findall(level)
+    # 专业技术职务（最高） reads as 最高专业技术职务; any other bracket (a unit, A/B/C, 是/否) is a note
+    text = "".join(group for group in groups if group in qualifiers) + BRACKET_GROUP_RE.sub("", level)
+    for word, same_as in words:
+        text = text.replace(word.lower(), same_as.lower())
+    return text.strip(":")
+
+
+@lru_cache(maxsize=65536)
+def loose_header(key: str) -> str:
+    """A normalised header (`normalise_header`) with its wording relaxed, per level of `上级/下级`:
+    bracketed units and notes left out, a bracketed qualifier (最高) put in front, the words of
+    reference/header_words.csv made one (最后 → 最高). Matching falls back to it when the exact
+    text is unknown."""
+    return "/".join(_loose_level(level) for level in LEVEL_SPLIT_RE.split(key))
+
+
+@lru_cache(maxsize=65536)
+def header_unit(text: str) -> str | None:
+    """The unit a header cell states in brackets (`占地面积（亩）`, `金额(单位:万元)`), if it is one of
+    reference/unit_conversions.csv."""
+    units = load_unit_conversions()
+    for group in reversed(BRACKET_GROUP_RE.findall(normalise_header(text))):
+        unit = UNIT_LABEL_RE.sub("", group)
+        if unit in units:
+            return unit
+    return None
+
+
+@lru_cache(maxsize=4096)
+def title_unit(title: str) -> str | None:
+    """A table-wide unit stated in a title or note row (`单位：万元`)."""
+    found = TITLE_UNIT_RE.search(unicodedata.normalize("NFKC", title or ""))
+    return found.group(1) if found and found.group(1) in load_unit_conversions() else None
+
+
 def _clean_cell(value: object) -> str:
     return SPACES.sub(" ", unicodedata.normalize("NFKC", str(value))).strip() if value is not None else ""
 
@@ -118,10 +182,12 @@ def _code(raw: str) -> str:
 
 @dataclass(frozen=True)
 class TableHeaders:
-    """A catalog table's header texts, normalised once: exact lookup and the tokens a header row holds."""
+    """A catalog table's header texts, normalised once: exact lookup, loose lookup (`loose_header`;
+    a loose text two columns share is left out) and the tokens a header row holds."""
 
     index: dict[str, str]
     tokens: frozenset[str]
+    loose: dict[str, str] = field(default_factory=dict)
 
 
 _HEADERS: dict[int, tuple[CatalogTable, TableHeaders]] = {}
@@ -132,13 +198,21 @@ def table_headers(table: CatalogTable) -> TableHeaders:
     cached = _HEADERS.get(id(table))
     if cached is None or cached[0] is not table:
         index: dict[str, str] = {}
+        loose: dict[str, str | None] = {}
         tokens = {normalise_header(SERIAL_COLUMN)}
         for column in table.columns:
             for header in column.headers:
-                index.setdefault(normalise_header(header), column.name)
-                tokens.add(normalise_header(header))
+                key = normalise_header(header)
+                index.setdefault(key, column.name)
+                tokens.add(key)
                 tokens.update(normalise_header(part) for part in header.split("/"))
-        cached = _HEADERS[id(table)] = (table, TableHeaders(index, frozenset(tokens)))
+                relaxed = loose_header(key)
+                loose[relaxed] = column.name if loose.get(relaxed, column.name) == column.name else None
+                tokens.add(relaxed)
+                tokens.update(LEVEL_SPLIT_RE.split(relaxed))
+        unique = {key: name for key, name in loose.items() if name is not None}
+        tokens.discard("")
+        cached = _HEADERS[id(table)] = (table, TableHeaders(index, frozenset(tokens), unique))
     return cached[1]
 
 
@@ -149,11 +223,29 @@ def _catalog_names(catalog: Catalog) -> list[tuple[str, CatalogTable]]:
     return cached[1]
 
 
-def identify_table(label: str, catalog: Catalog) -> tuple[CatalogTable | None, str]:
+def by_crosswalk(code: str | None, stem: str, crosswalk: tuple[CrosswalkEntry, ...]) -> tuple[CrosswalkEntry | None, bool]:
+    """The newer platform's table named in `stem` (its code, if given, must be that version's code
+    for the name), from reference/platform_crosswalk.csv, and whether it lands alone in its V2
+    table (sub-tables joined into one V2 table, online 6.1–6.3, need that join first)."""
+    landing: dict[tuple[str, str], int] = defaultdict(int)
+    for entry in crosswalk:
+        landing[(entry.platform_version, entry.v2_table_code)] += 1
+    found = [(len(entry.table_name_zh), entry) for entry in crosswalk
+             if entry.platform_version != "V2" and entry.table_name_zh
+             and normalise_header(entry.table_name_zh) in stem and (code is None or code == entry.table_code)]
+    if not found:
+        return None, False
+    entry = max(found, key=lambda pair: pair[0])[1]
+    return entry, landing[(entry.platform_version, entry.v2_table_code)] == 1
+
+
+def identify_table(label: str, catalog: Catalog,
+                   crosswalk: tuple[CrosswalkEntry, ...] = ()) -> tuple[CatalogTable | None, str]:
     """The table a file or sheet name designates, or (None, why not) — by code, else by Chinese name.
 
     `表6.1 校内专任教师`, `6-1 校内专任教师`, `1.3.1 当年招生计划` and `校内专任教师` all work; a
-    catalogued code whose name names another table is refused as ambiguous.
+    catalogued code whose name names another table is refused as ambiguous, unless the crosswalk
+    says it is a newer platform's numbering (online 表6.4 校内兼课人员 = V2 6.2).
     """
     text = unicodedata.normalize("NFKC", label)
     stem = normalise_header(text)
@@ -164,6 +256,13 @@ def identify_table(label: str, catalog: Catalog) -> tuple[CatalogTable | None, s
         by_code = next((t for t in catalog.tables if t.code == code), None)
     names = [(len(name), t) for name, t in _catalog_names(catalog) if name in stem]
     by_name = max(names, key=lambda pair: pair[0])[1] if names else None
+    if crosswalk and (by_name is None or (by_code is not None and by_code.code != by_name.code)):
+        entry, alone = by_crosswalk(_code(match.group(1)) if match else None, stem, crosswalk)
+        if entry is not None and alone and entry.v2_table_code in catalog.codes:
+            return catalog.by_code(entry.v2_table_code), ""
+        if entry is not None:
+            return None, (f"“{entry.table_name_zh}”是 {entry.platform_version} 平台的表{entry.table_code}，"
+                          f"须与同版本的其他子表合并为表{entry.v2_table_code}，暂不能单独载入")
     if by_code and by_name and by_code.code != by_name.code:
         return None, f"表号 {by_code.code}（{by_code.name_zh}）与表名“{by_name.name_zh}”（表{by_name.code}）不一致"
     table = by_code or by_name
@@ -287,6 +386,28 @@ class HeaderMap:
     serial_position: int | None
     extras: list[str]
     names: list[str]  # flattened header text per position
+    data_end: int | None = None  # grid row index after the last data row (None: the grid's end)
+    missing: list[str] = field(default_factory=list)  # catalog columns the file does not have
+    scales: dict[str, tuple[str, float]] = field(default_factory=dict)  # column → (unit found, factor to the catalog's)
+
+    @property
+    def extra_positions(self) -> list[tuple[int, str]]:
+        """(position, header) of the unrecognised columns that have a header, headers made unique."""
+        mapped, found, seen = set(self.columns), [], set()
+        for position, name in enumerate(self.names):
+            if not name or position in mapped or position == self.serial_position:
+                continue
+            key, n = name, 1
+            while key in seen:
+                n += 1
+                key = f"{name}#{n}"
+            seen.add(key)
+            found.append((position, key))
+        return found
+
+    @property
+    def conversions(self) -> list[str]:
+        return [f"{name}: {unit} ×{factor:g}" for name, (unit, factor) in self.scales.items()]
 
 
 def flatten_two_level(top: list[str], bottom: list[str]) -> list[str]:
@@ -301,26 +422,95 @@ def flatten_two_level(top: list[str], bottom: list[str]) -> list[str]:
     return names
 
 
+def _lower_level(key: str) -> str | None:
+    levels = LEVEL_SPLIT_RE.split(key)
+    return levels[-1] if len(levels) > 1 else None
+
+
 def map_columns(names: list[str], table: CatalogTable) -> tuple[dict[int, str], int | None, list[str]]:
-    """Catalog column per position: exact `上级/下级` text first, then the lower header alone."""
-    index = table_headers(table).index
+    """Catalog column per position, trying in turn for every position: the exact `上级/下级` text,
+    the lower header alone, then both loosely (`loose_header`: units, qualifiers, wording). An
+    earlier way wins over a later one, and a column is taken once."""
+    headers = table_headers(table)
+    index, loose = headers.index, headers.loose
     mapped: dict[int, str] = {}
     serial = None
     serial_key = normalise_header(SERIAL_COLUMN)
-    for position, name in enumerate(names):
-        key = normalise_header(name)
-        if key == serial_key and serial is None:
+    keys = [normalise_header(name) for name in names]
+    lowers = [_lower_level(key) for key in keys]
+    ways = (
+        lambda key, lower: index.get(key),
+        lambda key, lower: index.get(lower) if lower else None,
+        lambda key, lower: loose.get(loose_header(key)),
+        lambda key, lower: loose.get(loose_header(lower)) if lower else None,
+    )
+    for position, key in enumerate(keys):
+        if key == serial_key:
             serial = position
-        elif key in index and index[key] not in mapped.values():
-            mapped[position] = index[key]
-    for position, name in enumerate(names):
-        if position in mapped or position == serial or "/" not in name:
-            continue
-        target = index.get(normalise_header(name.rsplit("/", 1)[1]))
-        if target and target not in mapped.values():
-            mapped[position] = target
+            break
+    for way in ways:
+        taken = set(mapped.values())
+        if len(taken) == len(table.columns):
+            break  # every column found: the looser ways cannot add one
+        for position, key in enumerate(keys):
+            if position in mapped or position == serial or not key:
+                continue
+            target = way(key, lowers[position])
+            if target and target not in taken:
+                mapped[position] = target
+                taken.add(target)
     extras = [name for position, name in enumerate(names) if name and position not in mapped and position != serial]
     return mapped, serial, extras
+
+
+NOTE_RE = re.compile(r"^(填报说明|填表说明|(说明|注|备注|注释|(计量)?单位)\s*\d*\s*[:：])")
+NOTE_SCAN_ROWS = 30  # rows from the bottom of a sheet searched for notes
+NOTE_TOP_ROWS = 5  # rows right below the header searched for notes
+
+
+def _note_row(cells: list) -> bool | None:
+    """True for a note row (one filled cell, 填报说明/注：/单位：…), None for an empty row, else False."""
+    filled = [text for text in (_clean_cell(cell) for cell in cells) if text]
+    if not filled:
+        return None
+    return len(filled) == 1 and NOTE_RE.match(filled[0]) is not None
+
+
+def data_bounds(grid: Grid, start: int, head: list[tuple]) -> tuple[int, int]:
+    """(first, end) grid rows of the data: note rows right below the header and note (or empty)
+    rows at the bottom of the sheet are left out. `head` is the grid's first rows, as read."""
+    below = head[start:start + NOTE_TOP_ROWS] if start + NOTE_TOP_ROWS <= len(head) else list(
+        zip(*(column.slice(start, NOTE_TOP_ROWS).to_pylist() for column in grid.columns)))
+    for cells in below:
+        if not _note_row(list(cells)):
+            break
+        start += 1
+    end = grid.height
+    floor = max(start, end - NOTE_SCAN_ROWS)
+    while end > floor:
+        cells = [column[end - 1] for column in grid.columns]
+        filled = [cell for cell in cells if cell.is_valid]
+        # a data row has several cells: only a row with at most one is read as text
+        if len(filled) > 1 or (filled and _note_row([filled[0].as_py()]) is False):
+            break
+        end -= 1
+    return start, end
+
+
+def unit_scales(names: list[str], mapped: dict[int, str], table: CatalogTable, title: str) -> dict[str, tuple[str, float]]:
+    """Numeric columns whose header (or the title's `单位：…`) states another unit than the catalog's,
+    with the factor that converts them (亩 → 平方米 ×666.67; 元 → 万元 ×0.0001)."""
+    default = title_unit(title)
+    scales = {}
+    for position, name in mapped.items():
+        column = table.column(name)
+        unit = header_unit(names[position]) or default
+        if column.type not in ("integer", "number") or not column.unit or not unit or unit == column.unit:
+            continue
+        factor = unit_factor(unit, column.unit)
+        if factor is not None and factor != 1:
+            scales[name] = (unit, factor)
+    return scales
 
 
 def find_header(grid: Grid, table: CatalogTable) -> HeaderMap:
@@ -333,7 +523,8 @@ def find_header(grid: Grid, table: CatalogTable) -> HeaderMap:
         if serial_key in keys:
             header_row = i
             break
-        score = sum(key in tokens for key in keys)
+        # the loose form only for a cell with brackets: the head's data cells would each miss the cache
+        score = sum(key in tokens or ("(" in key and loose_header(key) in tokens) for key in keys)
         if score > best and score >= min(2, len(table.columns)):
             header_row, best = i, score
     if header_row is None:
@@ -346,21 +537,32 @@ def find_header(grid: Grid, table: CatalogTable) -> HeaderMap:
     top = [_clean_cell(cell) for cell in raw_head[header_row]]
     chosen = map_columns(top, table)
     names, data_start = top, header_row + 1
-    if header_row + 1 < len(raw_head):
+    if header_row + 1 < len(raw_head) and len(chosen[0]) < len(table.columns):
         two_names = flatten_two_level(top, [_clean_cell(cell) for cell in raw_head[header_row + 1]])
         two_level = map_columns(two_names, table)
         if len(two_level[0]) > len(chosen[0]):
             chosen, names, data_start = two_level, two_names, header_row + 2
+    if data_start == header_row + 1 and header_row > 0 and serial_key not in map(normalise_header, top):
+        # the best-scoring row may be the lower level of a two-level header (no 序号 to anchor it)
+        upper = flatten_two_level([_clean_cell(cell) for cell in raw_head[header_row - 1]], top)
+        two_level = map_columns(upper, table)
+        if len(two_level[0]) > len(chosen[0]):
+            chosen, names, header_row = two_level, upper, header_row - 1
     title_rows = [next((str(c).strip() for c in row if c is not None and str(c).strip()), "")
                   for row in raw_head[:header_row]]
     mapped, serial, extras = chosen
+    title = " ".join(cell for cell in title_rows if cell)
+    data_start, data_end = data_bounds(grid, data_start, raw_head)
     return HeaderMap(
-        title=" ".join(cell for cell in title_rows if cell),
+        title=title,
         data_start=data_start,
         columns=mapped,
         serial_position=serial,
         extras=extras,
         names=names,
+        data_end=data_end,
+        missing=[column.name for column in table.columns if column.name not in mapped.values()],
+        scales=unit_scales(names, mapped, table, title),
     )
 
 
@@ -369,18 +571,48 @@ def period_year(title: str) -> int | None:
     return int(found.group(2)) if found else None
 
 
-def check_required(header: HeaderMap, table: CatalogTable) -> None:
-    missing = [c for c in table.columns if c.required and c.name not in header.columns.values()]
-    if not missing:
+def check_placeable(header: HeaderMap, table: CatalogTable) -> None:
+    """A file's rows can be placed when its table has one row per college (grain `school`) or at
+    least one of the table's key columns was recognised; the other catalog columns may be absent
+    (they load as NULL and the quality layer says which). The message names what the file has."""
+    keys = [table.column(name) for name in table.key_columns]
+    if not keys or any(column.name in header.columns.values() for column in keys):
         return
-    zh = "；".join(f"{c.headers[0]}（可用表头：{'、'.join(c.headers)}）" for c in missing)
-    en = "; ".join(f"{c.name} (accepted headers: {', '.join(c.headers)})" for c in missing)
     found = "、".join(header.extras) or "无"
+    recognised = "、".join(table.column(name).headers[0] for name in header.columns.values()) or "无"
     raise Problem(
-        f"缺少必填列：{zh}。未识别的表头：{found}。请按平台模板补齐这些列后重新导出",
-        f"missing required columns: {en}. Unrecognised headers: {', '.join(header.extras) or 'none'}. "
-        "Add these columns as in the platform template and export again",
+        f"文件中没有区分各行记录的列（{'、'.join(c.headers[0] for c in keys)}），各行无法对应到记录，未载入。"
+        f"已识别的列：{recognised}；未识别的表头：{found}。数据管理员可在 reference/header_aliases.csv "
+        "中登记未识别表头对应的列（zhengai catalog map），下次运行即重新读取",
+        f"no column identifies the rows ({', '.join(c.name for c in keys)}), so they cannot be placed; not loaded. "
+        f"Recognised: {', '.join(header.columns.values()) or 'none'}; unrecognised headers: "
+        f"{', '.join(header.extras) or 'none'}. A data officer can map a header in reference/header_aliases.csv "
+        "(zhengai catalog map); the next run reads the file again",
     )
+
+
+UNMAPPED_SAMPLES = 3
+
+
+def unmapped_headers(grid: Grid, header: HeaderMap, table: CatalogTable) -> list[dict]:
+    """Each unrecognised header with a few of its values and the catalog column it most likely is
+    (the most similar loose header text among the columns the file lacks, if similar enough)."""
+    import difflib
+
+    found = []
+    end = header.data_end if header.data_end is not None else grid.height
+    for position, name in header.extra_positions:
+        cells = pc.utf8_trim_whitespace(grid.columns[position].slice(header.data_start, min(end - header.data_start, 200)))
+        values = [v for v in pc.unique(cells.drop_null()).to_pylist() if v not in BLANKS][:UNMAPPED_SAMPLES]
+        key = loose_header(normalise_header(name))
+        best, score = "", 0.5
+        for column in (table.column(missing) for missing in header.missing):
+            for text in column.headers:
+                ratio = difflib.SequenceMatcher(None, key, loose_header(normalise_header(text))).ratio()
+                if ratio > score:
+                    best, score = column.name, ratio
+        found.append({"header": name, "likely_column": best, "samples": values})
+    return found
 
 
 def extract(grid: Grid, header: HeaderMap, file_id: int) -> pa.Table:
@@ -389,21 +621,47 @@ def extract(grid: Grid, header: HeaderMap, file_id: int) -> pa.Table:
     Only slicing here (cheap per file); filtering and typing run once per chunk in `type_chunk`.
     """
     start = header.data_start
-    count = max(grid.height - start, 0)
+    end = header.data_end if header.data_end is not None else grid.height
+    count = max(end - start, 0)
     arrays, names = [], []
     for position, name in header.columns.items():
-        arrays.append(grid.columns[position].slice(start))
+        arrays.append(grid.columns[position].slice(start, count))
         names.append(name)
     label_positions = [header.serial_position] if header.serial_position is not None else []
     label_positions += [p for p in range(min(3, len(grid.columns))) if p not in label_positions]
     for number in range(LABEL_COLUMNS):
         present = number < len(label_positions)
-        arrays.append(grid.columns[label_positions[number]].slice(start) if present else pa.nulls(count, pa.string()))
+        arrays.append(grid.columns[label_positions[number]].slice(start, count) if present else pa.nulls(count, pa.string()))
         names.append(f"__label{number}")
     first = grid.first_row + start
     arrays += [pa.array(np.arange(first, first + count, dtype=np.int32)), pa.array(np.full(count, file_id, dtype=np.int32))]
     names += ["row_no", "__file"]
+    extra = extra_cells(grid, header.extra_positions, start, count)
+    if extra is not None:
+        arrays.append(extra)
+        names.append(EXTRA)
+    for name, (_, factor) in header.scales.items():
+        arrays.append(pa.array(np.full(count, factor, dtype=np.float64)))
+        names.append(SCALE + name)
     return pa.Table.from_arrays(arrays, names=names)
+
+
+EXTRA = "__extra"
+SCALE = "__scale:"
+EXTRA_TYPE = pa.map_(pa.string(), pa.string())
+
+
+def extra_cells(grid: Grid, positions: list[tuple[int, str]], start: int, count: int) -> pa.Array | None:
+    """Per row, header → cell text of the unrecognised columns (a MAP), so that a header mapped
+    later can be read from what was stored; None when the file has no such column."""
+    if not positions or count == 0:
+        return None
+    width = len(positions)
+    cells = pa.concat_arrays([grid.columns[position].slice(start, count) for position, _ in positions])
+    row_major = (np.arange(width)[None, :] * count + np.arange(count)[:, None]).ravel()
+    keys = pa.array([name for _, name in positions] * count, pa.string())
+    offsets = pa.array(np.arange(0, count * width + 1, width, dtype=np.int32))
+    return pa.MapArray.from_arrays(offsets, keys, cells.take(pa.array(row_major)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -614,11 +872,12 @@ def typed_table(table: CatalogTable, text: pa.Table, cells: dict[tuple[str, str]
     empty = np.logical_and.reduce([c.empty for c in present]) if present else np.ones(height, dtype=bool)
     failed = np.add.reduce([c.failed.astype(np.int64) for c in present]) if present else np.zeros(height, np.int64)
     keep = ~empty & ~total
-    values = [coerced[c.name].value if coerced[c.name] is not None else pa.nulls(height, ARROW_TYPES[c.duckdb_type])
-              for c in table.columns]
+    values = [scaled(coerced[c.name].value, text, c) if coerced[c.name] is not None
+              else pa.nulls(height, ARROW_TYPES[c.duckdb_type]) for c in table.columns]
+    extra = (text.column(EXTRA).combine_chunks() if EXTRA in text.column_names else pa.nulls(height, EXTRA_TYPE))
     # one Arrow chunk per column (row_no comes in one per file): DuckDB and pickle pay per chunk
-    kept = pa.Table.from_arrays(values + [text.column("row_no").combine_chunks()],
-                                names=[c.name for c in table.columns] + ["row_no"]).filter(pa.array(keep))
+    kept = pa.Table.from_arrays(values + [text.column("row_no").combine_chunks(), extra],
+                                names=[c.name for c in table.columns] + ["row_no", EXTRA]).filter(pa.array(keep))
     file_ids = text.column("__file").to_numpy()[keep]
     ids = np.unique(file_ids)
     position = np.searchsorted(ids, file_ids)
@@ -632,8 +891,18 @@ def typed_table(table: CatalogTable, text: pa.Table, cells: dict[tuple[str, str]
         per_file = pa.array([row[index] for row in lineage], ARROW_TYPES[kind])
         # text lineage (file name, hash) as a dictionary: half the bytes sent from the workers
         arrays.append(pa.DictionaryArray.from_arrays(take, per_file) if kind == "varchar" else per_file.take(take))
-    arrays.append(kept.column("row_no"))
+    arrays += [kept.column("row_no"), kept.column(EXTRA)]
     return pa.table(arrays, names=[column_name for column_name, _ in raw_table_columns(table)]), stats
+
+
+def scaled(value: pa.Array, text: pa.Table, column: CatalogColumn) -> pa.Array:
+    """A numeric column in the catalog's unit: the values of files whose header stated another unit
+    are multiplied by that file's factor (an integer column is rounded back)."""
+    if SCALE + column.name not in text.column_names:
+        return value
+    factor = pc.fill_null(text.column(SCALE + column.name).combine_chunks(), 1.0)
+    product = pc.multiply(value.cast(pa.float64()), factor)
+    return pc.round(product).cast(value.type) if pa.types.is_integer(value.type) else product.cast(value.type)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -848,6 +1117,10 @@ class LogRow:
     ingested_at: dt.datetime
     extra_columns: list[str]
     coercion_failures: int
+    missing_columns: list[str] = field(default_factory=list)  # catalog columns the file lacks (NULL in raw)
+    conversions: list[str] = field(default_factory=list)  # `column: unit ×factor` applied to the values
+    unmapped_headers: list[dict] = field(default_factory=list)  # header, likely_column, samples
+    mapping_fingerprint: str | None = None  # the table's headers and aliases the file was mapped with
 
     def as_tuple(self) -> tuple:
         return tuple(getattr(self, name) for name in LOG_COLUMNS)
@@ -856,7 +1129,7 @@ class LogRow:
 LOG_COLUMNS = (
     "source_file", "file_sha256", "archived_path", "school_code", "year", "table_code", "status", "rows",
     "reason", "reason_en", "title", "period_year", "exported_at", "ingested_at", "extra_columns",
-    "coercion_failures",
+    "coercion_failures", "missing_columns", "conversions", "unmapped_headers", "mapping_fingerprint",
 )
 
 
@@ -908,6 +1181,9 @@ class Ingest:
         self.io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-io")
         self.file_base = 0  # ids of a college's files start here (see FILE_ID_STRIDE)
         self.next_file_id = 0
+        self.fingerprints: dict[str, str] = {}
+        self.stale: list[tuple] = []  # current files mapped with other headers than now (see current_state)
+        self.crosswalk = load_crosswalk()  # newer platforms' table codes and names → V2 tables
         self.reset_pending()
 
     # -- state ---------------------------------------------------------------------------------
@@ -917,9 +1193,36 @@ class Ingest:
         run_sql(self.conn, "raw/ingest_log")
 
     def current_state(self) -> dict[tuple[str, int, str], tuple[str, int]]:
-        """(school, year, table_code) → (sha256, rows) of the data now in raw."""
+        """(school, year, table_code) → (sha256, rows) of the data now in raw. A file mapped with
+        other headers or aliases than the table's now (`fingerprint`) is not current: its sha is
+        given as mapped (`sha@fingerprint`) so that the next run reads it again."""
         rows = run_sql(self.conn, "raw/ingest_current").fetchall()
-        return {(school, year, code): (sha, count) for school, year, code, sha, count in rows}
+        self.stale = [(school, year, source, archived) for school, year, code, sha, _, fingerprint, source, archived
+                      in rows if code in self.catalog.codes and fingerprint != self.fingerprint(self.catalog.by_code(code))]
+        return {(school, year, code): (sha if fingerprint == self.fingerprint(self.catalog.by_code(code))
+                                       else f"{sha}@{fingerprint}", count)
+                for school, year, code, sha, count, fingerprint, _, _ in rows if code in self.catalog.codes}
+
+    def remap_from_archive(self, discovered: list[Delivery]) -> list[Delivery]:
+        """The archived originals of current files mapped with other headers or aliases than now and
+        no longer in the inbox: read again from the archive, under their own name, so that a new
+        alias reaches every college without a new export. (Call after `current_state`.)"""
+        present = {delivery.source_file for delivery in discovered}
+        again = []
+        for school, year, source, archived in self.stale:
+            path = self.settings.home / archived if archived else None
+            if source in present or path is None or not path.is_file():
+                continue
+            stat = path.stat()
+            again.append(Delivery(source_file=source, school_code=school, year=year, folder=(school, str(year)),
+                                  path=path, modified=dt.datetime.fromtimestamp(stat.st_mtime), size=stat.st_size))
+        return again
+
+    def fingerprint(self, table: CatalogTable) -> str:
+        """The mapping fingerprint of `table` (catalog headers, aliases, words and units, this code)."""
+        if table.code not in self.fingerprints:
+            self.fingerprints[table.code] = mapping_fingerprint(table, mapping_version())
+        return self.fingerprints[table.code]
 
     def previous_by_file(self) -> dict[tuple[str, str], list[dict]]:
         """(source_file, sha256) → that file's log rows from earlier runs."""
@@ -991,7 +1294,8 @@ class Ingest:
         state = self.current_state()
         previous = self.previous_by_file()
         by_school: dict[str, list[Delivery]] = defaultdict(list)
-        for delivery in discover(self.settings.inbox, self.limits):
+        discovered = discover(self.settings.inbox, self.limits)
+        for delivery in discovered + self.remap_from_archive(discovered):
             by_school[delivery.school_code or "unsorted"].append(delivery)
         state_by_school: dict[str, dict] = defaultdict(dict)
         for key, value in state.items():
@@ -1135,10 +1439,11 @@ class Ingest:
         """The table(s) a delivery holds: from its file name, or from its sheets' names."""
         if delivery.suffix not in READABLE:
             return Problem(
-                f"不支持的文件格式 {delivery.suffix or '（无扩展名）'}：请从平台导出为 .xlsx（或 .csv）后重新提交",
-                f"unsupported file type {delivery.suffix or '(none)'}: export the table as .xlsx (or .csv) and deliver again",
+                f"不支持的文件格式 {delivery.suffix or '（无扩展名）'}：可读取 .xlsx、.xls 和 .csv，请另存为其中一种后重新提交",
+                f"unsupported file type {delivery.suffix or '(none)'}: .xlsx, .xls and .csv are read; save the table as "
+                "one of them and deliver again",
             )
-        by_file, why = identify_table(PurePosixPath(delivery.name).stem, self.catalog)
+        by_file, why = identify_table(PurePosixPath(delivery.name).stem, self.catalog, self.crosswalk)
         if delivery.suffix == ".csv":
             return [(by_file, None)] if by_file else self.unknown_table(delivery, why)
         try:
@@ -1148,7 +1453,7 @@ class Ingest:
             return [(by_file, None)] if by_file else self.corrupt(delivery, error)
         if by_file is not None and len(sheets) == 1:
             return [(by_file, sheets[0])]
-        by_sheet = {name: identify_table(name, self.catalog)[0] for name in sheets}
+        by_sheet = {name: identify_table(name, self.catalog, self.crosswalk)[0] for name in sheets}
         named = [(table, name) for name, table in by_sheet.items() if table is not None]
         if len({table.code for table, _ in named}) > 1 or (named and by_file is None):
             return named
@@ -1215,7 +1520,9 @@ class Ingest:
         self.record(LogRow(delivery.source_file, candidate.sha, self.archive_path(candidate), delivery.school_code,
                            delivery.year, candidate.table.code, "unchanged", row["rows"], None, None,
                            row.get("title"), row.get("period_year"), row.get("exported_at"), row["ingested_at"],
-                           list(row.get("extra_columns") or []), row.get("coercion_failures") or 0))
+                           list(row.get("extra_columns") or []), row.get("coercion_failures") or 0,
+                           list(row.get("missing_columns") or []), list(row.get("conversions") or []),
+                           list(row.get("unmapped_headers") or []), self.fingerprint(candidate.table)))
 
     def archive_path(self, candidate: Candidate) -> str:
         sha = candidate.sha
@@ -1233,7 +1540,7 @@ class Ingest:
                 try:
                     reader = self.reader(candidate.sha, data)
                     sheet = candidate.sheet or self.sheet_of(candidate, data)
-                    exported_at = read_xlsx_exported_at(data)
+                    exported_at = read_xlsx_exported_at(data) if delivery.suffix == ".xlsx" else None
                     grid = read_xlsx_grid(reader, sheet)
                 except Problem:
                     raise
@@ -1241,7 +1548,7 @@ class Ingest:
                     raise self.corrupt(delivery, error) from error
             header = find_header(grid, table)
             title = header.title
-            check_required(header, table)
+            check_placeable(header, table)
         except Problem as problem:
             where = f"（工作表“{candidate.sheet}”）" if candidate.sheet else ""
             self.quarantined(delivery, candidate.sha, archived, data,
@@ -1259,7 +1566,8 @@ class Ingest:
         self.pending_count += grid.height
         row = LogRow(delivery.source_file, candidate.sha, archived, delivery.school_code, delivery.year,
                      table.code, "loaded", 0, None, None, title, period_year(title), exported_at,
-                     self.ingested_at, header.extras, 0)
+                     self.ingested_at, header.extras, 0, header.missing, header.conversions,
+                     unmapped_headers(grid, header, table), self.fingerprint(table))
         self.pending_loaded[file_id] = row
         self.record(row)
 
@@ -1433,11 +1741,27 @@ LOG_SCHEMA = pa.schema([
     ("rows", pa.int64()), ("reason", pa.string()), ("reason_en", pa.string()), ("title", pa.string()),
     ("period_year", pa.int32()), ("exported_at", pa.timestamp("us")), ("ingested_at", pa.timestamp("us")),
     ("extra_columns", pa.list_(pa.string())), ("coercion_failures", pa.int64()),
+    ("missing_columns", pa.list_(pa.string())), ("conversions", pa.list_(pa.string())),
+    ("unmapped_headers", pa.list_(pa.struct([("header", pa.string()), ("likely_column", pa.string()),
+                                             ("samples", pa.list_(pa.string()))]))),
+    ("mapping_fingerprint", pa.string()),
 ])
 
 
 def ingest_inbox(conn: duckdb.DuckDBPyConnection, settings: Settings, catalog: Catalog | None = None,
                  log: Callable[[str], None] | None = None, limits: IngestLimits | None = None,
                  ingested_at: dt.datetime | None = None) -> Summary:
-    """Ingest everything in `settings.inbox` into `conn`; see the module docstring for the rules."""
+    """Ingest everything in `settings.inbox` into `conn`; see the module docstring for the rules.
+    The header aliases a data officer accepted (reference/header_aliases.csv) join the catalog's
+    headers for this run."""
+    catalog = with_header_aliases(catalog or load_catalog(), load_header_aliases(strict=False))
     return Ingest(conn, settings, catalog, log, limits, ingested_at).run()
+
+
+MAPPING_CODE_VERSION = "2"  # raise when the header matching changes how an existing file maps
+
+
+@lru_cache(maxsize=1)
+def mapping_version() -> str:
+    """The code version and the matching's own reference data (header words, units) in one text."""
+    return f"{MAPPING_CODE_VERSION}:{load_header_words()!r}:{sorted(load_unit_conversions().items())!r}"

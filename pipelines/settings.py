@@ -71,6 +71,12 @@ def get_settings() -> Settings:
     return Settings(home=home)
 
 
+def header_aliases_path() -> Path:
+    """The header variants a data officer accepted (`reference/header_aliases.csv`), or the file
+    `ZHENGAI_HEADER_ALIASES` names (a deployment that keeps it beside its data; tests)."""
+    return Path(os.environ.get("ZHENGAI_HEADER_ALIASES") or REFERENCE_DIR / "header_aliases.csv")
+
+
 def env_float(name: str, default: float) -> float:
     raw = os.environ.get(name)
     return float(raw) if raw not in (None, "") else default

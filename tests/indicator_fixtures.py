@@ -48,6 +48,11 @@ class MiniWarehouse:
             "create table quality.element_data_status (school_code varchar, year integer, element_code varchar, "
             "status varchar, reasons_zh varchar)"
         )
+        self.conn.execute(
+            "create table quality.issues (school_code varchar, year integer, table_code varchar, column_name varchar, "
+            "check_name varchar, severity varchar, failed_count bigint, samples varchar, message_zh varchar, "
+            "message_en varchar, summary_zh varchar, source_file varchar)"
+        )
         self.rules = load_warning_rules()
 
     def school(self, code: str, school_type: str = "综合", name: str | None = None) -> None:
@@ -76,6 +81,13 @@ class MiniWarehouse:
         self.conn.execute(
             "insert into quality.table_status (school_code, year, table_code, status, reasons_zh) values (?, ?, ?, ?, ?)",
             [school, year, table_code, status, reasons],
+        )
+
+    def missing_column(self, school: str, year: int, table_code: str, column_name: str) -> None:
+        """Record that the college's file of `table_code` lacks `column_name` (as check_columns.sql would)."""
+        self.conn.execute(
+            "insert into quality.issues (school_code, year, table_code, column_name, check_name, severity) "
+            "values (?, ?, ?, ?, 'missing_column', 'error')", [school, year, table_code, column_name]
         )
 
     def element_status(self, school: str, year: int, element_code: str, status: str, reasons: str = "") -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import struct
 from pathlib import Path
 
 import xlsxwriter
@@ -139,3 +140,88 @@ def write_college(inbox: Path, school_code: str, year: int, codes: list[str] | N
                    sample_rows(table, count, seed), year=year)
         written[table.code] = count
     return written
+
+
+def write_grid_xlsx(path: Path, rows: list[list], merges: tuple[tuple[int, int, int, int], ...] = (),
+                    sheet: str = "Sheet1") -> Path:
+    """A sheet written cell by cell, as a real export lays it out (title and note rows, merged
+    header cells given as (first_row, first_col, last_row, last_col) with the text in the first)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    workbook = xlsxwriter.Workbook(str(path))
+    worksheet = workbook.add_worksheet(sheet)
+    merged = {(r, c) for r, c, _, _ in merges}
+    for first_row, first_col, last_row, last_col in merges:
+        worksheet.merge_range(first_row, first_col, last_row, last_col, rows[first_row][first_col])
+    for r, row in enumerate(rows):
+        for c, value in enumerate(row):
+            if value is not None and (r, c) not in merged:
+                worksheet.write(r, c, value)
+    workbook.close()
+    return path
+
+
+def _biff_record(kind: int, payload: bytes = b"") -> bytes:
+    return struct.pack("<HH", kind, len(payload)) + payload
+
+
+def _biff_cell(row: int, col: int, value) -> bytes:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return _biff_record(0x0203, struct.pack("<HHHd", row, col, 0, float(value)))  # NUMBER
+    text = str(value)  # LABEL, BIFF8 UTF-16 string
+    return _biff_record(0x0204, struct.pack("<HHHHB", row, col, 0, len(text), 1) + text.encode("utf-16-le"))
+
+
+def _biff8_workbook(sheets: list[tuple[str, list[list]]]) -> bytes:
+    """A BIFF8 `Workbook` stream: globals (BOF, CODEPAGE, BOUNDSHEET per sheet, EOF), then per sheet
+    BOF, DIMENSIONS, NUMBER/LABEL cells and EOF ([MS-XLS] 2.4)."""
+    def bof(kind: int) -> bytes:
+        return _biff_record(0x0809, struct.pack("<HHHHII", 0x0600, kind, 0x0DBB, 0x07CC, 0, 6))
+
+    bodies = []
+    for _, rows in sheets:
+        cells = b"".join(_biff_cell(r, c, v) for r, row in enumerate(rows) for c, v in enumerate(row) if v is not None)
+        width = max((len(row) for row in rows), default=0)
+        bodies.append(bof(0x10) + _biff_record(0x0200, struct.pack("<IIHHH", 0, len(rows), 0, width, 0))
+                      + cells + _biff_record(0x000A))
+
+    def globals_part(offsets: list[int]) -> bytes:
+        bound = b"".join(_biff_record(0x0085, struct.pack("<IHBB", offset, 0, len(name), 1) + name.encode("utf-16-le"))
+                         for offset, (name, _) in zip(offsets, sheets))
+        return bof(0x05) + _biff_record(0x0042, struct.pack("<H", 1200)) + bound + _biff_record(0x000A)
+
+    offset, offsets = len(globals_part([0] * len(sheets))), []
+    for body in bodies:
+        offsets.append(offset)
+        offset += len(body)
+    return globals_part(offsets) + b"".join(bodies)
+
+
+def _compound_file(stream: bytes, name: str = "Workbook") -> bytes:
+    """`stream` as the only stream of a compound file (CFB v3, 512-byte sectors; [MS-CFB] 2.2): the
+    header, one FAT sector, the stream (padded past the 4096-byte mini-stream cutoff), the directory."""
+    stream += b"\0" * (max(4096, -(-len(stream) // 512) * 512) - len(stream))
+    sectors = len(stream) // 512
+    end, free, fat_sector, none = 0xFFFFFFFE, 0xFFFFFFFF, 0xFFFFFFFD, 0xFFFFFFFF
+    fat = [fat_sector] + [n + 2 for n in range(sectors - 1)] + [end, end]
+    fat += [free] * (128 - len(fat))
+    header = (bytes.fromhex("D0CF11E0A1B11AE1") + b"\0" * 16 + struct.pack("<HHHHH", 0x3E, 3, 0xFFFE, 9, 6)
+              + b"\0" * 6 + struct.pack("<9I", 0, 1, sectors + 1, 0, 4096, end, 0, end, 0)
+              + struct.pack("<I", 0) + struct.pack("<I", free) * 108)
+
+    def entry(label: str, kind: int, child: int, start: int, length: int, colour: int = 1) -> bytes:
+        encoded = (label + "\0").encode("utf-16-le") if label else b""
+        return (encoded + b"\0" * (64 - len(encoded)) + struct.pack("<HBBIII", len(encoded), kind, colour, none, none, child)
+                + b"\0" * 36 + struct.pack("<III", start, length, 0))
+
+    directory = (entry("Root Entry", 5, 1, end, 0) + entry(name, 2, none, 1, len(stream))
+                 + entry("", 0, none, 0, 0, 0) * 2)
+    return header + struct.pack("<128I", *fat) + stream + directory
+
+
+def write_xls(path: Path, sheets: list[tuple[str, list[list]]]) -> Path:
+    """An Excel 97-2003 (.xls, BIFF8) workbook of plain text and number cells, one entry per sheet
+    (name, rows): what older platform versions and WPS save. Written here because no maintained
+    Python package writes .xls any more."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(_compound_file(_biff8_workbook(sheets)))
+    return path

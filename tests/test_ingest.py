@@ -107,7 +107,8 @@ def test_every_header_variant_maps_every_column(conn, code, variant):
     assert (summary.loaded, summary.quarantined) == (1, 0)
     loaded = conn.sql(f'select * from raw."{table.table_name}" order by row_no').pl()
     assert loaded.height == 2
-    assert [c for c in loaded.columns if loaded[c].null_count()] == []
+    assert [c for c in loaded.columns if loaded[c].null_count() and c != "extra"] == []
+    assert loaded["extra"].null_count() == 2  # no unrecognised column
     assert log_rows(conn)[0]["extra_columns"] == []
 
 
@@ -394,14 +395,29 @@ def test_unknown_table_is_quarantined(conn):
     assert (get_settings().quarantine / "13829" / "2024" / "学校简介.xlsx.reason.txt").is_file()
 
 
-def test_missing_required_column_is_quarantined_naming_it(conn):
+def test_missing_column_loads_the_rows_with_it_null_and_keeps_the_unknown_header_per_row(conn):
     columns = [c.name for c in TEACHERS.columns if c.name != "birth_date"]
+    rows = [{**row, "生日": f"1985.0{n}"} for n, row in enumerate(teacher_rows(), start=1)]
+    write_xlsx(inbox() / "13829" / "2024" / TEACHERS_FILE, TEACHERS, rows, columns=columns, extra_headers=("生日",))
+    summary = run(conn)
+    assert (summary.loaded, summary.quarantined) == (1, 0)
+    (log,) = log_rows(conn)
+    assert log["missing_columns"] == ["birth_date"] and log["extra_columns"] == ["生日"]
+    assert log["unmapped_headers"] == [{"header": "生日", "likely_column": "birth_date", "samples": ["1985.01", "1985.02"]}]
+    loaded = teachers(conn)
+    assert loaded["staff_no"].to_list() == ["T001", "T002"] and loaded["birth_date"].null_count() == 2
+    assert conn.sql("select extra['生日'] from raw.full_time_teachers order by row_no").fetchall() == [
+        ("1985.01",), ("1985.02",)]
+
+
+def test_a_file_without_any_key_column_is_quarantined_naming_what_it_has(conn):
+    columns = [c.name for c in TEACHERS.columns if c.name != "staff_no"]
     write_xlsx(inbox() / "13829" / "2024" / TEACHERS_FILE, TEACHERS, teacher_rows(), columns=columns,
-               extra_headers=("生日",))
+               extra_headers=("人员编码",))
     assert run(conn).quarantined == 1
     (log,) = log_rows(conn)
-    assert "缺少必填列：出生日期（可用表头：出生日期、出生年月）" in log["reason"]
-    assert "未识别的表头：生日" in log["reason"] and "birth_date" in log["reason_en"]
+    assert "没有区分各行记录的列（教工号）" in log["reason"] and "未识别的表头：人员编码" in log["reason"]
+    assert "重新导出" not in log["reason"] and "staff_no" in log["reason_en"]
     assert teachers(conn).height == 0
 
 
@@ -474,8 +490,8 @@ def test_re_export_of_one_college_replaces_only_its_rows(conn):
     assert len(untouched) == 6
     assert [row[2] for row in changed if (row[0], row[1]) == ("13829", 2024)] == sorted(
         f"staff_no-{n}" for n in range(11, 16))
-    old = [r for r in before["full_time_teachers"] if r[-6] != "13829" or r[-5] != 2024]
-    new = [r for r in after["full_time_teachers"] if r[-6] != "13829" or r[-5] != 2024]
+    old = [r for r in before["full_time_teachers"] if r[-7] != "13829" or r[-6] != 2024]
+    new = [r for r in after["full_time_teachers"] if r[-7] != "13829" or r[-6] != 2024]
     assert old == new
 
 
@@ -655,7 +671,7 @@ def test_demo_province_rerun_is_unchanged_and_a_re_export_touches_one_college(co
     assert {name for name in after if after[name] != before[name]} == {"full_time_teachers", "ingest_log"}
     outside = "select * from raw.full_time_teachers where not (school_code = $s and year = $y) order by all"
     kept = conn.execute(outside, {"s": school, "y": year}).fetchall()
-    assert kept == [row for row in before["full_time_teachers"] if (row[-6], row[-5]) != (school, year)]
+    assert kept == [row for row in before["full_time_teachers"] if (row[-7], row[-6]) != (school, year)]
     assert conn.execute("select count(*) from raw.full_time_teachers where school_code = $s and year = $y",
                         {"s": school, "y": year}).fetchone()[0] == 4
 

@@ -49,8 +49,8 @@ def materialized(tmp_path_factory):
 
 def materialize(tmp_path, path):
     result = dg.materialize(
-        [quality.issues, quality.table_status, quality.element_data_status, quality.college_quality_reports,
-         quality.province_quality_report, *build_asset_checks()],
+        [quality.issues, quality.table_status, quality.element_data_status, quality.unmapped_headers,
+         quality.college_quality_reports, quality.province_quality_report, *build_asset_checks()],
         resources={
             "warehouse": WarehouseResource(path=str(path), published_path=str(tmp_path / "pub.duckdb")),
             "run_options": RunOptions(as_of="2024-12-01"),
@@ -74,7 +74,7 @@ def test_quality_assets_materialize_and_checks_report_without_failing_the_run(ma
     assert not evaluations[("raw/ingest_log", "completeness")].passed  # 13002 lacks 7.1, 13003 lacks 2024
     assert not evaluations[("raw/ingest_log", "staleness")].passed
     assert evaluations[("raw/funding_expenditure", "consistency")].passed
-    assert len(evaluations) == 32 + 4
+    assert len(evaluations) == 32 + 5
 
 
 def test_asset_checks_are_wired_into_the_code_location():

@@ -118,27 +118,46 @@ untrusted as (
     group by all
 ),
 
+-- A catalog column the college's file lacks (quality.issues `missing_column`) excludes only the
+-- indicators that read it (ref.indicator_columns); its table stays usable for the others.
+missing_inputs as (
+    select
+        issues.school_code,
+        issues.year,
+        indicator_columns.indicator_code,
+        list(distinct '表' || issues.table_code || '“' || coalesce(platform_columns.headers[1], issues.column_name) || '”')
+            as missing_columns
+    from quality.issues as issues
+    inner join ref.indicator_columns as indicator_columns using (table_code, column_name)
+    left join ref.platform_columns as platform_columns using (table_code, column_name)
+    where issues.check_name = 'missing_column'
+    group by all
+),
+
 final as (
     select
         computed.school_code,
         computed.year,
         computed.indicator_code,
-        case when untrusted.excluded_tables is null then computed.value end as value,
+        case when untrusted.excluded_tables is null and missing_inputs.missing_columns is null then computed.value end
+            as value,
         computed.numerator,
         computed.denominator,
         case
-            when untrusted.excluded_tables is not null then 'excluded'
+            when untrusted.excluded_tables is not null or missing_inputs.missing_columns is not null then 'excluded'
             when computed.value is not null then 'ok'
             when indicators.denominator_zh <> '' and coalesce(computed.denominator, 0) = 0 then 'no_denominator'
             else 'no_data'
         end as status,
         coalesce(untrusted.excluded_tables, []::varchar[]) as excluded_tables,
         untrusted.excluded_tables is null and exempted.exempt_reason_zh is not null as exempt,
-        case when untrusted.excluded_tables is null then exempted.exempt_reason_zh end as exempt_reason_zh
+        case when untrusted.excluded_tables is null then exempted.exempt_reason_zh end as exempt_reason_zh,
+        coalesce(list_sort(missing_inputs.missing_columns), []::varchar[]) as missing_columns
     from computed
     inner join indicators using (indicator_code)
     left join untrusted using (school_code, year, indicator_code)
     left join exempted using (school_code, year, indicator_code)
+    left join missing_inputs using (school_code, year, indicator_code)
 )
 
 select * from final order by school_code, year, indicator_code

@@ -208,7 +208,8 @@ sentences as (
         coalesce(partial_texts.data_notes, []) as data_notes,
         list_filter([
             case when texts.status = 'excluded' then
-                texts.name_zh || '不参与预警：' || coalesce(excluded_texts.excluded_zh, '来源表数据质量不合格')
+                texts.name_zh || '不参与预警：' || coalesce(excluded_texts.excluded_zh,
+                    '文件中没有' || nullif(array_to_string(texts.missing_columns, '、'), '') || '列', '来源表数据质量不合格')
                 || '，按数据不足处理' || texts.from_zh || '。'
             end,
             case when texts.status = 'no_denominator' then

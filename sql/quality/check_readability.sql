@@ -1,6 +1,6 @@
 -- What the ingest could not read: cells that could not be typed (loaded as empty, so a required
--- column shows up again in the suites) and unknown columns that were set aside (a free-text
--- 备注/说明 column is common and harmless, so it is not reported).
+-- column shows up again in the suites) and unknown columns, kept per row in raw.<table>.extra until
+-- a data officer maps them (a free-text 备注/说明 column is common and harmless, so it is not reported).
 with college_years as (
     select school_code, year from college_years
 ),
@@ -45,9 +45,11 @@ extra as (
         len(extra_columns)::bigint as failed_count,
         array_to_string(extra_columns, '、') as samples,
         '表' || table_code || ' ' || coalesce(name_zh, '') || ' 文件《' || source_file || '》中的列（'
-            || array_to_string(extra_columns, '、') || '）不是平台规定的表头，未被读取；如为必填数据，请按平台表头导出' as message_zh,
+            || array_to_string(extra_columns, '、') || '）未对应到数据表目录中的列，原值已随各行保存；'
+            || '由数据管理员核对（zhengai catalog unmapped），登记后下次运行即读入，学校无需重新导出' as message_zh,
         'table ' || table_code || ': columns ' || array_to_string(extra_columns, ', ') || ' of ' || source_file
-            || ' are not platform headers and were not read' as message_en,
+            || ' map to no catalog column; their cells are kept with each row. A data officer reviews them '
+            || '(zhengai catalog unmapped); once mapped, the next run reads them, with no new export' as message_en,
         '有未识别的列' as summary_zh,
         source_file
     from files

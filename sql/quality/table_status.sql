@@ -69,6 +69,9 @@ ranked as (
         case
             when issues.check_name = 'missing_table' then 4
             when issues.check_name in ('stale_period', 'early_export') then 3
+            -- a missing column costs only the indicators that read it (mart.indicator_values), not the table
+            when issues.check_name = 'missing_column' then 1
+            when issues.severity = 'info' then 0
             when issues.severity = 'error' and excludable.table_code is null then 2
             else 1
         end as rank,

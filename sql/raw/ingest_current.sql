@@ -9,7 +9,10 @@ final as (
         year,
         table_code,
         max_by(file_sha256, ingested_at) as file_sha256,
-        max_by(rows, ingested_at) as rows
+        max_by(rows, ingested_at) as rows,
+        max_by(mapping_fingerprint, ingested_at) as mapping_fingerprint,
+        max_by(source_file, ingested_at) as source_file,
+        max_by(archived_path, ingested_at) as archived_path
     from log
     group by all
 )

@@ -14,5 +14,16 @@ create table if not exists raw.ingest_log (
     exported_at timestamp,
     ingested_at timestamp,
     extra_columns varchar[],
-    coercion_failures bigint
-)
+    coercion_failures bigint,
+    missing_columns varchar[],
+    conversions varchar[],
+    unmapped_headers struct(header varchar, likely_column varchar, samples varchar[])[],
+    mapping_fingerprint varchar
+);
+
+-- a log made before these columns existed gains them (empty: its files are read again once)
+alter table raw.ingest_log add column if not exists missing_columns varchar[];
+alter table raw.ingest_log add column if not exists conversions varchar[];
+alter table raw.ingest_log add column if not exists unmapped_headers
+    struct(header varchar, likely_column varchar, samples varchar[])[];
+alter table raw.ingest_log add column if not exists mapping_fingerprint varchar
