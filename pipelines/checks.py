@@ -93,8 +93,8 @@ SQL_CHECKS = (
     SqlCheck("staleness", ("raw", "ingest_log"),
              ("college_outdated", "stale_period", "period_unknown", "early_export", "late_export"),
              "Data are current: latest year delivered, 学年 in the title, export date against the 学年 end and deadline."),
-    SqlCheck("readability", ("raw", "ingest_log"), ("unreadable_cells", "unknown_columns"),
-             "Cells the ingest could not type and headers it did not recognise."),
+    SqlCheck("readability", ("raw", "ingest_log"), ("unreadable_cells", "unknown_columns", "uncomputed_formulas"),
+             "Cells the ingest could not type, headers it did not recognise, formulas without a calculated value."),
     SqlCheck("consistency", ("raw", "funding_expenditure"), ("students_total", "expenditure_total"),
              "Totals agree: 1.3.2 full-time students vs the 7.1 sum, 5.2 items vs 支出合计."),
 )

@@ -16,14 +16,18 @@ from __future__ import annotations
 import csv
 import ctypes
 import hashlib
+import html
 import io
 import os
+import posixpath
+import re
 import signal
 import stat
 import struct
 import sys
 import time
 import zipfile
+import zlib
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import forkserver
@@ -128,24 +132,51 @@ def read_regular(path: Path, name: str, limits: IngestLimits) -> tuple[bytes, os
 # Workbooks: checked like zip deliveries before calamine opens them
 
 
-def zip_members(data: bytes) -> list[tuple[str, int, int]]:
-    """(name, compressed, uncompressed size) of every member, from the central directory alone
-    (nothing is inflated). A plain struct walk; zipfile for what it does not cover (zip64)."""
+@dataclass(frozen=True)
+class Member:
+    name: str
+    method: int  # 0 stored, 8 deflated
+    packed: int
+    unpacked: int
+    offset: int  # of its local header
+
+
+def zip_directory(data: bytes) -> dict[str, Member]:
+    """Every member of a zip held in memory, from its central directory alone (nothing is
+    inflated): a plain struct walk, zipfile for what it does not cover (zip64)."""
     end = data.rfind(b"PK\x05\x06", max(0, len(data) - 65557))
     if end >= 0 and end + 22 <= len(data):
         count, size, offset = struct.unpack_from("<HII", data, end + 10)
         if count != 0xFFFF and offset != 0xFFFFFFFF and offset + size <= end:
-            members, at = [], offset
+            members, at = {}, offset
             for _ in range(count):
                 if data[at:at + 4] != b"PK\x01\x02":
                     break
+                method = struct.unpack_from("<H", data, at + 10)[0]
                 packed, unpacked, name_length, extra_length, comment_length = struct.unpack_from("<IIHHH", data, at + 20)
-                members.append((data[at + 46:at + 46 + name_length].decode("utf-8", "replace"), packed, unpacked))
+                local = struct.unpack_from("<I", data, at + 42)[0]
+                name = data[at + 46:at + 46 + name_length].decode("utf-8", "replace")
+                members[name] = Member(name, method, packed, unpacked, local)
                 at += 46 + name_length + extra_length + comment_length
             else:
                 return members
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        return [(info.filename, info.compress_size, info.file_size) for info in archive.infolist()]
+        return {info.filename: Member(info.filename, info.compress_type, info.compress_size, info.file_size,
+                                      info.header_offset) for info in archive.infolist()}
+
+
+def member_bytes(data: bytes, member: Member) -> bytes:
+    """A member's bytes, inflated to at most its declared size (a member that lies about its size
+    cannot grow past what `check_workbook` accepted)."""
+    if data[member.offset:member.offset + 4] != b"PK\x03\x04":
+        raise zipfile.BadZipFile(f"no local header for {member.name}")
+    start = member.offset + 30 + sum(struct.unpack_from("<HH", data, member.offset + 26))
+    raw = data[start:start + member.packed]
+    if member.method == 0:
+        return raw[:member.unpacked]
+    if member.method != 8:
+        raise zipfile.BadZipFile(f"compression method {member.method} of {member.name}")
+    return zlib.decompressobj(-15).decompress(raw, member.unpacked)
 
 
 def check_workbook(name: str, data: bytes, limits: IngestLimits) -> None:
@@ -155,16 +186,17 @@ def check_workbook(name: str, data: bytes, limits: IngestLimits) -> None:
     if not data.startswith(b"PK"):
         return
     try:
-        members = zip_members(data)
+        members = zip_directory(data).values()
     except (zipfile.BadZipFile, struct.error, OSError, ValueError):
         return
-    total = sum(unpacked for _, _, unpacked in members)
-    big = [(unpacked / max(packed, 1), member, unpacked) for member, packed, unpacked in members if unpacked >= RATIO_FLOOR]
+    total = sum(m.unpacked for m in members)
+    big = [(m.unpacked / max(m.packed, 1), m.name, m.unpacked) for m in members if m.unpacked >= RATIO_FLOOR]
     ratio, member, size = max(big, default=(0.0, "", 0))
-    largest = max(members, key=lambda m: m[2], default=("", 0, 0))
     if total <= limits.workbook_max_bytes and ratio <= limits.workbook_max_ratio:
         return
-    member, size = (member, size) if ratio > limits.workbook_max_ratio else (largest[0], largest[2])
+    if ratio <= limits.workbook_max_ratio:
+        largest = max(members, key=lambda m: m.unpacked)
+        member, size = largest.name, largest.unpacked
     raise Problem(
         f"工作簿 {name} 解压后过大（其中 {member} 解压为 {size} 字节，压缩比 {ratio:.0f}；整个工作簿 {total} 字节），"
         f"超过上限（{limits.workbook_max_bytes} 字节，ZHENGAI_WORKBOOK_MAX_BYTES；压缩比 {limits.workbook_max_ratio}，"
@@ -187,11 +219,12 @@ def csv_line_count(data: bytes, limits: IngestLimits) -> int:
         end = data.find(terminator, start)
         end = len(data) if end < 0 else end
         line += 1
-        if end - start > limits.csv_max_line_bytes:
+        length = end - start - (data[end - 1:end] == b"\r" and terminator == b"\n")
+        if length > limits.csv_max_line_bytes:
             raise Problem(
-                f"CSV 第 {line} 行长达 {end - start} 字节，超过每行上限 {limits.csv_max_line_bytes} 字节"
+                f"CSV 第 {line} 行长达 {length} 字节，超过每行上限 {limits.csv_max_line_bytes} 字节"
                 "（ZHENGAI_CSV_MAX_LINE_BYTES），未读取：请从平台重新导出，或另存为 xlsx 后提交",
-                f"CSV line {line} has {end - start} bytes, above the limit of {limits.csv_max_line_bytes} "
+                f"CSV line {line} has {length} bytes, above the limit of {limits.csv_max_line_bytes} "
                 "(ZHENGAI_CSV_MAX_LINE_BYTES); not read: export the table again or save it as .xlsx",
             )
         start = end + 1
@@ -234,12 +267,12 @@ def csv_rows(text: str, lines: int, limits: IngestLimits) -> list[list[str]]:
                     f"{limits.csv_max_cells} cells (ZHENGAI_CSV_MAX_CELLS); not read",
                 )
             rows.append(row)
-    except csv.Error as error:
+    except csv.Error as error:  # named by the line where the row that broke began (where its quote opened)
         raise Problem(
-            f"CSV 第 {reader.line_num} 行起无法按 CSV 读取（{error}），多半是引号未成对（文件共 {lines} 行，"
-            f"只读出 {len(rows)} 行）：请删除或补齐引号后重新导出",
-            f"CSV cannot be read from line {reader.line_num} ({error}), most likely an unbalanced quote "
-            f"({lines} lines in the file, {len(rows)} rows read): fix the quote and export again",
+            f"CSV 第 {before + 1} 行起无法按 CSV 读取（读到第 {reader.line_num} 行时：{error}），多半是该行引号未成对"
+            f"（文件共 {lines} 行，只读出 {len(rows)} 行）：请删除或补齐引号后重新导出",
+            f"CSV cannot be read from line {before + 1} (at line {reader.line_num}: {error}), most likely an "
+            f"unbalanced quote ({lines} lines in the file, {len(rows)} rows read): fix the quote and export again",
         ) from error
     return rows
 
@@ -354,3 +387,69 @@ def stop_worker_server(timeout: float = 5.0) -> None:
         server._forkserver_alive_fd = server._forkserver_pid = server._forkserver_address = None
         if address and not address.startswith("\0") and os.path.exists(address):
             os.unlink(address)
+
+
+# ---------------------------------------------------------------------------------------------
+# Formulas without a cached value (written by a library, never opened in Excel): calamine reads
+# them as empty cells
+
+
+FORMULA_RE = re.compile(rb"<(?:\w+:)?f[\s>/]")
+CELL_RE = re.compile(rb"<(?:\w+:)?c\b([^>]*?)(?:/>|>(.*?)</(?:\w+:)?c>)", re.DOTALL)
+REF_RE = re.compile(rb'\br="([A-Z]+)(\d+)"')
+VALUE_RE = re.compile(rb"<(?:\w+:)?(?:v>[^<]|is\b)")
+SHEET_RE = re.compile(r"<(?:\w+:)?sheet\b([^>]*)>")
+RELATIONSHIP_RE = re.compile(r"<(?:\w+:)?Relationship\b([^>]*)>")
+ATTRIBUTE_RE = re.compile(r'([\w:]+)="([^"]*)"')
+
+
+def _attributes(text: str) -> dict[str, str]:
+    return {name.rsplit(":", 1)[-1] if name != "r:id" else name: html.unescape(value)
+            for name, value in ATTRIBUTE_RE.findall(text)}
+
+
+def worksheet_member(data: bytes, directory: dict[str, Member], sheet: str) -> str | None:
+    """The zip member holding the named sheet (xl/workbook.xml → its relationship → the part)."""
+    workbook = member_bytes(data, directory["xl/workbook.xml"]).decode("utf-8", "replace")
+    rid = next((attrs.get("r:id") or attrs.get("id") for attrs in map(_attributes, SHEET_RE.findall(workbook))
+                if attrs.get("name") == sheet), None)
+    rels = member_bytes(data, directory["xl/_rels/workbook.xml.rels"]).decode("utf-8", "replace")
+    target = next((attrs["Target"] for attrs in map(_attributes, RELATIONSHIP_RE.findall(rels))
+                   if attrs.get("Id") == rid and "Target" in attrs), None)
+    if target is None:
+        return None
+    return target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join("xl", target))
+
+
+def uncomputed_formulas(data: bytes, sheet: str) -> list[tuple[int, str]]:
+    """(row, column letter) of every formula cell of the sheet that has no cached value.
+
+    The sheet's XML is inflated once (the workbook passed `check_workbook`); a sheet without any
+    formula costs one search of it.
+    """
+    directory = zip_directory(data)
+    member = worksheet_member(data, directory, sheet)
+    if member not in directory:
+        return []
+    xml = member_bytes(data, directory[member])
+    if not FORMULA_RE.search(xml):
+        return []
+    cells = []
+    for attributes, body in CELL_RE.findall(xml):
+        if body and FORMULA_RE.search(body) and not VALUE_RE.search(body):
+            ref = REF_RE.search(attributes)
+            if ref:
+                cells.append((int(ref.group(2)), ref.group(1).decode()))
+    return cells
+
+
+def formula_problem(sheet: str, cells: list[tuple[int, str]]) -> Problem:
+    shown = "、".join(f"{column}{row}" for row, column in cells[:20]) + ("等" if len(cells) > 20 else "")
+    rows = sorted({row for row, _ in cells})
+    return Problem(
+        f"公式未计算：请在 Excel 中打开并保存后重新导出（工作表“{sheet}”中 {len(cells)} 个公式单元格没有计算结果，"
+        f"已按空值读取：{shown}；涉及第 {'、'.join(map(str, rows[:20]))}{'等' if len(rows) > 20 else ''} 行）",
+        f"formulas not calculated: open the file in Excel, save it and export again ({len(cells)} formula cells of "
+        f"sheet '{sheet}' have no calculated value and were read as empty: "
+        f"{', '.join(f'{column}{row}' for row, column in cells[:20])}{' …' if len(cells) > 20 else ''})",
+    )
