@@ -27,9 +27,20 @@ Choices a data officer should know:
   loaded; their headers are kept in `raw.ingest_log.extra_columns`.
 - `exported_at` is the workbook's core-properties `created` as written (the platform writes local
   Asia/Shanghai time); CSV files have none.
+- One file never costs the run (`pipelines.ingest_guard`): whatever fails while a file is listed,
+  read, identified, typed or quarantined quarantines that file with its reason; a college that
+  fails as a whole is quarantined, the others load; a worker process that dies is replaced and its
+  colleges are read in this process. The run fails only when the warehouse cannot be written.
+- Nothing in the inbox is followed: a symlink (file or folder), FIFO or device is quarantined as
+  such (a reason file only), never opened or copied. Workbooks are checked like zip deliveries
+  before they are opened, CSV lines and cells are capped, CSV quoting is read strictly (a quote
+  left open is named by its line), and formula cells without a calculated value are named in the
+  file's log row (`reason`, status still `loaded`).
 
 Settings (environment): ZHENGAI_ZIP_MAX_BYTES (512 MB), ZHENGAI_ZIP_MAX_RATIO (200),
-ZHENGAI_ZIP_MAX_MEMBERS (2000) refuse absurd zips; ZHENGAI_INGEST_WORKERS (min(4, CPUs)) worker
+ZHENGAI_ZIP_MAX_MEMBERS (2000) refuse absurd zips; ZHENGAI_FILE_MAX_BYTES (64 MiB),
+ZHENGAI_WORKBOOK_MAX_BYTES (64 MiB), ZHENGAI_WORKBOOK_MAX_RATIO (200), ZHENGAI_CSV_MAX_LINE_BYTES
+(65536) and ZHENGAI_CSV_MAX_CELLS (1,000,000) bound the memory one file may take; ZHENGAI_INGEST_WORKERS (min(4, CPUs)) worker
 processes, forked from a fork server, read and type colleges in parallel once there are
 ZHENGAI_INGEST_POOL_MIN_SCHOOLS (3) colleges, in tasks of consecutive colleges holding about
 ZHENGAI_INGEST_CHUNK_BYTES (4 MiB) of files each (a worker's memory follows its task); about

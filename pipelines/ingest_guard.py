@@ -155,6 +155,8 @@ def zip_directory(data: bytes) -> dict[str, Member]:
                 method = struct.unpack_from("<H", data, at + 10)[0]
                 packed, unpacked, name_length, extra_length, comment_length = struct.unpack_from("<IIHHH", data, at + 20)
                 local = struct.unpack_from("<I", data, at + 42)[0]
+                if 0xFFFFFFFF in (packed, unpacked, local):  # the real values are in a zip64 extra field
+                    break
                 name = data[at + 46:at + 46 + name_length].decode("utf-8", "replace")
                 members[name] = Member(name, method, packed, unpacked, local)
                 at += 46 + name_length + extra_length + comment_length
