@@ -1075,8 +1075,11 @@ class Ingest:
 
     def load_inbox(self) -> Summary:
         """The run itself, between the start and the end of its worker processes' fork server."""
-        private_dirs(self.settings.archive)
-        private_dirs(self.settings.quarantine)
+        for folder in (self.settings.archive, self.settings.quarantine):
+            try:
+                private_dirs(folder)
+            except OSError as error:  # each file's copy then fails alone and its log row says so
+                self.log(f"无法创建 {folder}（{error}）/ cannot create {folder}")
         self.prepare_warehouse()
         state = self.current_state()
         previous = self.previous_by_file()
@@ -1434,7 +1437,7 @@ class Ingest:
                 if candidate.delivery.suffix == ".xlsx":
                     try:
                         stamp = read_xlsx_exported_at(blobs[candidate.sha])
-                    except (zipfile.BadZipFile, OSError):
+                    except Exception:  # a damaged workbook: its file time decides, the file is judged when read
                         stamp = None
                 return (stamp or candidate.delivery.modified, candidate.delivery.source_file)
 

@@ -145,6 +145,16 @@ def test_a_name_too_long_for_a_reason_file_is_cut_and_hashed(conn):
     assert other != reasons[0].name  # two long names never share a reason file
 
 
+def test_a_quarantine_that_cannot_be_written_still_logs_the_reason(conn):
+    write_college(inbox(), "13829", 2024, ["6.1"])
+    (inbox() / "13829" / "2024" / "notes.docx").write_bytes(b"word")
+    get_settings().quarantine.write_bytes(b"not a folder")  # the quarantine cannot be created
+    summary = ingest_inbox(conn, get_settings())
+    assert (summary.loaded, summary.quarantined) == (1, 1)
+    reason = log_rows(conn)["13829/2024/notes.docx"]["reason"]
+    assert "不支持的文件格式 .docx" in reason and "隔离副本未能写入" in reason
+
+
 def test_an_unexpected_failure_on_one_file_quarantines_only_that_file(conn, monkeypatch):
     in_process(monkeypatch)
     write_college(inbox(), "13829", 2024, ["6.1", "7.1"])
