@@ -40,13 +40,13 @@ Choices a data officer should know:
 Settings (environment): ZHENGAI_ZIP_MAX_BYTES (512 MB), ZHENGAI_ZIP_MAX_RATIO (200),
 ZHENGAI_ZIP_MAX_MEMBERS (2000) refuse absurd zips; ZHENGAI_FILE_MAX_BYTES (64 MiB),
 ZHENGAI_WORKBOOK_MAX_BYTES (64 MiB), ZHENGAI_WORKBOOK_MAX_RATIO (200), ZHENGAI_CSV_MAX_LINE_BYTES
-(65536) and ZHENGAI_CSV_MAX_CELLS (1,000,000) bound the memory one file may take; ZHENGAI_INGEST_WORKERS (min(4, CPUs)) worker
-processes, forked from a fork server, read and type colleges in parallel once there are
-ZHENGAI_INGEST_POOL_MIN_SCHOOLS (3) colleges, in tasks of consecutive colleges holding about
-ZHENGAI_INGEST_CHUNK_BYTES (4 MiB) of files each (a worker's memory follows its task); about
-ZHENGAI_INGEST_BATCH_ROWS (100000) rows are written at a time, all in one transaction per run, with
-DuckDB's memory capped at ZHENGAI_INGEST_MEMORY_LIMIT (128MB) meanwhile; ZHENGAI_ARCHIVE_HARDLINK (0)
-as above.
+(65536) and ZHENGAI_CSV_MAX_CELLS (1,000,000) bound the memory one file may take;
+ZHENGAI_INGEST_WORKERS (min(4, CPUs)) worker processes, forked from a fork server, read and type
+colleges in parallel once there are ZHENGAI_INGEST_POOL_MIN_SCHOOLS (3) colleges, in tasks of
+consecutive colleges holding about ZHENGAI_INGEST_CHUNK_BYTES (4 MiB) of files each (a worker's
+memory follows its task); about ZHENGAI_INGEST_BATCH_ROWS (100000) rows are written at a time, all
+in one transaction per run, with DuckDB's memory capped at ZHENGAI_INGEST_MEMORY_LIMIT (128MB)
+meanwhile; ZHENGAI_ARCHIVE_HARDLINK (0) as above.
 """
 
 from __future__ import annotations
@@ -209,6 +209,7 @@ CREATED_RE = re.compile(r"<dcterms:created[^>]*>([^<]+)</dcterms:created>")
 
 
 CORE_XML = b"docProps/core.xml"
+CORE_XML_MAX = 1 << 20  # a few hundred bytes in any real workbook: never inflated beyond this
 
 
 def _core_xml(data: bytes) -> bytes | None:
@@ -224,7 +225,7 @@ def _core_xml(data: bytes) -> bytes | None:
         return None
     start = offset + 30 + sum(struct.unpack_from("<HH", data, offset + 26))
     raw = data[start:start + size]
-    return raw if method == 0 else zlib.decompress(raw, -15)
+    return raw[:CORE_XML_MAX] if method == 0 else zlib.decompressobj(-15).decompress(raw, CORE_XML_MAX)
 
 
 def read_xlsx_exported_at(data: bytes) -> dt.datetime | None:
@@ -1174,6 +1175,8 @@ class Ingest:
         try:
             while queued and len(pending) < 2 * workers and not broken:
                 broken = not submit()
+            if not pending:  # the pool broke before taking anything: one chunk in process, then a new pool
+                yield ingest_chunk(queued.popleft())
             while pending:
                 task, future = pending.popleft()
                 try:
