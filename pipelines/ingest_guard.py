@@ -125,7 +125,10 @@ def read_regular(path: Path, name: str, limits: IngestLimits) -> tuple[bytes, os
         info = os.fstat(stream.fileno())
         if info.st_size > limits.file_max_bytes:
             raise too_large(name, info.st_size, limits)
-        return stream.read(limits.file_max_bytes + 1), info
+        data = stream.read(info.st_size + 1)  # sized by the stat: a read of the limit would allocate all of it
+        if len(data) > limits.file_max_bytes:  # it grew since the stat
+            raise too_large(name, len(data), limits)
+        return data, info
 
 
 # ---------------------------------------------------------------------------------------------
