@@ -13,8 +13,8 @@ memory (ru_maxrss) is its own:
 - `ingest, 1 process`: the same with ZHENGAI_INGEST_WORKERS=1.
 - `rerun`: the same inbox again into the first warehouse (every file `unchanged`).
 
-Wall time and CPU time (user + system: the process, its workers and their fork server) are
-printed: on a shared machine CPU time is the steadier figure, and `--repeat N` shows the fastest of
+Wall time and CPU time (user + system: the process, its workers and their fork server, which the
+run ends and reaps) are printed: on a shared machine CPU time is the steadier figure, and `--repeat N` shows the fastest of
 N runs, taken in turn (wall time of the same run varied by up to 1.7× on the shared 2-CPU
 development machine). Peak RSS is the largest of the process, each worker and the fork server
 (processes are measured apart, not summed).
@@ -96,28 +96,11 @@ def measure_ingest(home: Path) -> dict:
     with duckdb.connect(str(warehouse)) as conn:
         summary = ingest_inbox(conn, get_settings())
         rows = sum(summary.rows_loaded.values())
-    # workers are forked by a fork server, not by this process: RUSAGE_CHILDREN does not see them,
-    # so they report their own CPU and peak RSS, and the fork server is read from /proc
+    # the run ends its fork server, which has reaped the workers: RUSAGE_CHILDREN holds their CPU
+    # time; their peak RSS is also their own report (a child's ru_maxrss is its largest process)
     workers = [usage for pid, usage in summary.processes.items() if pid != os.getpid()]
-    server = forkserver_usage()
     return {"loaded": summary.loaded, "unchanged": summary.unchanged, "quarantined": summary.quarantined,
-            "rows": rows, "workers": len(workers),
-            "_cpu": sum(cpu for cpu, _ in workers) + (server[0] if server else 0.0),
-            "_peak_kb": max([peak for _, peak in workers] + ([server[1]] if server else []), default=0)}
-
-
-def forkserver_usage() -> tuple[float, int] | None:
-    """(CPU seconds, peak RSS in KiB) of this process's multiprocessing fork server, if it started one."""
-    from multiprocessing import forkserver
-
-    pid = getattr(forkserver._forkserver, "_forkserver_pid", None)
-    if not pid:
-        return None
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    peak = next(line.split()[1] for line in Path(f"/proc/{pid}/status").read_text().splitlines()
-                if line.startswith("VmHWM"))
-    return cpu, int(peak)
+            "rows": rows, "workers": len(workers), "_peak_kb": max((peak for _, peak in workers), default=0)}
 
 
 def cpu_seconds() -> float:

@@ -115,6 +115,11 @@ class IngestLimits:
     chunk_bytes: int
     memory_limit: str
     archive_hardlink: bool
+    file_max_bytes: int = 64 * 1024 * 1024
+    workbook_max_bytes: int = 64 * 1024 * 1024
+    workbook_max_ratio: int = 200
+    csv_max_line_bytes: int = 65536
+    csv_max_cells: int = 1_000_000
 
     @classmethod
     def from_env(cls) -> IngestLimits:
@@ -128,4 +133,9 @@ class IngestLimits:
             chunk_bytes=env_int("ZHENGAI_INGEST_CHUNK_BYTES", 4 * 1024 * 1024),
             memory_limit=os.environ.get("ZHENGAI_INGEST_MEMORY_LIMIT", "128MB"),
             archive_hardlink=env_int("ZHENGAI_ARCHIVE_HARDLINK", 0) == 1,
+            file_max_bytes=env_int("ZHENGAI_FILE_MAX_BYTES", 64 * 1024 * 1024),
+            workbook_max_bytes=env_int("ZHENGAI_WORKBOOK_MAX_BYTES", 64 * 1024 * 1024),
+            workbook_max_ratio=env_int("ZHENGAI_WORKBOOK_MAX_RATIO", 200),
+            csv_max_line_bytes=env_int("ZHENGAI_CSV_MAX_LINE_BYTES", 65536),
+            csv_max_cells=env_int("ZHENGAI_CSV_MAX_CELLS", 1_000_000),
         )

@@ -3,7 +3,9 @@
 `write_xlsx` writes the brief's shape: a merged title row `<学校> 表<code> <name>（<Y-1>-<Y>学年）`,
 a one- or two-level header (two-level where a header is written `上级/下级`, upper cells merged),
 a 序号 column, the data rows, optionally a final 合计 row; the export time goes into the
-workbook's core properties. `write_csv` writes the same table as CSV in any encoding.
+workbook's core properties. `write_csv` writes the same table as CSV in any encoding. The last
+builders write what a clumsy or hostile sender might: a shared-strings bomb, formulas without
+calculated values, a CSV with a quote left open.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 import struct
+import zipfile
 from pathlib import Path
 
 import xlsxwriter
@@ -224,4 +228,62 @@ def write_xls(path: Path, sheets: list[tuple[str, list[list]]]) -> Path:
     Python package writes .xls any more."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(_compound_file(_biff8_workbook(sheets)))
+    return path
+
+
+# -- hostile and broken deliveries ----------------------------------------------------------------
+
+
+def write_shared_strings_bomb(path: Path, expanded_bytes: int, block_bytes: int = 1 << 20) -> Path:
+    """A workbook named like a 6.1 export whose `xl/sharedStrings.xml` expands to about
+    `expanded_bytes` (a shared-strings bomb: small on disk, gigabytes once read). The members of
+    a real one-cell workbook are copied and the shared strings streamed into the zip block by
+    block, so building a 2.6 GB bomb never holds more than a block in memory."""
+    base = io.BytesIO()
+    workbook = xlsxwriter.Workbook(base, {"in_memory": True})
+    workbook.add_worksheet("表6.1").write(0, 0, "序号")
+    workbook.close()
+    entry = b"<si><t>" + b"A" * 1000 + b"</t></si>"
+    block = entry * max(1, block_bytes // len(entry))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(base) as source, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as bomb:
+        for info in source.infolist():
+            if info.filename != "xl/sharedStrings.xml":
+                bomb.writestr(info.filename, source.read(info))
+        with bomb.open("xl/sharedStrings.xml", "w", force_zip64=True) as stream:
+            stream.write(b'<?xml version="1.0" encoding="UTF-8"?>'
+                         b'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">')
+            for _ in range(max(1, expanded_bytes // len(block))):
+                stream.write(block)
+            stream.write(b"</sst>")
+    return path
+
+
+def strip_formula_values(path: Path) -> Path:
+    """Drop the cached value of every formula cell, as a workbook written by openpyxl (or any
+    program that does not calculate) has them: xlsxwriter writes `<f>…</f><v>0</v>`."""
+    with zipfile.ZipFile(path) as source:
+        members = [(info, source.read(info)) for info in source.infolist()]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:
+        for info, data in members:
+            if info.filename.startswith("xl/worksheets/"):
+                data = re.sub(rb"(</f>)<v>[^<]*</v>", rb"\1", data)
+            target.writestr(info, data)
+    return path
+
+
+def write_csv_with_open_quote(path: Path, table: CatalogTable, rows: list[dict], line: int, padding: int = 0,
+                              closed_at: int | None = None) -> Path:
+    """A CSV export whose sheet line `line` opens a quote in its second cell that is never closed
+    (or closed by a stray quote ending the second cell of line `closed_at`, so that the lines in
+    between read as one valid row); `padding` characters of notes in lines of 100 below the rows
+    put the rest of the file past the csv module's field limit."""
+    write_csv(path, table, rows)
+    lines = path.read_bytes().decode("utf-8").split("\r\n")
+    lines[line - 1] = lines[line - 1].replace(",", ',"', 1)
+    if closed_at is not None:
+        first, second, rest = lines[closed_at - 1].split(",", 2)
+        lines[closed_at - 1] = f'{first},{second}",{rest}'
+    text = "\r\n".join(lines + ["备注" * 50] * (padding // 100))
+    path.write_bytes(text.encode("utf-8"))
     return path

@@ -1,6 +1,8 @@
 -- What the ingest could not read: cells that could not be typed (loaded as empty, so a required
--- column shows up again in the suites) and unknown columns, kept per row in raw.<table>.extra until
--- a data officer maps them (a free-text 备注/说明 column is common and harmless, so it is not reported).
+-- column shows up again in the suites), unknown columns, kept per row in raw.<table>.extra until
+-- a data officer maps them (a free-text 备注/说明 column is common and harmless, so it is not reported),
+-- and formula cells that have no calculated value (a workbook written by a program, never opened in
+-- Excel: read as empty).
 with college_years as (
     select school_code, year from college_years
 ),
@@ -56,9 +58,26 @@ extra as (
     where len(extra_columns) > 0
 ),
 
+formulas as (
+    select
+        school_code, year, table_code,
+        null::varchar as column_name,
+        'uncomputed_formulas' as check_name,
+        'warn' as severity,
+        null::bigint as failed_count,
+        '' as samples,
+        '表' || table_code || ' ' || coalesce(name_zh, '') || ' 文件《' || source_file || '》：' || reason as message_zh,
+        'table ' || table_code || ': ' || source_file || ': ' || reason_en as message_en,
+        '公式未计算' as summary_zh,
+        source_file
+    from files
+    where starts_with(reason, '公式未计算')
+),
+
 final as (
     select * from coercion
     union all select * from extra
+    union all select * from formulas
 )
 
 select * from final
