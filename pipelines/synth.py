@@ -1711,6 +1711,16 @@ def write_registry(path: Path, schools: list[School], old_rows: list[dict]) -> N
     path.write_text(buffer.getvalue(), encoding="utf-8")
 
 
+def synth_context() -> multiprocessing.context.BaseContext:
+    """Workers forked from a fork server that has imported this module: a plain fork of a process
+    with other threads (pytest's, Dagster's) can copy a held lock into the child and hang it."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])
+    return context
+
+
 def generate_province(
     out: Path,
     schools: int,
@@ -1744,7 +1754,7 @@ def generate_province(
     plan = plan_defects(planned, seed) if defects else {}
     tasks = [(school, seed, years, out, plan.get(school.code, []), layouts) for school in planned]
     if jobs > 1:
-        with multiprocessing.get_context("fork").Pool(jobs) as pool:
+        with synth_context().Pool(jobs) as pool:
             results = pool.imap(generate_school, tasks)
             results = list(_report(results, planned, progress))
     else:
