@@ -3,7 +3,7 @@
 A college is named `=HYPERLINK("http://x","y")`, and others start with `+`, `-` and `@`. The
 workbooks are read at the level Excel reads them: the sheet XML inside the .xlsx. A formula cell
 carries an `<f>` element and a link a `<hyperlink>`; the names must appear as plain text cells.
-(openpyxl is not a dependency of the project; its `data_type == 'f'` is exactly a cell with `<f>`.)
+The same workbooks are also opened with openpyxl, as an analyst's script would: no cell is a formula.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ import re
 import zipfile
 from pathlib import Path
 from xml.etree import ElementTree
+
+import openpyxl
 
 from test_review import write_warehouse
 from test_sampling import AS_OF, province
@@ -47,9 +49,18 @@ def cells(path: Path) -> list[dict]:
     return found
 
 
+def openpyxl_cells(path: Path) -> list:
+    book = openpyxl.load_workbook(path)
+    return [cell for sheet in book.worksheets for row in sheet.iter_rows() for cell in row if cell.value is not None]
+
+
 def assert_names_are_text(path: Path, names) -> None:
     found = cells(path)
     assert [cell["ref"] for cell in found if cell["formula"] is not None] == []
+    opened = openpyxl_cells(path)
+    assert [cell.coordinate for cell in opened if cell.data_type == "f"] == []
+    for name in names:
+        assert any(cell.data_type == "s" and name in str(cell.value) for cell in opened), f"{name} not text in {path.name}"
     for name in names:
         holding = [cell for cell in found if cell["text"] and name in cell["text"]]
         assert holding, f"{name} missing from {path.name}"
