@@ -542,6 +542,12 @@ def unit_scales(names: list[str], mapped: dict[int, str], table: CatalogTable, t
     return scales
 
 
+def continues_header(row: tuple, tokens: frozenset[str]) -> bool:
+    """Whether every filled cell of a row is header text of the table (a header's lower level)."""
+    keys = [normalise_header(cell) for cell in row if cell is not None and str(cell).strip()]
+    return bool(keys) and all(key in tokens or loose_header(key) in tokens for key in keys)
+
+
 def find_header(grid: Grid, table: CatalogTable) -> HeaderMap:
     raw_head = grid.head(HEADER_SCAN_ROWS)
     tokens = table_headers(table).tokens
@@ -566,10 +572,14 @@ def find_header(grid: Grid, table: CatalogTable) -> HeaderMap:
     top = [_clean_cell(cell) for cell in raw_head[header_row]]
     chosen = map_columns(top, table)
     names, data_start = top, header_row + 1
-    if header_row + 1 < len(raw_head) and len(chosen[0]) < len(table.columns):
-        two_names = flatten_two_level(top, [_clean_cell(cell) for cell in raw_head[header_row + 1]])
+    below = raw_head[header_row + 1] if header_row + 1 < len(raw_head) else None
+    # a lower level under a few columns only (the online system's 专业技术职务/等级) leaves every column
+    # found on the upper row alone: the row below is then header text, not the first data row
+    continued = below is not None and continues_header(below, tokens)
+    if below is not None and (len(chosen[0]) < len(table.columns) or continued):
+        two_names = flatten_two_level(top, [_clean_cell(cell) for cell in below])
         two_level = map_columns(two_names, table)
-        if len(two_level[0]) > len(chosen[0]):
+        if len(two_level[0]) > len(chosen[0]) or (continued and len(two_level[0]) == len(chosen[0])):
             chosen, names, data_start = two_level, two_names, header_row + 2
     if data_start == header_row + 1 and header_row > 0 and serial_key not in map(normalise_header, top):
         # the best-scoring row may be the lower level of a two-level header (no 序号 to anchor it)
