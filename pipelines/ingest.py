@@ -1016,6 +1016,27 @@ def join_subtables(table: CatalogTable, parts: list[tuple[CatalogTable, pa.Table
     return joined
 
 
+def stale_subtable_siblings(stale: list[tuple], previous: dict[tuple[str, str], list[dict]]) -> list[tuple]:
+    """The other sub-table files joined with a stale one (same college, year, V2 table and run):
+    read again from the archive together, since the join needs them all."""
+    subtables: dict[tuple, list[dict]] = defaultdict(list)
+    by_source: dict[str, list[dict]] = defaultdict(list)
+    for rows in previous.values():
+        for row in rows:
+            if row["status"] != "quarantined" and (row.get("reason") or "").startswith(SUBTABLE_NOTE):
+                subtables[(row["school_code"], row["year"], row["table_code"], row["ingested_at"])].append(row)
+                by_source[row["source_file"]].append(row)
+    known = {entry[2] for entry in stale}
+    found = []
+    for _, _, source, _ in stale:
+        for row in by_source.get(source, []):
+            for sibling in subtables[(row["school_code"], row["year"], row["table_code"], row["ingested_at"])]:
+                if sibling["source_file"] not in known:
+                    known.add(sibling["source_file"])
+                    found.append((sibling["school_code"], sibling["year"], sibling["source_file"], sibling["archived_path"]))
+    return found
+
+
 # ---------------------------------------------------------------------------------------------
 # Discovery: the inbox as a list of deliveries (one per file, zip members included)
 
@@ -1490,6 +1511,7 @@ class Ingest:
         self.prepare_warehouse()
         state = self.current_state()
         previous = self.previous_by_file()
+        self.stale += stale_subtable_siblings(self.stale, previous)
         by_school: dict[str, list[Delivery]] = defaultdict(list)
         discovered = discover(self.settings.inbox, self.limits)
         for delivery in discovered + self.remap_from_archive(discovered):

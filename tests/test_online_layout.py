@@ -140,3 +140,21 @@ def test_the_online_colleges_of_the_mixed_demo_layout_load_whole(mixed_province,
     for school, year in online:
         assert set(delivered(conn, school, year)) >= {t.code for t in CATALOG.tables if t.required}
         assert_indicator_columns_loaded(conn, school, year)
+
+
+def test_an_alias_rereads_every_subtable_from_the_archive_when_the_inbox_was_cleared(tmp_path, monkeypatch):
+    aliases = tmp_path / "header_aliases.csv"
+    aliases.write_bytes((REFERENCE_DIR / "header_aliases.csv").read_bytes())
+    monkeypatch.setenv("ZHENGAI_HEADER_ALIASES", str(aliases))
+    folder = get_settings().inbox / SCHOOL / "2024"
+    write_layout_fixtures(folder, ONLINE_VERSION)
+    conn = duckdb.connect()
+    ingest_inbox(conn, get_settings())
+    before = conn.sql(f"select {TEACHER_COLUMNS} from raw.full_time_teachers order by staff_no").fetchall()
+    for path in folder.iterdir():
+        path.unlink()  # the college's delivery was cleared from the inbox after the first run
+    with open(aliases, "a", encoding="utf-8") as handle:
+        handle.write("6.1,双师型,is_double_qualified,test\n")  # 6.1's mapping changes: its files are read again
+    again = ingest_inbox(conn, get_settings())
+    assert again.loaded == 3 and again.quarantined == 0  # all three sub-tables, not the one ingest_current names
+    assert conn.sql(f"select {TEACHER_COLUMNS} from raw.full_time_teachers order by staff_no").fetchall() == before
