@@ -35,6 +35,11 @@ Choices a data officer should know:
   columns are kept per row in `raw.<table>.extra` (header → text) and listed with sample values and
   a likely column in `raw.ingest_log.extra_columns` / `unmapped_headers`. A file whose table's
   headers or aliases changed since it was loaded (`mapping_fingerprint`) is read again.
+- A newer platform's sub-tables of one V2 table (online 6.1 教职工基本信息, 6.2 个人其他信息, 6.3
+  授课情况 → V2 6.1, reference/platform_crosswalk.csv) are read each with its own shape's headers,
+  joined on the V2 table's key (教工号) per college-year in the worker, before typing, per-course
+  rows summed per teacher (`join_subtables`); each file is logged under the V2 code with a
+  `子表合并` note. A sub-table not delivered or not readable leaves its columns NULL (missing).
 - .xlsx, .xls (BIFF, older exports and WPS) and .csv (UTF-8 with or without BOM, GBK, GB18030)
   are read; a workbook may hold several tables as sheets named by table.
 - `exported_at` is the workbook's core-properties `created` as written (the platform writes local
