@@ -285,7 +285,7 @@ def with_header_aliases(catalog: Catalog, aliases: list[HeaderAlias]) -> Catalog
             for column in table.columns
         )
         tables.append(replace(table, columns=columns))
-    return Catalog(tables=tuple(tables))
+    return Catalog(tables=tuple(tables), shapes=catalog.shapes)  # the newer platforms' shapes stay
 
 
 def mapping_fingerprint(table: CatalogTable, version: str) -> str:

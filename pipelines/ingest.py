@@ -35,6 +35,11 @@ Choices a data officer should know:
   columns are kept per row in `raw.<table>.extra` (header → text) and listed with sample values and
   a likely column in `raw.ingest_log.extra_columns` / `unmapped_headers`. A file whose table's
   headers or aliases changed since it was loaded (`mapping_fingerprint`) is read again.
+- A newer platform's sub-tables of one V2 table (online 6.1 教职工基本信息, 6.2 个人其他信息, 6.3
+  授课情况 → V2 6.1, reference/platform_crosswalk.csv) are read each with its own shape's headers,
+  joined on the V2 table's key (教工号) per college-year in the worker, before typing, per-course
+  rows summed per teacher (`join_subtables`); each file is logged under the V2 code with a
+  `子表合并` note. A sub-table not delivered or not readable leaves its columns NULL (missing).
 - .xlsx, .xls (BIFF, older exports and WPS) and .csv (UTF-8 with or without BOM, GBK, GB18030)
   are read; a workbook may hold several tables as sheets named by table.
 - `exported_at` is the workbook's core-properties `created` as written (the platform writes local
@@ -81,7 +86,7 @@ from collections import defaultdict, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
 from pathlib import Path, PurePosixPath
 from zoneinfo import ZoneInfo
@@ -92,7 +97,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipelines.catalog import (LINEAGE_COLUMNS, Catalog, CatalogColumn, CatalogTable, create_raw_tables, load_catalog,
+from pipelines.catalog import (BASE_VERSION, LINEAGE_COLUMNS, Catalog, CatalogColumn, CatalogTable, create_raw_tables, load_catalog,
                                raw_table_columns)
 from pipelines.catalog import (CrosswalkEntry, load_crosswalk, load_header_aliases, load_header_words,
                                load_unit_conversions, mapping_fingerprint, unit_factor, with_header_aliases)
@@ -118,6 +123,7 @@ PERIOD_RE = re.compile(r"(\d{4})\s*[-~～—–至到]\s*(\d{4})\s*学年")
 CODE_IN_NAME_RE = re.compile(r"表\s*(\d{1,2}(?:\s*[.\-_]\s*\d{1,2}){0,2})(?!\d)")
 LEADING_CODE_RE = re.compile(r"^\s*(\d{1,2}(?:\s*[.\-_]\s*\d{1,2}){0,2})(?![\d年])")
 SCHOOL_RE = re.compile(r"^\d{5}$")
+SUBTABLE_NOTE = "子表合并"  # starts the log note of a sub-table's file (see `Ingest.load_subtables`)
 ZIP_NAME_RE = re.compile(r"^(\d{5})[_\-](\d{4})$")
 EXCEL_EPOCH = dt.date(1899, 12, 30)
 
@@ -284,6 +290,19 @@ def identify_table(label: str, catalog: Catalog,
         return None, f"表号 {by_code.code}（{by_code.name_zh}）与表名“{by_name.name_zh}”（表{by_name.code}）不一致"
     table = by_code or by_name
     return table, "" if table else "名称中没有可识别的表号或表名"
+
+
+def identify_subtable(label: str, catalog: Catalog, crosswalk: tuple[CrosswalkEntry, ...]) -> CatalogTable | None:
+    """The newer platform's shape (`catalog.shapes`) a file or sheet name designates when that table
+    is one of several sub-tables joined into one V2 table (online 6.1 教职工基本信息, 6.2 个人其他信息
+    and 6.3 授课情况 → V2 6.1 on 教工号); None for anything else. Ask `identify_table` first."""
+    text = unicodedata.normalize("NFKC", label)
+    match = CODE_IN_NAME_RE.search(text) or LEADING_CODE_RE.search(text)
+    entry, alone = by_crosswalk(_code(match.group(1)) if match else None, normalise_header(text), crosswalk)
+    if entry is None or alone:
+        return None
+    return next((shape for shape in catalog.shapes if (shape.platform_version, shape.code)
+                 == (entry.platform_version, entry.table_code)), None)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -528,6 +547,12 @@ def unit_scales(names: list[str], mapped: dict[int, str], table: CatalogTable, t
     return scales
 
 
+def continues_header(row: tuple, tokens: frozenset[str]) -> bool:
+    """Whether every filled cell of a row is header text of the table (a header's lower level)."""
+    keys = [normalise_header(cell) for cell in row if cell is not None and str(cell).strip()]
+    return bool(keys) and all(key in tokens or loose_header(key) in tokens for key in keys)
+
+
 def find_header(grid: Grid, table: CatalogTable) -> HeaderMap:
     raw_head = grid.head(HEADER_SCAN_ROWS)
     tokens = table_headers(table).tokens
@@ -552,10 +577,14 @@ def find_header(grid: Grid, table: CatalogTable) -> HeaderMap:
     top = [_clean_cell(cell) for cell in raw_head[header_row]]
     chosen = map_columns(top, table)
     names, data_start = top, header_row + 1
-    if header_row + 1 < len(raw_head) and len(chosen[0]) < len(table.columns):
-        two_names = flatten_two_level(top, [_clean_cell(cell) for cell in raw_head[header_row + 1]])
+    below = raw_head[header_row + 1] if header_row + 1 < len(raw_head) else None
+    # a lower level under a few columns only (the online system's 专业技术职务/等级) leaves every column
+    # found on the upper row alone: the row below is then header text, not the first data row
+    continued = below is not None and continues_header(below, tokens)
+    if below is not None and (len(chosen[0]) < len(table.columns) or continued):
+        two_names = flatten_two_level(top, [_clean_cell(cell) for cell in below])
         two_level = map_columns(two_names, table)
-        if len(two_level[0]) > len(chosen[0]):
+        if len(two_level[0]) > len(chosen[0]) or (continued and len(two_level[0]) == len(chosen[0])):
             chosen, names, data_start = two_level, two_names, header_row + 2
     if data_start == header_row + 1 and header_row > 0 and serial_key not in map(normalise_header, top):
         # the best-scoring row may be the lower level of a two-level header (no 序号 to anchor it)
@@ -921,6 +950,99 @@ def scaled(value: pa.Array, text: pa.Table, column: CatalogColumn) -> pa.Array:
 
 
 # ---------------------------------------------------------------------------------------------
+# Sub-tables: a newer platform's tables that together make one V2 table (online 6.1 教职工基本信息,
+# 6.2 个人其他信息 and 6.3 授课情况 → V2 6.1 校内专任教师), joined on the V2 table's key as text,
+# before typing, inside the worker that read them.
+
+
+def same_table(one: CatalogTable, other: CatalogTable) -> bool:
+    return (one.platform_version, one.code) == (other.platform_version, other.code)
+
+
+def row_keys(text: pa.Table, key_columns: tuple[str, ...]) -> pa.Array:
+    """Each row's key (the key columns' trimmed text, joined); null where a key cell is empty."""
+    cells = []
+    for name in key_columns:
+        if name not in text.column_names:
+            return pa.nulls(text.num_rows, pa.string())
+        trimmed = pc.utf8_trim_whitespace(text.column(name).combine_chunks())
+        cells.append(pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed))
+    return cells[0] if len(cells) == 1 else pc.binary_join_element_wise(*cells, "\x1f")
+
+
+def per_key(shape: CatalogTable, text: pa.Table, key_columns: tuple[str, ...]) -> pa.Table:
+    """A sub-table with several rows per key (online 授课情况: one per teacher and course) as one row
+    per key: its numeric columns summed (in the catalog's unit, as text again), its other cells
+    those of the key's first row. Rows without a key (a 合计 row) are left out; so are the unknown
+    columns (课程名称 and the like describe one course, not the teacher)."""
+    keys = row_keys(text, key_columns)
+    text = text.filter(pc.is_valid(keys))
+    keys = keys.filter(pc.is_valid(keys))
+    summed = [c for c in shape.columns if c.name in text.column_names and c.name not in key_columns
+              and c.type in ("integer", "number")]
+    firsts = [name for name in text.column_names if name not in {c.name for c in summed} and name != EXTRA
+              and not name.startswith(SCALE)]
+    columns = {"__key": keys}
+    for column in summed:
+        value, _ = coerce(text.column(column.name).combine_chunks(), column)
+        columns[column.name] = scaled(value, text, column).cast(pa.float64())
+    columns.update({name: text.column(name).combine_chunks() for name in firsts})
+    grouped = pa.table(columns).group_by("__key", use_threads=False).aggregate(
+        [(c.name, "sum") for c in summed] + [(name, "first") for name in firsts])
+    out = {name: grouped.column(f"{name}_first") for name in firsts}
+    for column in summed:
+        total = grouped.column(f"{column.name}_sum")
+        total = pc.round(total).cast(pa.int64()) if column.type == "integer" else total
+        out[column.name] = total.cast(pa.string())
+    return pa.table(out)
+
+
+def join_subtables(table: CatalogTable, parts: list[tuple[CatalogTable, pa.Table]]) -> pa.Table:
+    """One V2 table's text rows from its sub-tables (each as `extract` gave it, in the catalog's
+    order): the first sub-table delivered gives the rows (one per key) and the row lineage; each
+    later one adds, by key, the catalog columns not yet there. Where two sub-tables carry the same
+    column (姓名), the earlier wins: online 6.1 is the person's verified basic record, 6.2 and 6.3
+    repeat the name only to be readable. A sub-table with another grain than the V2 table's
+    (授课情况, per course) is summed per key first (`per_key`)."""
+    keyed = [(shape, per_key(shape, text, table.key_columns) if shape.grain != table.grain else text)
+             for shape, text in parts]
+    _, joined = keyed[0]
+    keys = row_keys(joined, table.key_columns)
+    have = {name for name in joined.column_names}
+    for shape, text in keyed[1:]:
+        at = pc.index_in(keys, value_set=row_keys(text, table.key_columns), skip_nulls=True)
+        for column in shape.columns:
+            if column.name in have or column.name not in text.column_names:
+                continue
+            joined = joined.append_column(column.name, text.column(column.name).combine_chunks().take(at))
+            if SCALE + column.name in text.column_names:
+                joined = joined.append_column(SCALE + column.name, text.column(SCALE + column.name).combine_chunks().take(at))
+            have.add(column.name)
+    return joined
+
+
+def stale_subtable_siblings(stale: list[tuple], previous: dict[tuple[str, str], list[dict]]) -> list[tuple]:
+    """The other sub-table files joined with a stale one (same college, year, V2 table and run):
+    read again from the archive together, since the join needs them all."""
+    subtables: dict[tuple, list[dict]] = defaultdict(list)
+    by_source: dict[str, list[dict]] = defaultdict(list)
+    for rows in previous.values():
+        for row in rows:
+            if row["status"] != "quarantined" and (row.get("reason") or "").startswith(SUBTABLE_NOTE):
+                subtables[(row["school_code"], row["year"], row["table_code"], row["ingested_at"])].append(row)
+                by_source[row["source_file"]].append(row)
+    known = {entry[2] for entry in stale}
+    found = []
+    for _, _, source, _ in stale:
+        for row in by_source.get(source, []):
+            for sibling in subtables[(row["school_code"], row["year"], row["table_code"], row["ingested_at"])]:
+                if sibling["source_file"] not in known:
+                    known.add(sibling["source_file"])
+                    found.append((sibling["school_code"], sibling["year"], sibling["source_file"], sibling["archived_path"]))
+    return found
+
+
+# ---------------------------------------------------------------------------------------------
 # Discovery: the inbox as a list of deliveries (one per file, zip members included)
 
 
@@ -1265,6 +1387,7 @@ class Ingest:
         self.fingerprints: dict[str, str] = {}
         self.stale: list[tuple] = []  # current files mapped with other headers than now (see current_state)
         self.crosswalk = load_crosswalk()  # newer platforms' table codes and names → V2 tables
+        self.shaped: dict[tuple[str, str], CatalogTable] = {}  # sub-table shapes with their V2 table's headers
         self.reset_pending()
 
     # -- state ---------------------------------------------------------------------------------
@@ -1302,7 +1425,10 @@ class Ingest:
     def fingerprint(self, table: CatalogTable) -> str:
         """The mapping fingerprint of `table` (catalog headers, aliases, words and units, this code)."""
         if table.code not in self.fingerprints:
-            self.fingerprints[table.code] = mapping_fingerprint(table, mapping_version())
+            # the newer platforms' sub-tables landing in the table are mapped with their own headers
+            shapes = [(s.platform_version, s.code, [(c.name, c.headers) for c in s.columns])
+                      for s in self.catalog.shapes if s.table_name == table.table_name]
+            self.fingerprints[table.code] = mapping_fingerprint(table, mapping_version() + (repr(shapes) if shapes else ""))
         return self.fingerprints[table.code]
 
     def previous_by_file(self) -> dict[tuple[str, str], list[dict]]:
@@ -1355,6 +1481,9 @@ class Ingest:
                     problem: Problem, table: CatalogTable | None = None, title: str | None = None,
                     exported_at: dt.datetime | None = None) -> None:
         label = f"{table.code} {table.name_zh}" if table else None
+        if table is not None and table.platform_version != BASE_VERSION:  # a sub-table: logged as its V2 table
+            label = f"{table.platform_version} {label}（并入表{self.catalog.by_name(table.table_name).code}）"
+            table = self.catalog.by_name(table.table_name)
         try:
             self.quarantine(delivery, data, problem, label)
         except OSError as error:  # the copy is a convenience: the log row below still says why
@@ -1387,6 +1516,7 @@ class Ingest:
         self.prepare_warehouse()
         state = self.current_state()
         previous = self.previous_by_file()
+        self.stale += stale_subtable_siblings(self.stale, previous)
         by_school: dict[str, list[Delivery]] = defaultdict(list)
         discovered = discover(self.settings.inbox, self.limits)
         for delivery in discovered + self.remap_from_archive(discovered):
@@ -1533,7 +1663,8 @@ class Ingest:
                 sha, data, tables = found
                 blobs[sha] = data
                 candidates.extend(Candidate(delivery, sha, table, sheet) for table, sheet in tables)
-        for candidate in self.resolve_duplicates(candidates, blobs):
+        chosen = self.resolve_duplicates(candidates, blobs)
+        for candidate in [candidate for candidate in chosen if candidate.table.platform_version == BASE_VERSION]:
             mark = self.pending_mark()
             try:
                 key = (candidate.delivery.school_code, candidate.delivery.year, candidate.table.code)
@@ -1551,6 +1682,7 @@ class Ingest:
                 self.pending_rollback(mark)
                 self.quarantined(candidate.delivery, candidate.sha, self.archive_path(candidate), None,
                                  unexpected(candidate.delivery.name, error), candidate.table)
+        self.load_subtable_groups(chosen, state, previous, blobs)
         self.readers = {}
         self.wait_for_writes()
 
@@ -1583,7 +1715,7 @@ class Ingest:
             return None
         known = previous.get((delivery.source_file, sha), [])
         if known and all(row["status"] != "quarantined" and row["table_code"] in self.catalog.codes
-                         for row in known):  # identified in an earlier run; sheets looked up only to read
+                         for row in known) and not self.holds_subtable(delivery, known):  # identified in an earlier run; sheets looked up only to read
             tables = [(self.catalog.by_code(row["table_code"]), None) for row in known]
         else:
             tables = self.over_limits(delivery, sha, data) or self.tables_of(delivery, data, sha)
@@ -1695,7 +1827,7 @@ class Ingest:
                 f"unsupported file type {delivery.suffix or '(none)'}: .xlsx, .xls and .csv are read; save the table as "
                 "one of them and deliver again",
             )
-        by_file, why = identify_table(PurePosixPath(delivery.name).stem, self.catalog, self.crosswalk)
+        by_file, why = self.identify_label(PurePosixPath(delivery.name).stem)
         if delivery.suffix == ".csv":
             return [(by_file, None)] if by_file else self.unknown_table(delivery, why)
         try:
@@ -1705,13 +1837,13 @@ class Ingest:
             return [(by_file, None)] if by_file else self.corrupt(delivery, error)
         if by_file is not None and len(sheets) == 1:
             return [(by_file, sheets[0])]
-        by_sheet = {name: identify_table(name, self.catalog, self.crosswalk)[0] for name in sheets}
+        by_sheet = {name: self.identify_label(name)[0] for name in sheets}
         named = [(table, name) for name, table in by_sheet.items() if table is not None]
         if len({table.code for table, _ in named}) > 1 or (named and by_file is None):
             return named
         if by_file is None:
             return self.unknown_table(delivery, why)
-        same = [name for table, name in named if table.code == by_file.code]
+        same = [name for table, name in named if same_table(table, by_file)]
         return [(by_file, same[0] if same else sheets[0])]
 
     def unknown_table(self, delivery: Delivery, why: str) -> Problem:
@@ -1733,7 +1865,7 @@ class Ingest:
         """One candidate per college, year and table: the newest export; the others are quarantined."""
         groups: dict[tuple, list[Candidate]] = defaultdict(list)
         for candidate in candidates:
-            groups[(candidate.delivery.year, candidate.table.code)].append(candidate)
+            groups[(candidate.delivery.year, candidate.table.platform_version, candidate.table.code)].append(candidate)
         chosen = []
         for group in groups.values():
             if len(group) == 1:
@@ -1782,6 +1914,28 @@ class Ingest:
 
     def load(self, candidate: Candidate, data: bytes, replace: bool) -> None:
         """Read, find the header and queue the rows; typing and writing happen in `flush`."""
+        read = self.read_table(candidate, data, replace)
+        if read is None:
+            return
+        grid, header, exported_at = read
+        delivery, table, archived, title = candidate.delivery, candidate.table, self.archive_path(candidate), header.title
+        self.next_file_id = file_id = max(self.next_file_id, self.file_base)
+        self.next_file_id += 1
+        self.pending_files.append((file_id, delivery.school_code, delivery.year, delivery.source_file, candidate.sha))
+        self.pending_text[table.table_name].append(extract(grid, header, file_id))
+        if replace:
+            self.pending_replace.append((table.table_name, delivery.school_code, delivery.year))
+        self.pending_count += grid.height
+        row = LogRow(delivery.source_file, candidate.sha, archived, delivery.school_code, delivery.year,
+                     table.code, "loaded", 0, None, None, title, period_year(title), exported_at,
+                     self.ingested_at, header.extras, 0, header.missing, header.conversions,
+                     unmapped_headers(grid, header, table), self.fingerprint(table))
+        self.pending_loaded[file_id] = row
+        self.record(row)
+        self.note_formulas(row, data, grid, header, table)
+
+    def read_table(self, candidate: Candidate, data: bytes, replace: bool) -> tuple[Grid, HeaderMap, dt.datetime | None] | None:
+        """The candidate's grid, its header and export time; None when it was quarantined (its reason said)."""
         delivery, table = candidate.delivery, candidate.table
         archived = self.archive_path(candidate)
         exported_at, title = None, None
@@ -1808,21 +1962,136 @@ class Ingest:
                                      f"table {table.code}{' sheet ' + candidate.sheet if candidate.sheet else ''}: "
                                      f"{problem.en}" + self.kept_note_en(replace)),
                              table, title, exported_at)
+            return None
+        return grid, header, exported_at
+
+
+    # -- sub-tables of a newer platform (joined into one V2 table) -------------------------------
+
+    def identify_label(self, label: str) -> tuple[CatalogTable | None, str]:
+        """`identify_table`, else the newer platform's sub-table shape the label names (its headers
+        are the shape's, then the V2 table's and their aliases: an alias a data officer accepted for
+        the V2 column reaches the sub-table too)."""
+        table, why = identify_table(label, self.catalog, self.crosswalk)
+        if table is not None:
+            return table, why
+        shape = identify_subtable(label, self.catalog, self.crosswalk)
+        return (self.subtable_shape(shape), "") if shape is not None else (None, why)
+
+    def subtable_shape(self, shape: CatalogTable) -> CatalogTable:
+        key = (shape.platform_version, shape.code)
+        if key not in self.shaped:  # one object per run: header lookups are cached by identity
+            target = self.catalog.by_name(shape.table_name)
+            self.shaped[key] = replace(shape, columns=tuple(
+                replace(column, headers=column.headers + tuple(
+                    h for h in target.column(column.name).headers if h not in column.headers))
+                for column in shape.columns))
+        return self.shaped[key]
+
+    def holds_subtable(self, delivery: Delivery, known: list[dict]) -> bool:
+        """Whether a file identified in an earlier run holds sub-tables: logged under their V2
+        table's code, they must be identified again to be read with their own shape."""
+        return (identify_subtable(PurePosixPath(delivery.name).stem, self.catalog, self.crosswalk) is not None
+                or any((row.get("reason") or "").startswith(SUBTABLE_NOTE) for row in known))
+
+    def load_subtable_groups(self, chosen: list[Candidate], state, previous, blobs: dict[str, bytes]) -> None:
+        """Each college-year's sub-tables of one V2 table loaded together (`load_subtables`); a group
+        that fails is quarantined file by file with the reason, the college's other tables go on."""
+        whole = {(c.delivery.year, c.table.code) for c in chosen if c.table.platform_version == BASE_VERSION}
+        order = {(shape.platform_version, shape.code): n for n, shape in enumerate(self.catalog.shapes)}
+        groups: dict[tuple[int, str], list[Candidate]] = defaultdict(list)
+        for candidate in chosen:
+            if candidate.table.platform_version != BASE_VERSION:
+                target = self.catalog.by_name(candidate.table.table_name)
+                groups[(candidate.delivery.year, target.code)].append(candidate)
+        for (year, code), group in groups.items():
+            group.sort(key=lambda c: order.get((c.table.platform_version, c.table.code), len(order)))
+            mark = self.pending_mark()
+            try:
+                if (year, code) in whole:
+                    self.superseded_subtables(group, code)
+                else:
+                    self.load_subtables(group, self.catalog.by_code(code), state, previous, blobs)
+            except Exception as error:
+                self.pending_rollback(mark)
+                for candidate in group:
+                    self.quarantined(candidate.delivery, candidate.sha, self.archive_path(candidate), None,
+                                     unexpected(candidate.delivery.name, error), candidate.table)
+
+    def superseded_subtables(self, group: list[Candidate], code: str) -> None:
+        for candidate in group:
+            self.quarantined(candidate.delivery, candidate.sha, self.archive_path(candidate), None, Problem(
+                f"同一学校、年份已提交完整的表{code}，未再合并这份子表；请从 inbox 中删除其中一种",
+                f"the whole table {code} was delivered for this college and year, so this sub-table was not "
+                "joined: remove one of the two from the inbox"), candidate.table)
+
+    def load_subtables(self, group: list[Candidate], table: CatalogTable, state, previous,
+                       blobs: dict[str, bytes]) -> None:
+        """Read each sub-table with its own headers, join them on the V2 table's key and queue the
+        result as the V2 table's rows (typed later with the chunk). A sub-table that is missing or
+        cannot be read costs its columns only (NULL, listed as missing in every member's log row);
+        each member is logged under the V2 table's code, so the table counts as delivered."""
+        school, year = group[0].delivery.school_code, group[0].delivery.year
+        key = (school, year, table.code)
+        as_table = [replace(candidate, table=table) for candidate in group]
+        current = state.get(key)
+        if current and current[0] in {c.sha for c in group} and all(
+                any(row["table_code"] == table.code and row["status"] != "quarantined"
+                    for row in previous.get((c.delivery.source_file, c.sha), [])) for c in group):
+            for candidate in as_table:
+                self.unchanged(candidate, previous, current[1])
+            return
+        read = []
+        for candidate in group:
+            data = blobs[candidate.sha]
+            if problem := self.over_limits(candidate.delivery, candidate.sha, data):
+                self.quarantined(candidate.delivery, candidate.sha, self.archive_path(candidate), data,
+                                 Problem(problem.zh + self.kept_note(key in state), problem.en + self.kept_note_en(key in state)),
+                                 candidate.table)
+                continue
+            found = self.read_table(candidate, data, key in state)
+            if found is not None:
+                read.append((candidate, *found))
+        if not read:
             return
         self.next_file_id = file_id = max(self.next_file_id, self.file_base)
         self.next_file_id += 1
-        self.pending_files.append((file_id, delivery.school_code, delivery.year, delivery.source_file, candidate.sha))
-        self.pending_text[table.table_name].append(extract(grid, header, file_id))
-        if replace:
-            self.pending_replace.append((table.table_name, delivery.school_code, delivery.year))
-        self.pending_count += grid.height
-        row = LogRow(delivery.source_file, candidate.sha, archived, delivery.school_code, delivery.year,
-                     table.code, "loaded", 0, None, None, title, period_year(title), exported_at,
-                     self.ingested_at, header.extras, 0, header.missing, header.conversions,
-                     unmapped_headers(grid, header, table), self.fingerprint(table))
-        self.pending_loaded[file_id] = row
-        self.record(row)
-        self.note_formulas(row, data, grid, header, table)
+        joined = join_subtables(table, [(c.table, extract(grid, header, file_id)) for c, grid, header, _ in read])
+        first = read[0][0]
+        self.pending_files.append((file_id, school, year, first.delivery.source_file, first.sha))
+        self.pending_text[table.table_name].append(joined)
+        if key in state:
+            self.pending_replace.append((table.table_name, school, year))
+        state[key] = (first.sha, 0)
+        self.pending_count += joined.num_rows
+        missing = [column.name for column in table.columns if column.name not in joined.column_names]
+        rows = []
+        for candidate, grid, header, exported_at in read:
+            shape = candidate.table
+            row = LogRow(candidate.delivery.source_file, candidate.sha, self.archive_path(candidate), school, year,
+                         table.code, "loaded", 0,
+                         f"{SUBTABLE_NOTE}：{shape.platform_version} 表{shape.code} {shape.name_zh}，按"
+                         f"{'、'.join(table.column(k).headers[0] for k in table.key_columns)}并入表{table.code} {table.name_zh}",
+                         f"sub-table {shape.platform_version} {shape.code}, joined on {', '.join(table.key_columns)} "
+                         f"into table {table.code}", header.title, period_year(header.title), exported_at,
+                         self.ingested_at, header.extras, 0, missing, header.conversions,
+                         unmapped_headers(grid, header, shape), self.fingerprint(table))
+            self.record(row)
+            rows.append(row)
+        self.pending_loaded[file_id] = rows[0]
+        self.pending_siblings[file_id] = rows[1:]
+
+    def share_subtable_counts(self) -> None:
+        """The joined table's row count, failures and outcome, typed under its first sub-table's
+        file, given to the other sub-tables' log rows too."""
+        for file_id, siblings in self.pending_siblings.items():
+            first = self.pending_loaded.get(file_id)
+            if first is None:
+                continue
+            for row in siblings:
+                row.rows, row.coercion_failures = first.rows, first.coercion_failures
+                if first.status == "quarantined":
+                    row.status, row.reason, row.reason_en = first.status, first.reason, first.reason_en
 
     FORMULA_TYPES = ("integer", "number", "date", "boolean", "category")
 
@@ -1857,7 +2126,7 @@ class Ingest:
         tables = self.tables_of(candidate.delivery, data, candidate.sha)
         if isinstance(tables, Problem):
             raise tables
-        sheets = [sheet for table, sheet in tables if table.code == candidate.table.code]
+        sheets = [sheet for table, sheet in tables if same_table(table, candidate.table)]
         if not sheets:
             raise self.unknown_table(candidate.delivery, f"工作簿中没有表 {candidate.table.code}")
         return sheets[0] or self.reader(candidate.sha, data).sheet_names[0]
@@ -1907,6 +2176,7 @@ class Ingest:
         self.pending_typed: dict[str, list[pa.Table]] = defaultdict(list)
         self.pending_replace: list[tuple[str, str, int]] = []
         self.pending_count = 0
+        self.pending_siblings: dict[int, list[LogRow]] = {}  # joined file id → its other sub-tables' log rows
 
 
 STATUSES = ("loaded", "unchanged", "quarantined")
@@ -1990,6 +2260,7 @@ def ingest_chunk(task: ChunkTask) -> ChunkResult:
         ingest.io.shutdown(wait=True)
     deliveries = {delivery.source_file: delivery for work in task.schools for delivery in work.deliveries}
     typed = ingest.type_guarded(deliveries) if ingest.pending_files else {}
+    ingest.share_subtable_counts()
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return ChunkResult(schools, typed, ingest.pending_replace,
                        (os.getpid(), usage.ru_utime + usage.ru_stime, usage.ru_maxrss))
