@@ -120,6 +120,10 @@ BLANKS = ("", "无", "-", "--", "—", "——", "–", "/", "N/A", "n/a", "NULL
 TRUE_WORDS = ("是", "Y", "YES", "TRUE", "1", "√", "✓")
 FALSE_WORDS = ("否", "N", "NO", "FALSE", "0", "×", "✗")
 PERIOD_RE = re.compile(r"(\d{4})\s*[-~～—–至到]\s*(\d{4})\s*学年")
+# the online 采集与管理系统 titles its exports with the collection window instead of the 学年, e.g.
+# “采集时段：2022-09-01至2023-08-31”: a window ending on 31 August names the 学年 ending that year
+WINDOW_RE = re.compile(r"\d{4}\s*[-./年]\s*\d{1,2}\s*[-./月]\s*\d{1,2}\s*日?\s*[-~～—–至到]+\s*"
+                       r"(\d{4})\s*[-./年]\s*0?8\s*[-./月]\s*31")
 CODE_IN_NAME_RE = re.compile(r"表\s*(\d{1,2}(?:\s*[.\-_]\s*\d{1,2}){0,2})(?!\d)")
 LEADING_CODE_RE = re.compile(r"^\s*(\d{1,2}(?:\s*[.\-_]\s*\d{1,2}){0,2})(?![\d年])")
 SCHOOL_RE = re.compile(r"^\d{5}$")
@@ -611,8 +615,12 @@ def find_header(grid: Grid, table: CatalogTable) -> HeaderMap:
 
 
 def period_year(title: str) -> int | None:
-    found = PERIOD_RE.search(unicodedata.normalize("NFKC", title or ""))
-    return int(found.group(2)) if found else None
+    text = unicodedata.normalize("NFKC", title or "")
+    found = PERIOD_RE.search(text)
+    if found:
+        return int(found.group(2))
+    window = WINDOW_RE.search(text)
+    return int(window.group(1)) if window else None
 
 
 def check_placeable(header: HeaderMap, table: CatalogTable) -> None:

@@ -737,3 +737,16 @@ def test_a_bad_sheet_stays_quarantined_beside_its_good_sibling_on_rerun(conn):
     assert (second.unchanged, second.quarantined) == (1, 1)
     assert [(row["table_code"], row["status"]) for row in log_rows(conn)] == [("6.1", "unchanged"), ("7.1", "quarantined")]
     assert "工作表“表7.1”" in log_rows(conn)[1]["reason"] and "专业代码" in log_rows(conn)[1]["reason"]
+
+
+@pytest.mark.parametrize(("title", "year"), [
+    ("广西某某职业技术学院 表6.1 校内专任教师（2023-2024学年）", 2024),
+    ("6.1 教职工基本信息 学校名称：某某学院（10082）\u3000采集时段：2022-09-01至2023-08-31", 2023),  # online system
+    ("采集时段：2022年9月1日至2023年8月31日", 2023),
+    ("采集时段：2022-09-01至2023-06-30", None),  # a window that is not a 学年 names none
+    ("表6.1 校内专任教师", None),
+])
+def test_the_period_is_read_from_either_platform_title(title, year):
+    from pipelines.ingest import period_year
+
+    assert period_year(title) == year
