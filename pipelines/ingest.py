@@ -89,7 +89,6 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
 from pathlib import Path, PurePosixPath
-from zoneinfo import ZoneInfo
 
 import duckdb
 import fastexcel
@@ -105,7 +104,7 @@ from pipelines.ingest_guard import (Problem, bounded_name, check_workbook, csv_l
                                     guard_worker, open_regular, private_dirs, read_regular, special_kind, special_problem,
                                     stop_pool, stop_worker_server, too_large, uncomputed_formulas, unexpected,
                                     write_private)
-from pipelines.settings import TIMEZONE, IngestLimits, Settings
+from pipelines.settings import IngestLimits, Settings, now_local
 from pipelines.sql import run_sql
 
 READABLE = {".xlsx", ".xls", ".csv"}  # .xls: BIFF (older exports, WPS), read by calamine like .xlsx
@@ -1365,9 +1364,6 @@ class Candidate:
     table: CatalogTable
     sheet: str | None  # None: CSV or the file's only table
 
-
-def now_local() -> dt.datetime:
-    return dt.datetime.now(ZoneInfo(TIMEZONE)).replace(tzinfo=None, microsecond=0)
 
 
 class Ingest:

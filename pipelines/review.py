@@ -28,7 +28,7 @@ from pathlib import Path
 
 from pipelines.excel import new_workbook, write_value, write_values
 from pipelines.registry import load_registry
-from pipelines.settings import REFERENCE_DIR, TIMEZONE, get_settings
+from pipelines.settings import REFERENCE_DIR, get_settings, now_local
 
 RULES_FILE = REFERENCE_DIR / "sampling_rules.csv"
 DIAGNOSIS_FILE = REFERENCE_DIR / "diagnosis_points.csv"
@@ -465,9 +465,7 @@ def reviews_dir() -> Path:
 
 
 def today() -> dt.date:
-    from zoneinfo import ZoneInfo
-
-    return dt.datetime.now(ZoneInfo(TIMEZONE)).date()
+    return now_local().date()
 
 
 def default_review_date(year: int, on: dt.date) -> dt.date:

@@ -13,7 +13,6 @@ hold the lock, belongs to a process that is gone: `fail_orphaned_runs` reports i
 
 from __future__ import annotations
 
-import datetime as dt
 import fcntl
 import json
 import os
@@ -22,7 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from pipelines.settings import TIMEZONE, get_settings
+from pipelines.settings import get_settings, now_local
 
 PID_TAG = "zhengai/pid"
 ORPHAN_MESSAGE = "运行进程已不存在（被终止或崩溃），下次启动时标记为失败 / the run's process is gone (killed or crashed)"
@@ -49,9 +48,7 @@ def lock_path() -> Path:
 
 
 def now_text() -> str:
-    from zoneinfo import ZoneInfo
-
-    return dt.datetime.now(ZoneInfo(TIMEZONE)).strftime("%Y-%m-%d %H:%M:%S")
+    return now_local().strftime("%Y-%m-%d %H:%M:%S")
 
 
 def read_holder(fd: int) -> dict:

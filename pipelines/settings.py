@@ -6,6 +6,7 @@ and commands can point `ZHENGAI_HOME` elsewhere before the first call.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,3 +140,10 @@ class IngestLimits:
             csv_max_line_bytes=env_int("ZHENGAI_CSV_MAX_LINE_BYTES", 65536),
             csv_max_cells=env_int("ZHENGAI_CSV_MAX_CELLS", 1_000_000),
         )
+
+
+def now_local() -> dt.datetime:
+    """The one clock: wall time in Asia/Shanghai, naive, to the second (the platform writes local time)."""
+    from zoneinfo import ZoneInfo
+
+    return dt.datetime.now(ZoneInfo(TIMEZONE)).replace(tzinfo=None, microsecond=0)
