@@ -208,6 +208,10 @@ def test_proportional_rule_through_the_command(tmp_path, capsys):
     output = {item["school_code"]: item for item in json.loads(capsys.readouterr().out)}
     assert (output["13801"]["elements"], output["13801"]["conclusion"]) == (12, "有效")
     assert output["13802"]["conclusion"] == "待改进"
+    # an element of 附件2 the college's registered set dropped is refused for that college
+    source = results_csv(tmp_path / "results.csv", college_rows("13801", 10, "强", elements=13))
+    assert main(["review", "conclude", str(source)]) == 2
+    assert "第 14 行：诊断要素 5.2 不在该校登记的要素集中" in capsys.readouterr().err
 
 
 def test_a_file_missing_an_element_is_refused_naming_it_never_a_smaller_n(tmp_path, capsys):

@@ -204,8 +204,10 @@ def parse_element_row(
     if not element:
         problems.append("诊断要素代码为空 / element_code is empty")
     elif school and element not in element_sets.of(school):
-        where = "有效代码见附件2" if school not in element_sets.registered else f"该校要素集见 {element_sets.source}"
-        problems.append(f"诊断要素 {element} 不存在（{where}）/ unknown element {element}")
+        if school in element_sets.registered:
+            problems.append(f"诊断要素 {element} 不在该校登记的要素集中（{element_sets.source}）/ not in the college's set")
+        else:
+            problems.append(f"诊断要素 {element} 不存在（有效代码见附件2）/ unknown element {element}")
     matched = yes_no(value["matched"])
     if matched is None:
         problems.append(
