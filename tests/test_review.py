@@ -11,18 +11,16 @@ import duckdb
 import pytest
 
 from pipelines.cli import main
-from pipelines.review import (
+from pipelines.secretariat.exports import MEASURES_SHEET, TEMPLATE_HEADERS, TEMPLATE_SHEET, write_template
+from pipelines.secretariat.inputs import element_codes, element_sets_path, read_rows
+from pipelines.secretariat.rules import (
     ABNORMAL,
     EFFECTIVE,
     NEEDS_IMPROVEMENT,
-    TEMPLATE_HEADERS,
     conclude,
-    element_codes,
     improvement_deadline,
     load_rules,
     parse_rules,
-    read_rows,
-    write_template,
 )
 from pipelines.settings import get_settings
 
@@ -185,15 +183,151 @@ def test_conclude_prints_a_readable_table(tmp_path, capsys):
     assert "13801" in out and "待改进" in out and "广西甲职业技术学院" in out
 
 
+def register_element_set(school: str, elements: list[tuple[str, str]]) -> Path:
+    """Register a college's own element set where the secretariat keeps it (inputs.element_sets_path)."""
+    path = element_sets_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    exists = path.is_file()
+    with open(path, "a", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        if not exists:
+            writer.writerow(["school_code", "element_code", "element_name", "note"])
+        writer.writerows((school, code, name, "执行方案调整") for code, name in elements)
+    return path
+
+
 def test_proportional_rule_through_the_command(tmp_path, capsys):
     write_warehouse()
-    # 12-element plan: 10 matches is 有效 (≥ 9.6); 16 elements are not in the 15-element table, so 12 here
+    # 12-element plans (registered): 10 matches is 有效 (≥ 9.6), 9 is not
+    names = element_codes()
+    for school in ("13801", "13802"):
+        register_element_set(school, [(code, names[code]) for code in ELEMENTS[:12]])
     rows = college_rows("13801", 10, "强", elements=12) + college_rows("13802", 9, "强", elements=12)
     source = results_csv(tmp_path / "results.csv", rows)
     assert main(["review", "conclude", str(source), "--json"]) == 0
     output = {item["school_code"]: item for item in json.loads(capsys.readouterr().out)}
     assert (output["13801"]["elements"], output["13801"]["conclusion"]) == (12, "有效")
     assert output["13802"]["conclusion"] == "待改进"
+    # an element of 附件2 the college's registered set dropped is refused for that college
+    source = results_csv(tmp_path / "results.csv", college_rows("13801", 10, "强", elements=13))
+    assert main(["review", "conclude", str(source)]) == 2
+    assert "第 14 行：诊断要素 5.2 不在该校登记的要素集中" in capsys.readouterr().err
+
+
+def test_a_file_missing_an_element_is_refused_naming_it_never_a_smaller_n(tmp_path, capsys):
+    write_warehouse()
+    # 9 of 15 matched and weak is 异常; without two non-matching rows it would read 9/13 = 待改进
+    rows = college_rows("13802", 9, "弱")[:13] + college_rows("13801", 12, "强")
+    source = results_csv(tmp_path / "results.csv", rows)
+    assert main(["review", "conclude", str(source), "--json"]) == 2
+    error = capsys.readouterr().err
+    assert "学校 13802（广西乙职业技术学院）缺少诊断要素 5.3" in error and "5.4" in error
+    assert "应有 15 个要素（附件2 的 15 个诊断要素）" in error and "13801" not in error
+    assert main(["review", "import", str(source), "--year", "2024"]) == 2
+    assert not (get_settings().home / "reviews" / "2024").exists()
+    # complete, the same college concludes 异常
+    source = results_csv(tmp_path / "results.csv", college_rows("13802", 9, "弱"))
+    assert main(["review", "conclude", str(source), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["conclusion"] == "异常"
+
+
+def test_a_registered_set_with_an_added_element_counts_it(tmp_path, capsys):
+    write_warehouse()
+    names = element_codes()
+    register_element_set("13801", [*((code, names[code]) for code in ELEMENTS), ("5.5", "产教融合特色")])
+    # 13 of 16 is 有效 (≥ 12.8); the same 13 of the 15 rows without 5.5 is refused, naming 5.5
+    rows = college_rows("13801", 13, "强") + [("13801", "5.5", "否", "强")]
+    source = results_csv(tmp_path / "results.csv", rows)
+    assert main(["review", "conclude", str(source), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == [
+        {"school_code": "13801", "elements": 16, "matched": 13, "conclusion": "有效"}
+    ]
+    source = results_csv(tmp_path / "results.csv", rows[:-1])
+    assert main(["review", "conclude", str(source)]) == 2
+    error = capsys.readouterr().err
+    assert "缺少诊断要素 5.5 产教融合特色" in error and "应有 16 个要素（该校登记的要素集" in error
+    # the template asks for the college's own set
+    out = tmp_path / "模板.xlsx"
+    assert main(["review", "template", "--out", str(out), "--school", "13801"]) == 0
+    assert [cells[2] for _, cells in read_rows(out)[1:]] == [*ELEMENTS, "5.5"]
+
+
+def finding_rows(code: str, matched: int, qualities: tuple[str, str, str] | None, elements=ELEMENTS) -> list[tuple]:
+    """New-shape rows: 相符/不相符 with a note per element, the three qualities on the college's first row only."""
+    rows = []
+    for i, element in enumerate(elements):
+        filled = qualities if (i == 0 and qualities) else ("", "", "")
+        rows.append((code, element, "相符" if i < matched else "不相符", "" if i < matched else "自评偏高", *filled))
+    return rows
+
+
+def findings_csv(path: Path, rows: list[tuple]) -> Path:
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["学校代码", "诊断要素代码", "诊断是否相符", "说明", "针对性强", "切实可行", "成效明显"])
+        writer.writerows(rows)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("matched", "qualities", "expected"),
+    [
+        (12, ("是", "是", "是"), "有效"),     # all three qualities: strong
+        (12, ("是", "是", "否"), "待改进"),   # two of three: not strong, so not 有效
+        (12, ("否", "是", "是"), "待改进"),
+        (11, ("是", "是", "是"), "待改进"),
+        (9, ("是", "否", "是"), "异常"),      # two of three is weak: with < 10 matches, 异常
+        (9, ("是", "是", "是"), "待改进"),
+        (10, ("否", "否", "否"), "待改进"),
+    ],
+)
+def test_measures_are_strong_only_with_all_three_qualities(matched, qualities, expected, tmp_path, capsys):
+    write_warehouse()
+    source = findings_csv(tmp_path / "findings.csv", finding_rows("13801", matched, qualities))
+    assert main(["review", "conclude", str(source), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == [
+        {"school_code": "13801", "elements": 15, "matched": matched, "conclusion": expected}
+    ]
+
+
+def test_element_findings_are_recorded_with_notes_and_qualities(tmp_path, capsys):
+    write_warehouse()
+    source = findings_csv(tmp_path / "findings.csv", finding_rows("13801", 12, ("是", "否", "是")))
+    assert main(["review", "import", str(source), "--year", "2024", "--date", "2024-06-01"]) == 0
+    out = capsys.readouterr().out
+    assert "13801：改进措施弱（缺：切实可行）" in out and "待改进，整改期至 2025-06-01" in out
+    with open(get_settings().home / "reviews" / "2024" / "13801.csv", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 15 and {row["measures"] for row in rows} == {"弱"}
+    assert {(r["measures_targeted"], r["measures_feasible"], r["measures_effective"]) for r in rows} == {
+        ("true", "false", "true")
+    }
+    assert [r["note"] for r in rows if r["matched"] == "false"] == ["自评偏高"] * 3
+
+
+FINDINGS_REFUSED = {
+    "two qualities only": (("是", "是", ""), "第 2 行：成效明显 应填 是/否（三项须同时填写）"),
+    "a bad quality": (("是", "也许", "是"), "第 2 行：切实可行 应填 是/否"),
+    "no judgement": (None, "学校 13801（广西甲职业技术学院）没有改进措施判断"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(FINDINGS_REFUSED))
+def test_incomplete_measures_judgements_are_refused(case, tmp_path, capsys):
+    write_warehouse()
+    qualities, message = FINDINGS_REFUSED[case]
+    source = findings_csv(tmp_path / "findings.csv", finding_rows("13801", 12, qualities))
+    assert main(["review", "conclude", str(source)]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_conflicting_qualities_for_one_college_are_refused(tmp_path, capsys):
+    write_warehouse()
+    rows = finding_rows("13801", 12, ("是", "是", "是"))
+    rows[5] = (*rows[5][:4], "是", "否", "是")
+    source = findings_csv(tmp_path / "findings.csv", rows)
+    assert main(["review", "conclude", str(source)]) == 2
+    assert "第 7 行：13801 的改进措施判断与第 2 行（强）不一致" in capsys.readouterr().err
 
 
 MALFORMED = {
@@ -201,7 +335,7 @@ MALFORMED = {
     "duplicate row": ([("13801", "1.1", "否", "强")], "第 17 行", "与第 2 行重复"),
     "conflicting measures": ([("13801", "__free__", "是", "弱")], "第 17 行", "改进措施判断与第 2 行"),
     "unknown college": ([("19999", "1.1", "是", "强")], "第 17 行", "19999 不在院校名册中"),
-    "bad matched value": ([("13802", "1.1", "也许", "强")], "第 17 行", "诊断是否相符应填 是/否"),
+    "bad matched value": ([("13802", "1.1", "也许", "强")], "第 17 行", "诊断是否相符应填 相符/不相符"),
     "bad measures value": ([("13802", "1.1", "是", "中")], "第 17 行", "改进措施判断应填 强/弱"),
 }
 
@@ -287,16 +421,26 @@ def test_registry_file_is_used_before_the_first_run(tmp_path, capsys):
 # --- the Excel template ------------------------------------------------------------------------------
 
 
-def test_template_has_chinese_headers_and_prefilled_rows(tmp_path, capsys):
+def test_template_asks_per_element_and_once_per_college_for_the_measures(tmp_path, capsys):
     write_warehouse()
     out = tmp_path / "模板.xlsx"
+    assert main(["review", "template", "--out", str(out), "--school", "13801", "--school", "13802"]) == 0
+    rows = read_rows(out, TEMPLATE_SHEET)
+    assert rows[0][1] == [
+        "学校代码", "学校名称", "诊断要素代码", "诊断要素名称", "诊断是否相符（相符/不相符）", "说明（不相符时写明专家的诊断）",
+    ]
+    assert len(rows) == 31 and rows[1][1][:3] == ["13801", "广西甲职业技术学院", "1.1"]
+    measures = read_rows(out, MEASURES_SHEET)
+    assert measures[0][1] == ["学校代码", "学校名称", "针对性强（是/否）", "切实可行（是/否）", "成效明显（是/否）", "说明"]
+    assert [cells[:2] for _, cells in measures[1:]] == [
+        ["13801", "广西甲职业技术学院"], ["13802", "广西乙职业技术学院"],
+    ]
+    # an unfilled template is refused, naming the empty rows of each sheet
     assert main(["review", "template", "--out", str(out), "--school", "13801"]) == 0
-    rows = read_rows(out)
-    assert rows[0][1] == ["学校代码", "学校名称", "诊断要素代码", "诊断要素名称", "诊断是否相符（是/否）", "改进措施判断（强/弱）"]
-    assert len(rows) == 16 and rows[1][1][:3] == ["13801", "广西甲职业技术学院", "1.1"]
-    # an unfilled template is refused, naming the first empty row
     assert main(["review", "conclude", str(out)]) == 2
-    assert "第 2 行：诊断是否相符应填 是/否" in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert "第 2 行：诊断是否相符应填 相符/不相符" in error
+    assert "“改进措施”表第 2 行：针对性强、切实可行、成效明显 均未填写" in error
 
 
 def test_filled_template_round_trips_as_input(tmp_path, capsys):
@@ -304,17 +448,36 @@ def test_filled_template_round_trips_as_input(tmp_path, capsys):
     names = element_codes()
     filled = [
         {"school_code": code, "school_name": "x", "element_code": element, "element_name": names[element],
-         "matched": "是" if i < matched else "否", "measures": measures}
-        for code, matched, measures in (("13801", 12, "强"), ("13802", 11, "强"))
+         "matched": "相符" if i < matched else "不相符", "note": "" if i < matched else "问题未列出"}
+        for code, matched in (("13801", 12), ("13802", 12), ("13803", 9))
         for i, element in enumerate(ELEMENTS)
     ]
-    out = write_template(tmp_path / "filled.xlsx", filled)
+    measures = [
+        {"school_code": "13801", "targeted": "是", "feasible": "是", "effective": "是", "note": "措施具体"},
+        {"school_code": "13802", "targeted": "是", "feasible": "是", "effective": "否", "note": "成效尚未显现"},
+        {"school_code": "13803", "targeted": "否", "feasible": "是", "effective": "是"},
+    ]
+    out = write_template(tmp_path / "filled.xlsx", filled, measures)
     assert [title for _, title in TEMPLATE_HEADERS][0] == "学校代码"
     assert main(["review", "conclude", str(out), "--json"]) == 0
     output = json.loads(capsys.readouterr().out)
-    assert [(o["school_code"], o["conclusion"]) for o in output] == [("13801", "有效"), ("13802", "待改进")]
+    assert [(o["school_code"], o["conclusion"]) for o in output] == [
+        ("13801", "有效"), ("13802", "待改进"), ("13803", "异常"),
+    ]
     assert main(["review", "import", str(out), "--year", "2025", "--date", "2025-03-01"]) == 0
-    assert (get_settings().home / "reviews" / "2025" / "13802.csv").is_file()
+    with open(get_settings().home / "reviews" / "2025" / "13802.csv", encoding="utf-8") as handle:
+        assert {row["measures_note"] for row in csv.DictReader(handle)} == {"成效尚未显现"}
+
+
+def test_the_old_template_shape_still_concludes(tmp_path, capsys):
+    """The 6-column template of earlier rounds (是/否 per element, 强/弱 on every row) is still read."""
+    write_warehouse()
+    source = tmp_path / "old.csv"
+    header = "学校代码,学校名称,诊断要素代码,诊断要素名称,诊断是否相符（是/否）,改进措施判断（强/弱）"
+    lines = [header] + [f"{c},x,{e},y,{m},{s}" for c, e, m, s in college_rows("13801", 12, "强")]
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert main(["review", "conclude", str(source), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["conclusion"] == "有效"
 
 
 def test_a_title_row_above_the_header_is_skipped(tmp_path, capsys):

@@ -17,9 +17,9 @@ from test_review import ELEMENTS, write_warehouse
 from assets import review as review_assets
 from pipelines.cli import main
 from pipelines.resources import RunOptions, WarehouseResource
-from pipelines.review import load_rules, parse_rules
-from pipelines.sampling import (
-    College,
+from pipelines.secretariat.plans import College, PlanInputs
+from pipelines.secretariat.rules import load_rules, parse_rules
+from pipelines.secretariat.sampling import (
     cycle_status,
     cycle_target,
     lineage,
@@ -63,6 +63,11 @@ def sample(capsys, year: int, seed: int = 7, cycle_start: int = 2025, as_of: str
         "--as-of", as_of, "--json",
     ]) == 0
     return json.loads(capsys.readouterr().out)
+
+
+def recompute(inputs: dict) -> dict:
+    """The plan recomputed from a plan file's recorded inputs, as JSON."""
+    return propose_plan(PlanInputs.from_json(inputs)).as_json()
 
 
 def plan_record(year: int) -> dict:
@@ -156,7 +161,7 @@ def test_plan_records_its_inputs_and_can_be_recomputed_from_them(capsys):
     inputs, plan = record["inputs"], record["plan"]
     assert (inputs["seed"], inputs["as_of"], inputs["risk_year"]) == (11, AS_OF, 2024)
     assert len(inputs["risk_snapshot"]["rows"]) == 40 and len(inputs["risk_snapshot"]["sha256"]) == 64
-    assert propose_plan(inputs) == plan
+    assert recompute(inputs) == plan
     risk_row = plan["selected"][0]
     assert "2024 年风险分 90，全省第 1 名" in risk_row["rationale_zh"]
     assert risk_row["top_reasons"][0].startswith("要素 3.2") and "生师比 19.2" in risk_row["top_reasons"][0]
@@ -165,7 +170,7 @@ def test_plan_records_its_inputs_and_can_be_recomputed_from_them(capsys):
     # a different risk snapshot changes the hash
     changed = json.loads(json.dumps(inputs))
     changed["risk_snapshot"]["rows"][0]["risk_score"] = 1.0
-    from pipelines.sampling import snapshot_sha256
+    from pipelines.secretariat.plans import snapshot_sha256
 
     assert snapshot_sha256(changed["risk_snapshot"]["rows"]) != inputs["risk_snapshot"]["sha256"]
 
@@ -276,7 +281,7 @@ def test_renamed_college_keeps_its_history(capsys):
     for college in unlinked["colleges"]:
         if college["school_code"] == "13850":
             college["succeeded"] = []
-    assert [r["school_code"] for r in propose_plan(unlinked)["selected"] if r["reason"] == "risk"] == ["13801", "13850"]
+    assert [r["school_code"] for r in recompute(unlinked)["selected"] if r["reason"] == "risk"] == ["13801", "13850"]
     # reviewed 有效 under the old name in this cycle: the renamed college is left out
     record_review("13860", 2025, 12, "强")
     sample(capsys, 2026, seed=1, as_of="2025-12-15")
@@ -316,7 +321,7 @@ def test_small_pools_are_said(capsys):
     # more places than candidates: every candidate is listed and the draw has no choice; both are said
     inputs = plan_record(2027)["inputs"]
     inputs["rules"]["year_quotas"] = "9|9|9"
-    plan = propose_plan(inputs)
+    plan = recompute(inputs)
     assert (plan["places"], plan["risk_places"], plan["random_places"]) == (7, 5, 2)
     assert any("符合条件的候选院校只有 7 所" in note for note in plan["notes"])
     assert any("候选院校全部入选" in note for note in plan["notes"])
@@ -422,7 +427,7 @@ def test_cycle_html_is_written(capsys, year):
 def test_seeded_draw_is_reproducible_and_uses_only_random():
     import random
 
-    from pipelines.sampling import seeded_draw
+    from pipelines.secretariat.sampling import seeded_draw
 
     pool = codes(30)
     assert seeded_draw(pool, 3, 42) == seeded_draw(list(reversed(pool)), 3, 42)  # order of the pool does not matter
