@@ -27,7 +27,7 @@ from ingest_fixtures import (sample_rows, strip_formula_values, write_college, w
 from pipelines.catalog import load_catalog
 from pipelines.ingest import (ChunkResult, ChunkTask, Delivery, Ingest, LogRow, Problem, SchoolWork, discover,
                               ingest_inbox)
-from pipelines.ingest_guard import bounded_name
+from pipelines.ingest.guard import bounded_name
 from pipelines.settings import PROJECT_ROOT, IngestLimits, get_settings
 
 CATALOG = load_catalog()

@@ -100,7 +100,7 @@ from pipelines.catalog import (BASE_VERSION, LINEAGE_COLUMNS, Catalog, CatalogCo
                                raw_table_columns)
 from pipelines.catalog import (CrosswalkEntry, load_crosswalk, load_header_aliases, load_header_words,
                                load_unit_conversions, mapping_fingerprint, unit_factor, with_header_aliases)
-from pipelines.ingest_guard import (Problem, bounded_name, check_workbook, csv_line_count, csv_rows, formula_problem,
+from pipelines.ingest.guard import (Problem, bounded_name, check_workbook, csv_line_count, csv_rows, formula_problem,
                                     guard_worker, open_regular, private_dirs, read_regular, special_kind, special_problem,
                                     stop_pool, stop_worker_server, too_large, uncomputed_formulas, unexpected,
                                     write_private)
