@@ -18,9 +18,14 @@ import struct
 import zipfile
 from pathlib import Path
 
+import duckdb
+import polars as pl
+import pytest
 import xlsxwriter
 
 from pipelines.catalog import CatalogTable, load_catalog
+from pipelines.ingest import ingest_inbox
+from pipelines.settings import get_settings
 
 SCHOOL_NAME = "广西测试职业技术学院"
 EXPORTED_AT = dt.datetime(2024, 10, 12, 9, 30, 0)
@@ -287,3 +292,69 @@ def write_csv_with_open_quote(path: Path, table: CatalogTable, rows: list[dict],
     text = "\r\n".join(lines + ["备注" * 50] * (padding // 100))
     path.write_bytes(text.encode("utf-8"))
     return path
+
+
+# -- running the ingest in tests -------------------------------------------------------------------
+
+TEACHERS_FILE = "表6.1 校内专任教师.xlsx"
+
+
+def teacher_rows() -> list[dict]:
+    return [
+        {"staff_no": "T001", "name": "张三", "gender": "男", "birth_date": dt.date(1985, 7, 12),
+         "first_education": "大学本科", "first_degree": "学士", "highest_education": "硕士研究生",
+         "highest_degree": "硕士", "title_level": "副高级", "is_double_qualified": "是", "teaching_hours": 320},
+        {"staff_no": "T002", "name": "李四", "gender": "女", "birth_date": "1990.03",
+         "first_education": "专科", "first_degree": "无", "highest_education": "大学本科",
+         "highest_degree": "学士", "title_level": "中级", "is_double_qualified": "否", "teaching_hours": "２８０"},
+    ]
+
+
+@pytest.fixture
+def conn():
+    connection = duckdb.connect()
+    yield connection
+    connection.close()
+
+
+def run(conn):
+    return ingest_inbox(conn, get_settings())
+
+
+def inbox() -> Path:
+    return get_settings().inbox
+
+
+def log_rows(conn) -> list[dict]:
+    frame = conn.sql("select * from raw.ingest_log order by source_file, table_code").pl()
+    return frame.to_dicts()
+
+
+def snapshot(conn) -> dict[str, list[tuple]]:
+    """Every raw table's rows, sorted: to prove that nothing else changed."""
+    tables = {t.table_name: conn.sql(f'select * from raw."{t.table_name}" order by all').fetchall()
+              for t in load_catalog().tables}
+    tables["ingest_log"] = conn.sql(
+        "select * exclude (status) from raw.ingest_log where status <> 'quarantined' order by all"
+    ).fetchall()
+    return tables
+
+
+def teachers(conn, school: str = "13829") -> pl.DataFrame:
+    return conn.sql(f"select * from raw.full_time_teachers where school_code = '{school}' order by row_no").pl()
+
+
+# -- identification and headers -----------------------------------------------------------------
+
+
+def make_zip(path: Path, members: dict[str, bytes], compression=zipfile.ZIP_DEFLATED) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w", compression=compression) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return path
+
+
+def xlsx_bytes(tmp_path: Path, table, rows, **kwargs) -> bytes:
+    return write_xlsx(tmp_path / "build" / f"{table.code}.xlsx", table, rows, **kwargs).read_bytes()
+

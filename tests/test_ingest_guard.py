@@ -21,13 +21,13 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-import pipelines.ingest as ingest_module
+import pipelines.ingest.college as college_module
 from ingest_fixtures import (sample_rows, strip_formula_values, write_college, write_csv, write_csv_with_open_quote,
                              write_shared_strings_bomb, write_xlsx)
 from pipelines.catalog import load_catalog
-from pipelines.ingest import (ChunkResult, ChunkTask, Delivery, Ingest, LogRow, Problem, SchoolWork, discover,
+from pipelines.ingest import (ChunkResult, ChunkTask, CollegeReader, Delivery, Ingest, LogRow, Problem, SchoolWork, discover,
                               ingest_inbox)
-from pipelines.ingest_guard import bounded_name
+from pipelines.ingest.guard import bounded_name
 from pipelines.settings import PROJECT_ROOT, IngestLimits, get_settings
 
 CATALOG = load_catalog()
@@ -158,14 +158,14 @@ def test_a_quarantine_that_cannot_be_written_still_logs_the_reason(conn):
 def test_an_unexpected_failure_on_one_file_quarantines_only_that_file(conn, monkeypatch):
     in_process(monkeypatch)
     write_college(inbox(), "13829", 2024, ["6.1", "7.1"])
-    original = Ingest.tables_of
+    original = CollegeReader.tables_of
 
     def fails_on_majors(self, delivery, data, sha):
         if "7.1" in delivery.name:
             raise RuntimeError("a bug nobody foresaw")
         return original(self, delivery, data, sha)
 
-    monkeypatch.setattr(Ingest, "tables_of", fails_on_majors)
+    monkeypatch.setattr(CollegeReader, "tables_of", fails_on_majors)
     summary = ingest_inbox(conn, get_settings())
     assert (summary.loaded, summary.quarantined) == (1, 1)
     bad = log_rows(conn)["13829/2024/表7.1 专业设置.xlsx"]
@@ -177,7 +177,7 @@ def test_a_file_that_fails_typing_is_quarantined_and_the_chunk_loads(conn, monke
     in_process(monkeypatch)
     write_college(inbox(), "13829", 2024, ["6.1", "7.1"])
     write_college(inbox(), "13830", 2024, ["6.1"])
-    original = ingest_module.type_chunk
+    original = college_module.type_chunk
 
     def fails_with_one_file(texts, catalog, files):
         if any(files[int(file_id)][0] == "13830" for parts in texts.values() for part in parts
@@ -185,7 +185,7 @@ def test_a_file_that_fails_typing_is_quarantined_and_the_chunk_loads(conn, monke
             raise pa.ArrowInvalid("a typing bug")
         return original(texts, catalog, files)
 
-    monkeypatch.setattr(ingest_module, "type_chunk", fails_with_one_file)
+    monkeypatch.setattr(college_module, "type_chunk", fails_with_one_file)
     summary = ingest_inbox(conn, get_settings())
     log = log_rows(conn)
     assert log[f"13830/2024/{TEACHERS_FILE}"]["status"] == "quarantined"
@@ -199,14 +199,14 @@ def test_a_college_that_fails_as_a_whole_is_quarantined_and_the_others_load(conn
     in_process(monkeypatch)
     write_college(inbox(), "13829", 2024, ["6.1", "7.1"])
     write_college(inbox(), "13830", 2024, ["6.1"])
-    original = Ingest.ingest_school
+    original = CollegeReader.ingest_school
 
     def fails_for_13829(self, deliveries, state, previous):
         original(self, deliveries, state, previous)
         if deliveries[0].school_code == "13829":
             raise MemoryError("out of memory after reading")
 
-    monkeypatch.setattr(Ingest, "ingest_school", fails_for_13829)
+    monkeypatch.setattr(CollegeReader, "ingest_school", fails_for_13829)
     summary = ingest_inbox(conn, get_settings())
     assert (summary.loaded, summary.quarantined) == (1, 2)
     assert conn.sql("select distinct school_code from raw.full_time_teachers").fetchall() == [("13830",)]

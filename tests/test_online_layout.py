@@ -8,6 +8,7 @@ import csv
 import datetime as dt
 
 import duckdb
+import openpyxl
 import pytest
 
 from pipelines.catalog import load_catalog
@@ -158,3 +159,91 @@ def test_an_alias_rereads_every_subtable_from_the_archive_when_the_inbox_was_cle
     again = ingest_inbox(conn, get_settings())
     assert again.loaded == 3 and again.quarantined == 0  # all three sub-tables, not the one ingest_current names
     assert conn.sql(f"select {TEACHER_COLUMNS} from raw.full_time_teachers order by staff_no").fetchall() == before
+
+
+def add_column(folder, entry: dict, header: str, value: str) -> None:
+    """A column the catalog does not know, added at the right of a fixture's header and data rows."""
+    workbook = openpyxl.load_workbook(folder / entry["path"])
+    sheet = workbook.active
+    header_row = next(row[0].row for row in sheet.iter_rows() if row[0].value == "序号")
+    column = sheet.max_column + 1
+    sheet.cell(header_row, column, header)
+    for row in range(entry["first_data_row"], entry["first_data_row"] + entry["rows"]):
+        sheet.cell(row, column, f"{value}{row}")
+    workbook.save(folder / entry["path"])
+
+
+def online_delivery() -> tuple:
+    folder = get_settings().inbox / SCHOOL / "2024"
+    entries = {entry["platform_table_code"]: entry for entry in write_layout_fixtures(folder, ONLINE_VERSION)
+               if entry["table_code"] == "6.1"}
+    return folder, entries
+
+
+def teacher_log(conn) -> dict[str, dict]:
+    frame = conn.sql("select * from raw.ingest_log where table_code = '6.1'").pl()
+    return {row["source_file"].rsplit("/", 1)[-1].split()[0]: row for row in frame.to_dicts()}
+
+
+def not_exported_by(version: str) -> list[str]:
+    exported = {column.name for shape in CATALOG.shapes_of(version) if shape.table_name == "full_time_teachers"
+                for column in shape.columns}
+    return [column.name for column in CATALOG.by_code("6.1").columns if column.name not in exported]
+
+
+def test_a_column_the_online_platform_does_not_export_is_no_omission_of_the_college():
+    online_delivery()
+    warehouse = QualityWarehouse()
+    warehouse.add_school(SCHOOL)
+    ingest_inbox(warehouse.conn, get_settings())
+    absent = not_exported_by(ONLINE_VERSION)
+    assert "first_education" in absent and "teaching_hours" not in absent  # from the catalog's shapes
+    for row in teacher_log(warehouse.conn).values():
+        assert (row["missing_columns"], row["not_exported_columns"]) == ([], absent)
+    warehouse.run(dt.date(2024, 12, 1), suites=("6.1",))
+    assert not warehouse.issues(check_name="missing_column", table_code="6.1")
+    issues = warehouse.issues(check_name="not_exported_column", table_code="6.1")
+    assert sorted(issue["column_name"] for issue in issues) == sorted(absent)
+    assert all(issue["severity"] == "info" and "本平台版本不导出该字段" in issue["message_zh"] for issue in issues)
+
+
+def test_a_subtable_the_college_did_not_send_is_its_omission_not_the_platforms():
+    folder, entries = online_delivery()
+    (folder / entries["6.2"]["path"]).unlink()
+    conn = duckdb.connect()
+    ingest_inbox(conn, get_settings())
+    for row in teacher_log(conn).values():
+        assert {"is_double_qualified", "industry_years"} <= set(row["missing_columns"])
+        assert row["not_exported_columns"] == not_exported_by(ONLINE_VERSION)
+        assert not set(row["missing_columns"]) & set(row["not_exported_columns"])
+
+
+def test_the_courses_of_the_teaching_subtable_are_kept_with_each_teacher_without_a_warning():
+    online_delivery()
+    warehouse = QualityWarehouse()
+    warehouse.add_school(SCHOOL)
+    ingest_inbox(warehouse.conn, get_settings())
+    teaching = teacher_log(warehouse.conn)["6.3"]
+    assert (teaching["extra_columns"], teaching["unmapped_headers"]) == ([], [])
+    assert "课程名称" in teaching["reason"]
+    extra = dict(warehouse.conn.execute("select staff_no, extra from raw.full_time_teachers").fetchall())
+    assert extra["20170001"]["课程名称"] == "课程01；课程02；课程03"
+    warehouse.run(dt.date(2024, 12, 1), suites=("6.1",))
+    assert not warehouse.issues(check_name="unknown_columns", table_code="6.1")
+
+
+def test_unknown_columns_of_every_subtable_join_the_teachers_row_and_are_reported():
+    folder, entries = online_delivery()
+    add_column(folder, entries["6.1"], "办公地点", "楼")
+    add_column(folder, entries["6.2"], "办公电话", "0771-")
+    warehouse = QualityWarehouse()
+    warehouse.add_school(SCHOOL)
+    ingest_inbox(warehouse.conn, get_settings())
+    log = teacher_log(warehouse.conn)
+    assert (log["6.1"]["extra_columns"], log["6.2"]["extra_columns"]) == (["办公地点"], ["办公电话"])
+    extra = dict(warehouse.conn.execute("select staff_no, extra from raw.full_time_teachers").fetchall())
+    first = entries["6.1"]["first_data_row"]
+    assert extra["20170001"] == {"办公地点": f"楼{first}", "办公电话": f"0771-{first}", "课程名称": "课程01；课程02；课程03"}
+    warehouse.run(dt.date(2024, 12, 1), suites=("6.1",))
+    issues = warehouse.issues(check_name="unknown_columns", table_code="6.1")
+    assert sorted(issue["samples"] for issue in issues) == ["办公地点", "办公电话"]

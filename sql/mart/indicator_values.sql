@@ -118,19 +118,21 @@ untrusted as (
     group by all
 ),
 
--- A catalog column the college's file lacks (quality.issues `missing_column`) excludes only the
+-- A catalog column the college's file lacks (quality.issues `missing_column`, or `not_exported_column`
+-- when its platform version does not export it) excludes only the
 -- indicators that read it (ref.indicator_columns); its table stays usable for the others.
 missing_inputs as (
     select
         issues.school_code,
         issues.year,
         indicator_columns.indicator_code,
-        list(distinct '表' || issues.table_code || '“' || coalesce(platform_columns.headers[1], issues.column_name) || '”')
+        list(distinct '表' || issues.table_code || '“' || coalesce(platform_columns.headers[1], issues.column_name) || '”'
+            || case when issues.check_name = 'not_exported_column' then '（本平台版本不导出该字段）' else '' end)
             as missing_columns
     from quality.issues as issues
     inner join ref.indicator_columns as indicator_columns using (table_code, column_name)
     left join ref.platform_columns as platform_columns using (table_code, column_name)
-    where issues.check_name = 'missing_column'
+    where issues.check_name in ('missing_column', 'not_exported_column')
     group by all
 ),
 

@@ -2,7 +2,10 @@
 -- loads as NULL for that college and year) and values converted from the unit a header stated.
 -- missing_column is an error only when an indicator reads the column (ref.indicator_columns): those
 -- indicators alone read 数据不足 (mart.indicator_values); else a warning. The messages say what the
--- file has and ask nothing of the college: its platform may not export that column.
+-- file has and ask nothing of the college: its platform may not export that column. A column the
+-- file's platform version does not export at all (raw.ingest_log.not_exported_columns, from the
+-- catalog's shapes) is no omission of the college: `not_exported_column`, info; the indicators
+-- reading it still read 数据不足, with that reason.
 with college_years as (
     select school_code, year from college_years
 ),
@@ -75,6 +78,39 @@ missing_issues as (
     left join readers using (table_code, column_name)
 ),
 
+not_exported as (
+    select current_files.*, unnest(coalesce(current_files.not_exported_columns, [])) as column_name
+    from current_files
+),
+
+not_exported_issues as (
+    select
+        not_exported.school_code,
+        not_exported.year,
+        not_exported.table_code,
+        not_exported.column_name,
+        'not_exported_column' as check_name,
+        'info' as severity,
+        not_exported."rows"::bigint as failed_count,
+        coalesce(columns.header_zh, not_exported.column_name) as samples,
+        '表' || not_exported.table_code || ' ' || coalesce(not_exported.name_zh, '') || '：“'
+            || coalesce(columns.header_zh, not_exported.column_name) || '”本平台版本不导出该字段（文件《'
+            || not_exported.source_file || '》所属版本的各子表中都没有此列），该列按空值载入，不是学校的遗漏'
+            || case when readers.indicators_zh is not null
+                then '；依赖它的指标（' || readers.indicators_zh || '）本年度记为数据不足'
+                else '；没有指标依赖此列' end as message_zh,
+        'table ' || not_exported.table_code || ': the platform version of ' || not_exported.source_file
+            || ' does not export column ' || not_exported.column_name || '; it is loaded as NULL'
+            || case when readers.indicators_en is not null
+                then '; the indicators reading it (' || readers.indicators_en || ') are insufficient this year'
+                else '; no indicator reads it' end as message_en,
+        '本平台版本不导出该字段' as summary_zh,
+        not_exported.source_file
+    from not_exported
+    left join columns using (table_code, column_name)
+    left join readers using (table_code, column_name)
+),
+
 converted as (
     select
         current_files.*,
@@ -107,6 +143,8 @@ conversion_issues as (
 
 final as (
     select * from missing_issues
+    union all
+    select * from not_exported_issues
     union all
     select * from conversion_issues
 )

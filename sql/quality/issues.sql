@@ -3,7 +3,7 @@
 -- the same as-of date give the same table. row_keys: every failing row (file, sheet row) of a
 -- row-level check, where the messages show only the first few.
 -- A column the college's file does not have is reported
--- once, as `missing_column` (sql/quality/check_columns.sql): the suites' findings on that column
+-- once, as `missing_column` or `not_exported_column` (sql/quality/check_columns.sql): the suites' findings on that column
 -- (every row NULL) would only repeat it.
 create or replace table quality.issues as
 with issue_rows as (
@@ -11,7 +11,8 @@ with issue_rows as (
 ),
 
 missing_columns as (
-    select distinct school_code, year, table_code, column_name from issue_rows where check_name = 'missing_column'
+    select distinct school_code, year, table_code, column_name from issue_rows
+    where check_name in ('missing_column', 'not_exported_column')
 ),
 
 kept as (
@@ -22,7 +23,7 @@ kept as (
         and missing_columns.year = issue_rows.year
         and missing_columns.table_code = issue_rows.table_code
         and missing_columns.column_name = issue_rows.column_name
-        and issue_rows.check_name not in ('missing_column', 'unit_conversion')
+        and issue_rows.check_name not in ('missing_column', 'not_exported_column', 'unit_conversion')
 ),
 
 final as (

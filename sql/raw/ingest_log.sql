@@ -18,7 +18,8 @@ create table if not exists raw.ingest_log (
     missing_columns varchar[],
     conversions varchar[],
     unmapped_headers struct(header varchar, likely_column varchar, samples varchar[])[],
-    mapping_fingerprint varchar
+    mapping_fingerprint varchar,
+    not_exported_columns varchar[]
 );
 
 -- a log made before these columns existed gains them (empty: its files are read again once)
@@ -26,4 +27,5 @@ alter table raw.ingest_log add column if not exists missing_columns varchar[];
 alter table raw.ingest_log add column if not exists conversions varchar[];
 alter table raw.ingest_log add column if not exists unmapped_headers
     struct(header varchar, likely_column varchar, samples varchar[])[];
-alter table raw.ingest_log add column if not exists mapping_fingerprint varchar
+alter table raw.ingest_log add column if not exists mapping_fingerprint varchar;
+alter table raw.ingest_log add column if not exists not_exported_columns varchar[]

@@ -1,0 +1,276 @@
+"""Discovery: the inbox as a list of deliveries, one per file (zip members included), never
+following a symlink nor opening a FIFO or device. Reading side: no warehouse here."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import stat
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path, PurePosixPath
+
+from pipelines.ingest.guard import Problem, open_regular, read_regular, special_kind, special_problem, too_large, unexpected
+from pipelines.settings import IngestLimits
+
+READABLE = {".xlsx", ".xls", ".csv"}  # .xls: BIFF (older exports, WPS), read by calamine like .xlsx
+SPREADSHEET_LIKE = {".xlsx", ".csv", ".xls", ".xlsm", ".xlsb", ".ods", ".et", ".txt"}
+WORKBOOK_SUFFIXES = SPREADSHEET_LIKE - {".csv", ".txt"}  # checked like zip deliveries before they are opened
+IGNORED_NAMES = {"manifest.json", ".ds_store", "thumbs.db", "desktop.ini"}
+SCHOOL_RE = re.compile(r"^\d{5}$")
+ZIP_NAME_RE = re.compile(r"^(\d{5})[_\-](\d{4})$")
+
+
+@dataclass
+class Delivery:
+    source_file: str  # path relative to the inbox (zip members: `<zip>/<member>`)
+    school_code: str | None
+    year: int | None
+    folder: tuple[str, str]  # quarantine sub-folders (school, year) as found
+    path: Path  # the file in the inbox (for a zip member: the zip)
+    modified: dt.datetime
+    problem: Problem | None = None
+    zip_parent: str | None = None
+    member: str | None = None  # name inside the zip, as stored
+    size: int = 0  # bytes to read (a zip member: uncompressed), to size the worker tasks
+    readable: bool = True  # False: never opened nor copied (a symlink, FIFO, device, a file over the size limit)
+
+    def read(self, limits: IngestLimits) -> bytes:
+        return self.read_with_stat(limits)[0]
+
+    def read_with_stat(self, limits: IngestLimits) -> tuple[bytes, os.stat_result | None]:
+        """The bytes, and for a plain file the stat of what was read (to hard-link it safely).
+        Only a regular file is opened, never through a symlink (see `guard.open_regular`)."""
+        if self.member is None:
+            return read_regular(self.path, self.name, limits)
+        with open_regular(self.path, self.name) as stream, zipfile.ZipFile(stream) as archive:
+            return archive.read(self.member), None
+
+    @cached_property
+    def name(self) -> str:
+        return PurePosixPath(self.source_file).name
+
+    @cached_property
+    def suffix(self) -> str:
+        return PurePosixPath(self.source_file).suffix.lower()
+
+
+def _mtime(path: Path) -> dt.datetime:
+    return dt.datetime.fromtimestamp(path.lstat().st_mtime)
+
+
+def _relative(inbox: Path, path: Path) -> str:
+    """The path as logged: relative to the inbox, bytes that are not UTF-8 shown as �."""
+    return path.relative_to(inbox).as_posix().encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _ignored(name: str) -> bool:
+    return name.lower() in IGNORED_NAMES or name.startswith((".", "~$"))
+
+
+def discover(inbox: Path, limits: IngestLimits) -> list[Delivery]:
+    """Every file in the inbox as a delivery; unparseable folders and unsafe zips carry a problem.
+
+    Entries are looked at with lstat and never followed: a symlink (to a file or a folder, a
+    college folder included), a FIFO or a device is a delivery that is only described, never
+    opened. An entry that fails to be listed is a delivery with that failure; the others go on.
+    """
+    deliveries: list[Delivery] = []
+    if not inbox.is_dir():
+        return deliveries
+    for entry in _entries(inbox):
+        try:
+            info = entry.lstat()
+            kind = special_kind(info.st_mode)
+            if kind is not None:
+                deliveries.append(_special(inbox, entry, info, (entry.name, "unknown"), kind))
+            elif stat.S_ISDIR(info.st_mode):
+                deliveries.extend(_discover_school(inbox, entry, limits))
+            elif entry.suffix.lower() == ".zip":
+                deliveries.extend(_discover_zip(inbox, entry, limits))
+            elif entry.suffix.lower() in SPREADSHEET_LIKE:
+                deliveries.append(_misplaced(inbox, entry, ("unsorted", "unknown")))
+        except Exception as error:  # one entry never stops the listing of the others
+            deliveries.append(_unlisted(inbox, entry, unexpected(_relative(inbox, entry), error)))
+    return deliveries
+
+
+def _entries(folder: Path) -> list[Path]:
+    return sorted(Path(entry.path) for entry in os.scandir(folder) if not _ignored(entry.name))
+
+
+def _walk(folder: Path) -> Iterator[tuple[Path, os.stat_result]]:
+    """Every entry below `folder` that is not a directory, with its lstat, in path order; a
+    symlinked folder is such an entry, never followed."""
+    for path in _entries(folder):
+        info = path.lstat()
+        if stat.S_ISDIR(info.st_mode):
+            yield from _walk(path)
+        else:
+            yield path, info
+
+
+def _place(name: str) -> str:
+    return name if SCHOOL_RE.match(name) else "unsorted"
+
+
+def _special(inbox: Path, path: Path, info: os.stat_result, folder: tuple[str, str], kind: tuple[str, str]) -> Delivery:
+    """A symlink, FIFO or device: quarantined as such (a reason file only)."""
+    return Delivery(_relative(inbox, path), folder[0] if SCHOOL_RE.match(folder[0]) else None, _year(folder[1]),
+                    (_place(folder[0]), folder[1]), path, dt.datetime.fromtimestamp(info.st_mtime),
+                    problem=special_problem(_relative(inbox, path), kind), readable=False)
+
+
+def _unlisted(inbox: Path, path: Path, problem: Problem) -> Delivery:
+    return Delivery(_relative(inbox, path), None, None, ("unsorted", "unknown"), path, dt.datetime.now(),
+                    problem=problem, readable=False)
+
+
+def _misplaced(inbox: Path, path: Path, folder: tuple[str, str]) -> Delivery:
+    relative = _relative(inbox, path)
+    return Delivery(
+        source_file=relative,
+        school_code=folder[0] if SCHOOL_RE.match(folder[0]) else None,
+        year=None,
+        folder=folder,
+        path=path,
+        modified=_mtime(path),
+        problem=Problem(
+            f"文件位置不符合约定：{relative}。应放在 inbox/<学校代码>/<采集年份>/ 下（如 inbox/13829/2024/），"
+            "或打包为 inbox/<学校代码>_<采集年份>.zip",
+            f"file is not where the inbox layout expects it: {relative}. Put it under "
+            "inbox/<school_code>/<collection year>/ (e.g. inbox/13829/2024/) or deliver inbox/<school_code>_<year>.zip",
+        ),
+    )
+
+
+def _year(text: str) -> int | None:
+    return int(text) if re.fullmatch(r"(19|20)\d{2}", text) else None
+
+
+def _discover_school(inbox: Path, folder: Path, limits: IngestLimits) -> list[Delivery]:
+    deliveries = []
+    for path, info in _walk(folder):
+        parts = path.relative_to(folder).parts
+        year = _year(parts[0]) if len(parts) > 1 else None
+        kind = special_kind(info.st_mode)
+        if kind is not None:
+            deliveries.append(_special(inbox, path, info, (folder.name, parts[0] if len(parts) > 1 else "unknown"), kind))
+            continue
+        if not SCHOOL_RE.match(folder.name) or year is None:
+            deliveries.append(_misplaced(inbox, path, (folder.name, parts[0] if len(parts) > 1 else "unknown")))
+            continue
+        too_big = info.st_size > limits.file_max_bytes
+        deliveries.append(
+            Delivery(
+                source_file=_relative(inbox, path),
+                school_code=folder.name,
+                year=year,
+                folder=(folder.name, str(year)),
+                path=path,
+                modified=dt.datetime.fromtimestamp(info.st_mtime),
+                size=info.st_size,
+                problem=too_large(path.name, info.st_size, limits) if too_big else None,
+                readable=not too_big,
+            )
+        )
+    return deliveries
+
+
+def _zip_time(info: zipfile.ZipInfo, path: Path) -> dt.datetime:
+    try:
+        return dt.datetime(*info.date_time)
+    except ValueError:  # a packer that wrote no valid date
+        return _mtime(path)
+
+
+def _member_name(info: zipfile.ZipInfo) -> str:
+    """Member name, re-decoded as GBK when the zip (made on Chinese Windows) lacks the UTF-8 flag."""
+    if info.flag_bits & 0x800:
+        return info.filename
+    try:
+        return info.filename.encode("cp437").decode("gb18030")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return info.filename
+
+
+def _unsafe(name: str) -> bool:
+    posix = name.replace("\\", "/")
+    return posix.startswith("/") or re.match(r"^[A-Za-z]:", posix) is not None or ".." in posix.split("/")
+
+
+def _discover_zip(inbox: Path, path: Path, limits: IngestLimits) -> list[Delivery]:
+    relative = _relative(inbox, path)
+    match = ZIP_NAME_RE.match(path.stem)
+    school, year = (match.group(1), _year(match.group(2))) if match else (None, None)
+    folder = (school or "unsorted", str(year) if year else "unknown")
+
+    def refused(zh: str, en: str) -> list[Delivery]:
+        return [
+            Delivery(relative, school, year, folder, path, _mtime(path), problem=Problem(zh, en))
+        ]
+
+    if school is None or year is None:
+        return refused(
+            f"压缩包名称应为 <学校代码>_<采集年份>.zip（如 13829_2024.zip），实际为 {path.name}",
+            f"a zip delivery must be named <school_code>_<year>.zip (e.g. 13829_2024.zip), got {path.name}",
+        )
+    stream = open_regular(path, path.name)
+    try:
+        archive = zipfile.ZipFile(stream)
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as error:
+        stream.close()
+        return refused(
+            f"压缩包 {path.name} 已损坏，无法打开：请重新打包后提交",
+            f"zip {path.name} is corrupt and cannot be opened ({error}): pack it again and deliver",
+        )
+    with stream, archive:
+        infos = [info for info in archive.infolist() if not info.is_dir()]
+        names = {info.filename: _member_name(info) for info in infos}
+        unsafe = [names[i.filename] for i in infos if _unsafe(names[i.filename])]
+        if unsafe:
+            return refused(
+                f"压缩包 {path.name} 中的文件 {unsafe[0]} 会解压到文件夹之外（含“..”或绝对路径），已拒收：请只打包表格文件",
+                f"zip {path.name} member {unsafe[0]} would land outside its folder ('..' or absolute path); "
+                "refused: pack only the table files",
+            )
+        total = sum(info.file_size for info in infos)
+        packed = sum(info.compress_size for info in infos) or 1
+        worst = max((info.file_size / max(info.compress_size, 1) for info in infos), default=0)
+        if len(infos) > limits.zip_max_members or total > limits.zip_max_bytes or max(worst, total / packed) > limits.zip_max_ratio:
+            return refused(
+                f"压缩包 {path.name} 解压后过大（{len(infos)} 个文件，共 {total} 字节，压缩比 {worst:.0f}），"
+                f"超过上限（{limits.zip_max_members} 个文件、{limits.zip_max_bytes} 字节、压缩比 {limits.zip_max_ratio}），"
+                "已拒收：请只打包本校本年度的表格文件",
+                f"zip {path.name} expands too far ({len(infos)} members, {total} bytes, ratio {worst:.0f}; limits "
+                f"{limits.zip_max_members} members, {limits.zip_max_bytes} bytes, ratio {limits.zip_max_ratio}); refused",
+            )
+        members = [(info, names[info.filename].replace("\\", "/")) for info in infos]
+        members = [(info, name) for info, name in members if not _ignored(PurePosixPath(name).name)
+                   and not name.startswith("__MACOSX/")]
+        tops = {name.split("/", 1)[0] for _, name in members if "/" in name}
+        strip = len(tops) == 1 and all("/" in name for _, name in members)
+        deliveries = []
+        for info, name in members:
+            inner = name.split("/", 1)[1] if strip else name
+            too_big = info.file_size > limits.file_max_bytes
+            deliveries.append(
+                Delivery(
+                    source_file=f"{relative}/{inner}",
+                    school_code=school,
+                    year=year,
+                    folder=folder,
+                    path=path,
+                    modified=_zip_time(info, path),
+                    zip_parent=relative,
+                    member=info.filename,
+                    size=info.file_size,
+                    problem=too_large(PurePosixPath(inner).name, info.file_size, limits) if too_big else None,
+                    readable=not too_big,
+                )
+            )
+        return deliveries
+
