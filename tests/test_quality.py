@@ -9,8 +9,8 @@ import json
 import pandas as pd
 import pytest
 
-from pipelines.checks import current_collection_year, gx_context, validate_table
-from pipelines.suites import build_suites, load_suite
+from pipelines.quality.gx_runner import current_collection_year, gx_context, validate_table
+from pipelines.quality.suites import build_suites, load_suite
 from quality_fixtures import QualityWarehouse, clean_rows
 
 SCHOOL = "13001"
@@ -451,7 +451,7 @@ def test_the_same_data_and_as_of_date_give_the_same_tables():
 def test_suites_give_the_same_issues_whatever_the_chunk_size():
     from dataclasses import replace
 
-    from pipelines.checks import prepare_inputs, quality_params, suite_issues
+    from pipelines.quality.gx_runner import prepare_inputs, quality_params, suite_issues
 
     w = warehouse(SCHOOL, OTHER, "13003")
     for code in (SCHOOL, OTHER, "13003"):
@@ -478,7 +478,7 @@ def test_suites_give_the_same_issues_whatever_the_chunk_size():
 
 def cache_warehouse() -> tuple[QualityWarehouse, object]:
     """Two colleges with 6.1 delivered; SCHOOL has a duplicate 教工号, OTHER is clean."""
-    from pipelines.checks import prepare_inputs, quality_params
+    from pipelines.quality.gx_runner import prepare_inputs, quality_params
 
     w = warehouse(SCHOOL, OTHER)
     rows = clean_rows(w.table("6.1"), YEAR, 20)
@@ -496,7 +496,7 @@ def ordered_issues(found: list[dict]) -> list[dict]:
 
 def counting_validations(monkeypatch) -> list[str]:
     """Record the colleges of every frame handed to GX."""
-    import pipelines.checks as checks
+    import pipelines.quality.gx_runner as checks
 
     seen: list[str] = []
     original = checks.validate_table
@@ -510,7 +510,7 @@ def counting_validations(monkeypatch) -> list[str]:
 
 
 def test_cached_suite_results_are_the_uncached_ones_and_skip_gx(monkeypatch):
-    import pipelines.checks as checks
+    import pipelines.quality.gx_runner as checks
 
     w, params = cache_warehouse()
     uncached = ordered_issues(checks.suite_issues(w.conn, params, tables=("6.1",), cache=False))
@@ -531,7 +531,7 @@ def test_cached_suite_results_are_the_uncached_ones_and_skip_gx(monkeypatch):
 
 
 def test_a_changed_row_or_file_revalidates_only_its_college(monkeypatch):
-    import pipelines.checks as checks
+    import pipelines.quality.gx_runner as checks
 
     w, params = cache_warehouse()
     checks.suite_issues(w.conn, params, tables=("6.1",))
@@ -554,7 +554,7 @@ def test_a_changed_row_or_file_revalidates_only_its_college(monkeypatch):
 def test_a_changed_suite_or_rule_revalidates_everything(monkeypatch):
     from dataclasses import replace
 
-    import pipelines.checks as checks
+    import pipelines.quality.gx_runner as checks
 
     w, params = cache_warehouse()
     checks.suite_issues(w.conn, params, tables=("6.1",))

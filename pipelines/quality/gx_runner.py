@@ -56,7 +56,7 @@ from pipelines.catalog import Catalog, CatalogTable, create_raw_tables, load_cat
 from pipelines.resources import WarehouseResource
 from pipelines.settings import collection_deadline
 from pipelines.sql import load_sql, run_sql
-from pipelines.suites import DERIVED_COLUMNS, load_quality_rules, load_suite
+from pipelines.quality.suites import DERIVED_COLUMNS, load_quality_rules, load_suite
 
 ISSUE_COLUMNS = {
     "school_code": pl.String,

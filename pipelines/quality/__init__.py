@@ -1,0 +1,1 @@
+"""The data-quality engine (split in the next commit)."""
