@@ -14,7 +14,10 @@ import pytest
 
 from assets.ref import build_reference_tables
 from pipelines.catalog import load_catalog
-from pipelines.checks import collect_issues, prepare_inputs, quality_params, table_status_params, write_issues
+from pipelines.quality.calendar import quality_params
+from pipelines.quality.inputs import prepare_inputs
+from pipelines.quality.issues import collect_issues, write_issues
+from pipelines.quality.rules import table_status_params
 from pipelines.ingest import ingest_inbox
 from pipelines.registry import build_schools_table, load_registry
 from pipelines.settings import get_settings

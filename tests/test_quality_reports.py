@@ -10,7 +10,7 @@ import pytest
 
 from assets import quality
 from dashboards.quality_report import issue_rows_html
-from pipelines.checks import build_asset_checks
+from pipelines.quality.asset_checks import build_asset_checks
 from pipelines.resources import RunOptions, WarehouseResource
 from pipelines.sitebuild import site_build_path
 from quality_fixtures import QualityWarehouse, clean_rows
