@@ -135,7 +135,11 @@ def test_a_table_level_error_makes_the_table_invalid_whatever_its_bad_rows():
     rows[0]["expenditure_total"] = rows[0]["expenditure_total"] + 100  # items no longer add up
     w.deliver(SCHOOL, YEAR, rows={"5.2": rows})
     w.run(AS_OF, suites=("5.2",))
-    assert w.status(SCHOOL, YEAR, "5.2")[0] == "invalid"
+    [issue] = w.issues()
+    assert (issue["check_name"], issue["severity"], issue["row_keys"]) == ("expenditure_total", "error", [])
+    verdict, reasons = w.status(SCHOOL, YEAR, "5.2")
+    assert verdict == "invalid" and "支出各项之和与合计不符" in reasons, reasons
+    assert w.conn.execute("select count(*) from quality.excluded_rows").fetchone()[0] == 0
 
 
 def test_a_school_grain_table_holds_one_row_per_year():
@@ -335,6 +339,31 @@ def test_unreadable_cells_and_unknown_columns_are_warnings():
     found = {(i["table_code"], i["check_name"], i["severity"]) for i in w.issues()}
     assert found == {("6.2", "unreadable_cells", "warn"), ("6.4", "unknown_columns", "warn")}
     assert "联系电话" in w.issues(check_name="unknown_columns")[0]["message_zh"]
+
+
+def test_formulas_without_a_calculated_value_are_a_warning_naming_the_file():
+    w = warehouse()
+    w.deliver(SCHOOL, YEAR)
+    reason = "公式未计算：请在 Excel 中打开并保存后重新导出（工作表“Sheet1”中 2 个公式单元格没有计算结果，已按空值读取：D5、D6）"
+    w.conn.execute("update raw.ingest_log set reason = ?, reason_en = 'formulas not calculated' where table_code = '5.2'",
+                   [reason])
+    w.run(AS_OF, suites=())
+    [issue] = w.issues()
+    assert (issue["table_code"], issue["check_name"], issue["severity"]) == ("5.2", "uncomputed_formulas", "warn")
+    assert issue["message_zh"] == f"表5.2 {w.table('5.2').name_zh} 文件《{w.source_file(SCHOOL, YEAR, w.table('5.2'))}》：{reason}"
+    assert w.status(SCHOOL, YEAR, "5.2")[0] == "warn"
+
+
+def test_a_unit_conversion_is_reported_for_information_only():
+    w = warehouse()
+    w.deliver(SCHOOL, YEAR)
+    w.conn.execute("update raw.ingest_log set conversions = ['expenditure_total: 元 ×0.0001'] where table_code = '5.2'")
+    w.run(AS_OF, suites=())
+    [issue] = w.issues()
+    assert (issue["table_code"], issue["column_name"], issue["check_name"], issue["severity"]) == (
+        "5.2", "expenditure_total", "unit_conversion", "info")
+    assert "的表头单位为元，已换算为万元（×0.0001）" in issue["message_zh"]
+    assert w.status(SCHOOL, YEAR, "5.2")[0] == "ok"
 
 
 # --- consistency ------------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """How a finding reads and how grave it is: the issue row every check writes (`ISSUE_COLUMNS`), the
-two severities, and the wording of an expectation's failure from its suite meta.
+severities, and the wording of an expectation's failure from its suite meta.
 
 The SQL checks (sql/quality/check_*.sql) word their own findings in SQL with the same columns and
 severities; an expectation's words come from its meta (`problem_zh`, `rule_zh`, `fix_zh`, …, see
@@ -24,8 +24,10 @@ import polars as pl
 from pipelines.catalog import CatalogTable
 from pipelines.quality.suites import DERIVED_COLUMNS
 
+# The severities of quality.issues, gravest first (sql/quality/check_*.sql write the same words).
 ERROR = "error"  # the table (or its failing rows) cannot be used as delivered
 WARN = "warn"  # a reminder: the data go on
+INFO = "info"  # for information (e.g. a unit converted); never counted against a table
 ISSUE_COLUMNS = {
     "school_code": pl.String,
     "year": pl.Int32,
