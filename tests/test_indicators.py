@@ -431,12 +431,27 @@ LINKS_FILE = "indicator_elements.csv"
 UNKNOWN_LINK = f"{LINKS_FILE} names unknown indicators, elements or points"
 
 
-def step_failures(result) -> dict[str, str]:
-    """The failed steps of a `dg.materialize` run, with their error text."""
-    return {
+def materialize_ref(tmp_path, selected: list, step: str, refusal: str | None):
+    """Materialize the `selected` ref assets on a scratch warehouse. With `refusal`, exactly `step`
+    must fail, its error saying `refusal` (returns None); else every step must succeed (returns a
+    read-only connection to the warehouse)."""
+    import dagster as dg
+    import duckdb
+
+    from pipelines.resources import WarehouseResource
+
+    resource = WarehouseResource(path=str(tmp_path / "work.duckdb"), published_path=str(tmp_path / "pub.duckdb"))
+    result = dg.materialize(selected, resources={"warehouse": resource}, raise_on_error=False)
+    failures = {
         event.step_key: event.event_specific_data.error.to_string()
         for event in result.all_events if event.event_type_value == "STEP_FAILURE"
     }
+    if refusal:
+        assert list(failures) == [step], failures
+        assert refusal in failures[step]
+        return None
+    assert result.success, failures
+    return duckdb.connect(str(tmp_path / "work.duckdb"), read_only=True)
 
 
 @pytest.mark.parametrize(("lines", "refusal"), [
@@ -450,26 +465,17 @@ def step_failures(result) -> dict[str, str]:
     (WIDE.format(breadth="测试：说明为何关联四个要素"), None),
 ])
 def test_a_link_file_naming_unknown_codes_or_lacking_a_rationale_stops_the_run(tmp_path, monkeypatch, lines, refusal):
-    import dagster as dg
-    import duckdb
-
     from assets import ref
-    from pipelines.resources import WarehouseResource
 
     links = tmp_path / LINKS_FILE
     links.write_text("indicator_code,element_code,point_no,rationale_zh,breadth_zh\n" + lines + "\n", encoding="utf-8")
     monkeypatch.setattr(ref, "INDICATOR_ELEMENTS_FILE", links)
     selected = [ref.diagnostic_items, ref.diagnostic_elements, ref.diagnostic_points, ref.platform_tables,
                 ref.point_platform_codes, ref.indicators, ref.indicator_elements]
-    resource = WarehouseResource(path=str(tmp_path / "work.duckdb"), published_path=str(tmp_path / "pub.duckdb"))
-    result = dg.materialize(selected, resources={"warehouse": resource}, raise_on_error=False)
-    failures = step_failures(result)
-    if refusal:
-        assert list(failures) == ["ref__indicator_elements"], failures
-        assert refusal in failures["ref__indicator_elements"]
+    conn = materialize_ref(tmp_path, selected, "ref__indicator_elements", refusal)
+    if conn is None:
         return
-    assert result.success, failures
-    with duckdb.connect(str(tmp_path / "work.duckdb"), read_only=True) as conn:
+    with conn:
         loaded = conn.execute(
             "select indicator_code, element_code, point_no, point_name is not null from ref.indicator_elements order by 2"
         ).fetchall()
@@ -482,11 +488,7 @@ def test_a_link_file_naming_unknown_codes_or_lacking_a_rationale_stops_the_run(t
     ("no_such_indicator", "thresholds.csv names unknown indicators: ['no_such_indicator']"),
 ])
 def test_a_threshold_for_an_unknown_indicator_stops_the_run(tmp_path, monkeypatch, indicator, refusal):
-    import dagster as dg
-    import duckdb
-
     from assets import ref
-    from pipelines.resources import WarehouseResource
 
     thresholds = tmp_path / "thresholds.csv"
     thresholds.write_text(
@@ -495,14 +497,9 @@ def test_a_threshold_for_an_unknown_indicator_stops_the_run(tmp_path, monkeypatc
         encoding="utf-8",
     )
     monkeypatch.setattr(ref, "THRESHOLDS_FILE", thresholds)
-    resource = WarehouseResource(path=str(tmp_path / "work.duckdb"), published_path=str(tmp_path / "pub.duckdb"))
-    result = dg.materialize([ref.indicators, ref.thresholds], resources={"warehouse": resource}, raise_on_error=False)
-    failures = step_failures(result)
-    if refusal:
-        assert list(failures) == ["ref__thresholds"], failures
-        assert refusal in failures["ref__thresholds"]
+    conn = materialize_ref(tmp_path, [ref.indicators, ref.thresholds], "ref__thresholds", refusal)
+    if conn is None:
         return
-    assert result.success, failures
-    with duckdb.connect(str(tmp_path / "work.duckdb"), read_only=True) as conn:
+    with conn:
         loaded = conn.execute("select indicator_code, school_type, qualified_value from ref.thresholds").fetchall()
     assert loaded == [("books_per_student", "综合", 80)]
