@@ -118,9 +118,13 @@ def child(warehouse: str, cold: bool) -> None:
     import duckdb
     import polars as pl
 
-    from pipelines.checks import (
-        issues_frame, prepare_inputs, quality_params, sql_issues, suite_issues, table_status_params, write_issues,
-    )
+    from pipelines.quality.calendar import quality_params
+    from pipelines.quality.gx_runner import suite_issues
+    from pipelines.quality.inputs import prepare_inputs
+    from pipelines.quality.issues import write_issues
+    from pipelines.quality.messages import issues_frame
+    from pipelines.quality.rules import table_status_params
+    from pipelines.quality.sql_checks import sql_issues
     from pipelines.sql import run_sql
 
     imports_s = time.perf_counter() - started  # dagster, duckdb, polars: loaded already in a pipeline run

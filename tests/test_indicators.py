@@ -427,39 +427,68 @@ def test_the_rule_parameters_file_must_name_every_parameter(tmp_path):
 
 
 WIDE = "\n".join(f"books_per_student,{element},1,测试理由,{{breadth}}" for element in ("1.1", "1.2", "1.3", "2.1"))
+LINKS_FILE = "indicator_elements.csv"
+UNKNOWN_LINK = f"{LINKS_FILE} names unknown indicators, elements or points"
 
 
-@pytest.mark.parametrize(("lines", "fails"), [
-    ("books_per_student,4.2,2,测试理由,", False),
-    ("no_such_indicator,4.1,1,测试理由,", True),
-    ("books_per_student,9.9,1,测试理由,", True),
-    ("books_per_student,4.1,7,测试理由,", True),
-    ("books_per_student,4.1,1,,", True),
-    (WIDE.format(breadth=""), True),
-    (WIDE.format(breadth="测试：说明为何关联四个要素"), False),
-])
-def test_a_link_file_naming_unknown_codes_or_lacking_a_rationale_stops_the_run(tmp_path, monkeypatch, lines, fails):
+def materialize_ref(tmp_path, selected: list, step: str, refusal: str | None):
+    """Materialize the `selected` ref assets on a scratch warehouse. With `refusal`, exactly `step`
+    must fail, its error saying `refusal` (returns None); else every step must succeed (returns a
+    read-only connection to the warehouse)."""
     import dagster as dg
+    import duckdb
 
-    from assets import ref
     from pipelines.resources import WarehouseResource
 
-    links = tmp_path / "indicator_elements.csv"
+    resource = WarehouseResource(path=str(tmp_path / "work.duckdb"), published_path=str(tmp_path / "pub.duckdb"))
+    result = dg.materialize(selected, resources={"warehouse": resource}, raise_on_error=False)
+    failures = {
+        event.step_key: event.event_specific_data.error.to_string()
+        for event in result.all_events if event.event_type_value == "STEP_FAILURE"
+    }
+    if refusal:
+        assert list(failures) == [step], failures
+        assert refusal in failures[step]
+        return None
+    assert result.success, failures
+    return duckdb.connect(str(tmp_path / "work.duckdb"), read_only=True)
+
+
+@pytest.mark.parametrize(("lines", "refusal"), [
+    ("books_per_student,4.2,2,测试理由,", None),
+    ("no_such_indicator,4.1,1,测试理由,", f"{UNKNOWN_LINK}: [('no_such_indicator', '4.1', 1)]"),
+    ("books_per_student,9.9,1,测试理由,", f"{UNKNOWN_LINK}: [('books_per_student', '9.9', 1)]"),
+    ("books_per_student,4.1,7,测试理由,", f"{UNKNOWN_LINK}: [('books_per_student', '4.1', 7)]"),
+    ("books_per_student,4.1,1,,", f"{LINKS_FILE}: every link needs its rationale (rationale_zh): [('books_per_student', '4.1')]"),
+    (WIDE.format(breadth=""), f"{LINKS_FILE}: indicators informing more than 3 elements must say why on each of "
+                              "their rows (breadth_zh): ['books_per_student']"),
+    (WIDE.format(breadth="测试：说明为何关联四个要素"), None),
+])
+def test_a_link_file_naming_unknown_codes_or_lacking_a_rationale_stops_the_run(tmp_path, monkeypatch, lines, refusal):
+    from assets import ref
+
+    links = tmp_path / LINKS_FILE
     links.write_text("indicator_code,element_code,point_no,rationale_zh,breadth_zh\n" + lines + "\n", encoding="utf-8")
     monkeypatch.setattr(ref, "INDICATOR_ELEMENTS_FILE", links)
     selected = [ref.diagnostic_items, ref.diagnostic_elements, ref.diagnostic_points, ref.platform_tables,
                 ref.point_platform_codes, ref.indicators, ref.indicator_elements]
-    resource = WarehouseResource(path=str(tmp_path / "work.duckdb"), published_path=str(tmp_path / "pub.duckdb"))
-    result = dg.materialize(selected, resources={"warehouse": resource}, raise_on_error=False)
-    assert result.success is not fails
+    conn = materialize_ref(tmp_path, selected, "ref__indicator_elements", refusal)
+    if conn is None:
+        return
+    with conn:
+        loaded = conn.execute(
+            "select indicator_code, element_code, point_no, point_name is not null from ref.indicator_elements order by 2"
+        ).fetchall()
+    expected = [line.split(",")[:3] for line in lines.splitlines()]
+    assert loaded == [(code, element, int(point), True) for code, element, point in expected]
 
 
-@pytest.mark.parametrize(("indicator", "fails"), [("books_per_student", False), ("no_such_indicator", True)])
-def test_a_threshold_for_an_unknown_indicator_stops_the_run(tmp_path, monkeypatch, indicator, fails):
-    import dagster as dg
-
+@pytest.mark.parametrize(("indicator", "refusal"), [
+    ("books_per_student", None),
+    ("no_such_indicator", "thresholds.csv names unknown indicators: ['no_such_indicator']"),
+])
+def test_a_threshold_for_an_unknown_indicator_stops_the_run(tmp_path, monkeypatch, indicator, refusal):
     from assets import ref
-    from pipelines.resources import WarehouseResource
 
     thresholds = tmp_path / "thresholds.csv"
     thresholds.write_text(
@@ -468,6 +497,9 @@ def test_a_threshold_for_an_unknown_indicator_stops_the_run(tmp_path, monkeypatc
         encoding="utf-8",
     )
     monkeypatch.setattr(ref, "THRESHOLDS_FILE", thresholds)
-    resource = WarehouseResource(path=str(tmp_path / "work.duckdb"), published_path=str(tmp_path / "pub.duckdb"))
-    result = dg.materialize([ref.indicators, ref.thresholds], resources={"warehouse": resource}, raise_on_error=False)
-    assert result.success is not fails
+    conn = materialize_ref(tmp_path, [ref.indicators, ref.thresholds], "ref__thresholds", refusal)
+    if conn is None:
+        return
+    with conn:
+        loaded = conn.execute("select indicator_code, school_type, qualified_value from ref.thresholds").fetchall()
+    assert loaded == [("books_per_student", "综合", 80)]

@@ -9,8 +9,9 @@ import json
 import pandas as pd
 import pytest
 
-from pipelines.checks import current_collection_year, gx_context, validate_table
-from pipelines.suites import build_suites, load_suite
+from pipelines.quality.calendar import current_collection_year
+from pipelines.quality.gx_runner import gx_context, validate_table
+from pipelines.quality.suites import build_suites, load_suite
 from quality_fixtures import QualityWarehouse, clean_rows
 
 SCHOOL = "13001"
@@ -134,7 +135,11 @@ def test_a_table_level_error_makes_the_table_invalid_whatever_its_bad_rows():
     rows[0]["expenditure_total"] = rows[0]["expenditure_total"] + 100  # items no longer add up
     w.deliver(SCHOOL, YEAR, rows={"5.2": rows})
     w.run(AS_OF, suites=("5.2",))
-    assert w.status(SCHOOL, YEAR, "5.2")[0] == "invalid"
+    [issue] = w.issues()
+    assert (issue["check_name"], issue["severity"], issue["row_keys"]) == ("expenditure_total", "error", [])
+    verdict, reasons = w.status(SCHOOL, YEAR, "5.2")
+    assert verdict == "invalid" and "支出各项之和与合计不符" in reasons, reasons
+    assert w.conn.execute("select count(*) from quality.excluded_rows").fetchone()[0] == 0
 
 
 def test_a_school_grain_table_holds_one_row_per_year():
@@ -336,6 +341,31 @@ def test_unreadable_cells_and_unknown_columns_are_warnings():
     assert "联系电话" in w.issues(check_name="unknown_columns")[0]["message_zh"]
 
 
+def test_formulas_without_a_calculated_value_are_a_warning_naming_the_file():
+    w = warehouse()
+    w.deliver(SCHOOL, YEAR)
+    reason = "公式未计算：请在 Excel 中打开并保存后重新导出（工作表“Sheet1”中 2 个公式单元格没有计算结果，已按空值读取：D5、D6）"
+    w.conn.execute("update raw.ingest_log set reason = ?, reason_en = 'formulas not calculated' where table_code = '5.2'",
+                   [reason])
+    w.run(AS_OF, suites=())
+    [issue] = w.issues()
+    assert (issue["table_code"], issue["check_name"], issue["severity"]) == ("5.2", "uncomputed_formulas", "warn")
+    assert issue["message_zh"] == f"表5.2 {w.table('5.2').name_zh} 文件《{w.source_file(SCHOOL, YEAR, w.table('5.2'))}》：{reason}"
+    assert w.status(SCHOOL, YEAR, "5.2")[0] == "warn"
+
+
+def test_a_unit_conversion_is_reported_for_information_only():
+    w = warehouse()
+    w.deliver(SCHOOL, YEAR)
+    w.conn.execute("update raw.ingest_log set conversions = ['expenditure_total: 元 ×0.0001'] where table_code = '5.2'")
+    w.run(AS_OF, suites=())
+    [issue] = w.issues()
+    assert (issue["table_code"], issue["column_name"], issue["check_name"], issue["severity"]) == (
+        "5.2", "expenditure_total", "unit_conversion", "info")
+    assert "的表头单位为元，已换算为万元（×0.0001）" in issue["message_zh"]
+    assert w.status(SCHOOL, YEAR, "5.2")[0] == "ok"
+
+
 # --- consistency ------------------------------------------------------------------------------------
 
 
@@ -451,7 +481,9 @@ def test_the_same_data_and_as_of_date_give_the_same_tables():
 def test_suites_give_the_same_issues_whatever_the_chunk_size():
     from dataclasses import replace
 
-    from pipelines.checks import prepare_inputs, quality_params, suite_issues
+    from pipelines.quality.calendar import quality_params
+    from pipelines.quality.gx_runner import suite_issues
+    from pipelines.quality.inputs import prepare_inputs
 
     w = warehouse(SCHOOL, OTHER, "13003")
     for code in (SCHOOL, OTHER, "13003"):
@@ -478,7 +510,8 @@ def test_suites_give_the_same_issues_whatever_the_chunk_size():
 
 def cache_warehouse() -> tuple[QualityWarehouse, object]:
     """Two colleges with 6.1 delivered; SCHOOL has a duplicate 教工号, OTHER is clean."""
-    from pipelines.checks import prepare_inputs, quality_params
+    from pipelines.quality.calendar import quality_params
+    from pipelines.quality.inputs import prepare_inputs
 
     w = warehouse(SCHOOL, OTHER)
     rows = clean_rows(w.table("6.1"), YEAR, 20)
@@ -496,25 +529,25 @@ def ordered_issues(found: list[dict]) -> list[dict]:
 
 def counting_validations(monkeypatch) -> list[str]:
     """Record the colleges of every frame handed to GX."""
-    import pipelines.checks as checks
+    import pipelines.quality.gx_runner as runner
 
     seen: list[str] = []
-    original = checks.validate_table
+    original = runner.validate_table
 
     def counted(context, table, suite, frame, sample_rows):
         seen.extend(sorted(set(frame["school_code"])))
         return original(context, table, suite, frame, sample_rows)
 
-    monkeypatch.setattr(checks, "validate_table", counted)
+    monkeypatch.setattr(runner, "validate_table", counted)
     return seen
 
 
 def test_cached_suite_results_are_the_uncached_ones_and_skip_gx(monkeypatch):
-    import pipelines.checks as checks
+    import pipelines.quality.gx_runner as runner
 
     w, params = cache_warehouse()
-    uncached = ordered_issues(checks.suite_issues(w.conn, params, tables=("6.1",), cache=False))
-    cold = ordered_issues(checks.suite_issues(w.conn, params, tables=("6.1",)))
+    uncached = ordered_issues(runner.suite_issues(w.conn, params, tables=("6.1",), cache=False))
+    cold = ordered_issues(runner.suite_issues(w.conn, params, tables=("6.1",)))
     assert cold == uncached
     assert {(i["school_code"], i["check_name"]) for i in cold} == {(SCHOOL, "unique_key")}
     assert w.conn.execute(
@@ -525,59 +558,103 @@ def test_cached_suite_results_are_the_uncached_ones_and_skip_gx(monkeypatch):
     def no_gx():
         raise AssertionError("a cached result must not need GX")
 
-    monkeypatch.setattr(checks, "gx_context", no_gx)
-    warm = ordered_issues(checks.suite_issues(w.conn, params, tables=("6.1",)))
+    monkeypatch.setattr(runner, "gx_context", no_gx)
+    warm = ordered_issues(runner.suite_issues(w.conn, params, tables=("6.1",)))
     assert warm == uncached
 
 
 def test_a_changed_row_or_file_revalidates_only_its_college(monkeypatch):
-    import pipelines.checks as checks
+    import pipelines.quality.gx_runner as runner
 
     w, params = cache_warehouse()
-    checks.suite_issues(w.conn, params, tables=("6.1",))
+    runner.suite_issues(w.conn, params, tables=("6.1",))
     seen = counting_validations(monkeypatch)
     w.conn.execute("update raw.full_time_teachers set gender = 'X' where school_code = ? and row_no = 5", [OTHER])
-    changed = ordered_issues(checks.suite_issues(w.conn, params, tables=("6.1",)))
+    changed = ordered_issues(runner.suite_issues(w.conn, params, tables=("6.1",)))
     assert seen == [OTHER]
-    assert changed == ordered_issues(checks.suite_issues(w.conn, params, tables=("6.1",), cache=False))
+    assert changed == ordered_issues(runner.suite_issues(w.conn, params, tables=("6.1",), cache=False))
     assert (OTHER, "allowed_values") in {(i["school_code"], i["check_name"]) for i in changed}
 
     seen.clear()
     w.conn.execute("update raw.full_time_teachers set file_sha256 = 'another' where school_code = ?", [SCHOOL])
-    assert ordered_issues(checks.suite_issues(w.conn, params, tables=("6.1",))) == changed
+    assert ordered_issues(runner.suite_issues(w.conn, params, tables=("6.1",))) == changed
     assert seen == [SCHOOL]
     seen.clear()
-    checks.suite_issues(w.conn, params, tables=("6.1",))
+    runner.suite_issues(w.conn, params, tables=("6.1",))
     assert seen == []
 
 
 def test_a_changed_suite_or_rule_revalidates_everything(monkeypatch):
     from dataclasses import replace
 
-    import pipelines.checks as checks
+    import pipelines.quality.gx_runner as runner
 
     w, params = cache_warehouse()
-    checks.suite_issues(w.conn, params, tables=("6.1",))
+    runner.suite_issues(w.conn, params, tables=("6.1",))
     seen = counting_validations(monkeypatch)
-    original = checks.load_suite
+    original = runner.load_suite
 
     def without_key(name):
         suite = original(name)
         return {**suite, "expectations": [e for e in suite["expectations"] if e["meta"].get("check") != "unique_key"]}
 
-    monkeypatch.setattr(checks, "load_suite", without_key)
-    assert checks.suite_issues(w.conn, params, tables=("6.1",)) == []
+    monkeypatch.setattr(runner, "load_suite", without_key)
+    assert runner.suite_issues(w.conn, params, tables=("6.1",)) == []
     assert seen == [SCHOOL, OTHER]
-    monkeypatch.setattr(checks, "load_suite", original)
+    monkeypatch.setattr(runner, "load_suite", original)
     seen.clear()
-    assert {i["check_name"] for i in checks.suite_issues(w.conn, params, tables=("6.1",))} == {"unique_key"}
+    assert {i["check_name"] for i in runner.suite_issues(w.conn, params, tables=("6.1",))} == {"unique_key"}
     assert seen == [SCHOOL, OTHER]
 
     seen.clear()
     bigger = replace(params, rules={**params.rules, "suite_chunk_rows": 7})
-    checks.suite_issues(w.conn, bigger, tables=("6.1",))
+    runner.suite_issues(w.conn, bigger, tables=("6.1",))
     assert seen == []  # the chunk size never changes results
     seen.clear()
     fewer = replace(params, rules={**params.rules, "sample_rows": 1})
-    checks.suite_issues(w.conn, fewer, tables=("6.1",))
+    runner.suite_issues(w.conn, fewer, tables=("6.1",))
+    assert seen == [SCHOOL, OTHER]
+
+
+def test_the_code_fingerprint_covers_every_module_of_the_package_and_every_suite(tmp_path):
+    """Changing the bytes of any module of pipelines/quality (or any suite) changes the fingerprint
+    the cached results are kept under, so no code change can leave stale results in the cache."""
+    import shutil
+
+    from pipelines.quality import cache
+    from pipelines.settings import EXPECTATIONS_DIR
+
+    package = sorted(cache.PACKAGE_DIR.rglob("*.py"))
+    assert {path.stem for path in package} >= {
+        "__init__", "asset_checks", "cache", "calendar", "gx_runner", "inputs", "issues", "messages", "rules",
+        "sql_checks", "suites",
+    }
+    copies = {}
+    for (directory, pattern), name in zip(cache.FINGERPRINTED, ("code", "suites"), strict=True):
+        copies[directory] = tmp_path / name
+        shutil.copytree(directory, copies[directory], ignore=shutil.ignore_patterns("__pycache__"))
+    sources = tuple((copies[directory], pattern) for directory, pattern in cache.FINGERPRINTED)
+    assert cache.sources_digest(sources) == cache.sources_digest()
+    originals = [*package, *sorted(EXPECTATIONS_DIR.glob("*.json"))]
+    seen = {cache.sources_digest(sources)}
+    for original in originals:
+        directory = cache.PACKAGE_DIR if original.suffix == ".py" else EXPECTATIONS_DIR
+        copy = copies[directory] / original.relative_to(directory)
+        copy.write_bytes(original.read_bytes() + b"\n")
+        seen.add(cache.sources_digest(sources))
+        copy.write_bytes(original.read_bytes())
+    assert len(seen) == len(originals) + 1  # each change gave a fingerprint of its own
+
+
+def test_a_changed_code_fingerprint_revalidates_everything(monkeypatch):
+    import pipelines.quality.cache as cache
+    import pipelines.quality.gx_runner as runner
+
+    w, params = cache_warehouse()
+    runner.suite_issues(w.conn, params, tables=("6.1",))
+    seen = counting_validations(monkeypatch)
+    runner.suite_issues(w.conn, params, tables=("6.1",))
+    assert seen == []
+    monkeypatch.setattr(cache, "code_version", lambda: "another version of the package")
+    assert {i["check_name"] for i in runner.suite_issues(w.conn, params, tables=("6.1",))} == {"unique_key"}
     assert seen == [SCHOOL, OTHER]

@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import datetime as dt
 
+import dagster as dg
 import duckdb
 import pytest
 
+from assets import quality
 from assets.ref import build_reference_tables
 from pipelines.catalog import load_catalog
-from pipelines.checks import collect_issues, prepare_inputs, quality_params, table_status_params, write_issues
 from pipelines.ingest import ingest_inbox
 from pipelines.registry import build_schools_table, load_registry
+from pipelines.resources import RunOptions, WarehouseResource
 from pipelines.settings import get_settings
-from pipelines.sql import run_sql
 from pipelines.synth import generate_province
 
 YEARS = [2023, 2024]
@@ -45,16 +46,18 @@ def demo(tmp_path_factory):
         patch.setenv("ZHENGAI_HOME", str(home))
         settings = get_settings()
         manifest = generate_province(settings.inbox, 4, YEARS, 11, True)
-        conn = duckdb.connect()
-        build_reference_tables(conn)
-        build_schools_table(conn, load_registry(settings.registry))
-        ingest_inbox(conn, settings)
-        params = quality_params(AS_OF)
-        write_issues(conn, collect_issues(conn, params))
-        prepare_inputs(conn, params)
-        run_sql(conn, "quality/table_status", table_status_params(params.rules))
-        run_sql(conn, "quality/excluded_rows")
-        run_sql(conn, "quality/element_data_status")
+        path = home / "work.duckdb"
+        with duckdb.connect(str(path)) as conn:
+            build_reference_tables(conn)
+            build_schools_table(conn, load_registry(settings.registry))
+            ingest_inbox(conn, settings)
+        # the quality layer as production runs it: its assets, in Dagster
+        dg.materialize(
+            [quality.issues, quality.table_status, quality.excluded_rows, quality.element_data_status],
+            resources={"warehouse": WarehouseResource(path=str(path), published_path=str(home / "pub.duckdb")),
+                       "run_options": RunOptions(as_of=AS_OF.isoformat())},
+        )
+        conn = duckdb.connect(str(path), read_only=True)
         yield manifest, conn
         conn.close()
 

@@ -10,7 +10,8 @@ import pytest
 
 from assets import quality
 from dashboards.quality_report import issue_rows_html
-from pipelines.checks import build_asset_checks
+from pipelines.catalog import load_catalog
+from pipelines.quality.asset_checks import build_asset_checks
 from pipelines.resources import RunOptions, WarehouseResource
 from pipelines.sitebuild import site_build_path
 from quality_fixtures import QualityWarehouse, clean_rows
@@ -71,8 +72,19 @@ def test_quality_assets_materialize_and_checks_report_without_failing_the_run(ma
     assert not suite.passed and suite.severity == dg.AssetCheckSeverity.WARN
     assert suite.metadata["colleges_with_errors"].value == 1
     assert evaluations[("raw/courses", "expectation_suite")].passed
-    assert not evaluations[("raw/ingest_log", "completeness")].passed  # 13002 lacks 7.1, 13003 lacks 2024
-    assert not evaluations[("raw/ingest_log", "staleness")].passed
+    assert "| 13002 | 2024 | 1 | 2 |" in suite.metadata["worst_colleges"].value  # one duplicate 教工号, two rows
+    # 13002 lacks 7.1, 13003 every required table of 2024
+    required = sum(table.required for table in load_catalog().tables)
+    completeness = evaluations[("raw/ingest_log", "completeness")]
+    assert not completeness.passed and completeness.metadata["colleges_with_errors"].value == 2
+    assert completeness.metadata["error_issues"].value == required + 1
+    worst = completeness.metadata["worst_colleges"].value
+    assert worst.index(f"| 13003 | 2024 | {required} |") < worst.index("| 13002 | 2024 | 1 |")
+    staleness = evaluations[("raw/ingest_log", "staleness")]  # 13003's latest data are 2023's
+    assert not staleness.passed and staleness.metadata["colleges_with_errors"].value == 1
+    assert "| 13003 | 2024 | 1 |" in staleness.metadata["worst_colleges"].value
+    readability = evaluations[("raw/ingest_log", "readability")]  # 13003's unreadable cells: a warning only
+    assert readability.passed and readability.metadata["warn_issues"].value == 1
     assert evaluations[("raw/funding_expenditure", "consistency")].passed
     assert len(evaluations) == 32 + 5
 

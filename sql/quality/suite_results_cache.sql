@@ -1,7 +1,8 @@
 -- Expectation-suite results per raw table, college and year, so a nightly run re-validates only
--- what changed (pipelines/checks.py, `suite_issues`). `fingerprint` is a SHA-256 of everything the
+-- what changed (pipelines/quality/cache.py, `suite_issues`). `fingerprint` is a SHA-256 of everything the
 -- results depend on: the suite JSON, reference/quality_rules.csv (but the chunk size), the
--- catalogued columns, the code of pipelines/checks.py, the GX version, and the college-year's rows
+-- catalogued columns, every module of pipelines/quality and every suite in expectations/, the
+-- versions of GX, pandas, pyarrow and DuckDB, and the college-year's rows
 -- (their count, a DuckDB hash over the validated columns and lineage, and the distinct file_sha256).
 -- `issues` is the JSON list of that college-year's issue rows ('[]' when it passed). An entry whose
 -- fingerprint differs is stale and re-validated; the table can be dropped at any time (cold run).

@@ -1,6 +1,6 @@
 """Great Expectations suites (`expectations/<table_name>.json`), generated from the platform catalog.
 
-`python -m pipelines.suites` rewrites every suite from two sources:
+`python -m pipelines.quality.suites` rewrites every suite from two sources:
 
 - the catalog (reference/platform_tables.csv, platform_columns.csv): every catalogued column
   present, required columns not null, allowed values, plausible ranges, and the unique key within
@@ -26,17 +26,15 @@ Derived columns: a refinement may test a column computed when the raw table is r
 
 from __future__ import annotations
 
-import csv
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from pipelines.catalog import Catalog, CatalogColumn, CatalogTable, load_catalog
-from pipelines.settings import EXPECTATIONS_DIR, REFERENCE_DIR
+from pipelines.quality.rules import load_quality_rules
+from pipelines.settings import EXPECTATIONS_DIR
 
 REFINEMENTS_FILE = "refinements.json"
-QUALITY_RULES_FILE = REFERENCE_DIR / "quality_rules.csv"
-
 
 
 @dataclass(frozen=True)
@@ -50,19 +48,6 @@ class DerivedColumn:
 DERIVED_COLUMNS = {
     "age_at_year_end": DerivedColumn(source="birth_date", expression="date_sub('year', birth_date, make_date(year, 8, 31))"),
 }
-
-
-def load_quality_rules(path: Path = QUALITY_RULES_FILE) -> dict[str, float]:
-    """reference/quality_rules.csv as numbers; a non-numeric value is an error naming its parameter."""
-    with open(path, encoding="utf-8", newline="") as handle:
-        rows = {row["parameter"].strip(): row["value"].strip() for row in csv.DictReader(handle)}
-    rules = {}
-    for name, value in rows.items():
-        try:
-            rules[name] = float(value)
-        except ValueError as error:
-            raise ValueError(f"{path.name}: parameter {name!r} must be a number, got {value!r}") from error
-    return rules
 
 
 def column_label(column: CatalogColumn) -> str:
@@ -180,7 +165,7 @@ def build_suite(table: CatalogTable, rules: dict[str, float], refinements: dict[
         "meta": {
             "table_code": table.code,
             "name_zh": table.name_zh,
-            "generated_by": "python -m pipelines.suites (catalog + expectations/refinements.json)",
+            "generated_by": "python -m pipelines.quality.suites (catalog + expectations/refinements.json)",
         },
     }
 
@@ -209,7 +194,7 @@ def write_suites(directory: Path = EXPECTATIONS_DIR, catalog: Catalog | None = N
 def load_suite(table_name: str, directory: Path = EXPECTATIONS_DIR) -> dict:
     path = directory / f"{table_name}.json"
     if not path.is_file():
-        raise FileNotFoundError(f"no expectation suite for raw.{table_name} at {path}: run `python -m pipelines.suites`")
+        raise FileNotFoundError(f"no expectation suite for raw.{table_name} at {path}: run `python -m pipelines.quality.suites`")
     return json.loads(path.read_text(encoding="utf-8"))
 
 
