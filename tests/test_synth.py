@@ -23,17 +23,10 @@ from pipelines.catalog import load_catalog
 from pipelines.cli import main
 from pipelines.registry import build_schools_table, load_registry
 from pipelines.settings import REFERENCE_DIR
-from pipelines.synth import (
-    DEFECT_KINDS,
-    FORMAT_VARIANTS,
-    TARGETED_INDICATORS,
-    SchoolData,
-    generate_province,
-    parse_years,
-    plan_schools,
-    read_teacher_cap,
-    read_thresholds,
-)
+from pipelines.demo.defects import DEFECT_KINDS, FORMAT_VARIANTS
+from pipelines.demo.people import SchoolData
+from pipelines.demo.plan import TARGETED_INDICATORS, plan_schools, read_teacher_cap, read_thresholds
+from pipelines.demo.province import generate_province, parse_years
 
 YEARS = [2023, 2024]
 BLANKS = {"", "-", "无"}
