@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CHILD = """
 import json, sys, time
 from pathlib import Path
-from pipelines.synth import generate_province, parse_years
+from pipelines.demo.province import generate_province, parse_years
 out, schools, years, jobs = Path(sys.argv[1]), int(sys.argv[2]), parse_years(sys.argv[3]), int(sys.argv[4])
 started = time.perf_counter()
 manifest = generate_province(out / "inbox", schools, years, 2026, True, registry=out / "schools.csv", jobs=jobs)

@@ -20,11 +20,11 @@ from pipelines.settings import get_settings
 EXIT_BUSY = 75  # EX_TEMPFAIL: another run holds the lock; try again later
 
 COMMAND_MODULES = (
-    "pipelines.synth",
+    "pipelines.demo.cli",
     "pipelines.review",
     "pipelines.sampling",
     "pipelines.serve",
-    "pipelines.recovery",
+    "pipelines.demo.recovery",
     "pipelines.catalog_cli",
 )
 

@@ -8,7 +8,7 @@ import json
 
 from indicator_fixtures import MiniWarehouse, typical_college
 from pipelines.cli import main
-from pipelines.recovery import outcomes, report, unexplained_misses
+from pipelines.demo.recovery import outcomes, report, unexplained_misses
 
 YEAR = 2024
 SCHOOL = "10001"

@@ -23,17 +23,15 @@ from pipelines.catalog import load_catalog
 from pipelines.cli import main
 from pipelines.registry import build_schools_table, load_registry
 from pipelines.settings import REFERENCE_DIR
-from pipelines.synth import (
-    DEFECT_KINDS,
-    FORMAT_VARIANTS,
-    TARGETED_INDICATORS,
-    SchoolData,
-    generate_province,
-    parse_years,
-    plan_schools,
-    read_teacher_cap,
-    read_thresholds,
-)
+import random
+import re
+
+from pipelines.demo.defects import DEFECT_KINDS, FORMAT_VARIANTS
+from pipelines.demo.names import NATIONAL_PLACES, NATIONAL_TYPE_WORDS, PLACES, TYPE_WORDS, school_name
+from pipelines.demo.people import SchoolData
+from pipelines.demo.plan import TARGETED_INDICATORS, plan_schools, read_teacher_cap, read_thresholds
+from pipelines.demo.province import generate_province, parse_years
+from pipelines.demo.tables import BUILD_ORDER, TABLE_BUILDERS
 
 YEARS = [2023, 2024]
 BLANKS = {"", "-", "无"}
@@ -401,6 +399,44 @@ def test_cli_writes_the_province_and_the_default_registry(tmp_path, zhengai_home
     manifest = json.loads((tmp_path / "inbox" / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["years"] == [2024] and len(manifest["clean_schools"]) == 2
     assert (zhengai_home / "registry" / "schools.csv").exists()
+
+
+def name_parts(name: str, school_type: str) -> tuple[str, str, str] | None:
+    """(place, 特色 word, suffix) when `name` is a place, a word of its type and a 高职 suffix."""
+    places = "|".join(sorted(PLACES + NATIONAL_PLACES, key=len, reverse=True))
+    words = "|".join(sorted(set(TYPE_WORDS[school_type] + NATIONAL_TYPE_WORDS[school_type]), key=len, reverse=True))
+    found = re.fullmatch(f"({places})(?:第[0-9]+)?({words})(职业技术学院|职业学院|高等专科学校|技术学院)", name)
+    return found.groups() if found else None
+
+
+def test_college_names_never_run_out_at_national_size_and_stay_plausible():
+    national = plan_schools(1550, 2026, [2024])
+    names = [school.name_zh for school in national]
+    assert len(set(names)) == 1550
+    for school in national:
+        parts = name_parts(school.name_zh, school.school_type)
+        assert parts, school.name_zh
+        assert parts[2] != "技术学院" or parts[1] in ("职业", "现代职业")  # 南宁职业技术学院, never 南宁机电技术学院
+    assert any(not name.startswith(PLACES) for name in names)  # past the Guangxi names
+    # the demo's sizes never leave the Guangxi names they always had
+    assert all(school.name_zh.startswith(PLACES) for school in plan_schools(300, 2026, [2024]))
+
+
+def test_a_type_past_its_whole_name_space_gets_numbered_names():
+    rng, taken = random.Random(3), set()
+    names = [school_name(rng, "体育", taken) for _ in range(1300)]
+    assert len(set(names)) == 1300 and all(name_parts(name, "体育") for name in names)
+    assert any("第2" in name for name in names)
+
+
+def test_every_catalogued_table_has_one_builder_and_each_builder_draws_its_tables():
+    assert sorted(TABLE_BUILDERS) == sorted(table.code for table in load_catalog().tables)
+    assert sorted(code for codes, _ in BUILD_ORDER for code in codes) == sorted(TABLE_BUILDERS)
+    school = plan_schools(1, 5, [2024])[0]
+    year = SchoolData(school, 5, [2024]).data[2024]
+    assert set(year) == set(TABLE_BUILDERS)
+    for code in ("1.3.2", "6.1", "7.1", "7.3", "7.4", "9.2", "8.2", "8.6"):
+        assert year[code], code
 
 
 def test_parse_years():

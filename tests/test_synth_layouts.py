@@ -14,7 +14,9 @@ from pipelines.catalog import load_catalog, load_crosswalk
 from pipelines.cli import main
 from pipelines.ingest import ingest_inbox
 from pipelines.settings import get_settings
-from pipelines.synth import ONLINE_VERSION, generate_province, plan_schools, platform_files, write_layout_fixtures
+from pipelines.demo.layouts import ONLINE_VERSION, platform_files, write_layout_fixtures
+from pipelines.demo.plan import plan_schools
+from pipelines.demo.province import generate_province
 
 YEARS = [2023, 2024]
 
