@@ -1,0 +1,1 @@
+"""The secretariat's domain: review rules, review results, sampling, experts."""
