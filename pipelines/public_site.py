@@ -59,10 +59,10 @@ def read_csv(path: Path) -> list[dict]:
         return list(csv.DictReader(handle))
 
 
-def load_disclosure(path: Path = DISCLOSURE_FILE) -> dict[str, set[str]]:
+def load_disclosure(path: Path | None = None) -> dict[str, set[str]]:
     """Dataset → the fields declared public; a field not declared `yes` is private."""
     public: dict[str, set[str]] = {}
-    for row in read_csv(path):
+    for row in read_csv(path or DISCLOSURE_FILE):
         fields = public.setdefault(row["dataset"].strip(), set())
         if row["public"].strip().lower() in ("yes", "是"):
             fields.add(row["field"].strip())
