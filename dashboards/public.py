@@ -21,7 +21,7 @@ nav ul { list-style: none; padding: 0; margin: 0; display: flex; flex-wrap: wrap
 table { border-collapse: collapse; margin: .4rem 0 1rem; font-size: .95rem; }
 caption { text-align: left; font-weight: bold; padding: .2rem 0; }
 th, td { border: 1px solid #bbb; padding: .3rem .5rem; text-align: left; vertical-align: top; }
-th { background: #eef2f6; } td.num { text-align: right; white-space: nowrap; }
+th { background: #eef2f6; white-space: nowrap; } td.num { text-align: right; white-space: nowrap; }
 .muted { color: #4a4a4a; font-size: .9rem; }
 .plan p { margin: .5rem 0; }
 footer { margin-top: 2rem; border-top: 1px solid #ccc; padding-top: .5rem; font-size: .9rem; color: #4a4a4a; }
