@@ -42,7 +42,8 @@ def public_page(title: str, body: str, nav: list[tuple[str, str]]) -> str:
         f"<title>{text(title)}</title>\n<style>{PUBLIC_CSS}</style>\n</head>\n<body>\n"
         '<a class="skip" href="#main">跳到正文</a>\n'
         f'<header><nav aria-label="网站导航"><ul>{links}</ul></nav></header>\n'
-        f'<main id="main">\n<h1>{text(title)}</h1>\n{body}\n</main>\n<footer>{text(FOOTER)}</footer>\n</body>\n</html>\n'
+        f'<main id="main">\n<h1>{text(title)}</h1>\n{body}\n</main>\n'
+        f"<footer>{text(FOOTER)}</footer>\n</body>\n</html>\n"
     )
 
 
@@ -132,8 +133,11 @@ def revisit_table(revisits: list[dict]) -> str:
                  [[text(r.get("revisit_date")), text(r.get("result_zh"))] for r in revisits])
 
 
-def removed_body(removed: list[dict]) -> str:
-    return ("<p>依据方案 五(二)：“违反纪律或社会反响差的专家，从专家库中除名并在一定范围内公布”。</p>"
+def removed_body(removed: list[dict] | None) -> str:
+    intro = "<p>依据方案 五(二)：“违反纪律或社会反响差的专家，从专家库中除名并在一定范围内公布”。</p>"
+    if removed is None:
+        return intro + "<p>专家库正在更正，本名单暂未更新，请稍后查看。</p>"
+    return (intro
             + table("被除名专家", ["姓名", "除名日期", "除名原因"],
                     [[text(e.get("name_zh")), text(e.get("removed_on")), text(e.get("removed_reason"))]
                      for e in removed]))

@@ -126,12 +126,17 @@ def revisits() -> list[dict]:
     return read_csv(path) if path.is_file() else []
 
 
-def removed_experts() -> list[dict]:
-    from pipelines.secretariat.experts import load_pool, pool_path
+def removed_experts() -> list[dict] | None:
+    """The pool's removed experts; None when the pool has mistakes (`zhengai experts list` names them):
+    a pool being edited must not stop the nightly run or the rest of the site."""
+    from pipelines.secretariat.experts import PoolError, load_pool, pool_path
 
     if not pool_path().is_file():
         return []
-    return [e for e in load_pool() if e["status"] == "removed"]
+    try:
+        return [e for e in load_pool() if e["status"] == "removed"]
+    except PoolError:
+        return None
 
 
 def filed_documents(year: int, code: str, disclosure: dict[str, set[str]]) -> list[Path]:
@@ -153,6 +158,8 @@ def gather(conn) -> dict:
     years: dict[int, dict] = {}
     reviews = conclusions_by_year()
     visits = revisits()
+    removed = removed_experts()
+    removed = None if removed is None else disclosed(removed, "removed_experts", disclosure)
     for record in recorded_plans():
         year = int(record["plan"]["year"])
         groups = recorded_groups(year) or []
@@ -173,7 +180,7 @@ def gather(conn) -> dict:
         "colleges": colleges(conn),
         "indicators": disclosed(official_indicators(conn), "indicators", disclosure),
         "elements": elements(conn),
-        "removed": disclosed(removed_experts(), "removed_experts", disclosure),
+        "removed": removed,
     }
 
 
@@ -224,8 +231,8 @@ def build_public_site(site: Path, conn) -> dict[str, int]:
         college["review_years"] = [y for y, d in data["years"].items()
                                    if any(s.get("school_code") == college["school_code"] for s in d["sampled"])]
         college["reviews"] = college_reviews(college["school_code"], data["years"])
-    write_page(out / "index.html", public_page(
-        "广西高职院校诊改信息公开", home_body(list(data["years"]), data["colleges"], len(data["removed"])), nav(0)))
+    home = home_body(list(data["years"]), data["colleges"], len(data["removed"] or []))
+    write_page(out / "index.html", public_page("广西高职院校诊改信息公开", home, nav(0)))
     write_page(out / "plan.html", public_page(
         "实施方案与实施细则", plan_body(PLAN_FILE.read_text(encoding="utf-8")), nav(0)))
     rules = rules_body(read_csv(REFERENCE_DIR / "sampling_rules.csv"), read_csv(REFERENCE_DIR / "expert_rules.csv"),
@@ -238,7 +245,7 @@ def build_public_site(site: Path, conn) -> dict[str, int]:
         write_page(out / "years" / f"{year}.html", public_page(f"{year} 年抽样复核", body, nav(1)))
     for college in data["colleges"]:
         write_college(out, college, data)
-    return {"colleges": len(data["colleges"]), "years": len(data["years"]), "removed": len(data["removed"])}
+    return {"colleges": len(data["colleges"]), "years": len(data["years"]), "removed": len(data["removed"] or [])}
 
 
 def cmd_public(args: argparse.Namespace) -> int:

@@ -208,7 +208,8 @@ def test_specialties_are_matched_where_possible():
 
 def test_each_expert_serves_at_most_k_groups_a_year():
     colleges = ["13802", "13803", "13805"]
-    groups = form_groups(inputs(clean_pool(4), colleges, rules={"max_groups_per_expert": "1", "same_city_excluded": "0"}))
+    one = {"max_groups_per_expert": "1", "same_city_excluded": "0"}
+    groups = form_groups(inputs(clean_pool(4), colleges, rules=one))
     served = [m["expert_id"] for g in groups for m in g["experts"]]
     assert len(served) == len(set(served))
     short = [g for g in groups if not g["formed"]]

@@ -40,7 +40,8 @@ def scan(folder: Path, markers: set[str]) -> set[str]:
             continue
         if path.suffix.lower() == ".xlsx":
             with zipfile.ZipFile(path) as book:
-                content = "".join(book.read(n).decode("utf-8", "replace") for n in book.namelist() if n.endswith(".xml"))
+                parts = [name for name in book.namelist() if name.endswith(".xml")]
+                content = "".join(book.read(name).decode("utf-8", "replace") for name in parts)
         elif path.suffix.lower() in TEXT_SUFFIXES:
             content = path.read_text(encoding="utf-8", errors="replace")
         else:
@@ -156,7 +157,8 @@ def test_public_site_contains_no_private_data_and_the_scan_finds_it_where_it_is(
 
 
 def test_a_field_declared_private_never_reaches_public(demo, monkeypatch, tmp_path):
-    rows = (REFERENCE_DIR / "disclosure.csv").read_text("utf-8").replace("groups,employer_name,yes", "groups,employer_name,no")
+    declared = (REFERENCE_DIR / "disclosure.csv").read_text("utf-8")
+    rows = declared.replace("groups,employer_name,yes", "groups,employer_name,no")
     edited = tmp_path / "disclosure.csv"
     edited.write_text(rows, encoding="utf-8")
     monkeypatch.setattr("pipelines.public_site.DISCLOSURE_FILE", edited)
@@ -168,6 +170,18 @@ def test_a_field_declared_private_never_reaches_public(demo, monkeypatch, tmp_pa
     companies = {m["employer_name"] for m in members if m["employer_name"].endswith("公司")}
     assert companies and scan(target / "public", companies) == set()
     assert scan(demo["site"] / "public", companies) == companies
+
+
+def test_a_pool_with_mistakes_costs_only_the_removed_list(demo, monkeypatch, tmp_path):
+    bad = tmp_path / "experts.csv"
+    bad.write_text("expert_id,name_zh,kind\nE1,,工程师\n", encoding="utf-8")
+    monkeypatch.setattr("pipelines.secretariat.experts.pool_path", lambda: bad)
+    with duckdb.connect(str(get_settings().warehouse), read_only=True) as conn:
+        counts = build_public_site(tmp_path / "build", conn)
+    public = tmp_path / "build" / "public"
+    assert "暂未更新" in (public / "experts" / "removed.html").read_text("utf-8")
+    assert counts["colleges"] == 4 and (public / "schools" / demo["code"] / "index.html").is_file()
+    assert "暂未更新" not in (demo["site"] / "public" / "experts" / "removed.html").read_text("utf-8")
 
 
 def test_pages_are_accessible_without_script_and_self_contained(demo):
