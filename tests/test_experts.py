@@ -140,7 +140,7 @@ def test_families_join_predecessors_successors_and_co_merged_colleges():
     ({"employer_code": "13802"}, "现任职于本校"),                          # the college itself
     ({"employer_code": "13801"}, "前身或后继学校"),                        # its predecessor
     ({"past_employer_codes": "13802:2015-2023"}, "离职不满 5 年"),         # past employer, recent
-    ({"past_employer_codes": "13801:2000-"}, "离职不满 5 年"),             # still there (open end)
+    ({"past_employer_codes": "13801:2000-"}, "仍在职"),                    # still there (open end)
     ({"city": "柳州"}, "同城回避"),                                       # same city
     ({"status": "removed", "removed_on": "2025-01-01", "removed_reason": "违反纪律"}, "除名"),
 ])
@@ -213,7 +213,7 @@ def test_each_expert_serves_at_most_k_groups_a_year():
     served = [m["expert_id"] for g in groups for m in g["experts"]]
     assert len(served) == len(set(served))
     short = [g for g in groups if not g["formed"]]
-    assert short and any("本年已达上限" in p for g in short for p in g["problems"])
+    assert short and any("回避 0 人、本年已达上限" in p for g in short for p in g["problems"])
     two = form_groups(inputs(clean_pool(4), colleges, rules={"max_groups_per_expert": "2", "same_city_excluded": "0"}))
     assert max(sum(m["expert_id"] == e for g in two for m in g["experts"]) for e in served) == 2
 

@@ -283,13 +283,14 @@ def conflicts(expert: dict, college: dict, family: set[str], names: dict[str, st
     for past in expert["past_employers"]:
         recent = past["to"] is None or past["to"] >= year - rules.past_employer_years
         if past["code"] in family and recent:
-            until = past["to"] or "今"
+            place = f"{names.get(past['code'], past['code'])}（{past['code']}）"
             why.append(
-                f"曾于 {past['from']}—{until} 年任职于 {names.get(past['code'], past['code'])}（{past['code']}），"
-                f"离职不满 {rules.past_employer_years} 年"
+                f"自 {past['from']} 年起任职于 {place}，仍在职" if past["to"] is None
+                else f"曾于 {past['from']}—{past['to']} 年任职于 {place}，离职不满 {rules.past_employer_years} 年"
             )
     if rules.same_city_excluded and college.get("city") and expert["city"] == college["city"]:
-        why.append(f"与学校同在{college['city']}（同城回避）")
+        guessed = "，学校所在城市由校名推断" if college.get("city_source") == "name" else ""
+        why.append(f"与学校同在{college['city']}（同城回避{guessed}）")
     return why
 
 
@@ -304,8 +305,8 @@ def shortage_text(kind: str | None, need: int, have: int, pool: list[dict], excl
     of_kind = [e for e in pool if kind is None or e["kind"] == kind]
     ruled = {x["expert_id"] for x in excluded}
     removed = sum(e["status"] == "removed" for e in of_kind)
-    conflicted = sum(e["expert_id"] in ruled and e["status"] != "removed" for e in of_kind)
     limited = sum(e["expert_id"] in at_limit for e in of_kind)
+    conflicted = sum(e["expert_id"] in ruled for e in of_kind) - removed - limited
     label = f"{kind}专家" if kind else "专家"
     return (
         f"{label}不足：需 {need} 人，可用 {have} 人（专家库中{label} {len(of_kind)} 人，其中已除名 {removed} 人、"
