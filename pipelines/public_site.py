@@ -165,7 +165,8 @@ def gather(conn) -> dict:
         groups = recorded_groups(year) or []
         years[year] = {
             "sampled": disclosed(record["plan"]["selected"], "sampling", disclosure),
-            "groups": {g["school_code"]: disclosed(g["experts"], "groups", disclosure) for g in groups},
+            # A group short of the rules is not a group yet: it is published once the secretariat re-assigns.
+            "groups": {g["school_code"]: disclosed(g["experts"], "groups", disclosure) for g in groups if g["formed"]},
             "conclusions": {code: disclosed([c], "conclusions", disclosure)[0]
                             for code, c in reviews.get(year, {}).items()},
             "revisits": {},

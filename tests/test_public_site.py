@@ -185,6 +185,18 @@ def test_a_pool_with_mistakes_costs_only_the_removed_list(demo, monkeypatch, tmp
     assert "暂未更新" not in (demo["site"] / "public" / "experts" / "removed.html").read_text("utf-8")
 
 
+def test_a_group_that_could_not_be_formed_is_not_published(demo, monkeypatch, tmp_path):
+    groups = [{**g, "formed": False} for g in demo["groups"]["groups"]]
+    monkeypatch.setattr("pipelines.secretariat.experts.recorded_groups", lambda year: groups)
+    with duckdb.connect(str(get_settings().warehouse), read_only=True) as conn:
+        build_public_site(tmp_path / "build", conn)
+    page = (tmp_path / "build" / "public" / "years" / f"{YEAR}.html").read_text("utf-8")
+    names = {m["name_zh"] for g in groups for m in g["experts"]}
+    assert "复核专家组名单：尚未公布" in page and not any(f"<td>{name}</td>" in page for name in names)
+    assert all(f"<td>{name}</td>" in (demo["site"] / "public" / "years" / f"{YEAR}.html").read_text("utf-8")
+               for name in names)
+
+
 def test_pages_are_accessible_without_script_and_self_contained(demo):
     for page in (demo["site"] / "public").rglob("*.html"):
         html = page.read_text("utf-8")
