@@ -26,6 +26,8 @@ COMMAND_MODULES = (
     "pipelines.serve",
     "pipelines.demo.recovery",
     "pipelines.catalog_cli",
+    "pipelines.secretariat.experts",
+    "pipelines.public_site",
 )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from assets import mart, quality, raw, ref, review, site
+from assets import mart, public, quality, raw, ref, review, site
 from assets.publish import build_published_warehouse
 from pipelines.checks import build_asset_checks
 from pipelines.resources import RunOptions, WarehouseResource
@@ -19,6 +19,7 @@ def build_assets() -> list:
         dg.load_assets_from_modules([mart]),
         dg.load_assets_from_modules([site]),
         dg.load_assets_from_modules([review]),
+        dg.load_assets_from_modules([public]),
     ]
     built = [asset for layer in layers for asset in layer]
     upstream = [key for asset in built for key in asset.keys]

@@ -23,6 +23,7 @@ from pipelines.settings import REFERENCE_DIR, get_settings
 
 THRESHOLDS_FILE = REFERENCE_DIR / "thresholds.csv"
 COLUMNS = ("school_code", "name_zh", "school_type", "ownership", "status", "succeeded", "active_from", "active_to")
+OPTIONAL_COLUMNS = ("city",)  # where the college is (the experts' same-city rule); not in ref.schools
 REQUIRED_COLUMNS = ("school_code", "name_zh", "school_type", "status")
 STATUSES = ("active", "renamed", "merged", "closed")
 ENCODINGS = (("utf-8-sig", "UTF-8"), ("gb18030", "GBK"))
@@ -133,6 +134,7 @@ def typed_row(cells: dict[str, str]) -> dict:
         "succeeded": succeeded_codes(cells["succeeded"]),
         "active_from": int(cells["active_from"]) if cells["active_from"] else None,
         "active_to": int(cells["active_to"]) if cells["active_to"] else None,
+        "city": cells["city"] or None,
     }
 
 
@@ -156,7 +158,7 @@ def parse_registry(text: str, name: str, types: tuple[str, ...]) -> list[dict]:
             rows.append((row_no, {
                 column: record[positions[column]].strip()
                 if column in positions and positions[column] < len(record) else ""
-                for column in COLUMNS
+                for column in COLUMNS + OPTIONAL_COLUMNS
             }))
     first_row: dict[str, int] = {}
     problems = [

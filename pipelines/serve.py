@@ -1,9 +1,9 @@
 """`zhengai serve` and `zhengai tokens …`: the static site over HTTP, each college behind its own token.
 
-Who opens what: a college's token opens `/schools/<its code>/…` and `/assets/…`; the
-secretariat's opens everything (`/province/…` included). A token arrives as `?token=` (the
-server then keeps it in an HttpOnly cookie and redirects to the clean URL, so the token leaves
-the address bar), as `Authorization: Bearer …`, or from that cookie. No token → 401, an unknown
+Who opens what: anyone opens `/public/…` (the disclosure site, pipelines/public_site.py) without a
+token; a college's token opens `/schools/<its code>/…` and `/assets/…`; the secretariat's opens
+everything (`/province/…` included). A token arrives as `?token=` (the server then keeps it in
+an HttpOnly cookie and redirects to the clean URL, so the token leaves the address bar), as `Authorization: Bearer …`, or from that cookie. No token → 401, an unknown
 or revoked one → 403, another college's pages → 403. Files are served only from inside the
 site folder: `..` segments are refused and every path is resolved (symlinks included) and
 checked to lie under the site before it is opened. Redirects only ever name a local path.
@@ -38,6 +38,7 @@ from pipelines.settings import get_settings
 from pipelines.tokens import SECRETARIAT, TokenRecord, find_token, issue_token, load_tokens, revoke_token
 
 COOKIE = "zhengai_token"
+PUBLIC_FOLDER = "public"
 COOKIE_MAX_AGE = 30 * 24 * 3600
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -229,6 +230,9 @@ def create_app(site: Path | None = None, tokens_path: Path | None = None) -> Sta
         return response
 
     async def serve(request: Request) -> Response:
+        public = path_segments(request.url.path)
+        if public and public[0] == PUBLIC_FOLDER:
+            return send_file(request, public)  # the disclosure site (pipelines/public_site.py): no token
         link_token = request.query_params.get("token")
         if link_token:
             return await open_link(request, link_token)
@@ -245,6 +249,9 @@ def create_app(site: Path | None = None, tokens_path: Path | None = None) -> Sta
             return RedirectResponse(home_path(record), status_code=303, headers=SECURITY_HEADERS)
         if not may_open(record, segments):
             return error_page(403)
+        return send_file(request, segments)
+
+    def send_file(request: Request, segments: list[str]) -> Response:
         site_root = current_site()
         target = resolve_file(site_root, segments)
         if target is None:
