@@ -50,6 +50,13 @@ def prepare_dagster_home() -> str:
     return str(home)
 
 
+def run_config(as_of: str | None, log_level: str = "INFO") -> dict:
+    """The nightly job's run config for an as-of date written as on the command line (tests, scripts)."""
+    from pipelines.schedules import nightly_run_config
+
+    return nightly_run_config(parse_as_of(as_of) if as_of else None, log_level)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     import dagster as dg
 

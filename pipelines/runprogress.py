@@ -68,6 +68,8 @@ class StepLine:
     started: float | None = None
     rows: int = 0
     assets: int = 0
+    checks: int = 0
+    failed_checks: int = 0
 
 
 @dataclass
@@ -129,18 +131,35 @@ class StepProgress:
         elif kind == "ASSET_MATERIALIZATION":
             line.assets += 1
             line.rows += materialized_rows(event.event_specific_data.materialization.metadata)
+        elif kind == "ASSET_CHECK_EVALUATION":
+            line.checks += 1
+            line.failed_checks += not event.event_specific_data.passed
         elif kind in ("STEP_SUCCESS", "STEP_FAILURE"):
             self.done += 1
             seconds = entry.timestamp - (line.started or entry.timestamp)
             total = self.step_total()
             position = f"[{self.done:>2}/{total}]" if total else f"[{self.done:>2}]"
             if kind == "STEP_SUCCESS":
-                counts = f"{line.assets} 表 tables, {line.rows:,} 行 rows" if line.assets else "完成 / done"
-                self.print_line(f"  {position} {event.step_key:<36} {seconds:6.1f} s  {counts}")
+                self.print_line(f"  {position} {event.step_key:<44} {seconds:6.1f} s  {step_counts(line)}")
             else:
-                error = event.event_specific_data.error
-                reason = (error.message.strip().splitlines() or [""])[0] if error else ""
-                self.print_line(f"  {position} {event.step_key:<36} {seconds:6.1f} s  失败 / FAILED: {reason[:200]}")
+                reason = root_cause(event.event_specific_data.error)
+                self.print_line(f"  {position} {event.step_key:<44} {seconds:6.1f} s  失败 / FAILED: {reason[:200]}")
+
+
+def root_cause(error) -> str:
+    """The first line of the innermost error (Dagster wraps the asset's own exception)."""
+    while error is not None and error.cause is not None:
+        error = error.cause
+    return (error.message.strip().splitlines() or [""])[0] if error is not None else ""
+
+
+def step_counts(line: StepLine) -> str:
+    parts = []
+    if line.assets:
+        parts.append(f"{line.assets} 表 tables, {line.rows:,} 行 rows")
+    if line.checks:
+        parts.append(f"检查 {line.checks} 项 checks, 发现问题 {line.failed_checks} 项 with findings")
+    return "; ".join(parts) or "完成 / done"
 
 
 def materialized_rows(metadata) -> int:
@@ -177,7 +196,7 @@ def summary_lines(success: bool, failed_steps: list[str], seconds: float) -> lis
         counts = quality_counts(settings.warehouse)
         quality_page = settings.site / "province" / "quality.html"
         lines += [
-            f"数据质量问题 / quality issues：错误 {counts['error']} 个，警告 {counts['warn']} 个"
+            f"数据质量问题 / quality issues：错误 {counts['error']} 个，提醒 {counts['warn']} 个"
             f"（quality.issues；详见 {quality_page}）",
             f"数据仓库 / warehouse：{settings.warehouse}",
             f"全区总览 / province pages：{settings.site / 'province' / 'index.html'}",

@@ -11,7 +11,6 @@ import datetime as dt
 import hashlib
 import json
 import urllib.request
-from zoneinfo import ZoneInfo
 
 import dagster as dg
 
@@ -74,8 +73,7 @@ def build_nightly_schedule(job) -> dg.ScheduleDefinition:
         reason = why_not_run(context.instance)
         if reason:
             return dg.SkipReason(reason)
-        fired = context.scheduled_execution_time
-        return scheduled_run_request(fired.astimezone(ZoneInfo(TIMEZONE)).date() if fired else now_local().date())
+        return scheduled_run_request(now_local().date())  # evaluated at 02:00 Asia/Shanghai: that day
 
     return nightly_at_0200
 
