@@ -22,7 +22,7 @@ from pipelines.settings import REFERENCE_DIR
 from pipelines.sitebuild import publish_site
 
 INTERNAL_TABLES = ("quality.suite_results_cache",)
-PUBLISHED_SCHEMAS = ("ref", "raw", "quality", "mart", "review")
+PUBLISHED_SCHEMAS = ("ref", "raw", "quality", "mart")
 WAREHOUSE_COLUMNS = REFERENCE_DIR / "warehouse_columns.csv"
 # Columns that identify a person in the staff tables (表6.x, 8.x): masked in report.<table>.
 # The pseudonym keeps a person joinable across tables and years without showing the staff number.
@@ -156,12 +156,6 @@ def comment_tables(conn: duckdb.DuckDBPyConnection, descriptions: Mapping[str, s
             parts.append("状态数据平台导出的原始记录（已规范表头和类型）/ ingested status-data rows")
         text = "；".join(part for part in parts if part) or f"{schema} 层的表 {table}"
         conn.execute(f'comment on table {schema}."{table}" is {literal(text)}')
-    for schema, view in report_views(conn):
-        comment = conn.execute(
-            "select comment from duckdb_views() where schema_name = ? and view_name = ?", [schema, view]
-        ).fetchone()[0]
-        if not comment:
-            conn.execute(f'comment on view {schema}."{view}" is {literal("供浏览的视图 / view for browsing")}')
 
 
 def comment_columns(conn: duckdb.DuckDBPyConnection) -> None:
@@ -185,13 +179,6 @@ def comment_columns(conn: duckdb.DuckDBPyConnection) -> None:
 def literal(text: str) -> str:
     # COMMENT ON takes no bound parameter: quote the text as a SQL string literal.
     return "'" + text.replace("'", "''") + "'"
-
-
-def report_views(conn: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
-    return conn.execute(
-        "select schema_name, view_name from duckdb_views() where database_name = current_database() "
-        "and schema_name = 'report' order by all"
-    ).fetchall()
 
 
 def create_report_views(conn: duckdb.DuckDBPyConnection) -> None:
@@ -219,7 +206,7 @@ def create_report_views(conn: duckdb.DuckDBPyConnection) -> None:
         )
         personal = sorted(set(names) & PERSONAL_COLUMNS.keys())
         described = f"{schema}.{table} 的浏览视图，已连接学校名称" + (
-            f"；{'、'.join(personal)} 已脱敏（未脱敏数据只在工作库中，见 README）" if personal else ""
+            f"；{'、'.join(personal)} 已脱敏（raw 层的原表未脱敏，只有获准的人能打开本文件，见 README）" if personal else ""
         )
         conn.execute(f"comment on view {view} is {literal(described)}")
 
