@@ -28,7 +28,7 @@ $(VENV)/.installed: requirements.lock pyproject.toml | $(UV)
 
 demo: install
 	$(BIN)/zhengai synth --out "$(ZHENGAI_HOME)/inbox" --schools $(DEMO_SCHOOLS) --years $(DEMO_YEARS) --seed $(DEMO_SEED) --defects --layouts mixed
-	$(BIN)/zhengai run --as-of $(DEMO_AS_OF)
+	$(BIN)/zhengai run --as-of $(DEMO_AS_OF) --keep-as-of
 	$(BIN)/zhengai where
 	$(BIN)/zhengai demo-check --manifest "$(ZHENGAI_HOME)/inbox/manifest.json"
 

@@ -1,23 +1,60 @@
-"""Publication: the warehouse analysts open and the site are replaced atomically once everything upstream is built."""
+"""Publication: the warehouse analysts open and the site are replaced atomically once everything upstream is built.
+
+The published copy explains itself (`explain_published_copy`, run on the staging copy before the
+rename): a comment on every table (the asset's description, the platform catalog's table name) and
+every column (the catalog's Chinese header, unit and description for raw tables,
+`reference/warehouse_columns.csv` for the rest); `year` INTEGER everywhere; no HUGEINT or
+DECIMAL(38,x) (BIGINT and DOUBLE instead); the internal GX cache left out; a `report` schema of views
+with school names joined and lists as text; masked views of the tables that name staff.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import csv
+import datetime as dt
+from collections.abc import Mapping, Sequence
 
 import dagster as dg
+import duckdb
 
 from pipelines.resources import WarehouseResource
+from pipelines.settings import REFERENCE_DIR
 from pipelines.sitebuild import publish_site
+
+INTERNAL_TABLES = ("quality.suite_results_cache",)
+PUBLISHED_SCHEMAS = ("ref", "raw", "quality", "mart")
+WAREHOUSE_COLUMNS = REFERENCE_DIR / "warehouse_columns.csv"
+# Columns that identify a person in the staff tables (表6.x, 8.x): masked in report.<table>.
+# The pseudonym keeps a person joinable across tables and years without showing the staff number.
+PERSONAL_COLUMNS = {
+    "name": "left(t.name, 1) || '**'",
+    "staff_no": "'S' || left(sha256(coalesce(t.school_code, '') || ':' || t.staff_no), 10)",
+    "birth_date": "year(t.birth_date)",
+}
+MASKED_ALIASES = {"birth_date": "birth_year"}
+MASKED_ZH = {
+    "school_name": "学校名称（来自院校名册）",
+    "name": "姓名（已脱敏：只留姓）",
+    "staff_no": "教工号（已脱敏：同一人各表各年一致的假名）",
+    "birth_year": "出生年份（出生日期已脱敏）",
+}
+UNDESCRIBED = "（本列暂无单独说明，见表注释 / not yet described: see the table comment）"
+# The nightly run starts at 02:00 Asia/Shanghai and takes minutes: a copy older than this by 09:00 is stale.
+FRESHNESS = dg.FreshnessPolicy.cron(deadline_cron="0 9 * * *", lower_bound_delta=dt.timedelta(hours=7),
+                                    timezone="Asia/Shanghai")
 
 
 def build_published_warehouse(upstream: Sequence[dg.AssetKey]) -> dg.AssetsDefinition:
     """The last asset of a run: depends on every other asset, so a failed run never publishes."""
 
-    @dg.asset(key=["publish", "warehouse"], group_name="publish", kinds={"duckdb"}, deps=list(upstream))
+    @dg.asset(key=["publish", "warehouse"], group_name="publish", kinds={"duckdb"}, deps=list(upstream),
+              freshness_policy=FRESHNESS)
     def published_warehouse(context, warehouse: WarehouseResource) -> dg.MaterializeResult:
-        """Copy of the working warehouse at $ZHENGAI_HOME/warehouse.duckdb, replaced atomically; then the
-        run's site build becomes $ZHENGAI_HOME/site, switched in one rename (pipelines/sitebuild.py)."""
-        target = warehouse.publish()
+        """Copy of the working warehouse at $ZHENGAI_HOME/warehouse.duckdb, commented, typed plainly, with a
+        `report` schema of views, replaced atomically; then the run's site build becomes
+        $ZHENGAI_HOME/site, switched in one rename (pipelines/sitebuild.py)."""
+        descriptions = asset_descriptions(context.job_def.asset_layer.asset_graph)
+        target = warehouse.publish(prepare=lambda conn: explain_published_copy(conn, descriptions))
         site = publish_site(context.run_id)
         return dg.MaterializeResult(
             metadata={
@@ -28,3 +65,155 @@ def build_published_warehouse(upstream: Sequence[dg.AssetKey]) -> dg.AssetsDefin
         )
 
     return published_warehouse
+
+
+def asset_descriptions(asset_graph) -> dict[str, str]:
+    """`schema.table` → the first paragraph of the asset's description, for every two-part asset key."""
+    found = {}
+    for key in asset_graph.get_all_asset_keys():
+        node = asset_graph.get(key)
+        if len(key.path) == 2 and node.description:
+            found[".".join(key.path)] = " ".join(node.description.strip().split("\n\n")[0].split())
+    return found
+
+
+def explain_published_copy(conn: duckdb.DuckDBPyConnection, descriptions: Mapping[str, str]) -> None:
+    for table in INTERNAL_TABLES:
+        conn.execute(f"drop table if exists {table}")
+    plain_column_types(conn)
+    create_report_views(conn)
+    comment_tables(conn, descriptions)
+    comment_columns(conn)
+
+
+def published_tables(conn: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+    return conn.execute(
+        "select schema_name, table_name from duckdb_tables() where database_name = current_database() "
+        "and schema_name in (select unnest(?::varchar[])) order by all",
+        [list(PUBLISHED_SCHEMAS)],
+    ).fetchall()
+
+
+def plain_column_types(conn: duckdb.DuckDBPyConnection) -> None:
+    """`year` INTEGER; HUGEINT → BIGINT; DECIMAL wider than 18 digits → DOUBLE (every client reads these)."""
+    columns = conn.execute(
+        """
+        select schema_name, table_name, column_name,
+            case
+                when column_name = 'year' then 'INTEGER'
+                when data_type = 'HUGEINT' then 'BIGINT'
+                else 'DOUBLE'
+            end
+        from duckdb_columns()
+        where database_name = current_database() and schema_name in (select unnest(?::varchar[]))
+          and (
+            (column_name = 'year' and data_type <> 'INTEGER' and data_type in ('BIGINT', 'HUGEINT', 'SMALLINT', 'DOUBLE'))
+            or data_type = 'HUGEINT'
+            or (data_type like 'DECIMAL(%' and numeric_precision > 18)
+          )
+        """,
+        [list(PUBLISHED_SCHEMAS)],
+    ).fetchall()
+    for schema, table, column, new_type in columns:
+        conn.execute(f'alter table {schema}."{table}" alter column "{column}" set data type {new_type}')
+
+
+def catalog_column_comments(conn: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], str]:
+    """(raw table, column) → 表头（单位）：说明, from the platform catalog in ref."""
+    rows = conn.execute(
+        """
+        select t.table_name, c.column_name, c.headers[1], c.unit, c.description_zh, c.confidence
+        from ref.platform_columns c join ref.platform_tables t using (table_code)
+        """
+    ).fetchall()
+    comments = {}
+    for table, column, header, unit, description, confidence in rows:
+        text = f"{header}（{unit}）" if unit else f"{header}"
+        if description and description != header:
+            text += f"：{description}"
+        if confidence == "low":
+            text += "（推定 / inferred）"
+        comments[("raw." + table, column)] = text
+    return comments
+
+
+def reference_column_comments() -> dict[str, str]:
+    with open(WAREHOUSE_COLUMNS, encoding="utf-8", newline="") as handle:
+        return {row["column_name"]: row["comment_zh"] for row in csv.DictReader(handle)}
+
+
+def platform_table_names(conn: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    rows = conn.execute("select table_name, table_code, name_zh from ref.platform_tables").fetchall()
+    return {f"raw.{table}": f"表{code} {name}" for table, code, name in rows}
+
+
+def comment_tables(conn: duckdb.DuckDBPyConnection, descriptions: Mapping[str, str]) -> None:
+    platform = platform_table_names(conn)
+    for schema, table in published_tables(conn):
+        name = f"{schema}.{table}"
+        parts = [platform.get(name), descriptions.get(name)]
+        if schema == "raw" and name in platform:
+            parts.append("状态数据平台导出的原始记录（已规范表头和类型）/ ingested status-data rows")
+        text = "；".join(part for part in parts if part) or f"{schema} 层的表 {table}"
+        conn.execute(f'comment on table {schema}."{table}" is {literal(text)}')
+
+
+def comment_columns(conn: duckdb.DuckDBPyConnection) -> None:
+    catalog = catalog_column_comments(conn)
+    common = reference_column_comments()
+    columns = conn.execute(
+        """
+        select schema_name, table_name, column_name from duckdb_columns()
+        where database_name = current_database() and schema_name in (select unnest(?::varchar[]))
+        """,
+        [[*PUBLISHED_SCHEMAS, "report"]],
+    ).fetchall()
+    for schema, table, column in columns:
+        text = catalog.get((f"raw.{table}", column)) if schema in ("raw", "report") else None
+        if schema == "report" and column in MASKED_ZH:
+            text = MASKED_ZH[column]
+        text = text or common.get(column) or UNDESCRIBED
+        conn.execute(f'comment on column {schema}."{table}"."{column}" is {literal(text)}')
+
+
+def literal(text: str) -> str:
+    # COMMENT ON takes no bound parameter: quote the text as a SQL string literal.
+    return "'" + text.replace("'", "''") + "'"
+
+
+def create_report_views(conn: duckdb.DuckDBPyConnection) -> None:
+    """report.<table> for every mart, quality and raw table with a school_code: school names joined in,
+    lists shown as text, and the staff tables' names, staff numbers and birth dates masked."""
+    conn.execute("create schema if not exists report")
+    columns = conn.execute(
+        """
+        select schema_name, table_name, list(column_name order by column_index), list(data_type order by column_index)
+        from duckdb_columns()
+        where database_name = current_database() and schema_name in ('mart', 'quality', 'raw')
+        group by all
+        having list_contains(list(column_name), 'school_code')
+        order by all
+        """
+    ).fetchall()
+    taken: set[str] = set()
+    for schema, table, names, types in columns:
+        select = [view_column(name, kind) for name, kind in zip(names, types, strict=True)]
+        view = f"report.{table}" if table not in taken else f"report.{schema}_{table}"
+        taken.add(table)
+        conn.execute(
+            f"create or replace view {view} as select s.name_zh as school_name, {', '.join(select)} "
+            f"from {schema}.\"{table}\" as t left join ref.schools as s on s.school_code = t.school_code"
+        )
+        personal = sorted(set(names) & PERSONAL_COLUMNS.keys())
+        described = f"{schema}.{table} 的浏览视图，已连接学校名称" + (
+            f"；{'、'.join(personal)} 已脱敏（raw 层的原表未脱敏，只有获准的人能打开本文件，见 README）" if personal else ""
+        )
+        conn.execute(f"comment on view {view} is {literal(described)}")
+
+
+def view_column(name: str, kind: str) -> str:
+    if name in PERSONAL_COLUMNS:
+        return f'{PERSONAL_COLUMNS[name]} as "{MASKED_ALIASES.get(name, name)}"'
+    if kind.endswith("[]") and kind.count("[") == 1 and "STRUCT" not in kind:
+        return f"array_to_string(t.\"{name}\", '；') as \"{name}\""
+    return f't."{name}"'

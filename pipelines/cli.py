@@ -12,12 +12,15 @@ import importlib
 import os
 import signal
 import sys
+import time
+import uuid
+from pathlib import Path
 
-from pipelines.registry import load_registry
 from pipelines.runlock import RunInProgress, fail_orphaned_runs, run_lock
-from pipelines.settings import get_settings
+from pipelines.settings import PROJECT_ROOT, configured_as_of, get_settings, parse_as_of, write_home_setting
 
 EXIT_BUSY = 75  # EX_TEMPFAIL: another run holds the lock; try again later
+CODE_MODULE = "pipelines.definitions"
 
 COMMAND_MODULES = (
     "pipelines.demo.cli",
@@ -31,113 +34,198 @@ COMMAND_MODULES = (
 )
 
 
+SHIPPED_DAGSTER_YAML = PROJECT_ROOT / "deploy" / "dagster.yaml"
+
+
 def prepare_dagster_home() -> str:
-    """A persistent Dagster instance under the data home, telemetry off (machines are offline)."""
+    """A persistent Dagster instance under the data home: the shipped deploy/dagster.yaml (telemetry
+    off, one run at a time), copied while the home's copy is still ours (its first line unchanged)."""
     home = get_settings().dagster_home
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+    shipped = SHIPPED_DAGSTER_YAML.read_text(encoding="utf-8")
+    current = config.read_text(encoding="utf-8") if config.exists() else None
+    ours = current is None or current.startswith(shipped.splitlines()[0]) or current == "telemetry:\n  enabled: false\n"
+    if ours and current != shipped:
+        config.write_text(shipped, encoding="utf-8")
     os.environ["DAGSTER_HOME"] = str(home)
     return str(home)
 
 
 def run_config(as_of: str | None, log_level: str = "INFO") -> dict:
-    return {
-        "resources": {"run_options": {"config": {"as_of": as_of or ""}}},
-        "loggers": {"console": {"config": {"log_level": log_level}}},
-    }
+    """The nightly job's run config for an as-of date written as on the command line (tests, scripts)."""
+    from pipelines.schedules import nightly_run_config
+
+    return nightly_run_config(parse_as_of(as_of) if as_of else None, log_level)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     import dagster as dg
 
-    if args.as_of:
-        dt.date.fromisoformat(args.as_of)
-    registry = load_registry()  # a bad registry is refused before anything runs
+    from pipelines.runprogress import StepProgress, preflight, summary_lines
+    from pipelines.schedules import inbox_fingerprint, record_ingested_inbox
+
+    as_of = parse_as_of(args.as_of) if args.as_of else configured_as_of()
+    registry = preflight()  # home, registry, lock: one line each, before Dagster starts
     prepare_dagster_home()
     settings = get_settings()
+    if args.keep_as_of and as_of:
+        path = write_home_setting("ZHENGAI_AS_OF", as_of.isoformat())
+        print(f"zhengai run: 判定日期 {as_of} 已写入 {path}，定时和监听运行也用它 / pinned for scheduled runs", flush=True)
+    fingerprint = inbox_fingerprint()
+    started = time.perf_counter()
     with run_lock("zhengai run"), dg.DagsterInstance.get() as instance:
         for run_id in fail_orphaned_runs(instance):
             print(f"zhengai run: 运行 {run_id} 的进程已不存在，已标记为失败 / marked the orphaned run failed", flush=True)
         print(
-            f"zhengai run: data home {settings.home}, as of {args.as_of or 'today'}, "
-            f"registry {len(registry.rows)} colleges ({registry.encoding})",
+            f"zhengai run: 数据目录 {settings.home}，判定日期 {as_of or '今天 / today'}，"
+            f"院校名册 {len(registry.rows)} 所（{registry.encoding}）",
             flush=True,
         )
-        result = execute_nightly(instance, args)
+        run_id = str(uuid.uuid4())
+        with StepProgress(instance, run_id, print_line=lambda line: print(line, flush=True)):
+            result = execute_nightly(instance, as_of, args.log_level, run_id)
     failed = [event.step_key for event in result.all_events if event.event_type_value == "STEP_FAILURE"]
-    checks = [event for event in result.all_events if event.event_type_value == "ASSET_CHECK_EVALUATION"]
-    failing_checks = [event for event in checks if not event.event_specific_data.passed]
-    print(
-        f"\nrun {result.run_id}: {'succeeded' if result.success else 'FAILED'}; "
-        f"{len(checks)} checks, {len(failing_checks)} reported problems (see quality.issues)"
-    )
-    for step in failed:
-        print(f"  failed step: {step}")
     if result.success:
-        print(f"warehouse published at {settings.warehouse}")
+        record_ingested_inbox(fingerprint)
+    print()
+    for line in summary_lines(result.success, failed, time.perf_counter() - started):
+        print(line)
     return 0 if result.success else 1
 
 
-def execute_nightly(instance, args: argparse.Namespace):
+def execute_nightly(instance, as_of: dt.date | None, log_level: str, run_id: str):
     from pipelines.definitions import defs
-    from pipelines.schedules import NIGHTLY_JOB
+    from pipelines.schedules import AS_OF_TAG, NIGHTLY_JOB, nightly_run_config
 
     job = defs().resolve_job_def(NIGHTLY_JOB)
+    tags = {AS_OF_TAG: as_of.isoformat()} if as_of else {}
     return job.execute_in_process(
-        instance=instance, run_config=run_config(args.as_of, args.log_level), raise_on_error=False
+        instance=instance, run_config=nightly_run_config(as_of, log_level), raise_on_error=False,
+        run_id=run_id, tags=tags,
     )
 
 
-def cmd_ui(args: argparse.Namespace) -> int:
-    prepare_dagster_home()
+def dagster_argv(tool: str, *extra: str) -> list[str]:
+    """The command line of a Dagster tool of this environment, on our code location."""
+    executable = os.path.join(os.path.dirname(sys.executable), tool)
+    return [executable, *extra]
+
+
+def exec_dagster(argv: list[str]) -> int:
     # A shell that starts us in the background ignores SIGINT; exec keeps ignored signals ignored.
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, signal.SIG_DFL)
-    dagster = os.path.join(os.path.dirname(sys.executable), "dagster")
-    argv = [dagster, "dev", "-m", "pipelines.definitions", "-h", args.host, "-p", str(args.port)]
-    os.execv(dagster, argv)
+    os.execv(argv[0], argv)
     return 0
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    check_home_as_of()
+    prepare_dagster_home()
+    return exec_dagster(dagster_argv("dagster", "dev", "-m", CODE_MODULE, "-h", args.host, "-p", str(args.port)))
+
+
+def cmd_serve_ops(args: argparse.Namespace) -> int:
+    """One service of a deployment (deploy/*.service): the Dagster webserver or the daemon, in the foreground."""
+    check_home_as_of()
+    prepare_dagster_home()
+    if args.service == "daemon":
+        return exec_dagster(dagster_argv("dagster-daemon", "run", "-m", CODE_MODULE))
+    return exec_dagster(dagster_argv("dagster-webserver", "-m", CODE_MODULE, "-h", args.host, "-p", str(args.port)))
+
+
+def check_home_as_of() -> None:
+    """A bad ZHENGAI_AS_OF is refused here, in one line, rather than on every sensor tick."""
+    as_of = configured_as_of()
+    print(f"zhengai: 定时和监听运行的判定日期 / as-of of scheduled runs: {as_of or '运行当天 / the day of the run'}",
+          file=sys.stderr, flush=True)
 
 
 def cmd_where(args: argparse.Namespace) -> int:
     settings = get_settings()
-    print(f"data home:  {settings.home}")
-    print(f"warehouse:  {settings.warehouse}   (duckdb -readonly {settings.warehouse})")
-    print(f"site:       {settings.site}/province/index.html, {settings.site}/schools/<school_code>/index.html")
-    print(f"inbox:      {settings.inbox}")
-    print(f"quarantine: {settings.quarantine}")
-    print(f"registry:   {settings.registry}")
-    print("serve:      zhengai tokens issue secretariat && zhengai serve")
+    print(f"数据目录 data home:   {settings.home}")
+    print(f"数据仓库 warehouse:   {settings.warehouse}   (duckdb -readonly {settings.warehouse})")
+    print(f"网页 site:            {settings.site}/province/index.html, {settings.site}/schools/<school_code>/index.html")
+    print(f"收件箱 inbox:         {settings.inbox}")
+    print(f"隔离区 quarantine:    {settings.quarantine}")
+    print(f"院校名册 registry:    {settings.registry}")
+    print(f"失败记录 failures:    {settings.failure_log}")
+    print("网页服务 serve:       zhengai tokens issue secretariat && zhengai serve")
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="zhengai", description="诊改 status-data pipeline")
-    sub = parser.add_subparsers(dest="command", required=True)
+class ChineseHelpFormatter(argparse.HelpFormatter):
+    """Shows each option's default beside its help, skipping options without one."""
 
-    run = sub.add_parser("run", help="materialise every asset once, with progress, then publish")
-    run.add_argument("--as-of", help="judge staleness as of this date (YYYY-MM-DD, default today)")
-    run.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if action.default not in (None, False, argparse.SUPPRESS) and "%(default)" not in text and action.option_strings:
+            text += "（默认 default: %(default)s）"
+        return text
+
+
+def guard_synth_home(args: argparse.Namespace) -> None:
+    """`synth` writes demo colleges: refuse a folder or registry that holds real data unless --force.
+
+    Demo output is recognised by the generator's manifest.json in the output folder."""
+    out = Path(args.out)
+    registry = Path(args.registry) if args.registry else get_settings().registry
+    if args.force or (out / "manifest.json").is_file():
+        return
+    real = [str(path) for path in (registry,) if path.is_file()]
+    if out.is_dir() and any(out.iterdir()):
+        real.append(str(out))
+    if real:
+        raise ValueError(
+            f"{'、'.join(real)} 已有数据（不是演示数据）：synth 会用演示学校覆盖它们。请换一个 ZHENGAI_HOME 或 --out，"
+            "确需覆盖时加 --force / refusing to write demo data over a real registry or inbox (use --force)"
+        )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="zhengai", description="诊改状态数据分析流水线 / 诊改 status-data pipeline", formatter_class=ChineseHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="command", required=True, title="命令 commands")
+
+    run = sub.add_parser("run", help="运行一次完整流水线并发布（逐步显示进度）/ run every step once, then publish")
+    run.add_argument("--as-of", help="判定日期，YYYY-MM-DD 或 YYYY/MM/DD；默认 ZHENGAI_AS_OF，否则今天 / judge staleness as of this date")
+    run.add_argument("--keep-as-of", action="store_true",
+                     help="把 --as-of 写入数据目录的 settings.env，定时和监听运行也用它（make demo 用）/ pin it for scheduled runs")
+    run.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                     help="Dagster 日志级别 / Dagster log level")
     run.set_defaults(func=cmd_run)
 
-    ui = sub.add_parser("ui", help="start the Dagster UI with a persistent instance under the data home")
-    ui.add_argument("--host", default="127.0.0.1")
-    ui.add_argument("--port", type=int, default=3000)
+    ui = sub.add_parser("ui", help="启动 Dagster 界面（含定时与监听）/ start the Dagster UI, schedules and sensors included")
+    ui.add_argument("--host", default="127.0.0.1", help="监听地址 / host")
+    ui.add_argument("--port", type=int, default=3000, help="端口 / port")
     ui.set_defaults(func=cmd_ui)
 
-    where = sub.add_parser("where", help="print where the warehouse, site and inbox are")
+    ops = sub.add_parser("serve-ops", help="作为服务运行 Dagster 网页端或守护进程（见 deploy/）/ run the webserver or daemon as a service")
+    ops.add_argument("service", choices=["webserver", "daemon"], help="webserver：界面；daemon：定时、监听、运行队列")
+    ops.add_argument("--host", default="127.0.0.1", help="监听地址 / host (webserver)")
+    ops.add_argument("--port", type=int, default=3000, help="端口 / port (webserver)")
+    ops.set_defaults(func=cmd_serve_ops)
+
+    where = sub.add_parser("where", help="显示数据仓库、网页和收件箱的位置 / print where things are")
     where.set_defaults(func=cmd_where)
 
     for module in COMMAND_MODULES:
         importlib.import_module(module).register(sub)
+    sub.choices["synth"].add_argument(
+        "--force", action="store_true", help="允许覆盖已有的真实名册或收件箱 / write over a real registry or inbox"
+    )
+    for command in sub.choices.values():
+        command.formatter_class = ChineseHelpFormatter
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if args.command == "synth":
+            guard_synth_home(args)
         return args.func(args) or 0
     except RunInProgress as busy:
         print(f"zhengai {args.command}: {busy}", file=sys.stderr)

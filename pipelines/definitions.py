@@ -8,7 +8,7 @@ from assets import mart, public, quality, raw, ref, review, site
 from assets.publish import build_published_warehouse
 from pipelines.checks import build_asset_checks
 from pipelines.resources import RunOptions, WarehouseResource
-from pipelines.schedules import build_inbox_sensor, build_nightly_job, build_nightly_schedule
+from pipelines.schedules import build_inbox_sensor, build_nightly_job, build_nightly_schedule, build_run_failure_alert
 
 
 def build_assets() -> list:
@@ -34,7 +34,7 @@ def defs() -> dg.Definitions:
         asset_checks=build_asset_checks(),
         jobs=[job],
         schedules=[build_nightly_schedule(job)],
-        sensors=[build_inbox_sensor(job)],
+        sensors=[build_inbox_sensor(job), build_run_failure_alert()],
         resources={"warehouse": WarehouseResource(), "run_options": RunOptions()},
         executor=dg.in_process_executor,
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -49,14 +49,19 @@ class WarehouseResource(dg.ConfigurableResource):
         finally:
             conn.close()
 
-    def publish(self) -> Path:
-        """Atomically replace the published warehouse with a checkpointed copy of the work file."""
+    def publish(self, prepare: Callable[[duckdb.DuckDBPyConnection], None] | None = None) -> Path:
+        """Atomically replace the published warehouse with a checkpointed copy of the work file,
+        first changed by `prepare` (comments, plain types, report views: assets/publish.py)."""
         with self.connect() as conn:
             conn.execute("checkpoint")
         target = self.publish_path()
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = target.with_name(f".{target.name}.{os.getpid()}.tmp")
         shutil.copyfile(self.work_path(), staging)
+        if prepare is not None:
+            with duckdb.connect(str(staging)) as conn:
+                prepare(conn)
+                conn.execute("checkpoint")
         os.replace(staging, target)
         return target
 

@@ -36,6 +36,7 @@ from starlette.routing import Route
 
 from pipelines.settings import get_settings
 from pipelines.tokens import SECRETARIAT, TokenRecord, find_token, issue_token, load_tokens, revoke_token
+from pipelines.tokens import SCHOOL_CODE, registered_school_codes
 
 COOKIE = "zhengai_token"
 PUBLIC_FOLDER = "public"
@@ -294,7 +295,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_tokens_issue(args: argparse.Namespace) -> int:
-    record, token = issue_token(args.subject)
+    subject = args.subject.strip()
+    record, token = issue_token(subject, known_schools=registered_school_codes() if SCHOOL_CODE.match(subject) else None)
     print(f"issued token {record.id} for {record.subject_zh}", file=sys.stderr)
     print(token)
     return 0

@@ -66,10 +66,88 @@ class Settings:
     def dagster_home(self) -> Path:
         return self.home / "dagster"
 
+    @property
+    def home_settings(self) -> Path:
+        """KEY=VALUE lines a home carries with it (the demo pins its as-of date here); the environment wins."""
+        return self.home / "settings.env"
+
+    @property
+    def ingested_inbox(self) -> Path:
+        """The inbox fingerprint the last successful `zhengai run` read (the inbox sensor skips it)."""
+        return self.home / "work" / "ingested-inbox.sha256"
+
+    @property
+    def logs(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def failure_log(self) -> Path:
+        """Run failures, one line each, appended by the run-failure sensor."""
+        return self.logs / "run-failures.log"
+
+
+def default_home() -> Path:
+    """The data home when ZHENGAI_HOME is unset: the user's data folder, never the current directory
+    (run from `/`, `./var` would have been the system's /var)."""
+    data = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(data) / "zhengai"
+
 
 def get_settings() -> Settings:
-    home = Path(os.environ.get("ZHENGAI_HOME", "./var")).expanduser().resolve()
-    return Settings(home=home)
+    raw = os.environ.get("ZHENGAI_HOME")
+    home = Path(raw).expanduser() if raw else default_home()
+    return Settings(home=home.resolve())
+
+
+def home_setting(name: str) -> str | None:
+    """A setting from the environment, else from the home's settings.env (KEY=VALUE, # comments), else None."""
+    if os.environ.get(name):
+        return os.environ[name]
+    path = get_settings().home_settings
+    if not path.is_file():
+        return None
+    for line in path.read_text(encoding="utf-8").splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key.strip() == name and not key.lstrip().startswith("#"):
+            return value.strip().strip('"') or None
+    return None
+
+
+def write_home_setting(name: str, value: str) -> Path:
+    """Set NAME=value in the home's settings.env, keeping its other lines."""
+    path = get_settings().home_settings
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+    kept = [line for line in lines if line.partition("=")[0].strip() != name]
+    path.write_text("\n".join([*kept, f"{name}={value}"]) + "\n", encoding="utf-8")
+    return path
+
+
+DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d")
+
+
+def parse_as_of(text: str, source: str = "--as-of") -> dt.date:
+    """An as-of date written YYYY-MM-DD or YYYY/MM/DD; anything else is one Chinese line."""
+    for pattern in DATE_FORMATS:
+        try:
+            return dt.datetime.strptime(text.strip(), pattern).date()
+        except ValueError:
+            continue
+    raise ValueError(
+        f"{source} 日期“{text}”无法识别，请写成 YYYY-MM-DD（如 2024-12-01）或 YYYY/MM/DD / "
+        f"{source} must be a date such as 2024-12-01"
+    )
+
+
+def configured_as_of() -> dt.date | None:
+    """The as-of date scheduled and sensor runs use (ZHENGAI_AS_OF, or the home's settings.env); None = the day of the run."""
+    raw = home_setting("ZHENGAI_AS_OF")
+    return parse_as_of(raw, "ZHENGAI_AS_OF") if raw else None
+
+
+def alert_webhook() -> str | None:
+    """Where the run-failure sensor POSTs a text message (企业微信/钉钉 group robot URL), if anywhere."""
+    return home_setting("ZHENGAI_ALERT_WEBHOOK")
 
 
 def header_aliases_path() -> Path:

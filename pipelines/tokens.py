@@ -14,6 +14,7 @@ import json
 import os
 import re
 import secrets
+from collections.abc import Collection
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -74,15 +75,32 @@ def now_text() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def issue_token(subject: str, path: Path | None = None) -> tuple[TokenRecord, str]:
-    """A new token for a school code (5 digits) or `secretariat`; returns the record and the token itself."""
+def registered_school_codes() -> set[str]:
+    """The school codes of the data home's registry (a missing or refused registry is one-line error)."""
+    from pipelines.registry import load_registry
+
+    return {row["school_code"] for row in load_registry().rows}
+
+
+def issue_token(
+    subject: str, path: Path | None = None, known_schools: Collection[str] | None = None
+) -> tuple[TokenRecord, str]:
+    """A new token for a school code (5 digits) or `secretariat`; returns the record and the token itself.
+
+    With `known_schools` (the CLI passes the registry's codes), a code outside it is refused: a token
+    for a college that does not exist opens nothing and hides a typo."""
     subject = subject.strip()
     if subject == SECRETARIAT:
         role, school_code = SECRETARIAT, None
     elif SCHOOL_CODE.match(subject):
         role, school_code = "school", subject
     else:
-        raise ValueError(f"expected a 5-digit school code or 'secretariat', got {subject!r}")
+        raise ValueError(f"应为五位学校代码或 secretariat，实为 {subject!r} / expected a 5-digit school code or 'secretariat'")
+    if school_code and known_schools is not None and school_code not in known_schools:
+        raise ValueError(
+            f"院校名册中没有学校代码 {school_code}，未签发令牌（请核对代码，或先在名册中登记该校）"
+            f" / {school_code} is not in the registry: no token issued"
+        )
     records = load_tokens(path)
     token = secrets.token_urlsafe(TOKEN_BYTES)
     known_ids = {record.id for record in records}

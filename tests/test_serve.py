@@ -166,6 +166,10 @@ def test_tokens_are_stored_hashed(server):
 
 
 def test_tokens_cli_issue_list_revoke(capsys):
+    get_settings().registry.parent.mkdir(parents=True)
+    get_settings().registry.write_text(
+        f"school_code,name_zh,school_type,ownership,status\n{OWN},甲职业技术学院,理工,公办,active\n", encoding="utf-8"
+    )
     assert main(["tokens", "issue", OWN]) == 0
     token = capsys.readouterr().out.strip()
     assert len(token) >= 40 and "\n" not in token

@@ -1,0 +1,102 @@
+"""The published warehouse explains itself: comments everywhere, plain types, report views, masked staff."""
+
+from __future__ import annotations
+
+import dagster as dg
+import duckdb
+import pytest
+
+from assets.publish import FRESHNESS, UNDESCRIBED
+from pipelines.definitions import defs
+from pipelines.schedules import NIGHTLY_JOB, nightly_run_config
+from pipelines.settings import get_settings, parse_as_of
+from pipelines.synth import generate_province
+
+SCHEMAS = ("ref", "raw", "quality", "mart", "report")
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory):
+    """Two colleges, one year, one full nightly run: its published warehouse and its work file."""
+    home = tmp_path_factory.mktemp("publish")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ZHENGAI_HOME", str(home))
+        settings = get_settings()
+        generate_province(settings.inbox, schools=2, years=[2024], seed=3, defects=False)
+        job = defs().resolve_job_def(NIGHTLY_JOB)
+        with dg.DagsterInstance.ephemeral() as instance:
+            result = job.execute_in_process(
+                instance=instance, run_config=nightly_run_config(parse_as_of("2024-12-01"), "WARNING")
+            )
+        assert result.success
+        conn = duckdb.connect(str(settings.warehouse), read_only=True)
+        work = duckdb.connect(str(settings.work_warehouse), read_only=True)
+        yield conn, work
+        conn.close()
+        work.close()
+
+
+def rows(conn, sql: str) -> list[tuple]:
+    return conn.execute(sql, [list(SCHEMAS)]).fetchall()
+
+
+def test_every_table_view_and_column_has_a_comment(published):
+    conn, _ = published
+    tables = rows(conn, "select schema_name, table_name, comment from duckdb_tables() where schema_name in (select unnest(?))")
+    views = rows(conn, "select schema_name, view_name, comment from duckdb_views() where schema_name in (select unnest(?))")
+    columns = rows(conn, "select table_name, column_name, comment from duckdb_columns() where schema_name in (select unnest(?))")
+    assert len(tables) > 50 and len(views) > 20 and len(columns) > 600
+    assert [t for t in tables + views if not t[2]] == []
+    assert [c for c in columns if not c[2]] == []
+    # The catalog's header and unit reach the raw columns; nearly every column has its own text.
+    comment = dict(((t, c), text) for t, c, text in columns)
+    assert comment[("full_time_teachers", "is_double_qualified")].startswith("是否双师素质教师")
+    assert "平方米" in comment[("campus_area", "land_area")]
+    assert sum(text == UNDESCRIBED for _, _, text in columns) < len(columns) // 20
+
+
+def test_the_work_file_is_not_changed_by_publication(published):
+    _, work = published
+    assert work.execute("select count(*) from duckdb_tables() where comment is not null").fetchone()[0] == 0
+    assert work.execute("select count(*) from duckdb_tables() where table_name = 'suite_results_cache'").fetchone()[0] == 1
+
+
+def test_year_is_one_integer_type_and_no_wide_numbers(published):
+    conn, work = published
+    year_types = {t for (t,) in rows(conn, "select distinct data_type from duckdb_columns() where column_name = 'year' and schema_name in (select unnest(?))")}
+    assert year_types == {"INTEGER"}
+    wide = rows(conn, "select table_name, column_name, data_type from duckdb_columns() where schema_name in (select unnest(?)) "
+                      "and (data_type = 'HUGEINT' or (data_type like 'DECIMAL(%' and numeric_precision > 18))")
+    assert wide == []
+    # the defects were there before publication, so the test would see them come back
+    before = rows(work, "select count(*) from duckdb_columns() where schema_name in (select unnest(?)) "
+                        "and (data_type = 'HUGEINT' or (column_name = 'year' and data_type <> 'INTEGER'))")
+    assert before[0][0] > 0
+
+
+def test_the_internal_cache_is_not_published(published):
+    conn, _ = published
+    assert conn.execute("select count(*) from duckdb_tables() where table_name = 'suite_results_cache'").fetchone()[0] == 0
+
+
+def test_report_views_join_school_names_and_mask_staff(published):
+    conn, work = published
+    names = dict(work.execute("select school_code, name_zh from ref.schools").fetchall())
+    shown = conn.execute("select school_code, school_name, name, staff_no, birth_year from report.full_time_teachers").fetchall()
+    real = work.execute("select name, staff_no, year(birth_date) from raw.full_time_teachers").fetchall()
+    assert shown and len(shown) == len(real)
+    assert all(school_name == names[code] for code, school_name, *_ in shown)
+    real_names = {name for name, _, _ in real}
+    real_numbers = {number for _, number, _ in real}
+    assert all(name.endswith("**") and name not in real_names for _, _, name, _, _ in shown if name)
+    assert not {number for *_, number, _ in shown} & real_numbers
+    assert sorted(y for *_, y in shown if y) == sorted(y for *_, y in real if y)
+    columns = {c for (c,) in conn.execute("select column_name from duckdb_columns() where schema_name = 'report' and table_name = 'full_time_teachers'").fetchall()}
+    assert "birth_date" not in columns
+    reasons = conn.execute("select data_type from duckdb_columns() where schema_name = 'report' and table_name = 'indicator_warnings' and column_name = 'reasons'").fetchone()
+    assert reasons == ("VARCHAR",)
+
+
+def test_the_published_warehouse_has_a_freshness_policy():
+    graph = defs().resolve_asset_graph()
+    assert graph.get(dg.AssetKey(["publish", "warehouse"])).freshness_policy == FRESHNESS
