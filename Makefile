@@ -1,5 +1,6 @@
 # The project's interface: `make demo` runs the whole pipeline on the demo province,
-# `make test` runs the test suite. Both create the virtual environment on first use.
+# `make test` lints and runs the test suite, `make fmt` formats. All create the virtual
+# environment on first use.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -12,7 +13,7 @@ DEMO_SEED ?= 2026
 # the demo's data end with collection year 2024: judge staleness as of that year's collection
 DEMO_AS_OF ?= 2024-12-01
 
-.PHONY: install demo test bench lock clean
+.PHONY: install demo test lint fmt ui suites bench lock clean
 
 install: $(VENV)/.installed
 
@@ -32,14 +33,38 @@ demo: install
 	$(BIN)/zhengai where
 	$(BIN)/zhengai demo-check --manifest "$(ZHENGAI_HOME)/inbox/manifest.json"
 
-test: install
+# `make test TEST_LINT=` runs the tests without linting first
+TEST_LINT ?= lint
+test: install $(TEST_LINT)
 	$(BIN)/python -m pytest
+
+# ruff (Python) and sqlfluff (sql/, DuckDB): configured in pyproject.toml and .sqlfluff
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/sqlfluff lint sql
+
+# sqlfluff's fix leaves long lines (LT05) to a hand wrap: its own wrapping breaks the hanging
+# indents the SQL files use. The command line replaces .sqlfluff's exclude_rules, so repeat them.
+SQLFLUFF_NO_FIX = $(shell sed -n 's/^exclude_rules *= *//p' .sqlfluff | tr -d ' '),LT05
+fmt: install
+	$(BIN)/ruff check --fix --exit-zero --silent .
+	$(BIN)/ruff format .
+	$(BIN)/sqlfluff fix --exclude-rules $(SQLFLUFF_NO_FIX) sql
+
+# the Dagster UI on http://127.0.0.1:3000, its instance under $(ZHENGAI_HOME)/dagster
+ui: install
+	$(BIN)/zhengai ui
+
+# rewrite expectations/*.json from the platform catalog and expectations/refinements.json
+suites: install
+	$(BIN)/python -m pipelines.suites
 
 bench: install
 	$(BIN)/python benchmarks/run_all.py
 
 lock: | $(UV)
-	$(UV) pip compile --quiet --python-version 3.11 --generate-hashes --extra test --no-header pyproject.toml -o requirements.lock
+	$(UV) pip compile --quiet --python-version 3.11 --generate-hashes --extra test --extra dev --no-header pyproject.toml -o requirements.lock
 
 clean:
 	rm -rf "$(ZHENGAI_HOME)"

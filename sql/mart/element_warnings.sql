@@ -42,7 +42,7 @@ element_data_status as (
 ),
 
 severities as (
-    select * from (values ('red', 3), ('yellow', 2), ('insufficient', 1), ('green', 0)) as s(level, severity)
+    select * from (values ('red', 3), ('yellow', 2), ('insufficient', 1), ('green', 0)) as s (level, severity)
 ),
 
 grid as (

@@ -86,7 +86,8 @@ exempted as (
         computed.year,
         computed.indicator_code,
         string_agg(
-            exemptions.reason_zh || '（' || printf('%.0f', first_measured.amount) || ' > ' || printf('%.0f', exemptions.first_above)
+            exemptions.reason_zh
+            || '（' || printf('%.0f', first_measured.amount) || ' > ' || printf('%.0f', exemptions.first_above)
             || '，' || printf('%.0f', second_measured.amount) || ' > ' || printf('%.0f', exemptions.second_above) || '）',
             '；'
         ) as exempt_reason_zh
@@ -107,7 +108,7 @@ untrusted as (
         list(table_status.table_code order by table_status.table_code) as excluded_tables
     from computed
     inner join indicators using (indicator_code)
-    cross join unnest(indicators.source_tables) as cited(table_code)
+    cross join unnest(indicators.source_tables) as cited (table_code)
     inner join table_status
         on table_status.school_code = computed.school_code
         and table_status.year = computed.year

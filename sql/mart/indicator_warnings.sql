@@ -47,7 +47,7 @@ source_texts as (
         string_agg('表' || cited.table_code || ' ' || coalesce(platform_tables.name_zh, ''), '、' order by cited.ordinal)
             as sources_zh
     from indicators
-    cross join unnest(indicators.source_tables) with ordinality as cited(table_code, ordinal)
+    cross join unnest(indicators.source_tables) with ordinality as cited (table_code, ordinal)
     left join platform_tables on platform_tables.table_code = cited.table_code
     group by all
 ),
@@ -173,7 +173,7 @@ excluded_texts as (
             '、' order by table_status.table_code
         ) as excluded_zh
     from texts
-    cross join unnest(texts.excluded_tables) as excluded(table_code)
+    cross join unnest(texts.excluded_tables) as excluded (table_code)
     inner join table_status
         on table_status.school_code = texts.school_code
         and table_status.year = texts.year
@@ -196,7 +196,7 @@ partial_texts as (
             order by table_status.table_code
         ) as data_notes
     from indicators
-    cross join unnest(indicators.source_tables) as cited(table_code)
+    cross join unnest(indicators.source_tables) as cited (table_code)
     inner join table_status on table_status.table_code = cited.table_code
     where table_status.status = 'partial'
     group by all

@@ -22,7 +22,7 @@ weights as (
     select * from (values
         ('red', $weight_red, 0), ('yellow', $weight_yellow, 1), ('insufficient', $weight_insufficient, 2),
         ('green', 0.0, 3)
-    ) as w(level, weight, position)
+    ) as w (level, weight, position)
 ),
 
 per_indicator as (

@@ -69,7 +69,8 @@ missing_issues as (
                 || school_code || '/' || year || '/ 目录'
         end || case when due then '' else '（本年度采集尚未截止）' end as message_zh,
         case
-            when reason_en is not null then 'table ' || table_code || ' is missing: ' || reason_en || '; fix the file and submit again'
+            when reason_en is not null
+                then 'table ' || table_code || ' is missing: ' || reason_en || '; fix the file and submit again'
             else 'required table ' || table_code || ' was not submitted for ' || year || '; export it and submit it to '
                 || school_code || '/' || year || '/'
         end || case when due then '' else ' (collection still open)' end as message_en,

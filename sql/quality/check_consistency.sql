@@ -82,12 +82,15 @@ expenditure_total as (
         'expenditure_total' as check_name,
         'error' as severity,
         1::bigint as failed_count,
-        rtrim(rtrim(printf('%.2f', items_total), '0'), '.') || ' / ' || rtrim(rtrim(printf('%.2f', expenditure_total), '0'), '.') as samples,
-        '表5.2 经费支出 第 ' || row_no || ' 行 各项支出之和 ' || rtrim(rtrim(printf('%.2f', items_total), '0'), '.') || ' 万元与支出合计 '
-            || rtrim(rtrim(printf('%.2f', expenditure_total), '0'), '.') || ' 万元不一致（相差 ' || rtrim(rtrim(printf('%.2f', abs(items_total - expenditure_total)), '0'), '.')
+        rtrim(rtrim(printf('%.2f', items_total), '0'), '.') || ' / '
+            || rtrim(rtrim(printf('%.2f', expenditure_total), '0'), '.') as samples,
+        '表5.2 经费支出 第 ' || row_no || ' 行 各项支出之和 ' || rtrim(rtrim(printf('%.2f', items_total), '0'), '.')
+            || ' 万元与支出合计 ' || rtrim(rtrim(printf('%.2f', expenditure_total), '0'), '.')
+            || ' 万元不一致（相差 ' || rtrim(rtrim(printf('%.2f', abs(items_total - expenditure_total)), '0'), '.')
             || ' 万元），请核对各项支出与合计后重新导出' as message_zh,
-        'table 5.2 row ' || row_no || ': the items sum to ' || rtrim(rtrim(printf('%.2f', items_total), '0'), '.') || ' (10k yuan) but the total is '
-            || rtrim(rtrim(printf('%.2f', expenditure_total), '0'), '.') || '; check the items and the total and export again' as message_en,
+        'table 5.2 row ' || row_no || ': the items sum to ' || rtrim(rtrim(printf('%.2f', items_total), '0'), '.')
+            || ' (10k yuan) but the total is ' || rtrim(rtrim(printf('%.2f', expenditure_total), '0'), '.')
+            || '; check the items and the total and export again' as message_en,
         '支出各项之和与合计不符' as summary_zh,
         source_file
     from expenditure_gaps
@@ -95,7 +98,8 @@ expenditure_total as (
 
 final as (
     select * from students_total
-    union all select * from expenditure_total
+    union all
+    select * from expenditure_total
 )
 
 select * from final

@@ -76,8 +76,10 @@ formulas as (
 
 final as (
     select * from coercion
-    union all select * from extra
-    union all select * from formulas
+    union all
+    select * from extra
+    union all
+    select * from formulas
 )
 
 select * from final

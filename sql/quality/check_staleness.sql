@@ -137,10 +137,14 @@ late_export as (
 
 final as (
     select * from outdated
-    union all select * from stale_period
-    union all select * from period_unknown
-    union all select * from early_export
-    union all select * from late_export
+    union all
+    select * from stale_period
+    union all
+    select * from period_unknown
+    union all
+    select * from early_export
+    union all
+    select * from late_export
 )
 
 select * from final

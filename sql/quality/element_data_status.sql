@@ -24,7 +24,7 @@ table_status as (
 ),
 
 status_zh as (
-    select * from (values ('missing', '缺失'), ('stale', '过期'), ('invalid', '无效')) as s(status, status_zh)
+    select * from (values ('missing', '缺失'), ('stale', '过期'), ('invalid', '无效')) as s (status, status_zh)
 ),
 
 blocking as (

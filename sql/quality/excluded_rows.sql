@@ -19,12 +19,12 @@ named as (
         issues.school_code,
         issues.year,
         issues.table_code,
-        bad.key.source_file as source_file,
-        bad.key.row_no as row_no,
+        bad.key.source_file,
+        bad.key.row_no,
         issues.check_name
     from issues
     inner join partial_tables using (school_code, year, table_code)
-    cross join unnest(issues.row_keys) as bad(key)
+    cross join unnest(issues.row_keys) as bad (key)
 ),
 
 final as (

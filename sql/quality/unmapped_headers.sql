@@ -28,7 +28,7 @@ grouped as (
     select
         year,
         table_code,
-        found.header as header,
+        found.header,
         count(distinct source_file) as files,
         count(distinct school_code) as colleges,
         list(distinct school_code order by school_code) as school_codes,

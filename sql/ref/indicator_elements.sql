@@ -34,7 +34,7 @@ cited as (
         list(distinct point_codes.platform_code order by point_codes.platform_code) as via_tables
     from source
     inner join indicators using (indicator_code)
-    cross join unnest(indicators.source_tables) as used(platform_code)
+    cross join unnest(indicators.source_tables) as used (platform_code)
     inner join point_codes
         on point_codes.element_code = source.element_code
         and point_codes.platform_code = used.platform_code
