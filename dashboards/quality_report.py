@@ -14,7 +14,16 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from dashboards.common import TABLE_STATUS_COLOURS, TABLE_STATUS_ZH, attr, page_html, text
+from dashboards.common import (
+    LEVEL_COLOURS,
+    LEVEL_ZH,
+    NEUTRAL_GREY,
+    TABLE_STATUS_COLOURS,
+    TABLE_STATUS_ZH,
+    attr,
+    page_html,
+    text,
+)
 
 STATUS_ORDER = ("missing", "stale", "invalid", "partial", "warn", "ok", "optional_absent")
 STATUS_RANK = {status: rank for rank, status in enumerate(STATUS_ORDER)}
@@ -28,10 +37,15 @@ STATUS_ADVICE = {
     "optional_absent": "选填表，未提交不影响预警",
 }
 SEVERITY_ZH = {"error": "错误", "warn": "提醒", "info": "说明"}
-SEVERITY_COLOURS = {"error": "#c0392b", "warn": "#f39c12", "info": "#7f8c8d"}
+SEVERITY_COLOURS = {"error": "#c0392b", "warn": "#f39c12", "info": NEUTRAL_GREY}
 UNMAPPED_ROWS = 200  # the province page lists this many unmapped headers (all in quality.unmapped_headers)
-ELEMENT_STATUS_ZH = {"sufficient": "数据充分", "insufficient": "数据不足", "no_data_coverage": "无数据覆盖"}
-ELEMENT_STATUS_COLOURS = {"sufficient": "#27ae60", "insufficient": "#95a5a6", "no_data_coverage": "#7f8c8d"}
+ELEMENT_STATUS_ZH = {
+    "sufficient": "数据充分", "insufficient": LEVEL_ZH["insufficient"], "no_data_coverage": LEVEL_ZH["no_coverage"],
+}
+# badges here have white text, so 无数据覆盖 takes the neutral grey rather than the level's pale fill
+ELEMENT_STATUS_COLOURS = {
+    "sufficient": LEVEL_COLOURS["green"], "insufficient": LEVEL_COLOURS["insufficient"], "no_data_coverage": NEUTRAL_GREY,
+}
 
 
 @dataclass(frozen=True)
@@ -68,11 +82,11 @@ def badge(label: str, colour: str) -> str:
 
 
 def status_badge(status: str) -> str:
-    return badge(TABLE_STATUS_ZH.get(status, status), TABLE_STATUS_COLOURS.get(status, "#7f8c8d"))
+    return badge(TABLE_STATUS_ZH.get(status, status), TABLE_STATUS_COLOURS.get(status, NEUTRAL_GREY))
 
 
 def severity_badge(severity: str) -> str:
-    return badge(SEVERITY_ZH.get(severity, severity), SEVERITY_COLOURS.get(severity, "#7f8c8d"))
+    return badge(SEVERITY_ZH.get(severity, severity), SEVERITY_COLOURS.get(severity, NEUTRAL_GREY))
 
 
 def college_title(college: CollegeQuality) -> str:
@@ -173,7 +187,7 @@ def build_college_year_page(reference: QualityReference, college: CollegeQuality
     problems = "".join(sections) or '<p class="muted">本年度所有数据表均未发现问题。</p>'
     element_rows = "".join(
         f"<tr><td>{text(row['element_code'])}</td><td>{text(row['element_name'])}</td>"
-        f"<td>{badge(ELEMENT_STATUS_ZH.get(row['status'], row['status']), ELEMENT_STATUS_COLOURS.get(row['status'], '#7f8c8d'))}</td>"
+        f"<td>{badge(ELEMENT_STATUS_ZH.get(row['status'], row['status']), ELEMENT_STATUS_COLOURS.get(row['status'], NEUTRAL_GREY))}</td>"
         f"<td>{text(row['reasons_zh'])}</td></tr>"
         for row in reference.elements.join(elements, on="element_code", how="inner").sort("element_code").iter_rows(named=True)
     )

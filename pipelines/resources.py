@@ -7,8 +7,6 @@ session keeps its consistent snapshot and never blocks a run.
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,6 +14,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+from pipelines.files import atomic_copy
 from pipelines.runlock import run_lock, stamp_run
 from pipelines.settings import get_settings
 
@@ -53,12 +52,7 @@ class WarehouseResource(dg.ConfigurableResource):
         """Atomically replace the published warehouse with a checkpointed copy of the work file."""
         with self.connect() as conn:
             conn.execute("checkpoint")
-        target = self.publish_path()
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        shutil.copyfile(self.work_path(), staging)
-        os.replace(staging, target)
-        return target
+        return atomic_copy(self.work_path(), self.publish_path())
 
 
 class RunOptions(dg.ConfigurableResource):
