@@ -32,21 +32,22 @@ class SqlTable:
 
     `deps` names what the SQL reads: a bare name for a table of the same layer, `schema/name` for
     another layer's asset. `parameters` are the names of the bound parameters the SQL takes, looked
-    up in the layer's parameter values (e.g. the warning rules); `source` is a reference file bound
-    as `$path`. `validate`, if given, refuses inconsistent reference data after the build."""
+    up in the layer's parameter values (e.g. the warning rules); `source` gives the reference file bound
+    as `$path` (a function, read at build time, so that the module constant it returns can be pointed
+    at another file). `validate`, if given, refuses inconsistent reference data after the build."""
 
     name: str
     description: str
     deps: tuple[str, ...] = ()
     parameters: tuple[str, ...] = ()
-    source: Path | None = None
+    source: Callable[[], Path] | None = None
     validate: Callable[[duckdb.DuckDBPyConnection], None] | None = None
 
     def bound(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """The bound parameters of this table's SQL, from the layer's `values`."""
         params = {name: values[name] for name in self.parameters}
         if self.source is not None:
-            params["path"] = str(self.source)
+            params["path"] = str(self.source())
         return params
 
 
@@ -81,13 +82,14 @@ def build_table_asset(layer: Layer, table: SqlTable) -> dg.AssetsDefinition:
 
 
 def materialize_table(warehouse: WarehouseResource, layer: Layer, table: SqlTable) -> dg.MaterializeResult:
-    if table.source is not None and not table.source.is_file():
-        raise FileNotFoundError(f"reference file for {layer.schema}.{table.name} not found: {table.source}")
+    source = table.source() if table.source is not None else None
+    if source is not None and not source.is_file():
+        raise FileNotFoundError(f"reference file for {layer.schema}.{table.name} not found: {source}")
     with warehouse.connect() as conn:
         build_table(conn, layer, table, layer.values())
         metadata = table_summary(conn, f"{layer.schema}.{table.name}")
-    if table.source is not None:
-        metadata["source"] = str(table.source)
+    if source is not None:
+        metadata["source"] = str(source)
     return dg.MaterializeResult(metadata=metadata)
 
 

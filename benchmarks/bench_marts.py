@@ -23,7 +23,8 @@ import duckdb
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from assets.mart import build_marts, load_warning_rules, write_warning_reports  # noqa: E402
+from assets.mart import build_marts, load_warning_rules  # noqa: E402
+from assets.site import write_warning_reports  # noqa: E402
 from assets.ref import build_reference_tables  # noqa: E402
 from pipelines.catalog import create_raw_tables, load_catalog  # noqa: E402
 

@@ -133,14 +133,17 @@ def test_catalog_rejects_an_unknown_column_type(tmp_path):
         read_catalog(tmp_path)
 
 
-def test_reference_files_naming_unknown_codes_are_refused_with_the_codes(tmp_path):
-    warehouse = WarehouseResource(path=str(tmp_path / "w.duckdb"), published_path=str(tmp_path / "p.duckdb"))
-    with warehouse.connect() as conn:
-        conn.execute("create table known as select 'books_per_student' as code")
-        conn.execute("create table cited as select unnest(['books_per_student', 'no_such_indicator']) as code")
-    query = "select distinct code from cited where code not in (select code from known)"
+def test_reference_files_naming_unknown_codes_are_refused_with_the_codes(tmp_path, monkeypatch):
+    """The real check of ref.thresholds, on the real ref tables: an unknown indicator is named, a known one passes."""
+    conn = duckdb.connect()
+    ref.build_reference_tables(conn, ["indicators"])
+    thresholds = tmp_path / "thresholds.csv"
+    header = (REFERENCE_DIR / "thresholds.csv").read_text(encoding="utf-8").splitlines()[0]
+    row = "{},综合,80,,测试,unconfirmed,,,"
+    thresholds.write_text(f"{header}\n{row.format('no_such_indicator')}\n", encoding="utf-8")
+    monkeypatch.setattr(ref, "THRESHOLDS_FILE", thresholds)
     with pytest.raises(ValueError, match=r"thresholds.csv names unknown indicators: \['no_such_indicator'\]"):
-        ref.refuse_unknown_codes(warehouse, query, "thresholds.csv names unknown indicators")
-    with warehouse.connect() as conn:
-        conn.execute("delete from cited where code = 'no_such_indicator'")
-    ref.refuse_unknown_codes(warehouse, query, "thresholds.csv names unknown indicators")
+        ref.build_reference_tables(conn, ["thresholds"])
+    thresholds.write_text(f"{header}\n{row.format('books_per_student')}\n", encoding="utf-8")
+    ref.build_reference_tables(conn, ["thresholds"])
+    assert conn.execute("select indicator_code from ref.thresholds").fetchall() == [("books_per_student",)]
