@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 
 from assets.ref import build_reference_tables
+from warehouse_fixtures import empty_schools
 
 LEVELS_ZH = {"red": "红", "yellow": "黄", "green": "绿", "insufficient": "数据不足", "no_indicator": "无适用指标",
              "no_coverage": "无数据覆盖"}
@@ -33,10 +34,7 @@ def school_name(index: int) -> str:
 def create_input_tables(conn: duckdb.DuckDBPyConnection) -> None:
     """The reference tables (real files), and empty quality and mart tables with their contract columns."""
     build_reference_tables(conn)
-    conn.execute(
-        "create or replace table ref.schools (school_code varchar, name_zh varchar, school_type varchar, "
-        "ownership varchar, status varchar, succeeded varchar[], active_from integer, active_to integer)"
-    )
+    empty_schools(conn)
     conn.execute("create schema if not exists quality")
     conn.execute("create schema if not exists mart")
     conn.execute(

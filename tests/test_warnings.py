@@ -375,6 +375,7 @@ def test_the_report_page_is_offline_chinese_grouped_and_has_the_attention_switch
 def test_the_mart_and_report_assets_materialise(tmp_path, zhengai_home):
     from assets import site
     from pipelines.definitions import layer_assets
+    from pipelines.resources import RunOptions
 
     (zhengai_home / "registry").mkdir()
     (zhengai_home / "registry" / "schools.csv").write_text(
@@ -398,7 +399,7 @@ def test_the_mart_and_report_assets_materialise(tmp_path, zhengai_home):
     staging.conn.execute("detach target")
     resource = WarehouseResource(path=str(work), published_path=str(tmp_path / "pub.duckdb"))
     assets = [*layer_assets("ref"), *layer_assets("mart"), site.warning_reports]
-    result = dg.materialize(assets, resources={"warehouse": resource})
+    result = dg.materialize(assets, resources={"warehouse": resource, "run_options": RunOptions(as_of="2024-12-01")})
     assert result.success
     with duckdb.connect(str(work), read_only=True) as conn:
         assert conn.sql("select count(*) from mart.element_warnings").fetchone()[0] == 30
