@@ -264,23 +264,8 @@ def college_verdicts(table_status: pl.DataFrame, tables: pl.DataFrame, issues: p
     )
 
 
-def build_province_quality_page(
-    reference: QualityReference,
-    schools: pl.DataFrame,
-    table_status: pl.DataFrame,
-    issues: pl.DataFrame,
-    unmapped: pl.DataFrame | None = None,
-) -> str:
-    """For the data officers: completeness per year, each college's state, the tables failing most,
-    and the headers no catalog column or alias maps (quality.unmapped_headers) in the latest year."""
-    title = "全区状态数据质量汇总"
-    if table_status.height == 0:
-        return page_html(title, f"<h1>{title}</h1><p>暂无数据质量检查结果：请先运行流水线。</p>")
-    names = dict(schools.select("school_code", "name_zh").iter_rows())
-    verdicts = college_verdicts(table_status, reference.tables, issues)
-    years = sorted(set(verdicts["year"].to_list()))
-    due = [year for year in years if year <= reference.current_year]
-    latest = due[-1] if due else years[-1]
+def year_overview_rows(verdicts: pl.DataFrame, issues: pl.DataFrame, years: list[int]) -> list[str]:
+    """The province page's row per year: colleges due, complete, incomplete, not submitted, late, issues."""
     overview_rows = []
     for year in sorted(years, reverse=True):
         part = verdicts.filter(pl.col("year") == year)
@@ -293,19 +278,11 @@ def build_province_quality_page(
             f"<td class=\"num\">{year_issues.filter(pl.col('severity') == 'error').height}</td>"
             f"<td class=\"num\">{year_issues.filter(pl.col('severity') == 'warn').height}</td></tr>"
         )
-    verdict_rank = {"未提交": 0, "不完整": 1, "完整": 2}
-    current = verdicts.filter(pl.col("year") == latest).sort(
-        pl.col("verdict").replace_strict(verdict_rank, default=9), pl.col("blocking"), "school_code",
-        descending=[False, True, False],
-    )
-    college_rows = "".join(
-        f'<tr><td><a href="../schools/{attr(row["school_code"])}/quality-{latest}.html">'
-        f"{text(names.get(row['school_code']) or row['school_code'])}</a>（{text(row['school_code'])}）</td>"
-        f"<td>{text(row['verdict'])}</td><td class=\"num\">{row['delivered']}/{row['required_count']}</td>"
-        + "".join(f"<td class=\"num\">{row[s] or ''}</td>" for s in ("missing", "stale", "invalid", "warn"))
-        + f"<td class=\"num\">{row['late'] or ''}</td></tr>"
-        for row in current.iter_rows(named=True)
-    )
+    return overview_rows
+
+
+def failing_table_rows(reference: QualityReference, table_status: pl.DataFrame, issues: pl.DataFrame, latest: int) -> str:
+    """The tables failing most in `latest`: colleges for which each is unusable, by status, and its errors."""
     latest_status = table_status.filter(pl.col("year") == latest)
     latest_issues = issues.filter(pl.col("year") == latest)
     per_table = (
@@ -326,6 +303,12 @@ def build_province_quality_page(
         + f"<td class=\"num\">{row['errors']}</td></tr>"
         for row in per_table.iter_rows(named=True)
     )
+    return table_rows
+
+
+def late_college_rows(issues: pl.DataFrame, names: dict[str, str], latest: int) -> str:
+    """The colleges that sent `latest` late or not at all."""
+    latest_issues = issues.filter(pl.col("year") == latest)
     late = (
         latest_issues.filter(pl.col("check_name").is_in(["late_export", "college_outdated"]))
         .group_by("school_code", "check_name").agg(pl.len().alias("count"), pl.col("message_zh").first())
@@ -337,6 +320,42 @@ def build_province_quality_page(
         f"<td class=\"num\">{row['count']}</td><td>{text(row['message_zh'])}</td></tr>"
         for row in late.iter_rows(named=True)
     )
+    return late_rows
+
+
+def build_province_quality_page(
+    reference: QualityReference,
+    schools: pl.DataFrame,
+    table_status: pl.DataFrame,
+    issues: pl.DataFrame,
+    unmapped: pl.DataFrame | None = None,
+) -> str:
+    """For the data officers: completeness per year, each college's state, the tables failing most,
+    and the headers no catalog column or alias maps (quality.unmapped_headers) in the latest year."""
+    title = "全区状态数据质量汇总"
+    if table_status.height == 0:
+        return page_html(title, f"<h1>{title}</h1><p>暂无数据质量检查结果：请先运行流水线。</p>")
+    names = dict(schools.select("school_code", "name_zh").iter_rows())
+    verdicts = college_verdicts(table_status, reference.tables, issues)
+    years = sorted(set(verdicts["year"].to_list()))
+    due = [year for year in years if year <= reference.current_year]
+    latest = due[-1] if due else years[-1]
+    overview_rows = year_overview_rows(verdicts, issues, years)
+    verdict_rank = {"未提交": 0, "不完整": 1, "完整": 2}
+    current = verdicts.filter(pl.col("year") == latest).sort(
+        pl.col("verdict").replace_strict(verdict_rank, default=9), pl.col("blocking"), "school_code",
+        descending=[False, True, False],
+    )
+    college_rows = "".join(
+        f'<tr><td><a href="../schools/{attr(row["school_code"])}/quality-{latest}.html">'
+        f"{text(names.get(row['school_code']) or row['school_code'])}</a>（{text(row['school_code'])}）</td>"
+        f"<td>{text(row['verdict'])}</td><td class=\"num\">{row['delivered']}/{row['required_count']}</td>"
+        + "".join(f"<td class=\"num\">{row[s] or ''}</td>" for s in ("missing", "stale", "invalid", "warn"))
+        + f"<td class=\"num\">{row['late'] or ''}</td></tr>"
+        for row in current.iter_rows(named=True)
+    )
+    table_rows = failing_table_rows(reference, table_status, issues, latest)
+    late_rows = late_college_rows(issues, names, latest)
     deadline = reference.deadlines.get(latest)
     body = (
         f"<h1>{title}</h1>"
