@@ -1,9 +1,10 @@
 """A small in-memory warehouse for the indicator and warning tests.
 
 The ref tables are built from the real reference files with the real SQL, the raw tables with
-`create_raw_tables`, the quality tables empty by the quality layer's builders (tests/warehouse_fixtures.py),
-then a test sets the few verdicts it needs; `build` runs the mart layer's builder (assets/mart.py). `typical_college` fills every raw table with round figures whose
-indicator values are worked out by hand in tests/test_indicators.py.
+`create_raw_tables`, the quality tables empty by the quality layer's builders
+(tests/warehouse_fixtures.py); a test then sets the few verdicts it needs, and `build` runs the
+mart layer's builder (assets/mart.py). `typical_college` fills every raw table with round figures
+whose indicator values are worked out by hand in tests/test_indicators.py.
 """
 
 from __future__ import annotations
