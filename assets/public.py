@@ -19,7 +19,7 @@ DEPS = [
 ]
 
 
-@dg.asset(key_prefix="public", group_name="public", kinds={"html"}, deps=DEPS)
+@dg.asset(kinds={"html"}, deps=DEPS)
 def public_site(context, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """The disclosure site (方案 二(三)、四(三)): only what reference/disclosure.csv declares public."""
     site = site_build(context.run_id)

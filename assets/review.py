@@ -1,4 +1,10 @@
-"""Review layer: expert review results, conclusions, sampling plans and the review cycle, in `mart`.
+"""The secretariat's tables: expert review results, conclusions, sampling plans and the review cycle.
+
+They are part of the mart layer, openly: group `mart`, schema `mart` (pipelines/definitions.py loads
+this module with assets/mart.py). They sit beside the SQL marts because they are read with them
+(the sampling risk comes from `mart.school_risk`) and because the secretariat's commands, the cycle
+view and the analysts' copy know them as `mart.review_*` and `mart.sampling_plan`; only their
+inputs differ (recorded files, not raw tables), hence a module of their own.
 
 The source of truth is files, never the warehouse: review results recorded by `zhengai review
 import` under `$ZHENGAI_HOME/reviews/<year>/<school_code>.csv`, and plans recorded by `zhengai
@@ -159,28 +165,26 @@ def read_registry(warehouse: WarehouseResource) -> list[dict]:
         return registry_rows(conn)
 
 
-@dg.asset(key_prefix="mart", group_name="review", kinds={"duckdb"}, deps=[REF_ELEMENTS])
+@dg.asset(kinds={"duckdb"}, deps=[REF_ELEMENTS])
 def review_results(warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Expert review results per college, year and element (诊断是否相符, 改进措施强弱), from reviews/."""
     return build_from_frame(warehouse, "review_results", "recorded_review_results", review_results_frame())
 
 
-@dg.asset(key_prefix="mart", group_name="review", kinds={"duckdb"}, deps=[review_results, REF_SCHOOLS])
+@dg.asset(kinds={"duckdb"}, deps=[review_results, REF_SCHOOLS])
 def review_conclusions(warehouse: WarehouseResource, run_options: RunOptions) -> dg.MaterializeResult:
     """Review conclusion (有效/待改进/异常) per college and year, improvement deadline, re-review due."""
     frame = review_conclusions_frame(read_registry(warehouse), run_options.as_of_date())
     return build_from_frame(warehouse, "review_conclusions", "computed_review_conclusions", frame)
 
 
-@dg.asset(key_prefix="mart", group_name="review", kinds={"duckdb"})
+@dg.asset(kinds={"duckdb"})
 def sampling_plan(warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Every recorded sampling plan: selected colleges, why, and the plan's seed, as-of and risk snapshot."""
     return build_from_frame(warehouse, "sampling_plan", "recorded_sampling_plans", sampling_plan_frame())
 
 
-@dg.asset(
-    key_prefix="mart", group_name="review", kinds={"duckdb"}, deps=[review_conclusions, sampling_plan, REF_SCHOOLS]
-)
+@dg.asset(kinds={"duckdb"}, deps=[review_conclusions, sampling_plan, REF_SCHOOLS])
 def review_cycle(warehouse: WarehouseResource, run_options: RunOptions) -> dg.MaterializeResult:
     """Per cycle and college: reviews, conclusion, re-review due, plans, and whether coverage is on track."""
     frame = review_cycle_frame(read_registry(warehouse), run_options.as_of_date())

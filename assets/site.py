@@ -1,8 +1,9 @@
-"""Site layer: dashboards and reports under $ZHENGAI_HOME/site.
+"""Site layer: dashboards and reports under $ZHENGAI_HOME/site (the run's build, pipelines/sitebuild.py).
 
-The dashboards read each input table once for all colleges and split the frames in polars,
-so building a college's page costs no SQL of its own. The report assets (early-warning and
-data-quality reports) live beside their layers, in assets/mart.py and assets/quality.py.
+Every page asset is here: the dashboards, the early-warning reports and the data-quality reports.
+Their queries are files in `sql/site/`. The pages read each input table once for all colleges and
+split the frames in polars, so building a college's page costs no SQL of its own. Pages are written
+atomically (`write_page`, pipelines/files.py).
 """
 
 from __future__ import annotations
@@ -18,18 +19,29 @@ from assets.mart import load_warning_rules
 from dashboards.college import CollegeData, SiteReference, build_college_page, peer_bands
 from dashboards.common import remove_stale_pages, write_page, write_plotly_js
 from dashboards.province import build_province_page
-from pipelines.resources import WarehouseResource
+from dashboards.quality_report import (
+    CollegeQuality,
+    QualityReference,
+    build_college_overview_page,
+    build_college_year_page,
+    build_province_quality_page,
+)
+from dashboards.warning_report import build_warning_report_html
+from pipelines.checks import quality_params
+from pipelines.resources import RunOptions, WarehouseResource
+from pipelines.settings import collection_deadline
 from pipelines.sitebuild import site_build
+from pipelines.sql import query
 
-MART = {
-    name: dg.AssetKey(["mart", name])
-    for name in ("indicator_values", "element_warnings", "school_risk", "college_card")
-}
-QUALITY = {name: dg.AssetKey(["quality", name]) for name in ("table_status", "issues")}
-REF = {
-    name: dg.AssetKey(["ref", name])
-    for name in ("schools", "diagnostic_items", "diagnostic_elements", "indicators", "thresholds", "platform_tables")
-}
+
+def keys(schema: str, *names: str) -> dict[str, dg.AssetKey]:
+    return {name: dg.AssetKey([schema, name]) for name in names}
+
+
+MART = keys("mart", "indicator_values", "element_warnings", "school_risk", "college_card")
+QUALITY = keys("quality", "table_status", "issues")
+REF = keys("ref", "schools", "diagnostic_items", "diagnostic_elements", "indicators", "thresholds", "platform_tables")
+PLOTLY_JS = dg.AssetKey("plotly_js")  # prefixed in pipelines/definitions.py
 
 
 @dataclass(frozen=True)
@@ -48,46 +60,26 @@ class SiteInputs:
 
 
 def load_site_inputs(conn: duckdb.DuckDBPyConnection) -> SiteInputs:
-    warnings = conn.execute(
-        "select school_code, year, element_code, level, reasons from mart.element_warnings "
-        "order by school_code, year, element_code"
-    ).pl()
+    warnings = query(conn, "site/element_levels")
     years = sorted(set(warnings["year"].to_list()))
     reference = SiteReference(
-        items=conn.execute("select item_code, item_name from ref.diagnostic_items order by item_code").pl(),
-        elements=conn.execute(
-            "select element_code, element_name, item_code from ref.diagnostic_elements order by element_code"
-        ).pl(),
-        indicators=conn.execute(
-            "select indicator_code, name_zh, unit, direction, decimals, family, ordinal from ref.indicators order by ordinal"
-        ).pl(),
-        table_names=dict(conn.execute("select table_code, name_zh from ref.platform_tables").fetchall()),
+        items=query(conn, "site/items"),
+        elements=query(conn, "site/elements"),
+        indicators=query(conn, "site/indicators"),
+        table_names=dict(query(conn, "site/table_names").iter_rows()),
         years=years,
         peer_min_count=int(load_warning_rules()["peer_min_count"]),
     )
     return SiteInputs(
         reference=reference,
-        schools=conn.execute("select school_code, name_zh, school_type from ref.schools").pl(),
+        schools=query(conn, "site/schools"),
         warnings=warnings,
-        values=conn.execute(
-            "select school_code, year, indicator_code, value from mart.indicator_values where value is not null"
-        ).pl(),
-        risk=conn.execute(
-            "select school_code, year, risk_score, red_count, yellow_count, insufficient_count, rank, "
-            "flagged_indicators, red_indicators, yellow_indicators, insufficient_indicators, flagged_zh "
-            "from mart.school_risk"
-        ).pl(),
-        thresholds=conn.execute(
-            "select indicator_code, school_type, qualified_value, restricted_value, confidence, restricted_confidence "
-            "from ref.thresholds"
-        ).pl(),
-        table_status=conn.execute("select school_code, year, table_code, status, reasons_zh from quality.table_status").pl(),
-        issues=conn.execute(
-            "select school_code, year, table_code, severity, failed_count, message_zh from quality.issues"
-        ).pl(),
-        cards=conn.execute(
-            "select school_code, year, card, rests_on_unconfirmed, reasons_zh from mart.college_card"
-        ).pl(),
+        values=query(conn, "site/indicator_values"),
+        risk=query(conn, "site/school_risk"),
+        thresholds=query(conn, "site/thresholds"),
+        table_status=query(conn, "site/table_status"),
+        issues=query(conn, "site/issues"),
+        cards=query(conn, "site/college_cards"),
     )
 
 
@@ -141,7 +133,7 @@ def write_province_overview(inputs: SiteInputs, site: Path) -> int:
     return write_page(site / "province" / "index.html", page)
 
 
-@dg.asset(key_prefix="site", group_name="site", kinds={"html"})
+@dg.asset(kinds={"html"})
 def plotly_js(context) -> dg.MaterializeResult:
     """plotly.min.js from the installed plotly package, shipped once at site/assets/ (pages never use a CDN)."""
     target = write_plotly_js(site_build(context.run_id))
@@ -150,12 +142,7 @@ def plotly_js(context) -> dg.MaterializeResult:
     )
 
 
-@dg.asset(
-    key_prefix="site",
-    group_name="site",
-    kinds={"html"},
-    deps=[plotly_js, *MART.values(), *QUALITY.values(), *REF.values()],
-)
+@dg.asset(kinds={"html"}, deps=[PLOTLY_JS, *MART.values(), *QUALITY.values(), *REF.values()])
 def college_dashboards(context, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Each college's dashboard, site/schools/<code>/index.html: its own data and anonymous peer bands only."""
     site = site_build(context.run_id)
@@ -170,10 +157,8 @@ def college_dashboards(context, warehouse: WarehouseResource) -> dg.MaterializeR
 
 
 @dg.asset(
-    key_prefix="site",
-    group_name="site",
     kinds={"html"},
-    deps=[plotly_js, *MART.values(), QUALITY["table_status"], REF["schools"], REF["diagnostic_elements"]],
+    deps=[PLOTLY_JS, *MART.values(), QUALITY["table_status"], REF["schools"], REF["diagnostic_elements"]],
 )
 def province_overview(context, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """The secretariat's overview, site/province/index.html: heat map, risk ranking, completeness, trends."""
@@ -184,3 +169,133 @@ def province_overview(context, warehouse: WarehouseResource) -> dg.MaterializeRe
         "bytes": dg.MetadataValue.int(size),
         "path": dg.MetadataValue.path(str(site / "province" / "index.html")),
     })
+
+
+# --- early-warning reports -------------------------------------------------------------------------
+
+
+def write_warning_reports(conn: duckdb.DuckDBPyConnection, site: Path) -> int:
+    """Write `schools/<code>/warnings-<year>.html` for every college and year; returns the page count."""
+    elements = query(conn, "site/warning_report_elements")
+    indicators = query(conn, "site/warning_report_indicators")
+    risk = query(conn, "site/warning_report_risk")
+    rules = load_warning_rules()
+    indicators_by_page = indicators.partition_by(["school_code", "year"], as_dict=True)
+    risk_by_page = risk.partition_by(["school_code", "year"], as_dict=True)
+    written = set()
+    for (school_code, year), school_elements in elements.group_by(["school_code", "year"], maintain_order=True):
+        page = build_warning_report_html(
+            school_elements,
+            indicators_by_page.get((school_code, year), indicators.clear()),
+            risk_by_page.get((school_code, year), risk.clear()),
+            rules,
+        )
+        target = site / "schools" / str(school_code) / f"warnings-{year}.html"
+        write_page(target, page)
+        written.add(target)
+    remove_stale_pages(site, "schools/*/warnings-*.html", written)
+    return len(written)
+
+
+@dg.asset(
+    kinds={"html"},
+    deps=[
+        MART["element_warnings"], dg.AssetKey(["mart", "indicator_warnings"]), MART["school_risk"], REF["schools"],
+        dg.AssetKey(["ref", "indicator_elements"]), REF["diagnostic_items"],
+    ],
+)
+def warning_reports(context, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Early-warning report per college and year: site/schools/<code>/warnings-<year>.html (Chinese, offline)."""
+    site = site_build(context.run_id)
+    with warehouse.connect() as conn:
+        pages = write_warning_reports(conn, site)
+    return dg.MaterializeResult(
+        metadata={"pages": dg.MetadataValue.int(pages), "site": dg.MetadataValue.path(str(site / "schools"))}
+    )
+
+
+# --- data-quality reports --------------------------------------------------------------------------
+
+QUALITY_REPORT_DEPS = [QUALITY["issues"], QUALITY["table_status"], REF["schools"], REF["platform_tables"]]
+
+
+def load_reference(conn: duckdb.DuckDBPyConnection, run_options: RunOptions) -> QualityReference:
+    params = quality_params(run_options.as_of_date())
+    years = query(conn, "site/quality_years")["year"].to_list()
+    return QualityReference(
+        tables=query(conn, "site/quality_tables"),
+        elements=query(conn, "site/quality_elements"),
+        as_of=params.as_of,
+        current_year=params.current_year,
+        deadlines={year: collection_deadline(year) for year in years},
+        issues_per_table=int(params.rules["report_issues_per_table"]),
+    )
+
+
+def load_colleges(conn: duckdb.DuckDBPyConnection) -> list[CollegeQuality]:
+    """Each college's slice of the three quality tables, read once and split in polars."""
+    names = dict(query(conn, "site/school_names").iter_rows())
+    status = query(conn, "site/quality_table_status")
+    found = query(conn, "site/quality_issues")
+    elements = query(conn, "site/quality_element_status")
+    by_status, by_issue, by_element = (split_by(frame, "school_code") for frame in (status, found, elements))
+    return [
+        CollegeQuality(
+            school_code=code,
+            name_zh=names.get(code),
+            table_status=by_status[code],
+            issues=by_issue.get(code, found.clear()),
+            element_status=by_element.get(code, elements.clear()),
+        )
+        for code in sorted(by_status)
+    ]
+
+
+def write_college_reports(reference: QualityReference, colleges: list[CollegeQuality], site: Path) -> int:
+    """`schools/<code>/quality.html` and `quality-<year>.html` for every college; returns pages written."""
+    written = set()
+    for college in colleges:
+        folder = site / "schools" / college.school_code
+        write_page(folder / "quality.html", build_college_overview_page(reference, college))
+        written.add(folder / "quality.html")
+        for year in sorted(set(college.table_status["year"].to_list())):
+            write_page(folder / f"quality-{year}.html", build_college_year_page(reference, college, year))
+            written.add(folder / f"quality-{year}.html")
+    remove_stale_pages(site, "schools/*/quality*.html", written)
+    return len(written)
+
+
+@dg.asset(kinds={"html"}, deps=[*QUALITY_REPORT_DEPS, dg.AssetKey(["quality", "element_data_status"])])
+def college_quality_reports(context, warehouse: WarehouseResource, run_options: RunOptions) -> dg.MaterializeResult:
+    """Per college: `schools/<code>/quality.html` (overview) and `quality-<year>.html` (every problem of the
+    year grouped by table, with file, rows and what to fix). A college's folder holds only its own data."""
+    site = site_build(context.run_id)
+    with warehouse.connect() as conn:
+        reference = load_reference(conn, run_options)
+        colleges = load_colleges(conn)
+    pages = write_college_reports(reference, colleges, site)
+    return dg.MaterializeResult(metadata={
+        "colleges": dg.MetadataValue.int(len(colleges)),
+        "pages": dg.MetadataValue.int(pages),
+        "path": dg.MetadataValue.path(str(site / "schools")),
+    })
+
+
+@dg.asset(kinds={"html"}, deps=[*QUALITY_REPORT_DEPS, dg.AssetKey(["quality", "unmapped_headers"])])
+def province_quality_report(context, warehouse: WarehouseResource, run_options: RunOptions) -> dg.MaterializeResult:
+    """`province/quality.html` for the data officers: which colleges are complete, which are late,
+    which tables fail most."""
+    target = site_build(context.run_id) / "province" / "quality.html"
+    with warehouse.connect() as conn:
+        reference = load_reference(conn, run_options)
+        page = build_province_quality_page(
+            reference,
+            query(conn, "site/school_names"),
+            query(conn, "site/province_table_status"),
+            query(conn, "site/quality_issues"),
+            query(conn, "site/quality_unmapped_headers"),
+        )
+    size = write_page(target, page)
+    return dg.MaterializeResult(
+        metadata={"path": dg.MetadataValue.path(str(target)), "bytes": dg.MetadataValue.int(size)}
+    )

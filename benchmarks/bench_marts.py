@@ -20,12 +20,15 @@ import time
 from pathlib import Path
 
 import duckdb
+import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from assets.mart import build_marts, load_warning_rules, write_warning_reports  # noqa: E402
+from assets.mart import build_marts, load_warning_rules  # noqa: E402
+from assets.site import write_warning_reports  # noqa: E402
 from assets.ref import build_reference_tables  # noqa: E402
 from pipelines.catalog import create_raw_tables, load_catalog  # noqa: E402
+from pipelines.checks import ISSUE_COLUMNS, write_issues  # noqa: E402
 
 SCHOOL_TYPES = ["综合", "理工", "理工", "理工", "农林", "医药", "财经", "师范", "艺术"]
 
@@ -102,6 +105,8 @@ def build_province(path: Path, schools: int, years: list[int]) -> None:
         "else 'no_data_coverage' end as status, '' as reasons_zh "
         "from college_years cross join (select element_code from ref.diagnostic_elements)"
     )
+    # no issue found: an empty quality.issues, made by the quality layer's own writer
+    write_issues(conn, pl.DataFrame(schema=ISSUE_COLUMNS))
     conn.close()
 
 

@@ -8,8 +8,6 @@ from there, never from a CDN, so the site works offline.
 
 from __future__ import annotations
 
-import os
-import shutil
 from html import escape
 from pathlib import Path
 
@@ -17,6 +15,10 @@ import plotly
 import plotly.graph_objects as go
 import plotly.io as pio
 
+from pipelines.files import atomic_copy, atomic_write_text
+
+# The one place that names and colours the warning levels: every page, chart and CSS class takes
+# them from here (dashboards/warning_report.py included).
 # no_indicator (无适用指标: the points cite tables, no indicator fits) and no_coverage (无数据覆盖: no
 # table is cited) are not verdicts on data: pale, and never the grey of 数据不足 (data that failed).
 LEVELS = ("red", "yellow", "green", "insufficient", "no_indicator", "no_coverage")
@@ -47,6 +49,8 @@ TABLE_STATUS_COLOURS = {
 PLOTLY_JS_NAME = "plotly.min.js"
 FONT_FAMILY = '"Noto Sans CJK SC", "Microsoft YaHei", "PingFang SC", sans-serif'
 
+NEUTRAL_GREY = "#7f8c8d"  # a value no table knows, and 无数据覆盖 on the data-quality pages
+
 CSS = """
 body { font-family: "Noto Sans CJK SC", "Microsoft YaHei", "PingFang SC", sans-serif; margin: 0 auto;
        max-width: 1200px; padding: 1rem 1.5rem; color: #222; line-height: 1.55; }
@@ -58,13 +62,11 @@ a { color: #1f5f9e; }
 nav.links a { margin-right: 1.2rem; }
 .badge { display: inline-block; min-width: 3.5em; text-align: center; border-radius: 4px; padding: 0 .4em;
          font-weight: bold; font-size: .85rem; }
-.level-red { background: #c0392b; color: #fff; }
-.level-yellow { background: #f1c40f; color: #222; }
-.level-green { background: #27ae60; color: #fff; }
-.level-insufficient { background: #95a5a6; color: #fff; }
-.level-no_indicator { background: #d6e4f0; color: #34495e; }
-.level-no_coverage { background: #f4f4f4; color: #666; outline: 1px dashed #999; outline-offset: -1px; }
-table { border-collapse: collapse; font-size: .85rem; margin-top: .4rem; }
+""" + "".join(
+    f".level-{level} {{ background: {LEVEL_COLOURS[level]}; color: {LEVEL_TEXT_COLOURS[level]};"
+    + (" outline: 1px dashed #999; outline-offset: -1px; }\n" if level == "no_coverage" else " }\n")
+    for level in LEVELS
+) + """table { border-collapse: collapse; font-size: .85rem; margin-top: .4rem; }
 th, td { border: 1px solid #e2e2e2; padding: .2rem .45rem; text-align: left; vertical-align: top; }
 th { background: #f6f6f6; }
 td.num { text-align: right; white-space: nowrap; }
@@ -76,12 +78,11 @@ table.grid td.cell a:hover { outline: 2px solid #222; }
 .chart { min-width: 0; overflow: hidden; border: 1px solid #eee; border-radius: 4px; }
 td ul { margin: 0; padding-left: 1.1rem; }
 .reasons article { border-left: 6px solid #ddd; padding: .2rem .8rem; margin: .6rem 0; }
-.reasons article.level-red { border-left-color: #c0392b; background: none; color: inherit; }
-.reasons article.level-yellow { border-left-color: #f1c40f; background: none; color: inherit; }
-.reasons article.level-green { border-left-color: #27ae60; background: none; color: inherit; }
-.reasons article.level-insufficient { border-left-color: #95a5a6; background: none; color: inherit; }
-.reasons article.level-no_indicator { border-left-color: #d6e4f0; background: none; color: inherit; outline: none; }
-.reasons article.level-no_coverage { border-left: 6px dashed #bbb; background: none; color: inherit; outline: none; }
+""" + "".join(
+    f".reasons article.level-{level} {{ border-left-color: {LEVEL_COLOURS[level]}; background: none; color: inherit;"
+    + (" outline: none; }\n" if level == "no_indicator" else " }\n")
+    for level in LEVELS[:5]
+) + """.reasons article.level-no_coverage { border-left: 6px dashed #bbb; background: none; color: inherit; outline: none; }
 .reasons article:target { outline: 2px solid #1f5f9e; }
 .reasons ul { margin: .2rem 0; padding-left: 1.3rem; }
 footer { margin-top: 2rem; font-size: .85rem; color: #666; }
@@ -165,23 +166,16 @@ def write_plotly_js(site: Path) -> Path:
     target = site / "assets" / PLOTLY_JS_NAME
     target.parent.mkdir(parents=True, exist_ok=True)
     if not target.is_file() or target.stat().st_size != source.stat().st_size:
-        staging = target.with_name(f".{target.name}.tmp")
-        shutil.copyfile(source, staging)
-        staging.replace(target)
+        atomic_copy(source, target)
     return target
 
 
 def write_page(target: Path, html: str) -> int:
     """Write one page (UTF-8), creating its folder; returns its size in bytes.
 
-    The page is replaced by a rename, never rewritten in place: a site build shares its unchanged
-    files with the published site as hard links (pipelines/sitebuild.py)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    data = html.encode("utf-8")
-    staging = target.with_name(f".{target.name}.tmp")
-    staging.write_bytes(data)
-    os.replace(staging, target)
-    return len(data)
+    Atomic (pipelines/files.py): the page is replaced by a rename, never rewritten in place, since a
+    site build shares its unchanged files with the published site as hard links (pipelines/sitebuild.py)."""
+    return atomic_write_text(target, html)
 
 
 def remove_stale_pages(site: Path, pattern: str, written: set[Path]) -> int:

@@ -14,7 +14,16 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from dashboards.common import TABLE_STATUS_COLOURS, TABLE_STATUS_ZH, attr, page_html, text
+from dashboards.common import (
+    LEVEL_COLOURS,
+    LEVEL_ZH,
+    NEUTRAL_GREY,
+    TABLE_STATUS_COLOURS,
+    TABLE_STATUS_ZH,
+    attr,
+    page_html,
+    text,
+)
 
 STATUS_ORDER = ("missing", "stale", "invalid", "partial", "warn", "ok", "optional_absent")
 STATUS_RANK = {status: rank for rank, status in enumerate(STATUS_ORDER)}
@@ -28,10 +37,15 @@ STATUS_ADVICE = {
     "optional_absent": "选填表，未提交不影响预警",
 }
 SEVERITY_ZH = {"error": "错误", "warn": "提醒", "info": "说明"}
-SEVERITY_COLOURS = {"error": "#c0392b", "warn": "#f39c12", "info": "#7f8c8d"}
+SEVERITY_COLOURS = {"error": "#c0392b", "warn": "#f39c12", "info": NEUTRAL_GREY}
 UNMAPPED_ROWS = 200  # the province page lists this many unmapped headers (all in quality.unmapped_headers)
-ELEMENT_STATUS_ZH = {"sufficient": "数据充分", "insufficient": "数据不足", "no_data_coverage": "无数据覆盖"}
-ELEMENT_STATUS_COLOURS = {"sufficient": "#27ae60", "insufficient": "#95a5a6", "no_data_coverage": "#7f8c8d"}
+ELEMENT_STATUS_ZH = {
+    "sufficient": "数据充分", "insufficient": LEVEL_ZH["insufficient"], "no_data_coverage": LEVEL_ZH["no_coverage"],
+}
+# badges here have white text, so 无数据覆盖 takes the neutral grey rather than the level's pale fill
+ELEMENT_STATUS_COLOURS = {
+    "sufficient": LEVEL_COLOURS["green"], "insufficient": LEVEL_COLOURS["insufficient"], "no_data_coverage": NEUTRAL_GREY,
+}
 
 
 @dataclass(frozen=True)
@@ -68,11 +82,11 @@ def badge(label: str, colour: str) -> str:
 
 
 def status_badge(status: str) -> str:
-    return badge(TABLE_STATUS_ZH.get(status, status), TABLE_STATUS_COLOURS.get(status, "#7f8c8d"))
+    return badge(TABLE_STATUS_ZH.get(status, status), TABLE_STATUS_COLOURS.get(status, NEUTRAL_GREY))
 
 
 def severity_badge(severity: str) -> str:
-    return badge(SEVERITY_ZH.get(severity, severity), SEVERITY_COLOURS.get(severity, "#7f8c8d"))
+    return badge(SEVERITY_ZH.get(severity, severity), SEVERITY_COLOURS.get(severity, NEUTRAL_GREY))
 
 
 def college_title(college: CollegeQuality) -> str:
@@ -173,7 +187,7 @@ def build_college_year_page(reference: QualityReference, college: CollegeQuality
     problems = "".join(sections) or '<p class="muted">本年度所有数据表均未发现问题。</p>'
     element_rows = "".join(
         f"<tr><td>{text(row['element_code'])}</td><td>{text(row['element_name'])}</td>"
-        f"<td>{badge(ELEMENT_STATUS_ZH.get(row['status'], row['status']), ELEMENT_STATUS_COLOURS.get(row['status'], '#7f8c8d'))}</td>"
+        f"<td>{badge(ELEMENT_STATUS_ZH.get(row['status'], row['status']), ELEMENT_STATUS_COLOURS.get(row['status'], NEUTRAL_GREY))}</td>"
         f"<td>{text(row['reasons_zh'])}</td></tr>"
         for row in reference.elements.join(elements, on="element_code", how="inner").sort("element_code").iter_rows(named=True)
     )
@@ -250,23 +264,8 @@ def college_verdicts(table_status: pl.DataFrame, tables: pl.DataFrame, issues: p
     )
 
 
-def build_province_quality_page(
-    reference: QualityReference,
-    schools: pl.DataFrame,
-    table_status: pl.DataFrame,
-    issues: pl.DataFrame,
-    unmapped: pl.DataFrame | None = None,
-) -> str:
-    """For the data officers: completeness per year, each college's state, the tables failing most,
-    and the headers no catalog column or alias maps (quality.unmapped_headers) in the latest year."""
-    title = "全区状态数据质量汇总"
-    if table_status.height == 0:
-        return page_html(title, f"<h1>{title}</h1><p>暂无数据质量检查结果：请先运行流水线。</p>")
-    names = dict(schools.select("school_code", "name_zh").iter_rows())
-    verdicts = college_verdicts(table_status, reference.tables, issues)
-    years = sorted(set(verdicts["year"].to_list()))
-    due = [year for year in years if year <= reference.current_year]
-    latest = due[-1] if due else years[-1]
+def year_overview_rows(verdicts: pl.DataFrame, issues: pl.DataFrame, years: list[int]) -> list[str]:
+    """The province page's row per year: colleges due, complete, incomplete, not submitted, late, issues."""
     overview_rows = []
     for year in sorted(years, reverse=True):
         part = verdicts.filter(pl.col("year") == year)
@@ -279,19 +278,11 @@ def build_province_quality_page(
             f"<td class=\"num\">{year_issues.filter(pl.col('severity') == 'error').height}</td>"
             f"<td class=\"num\">{year_issues.filter(pl.col('severity') == 'warn').height}</td></tr>"
         )
-    verdict_rank = {"未提交": 0, "不完整": 1, "完整": 2}
-    current = verdicts.filter(pl.col("year") == latest).sort(
-        pl.col("verdict").replace_strict(verdict_rank, default=9), pl.col("blocking"), "school_code",
-        descending=[False, True, False],
-    )
-    college_rows = "".join(
-        f'<tr><td><a href="../schools/{attr(row["school_code"])}/quality-{latest}.html">'
-        f"{text(names.get(row['school_code']) or row['school_code'])}</a>（{text(row['school_code'])}）</td>"
-        f"<td>{text(row['verdict'])}</td><td class=\"num\">{row['delivered']}/{row['required_count']}</td>"
-        + "".join(f"<td class=\"num\">{row[s] or ''}</td>" for s in ("missing", "stale", "invalid", "warn"))
-        + f"<td class=\"num\">{row['late'] or ''}</td></tr>"
-        for row in current.iter_rows(named=True)
-    )
+    return overview_rows
+
+
+def failing_table_rows(reference: QualityReference, table_status: pl.DataFrame, issues: pl.DataFrame, latest: int) -> str:
+    """The tables failing most in `latest`: colleges for which each is unusable, by status, and its errors."""
     latest_status = table_status.filter(pl.col("year") == latest)
     latest_issues = issues.filter(pl.col("year") == latest)
     per_table = (
@@ -312,6 +303,12 @@ def build_province_quality_page(
         + f"<td class=\"num\">{row['errors']}</td></tr>"
         for row in per_table.iter_rows(named=True)
     )
+    return table_rows
+
+
+def late_college_rows(issues: pl.DataFrame, names: dict[str, str], latest: int) -> str:
+    """The colleges that sent `latest` late or not at all."""
+    latest_issues = issues.filter(pl.col("year") == latest)
     late = (
         latest_issues.filter(pl.col("check_name").is_in(["late_export", "college_outdated"]))
         .group_by("school_code", "check_name").agg(pl.len().alias("count"), pl.col("message_zh").first())
@@ -323,6 +320,42 @@ def build_province_quality_page(
         f"<td class=\"num\">{row['count']}</td><td>{text(row['message_zh'])}</td></tr>"
         for row in late.iter_rows(named=True)
     )
+    return late_rows
+
+
+def build_province_quality_page(
+    reference: QualityReference,
+    schools: pl.DataFrame,
+    table_status: pl.DataFrame,
+    issues: pl.DataFrame,
+    unmapped: pl.DataFrame | None = None,
+) -> str:
+    """For the data officers: completeness per year, each college's state, the tables failing most,
+    and the headers no catalog column or alias maps (quality.unmapped_headers) in the latest year."""
+    title = "全区状态数据质量汇总"
+    if table_status.height == 0:
+        return page_html(title, f"<h1>{title}</h1><p>暂无数据质量检查结果：请先运行流水线。</p>")
+    names = dict(schools.select("school_code", "name_zh").iter_rows())
+    verdicts = college_verdicts(table_status, reference.tables, issues)
+    years = sorted(set(verdicts["year"].to_list()))
+    due = [year for year in years if year <= reference.current_year]
+    latest = due[-1] if due else years[-1]
+    overview_rows = year_overview_rows(verdicts, issues, years)
+    verdict_rank = {"未提交": 0, "不完整": 1, "完整": 2}
+    current = verdicts.filter(pl.col("year") == latest).sort(
+        pl.col("verdict").replace_strict(verdict_rank, default=9), pl.col("blocking"), "school_code",
+        descending=[False, True, False],
+    )
+    college_rows = "".join(
+        f'<tr><td><a href="../schools/{attr(row["school_code"])}/quality-{latest}.html">'
+        f"{text(names.get(row['school_code']) or row['school_code'])}</a>（{text(row['school_code'])}）</td>"
+        f"<td>{text(row['verdict'])}</td><td class=\"num\">{row['delivered']}/{row['required_count']}</td>"
+        + "".join(f"<td class=\"num\">{row[s] or ''}</td>" for s in ("missing", "stale", "invalid", "warn"))
+        + f"<td class=\"num\">{row['late'] or ''}</td></tr>"
+        for row in current.iter_rows(named=True)
+    )
+    table_rows = failing_table_rows(reference, table_status, issues, latest)
+    late_rows = late_college_rows(issues, names, latest)
     deadline = reference.deadlines.get(latest)
     body = (
         f"<h1>{title}</h1>"

@@ -11,10 +11,8 @@ from html import escape
 
 import polars as pl
 
-LEVEL_ZH = {
-    "red": "红", "yellow": "黄", "green": "绿", "insufficient": "数据不足", "no_indicator": "无适用指标",
-    "no_coverage": "无数据覆盖",
-}
+from dashboards.common import LEVEL_COLOURS, LEVEL_TEXT_COLOURS, LEVEL_ZH, LEVELS
+
 LEVEL_ORDER = ("red", "yellow", "insufficient", "green", "no_indicator", "no_coverage")
 CAUSE_ZH = {"restricted": "超出限制招生值", "persisting": "连续两年未达合格值（升级）", "qualified": "未达合格值",
             "peer": "同类最差10%", "trend": "连续两年变差"}
@@ -29,20 +27,13 @@ h3 { font-size: 1.05rem; margin: 0; }
 .summary span { display: inline-block; margin-right: 1rem; }
 .badge { display: inline-block; min-width: 4.5em; text-align: center; border-radius: 4px; padding: 0 .5em;
          font-weight: bold; font-size: .9rem; }
-.level-red .badge, .badge.level-red { background: #c0392b; color: #fff; }
-.level-yellow .badge, .badge.level-yellow { background: #f1c40f; color: #222; }
-.level-green .badge, .badge.level-green { background: #27ae60; color: #fff; }
-.level-insufficient .badge, .badge.level-insufficient { background: #7f8c8d; color: #fff; }
-.level-no_indicator .badge, .badge.level-no_indicator { background: #d6e4f0; color: #34495e; }
-.level-no_coverage .badge, .badge.level-no_coverage { background: #f4f4f4; color: #666; border: 1px dashed #999; }
-.element { border: 1px solid #ddd; border-left-width: 6px; border-radius: 4px; padding: .6rem .9rem;
+""" + "".join(
+    f".level-{level} .badge, .badge.level-{level} {{ background: {LEVEL_COLOURS[level]}; "
+    f"color: {LEVEL_TEXT_COLOURS[level]};" + (" border: 1px dashed #999; }\n" if level == "no_coverage" else " }\n")
+    for level in LEVELS
+) + """.element { border: 1px solid #ddd; border-left-width: 6px; border-radius: 4px; padding: .6rem .9rem;
            margin: .8rem 0; }
-.element.level-red { border-left-color: #c0392b; }
-.element.level-yellow { border-left-color: #f1c40f; }
-.element.level-green { border-left-color: #27ae60; }
-.element.level-insufficient { border-left-color: #7f8c8d; }
-.element.level-no_indicator { border-left-color: #d6e4f0; }
-.element.level-no_coverage { border-left-style: dashed; border-left-color: #bbb; }
+""" + "".join(f".element.level-{level} {{ border-left-color: {LEVEL_COLOURS[level]}; }}\n" for level in LEVELS[:5]) + """.element.level-no_coverage { border-left-style: dashed; border-left-color: #bbb; }
 .drivers { font-weight: bold; }
 .element header { display: flex; gap: .8rem; align-items: center; }
 .element ul { margin: .4rem 0; padding-left: 1.3rem; }

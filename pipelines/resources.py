@@ -7,8 +7,6 @@ session keeps its consistent snapshot and never blocks a run.
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,6 +14,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+from pipelines.files import atomic_copy
 from pipelines.runlock import run_lock, stamp_run
 from pipelines.settings import get_settings
 
@@ -54,16 +53,18 @@ class WarehouseResource(dg.ConfigurableResource):
         first changed by `prepare` (comments, plain types, report views: assets/publish.py)."""
         with self.connect() as conn:
             conn.execute("checkpoint")
-        target = self.publish_path()
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        shutil.copyfile(self.work_path(), staging)
-        if prepare is not None:
-            with duckdb.connect(str(staging)) as conn:
-                prepare(conn)
-                conn.execute("checkpoint")
-        os.replace(staging, target)
-        return target
+        return atomic_copy(self.work_path(), self.publish_path(), prepare=None if prepare is None else prepared(prepare))
+
+
+def prepared(prepare: Callable[[duckdb.DuckDBPyConnection], None]) -> Callable[[Path], None]:
+    """`prepare` run on a warehouse copy at `path`, checkpointed so the file holds its changes."""
+
+    def run(path: Path) -> None:
+        with duckdb.connect(str(path)) as conn:
+            prepare(conn)
+            conn.execute("checkpoint")
+
+    return run
 
 
 class RunOptions(dg.ConfigurableResource):

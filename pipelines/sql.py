@@ -1,4 +1,6 @@
-"""Load a statement from `sql/<schema>/<table>.sql` and run it with bound parameters."""
+"""Load a statement from `sql/<schema>/<table>.sql` and run it with bound parameters.
+
+`sql/site/` holds the pages' queries (select statements, no table of their own), run with `query`."""
 
 from __future__ import annotations
 
@@ -24,6 +26,12 @@ def run_sql(conn: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any] |
     schema = name.split("/", 1)[0]
     conn.execute(f'create schema if not exists "{schema}"')
     return conn.execute(load_sql(name), params or {})
+
+
+def query(conn: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any] | None = None):
+    """The rows of the select statement `sql/<name>.sql` (e.g. `site/schools`) as a polars frame; unlike
+    `run_sql` it builds nothing and creates no schema."""
+    return conn.execute(load_sql(name), params or {}).pl()
 
 
 def table_summary(conn: duckdb.DuckDBPyConnection, table: str, preview_rows: int = 5) -> dict[str, Any]:

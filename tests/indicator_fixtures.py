@@ -1,9 +1,10 @@
 """A small in-memory warehouse for the indicator and warning tests.
 
 The ref tables are built from the real reference files with the real SQL, the raw tables with
-`create_raw_tables`, and the quality tables by hand (their contract, a few rows); then the mart
-SQL runs in asset order. `typical_college` fills every raw table with round figures whose
-indicator values are worked out by hand in tests/test_indicators.py.
+`create_raw_tables`, the quality tables empty by the quality layer's builders
+(tests/warehouse_fixtures.py); a test then sets the few verdicts it needs, and `build` runs the
+mart layer's builder (assets/mart.py). `typical_college` fills every raw table with round figures
+whose indicator values are worked out by hand in tests/test_indicators.py.
 """
 
 from __future__ import annotations
@@ -13,8 +14,7 @@ import duckdb
 from assets.mart import build_marts, load_warning_rules
 from assets.ref import build_reference_tables
 from pipelines.catalog import create_raw_tables, load_catalog
-
-
+from warehouse_fixtures import empty_quality_tables, empty_schools
 
 
 def rows(count: int, **columns) -> list[dict]:
@@ -29,30 +29,9 @@ class MiniWarehouse:
     def __init__(self) -> None:
         self.conn = duckdb.connect()
         build_reference_tables(self.conn)
-        self.conn.execute(
-            "create table ref.schools (school_code varchar, name_zh varchar, school_type varchar, "
-            "ownership varchar, status varchar, succeeded varchar[], active_from integer, active_to integer)"
-        )
+        empty_schools(self.conn)
         create_raw_tables(self.conn)
-        self.conn.execute("create schema quality")
-        self.conn.execute(
-            "create table quality.table_status (school_code varchar, year integer, table_code varchar, "
-            "status varchar, reasons_zh varchar, excluded_rows bigint default 0, row_count bigint, "
-            "tolerance_share double)"
-        )
-        self.conn.execute(
-            "create table quality.excluded_rows (school_code varchar, year integer, table_code varchar, "
-            "table_name varchar, source_file varchar, row_no bigint, checks varchar[])"
-        )
-        self.conn.execute(
-            "create table quality.element_data_status (school_code varchar, year integer, element_code varchar, "
-            "status varchar, reasons_zh varchar)"
-        )
-        self.conn.execute(
-            "create table quality.issues (school_code varchar, year integer, table_code varchar, column_name varchar, "
-            "check_name varchar, severity varchar, failed_count bigint, samples varchar, message_zh varchar, "
-            "message_en varchar, summary_zh varchar, source_file varchar)"
-        )
+        empty_quality_tables(self.conn)
         self.rules = load_warning_rules()
 
     def school(self, code: str, school_type: str = "综合", name: str | None = None) -> None:
@@ -92,7 +71,8 @@ class MiniWarehouse:
 
     def element_status(self, school: str, year: int, element_code: str, status: str, reasons: str = "") -> None:
         self.conn.execute(
-            "insert into quality.element_data_status values (?, ?, ?, ?, ?)", [school, year, element_code, status, reasons]
+            "insert into quality.element_data_status (school_code, year, element_code, status, reasons_zh) "
+            "values (?, ?, ?, ?, ?)", [school, year, element_code, status, reasons]
         )
 
     def build(self, **rule_overrides: float) -> None:

@@ -3,7 +3,7 @@
 `QualityWarehouse.deliver` writes one college-year of clean rows into every catalogued raw table
 (every value inside its catalogued domain, totals consistent, keys unique) plus the matching
 `raw.ingest_log` rows, as the ingest would; a test then breaks exactly one thing and runs the
-quality layer (`run`) as of a date.
+quality layer's builder (`run`, assets/quality.py) as of a date.
 """
 
 from __future__ import annotations
@@ -13,10 +13,12 @@ from pathlib import Path
 
 import duckdb
 
+from assets.quality import build_quality_tables
 from assets.ref import build_reference_tables
 from pipelines.catalog import CatalogColumn, CatalogTable, create_raw_tables, load_catalog
-from pipelines.checks import collect_issues, prepare_inputs, quality_params, table_status_params, write_issues
+from pipelines.checks import quality_params
 from pipelines.sql import run_sql
+from warehouse_fixtures import empty_schools
 
 ROWS = {"school": 1, "7.1": 12}
 DEFAULT_ROWS = 3
@@ -59,10 +61,7 @@ class QualityWarehouse:
         self.conn = duckdb.connect(str(path) if path else ":memory:")
         self.catalog = load_catalog()
         build_reference_tables(self.conn)
-        self.conn.execute(
-            "create table ref.schools (school_code varchar, name_zh varchar, school_type varchar, "
-            "ownership varchar, status varchar, succeeded varchar[], active_from integer, active_to integer)"
-        )
+        empty_schools(self.conn)
         create_raw_tables(self.conn, self.catalog)
         run_sql(self.conn, "raw/ingest_log")
 
@@ -123,14 +122,9 @@ class QualityWarehouse:
         return load_catalog().by_code(code)
 
     def run(self, as_of: dt.date, suites: tuple[str, ...] | None = None) -> None:
-        """The three quality assets' work, in order, as of `as_of`; `suites` limits the expectation
-        suites run to those table codes (every SQL check always runs), to keep the tests fast."""
-        params = quality_params(as_of)
-        write_issues(self.conn, collect_issues(self.conn, params, self.catalog, suites))
-        prepare_inputs(self.conn, params, self.catalog)
-        run_sql(self.conn, "quality/table_status", table_status_params(params.rules))
-        run_sql(self.conn, "quality/excluded_rows")
-        run_sql(self.conn, "quality/element_data_status")
+        """The quality layer's builder (the assets' own functions), as of `as_of`; `suites` limits the
+        expectation suites run to those table codes (every SQL check always runs), to keep the tests fast."""
+        build_quality_tables(self.conn, quality_params(as_of), self.catalog, suites)
 
     def issues(self, **where) -> list[dict]:
         clause = " and ".join(f"{name} = ?" for name in where) or "true"

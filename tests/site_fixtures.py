@@ -15,9 +15,9 @@ from pathlib import Path
 import duckdb
 
 from assets.ref import build_reference_tables
+from dashboards.common import LEVEL_ZH
+from warehouse_fixtures import empty_schools
 
-LEVELS_ZH = {"red": "红", "yellow": "黄", "green": "绿", "insufficient": "数据不足", "no_indicator": "无适用指标",
-             "no_coverage": "无数据覆盖"}
 LEVEL_WEIGHTS = (("green", 0.6), ("yellow", 0.2), ("red", 0.1), ("insufficient", 0.1))
 STATUS_WEIGHTS = (("ok", 0.85), ("warn", 0.06), ("invalid", 0.03), ("missing", 0.04), ("stale", 0.02))
 
@@ -33,10 +33,7 @@ def school_name(index: int) -> str:
 def create_input_tables(conn: duckdb.DuckDBPyConnection) -> None:
     """The reference tables (real files), and empty quality and mart tables with their contract columns."""
     build_reference_tables(conn)
-    conn.execute(
-        "create or replace table ref.schools (school_code varchar, name_zh varchar, school_type varchar, "
-        "ownership varchar, status varchar, succeeded varchar[], active_from integer, active_to integer)"
-    )
+    empty_schools(conn)
     conn.execute("create schema if not exists quality")
     conn.execute("create schema if not exists mart")
     conn.execute(
@@ -79,7 +76,7 @@ def add_value(conn, code: str, year: int, indicator: str, value: float | None) -
 def add_warning(conn, code: str, year: int, element: str, level: str, reasons: list[str]) -> None:
     conn.execute(
         "insert into mart.element_warnings values (?, ?, ?, ?, ?, 0, ?)",
-        [code, year, element, level, LEVELS_ZH[level], reasons],
+        [code, year, element, level, LEVEL_ZH[level], reasons],
     )
 
 
@@ -150,7 +147,7 @@ def populate_province(conn, schools: int, years: list[int], seed: int, school_ty
             for element in elements:
                 level = rng.choices(levels, level_weights)[0]
                 reasons = [f"要素{element}的指标在{year}年低于合格值，需改进。"] if level != "green" else ["未触发预警的指标：全部达标。"]
-                warning_rows.append((code, year, element, level, LEVELS_ZH[level], 0.0, reasons))
+                warning_rows.append((code, year, element, level, LEVEL_ZH[level], 0.0, reasons))
             for table in tables:
                 status = rng.choices(statuses, status_weights)[0]
                 status_rows.append((code, year, table, status, "" if status == "ok" else f"表{table}检查未通过"))

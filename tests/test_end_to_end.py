@@ -104,22 +104,57 @@ def test_the_second_run_finds_every_file_unchanged_and_the_same_verdicts(provinc
         assert snapshot(province["first"], table) == snapshot(province["second"], table), table
 
 
-def test_every_injected_defect_is_reported_against_its_college_year_and_table(province):
+# The check that must name each kind of injected defect (format variants are not defects: they must load).
+EXPECTED_CHECKS = {
+    "not_submitted": ("college_outdated",),
+    "missing_table": ("missing_table",),
+    "corrupt_file": ("missing_table",),  # quarantined, so the table is missing
+    "late_export": ("late_export",),
+    "stale_period": ("stale_period",),
+    "duplicate_key": ("unique_key",),
+    "out_of_domain": ("allowed_values", "range"),
+    "inconsistent_total": ("students_total", "expenditure_total"),
+}
+FORMAT_VARIANTS = ("gbk_csv", "zip_delivery")
+
+
+def test_every_injected_defect_is_reported_by_its_check_against_its_column_and_rows(province):
     conn = province["second"]
-    for defect in province["manifest"]["defects"]:
-        if defect["kind"] in ("gbk_csv", "zip_delivery"):
-            continue
+    defects = [d for d in province["manifest"]["defects"] if d["kind"] not in FORMAT_VARIANTS]
+    assert {d["kind"] for d in defects} == EXPECTED_CHECKS.keys(), "every defect kind is injected and expected"
+    for defect in defects:
+        found = conn.execute(
+            "select column_name, list_transform(coalesce(row_keys, []), k -> k.row_no) from quality.issues "
+            "where school_code = ? and year = ? and table_code is not distinct from ? and list_contains(?, check_name)",
+            [defect["school_code"], defect["year"], defect["table_code"], list(EXPECTED_CHECKS[defect["kind"]])],
+        ).fetchall()
+        assert found, defect
+        if defect["column_name"]:
+            assert defect["column_name"] in {column for column, _ in found}, defect
+        if defect["kind"] in ("duplicate_key", "out_of_domain"):
+            rows = {row for column, row_nos in found if column == defect["column_name"] for row in row_nos}
+            assert set(defect["row_nos"]) <= rows, defect
         if defect["kind"] == "not_submitted":
-            found = conn.execute(
+            missing = conn.execute(
                 "select count(*) from quality.table_status where school_code = ? and year = ? and status = 'missing'",
                 [defect["school_code"], defect["year"]],
             ).fetchone()[0]
-        else:
-            found = conn.execute(
-                "select count(*) from quality.issues where school_code = ? and year = ? and table_code = ?",
-                [defect["school_code"], defect["year"], defect["table_code"]],
-            ).fetchone()[0]
-        assert found > 0, defect
+            assert missing > 0, defect
+
+
+def test_every_table_asset_has_its_table_in_the_published_warehouse(province):
+    graph = defs().resolve_asset_graph()
+    tables = sorted(
+        node.metadata["dagster/table_name"]
+        for node in (graph.get(key) for key in graph.get_all_asset_keys())
+        if "dagster/table_name" in node.metadata
+    )
+    published = {
+        f"{schema}.{name}"
+        for schema, name in province["second"].execute("select schema_name, table_name from duckdb_tables()").fetchall()
+    }
+    assert len(tables) > 60
+    assert [table for table in tables if table not in published] == []
 
 
 def test_format_variants_and_clean_colleges_raise_no_errors(province):

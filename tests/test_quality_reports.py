@@ -8,9 +8,10 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from assets import quality
+from assets import site as site_assets
 from dashboards.quality_report import issue_rows_html
 from pipelines.catalog import load_catalog
+from pipelines.definitions import layer_assets
 from pipelines.quality.asset_checks import build_asset_checks
 from pipelines.resources import RunOptions, WarehouseResource
 from pipelines.sitebuild import site_build_path
@@ -50,8 +51,8 @@ def materialized(tmp_path_factory):
 
 def materialize(tmp_path, path):
     result = dg.materialize(
-        [quality.issues, quality.table_status, quality.element_data_status, quality.unmapped_headers,
-         quality.college_quality_reports, quality.province_quality_report, *build_asset_checks()],
+        [*layer_assets("quality"), site_assets.college_quality_reports, site_assets.province_quality_report,
+         *build_asset_checks()],
         resources={
             "warehouse": WarehouseResource(path=str(path), published_path=str(tmp_path / "pub.duckdb")),
             "run_options": RunOptions(as_of="2024-12-01"),
@@ -180,8 +181,8 @@ def test_a_rebuild_removes_quality_pages_of_years_and_colleges_no_longer_checked
         page.write_text("旧页面", encoding="utf-8")
     conn = duckdb.connect(str(site.parents[1] / "work.duckdb"), read_only=True)  # home/site-builds/<build>
     try:
-        reference = quality.load_reference(conn, RunOptions(as_of="2024-12-01"))
-        quality.write_college_reports(reference, quality.load_colleges(conn), site)
+        reference = site_assets.load_reference(conn, RunOptions(as_of="2024-12-01"))
+        site_assets.write_college_reports(reference, site_assets.load_colleges(conn), site)
     finally:
         conn.close()
     assert not any(page.exists() for page in stale)

@@ -133,35 +133,47 @@ def test_catalog_rejects_an_unknown_column_type(tmp_path):
         read_catalog(tmp_path)
 
 
+def test_reference_files_naming_unknown_codes_are_refused_with_the_codes(tmp_path, monkeypatch):
+    """The real check of ref.thresholds, on the real ref tables: an unknown indicator is named, a known one passes."""
+    conn = duckdb.connect()
+    ref.build_reference_tables(conn, ["indicators"])
+    thresholds = tmp_path / "thresholds.csv"
+    header = (REFERENCE_DIR / "thresholds.csv").read_text(encoding="utf-8").splitlines()[0]
+    row = "{},综合,80,,测试,unconfirmed,,,"
+    thresholds.write_text(f"{header}\n{row.format('no_such_indicator')}\n", encoding="utf-8")
+    monkeypatch.setattr(ref, "THRESHOLDS_FILE", thresholds)
+    with pytest.raises(ValueError, match=r"thresholds.csv names unknown indicators: \['no_such_indicator'\]"):
+        ref.build_reference_tables(conn, ["thresholds"])
+    thresholds.write_text(f"{header}\n{row.format('books_per_student')}\n", encoding="utf-8")
+    ref.build_reference_tables(conn, ["thresholds"])
+    assert conn.execute("select indicator_code from ref.thresholds").fetchall() == [("books_per_student",)]
+
+
 @pytest.mark.parametrize(("setting", "added", "step", "refusal"), [
-    ("EXEMPTIONS_FILE", None, None, None),  # the files as shipped are accepted
-    ("EXEMPTIONS_FILE", "books_per_student,books_new,1,no_such_measure,1,测试,测试,unconfirmed", "ref__indicator_exemptions",
+    ("EXEMPTIONS_FILE", None, "indicator_exemptions", None),  # the files as shipped are accepted
+    ("EXEMPTIONS_FILE", "books_per_student,books_new,1,no_such_measure,1,测试,测试,unconfirmed", "indicator_exemptions",
      "indicator_exemptions.csv names unknown indicators or measures: [('books_per_student', 'books_new', 'no_such_measure')]"),
     ("EXEMPTIONS_FILE", "no_such_indicator,books_new,1,equivalent_students,1,测试,测试,unconfirmed",
-     "ref__indicator_exemptions", "indicator_exemptions.csv names unknown indicators or measures: "
+     "indicator_exemptions", "indicator_exemptions.csv names unknown indicators or measures: "
      "[('no_such_indicator', 'books_new', 'equivalent_students')]"),
-    ("INDICATOR_COLUMNS_FILE", "books_per_student,8.1,no_such_column,测试", "ref__indicator_columns",
+    ("INDICATOR_COLUMNS_FILE", "books_per_student,8.1,no_such_column,测试", "indicator_columns",
      "indicator_columns.csv names unknown indicators or catalog columns: [('books_per_student', '8.1', 'no_such_column')]"),
-    ("INDICATOR_COLUMNS_FILE", "no_such_indicator,6.1,title_level,测试", "ref__indicator_columns",
+    ("INDICATOR_COLUMNS_FILE", "no_such_indicator,6.1,title_level,测试", "indicator_columns",
      "indicator_columns.csv names unknown indicators or catalog columns: [('no_such_indicator', '6.1', 'title_level')]"),
 ])
-def test_reference_files_naming_unknown_codes_are_refused_with_the_codes(tmp_path, monkeypatch, setting, added, step, refusal):
-    """The real ref assets on the shipped reference file with one line added: that line's unknown codes
-    stop the asset, named in its error; the shipped files alone pass."""
+def test_exemptions_and_indicator_columns_naming_unknown_codes_are_refused(tmp_path, monkeypatch, setting, added, step, refusal):
+    """The real ref builders on the shipped reference file with one line added: that line's unknown codes
+    stop the build, named in its error; the shipped files alone pass."""
     shipped = getattr(ref, setting)
     edited = tmp_path / shipped.name
     edited.write_text(shipped.read_text(encoding="utf-8").rstrip("\n") + (f"\n{added}" if added else "") + "\n",
                       encoding="utf-8")
     monkeypatch.setattr(ref, setting, edited)
-    warehouse = WarehouseResource(path=str(tmp_path / "w.duckdb"), published_path=str(tmp_path / "p.duckdb"))
-    selected = [ref.indicators, ref.platform_tables, ref.platform_columns, ref.indicator_exemptions, ref.indicator_columns]
-    result = dg.materialize(selected, resources={"warehouse": warehouse}, raise_on_error=False)
-    failures = {
-        event.step_key: event.event_specific_data.error.to_string()
-        for event in result.all_events if event.event_type_value == "STEP_FAILURE"
-    }
+    conn = duckdb.connect()
+    ref.build_reference_tables(conn, ["indicators", "platform_tables", "platform_columns"])
     if refusal is None:
-        assert result.success, failures
+        ref.build_reference_tables(conn, [step])
         return
-    assert list(failures) == [step], failures
-    assert refusal in failures[step]
+    with pytest.raises(ValueError) as refused:
+        ref.build_reference_tables(conn, [step])
+    assert refusal in str(refused.value)

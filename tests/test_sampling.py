@@ -370,7 +370,7 @@ def test_assets_rebuild_the_four_tables_from_the_recorded_files(tmp_path, capsys
     sample(capsys, 2025, seed=4)
     sample(capsys, 2026, seed=4, as_of="2025-12-15")
     warehouse = work_warehouse_with_ref(tmp_path, schools)
-    assets = dg.load_assets_from_modules([review_assets])
+    assets = dg.load_assets_from_modules([review_assets], key_prefix="mart")
     assert {key.to_user_string() for a in assets for key in a.keys} == {
         "mart/review_results", "mart/review_conclusions", "mart/sampling_plan", "mart/review_cycle",
     }
@@ -403,7 +403,7 @@ def test_assets_build_empty_tables_before_anything_is_recorded(tmp_path):
     schools, _, _ = province(5)
     warehouse = work_warehouse_with_ref(tmp_path, schools)
     result = dg.materialize(
-        dg.load_assets_from_modules([review_assets]),
+        dg.load_assets_from_modules([review_assets], key_prefix="mart"),
         resources={"warehouse": warehouse, "run_options": RunOptions(as_of="2026-04-01")},
     )
     assert result.success

@@ -355,7 +355,7 @@ def test_the_public_farming_college_example_gets_the_warnings_its_figures_call_f
 
 
 def test_the_report_page_is_offline_chinese_grouped_and_has_the_attention_switch(tmp_path):
-    from assets.mart import write_warning_reports
+    from assets.site import write_warning_reports
 
     warehouse = history({2023: 79, 2024: 79})
     pages = write_warning_reports(warehouse.conn, tmp_path)
@@ -373,7 +373,9 @@ def test_the_report_page_is_offline_chinese_grouped_and_has_the_attention_switch
 
 
 def test_the_mart_and_report_assets_materialise(tmp_path, zhengai_home):
-    from assets import mart, ref
+    from assets import site
+    from pipelines.definitions import layer_assets
+    from pipelines.resources import RunOptions
 
     (zhengai_home / "registry").mkdir()
     (zhengai_home / "registry" / "schools.csv").write_text(
@@ -396,8 +398,8 @@ def test_the_mart_and_report_assets_materialise(tmp_path, zhengai_home):
             staging.conn.execute(f'create table target.{schema}."{table}" as select * from {schema}."{table}"')
     staging.conn.execute("detach target")
     resource = WarehouseResource(path=str(work), published_path=str(tmp_path / "pub.duckdb"))
-    assets = [*dg.load_assets_from_modules([ref]), *dg.load_assets_from_modules([mart])]
-    result = dg.materialize(assets, resources={"warehouse": resource})
+    assets = [*layer_assets("ref"), *layer_assets("mart"), site.warning_reports]
+    result = dg.materialize(assets, resources={"warehouse": resource, "run_options": RunOptions(as_of="2024-12-01")})
     assert result.success
     with duckdb.connect(str(work), read_only=True) as conn:
         assert conn.sql("select count(*) from mart.element_warnings").fetchone()[0] == 30
@@ -406,7 +408,7 @@ def test_the_mart_and_report_assets_materialise(tmp_path, zhengai_home):
 
 
 def test_report_pages_of_years_no_longer_warned_about_are_removed(tmp_path):
-    from assets.mart import write_warning_reports
+    from assets.site import write_warning_reports
 
     warehouse = MiniWarehouse()
     typical_college(warehouse, "10001", 2023)

@@ -1,0 +1,64 @@
+"""Atomic file writes: the one way the project replaces a file.
+
+A reader (a browser, `zhengai serve`, an analyst's DuckDB session, Excel) sees the old file or the
+new one, never half of one: the data goes to a temporary file in the same folder (so the rename
+stays on one file system), is flushed to disk, and is renamed over the target. A file is never
+rewritten in place, which also keeps hard-linked copies (the site builds, pipelines/sitebuild.py)
+untouched.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+
+def atomic_write(target: Path, write: Callable[[Path], object], mode: int | None = None) -> Path:
+    """Replace `target` with what `write(staging_path)` writes; the folder is created if needed.
+
+    `write` receives a path in `target`'s folder and fills it (bytes, a workbook, a copy); on any
+    error the staging file is removed and `target` stays as it was. `mode` sets the permissions."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    # created like any new file (0666 less the umask), not mkstemp's 0600: pages are read by the web server
+    os.close(os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    try:
+        write(staging)
+        if mode is not None:
+            os.chmod(staging, mode)
+        with open(staging, "rb+") as written:
+            os.fsync(written.fileno())
+        os.replace(staging, target)
+    except BaseException:
+        staging.unlink(missing_ok=True)
+        raise
+    return target
+
+
+def atomic_write_bytes(target: Path, data: bytes, mode: int | None = None) -> int:
+    """Replace `target` with `data`; returns the number of bytes written."""
+    atomic_write(target, lambda staging: staging.write_bytes(data), mode)
+    return len(data)
+
+
+def atomic_write_text(target: Path, text: str, mode: int | None = None) -> int:
+    """Replace `target` with `text` in UTF-8; returns the number of bytes written."""
+    return atomic_write_bytes(target, text.encode("utf-8"), mode)
+
+
+def atomic_copy(
+    source: Path, target: Path, mode: int | None = None, prepare: Callable[[Path], object] | None = None
+) -> Path:
+    """Replace `target` with a copy of `source`, first changed in place by `prepare(staging_path)` if given
+    (the published warehouse gets its comments and views on the copy, never on the work file)."""
+
+    def copy(staging: Path) -> None:
+        shutil.copyfile(source, staging)
+        if prepare is not None:
+            prepare(staging)
+
+    return atomic_write(target, copy, mode)

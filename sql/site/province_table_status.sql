@@ -1,0 +1,1 @@
+select * from quality.table_status

@@ -1,0 +1,1 @@
+select * from quality.table_status order by school_code, year, table_code

@@ -1,0 +1,1 @@
+select * from quality.unmapped_headers

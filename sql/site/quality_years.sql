@@ -1,0 +1,1 @@
+select distinct year from quality.table_status

@@ -1,0 +1,1 @@
+select school_code, name_zh from ref.schools

@@ -1,0 +1,1 @@
+select table_code, name_zh from ref.platform_tables
