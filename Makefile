@@ -58,7 +58,7 @@ ui: install
 
 # rewrite expectations/*.json from the platform catalog and expectations/refinements.json
 suites: install
-	$(BIN)/python -m pipelines.suites
+	$(BIN)/python -m pipelines.quality.suites
 
 bench: install
 	$(BIN)/python benchmarks/run_all.py

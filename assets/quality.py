@@ -1,7 +1,7 @@
 """Quality layer: completeness, validity and staleness of the raw data, per college, year and table.
 
 `quality.issues` runs every check once (the expectation suites with Great Expectations and the
-SQL checks, see pipelines/checks.py) as of the run's date (`run_options.as_of`); `table_status`
+SQL checks, see pipelines/quality/) as of the run's date (`run_options.as_of`); `table_status`
 and `element_data_status` derive the verdicts from it. The Dagster asset checks on the raw tables
 read `quality.issues` back, so nothing is validated twice. A failing check never fails the run:
 the verdicts keep a college's affected indicators out (mart) and leave every other college alone.
@@ -17,14 +17,10 @@ import duckdb
 
 from assets.sql_tables import Layer, SqlTable, build_tables, table_assets
 from pipelines.catalog import Catalog, load_catalog
-from pipelines.checks import (
-    QualityParams,
-    collect_issues,
-    prepare_inputs,
-    quality_params,
-    table_status_params,
-    write_issues,
-)
+from pipelines.quality.calendar import QualityParams, quality_params
+from pipelines.quality.issues import collect_issues, write_issues
+from pipelines.quality.inputs import prepare_inputs
+from pipelines.quality.rules import table_status_params
 from pipelines.resources import RunOptions, WarehouseResource
 from pipelines.sql import run_sql, table_summary
 

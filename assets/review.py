@@ -20,16 +20,11 @@ import dagster as dg
 import polars as pl
 
 from pipelines.resources import RunOptions, WarehouseResource
-from pipelines.review import CONCLUSION_EN, load_recorded_reviews, load_rules
-from pipelines.sampling import (
-    colleges_from,
-    cycle_of,
-    cycle_status,
-    lineage,
-    recorded_plans,
-    registry_rows,
-    review_history,
-)
+from pipelines.secretariat.rules import CONCLUSION_EN, load_rules
+from pipelines.secretariat.review import load_recorded_reviews
+from pipelines.secretariat.sampling import colleges_from, cycle_of, cycle_status, lineage, recorded_plans
+from pipelines.secretariat.inputs import registry_rows
+from pipelines.secretariat.review import review_history
 from pipelines.sql import run_sql, table_summary
 
 REF_SCHOOLS = dg.AssetKey(["ref", "schools"])

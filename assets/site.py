@@ -27,7 +27,7 @@ from dashboards.quality_report import (
     build_province_quality_page,
 )
 from dashboards.warning_report import build_warning_report_html
-from pipelines.checks import quality_params
+from pipelines.quality.calendar import quality_params
 from pipelines.resources import RunOptions, WarehouseResource
 from pipelines.settings import collection_deadline
 from pipelines.sitebuild import site_build

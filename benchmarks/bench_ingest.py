@@ -2,7 +2,7 @@
 
 Usage: `python benchmarks/bench_ingest.py [--province 47x3 300x1] [--seed 2026] [--jobs 2] [--repeat 3]`
 
-Each province is generated with `pipelines.synth.generate_province` (with defects) into a
+Each province is generated with `pipelines.demo.province.generate_province` (with defects) into a
 temporary data home. Every measurement runs in a fresh child process so that its peak resident
 memory (ru_maxrss) is its own:
 
@@ -142,7 +142,7 @@ def best(runs: list[dict]) -> dict:
 
 
 def bench_province(schools: int, years: list[int], seed: int, jobs: int, repeat: int) -> dict:
-    from pipelines.synth import generate_province
+    from pipelines.demo.province import generate_province
 
     with tempfile.TemporaryDirectory(prefix="bench_ingest_") as tmp:
         root = Path(tmp)

@@ -2,7 +2,7 @@
 
 Usage: `python benchmarks/bench_ingest_limits.py [--schools 6] [--bomb-gb 2.6] [--csv-mb 50] [--seed 2026]`
 
-A province of `--schools` colleges (one year, `pipelines.synth.generate_province`) is generated into
+A province of `--schools` colleges (one year, `pipelines.demo.province.generate_province`) is generated into
 a temporary data home, and beside it:
 
 - a shared-strings bomb: `13829/2024/表6.1 校内专任教师.xlsx`, a workbook whose
@@ -75,7 +75,7 @@ def main(argv: list[str]) -> int:
         child(args.child)
         return 0
     from ingest_fixtures import write_shared_strings_bomb
-    from pipelines.synth import generate_province
+    from pipelines.demo.province import generate_province
 
     with tempfile.TemporaryDirectory(prefix="bench_ingest_limits_") as tmp:
         home = Path(tmp)

@@ -28,7 +28,8 @@ from assets.mart import build_marts, load_warning_rules  # noqa: E402
 from assets.site import write_warning_reports  # noqa: E402
 from assets.ref import build_reference_tables  # noqa: E402
 from pipelines.catalog import create_raw_tables, load_catalog  # noqa: E402
-from pipelines.checks import ISSUE_COLUMNS, write_issues  # noqa: E402
+from pipelines.quality.messages import ISSUE_COLUMNS
+from pipelines.quality.issues import write_issues
 
 SCHOOL_TYPES = ["综合", "理工", "理工", "理工", "农林", "医药", "财经", "师范", "艺术"]
 

@@ -3,7 +3,7 @@
 Usage: `python benchmarks/bench_quality.py [--schools 47 300] [--years 2022-2024] [--seed 2026] [--jobs 2]`
 
 The demo province (the smallest `--schools` value, with defects) is generated with
-`pipelines.synth.generate_province` and ingested with `pipelines.ingest.ingest_inbox`; the ingest
+`pipelines.demo.province.generate_province` and ingested with `pipelines.ingest.ingest_inbox`; the ingest
 time is printed for comparison (target: quality under a quarter of it). A larger province is the
 ingested one replicated under new college codes (every raw row, log row and registry row copied,
 so the row counts per college are the synth's), because generating and ingesting 300 colleges
@@ -50,7 +50,7 @@ def build_demo(home: Path, schools: int, years: list[int], seed: int, jobs: int)
     from pipelines.ingest import ingest_inbox
     from pipelines.registry import build_schools_table, load_registry
     from pipelines.settings import get_settings
-    from pipelines.synth import generate_province
+    from pipelines.demo.province import generate_province
 
     os.environ["ZHENGAI_HOME"] = str(home)
     settings = get_settings()

@@ -1,6 +1,6 @@
 """The sampling plan of a year and the review-cycle view, as Chinese HTML pages.
 
-Data in (the plan and cycle dictionaries of `pipelines.sampling`), HTML out; no I/O.
+Data in (the plan and cycle dictionaries of `pipelines.secretariat.sampling`), HTML out; no I/O.
 """
 
 from __future__ import annotations

@@ -24,11 +24,10 @@ CODE_MODULE = "pipelines.definitions"
 
 COMMAND_MODULES = (
     "pipelines.demo.cli",
-    "pipelines.review",
-    "pipelines.sampling",
+    "pipelines.secretariat.commands",
     "pipelines.serve",
     "pipelines.demo.recovery",
-    "pipelines.catalog_cli",
+    "pipelines.ingest.cli",
     "pipelines.secretariat.experts",
     "pipelines.public_site",
 )

@@ -14,7 +14,7 @@ import dagster as dg
 from assets import mart, public, quality, raw, ref, review, site
 from assets.publish import build_published_warehouse
 from pipelines.catalog import CatalogColumn, load_catalog, raw_table_columns
-from pipelines.checks import build_asset_checks
+from pipelines.quality.asset_checks import build_asset_checks
 from pipelines.resources import RunOptions, WarehouseResource
 from pipelines.schedules import build_inbox_sensor, build_nightly_job, build_nightly_schedule, build_run_failure_alert
 

@@ -109,7 +109,8 @@ def elements(conn) -> list[dict]:
 
 
 def conclusions_by_year() -> dict[int, dict[str, dict]]:
-    from pipelines.review import load_recorded_reviews, load_rules
+    from pipelines.secretariat.review import load_recorded_reviews
+    from pipelines.secretariat.rules import load_rules
 
     result: dict[int, dict[str, dict]] = {}
     for review in load_recorded_reviews(load_rules()):
@@ -151,7 +152,7 @@ def filed_documents(year: int, code: str, disclosure: dict[str, set[str]]) -> li
 
 def gather(conn) -> dict:
     """Everything the public site shows, already cut to its public fields."""
-    from pipelines.sampling import recorded_plans
+    from pipelines.secretariat.sampling import recorded_plans
     from pipelines.secretariat.experts import recorded_groups
 
     disclosure = load_disclosure()
@@ -251,7 +252,7 @@ def build_public_site(site: Path, conn) -> dict[str, int]:
 
 def cmd_public(args: argparse.Namespace) -> int:
     """Build the public site into a new site build from the published warehouse, then publish it."""
-    from pipelines.review import published_warehouse, today
+    from pipelines.secretariat.inputs import published_warehouse, today
     from pipelines.runlock import run_lock
     from pipelines.sitebuild import publish_site, site_build
 

@@ -183,7 +183,7 @@ def collection_deadline(year: int):
 
 @dataclass(frozen=True)
 class IngestLimits:
-    """Ingest limits and parallelism (pipelines/ingest.py says what each does)."""
+    """Ingest limits and parallelism (pipelines/ingest/ says what each does)."""
 
     zip_max_bytes: int
     zip_max_ratio: int

@@ -16,7 +16,7 @@ import duckdb
 from assets.quality import build_quality_tables
 from assets.ref import build_reference_tables
 from pipelines.catalog import CatalogColumn, CatalogTable, create_raw_tables, load_catalog
-from pipelines.checks import quality_params
+from pipelines.quality.calendar import quality_params
 from pipelines.sql import run_sql
 from warehouse_fixtures import empty_schools
 

@@ -19,18 +19,11 @@ import pytest
 
 from assets.mart import build_marts, load_warning_rules
 from pipelines.cli import run_config
-from pipelines.recovery import (
-    TARGET_MATCH_SHARE,
-    confusion,
-    match_share,
-    outcomes,
-    reds_without_a_threshold_cause,
-    unexplained_misses,
-)
+from pipelines.demo.recovery import TARGET_MATCH_SHARE, confusion, match_share, outcomes, reds_without_a_threshold_cause, unexplained_misses
 from pipelines.definitions import defs
 from pipelines.schedules import NIGHTLY_JOB
 from pipelines.settings import get_settings
-from pipelines.synth import generate_province
+from pipelines.demo.province import generate_province
 
 AS_OF = "2024-12-01"
 YEARS = [2023, 2024]

@@ -249,7 +249,7 @@ def test_raw_assets_depend_on_the_catalog():
 
 
 def synth_province(seed: int = 7) -> dict:
-    from pipelines.synth import generate_province
+    from pipelines.demo.province import generate_province
 
     return generate_province(inbox(), schools=3, years=[2023, 2024], seed=seed, defects=True)
 

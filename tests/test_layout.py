@@ -13,7 +13,7 @@ import pytest
 
 from assets.sql_tables import Layer, SqlTable, build_order
 from pipelines.catalog import load_catalog
-from pipelines.checks import SQL_CHECKS
+from pipelines.quality.sql_checks import SQL_CHECKS
 from pipelines.definitions import defs
 from pipelines.settings import REFERENCE_DIR, SQL_DIR
 

@@ -14,7 +14,9 @@ import pytest
 from pipelines.catalog import load_catalog
 from pipelines.ingest import SUBTABLE_NOTE, ingest_inbox
 from pipelines.settings import REFERENCE_DIR, get_settings
-from pipelines.synth import ONLINE_VERSION, generate_province, plan_schools, write_layout_fixtures
+from pipelines.demo.layouts import ONLINE_VERSION, write_layout_fixtures
+from pipelines.demo.province import generate_province
+from pipelines.demo.plan import plan_schools
 from quality_fixtures import QualityWarehouse
 
 CATALOG = load_catalog()

@@ -22,10 +22,10 @@ from serve_fixtures import served
 from pipelines.cli import main, run_config
 from pipelines.definitions import defs
 from pipelines.public_site import build_public_site, disclosed, load_disclosure
-from pipelines.review import element_codes
+from pipelines.secretariat.inputs import element_codes
 from pipelines.schedules import NIGHTLY_JOB
 from pipelines.settings import REFERENCE_DIR, get_settings
-from pipelines.synth import generate_province
+from pipelines.demo.province import generate_province
 
 AS_OF = "2024-12-15"
 YEAR = 2027  # the cycle 2025-2027's last year: a four-college province gets its one place then

@@ -10,7 +10,7 @@ from assets.publish import FRESHNESS, UNDESCRIBED
 from pipelines.definitions import defs
 from pipelines.schedules import NIGHTLY_JOB, nightly_run_config
 from pipelines.settings import get_settings, parse_as_of
-from pipelines.synth import generate_province
+from pipelines.demo.province import generate_province
 
 SCHEMAS = ("ref", "raw", "quality", "mart", "report")
 

@@ -20,7 +20,7 @@ from pipelines.ingest import ingest_inbox
 from pipelines.registry import build_schools_table, load_registry
 from pipelines.resources import RunOptions, WarehouseResource
 from pipelines.settings import get_settings
-from pipelines.synth import generate_province
+from pipelines.demo.province import generate_province
 
 YEARS = [2023, 2024]
 CATALOG = load_catalog()

@@ -21,7 +21,7 @@ from pipelines.definitions import defs
 from pipelines.resources import WarehouseResource
 from pipelines.runlock import ORPHAN_MESSAGE, PID_TAG, RunInProgress, run_lock
 from pipelines.settings import get_settings
-from pipelines.synth import generate_province
+from pipelines.demo.province import generate_province
 
 TIMEOUT = 120
 HOLD_LOCK = (

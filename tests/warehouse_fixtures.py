@@ -17,7 +17,7 @@ import duckdb
 from assets.quality import build_quality_tables
 from assets.ref import build_reference_tables
 from pipelines.catalog import create_raw_tables
-from pipelines.checks import quality_params
+from pipelines.quality.calendar import quality_params
 from pipelines.registry import Registry, build_schools_table
 
 

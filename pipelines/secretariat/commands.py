@@ -216,3 +216,9 @@ def register_sampling(subparsers) -> None:
     cycle.add_argument("--as-of", help="截至日期 YYYY-MM-DD（默认今天）")
     cycle.add_argument("--json", action="store_true", help="以 JSON 输出")
     cycle.set_defaults(func=cmd_cycle)
+
+
+def register(subparsers) -> None:
+    """The secretariat's commands: `review` (results and conclusions), then `sample` and `cycle`."""
+    register_review(subparsers)
+    register_sampling(subparsers)

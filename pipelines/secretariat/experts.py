@@ -402,7 +402,7 @@ def form_groups(inputs: dict) -> list[dict]:
 def college_fields(year: int, top: int, categories: dict[str, str]) -> tuple[dict[str, list[str]], str | None]:
     """Each college's main professional fields (专业大类 with most students in table 7.1, latest year ≤ `year`)
     from the published warehouse, and a note when they cannot be read."""
-    from pipelines.review import published_warehouse
+    from pipelines.secretariat.inputs import published_warehouse
 
     try:
         with published_warehouse() as conn:
@@ -431,7 +431,7 @@ def college_fields(year: int, top: int, categories: dict[str, str]) -> tuple[dic
 def gather_inputs(year: int, seed: int) -> dict:
     """Everything the groups depend on: the year's plan, the registry, the pool, the rules, the fields."""
     from pipelines.registry import load_registry
-    from pipelines.sampling import plan_path
+    from pipelines.secretariat.sampling import plan_path
 
     path = plan_path(year)
     if not path.is_file():
@@ -456,7 +456,7 @@ def gather_inputs(year: int, seed: int) -> dict:
 
 def record_groups(inputs: dict, groups: list[dict]) -> dict[str, Path]:
     from dashboards.expert_groups import build_groups_html, groups_xlsx_bytes
-    from pipelines.review import write_atomic
+    from pipelines.secretariat.exports import write_atomic
 
     folder = experts_dir() / str(inputs["year"])
     paths = {"json": folder / "groups.json", "xlsx": folder / "groups.xlsx", "html": folder / "groups.html"}
@@ -512,7 +512,7 @@ def demo_pool_rows(colleges: list[dict], size: int, seed: int, cities: tuple[str
 
 
 def write_pool(path: Path, rows: list[dict]) -> None:
-    from pipelines.review import write_atomic
+    from pipelines.secretariat.exports import write_atomic
 
     buffer = io.StringIO(newline="")
     writer = csv.DictWriter(buffer, fieldnames=list(COLUMNS), lineterminator="\n")
