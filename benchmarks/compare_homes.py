@@ -16,6 +16,7 @@ import argparse
 import hashlib
 import re
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -54,9 +55,14 @@ def digest_table(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> tu
         if name not in VOLATILE_COLUMNS
     ]
     relation = conn.table(f'"{schema}"."{table}"').select(*[f'"{c}"' for c in columns])
-    rows = sorted(repr(row) for row in relation.fetchall())
+    rows = sorted(repr(tuple(plain(value) for value in row)) for row in relation.fetchall())
     digest = hashlib.sha256("\n".join([",".join(columns), *rows]).encode()).hexdigest()
     return len(rows), digest
+
+
+def plain(value):
+    """Values compared, not storage types: DECIMAL(38,1) 2.0 and DOUBLE 2.0 are the same figure."""
+    return float(value) if isinstance(value, Decimal) else value
 
 
 def page_digests(site: Path) -> dict[str, str]:
