@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+# the ingest tests' `conn` fixture, shared without importing it into each test module
+pytest_plugins = ["ingest_fixtures"]
+
 
 @pytest.fixture(autouse=True)
 def zhengai_home(tmp_path, monkeypatch):

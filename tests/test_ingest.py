@@ -9,7 +9,7 @@ import pyarrow as pa
 import pytest
 import xlsxwriter
 
-from ingest_fixtures import (EXPORTED_AT, TEACHERS_FILE, conn, inbox, log_rows, run, sample_rows,  # noqa: F401 (conn: a fixture)
+from ingest_fixtures import (EXPORTED_AT, TEACHERS_FILE, inbox, log_rows, run, sample_rows,
                              snapshot, teacher_rows, teachers, write_college, write_csv, write_xlsx)
 from pipelines.catalog import load_catalog
 from pipelines.ingest import (LABEL_COLUMNS, coerce, identify_table,

@@ -14,7 +14,7 @@ import duckdb
 import pytest
 
 from assets import raw
-from ingest_fixtures import (TEACHERS_FILE, conn, inbox, log_rows, make_zip, run, sample_rows,  # noqa: F401 (conn: a fixture)
+from ingest_fixtures import (TEACHERS_FILE, inbox, log_rows, make_zip, run, sample_rows,
                              snapshot, teacher_rows, teachers, write_college, write_xlsx, xlsx_bytes)
 from pipelines.catalog import load_catalog
 from pipelines.ingest import (Delivery, Ingest, SchoolWork, _write_once, chunks_by_bytes,
