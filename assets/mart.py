@@ -35,79 +35,125 @@ def load_warning_rules(path: Path = WARNING_RULES_FILE) -> dict[str, float]:
         raise ValueError(f"{path.name}: every value must be a number ({error})") from error
 
 
-LAYER = Layer("mart", (
-    SqlTable(
-        "school_base",
-        "Every college and year warned about, with 折合在校生 and 教师总数 (external teachers capped).",
-        deps=("ref/schools", "quality/table_status", "quality/element_data_status", *raw_tables(
-            "students_enrolled", "full_time_teachers", "external_part_time_teachers", "external_guest_teachers",
-        )),
-        parameters=("external_teacher_cap_share", "external_teacher_cap_on_converted"),
-    ),
-    SqlTable(
-        "indicator_values_teachers",
-        "Teacher indicators (生师比, 学位, 职称, 双师, 校外兼职授课占比) with numerators and denominators.",
-        deps=("school_base", *raw_tables(
-            "full_time_teachers", "internal_part_time_teachers", "external_part_time_teachers",
-            "external_guest_teachers",
-        )),
-    ),
-    SqlTable(
-        "indicator_values_conditions",
-        "Running-condition indicators (用房, 宿舍, 设备, 图书, 计算机, 工位) per student.",
-        deps=("school_base", *raw_tables(
-            "campus_area", "teaching_equipment", "library_holdings", "it_facilities", "onsite_training_bases",
-        )),
-    ),
-    SqlTable(
-        "indicator_values_teaching",
-        "Teaching and outcome indicators (实践学时, 校企课程, 实习对口, 报到, 就业, 对口就业).",
-        deps=("school_base", *raw_tables("courses", "internships", "admissions", "employment")),
-    ),
-    SqlTable(
-        "indicator_values_management",
-        "Funding, management and support indicators (拨款, 经费, 评教, 资助, 听课, 管理人员, 制度文件).",
-        deps=("school_base", *raw_tables(
-            "funding_income", "funding_expenditure", "teaching_evaluations", "student_aid", "leader_engagement",
-            "management_documents", "teaching_admin_staff", "student_affairs_staff", "admissions_employment_staff",
-            "supervision_staff", "teaching_research_staff",
-        )),
-    ),
-    SqlTable(
-        "indicator_values",
-        "Every indicator per college and year; NULL when the denominator is empty or a source table is untrusted.",
-        deps=(
-            "indicator_values_teachers", "indicator_values_conditions", "indicator_values_teaching",
-            "indicator_values_management", "ref/indicators", "ref/platform_tables", "ref/indicator_exemptions",
-            "quality/table_status",
-            "ref/indicator_columns",  # a missing column excludes the indicators that read it
+LAYER = Layer(
+    "mart",
+    (
+        SqlTable(
+            "school_base",
+            "Every college and year warned about, with 折合在校生 and 教师总数 (external teachers capped).",
+            deps=(
+                "ref/schools",
+                "quality/table_status",
+                "quality/element_data_status",
+                *raw_tables(
+                    "students_enrolled",
+                    "full_time_teachers",
+                    "external_part_time_teachers",
+                    "external_guest_teachers",
+                ),
+            ),
+            parameters=("external_teacher_cap_share", "external_teacher_cap_on_converted"),
+        ),
+        SqlTable(
+            "indicator_values_teachers",
+            "Teacher indicators (生师比, 学位, 职称, 双师, 校外兼职授课占比) with numerators and denominators.",
+            deps=(
+                "school_base",
+                *raw_tables(
+                    "full_time_teachers",
+                    "internal_part_time_teachers",
+                    "external_part_time_teachers",
+                    "external_guest_teachers",
+                ),
+            ),
+        ),
+        SqlTable(
+            "indicator_values_conditions",
+            "Running-condition indicators (用房, 宿舍, 设备, 图书, 计算机, 工位) per student.",
+            deps=(
+                "school_base",
+                *raw_tables(
+                    "campus_area",
+                    "teaching_equipment",
+                    "library_holdings",
+                    "it_facilities",
+                    "onsite_training_bases",
+                ),
+            ),
+        ),
+        SqlTable(
+            "indicator_values_teaching",
+            "Teaching and outcome indicators (实践学时, 校企课程, 实习对口, 报到, 就业, 对口就业).",
+            deps=("school_base", *raw_tables("courses", "internships", "admissions", "employment")),
+        ),
+        SqlTable(
+            "indicator_values_management",
+            "Funding, management and support indicators (拨款, 经费, 评教, 资助, 听课, 管理人员, 制度文件).",
+            deps=(
+                "school_base",
+                *raw_tables(
+                    "funding_income",
+                    "funding_expenditure",
+                    "teaching_evaluations",
+                    "student_aid",
+                    "leader_engagement",
+                    "management_documents",
+                    "teaching_admin_staff",
+                    "student_affairs_staff",
+                    "admissions_employment_staff",
+                    "supervision_staff",
+                    "teaching_research_staff",
+                ),
+            ),
+        ),
+        SqlTable(
+            "indicator_values",
+            "Every indicator per college and year; NULL when the denominator is empty or a source table is untrusted.",
+            deps=(
+                "indicator_values_teachers",
+                "indicator_values_conditions",
+                "indicator_values_teaching",
+                "indicator_values_management",
+                "ref/indicators",
+                "ref/platform_tables",
+                "ref/indicator_exemptions",
+                "quality/table_status",
+                "ref/indicator_columns",  # a missing column excludes the indicators that read it
+            ),
+        ),
+        SqlTable(
+            "indicator_warnings",
+            "Each indicator's verdict (限制招生, 合格, peers, trend) with its reasons as Chinese sentences.",
+            deps=("indicator_values", "ref/thresholds"),
+            parameters=("peer_min_count", "peer_bottom_share", "trend_tolerance"),
+        ),
+        SqlTable(
+            "element_warnings",
+            "One level (红/黄/绿/数据不足/无适用指标/无数据覆盖) per college, year and element, drivers named first.",
+            deps=(
+                "indicator_warnings",
+                "ref/indicator_elements",
+                "ref/diagnostic_elements",
+                "ref/point_platform_codes",
+                "quality/element_data_status",
+            ),
+        ),
+        SqlTable(
+            "school_risk",
+            "Risk score and rank per college and year: each distinct red, yellow or insufficient indicator counts once.",
+            deps=("element_warnings", "indicator_warnings", "ref/indicator_elements"),
+            parameters=("weight_red", "weight_yellow", "weight_insufficient"),
+        ),
+        SqlTable(
+            "college_card",
+            "办学条件黄牌/红牌（教发〔2004〕2号）per college and year: 合格,"
+            " 限制招生 or 暂停招生, and the indicators deciding it.",
+            deps=("school_base", "indicator_values", "ref/indicators", "ref/thresholds"),
+            parameters=("card_yellow_years_to_red",),
         ),
     ),
-    SqlTable(
-        "indicator_warnings",
-        "Each indicator's verdict (限制招生, 合格, peers, trend) with its reasons as Chinese sentences.",
-        deps=("indicator_values", "ref/thresholds"),
-        parameters=("peer_min_count", "peer_bottom_share", "trend_tolerance"),
-    ),
-    SqlTable(
-        "element_warnings",
-        "One level (红/黄/绿/数据不足/无适用指标/无数据覆盖) per college, year and element, drivers named first.",
-        deps=("indicator_warnings", "ref/indicator_elements", "ref/diagnostic_elements", "ref/point_platform_codes",
-              "quality/element_data_status"),
-    ),
-    SqlTable(
-        "school_risk",
-        "Risk score and rank per college and year: each distinct red, yellow or insufficient indicator counts once.",
-        deps=("element_warnings", "indicator_warnings", "ref/indicator_elements"),
-        parameters=("weight_red", "weight_yellow", "weight_insufficient"),
-    ),
-    SqlTable(
-        "college_card",
-        "办学条件黄牌/红牌（教发〔2004〕2号）per college and year: 合格, 限制招生 or 暂停招生, and the indicators deciding it.",
-        deps=("school_base", "indicator_values", "ref/indicators", "ref/thresholds"),
-        parameters=("card_yellow_years_to_red",),
-    ),
-), values=lambda: load_warning_rules())
+    values=lambda: load_warning_rules(),
+)
 
 ASSETS = table_assets(LAYER)
 

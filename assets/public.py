@@ -25,8 +25,10 @@ def public_site(context, warehouse: WarehouseResource) -> dg.MaterializeResult:
     site = site_build(context.run_id)
     with warehouse.connect() as conn:
         counts = build_public_site(site, conn)
-    return dg.MaterializeResult(metadata={
-        "colleges": dg.MetadataValue.int(counts["colleges"]),
-        "review_years": dg.MetadataValue.int(counts["years"]),
-        "path": dg.MetadataValue.path(str(site / "public")),
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "colleges": dg.MetadataValue.int(counts["colleges"]),
+            "review_years": dg.MetadataValue.int(counts["years"]),
+            "path": dg.MetadataValue.path(str(site / "public")),
+        }
+    )

@@ -40,15 +40,21 @@ MASKED_ZH = {
 }
 UNDESCRIBED = "（本列暂无单独说明，见表注释 / not yet described: see the table comment）"
 # The nightly run starts at 02:00 Asia/Shanghai and takes minutes: a copy older than this by 09:00 is stale.
-FRESHNESS = dg.FreshnessPolicy.cron(deadline_cron="0 9 * * *", lower_bound_delta=dt.timedelta(hours=7),
-                                    timezone="Asia/Shanghai")
+FRESHNESS = dg.FreshnessPolicy.cron(
+    deadline_cron="0 9 * * *", lower_bound_delta=dt.timedelta(hours=7), timezone="Asia/Shanghai"
+)
 
 
 def build_published_warehouse(upstream: Sequence[dg.AssetKey]) -> dg.AssetsDefinition:
     """The last asset of a run: depends on every other asset, so a failed run never publishes."""
 
-    @dg.asset(key=["publish", "warehouse"], group_name="publish", kinds={"duckdb"}, deps=list(upstream),
-              freshness_policy=FRESHNESS)
+    @dg.asset(
+        key=["publish", "warehouse"],
+        group_name="publish",
+        kinds={"duckdb"},
+        deps=list(upstream),
+        freshness_policy=FRESHNESS,
+    )
     def published_warehouse(context, warehouse: WarehouseResource) -> dg.MaterializeResult:
         """Copy of the working warehouse at $ZHENGAI_HOME/warehouse.duckdb, commented, typed plainly, with a
         `report` schema of views, replaced atomically; then the run's site build becomes
@@ -202,11 +208,13 @@ def create_report_views(conn: duckdb.DuckDBPyConnection) -> None:
         taken.add(table)
         conn.execute(
             f"create or replace view {view} as select s.name_zh as school_name, {', '.join(select)} "
-            f"from {schema}.\"{table}\" as t left join ref.schools as s on s.school_code = t.school_code"
+            f'from {schema}."{table}" as t left join ref.schools as s on s.school_code = t.school_code'
         )
         personal = sorted(set(names) & PERSONAL_COLUMNS.keys())
         described = f"{schema}.{table} 的浏览视图，已连接学校名称" + (
-            f"；{'、'.join(personal)} 已脱敏（raw 层的原表未脱敏，只有获准的人能打开本文件，见 README）" if personal else ""
+            f"；{'、'.join(personal)} 已脱敏（raw 层的原表未脱敏，只有获准的人能打开本文件，见 README）"
+            if personal
+            else ""
         )
         conn.execute(f"comment on view {view} is {literal(described)}")
 
@@ -215,5 +223,5 @@ def view_column(name: str, kind: str) -> str:
     if name in PERSONAL_COLUMNS:
         return f'{PERSONAL_COLUMNS[name]} as "{MASKED_ALIASES.get(name, name)}"'
     if kind.endswith("[]") and kind.count("[") == 1 and "STRUCT" not in kind:
-        return f"array_to_string(t.\"{name}\", '；') as \"{name}\""
+        return f'array_to_string(t."{name}", \'；\') as "{name}"'
     return f't."{name}"'

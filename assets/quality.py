@@ -18,17 +18,24 @@ import duckdb
 from assets.sql_tables import Layer, SqlTable, build_tables, table_assets
 from pipelines.catalog import Catalog, load_catalog
 from pipelines.quality.calendar import QualityParams, quality_params
-from pipelines.quality.issues import collect_issues, write_issues
 from pipelines.quality.inputs import prepare_inputs
+from pipelines.quality.issues import collect_issues, write_issues
 from pipelines.quality.rules import table_status_params
 from pipelines.resources import RunOptions, WarehouseResource
 from pipelines.sql import run_sql, table_summary
 
 RAW_KEYS = [dg.AssetKey(["raw", "ingest_log"])]
 ISSUES, TABLE_STATUS = dg.AssetKey("issues"), dg.AssetKey("table_status")  # prefixed in pipelines/definitions.py
-REF_KEYS = {name: dg.AssetKey(["ref", name]) for name in (
-    "schools", "platform_tables", "diagnostic_elements", "point_platform_codes", "indicator_columns",
-)}
+REF_KEYS = {
+    name: dg.AssetKey(["ref", name])
+    for name in (
+        "schools",
+        "platform_tables",
+        "diagnostic_elements",
+        "point_platform_codes",
+        "indicator_columns",
+    )
+}
 
 
 def raw_keys() -> list[dg.AssetKey]:
@@ -73,13 +80,15 @@ def issues(warehouse: WarehouseResource, run_options: RunOptions) -> dg.Material
     with warehouse.connect() as conn:
         build_issues(conn, params)
         counts = severity_counts(conn)
-        return dg.MaterializeResult(metadata={
-            **table_summary(conn, "quality.issues"),
-            "as_of": dg.MetadataValue.text(params.as_of.isoformat()),
-            "current_collection_year": dg.MetadataValue.int(params.current_year),
-            "errors": dg.MetadataValue.int(counts.get("error", 0)),
-            "warnings": dg.MetadataValue.int(counts.get("warn", 0)),
-        })
+        return dg.MaterializeResult(
+            metadata={
+                **table_summary(conn, "quality.issues"),
+                "as_of": dg.MetadataValue.text(params.as_of.isoformat()),
+                "current_collection_year": dg.MetadataValue.int(params.current_year),
+                "errors": dg.MetadataValue.int(counts.get("error", 0)),
+                "warnings": dg.MetadataValue.int(counts.get("warn", 0)),
+            }
+        )
 
 
 @dg.asset(kinds={"duckdb"}, deps=[ISSUES])
@@ -89,21 +98,26 @@ def table_status(warehouse: WarehouseResource, run_options: RunOptions) -> dg.Ma
     with warehouse.connect() as conn:
         build_table_status(conn, quality_params(run_options.as_of_date()))
         counts = dict(conn.execute("select status, count(*) from quality.table_status group by all").fetchall())
-        return dg.MaterializeResult(metadata={
-            **table_summary(conn, "quality.table_status"),
-            **{f"tables_{status}": dg.MetadataValue.int(count) for status, count in sorted(counts.items())},
-        })
+        return dg.MaterializeResult(
+            metadata={
+                **table_summary(conn, "quality.table_status"),
+                **{f"tables_{status}": dg.MetadataValue.int(count) for status, count in sorted(counts.items())},
+            }
+        )
 
 
 # The quality tables that are one SQL file with no inputs but tables.
-LAYER = Layer("quality", (
-    SqlTable(
-        "excluded_rows",
-        "The rows a partial table leaves out (file and sheet row, the checks that named them); "
-        "the mart reads without them.",
-        deps=("table_status", "ref/platform_tables"),
+LAYER = Layer(
+    "quality",
+    (
+        SqlTable(
+            "excluded_rows",
+            "The rows a partial table leaves out (file and sheet row, the checks that named them); "
+            "the mart reads without them.",
+            deps=("table_status", "ref/platform_tables"),
+        ),
     ),
-))
+)
 ASSETS = table_assets(LAYER)
 
 

@@ -99,39 +99,86 @@ def validate_indicator_columns(conn: duckdb.DuckDBPyConnection) -> None:
 
 # The reference tables built by one SQL file each, from a file in reference/ (`source`) or from the
 # tables before them. `ref.schools` is the one exception: the registry is validated in Python first.
-LAYER = Layer("ref", (
-    SqlTable("diagnostic_items", "The five diagnostic items (诊断项目) of 附件2.", source=lambda: DIAGNOSIS_FILE),
-    SqlTable("diagnostic_elements", "The fifteen diagnostic elements (诊断要素), keyed by element_code such as 2.3.",
-             source=lambda: DIAGNOSIS_FILE),
-    SqlTable("diagnostic_points", "Every diagnostic point (诊断点) with its hint text and platform codes as written.",
-             source=lambda: DIAGNOSIS_FILE),
-    SqlTable("platform_tables", "The status-data platform tables: code, Chinese name, warehouse table name, grain, keys.",
-             source=lambda: TABLES_FILE),
-    SqlTable("platform_columns", "Every catalogued column: the header texts it may appear under, type, unit, domain.",
-             source=lambda: COLUMNS_FILE),
-    SqlTable("point_platform_codes",
-             "Normalised platform table codes per diagnostic point, sections expanded through the catalog.",
-             deps=("diagnostic_points", "platform_tables")),
-    SqlTable("indicators", "The indicator catalog: Chinese name, formula in words, unit, better direction, source tables.",
-             source=lambda: INDICATORS_FILE),
-    SqlTable("indicator_elements",
-             "Indicator → diagnostic element links as the secretariat wrote them, each with its point and rationale.",
-             deps=("indicators", "point_platform_codes", "diagnostic_elements", "diagnostic_points"),
-             source=lambda: INDICATOR_ELEMENTS_FILE, validate=validate_indicator_elements),
-    SqlTable("thresholds", "合格 and 限制招生 values per indicator and school type, each with its source and confidence.",
-             deps=("indicators",), source=lambda: THRESHOLDS_FILE, validate=validate_thresholds),
-    SqlTable("indicator_exemptions",
-             "教发〔2004〕2号 表三's exemptions: when two measures exceed their bounds an indicator counts as 合格.",
-             deps=("indicators",), source=lambda: EXEMPTIONS_FILE, validate=validate_exemptions),
-    SqlTable("indicator_columns",
-             "The catalog columns each indicator reads: a file lacking one makes only those indicators 数据不足.",
-             deps=("indicators", "platform_columns"), source=lambda: INDICATOR_COLUMNS_FILE, validate=validate_indicator_columns),
-))
+LAYER = Layer(
+    "ref",
+    (
+        SqlTable("diagnostic_items", "The five diagnostic items (诊断项目) of 附件2.", source=lambda: DIAGNOSIS_FILE),
+        SqlTable(
+            "diagnostic_elements",
+            "The fifteen diagnostic elements (诊断要素), keyed by element_code such as 2.3.",
+            source=lambda: DIAGNOSIS_FILE,
+        ),
+        SqlTable(
+            "diagnostic_points",
+            "Every diagnostic point (诊断点) with its hint text and platform codes as written.",
+            source=lambda: DIAGNOSIS_FILE,
+        ),
+        SqlTable(
+            "platform_tables",
+            "The status-data platform tables: code, Chinese name, warehouse table name, grain, keys.",
+            source=lambda: TABLES_FILE,
+        ),
+        SqlTable(
+            "platform_columns",
+            "Every catalogued column: the header texts it may appear under, type, unit, domain.",
+            source=lambda: COLUMNS_FILE,
+        ),
+        SqlTable(
+            "point_platform_codes",
+            "Normalised platform table codes per diagnostic point, sections expanded through the catalog.",
+            deps=("diagnostic_points", "platform_tables"),
+        ),
+        SqlTable(
+            "indicators",
+            "The indicator catalog: Chinese name, formula in words, unit, better direction, source tables.",
+            source=lambda: INDICATORS_FILE,
+        ),
+        SqlTable(
+            "indicator_elements",
+            "Indicator → diagnostic element links as the secretariat wrote them, each with its point and rationale.",
+            deps=("indicators", "point_platform_codes", "diagnostic_elements", "diagnostic_points"),
+            source=lambda: INDICATOR_ELEMENTS_FILE,
+            validate=validate_indicator_elements,
+        ),
+        SqlTable(
+            "thresholds",
+            "合格 and 限制招生 values per indicator and school type, each with its source and confidence.",
+            deps=("indicators",),
+            source=lambda: THRESHOLDS_FILE,
+            validate=validate_thresholds,
+        ),
+        SqlTable(
+            "indicator_exemptions",
+            "教发〔2004〕2号 表三's exemptions: when two measures exceed their bounds an indicator counts as 合格.",
+            deps=("indicators",),
+            source=lambda: EXEMPTIONS_FILE,
+            validate=validate_exemptions,
+        ),
+        SqlTable(
+            "indicator_columns",
+            "The catalog columns each indicator reads: a file lacking one makes only those indicators 数据不足.",
+            deps=("indicators", "platform_columns"),
+            source=lambda: INDICATOR_COLUMNS_FILE,
+            validate=validate_indicator_columns,
+        ),
+    ),
+)
 
 # module attributes by table name, so that a test or a job can name one asset (`ref.indicators`)
 ASSETS = table_assets(LAYER)
-(diagnostic_items, diagnostic_elements, diagnostic_points, platform_tables, platform_columns, point_platform_codes,
- indicators, indicator_elements, thresholds, indicator_exemptions, indicator_columns) = ASSETS
+(
+    diagnostic_items,
+    diagnostic_elements,
+    diagnostic_points,
+    platform_tables,
+    platform_columns,
+    point_platform_codes,
+    indicators,
+    indicator_elements,
+    thresholds,
+    indicator_exemptions,
+    indicator_columns,
+) = ASSETS
 
 
 def build_reference_tables(conn: duckdb.DuckDBPyConnection, tables: Iterable[str] | None = None) -> None:

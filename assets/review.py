@@ -20,52 +20,93 @@ import dagster as dg
 import polars as pl
 
 from pipelines.resources import RunOptions, WarehouseResource
-from pipelines.secretariat.rules import CONCLUSION_EN, load_rules
-from pipelines.secretariat.review import load_recorded_reviews
-from pipelines.secretariat.sampling import colleges_from, cycle_of, cycle_status, lineage, recorded_plans
 from pipelines.secretariat.inputs import registry_rows
-from pipelines.secretariat.review import review_history
+from pipelines.secretariat.review import load_recorded_reviews, review_history
+from pipelines.secretariat.rules import CONCLUSION_EN, load_rules
+from pipelines.secretariat.sampling import colleges_from, cycle_of, cycle_status, lineage, recorded_plans
 from pipelines.sql import run_sql, table_summary
 
 REF_SCHOOLS = dg.AssetKey(["ref", "schools"])
 REF_ELEMENTS = dg.AssetKey(["ref", "diagnostic_elements"])
 
 RESULTS_SCHEMA = {
-    "school_code": pl.String, "year": pl.Int32, "element_code": pl.String, "matched": pl.Boolean,
-    "measures": pl.String, "review_date": pl.Date, "source_file": pl.String, "imported_at": pl.Datetime("us"),
+    "school_code": pl.String,
+    "year": pl.Int32,
+    "element_code": pl.String,
+    "matched": pl.Boolean,
+    "measures": pl.String,
+    "review_date": pl.Date,
+    "source_file": pl.String,
+    "imported_at": pl.Datetime("us"),
 }
 CONCLUSIONS_SCHEMA = {
-    "school_code": pl.String, "year": pl.Int32, "review_date": pl.Date, "elements": pl.Int32,
-    "matched": pl.Int32, "measures": pl.String, "conclusion": pl.String, "conclusion_en": pl.String,
-    "improvement_deadline": pl.Date, "re_reviewed_year": pl.Int32, "re_review_due": pl.Boolean,
+    "school_code": pl.String,
+    "year": pl.Int32,
+    "review_date": pl.Date,
+    "elements": pl.Int32,
+    "matched": pl.Int32,
+    "measures": pl.String,
+    "conclusion": pl.String,
+    "conclusion_en": pl.String,
+    "improvement_deadline": pl.Date,
+    "re_reviewed_year": pl.Int32,
+    "re_review_due": pl.Boolean,
 }
 PLAN_SCHEMA = {
-    "cycle_start": pl.Int32, "cycle_end": pl.Int32, "year": pl.Int32, "rank": pl.Int32, "school_code": pl.String,
-    "name_zh": pl.String, "reason": pl.String, "reason_zh": pl.String, "rationale_zh": pl.String,
-    "top_reasons": pl.List(pl.String), "risk_score": pl.Float64, "risk_rank": pl.Int32,
-    "last_reviewed_year": pl.Int32, "seed": pl.Int64, "as_of": pl.Date, "risk_year": pl.Int32,
-    "risk_snapshot_sha256": pl.String, "plan_file": pl.String,
+    "cycle_start": pl.Int32,
+    "cycle_end": pl.Int32,
+    "year": pl.Int32,
+    "rank": pl.Int32,
+    "school_code": pl.String,
+    "name_zh": pl.String,
+    "reason": pl.String,
+    "reason_zh": pl.String,
+    "rationale_zh": pl.String,
+    "top_reasons": pl.List(pl.String),
+    "risk_score": pl.Float64,
+    "risk_rank": pl.Int32,
+    "last_reviewed_year": pl.Int32,
+    "seed": pl.Int64,
+    "as_of": pl.Date,
+    "risk_year": pl.Int32,
+    "risk_snapshot_sha256": pl.String,
+    "plan_file": pl.String,
 }
 CYCLE_SCHEMA = {
-    "cycle_start": pl.Int32, "cycle_end": pl.Int32, "school_code": pl.String, "name_zh": pl.String,
-    "status_zh": pl.String, "reviewed_years": pl.List(pl.Int32), "latest_year": pl.Int32,
-    "latest_conclusion": pl.String, "improvement_deadline": pl.Date, "re_review_due": pl.Boolean,
-    "planned_years": pl.List(pl.Int32), "cycle_target": pl.Int32, "cycle_covered": pl.Int32,
-    "cycle_expected_by_now": pl.Int32, "cycle_on_track": pl.Boolean, "as_of": pl.Date,
+    "cycle_start": pl.Int32,
+    "cycle_end": pl.Int32,
+    "school_code": pl.String,
+    "name_zh": pl.String,
+    "status_zh": pl.String,
+    "reviewed_years": pl.List(pl.Int32),
+    "latest_year": pl.Int32,
+    "latest_conclusion": pl.String,
+    "improvement_deadline": pl.Date,
+    "re_review_due": pl.Boolean,
+    "planned_years": pl.List(pl.Int32),
+    "cycle_target": pl.Int32,
+    "cycle_covered": pl.Int32,
+    "cycle_expected_by_now": pl.Int32,
+    "cycle_on_track": pl.Boolean,
+    "as_of": pl.Date,
 }
 
 
 def _utc_naive(text: str) -> dt.datetime:
     moment = dt.datetime.fromisoformat(text)
-    return moment.astimezone(dt.timezone.utc).replace(tzinfo=None) if moment.tzinfo else moment
+    return moment.astimezone(dt.UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
 def review_results_frame() -> pl.DataFrame:
     rows = [
         {
-            "school_code": row["school_code"], "year": int(row["year"]), "element_code": row["element_code"],
-            "matched": row["matched"] == "true", "measures": row["measures"],
-            "review_date": dt.date.fromisoformat(row["review_date"]), "source_file": row["source_file"],
+            "school_code": row["school_code"],
+            "year": int(row["year"]),
+            "element_code": row["element_code"],
+            "matched": row["matched"] == "true",
+            "measures": row["measures"],
+            "review_date": dt.date.fromisoformat(row["review_date"]),
+            "source_file": row["source_file"],
             "imported_at": _utc_naive(row["imported_at"]),
         }
         for review in load_recorded_reviews(load_rules())
@@ -88,13 +129,21 @@ def review_conclusions_frame(registry: list[dict], as_of: dt.date) -> pl.DataFra
             and (other.school_code == review.school_code or review.school_code in lineage(other.school_code, colleges))
         )
         deadline = review.improvement_deadline
-        rows.append({
-            "school_code": review.school_code, "year": review.year, "review_date": review.review_date,
-            "elements": review.elements, "matched": review.matched, "measures": review.measures,
-            "conclusion": review.conclusion, "conclusion_en": CONCLUSION_EN[review.conclusion],
-            "improvement_deadline": deadline, "re_reviewed_year": later[0] if later else None,
-            "re_review_due": bool(deadline and deadline <= as_of and not later),
-        })
+        rows.append(
+            {
+                "school_code": review.school_code,
+                "year": review.year,
+                "review_date": review.review_date,
+                "elements": review.elements,
+                "matched": review.matched,
+                "measures": review.measures,
+                "conclusion": review.conclusion,
+                "conclusion_en": CONCLUSION_EN[review.conclusion],
+                "improvement_deadline": deadline,
+                "re_reviewed_year": later[0] if later else None,
+                "re_review_due": bool(deadline and deadline <= as_of and not later),
+            }
+        )
     return pl.DataFrame(rows, schema=CONCLUSIONS_SCHEMA)
 
 
@@ -103,15 +152,33 @@ def sampling_plan_frame() -> pl.DataFrame:
     for record in recorded_plans():
         plan = record["plan"]
         for row in plan["selected"]:
-            rows.append({
-                **{key: row[key] for key in (
-                    "rank", "school_code", "name_zh", "reason", "reason_zh", "rationale_zh", "top_reasons",
-                    "risk_score", "risk_rank", "last_reviewed_year",
-                )},
-                "cycle_start": plan["cycle_start"], "cycle_end": plan["cycle_end"], "year": plan["year"],
-                "seed": plan["seed"], "as_of": dt.date.fromisoformat(plan["as_of"]), "risk_year": plan["risk_year"],
-                "risk_snapshot_sha256": plan["risk_snapshot_sha256"], "plan_file": record["path"],
-            })
+            rows.append(
+                {
+                    **{
+                        key: row[key]
+                        for key in (
+                            "rank",
+                            "school_code",
+                            "name_zh",
+                            "reason",
+                            "reason_zh",
+                            "rationale_zh",
+                            "top_reasons",
+                            "risk_score",
+                            "risk_rank",
+                            "last_reviewed_year",
+                        )
+                    },
+                    "cycle_start": plan["cycle_start"],
+                    "cycle_end": plan["cycle_end"],
+                    "year": plan["year"],
+                    "seed": plan["seed"],
+                    "as_of": dt.date.fromisoformat(plan["as_of"]),
+                    "risk_year": plan["risk_year"],
+                    "risk_snapshot_sha256": plan["risk_snapshot_sha256"],
+                    "plan_file": record["path"],
+                }
+            )
     return pl.DataFrame(rows, schema=PLAN_SCHEMA)
 
 
@@ -126,22 +193,28 @@ def review_cycle_frame(registry: list[dict], as_of: dt.date) -> pl.DataFrame:
         plan = record["plan"]
         plans.setdefault(plan["cycle_start"], {})[plan["year"]] = [row["school_code"] for row in plan["selected"]]
     planned_years = {start + offset for start in plans for offset in range(rules.cycle_years)}
-    cycles = sorted(
-        set(plans) | {cycle_of(r["year"], rules) for r in history if r["year"] not in planned_years}
-    )
+    cycles = sorted(set(plans) | {cycle_of(r["year"], rules) for r in history if r["year"] not in planned_years})
     rows = []
     for start in cycles:
         status = cycle_status(start, as_of, rules, colleges, history, plans.get(start, {}))
         for college in status["colleges"]:
-            rows.append({
-                **college,
-                "improvement_deadline": (
-                    dt.date.fromisoformat(college["improvement_deadline"]) if college["improvement_deadline"] else None
-                ),
-                "cycle_start": start, "cycle_end": status["cycle_end"], "cycle_target": status["cycle_target"],
-                "cycle_covered": status["covered"], "cycle_expected_by_now": status["expected_by_now"],
-                "cycle_on_track": status["on_track"], "as_of": as_of,
-            })
+            rows.append(
+                {
+                    **college,
+                    "improvement_deadline": (
+                        dt.date.fromisoformat(college["improvement_deadline"])
+                        if college["improvement_deadline"]
+                        else None
+                    ),
+                    "cycle_start": start,
+                    "cycle_end": status["cycle_end"],
+                    "cycle_target": status["cycle_target"],
+                    "cycle_covered": status["covered"],
+                    "cycle_expected_by_now": status["expected_by_now"],
+                    "cycle_on_track": status["on_track"],
+                    "as_of": as_of,
+                }
+            )
     return pl.DataFrame(rows, schema=CYCLE_SCHEMA)
 
 

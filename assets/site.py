@@ -102,17 +102,19 @@ def college_data(inputs: SiteInputs) -> list[CollegeData]:
     for code in sorted(warnings):
         school = schools.get(code) or {"school_code": code, "name_zh": None, "school_type": None}
         school_type = school["school_type"]
-        colleges.append(CollegeData(
-            school=school,
-            warnings=warnings[code],
-            values=values.get(code, inputs.values.clear()),
-            risk=risk.get(code, inputs.risk.clear()),
-            thresholds=thresholds.get(school_type, inputs.thresholds.clear()),
-            bands=bands.get(school_type, pl.DataFrame()) if school_type else pl.DataFrame(),
-            table_status=status.get(code, inputs.table_status.clear()),
-            issues=issues.get(code, inputs.issues.clear()),
-            cards=cards.get(code, inputs.cards.clear()),
-        ))
+        colleges.append(
+            CollegeData(
+                school=school,
+                warnings=warnings[code],
+                values=values.get(code, inputs.values.clear()),
+                risk=risk.get(code, inputs.risk.clear()),
+                thresholds=thresholds.get(school_type, inputs.thresholds.clear()),
+                bands=bands.get(school_type, pl.DataFrame()) if school_type else pl.DataFrame(),
+                table_status=status.get(code, inputs.table_status.clear()),
+                issues=issues.get(code, inputs.issues.clear()),
+                cards=cards.get(code, inputs.cards.clear()),
+            )
+        )
     return colleges
 
 
@@ -149,11 +151,13 @@ def college_dashboards(context, warehouse: WarehouseResource) -> dg.MaterializeR
     with warehouse.connect() as conn:
         written = write_college_dashboards(load_site_inputs(conn), site)
     sizes = sorted(written.values())
-    return dg.MaterializeResult(metadata={
-        "pages": dg.MetadataValue.int(len(written)),
-        "largest_page_bytes": dg.MetadataValue.int(sizes[-1] if sizes else 0),
-        "site": dg.MetadataValue.path(str(site / "schools")),
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "pages": dg.MetadataValue.int(len(written)),
+            "largest_page_bytes": dg.MetadataValue.int(sizes[-1] if sizes else 0),
+            "site": dg.MetadataValue.path(str(site / "schools")),
+        }
+    )
 
 
 @dg.asset(
@@ -165,10 +169,12 @@ def province_overview(context, warehouse: WarehouseResource) -> dg.MaterializeRe
     site = site_build(context.run_id)
     with warehouse.connect() as conn:
         size = write_province_overview(load_site_inputs(conn), site)
-    return dg.MaterializeResult(metadata={
-        "bytes": dg.MetadataValue.int(size),
-        "path": dg.MetadataValue.path(str(site / "province" / "index.html")),
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "bytes": dg.MetadataValue.int(size),
+            "path": dg.MetadataValue.path(str(site / "province" / "index.html")),
+        }
+    )
 
 
 # --- early-warning reports -------------------------------------------------------------------------
@@ -200,8 +206,12 @@ def write_warning_reports(conn: duckdb.DuckDBPyConnection, site: Path) -> int:
 @dg.asset(
     kinds={"html"},
     deps=[
-        MART["element_warnings"], dg.AssetKey(["mart", "indicator_warnings"]), MART["school_risk"], REF["schools"],
-        dg.AssetKey(["ref", "indicator_elements"]), REF["diagnostic_items"],
+        MART["element_warnings"],
+        dg.AssetKey(["mart", "indicator_warnings"]),
+        MART["school_risk"],
+        REF["schools"],
+        dg.AssetKey(["ref", "indicator_elements"]),
+        REF["diagnostic_items"],
     ],
 )
 def warning_reports(context, warehouse: WarehouseResource) -> dg.MaterializeResult:
@@ -274,11 +284,13 @@ def college_quality_reports(context, warehouse: WarehouseResource, run_options: 
         reference = load_reference(conn, run_options)
         colleges = load_colleges(conn)
     pages = write_college_reports(reference, colleges, site)
-    return dg.MaterializeResult(metadata={
-        "colleges": dg.MetadataValue.int(len(colleges)),
-        "pages": dg.MetadataValue.int(pages),
-        "path": dg.MetadataValue.path(str(site / "schools")),
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "colleges": dg.MetadataValue.int(len(colleges)),
+            "pages": dg.MetadataValue.int(pages),
+            "path": dg.MetadataValue.path(str(site / "schools")),
+        }
+    )
 
 
 @dg.asset(kinds={"html"}, deps=[*QUALITY_REPORT_DEPS, dg.AssetKey(["quality", "unmapped_headers"])])

@@ -99,8 +99,14 @@ def measure_ingest(home: Path) -> dict:
     # the run ends its fork server, which has reaped the workers: RUSAGE_CHILDREN holds their CPU
     # time; their peak RSS is also their own report (a child's ru_maxrss is its largest process)
     workers = [usage for pid, usage in summary.processes.items() if pid != os.getpid()]
-    return {"loaded": summary.loaded, "unchanged": summary.unchanged, "quarantined": summary.quarantined,
-            "rows": rows, "workers": len(workers), "_peak_kb": max((peak for _, peak in workers), default=0)}
+    return {
+        "loaded": summary.loaded,
+        "unchanged": summary.unchanged,
+        "quarantined": summary.quarantined,
+        "rows": rows,
+        "workers": len(workers),
+        "_peak_kb": max((peak for _, peak in workers), default=0),
+    }
 
 
 def cpu_seconds() -> float:
@@ -113,15 +119,22 @@ def child(kind: str, home: Path) -> None:
     result = measure_floor(home) if kind == "floor" else measure_ingest(home)
     result["seconds"] = time.perf_counter() - start
     result["cpu_seconds"] = cpu_seconds() - cpu + result.pop("_cpu", 0.0)
-    peak = max([resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
-               + [result.pop("_peak_kb", 0)])
+    peak = max(
+        [resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+        + [result.pop("_peak_kb", 0)]
+    )
     result["peak_rss_mb"] = peak / 1024
     print(json.dumps(result))
 
 
 def run_child(kind: str, home: Path, **environment: str) -> dict:
-    output = subprocess.run([sys.executable, __file__, "--child", kind, "--home", str(home)],
-                            check=True, capture_output=True, text=True, env={**os.environ, **environment}).stdout
+    output = subprocess.run(
+        [sys.executable, __file__, "--child", kind, "--home", str(home)],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **environment},
+    ).stdout
     return json.loads(output.strip().splitlines()[-1])
 
 
@@ -147,13 +160,23 @@ def bench_province(schools: int, years: list[int], seed: int, jobs: int, repeat:
     with tempfile.TemporaryDirectory(prefix="bench_ingest_") as tmp:
         root = Path(tmp)
         start = time.perf_counter()
-        manifest = generate_province(root / "inbox", schools=schools, years=years, seed=seed, defects=True,
-                                     registry=root / "registry" / "schools.csv", jobs=jobs)
+        manifest = generate_province(
+            root / "inbox",
+            schools=schools,
+            years=years,
+            seed=seed,
+            defects=True,
+            registry=root / "registry" / "schools.csv",
+            jobs=jobs,
+        )
         generated = time.perf_counter() - start
         size = sum(p.stat().st_size for p in (root / "inbox").rglob("*") if p.is_file()) / 1e6
         label = f"{schools} colleges × {len(years)} year{'s' if len(years) > 1 else ''}"
-        print(f"{label}: {len(manifest['files'])} files, {sum(f['rows'] for f in manifest['files'])} rows, "
-              f"{size:.1f} MB (generated in {generated:.1f} s); best wall of {repeat}", flush=True)
+        print(
+            f"{label}: {len(manifest['files'])} files, {sum(f['rows'] for f in manifest['files'])} rows, "
+            f"{size:.1f} MB (generated in {generated:.1f} s); best wall of {repeat}",
+            flush=True,
+        )
         # interleaved, so that a busy spell on a shared machine hits the floor and the ingest alike
         runs: dict[str, list[dict]] = defaultdict(list)
         for attempt in range(repeat):
@@ -162,27 +185,49 @@ def bench_province(schools: int, years: list[int], seed: int, jobs: int, repeat:
             runs["single"].append(run_child("ingest", fresh_home(root, f"single{attempt}"), ZHENGAI_INGEST_WORKERS="1"))
         runs["rerun"] = [run_child("ingest", root / "parallel0") for _ in range(repeat)]
         floor, ingest, single, rerun = (best(runs[kind]) for kind in ("floor", "ingest", "single", "rerun"))
-        rows = (("fastexcel floor", floor), ("ingest", ingest), ("ingest, 1 process", single),
-                ("rerun (unchanged)", rerun))
+        rows = (
+            ("fastexcel floor", floor),
+            ("ingest", ingest),
+            ("ingest, 1 process", single),
+            ("rerun (unchanged)", rerun),
+        )
         for name, figures in rows:
-            print(f"  {name:<18} wall {figures['seconds']:7.2f} s   cpu {figures['cpu_seconds']:7.2f} s   "
-                  f"peak RSS {figures['peak_rss_mb']:7.1f} MB   "
-                  + ", ".join(f"{k} {v}" for k, v in figures.items()
-                              if k not in ("seconds", "cpu_seconds", "peak_rss_mb")), flush=True)
+            print(
+                f"  {name:<18} wall {figures['seconds']:7.2f} s   cpu {figures['cpu_seconds']:7.2f} s   "
+                f"peak RSS {figures['peak_rss_mb']:7.1f} MB   "
+                + ", ".join(
+                    f"{k} {v}" for k, v in figures.items() if k not in ("seconds", "cpu_seconds", "peak_rss_mb")
+                ),
+                flush=True,
+            )
         for name, figures in rows[1:3]:
-            print(f"  {name} / floor: wall {figures['seconds'] / floor['seconds']:.2f}, "
-                  f"cpu {figures['cpu_seconds'] / floor['cpu_seconds']:.2f} (target ≤ 1.5)", flush=True)
-        return {"label": label, "floor": floor["seconds"], "ingest": ingest["seconds"],
-                "single": single["seconds"], "rss": ingest["peak_rss_mb"], "single_rss": single["peak_rss_mb"]}
+            print(
+                f"  {name} / floor: wall {figures['seconds'] / floor['seconds']:.2f}, "
+                f"cpu {figures['cpu_seconds'] / floor['cpu_seconds']:.2f} (target ≤ 1.5)",
+                flush=True,
+            )
+        return {
+            "label": label,
+            "floor": floor["seconds"],
+            "ingest": ingest["seconds"],
+            "single": single["seconds"],
+            "rss": ingest["peak_rss_mb"],
+            "single_rss": single["peak_rss_mb"],
+        }
 
 
 def summary(results: list[dict]) -> None:
     print("\nsummary (wall seconds; ratio = ingest / floor, target ≤ 1.5; peak RSS should not grow with colleges)")
-    print(f"  {'province':<24}{'floor':>8}{'ingest':>8}{'ratio':>7}{'RSS MB':>8}   "
-          f"{'1 process':>9}{'ratio':>7}{'RSS MB':>8}")
+    print(
+        f"  {'province':<24}{'floor':>8}{'ingest':>8}{'ratio':>7}{'RSS MB':>8}   "
+        f"{'1 process':>9}{'ratio':>7}{'RSS MB':>8}"
+    )
     for r in results:
-        print(f"  {r['label']:<24}{r['floor']:8.2f}{r['ingest']:8.2f}{r['ingest'] / r['floor']:7.2f}{r['rss']:8.0f}   "
-              f"{r['single']:9.2f}{r['single'] / r['floor']:7.2f}{r['single_rss']:8.0f}", flush=True)
+        print(
+            f"  {r['label']:<24}{r['floor']:8.2f}{r['ingest']:8.2f}{r['ingest'] / r['floor']:7.2f}{r['rss']:8.0f}   "
+            f"{r['single']:9.2f}{r['single'] / r['floor']:7.2f}{r['single_rss']:8.0f}",
+            flush=True,
+        )
 
 
 def parse_province(text: str) -> tuple[int, int]:
@@ -205,8 +250,7 @@ def main(argv: list[str]) -> int:
     results = []
     for province in args.province:
         schools, year_count = parse_province(province)
-        results.append(bench_province(schools, list(range(2025 - year_count, 2025)), args.seed, args.jobs,
-                                      args.repeat))
+        results.append(bench_province(schools, list(range(2025 - year_count, 2025)), args.seed, args.jobs, args.repeat))
     summary(results)
     return 0
 

@@ -53,14 +53,28 @@ def child(home: Path) -> None:
     start = time.perf_counter()
     with duckdb.connect(str(home / "warehouse.duckdb")) as conn:
         summary = ingest_inbox(conn, get_settings())
-        reasons = dict(conn.execute("select source_file, reason from raw.ingest_log where source_file in (?, ?)",
-                                    [BOMB, LONG_CSV]).fetchall())
+        reasons = dict(
+            conn.execute(
+                "select source_file, reason from raw.ingest_log where source_file in (?, ?)", [BOMB, LONG_CSV]
+            ).fetchall()
+        )
     seconds = time.perf_counter() - start
     workers = [peak for pid, (_, peak) in summary.processes.items() if pid != os.getpid()]
-    peak = max([resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
-               + workers)
-    print(json.dumps({"seconds": seconds, "peak_rss_mb": peak / 1024, "workers": len(workers),
-                      "loaded": summary.loaded, "quarantined": summary.quarantined, "reasons": reasons}))
+    peak = max(
+        [resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)] + workers
+    )
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "peak_rss_mb": peak / 1024,
+                "workers": len(workers),
+                "loaded": summary.loaded,
+                "quarantined": summary.quarantined,
+                "reasons": reasons,
+            }
+        )
+    )
 
 
 def main(argv: list[str]) -> int:
@@ -79,20 +93,32 @@ def main(argv: list[str]) -> int:
 
     with tempfile.TemporaryDirectory(prefix="bench_ingest_limits_") as tmp:
         home = Path(tmp)
-        generate_province(home / "inbox", schools=args.schools, years=[2024], seed=args.seed, defects=False,
-                          registry=home / "registry" / "schools.csv")
+        generate_province(
+            home / "inbox",
+            schools=args.schools,
+            years=[2024],
+            seed=args.seed,
+            defects=False,
+            registry=home / "registry" / "schools.csv",
+        )
         start = time.perf_counter()
         write_shared_strings_bomb(home / "inbox" / BOMB, int(args.bomb_gb * 1e9))
         write_one_line_csv(home / "inbox" / LONG_CSV, int(args.csv_mb * 1e6))
-        print(f"{args.schools} colleges + a {(home / 'inbox' / BOMB).stat().st_size / 1e6:.1f} MB workbook whose shared "
-              f"strings expand to {args.bomb_gb} GB + a {args.csv_mb:.0f} MB one-line CSV "
-              f"(built in {time.perf_counter() - start:.1f} s)", flush=True)
-        output = subprocess.run([sys.executable, __file__, "--child", str(home)], check=True, capture_output=True,
-                                text=True).stdout
+        print(
+            f"{args.schools} colleges + a {(home / 'inbox' / BOMB).stat().st_size / 1e6:.1f} MB workbook whose shared "
+            f"strings expand to {args.bomb_gb} GB + a {args.csv_mb:.0f} MB one-line CSV "
+            f"(built in {time.perf_counter() - start:.1f} s)",
+            flush=True,
+        )
+        output = subprocess.run(
+            [sys.executable, __file__, "--child", str(home)], check=True, capture_output=True, text=True
+        ).stdout
         figures = json.loads(output.strip().splitlines()[-1])
-        print(f"  ingest: wall {figures['seconds']:.2f} s, peak RSS {figures['peak_rss_mb']:.0f} MB "
-              f"(target < 1024 MB), {figures['workers']} workers, {figures['loaded']} loaded, "
-              f"{figures['quarantined']} quarantined")
+        print(
+            f"  ingest: wall {figures['seconds']:.2f} s, peak RSS {figures['peak_rss_mb']:.0f} MB "
+            f"(target < 1024 MB), {figures['workers']} workers, {figures['loaded']} loaded, "
+            f"{figures['quarantined']} quarantined"
+        )
         for source, reason in sorted(figures["reasons"].items()):
             print(f"  {source}: {reason}")
     return 0

@@ -24,41 +24,59 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from assets.mart import build_marts, load_warning_rules  # noqa: E402
-from assets.site import write_warning_reports  # noqa: E402
-from assets.ref import build_reference_tables  # noqa: E402
-from pipelines.catalog import create_raw_tables, load_catalog  # noqa: E402
-from pipelines.quality.messages import ISSUE_COLUMNS
+from assets.mart import build_marts, load_warning_rules
+from assets.ref import build_reference_tables
+from assets.site import write_warning_reports
+from pipelines.catalog import create_raw_tables, load_catalog
 from pipelines.quality.issues import write_issues
+from pipelines.quality.messages import ISSUE_COLUMNS
 
 SCHOOL_TYPES = ["综合", "理工", "理工", "理工", "农林", "医药", "财经", "师范", "艺术"]
 
 # raw table → (rows per college-year, select list over `r` = a random number in [0, 1) per row)
 SCALED_ROWS = {
-    "students_enrolled": (1, "6000 + floor(r * 12000)::bigint as fulltime_total, floor(r * 300)::bigint as further_study, "
-                             "floor(r * 500)::bigint as adult_fulltime, floor(r * 800)::bigint as evening, "
-                             "floor(r * 1500)::bigint as correspondence"),
-    "full_time_teachers": (420, "'T' || i as staff_no, case when r < 0.25 then '硕士' when r < 0.28 then '博士' else '学士' end "
-                               "as highest_degree, case when r < 0.22 then '副高级' when r < 0.27 then '正高级' else '中级' end "
-                               "as title_level, r < 0.65 as is_double_qualified, 200 + floor(r * 400)::bigint as teaching_hours"),
+    "students_enrolled": (
+        1,
+        "6000 + floor(r * 12000)::bigint as fulltime_total, floor(r * 300)::bigint as further_study, "
+        "floor(r * 500)::bigint as adult_fulltime, floor(r * 800)::bigint as evening, "
+        "floor(r * 1500)::bigint as correspondence",
+    ),
+    "full_time_teachers": (
+        420,
+        "'T' || i as staff_no, case when r < 0.25 then '硕士' when r < 0.28 then '博士' else '学士' end "
+        "as highest_degree, case when r < 0.22 then '副高级' when r < 0.27 then '正高级' else '中级' end "
+        "as title_level, r < 0.65 as is_double_qualified, 200 + floor(r * 400)::bigint as teaching_hours",
+    ),
     "internal_part_time_teachers": (50, "'P' || i as staff_no, floor(r * 200)::bigint as teaching_hours"),
     "external_part_time_teachers": (220, "'E' || i as name, 40 + floor(r * 200)::bigint as teaching_hours"),
     "external_guest_teachers": (20, "'G' || i as name, floor(r * 100)::bigint as teaching_hours"),
-    "campus_area": (1, "120000 * (0.6 + r) as teaching_research_area, 20000 * (0.6 + r) as admin_office_area, "
-                       "60000 * (0.6 + r) as dormitory_area"),
+    "campus_area": (
+        1,
+        "120000 * (0.6 + r) as teaching_research_area, 20000 * (0.6 + r) as admin_office_area, "
+        "60000 * (0.6 + r) as dormitory_area",
+    ),
     "teaching_equipment": (1, "8000 * (0.5 + r) as equipment_value, 800 * (0.2 + r) as equipment_value_new"),
     "library_holdings": (1, "(700000 * (0.6 + r))::bigint as books_total, (30000 * (0.5 + r))::bigint as books_new"),
     "it_facilities": (1, "(1000 * (0.6 + r))::bigint as teaching_computers"),
     "onsite_training_bases": (30, "'B' || i as base_name, 20 + floor(r * 150)::bigint as workstations"),
-    "courses": (1200, "'C' || i as course_code, 32 + floor(r * 64)::bigint as total_hours, floor(r * 32)::bigint as practice_hours, "
-                      "r < 0.3 as is_industry_developed"),
+    "courses": (
+        1200,
+        "'C' || i as course_code, 32 + floor(r * 64)::bigint as total_hours, floor(r * 32)::bigint as practice_hours, "
+        "r < 0.3 as is_industry_developed",
+    ),
     "internships": (40, "'M' || i as major_code, 50 as interns, 30 + floor(r * 20)::bigint as relevant_interns"),
     "admissions": (40, "'M' || i as major_code, 100 as admitted, 80 + floor(r * 20)::bigint as registered"),
-    "employment": (40, "'M' || i as major_code, 80 as graduates, 70 + floor(r * 10)::bigint as employed, "
-                       "50 + floor(r * 20)::bigint as relevant_employed"),
+    "employment": (
+        40,
+        "'M' || i as major_code, 80 as graduates, 70 + floor(r * 10)::bigint as employed, "
+        "50 + floor(r * 20)::bigint as relevant_employed",
+    ),
     "funding_income": (1, "15000 * (0.5 + r) as fiscal_appropriation"),
     "funding_expenditure": (1, "30000 as expenditure_total, 6000 * (0.5 + r) as daily_teaching"),
-    "teaching_evaluations": (420, "'T' || i as staff_no, case when r < 0.5 then '优' when r < 0.85 then '良' else '中' end as result"),
+    "teaching_evaluations": (
+        420,
+        "'T' || i as staff_no, case when r < 0.5 then '优' when r < 0.85 then '良' else '中' end as result",
+    ),
     "student_aid": (12, "'A' || i as aid_name, floor(r * 400)::bigint as students"),
     "leader_engagement": (8, "'L' || i as name, floor(r * 40)::bigint as lectures_observed"),
     "teaching_admin_staff": (25, "'S' || i as staff_no"),
@@ -66,7 +84,10 @@ SCALED_ROWS = {
     "admissions_employment_staff": (10, "'S' || i as staff_no"),
     "supervision_staff": (6, "'S' || i as staff_no"),
     "teaching_research_staff": (8, "'S' || i as staff_no"),
-    "management_documents": (60, "'D' || i as document_title, case when r < 0.2 then '质量保证' else '教学管理' end as category"),
+    "management_documents": (
+        60,
+        "'D' || i as document_title, case when r < 0.2 then '质量保证' else '教学管理' end as category",
+    ),
 }
 
 
@@ -81,8 +102,10 @@ def build_province(path: Path, schools: int, years: list[int]) -> None:
         {"types": SCHOOL_TYPES, "n": schools},
     )
     create_raw_tables(conn)
-    conn.execute("create temp table college_years as select school_code, unnest($years) as year from ref.schools",
-                 {"years": years})
+    conn.execute(
+        "create temp table college_years as select school_code, unnest($years) as year from ref.schools",
+        {"years": years},
+    )
     for table, (count, columns) in SCALED_ROWS.items():
         conn.execute(
             f"insert into raw.{table} by name select school_code, year, {columns} from ("
@@ -145,8 +168,14 @@ def measure(schools: int, years: list[int]) -> dict:
         )
         figures = json.loads(child.stdout.strip().splitlines()[-1])
         peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        return {"schools": schools, "years": len(years), "raw_rows": raw_rows, "fixture_s": built,
-                **figures, "peak_rss_mb": peak_mb}
+        return {
+            "schools": schools,
+            "years": len(years),
+            "raw_rows": raw_rows,
+            "fixture_s": built,
+            **figures,
+            "peak_rss_mb": peak_mb,
+        }
 
 
 def main(argv: list[str]) -> int:

@@ -47,10 +47,10 @@ def build_demo(home: Path, schools: int, years: list[int], seed: int, jobs: int)
     import duckdb
 
     from assets.ref import build_reference_tables
+    from pipelines.demo.province import generate_province
     from pipelines.ingest import ingest_inbox
     from pipelines.registry import build_schools_table, load_registry
     from pipelines.settings import get_settings
-    from pipelines.demo.province import generate_province
 
     os.environ["ZHENGAI_HOME"] = str(home)
     settings = get_settings()
@@ -148,17 +148,30 @@ def child(warehouse: str, cold: bool) -> None:
         "select md5(string_agg(t::varchar, chr(10) order by t::varchar)) from quality.issues as t"
     ).fetchone()[0]
     conn.close()
-    print(json.dumps({
-        "gx_imported": "great_expectations" in sys.modules, "suites_s": t1 - t0, "sql_checks_s": t2 - t1,
-        "verdicts_s": t3 - t2, "imports_s": imports_s, "total_s": time.perf_counter() - started, "issues": issues[0], "errors": issues[1],
-        "digest": digest, "peak_rss_mb": peak_rss_mb(),
-    }))
+    print(
+        json.dumps(
+            {
+                "gx_imported": "great_expectations" in sys.modules,
+                "suites_s": t1 - t0,
+                "sql_checks_s": t2 - t1,
+                "verdicts_s": t3 - t2,
+                "imports_s": imports_s,
+                "total_s": time.perf_counter() - started,
+                "issues": issues[0],
+                "errors": issues[1],
+                "digest": digest,
+                "peak_rss_mb": peak_rss_mb(),
+            }
+        )
+    )
 
 
 def measure(warehouse: Path, cold: bool) -> dict:
     output = subprocess.run(
         [sys.executable, __file__, "--child", str(warehouse), *(["--cold"] if cold else [])],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     return json.loads(output.strip().splitlines()[-1])
 
@@ -181,8 +194,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--years", default="2022-2024")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--ingest-seconds", nargs="*", default=[], metavar="SCHOOLS=SECONDS",
-                        help="ingest time to compare with for a province size (default: demo measured, others scaled)")
+    parser.add_argument(
+        "--ingest-seconds",
+        nargs="*",
+        default=[],
+        metavar="SCHOOLS=SECONDS",
+        help="ingest time to compare with for a province size (default: demo measured, others scaled)",
+    )
     parser.add_argument("--child")
     parser.add_argument("--cold", action="store_true")
     args = parser.parse_args(argv)
@@ -195,8 +213,11 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="bench_quality_") as tmp:
         home = Path(tmp)
         demo = build_demo(home, sizes[0], years, args.seed, args.jobs)
-        print(f"demo province: {sizes[0]} colleges × {len(years)} years, {demo['raw_rows']:,} raw rows; "
-              f"synth {demo['synth_s']:.1f} s, ingest {demo['ingest_s']:.1f} s", flush=True)
+        print(
+            f"demo province: {sizes[0]} colleges × {len(years)} years, {demo['raw_rows']:,} raw rows; "
+            f"synth {demo['synth_s']:.1f} s, ingest {demo['ingest_s']:.1f} s",
+            flush=True,
+        )
         for schools in sizes:
             if schools == sizes[0]:
                 warehouse, rows = home / "work.duckdb", demo["raw_rows"]
@@ -214,7 +235,9 @@ def main(argv: list[str]) -> int:
             warm = measure(warehouse, cold=False)
             report(schools, years, rows, "warm", warm, ingest, source)
             if warm["digest"] != cold["digest"]:
-                print(f"ERROR: warm and cold runs wrote different quality.issues ({warm['digest']} != {cold['digest']})")
+                print(
+                    f"ERROR: warm and cold runs wrote different quality.issues ({warm['digest']} != {cold['digest']})"
+                )
                 return 1
     return 0
 

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from serve_fixtures import never_ending_headers, served  # noqa: E402
+from serve_fixtures import never_ending_headers, served
 
 MB = 1024 * 1024
 
@@ -32,9 +32,11 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory() as home, served(Path(home)) as (process, port):
         figures = never_ending_headers(port, args.clients, args.header_mb * MB, process.pid)
     growth = figures["rss_peak"] - figures["rss_before"]
-    print(f"{args.clients} clients × never-ending {args.header_mb} MB header: server RSS "
-          f"{figures['rss_before'] / MB:.1f} MB → peak {figures['rss_peak'] / MB:.1f} MB (+{growth / MB:.1f} MB); "
-          f"{figures['cut']}/{args.clients} connections cut by the server after {figures['sent'] / MB:.1f} MB sent in all")
+    print(
+        f"{args.clients} clients × never-ending {args.header_mb} MB header: server RSS "
+        f"{figures['rss_before'] / MB:.1f} MB → peak {figures['rss_peak'] / MB:.1f} MB (+{growth / MB:.1f} MB); "
+        f"{figures['cut']}/{args.clients} connections cut by the server after {figures['sent'] / MB:.1f} MB sent in all"
+    )
     return 0
 
 

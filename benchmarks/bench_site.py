@@ -24,9 +24,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from assets.site import load_site_inputs, write_college_dashboards, write_province_overview  # noqa: E402
-from dashboards.common import write_plotly_js  # noqa: E402
-from site_fixtures import populate_province  # noqa: E402
+from assets.site import load_site_inputs, write_college_dashboards, write_province_overview
+from dashboards.common import write_plotly_js
+from site_fixtures import populate_province
 
 SCHOOL_TYPES = ["综合", "理工", "理工", "理工", "农林", "医药", "财经", "师范", "艺术"]
 PAGE_BYTES_TARGET = 300_000

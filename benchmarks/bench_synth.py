@@ -44,7 +44,10 @@ def main(argv: list[str]) -> int:
             started = time.perf_counter()
             result = subprocess.run(
                 [sys.executable, "-c", CHILD, folder, str(schools), args.years, str(jobs)],
-                cwd=ROOT, check=True, capture_output=True, text=True,
+                cwd=ROOT,
+                check=True,
+                capture_output=True,
+                text=True,
             )
             wall = time.perf_counter() - started
             figures = json.loads(result.stdout.strip().splitlines()[-1])

@@ -48,8 +48,7 @@ def digest_table(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> tu
     columns = [
         name
         for (name,) in conn.execute(
-            "select column_name from duckdb_columns() where schema_name = ? and table_name = ? "
-            "order by column_name",
+            "select column_name from duckdb_columns() where schema_name = ? and table_name = ? order by column_name",
             [schema, table],
         ).fetchall()
         if name not in VOLATILE_COLUMNS

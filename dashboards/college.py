@@ -99,15 +99,18 @@ def element_grid_html(reference: SiteReference, warnings: pl.DataFrame) -> str:
     """15 elements × years, grouped by item; each cell is coloured by level and links to its reasons."""
     levels = {(row["year"], row["element_code"]): row["level"] for row in warnings.iter_rows(named=True)}
     item_names = dict(reference.items.select("item_code", "item_name").iter_rows())
-    header = "<tr><th>诊断项目</th><th>诊断要素</th>" + "".join(
-        f"<th>{year_label(year)}</th>" for year in reference.years
-    ) + "</tr>"
+    header = (
+        "<tr><th>诊断项目</th><th>诊断要素</th>"
+        + "".join(f"<th>{year_label(year)}</th>" for year in reference.years)
+        + "</tr>"
+    )
     rows = []
     for (item_code,), elements in reference.elements.sort("element_code").group_by("item_code", maintain_order=True):
         for index, element in enumerate(elements.iter_rows(named=True)):
             item_cell = (
                 f'<th rowspan="{elements.height}">{text(item_code)} {text(item_names.get(item_code))}</th>'
-                if index == 0 else ""
+                if index == 0
+                else ""
             )
             cells = []
             for year in reference.years:
@@ -118,7 +121,8 @@ def element_grid_html(reference: SiteReference, warnings: pl.DataFrame) -> str:
                 anchor = cell_anchor(year, element["element_code"])
                 cells.append(
                     f'<td class="cell level-{attr(level)}"><a href="#{attr(anchor)}" '
-                    f'title="{year_label(year)} {attr(element["element_code"])} 查看原因">{LEVEL_ZH.get(level, "数据不足")}</a></td>'
+                    f'title="{year_label(year)} {attr(element["element_code"])}'
+                    f' 查看原因">{LEVEL_ZH.get(level, "数据不足")}</a></td>'
                 )
             rows.append(
                 f"<tr>{item_cell}<td>{text(element['element_code'])} {text(element['element_name'])}</td>{''.join(cells)}</tr>"
@@ -130,11 +134,11 @@ def risk_summary_html(risk: pl.DataFrame) -> str:
     if risk.height == 0:
         return ""
     rows = "".join(
-        f"<tr><td>{year_label(row['year'])}</td><td class=\"num\">{number_text(row['risk_score'])}</td>"
-        f"<td class=\"num\">{text(row['flagged_indicators'])}</td><td>{text(row['flagged_zh'] or '—')}</td>"
-        f"<td class=\"num\">{text(row['insufficient_indicators'])}</td>"
-        f"<td class=\"num\">{text(row['red_count'])} / {text(row['yellow_count'])}</td>"
-        f"<td class=\"num\">{text(row['rank'])}</td></tr>"
+        f'<tr><td>{year_label(row["year"])}</td><td class="num">{number_text(row["risk_score"])}</td>'
+        f'<td class="num">{text(row["flagged_indicators"])}</td><td>{text(row["flagged_zh"] or "—")}</td>'
+        f'<td class="num">{text(row["insufficient_indicators"])}</td>'
+        f'<td class="num">{text(row["red_count"])} / {text(row["yellow_count"])}</td>'
+        f'<td class="num">{text(row["rank"])}</td></tr>'
         for row in risk.sort("year", descending=True).iter_rows(named=True)
     )
     return (
@@ -186,14 +190,28 @@ def band_traces(years: list[str], band: dict[int, dict], peer_label: str) -> lis
     ]
     return [
         {
-            "type": "box", "x": shown, "q1": series("p25"), "median": series("p50"), "q3": series("p75"),
-            "lowerfence": series("p10"), "upperfence": series("p90"), "name": "同类分布", "hoverinfo": "skip",
-            "fillcolor": "rgba(31,95,158,0.18)", "line": {"color": "rgba(31,95,158,0.7)", "width": 1},
+            "type": "box",
+            "x": shown,
+            "q1": series("p25"),
+            "median": series("p50"),
+            "q3": series("p75"),
+            "lowerfence": series("p10"),
+            "upperfence": series("p90"),
+            "name": "同类分布",
+            "hoverinfo": "skip",
+            "fillcolor": "rgba(31,95,158,0.18)",
+            "line": {"color": "rgba(31,95,158,0.7)", "width": 1},
             "width": 0.4,
         },
         {
-            "type": "scatter", "x": shown, "y": series("p50"), "mode": "markers", "name": "同类中位数",
-            "marker": {"size": 14, "opacity": 0}, "text": hover, "hovertemplate": "%{text}<extra></extra>",
+            "type": "scatter",
+            "x": shown,
+            "y": series("p50"),
+            "mode": "markers",
+            "name": "同类中位数",
+            "marker": {"size": 14, "opacity": 0},
+            "text": hover,
+            "hovertemplate": "%{text}<extra></extra>",
         },
     ]
 
@@ -201,11 +219,17 @@ def band_traces(years: list[str], band: dict[int, dict], peer_label: str) -> lis
 def threshold_trace(years: list[str], value: float | None, name: str, level: str) -> list[dict]:
     if value is None:
         return []
-    return [{
-        "type": "scatter", "x": years, "y": [value] * len(years), "mode": "lines", "name": name,
-        "line": {"color": LEVEL_COLOURS[level], "dash": "dash", "width": 1.5},
-        "hovertemplate": f"{name} %{{y}}<extra></extra>",
-    }]
+    return [
+        {
+            "type": "scatter",
+            "x": years,
+            "y": [value] * len(years),
+            "mode": "lines",
+            "name": name,
+            "line": {"color": LEVEL_COLOURS[level], "dash": "dash", "width": 1.5},
+            "hovertemplate": f"{name} %{{y}}<extra></extra>",
+        }
+    ]
 
 
 def threshold_name(name: str, confidence: str | None) -> str:
@@ -214,7 +238,11 @@ def threshold_name(name: str, confidence: str | None) -> str:
 
 
 def build_indicator_trend_figure(
-    indicator: dict, years: list[int], values: dict[int, float], band: dict[int, dict], threshold: dict | None,
+    indicator: dict,
+    years: list[int],
+    values: dict[int, float],
+    band: dict[int, dict],
+    threshold: dict | None,
     school_type: str,
 ) -> go.Figure:
     """The college's value per year against its 合格 and 限制招生 lines and its peers' anonymous band."""
@@ -227,11 +255,18 @@ def build_indicator_trend_figure(
         restricted = threshold_name("限制招生值", threshold.get("restricted_confidence"))
         traces += threshold_trace(labels, threshold.get("qualified_value"), qualified, "green")
         traces += threshold_trace(labels, threshold.get("restricted_value"), restricted, "red")
-    traces.append({
-        "type": "scatter", "x": labels, "y": own, "mode": "lines+markers", "name": "本校",
-        "line": {"color": "#222", "width": 2.5}, "marker": {"size": 7},
-        "hovertemplate": "本校 %{y}<extra></extra>",
-    })
+    traces.append(
+        {
+            "type": "scatter",
+            "x": labels,
+            "y": own,
+            "mode": "lines+markers",
+            "name": "本校",
+            "line": {"color": "#222", "width": 2.5},
+            "marker": {"size": 7},
+            "hovertemplate": "本校 %{y}<extra></extra>",
+        }
+    )
     unit = indicator["unit"] or ""
     title = f"{indicator['name_zh']}（{unit}）" if unit else indicator["name_zh"]
     layout = base_layout(
@@ -264,11 +299,12 @@ def trends_html(reference: SiteReference, data: CollegeData) -> str:
                 indicator, reference.years, values.get(code, {}), bands.get(code, {}), thresholds.get(code), school_type
             )
             charts.append(f'<div class="chart">{figure_html(fig, f"trend-{code}")}</div>')
-        sections.append(f"<h3>{text(FAMILY_ZH.get(family, family))}</h3><div class=\"charts\">{''.join(charts)}</div>")
+        sections.append(f'<h3>{text(FAMILY_ZH.get(family, family))}</h3><div class="charts">{"".join(charts)}</div>')
     note = (
         f'<p class="muted">黑线为本校数值；绿色虚线为合格值，红色虚线为限制招生值（按本校类型“{text(school_type)}”取值，'
         f"标准值未核实的以秘书处核实为准）；蓝色箱形为同类院校（同一学校类型）数值的分布："
-        f"箱体为第25至第75百分位，箱中横线为中位数，上下须为第10与第90百分位。同类院校少于 {reference.peer_min_count} 所有数值的年份不显示分布，"
+        "箱体为第25至第75百分位，箱中横线为中位数，上下须为第10与第90百分位。同类院校"
+        f"少于 {reference.peer_min_count} 所有数值的年份不显示分布，"
         "以免推知个别学校的数值。</p>"
     )
     return note + "".join(sections)
@@ -295,7 +331,8 @@ def issue_list_html(issues: list[dict]) -> str:
     )
     more = (
         f'<li class="muted">另有 {len(issues) - ISSUES_SHOWN_PER_TABLE} 项，见数据质量报告</li>'
-        if len(issues) > ISSUES_SHOWN_PER_TABLE else ""
+        if len(issues) > ISSUES_SHOWN_PER_TABLE
+        else ""
     )
     return f"<ul>{shown}{more}</ul>"
 
@@ -324,7 +361,8 @@ def quality_html(reference: SiteReference, data: CollegeData) -> str:
         )
         table = (
             f"<table><tr><th>数据表</th><th>状态</th><th>需要处理的问题</th></tr>{rows}</table>"
-            if rows else '<p class="muted">所有数据表均正常。</p>'
+            if rows
+            else '<p class="muted">所有数据表均正常。</p>'
         )
         parts.append(
             f"<h3>{year_label(year)}（{year - 1}-{year}学年）</h3><p>共 {statuses.height} 张表：{summary}。"

@@ -57,7 +57,9 @@ def province_cards_html(cards: pl.DataFrame | None, year: int, names: dict[str, 
     of_year = cards.filter(pl.col("year") == year)
     counts = dict(of_year.group_by("card").len().iter_rows())
     summary = "，".join(f"{CARD_ZH[card]} {counts[card]} 所" for card in CARD_ZH if counts.get(card))
-    carded = of_year.filter(pl.col("card").is_in(["限制招生", "暂停招生"])).sort("card", "school_code", descending=[True, False])
+    carded = of_year.filter(pl.col("card").is_in(["限制招生", "暂停招生"])).sort(
+        "card", "school_code", descending=[True, False]
+    )
     rows = "".join(
         f'<tr class="{CARD_CLASS[row["card"]]}"><td>{text(names.get(row["school_code"]) or row["school_code"])}</td>'
         f'<td class="card-badge">{text(card_label(row))}</td><td>{text("；".join(row["reasons_zh"]))}</td></tr>'
@@ -65,6 +67,7 @@ def province_cards_html(cards: pl.DataFrame | None, year: int, names: dict[str, 
     )
     table = (
         f"<table><tr><th>学校</th><th>结论</th><th>依据</th></tr>{rows}</table>"
-        if rows else '<p class="muted">本年度没有学校被确定为限制招生或暂停招生。</p>'
+        if rows
+        else '<p class="muted">本年度没有学校被确定为限制招生或暂停招生。</p>'
     )
     return f"<h2>{year}年{CARD_TITLE}</h2>{CARD_STYLE}{CARD_NOTE}<p>{text(summary)}。</p>{table}"

@@ -23,27 +23,49 @@ from pipelines.files import atomic_copy, atomic_write_text
 # table is cited) are not verdicts on data: pale, and never the grey of 数据不足 (data that failed).
 LEVELS = ("red", "yellow", "green", "insufficient", "no_indicator", "no_coverage")
 LEVEL_ZH = {
-    "red": "红", "yellow": "黄", "green": "绿", "insufficient": "数据不足", "no_indicator": "无适用指标",
+    "red": "红",
+    "yellow": "黄",
+    "green": "绿",
+    "insufficient": "数据不足",
+    "no_indicator": "无适用指标",
     "no_coverage": "无数据覆盖",
 }
 LEVEL_COLOURS = {
-    "red": "#c0392b", "yellow": "#f1c40f", "green": "#27ae60", "insufficient": "#95a5a6", "no_indicator": "#d6e4f0",
+    "red": "#c0392b",
+    "yellow": "#f1c40f",
+    "green": "#27ae60",
+    "insufficient": "#95a5a6",
+    "no_indicator": "#d6e4f0",
     "no_coverage": "#f4f4f4",
 }
 LEVEL_TEXT_COLOURS = {
-    "red": "#fff", "yellow": "#222", "green": "#fff", "insufficient": "#fff", "no_indicator": "#34495e",
+    "red": "#fff",
+    "yellow": "#222",
+    "green": "#fff",
+    "insufficient": "#fff",
+    "no_indicator": "#34495e",
     "no_coverage": "#666",
 }
 # Ordinal used for heat maps and sorting: worse is higher; the two non-verdicts below green.
 LEVEL_SEVERITY = {"no_coverage": 0, "no_indicator": 1, "green": 2, "insufficient": 3, "yellow": 4, "red": 5}
 
 TABLE_STATUS_ZH = {
-    "ok": "正常", "warn": "有提醒", "partial": "部分行已排除", "invalid": "无效", "missing": "缺失", "stale": "过期",
+    "ok": "正常",
+    "warn": "有提醒",
+    "partial": "部分行已排除",
+    "invalid": "无效",
+    "missing": "缺失",
+    "stale": "过期",
     "optional_absent": "选填未报",
 }
 TABLE_STATUS_COLOURS = {
-    "ok": "#27ae60", "warn": "#f39c12", "partial": "#e67e22", "invalid": "#c0392b", "missing": "#7f8c8d",
-    "stale": "#8e44ad", "optional_absent": "#d5dbdb",
+    "ok": "#27ae60",
+    "warn": "#f39c12",
+    "partial": "#e67e22",
+    "invalid": "#c0392b",
+    "missing": "#7f8c8d",
+    "stale": "#8e44ad",
+    "optional_absent": "#d5dbdb",
 }
 
 PLOTLY_JS_NAME = "plotly.min.js"
@@ -51,7 +73,8 @@ FONT_FAMILY = '"Noto Sans CJK SC", "Microsoft YaHei", "PingFang SC", sans-serif'
 
 NEUTRAL_GREY = "#7f8c8d"  # a value no table knows, and 无数据覆盖 on the data-quality pages
 
-CSS = """
+CSS = (
+    """
 body { font-family: "Noto Sans CJK SC", "Microsoft YaHei", "PingFang SC", sans-serif; margin: 0 auto;
        max-width: 1200px; padding: 1rem 1.5rem; color: #222; line-height: 1.55; }
 h1 { font-size: 1.5rem; margin-bottom: .2rem; }
@@ -62,11 +85,13 @@ a { color: #1f5f9e; }
 nav.links a { margin-right: 1.2rem; }
 .badge { display: inline-block; min-width: 3.5em; text-align: center; border-radius: 4px; padding: 0 .4em;
          font-weight: bold; font-size: .85rem; }
-""" + "".join(
-    f".level-{level} {{ background: {LEVEL_COLOURS[level]}; color: {LEVEL_TEXT_COLOURS[level]};"
-    + (" outline: 1px dashed #999; outline-offset: -1px; }\n" if level == "no_coverage" else " }\n")
-    for level in LEVELS
-) + """table { border-collapse: collapse; font-size: .85rem; margin-top: .4rem; }
+"""
+    + "".join(
+        f".level-{level} {{ background: {LEVEL_COLOURS[level]}; color: {LEVEL_TEXT_COLOURS[level]};"
+        + (" outline: 1px dashed #999; outline-offset: -1px; }\n" if level == "no_coverage" else " }\n")
+        for level in LEVELS
+    )
+    + """table { border-collapse: collapse; font-size: .85rem; margin-top: .4rem; }
 th, td { border: 1px solid #e2e2e2; padding: .2rem .45rem; text-align: left; vertical-align: top; }
 th { background: #f6f6f6; }
 td.num { text-align: right; white-space: nowrap; }
@@ -78,15 +103,18 @@ table.grid td.cell a:hover { outline: 2px solid #222; }
 .chart { min-width: 0; overflow: hidden; border: 1px solid #eee; border-radius: 4px; }
 td ul { margin: 0; padding-left: 1.1rem; }
 .reasons article { border-left: 6px solid #ddd; padding: .2rem .8rem; margin: .6rem 0; }
-""" + "".join(
-    f".reasons article.level-{level} {{ border-left-color: {LEVEL_COLOURS[level]}; background: none; color: inherit;"
-    + (" outline: none; }\n" if level == "no_indicator" else " }\n")
-    for level in LEVELS[:5]
-) + """.reasons article.level-no_coverage { border-left: 6px dashed #bbb; background: none; color: inherit; outline: none; }
+"""
+    + "".join(
+        f".reasons article.level-{level} {{ border-left-color: {LEVEL_COLOURS[level]}; background: none; color: inherit;"
+        + (" outline: none; }\n" if level == "no_indicator" else " }\n")
+        for level in LEVELS[:5]
+    )
+    + """.reasons article.level-no_coverage { border-left: 6px dashed #bbb; background: none; color: inherit; outline: none; }
 .reasons article:target { outline: 2px solid #1f5f9e; }
 .reasons ul { margin: .2rem 0; padding-left: 1.3rem; }
 footer { margin-top: 2rem; font-size: .85rem; color: #666; }
 """
+)
 
 
 def text(value: object) -> str:

@@ -49,16 +49,20 @@ def heatmap_matrix(
 ) -> tuple[list[list[int | None]], list[list[str]]]:
     lookup = {
         (row["school_code"], row["element_code"]): row["level"]
-        for row in warnings.filter(pl.col("year") == year).select("school_code", "element_code", "level").iter_rows(named=True)
+        for row in warnings.filter(pl.col("year") == year)
+        .select("school_code", "element_code", "level")
+        .iter_rows(named=True)
     }
     z, hover = [], []
     for code in colleges:
         levels = [lookup.get((code, element)) for element in elements]
         z.append([None if level is None else LEVEL_SEVERITY[level] for level in levels])
-        hover.append([
-            f"{college_label(code, names)}<br>{element}：{LEVEL_ZH.get(level, '未报送') if level else '未报送'}"
-            for element, level in zip(elements, levels)
-        ])
+        hover.append(
+            [
+                f"{college_label(code, names)}<br>{element}：{LEVEL_ZH.get(level, '未报送') if level else '未报送'}"
+                for element, level in zip(elements, levels)
+            ]
+        )
     return z, hover
 
 
@@ -80,12 +84,25 @@ def build_heatmap_figure(
     matrices = {year: heatmap_matrix(warnings, colleges, elements, year, names) for year in years}
     z, hover = matrices[latest]
     trace = {
-        "type": "heatmap", "z": z, "x": elements, "y": [college_label(code, names) for code in colleges],
-        "text": hover, "hovertemplate": "%{text}<extra></extra>", "colorscale": discrete_colourscale(),
-        "zmin": -0.5, "zmax": len(LEVELS) - 0.5, "showscale": False, "xgap": 1, "ygap": 1,
+        "type": "heatmap",
+        "z": z,
+        "x": elements,
+        "y": [college_label(code, names) for code in colleges],
+        "text": hover,
+        "hovertemplate": "%{text}<extra></extra>",
+        "colorscale": discrete_colourscale(),
+        "zmin": -0.5,
+        "zmax": len(LEVELS) - 0.5,
+        "showscale": False,
+        "xgap": 1,
+        "ygap": 1,
     }
     buttons = [
-        {"label": year_label(year), "method": "restyle", "args": [{"z": [matrices[year][0]], "text": [matrices[year][1]]}]}
+        {
+            "label": year_label(year),
+            "method": "restyle",
+            "args": [{"z": [matrices[year][0]], "text": [matrices[year][1]]}],
+        }
         for year in reversed(years)
     ]
     layout = base_layout(
@@ -93,7 +110,9 @@ def build_heatmap_figure(
         margin={"l": 260, "r": 10, "t": 60, "b": 20},
         xaxis={"side": "top", "type": "category"},
         yaxis={"autorange": "reversed", "type": "category"},
-        updatemenus=[{"buttons": buttons, "x": 0, "y": 1.0, "xanchor": "right", "yanchor": "bottom", "direction": "down"}],
+        updatemenus=[
+            {"buttons": buttons, "x": 0, "y": 1.0, "xanchor": "right", "yanchor": "bottom", "direction": "down"}
+        ],
     )
     return go.Figure(data=[trace], layout=layout)
 
@@ -123,7 +142,11 @@ def shorten(sentence: str) -> str:
 
 
 def ranking_html(
-    risk: pl.DataFrame, warnings: pl.DataFrame, colleges: list[str], year: int, names: dict[str, str],
+    risk: pl.DataFrame,
+    warnings: pl.DataFrame,
+    colleges: list[str],
+    year: int,
+    names: dict[str, str],
     types: dict[str, str],
 ) -> str:
     reasons = top_reasons(warnings, year)
@@ -133,19 +156,21 @@ def ranking_html(
         score = risk_rows.get(code, {})
         listed = "".join(
             f"<li>{level_badge(line['level'])} {text(shorten(line['sentence']))}"
-            f"<span class=\"muted\">（要素 {text('、'.join(line['elements']))}）</span></li>"
+            f'<span class="muted">（要素 {text("、".join(line["elements"]))}）</span></li>'
             for line in reasons.get(code, [])
         )
         flagged = (
             f"{text(score.get('flagged_indicators'))}（红 {text(score.get('red_indicators'))}、"
-            f"黄 {text(score.get('yellow_indicators'))}）" if score else "—"
+            f"黄 {text(score.get('yellow_indicators'))}）"
+            if score
+            else "—"
         )
         rows.append(
-            f"<tr><td class=\"num\">{text(score.get('rank'))}</td>"
+            f'<tr><td class="num">{text(score.get("rank"))}</td>'
             f'<td><a href="../schools/{attr(code)}/index.html">{text(college_label(code, names))}</a></td>'
-            f"<td>{text(types.get(code))}</td><td class=\"num\">{number_text(score.get('risk_score'))}</td>"
-            f"<td class=\"num\">{flagged}</td><td class=\"num\">{text(score.get('insufficient_indicators'))}</td>"
-            f"<td class=\"num\">{text(score.get('red_count'))} / {text(score.get('yellow_count'))}</td>"
+            f'<td>{text(types.get(code))}</td><td class="num">{number_text(score.get("risk_score"))}</td>'
+            f'<td class="num">{flagged}</td><td class="num">{text(score.get("insufficient_indicators"))}</td>'
+            f'<td class="num">{text(score.get("red_count"))} / {text(score.get("yellow_count"))}</td>'
             f"<td><ul>{listed}</ul></td>"
             f'<td><a href="../schools/{attr(code)}/warnings-{year}.html">预警</a> '
             f'<a href="../schools/{attr(code)}/quality-{year}.html">质量</a></td></tr>'
@@ -157,17 +182,26 @@ def ranking_html(
     )
 
 
-def build_completeness_figure(table_status: pl.DataFrame, colleges: list[str], year: int, names: dict[str, str]) -> go.Figure:
+def build_completeness_figure(
+    table_status: pl.DataFrame, colleges: list[str], year: int, names: dict[str, str]
+) -> go.Figure:
     """Per college, how many of its expected tables are ok, flagged, invalid, stale or missing."""
     counts = {
         (row["school_code"], row["status"]): row["len"]
-        for row in table_status.filter(pl.col("year") == year).group_by("school_code", "status").len().iter_rows(named=True)
+        for row in table_status.filter(pl.col("year") == year)
+        .group_by("school_code", "status")
+        .len()
+        .iter_rows(named=True)
     }
     labels = [college_label(code, names) for code in colleges]
     traces = [
         {
-            "type": "bar", "orientation": "h", "y": labels, "x": [counts.get((code, status), 0) for code in colleges],
-            "name": TABLE_STATUS_ZH[status], "marker": {"color": TABLE_STATUS_COLOURS[status]},
+            "type": "bar",
+            "orientation": "h",
+            "y": labels,
+            "x": [counts.get((code, status), 0) for code in colleges],
+            "name": TABLE_STATUS_ZH[status],
+            "marker": {"color": TABLE_STATUS_COLOURS[status]},
             "hovertemplate": f"%{{y}}<br>{TABLE_STATUS_ZH[status]} %{{x}} 张<extra></extra>",
         }
         for status in TABLE_STATUS_ZH
@@ -185,20 +219,28 @@ def build_completeness_figure(table_status: pl.DataFrame, colleges: list[str], y
 
 def build_level_trend_figure(warnings: pl.DataFrame, years: list[int]) -> go.Figure:
     """How many college-elements were red, yellow, green or insufficient each year."""
-    counts = dict(
-        ((row["year"], row["level"]), row["len"]) for row in warnings.group_by("year", "level").len().iter_rows(named=True)
-    )
+    counts = {
+        (row["year"], row["level"]): row["len"]
+        for row in warnings.group_by("year", "level").len().iter_rows(named=True)
+    }
     labels = [year_label(year) for year in years]
     traces = [
         {
-            "type": "bar", "x": labels, "y": [counts.get((year, level), 0) for year in years], "name": LEVEL_ZH[level],
+            "type": "bar",
+            "x": labels,
+            "y": [counts.get((year, level), 0) for year in years],
+            "name": LEVEL_ZH[level],
             "marker": {"color": LEVEL_COLOURS[level]},
         }
         for level in ("red", "yellow", "insufficient", "green", "no_indicator", "no_coverage")
     ]
     layout = base_layout(
-        barmode="stack", height=320, title={"text": "各年度诊断要素预警级别分布（学校×要素）", "font": {"size": 13}},
-        xaxis={"type": "category"}, yaxis={"gridcolor": "#eee"}, legend={"orientation": "h"},
+        barmode="stack",
+        height=320,
+        title={"text": "各年度诊断要素预警级别分布（学校×要素）", "font": {"size": 13}},
+        xaxis={"type": "category"},
+        yaxis={"gridcolor": "#eee"},
+        legend={"orientation": "h"},
     )
     return go.Figure(data=traces, layout=layout)
 
@@ -207,21 +249,30 @@ def build_risk_trend_figure(risk: pl.DataFrame, years: list[int]) -> go.Figure:
     """The spread of colleges' risk scores per year."""
     traces = [
         {
-            "type": "box", "name": year_label(year), "y": risk.filter(pl.col("year") == year)["risk_score"].to_list(),
-            "marker": {"color": "#1f5f9e"}, "boxpoints": False,
+            "type": "box",
+            "name": year_label(year),
+            "y": risk.filter(pl.col("year") == year)["risk_score"].to_list(),
+            "marker": {"color": "#1f5f9e"},
+            "boxpoints": False,
         }
         for year in years
     ]
     layout = base_layout(
-        height=320, showlegend=False, title={"text": "各年度风险分分布", "font": {"size": 13}},
+        height=320,
+        showlegend=False,
+        title={"text": "各年度风险分分布", "font": {"size": 13}},
         yaxis={"title": {"text": "风险分"}, "gridcolor": "#eee", "rangemode": "tozero"},
     )
     return go.Figure(data=traces, layout=layout)
 
 
 def build_province_page(
-    reference: SiteReference, schools: pl.DataFrame, warnings: pl.DataFrame, risk: pl.DataFrame,
-    table_status: pl.DataFrame, cards: pl.DataFrame | None = None,
+    reference: SiteReference,
+    schools: pl.DataFrame,
+    warnings: pl.DataFrame,
+    risk: pl.DataFrame,
+    table_status: pl.DataFrame,
+    cards: pl.DataFrame | None = None,
 ) -> str:
     """The complete overview page for the secretariat."""
     names = dict(schools.select("school_code", "name_zh").iter_rows())
@@ -246,9 +297,9 @@ def build_province_page(
         f"{province_cards_html(cards, latest, names)}"
         f"<h2>{latest}年各校数据完整度</h2>"
         f"{figure_html(build_completeness_figure(table_status, colleges, latest, names), 'province-completeness')}"
-        "<h2>历年趋势</h2><div class=\"charts\">"
-        f"<div class=\"chart\">{figure_html(build_level_trend_figure(warnings, years), 'province-levels')}</div>"
-        f"<div class=\"chart\">{figure_html(build_risk_trend_figure(risk, years), 'province-risk')}</div></div>"
+        '<h2>历年趋势</h2><div class="charts">'
+        f'<div class="chart">{figure_html(build_level_trend_figure(warnings, years), "province-levels")}</div>'
+        f'<div class="chart">{figure_html(build_risk_trend_figure(risk, years), "province-risk")}</div></div>'
         "<footer>本页面向诊改专委会秘书处，列出各校名称与数据，请勿转发给学校。</footer>"
     )
     return page_html("全区诊改预警总览", body, PLOTLY_SRC)

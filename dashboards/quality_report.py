@@ -40,11 +40,15 @@ SEVERITY_ZH = {"error": "错误", "warn": "提醒", "info": "说明"}
 SEVERITY_COLOURS = {"error": "#c0392b", "warn": "#f39c12", "info": NEUTRAL_GREY}
 UNMAPPED_ROWS = 200  # the province page lists this many unmapped headers (all in quality.unmapped_headers)
 ELEMENT_STATUS_ZH = {
-    "sufficient": "数据充分", "insufficient": LEVEL_ZH["insufficient"], "no_data_coverage": LEVEL_ZH["no_coverage"],
+    "sufficient": "数据充分",
+    "insufficient": LEVEL_ZH["insufficient"],
+    "no_data_coverage": LEVEL_ZH["no_coverage"],
 }
 # badges here have white text, so 无数据覆盖 takes the neutral grey rather than the level's pale fill
 ELEMENT_STATUS_COLOURS = {
-    "sufficient": LEVEL_COLOURS["green"], "insufficient": LEVEL_COLOURS["insufficient"], "no_data_coverage": NEUTRAL_GREY,
+    "sufficient": LEVEL_COLOURS["green"],
+    "insufficient": LEVEL_COLOURS["insufficient"],
+    "no_data_coverage": NEUTRAL_GREY,
 }
 
 
@@ -103,17 +107,15 @@ def issue_rows_html(issues: pl.DataFrame, limit: int) -> str:
     shown = issues.head(limit)
     rows = "".join(
         f"<tr><td>{severity_badge(row['severity'])}</td><td>{text(row['message_zh'])}</td>"
-        f"<td>{text(row['source_file'] or '—')}</td><td class=\"num\">{text(row['failed_count'])}</td></tr>"
+        f'<td>{text(row["source_file"] or "—")}</td><td class="num">{text(row["failed_count"])}</td></tr>'
         for row in shown.iter_rows(named=True)
     )
     more = (
         f'<p class="muted">另有 {issues.height - limit} 项问题未在本页列出（数据仓库 quality.issues 中有全部问题）。</p>'
-        if issues.height > limit else ""
+        if issues.height > limit
+        else ""
     )
-    return (
-        "<table><tr><th>级别</th><th>问题与处理方法</th><th>文件</th><th>涉及行数</th></tr>"
-        f"{rows}</table>{more}"
-    )
+    return f"<table><tr><th>级别</th><th>问题与处理方法</th><th>文件</th><th>涉及行数</th></tr>{rows}</table>{more}"
 
 
 def problems_html(issues: pl.DataFrame, limit: int) -> str:
@@ -123,7 +125,9 @@ def problems_html(issues: pl.DataFrame, limit: int) -> str:
     shown = issue_rows_html(errors, limit) if errors.height else ""
     folded = (
         f"<details{' open' if not errors.height else ''}><summary>提醒 {warns.height} 项（点击展开或收起）</summary>"
-        f"{issue_rows_html(warns, limit)}</details>" if warns.height else ""
+        f"{issue_rows_html(warns, limit)}</details>"
+        if warns.height
+        else ""
     )
     return shown + folded
 
@@ -149,6 +153,11 @@ def year_nav(college_years: list[int], current: int | None) -> str:
     )
 
 
+def element_status_badge(status: str) -> str:
+    """An element's data status as a coloured badge with its Chinese name."""
+    return badge(ELEMENT_STATUS_ZH.get(status, status), ELEMENT_STATUS_COLOURS.get(status, NEUTRAL_GREY))
+
+
 def build_college_year_page(reference: QualityReference, college: CollegeQuality, year: int) -> str:
     """Every problem of one college and year, grouped by table, with file, rows and what to fix."""
     title = f"{college_title(college)} {year}年状态数据质量报告"
@@ -171,13 +180,15 @@ def build_college_year_page(reference: QualityReference, college: CollegeQuality
     college_issues = sort_issues(issues.filter(pl.col("table_code").is_null()))
     general = (
         f"<h2>全校性问题</h2>{problems_html(college_issues, reference.issues_per_table)}"
-        if college_issues.height else ""
+        if college_issues.height
+        else ""
     )
     sections = []
     for row in tables.filter(~pl.col("status").is_in(["ok", "optional_absent"])).iter_rows(named=True):
         table_issues = sort_issues(issues.filter(pl.col("table_code") == row["table_code"]))
         body = (
-            problems_html(table_issues, reference.issues_per_table) if table_issues.height
+            problems_html(table_issues, reference.issues_per_table)
+            if table_issues.height
             else f"<p>{text(row['reasons_zh'] or '')}。{text(STATUS_ADVICE.get(row['status'], ''))}。</p>"
         )
         sections.append(
@@ -187,9 +198,11 @@ def build_college_year_page(reference: QualityReference, college: CollegeQuality
     problems = "".join(sections) or '<p class="muted">本年度所有数据表均未发现问题。</p>'
     element_rows = "".join(
         f"<tr><td>{text(row['element_code'])}</td><td>{text(row['element_name'])}</td>"
-        f"<td>{badge(ELEMENT_STATUS_ZH.get(row['status'], row['status']), ELEMENT_STATUS_COLOURS.get(row['status'], NEUTRAL_GREY))}</td>"
+        f"<td>{element_status_badge(row['status'])}</td>"
         f"<td>{text(row['reasons_zh'])}</td></tr>"
-        for row in reference.elements.join(elements, on="element_code", how="inner").sort("element_code").iter_rows(named=True)
+        for row in reference.elements.join(elements, on="element_code", how="inner")
+        .sort("element_code")
+        .iter_rows(named=True)
     )
     body = (
         f"<h1>{text(title)}</h1>"
@@ -197,7 +210,7 @@ def build_college_year_page(reference: QualityReference, college: CollegeQuality
         f"{' · 提交截止日期 ' + deadline.isoformat() if deadline else ''}</p>"
         f"{year_nav(years, year)}"
         f"<h2>概况</h2><p>共 {statuses.height} 张数据表：{status_counts(statuses)}；错误 {errors} 项，提醒 {warns} 项。</p>"
-        "<p class=\"muted\">“错误”会使相关指标不参与预警计算（相关诊断要素显示为“数据不足”），请改正后重新导出提交；"
+        '<p class="muted">“错误”会使相关指标不参与预警计算（相关诊断要素显示为“数据不足”），请改正后重新导出提交；'
         "“提醒”请核对，确认无误可不处理。</p>"
         f"{general}"
         f"<h2>需要处理的问题（按数据表）</h2>{problems}"
@@ -223,12 +236,12 @@ def build_college_overview_page(reference: QualityReference, college: CollegeQua
         rows.append(
             f'<tr><td><a href="quality-{year}.html">{year}年（{year - 1}-{year}学年）</a></td>'
             f"<td>{text(status_counts(statuses))}</td>"
-            f"<td class=\"num\">{issues.filter(pl.col('severity') == 'error').height}</td>"
-            f"<td class=\"num\">{issues.filter(pl.col('severity') == 'warn').height}</td>"
-            f"<td class=\"num\">{insufficient}</td></tr>"
+            f'<td class="num">{issues.filter(pl.col("severity") == "error").height}</td>'
+            f'<td class="num">{issues.filter(pl.col("severity") == "warn").height}</td>'
+            f'<td class="num">{insufficient}</td></tr>'
         )
     body = (
-        f"<h1>{text(title)}</h1><p class=\"muted\">检查基准日期 {reference.as_of.isoformat()} · "
+        f'<h1>{text(title)}</h1><p class="muted">检查基准日期 {reference.as_of.isoformat()} · '
         f"当前采集年度 {reference.current_year}</p>{year_nav(years, None)}"
         "<table><tr><th>年度</th><th>数据表状态</th><th>错误</th><th>提醒</th><th>数据不足的诊断要素</th></tr>"
         f"{''.join(rows)}</table>"
@@ -243,7 +256,8 @@ def college_verdicts(table_status: pl.DataFrame, tables: pl.DataFrame, issues: p
     status = table_status.join(tables.select("table_code", "required"), on="table_code", how="left")
     late = (
         issues.filter(pl.col("check_name").is_in(["late_export", "college_outdated"]))
-        .group_by("school_code", "year").agg(pl.len().alias("late"))
+        .group_by("school_code", "year")
+        .agg(pl.len().alias("late"))
     )
     verdicts = status.group_by("school_code", "year").agg(
         (pl.col("required") & (pl.col("status") != "missing")).sum().alias("delivered"),
@@ -256,9 +270,12 @@ def college_verdicts(table_status: pl.DataFrame, tables: pl.DataFrame, issues: p
         .with_columns(
             pl.col("late").fill_null(0),
             pl.lit(required.height).alias("required_count"),
-            pl.when(pl.col("any_delivered") == 0).then(pl.lit("未提交"))
-            .when(pl.col("blocking") > 0).then(pl.lit("不完整"))
-            .otherwise(pl.lit("完整")).alias("verdict"),
+            pl.when(pl.col("any_delivered") == 0)
+            .then(pl.lit("未提交"))
+            .when(pl.col("blocking") > 0)
+            .then(pl.lit("不完整"))
+            .otherwise(pl.lit("完整"))
+            .alias("verdict"),
         )
         .sort("school_code", "year")
     )
@@ -272,35 +289,39 @@ def year_overview_rows(verdicts: pl.DataFrame, issues: pl.DataFrame, years: list
         year_issues = issues.filter(pl.col("year") == year)
         counts = dict(part.group_by("verdict").len().iter_rows())
         overview_rows.append(
-            f"<tr><td>{year}（{year - 1}-{year}学年）</td><td class=\"num\">{part.height}</td>"
-            f"<td class=\"num\">{counts.get('完整', 0)}</td><td class=\"num\">{counts.get('不完整', 0)}</td>"
-            f"<td class=\"num\">{counts.get('未提交', 0)}</td><td class=\"num\">{part.filter(pl.col('late') > 0).height}</td>"
-            f"<td class=\"num\">{year_issues.filter(pl.col('severity') == 'error').height}</td>"
-            f"<td class=\"num\">{year_issues.filter(pl.col('severity') == 'warn').height}</td></tr>"
+            f'<tr><td>{year}（{year - 1}-{year}学年）</td><td class="num">{part.height}</td>'
+            f'<td class="num">{counts.get("完整", 0)}</td><td class="num">{counts.get("不完整", 0)}</td>'
+            f'<td class="num">{counts.get("未提交", 0)}</td><td class="num">{part.filter(pl.col("late") > 0).height}</td>'
+            f'<td class="num">{year_issues.filter(pl.col("severity") == "error").height}</td>'
+            f'<td class="num">{year_issues.filter(pl.col("severity") == "warn").height}</td></tr>'
         )
     return overview_rows
 
 
-def failing_table_rows(reference: QualityReference, table_status: pl.DataFrame, issues: pl.DataFrame, latest: int) -> str:
+def failing_table_rows(
+    reference: QualityReference, table_status: pl.DataFrame, issues: pl.DataFrame, latest: int
+) -> str:
     """The tables failing most in `latest`: colleges for which each is unusable, by status, and its errors."""
     latest_status = table_status.filter(pl.col("year") == latest)
     latest_issues = issues.filter(pl.col("year") == latest)
     per_table = (
-        latest_status.group_by("table_code").agg(
-            *[(pl.col("status") == s).sum().alias(s) for s in ("missing", "stale", "invalid", "warn")]
-        )
+        latest_status.group_by("table_code")
+        .agg(*[(pl.col("status") == s).sum().alias(s) for s in ("missing", "stale", "invalid", "warn")])
         .join(
             latest_issues.filter(pl.col("severity") == "error").group_by("table_code").agg(pl.len().alias("errors")),
-            on="table_code", how="left",
+            on="table_code",
+            how="left",
         )
-        .with_columns(pl.col("errors").fill_null(0), (pl.col("missing") + pl.col("stale") + pl.col("invalid")).alias("failing"))
+        .with_columns(
+            pl.col("errors").fill_null(0), (pl.col("missing") + pl.col("stale") + pl.col("invalid")).alias("failing")
+        )
         .filter((pl.col("failing") + pl.col("warn")) > 0)
         .sort(["failing", "errors", "warn", "table_code"], descending=[True, True, True, False])
     )
     table_rows = "".join(
-        f"<tr><td>{text(reference.table_name(row['table_code']))}</td><td class=\"num\">{row['failing']}</td>"
-        + "".join(f"<td class=\"num\">{row[s]}</td>" for s in ("missing", "stale", "invalid", "warn"))
-        + f"<td class=\"num\">{row['errors']}</td></tr>"
+        f'<tr><td>{text(reference.table_name(row["table_code"]))}</td><td class="num">{row["failing"]}</td>'
+        + "".join(f'<td class="num">{row[s]}</td>' for s in ("missing", "stale", "invalid", "warn"))
+        + f'<td class="num">{row["errors"]}</td></tr>'
         for row in per_table.iter_rows(named=True)
     )
     return table_rows
@@ -311,13 +332,14 @@ def late_college_rows(issues: pl.DataFrame, names: dict[str, str], latest: int) 
     latest_issues = issues.filter(pl.col("year") == latest)
     late = (
         latest_issues.filter(pl.col("check_name").is_in(["late_export", "college_outdated"]))
-        .group_by("school_code", "check_name").agg(pl.len().alias("count"), pl.col("message_zh").first())
+        .group_by("school_code", "check_name")
+        .agg(pl.len().alias("count"), pl.col("message_zh").first())
         .sort("check_name", "school_code")
     )
     late_rows = "".join(
         f"<tr><td>{text(names.get(row['school_code']) or row['school_code'])}（{text(row['school_code'])}）</td>"
         f"<td>{'未提交本年度数据' if row['check_name'] == 'college_outdated' else '逾期提交'}</td>"
-        f"<td class=\"num\">{row['count']}</td><td>{text(row['message_zh'])}</td></tr>"
+        f'<td class="num">{row["count"]}</td><td>{text(row["message_zh"])}</td></tr>'
         for row in late.iter_rows(named=True)
     )
     return late_rows
@@ -343,15 +365,17 @@ def build_province_quality_page(
     overview_rows = year_overview_rows(verdicts, issues, years)
     verdict_rank = {"未提交": 0, "不完整": 1, "完整": 2}
     current = verdicts.filter(pl.col("year") == latest).sort(
-        pl.col("verdict").replace_strict(verdict_rank, default=9), pl.col("blocking"), "school_code",
+        pl.col("verdict").replace_strict(verdict_rank, default=9),
+        pl.col("blocking"),
+        "school_code",
         descending=[False, True, False],
     )
     college_rows = "".join(
         f'<tr><td><a href="../schools/{attr(row["school_code"])}/quality-{latest}.html">'
         f"{text(names.get(row['school_code']) or row['school_code'])}</a>（{text(row['school_code'])}）</td>"
-        f"<td>{text(row['verdict'])}</td><td class=\"num\">{row['delivered']}/{row['required_count']}</td>"
-        + "".join(f"<td class=\"num\">{row[s] or ''}</td>" for s in ("missing", "stale", "invalid", "warn"))
-        + f"<td class=\"num\">{row['late'] or ''}</td></tr>"
+        f'<td>{text(row["verdict"])}</td><td class="num">{row["delivered"]}/{row["required_count"]}</td>'
+        + "".join(f'<td class="num">{row[s] or ""}</td>' for s in ("missing", "stale", "invalid", "warn"))
+        + f'<td class="num">{row["late"] or ""}</td></tr>'
         for row in current.iter_rows(named=True)
     )
     table_rows = failing_table_rows(reference, table_status, issues, latest)
@@ -371,12 +395,15 @@ def build_province_quality_page(
         f"<h2>{latest}年问题最多的数据表</h2>"
         + (
             "<table><tr><th>数据表</th><th>不可用学校数</th><th>缺失</th><th>过期</th><th>无效</th><th>有提醒</th>"
-            f"<th>错误项</th></tr>{table_rows}</table>" if table_rows else '<p class="muted">所有数据表均无问题。</p>'
+            f"<th>错误项</th></tr>{table_rows}</table>"
+            if table_rows
+            else '<p class="muted">所有数据表均无问题。</p>'
         )
         + f"<h2>{latest}年逾期与未提交</h2>"
         + (
-            "<table><tr><th>学校</th><th>情况</th><th>文件数</th><th>示例</th></tr>"
-            f"{late_rows}</table>" if late_rows else '<p class="muted">无逾期或未提交的学校。</p>'
+            f"<table><tr><th>学校</th><th>情况</th><th>文件数</th><th>示例</th></tr>{late_rows}</table>"
+            if late_rows
+            else '<p class="muted">无逾期或未提交的学校。</p>'
         )
         + unmapped_html(unmapped, latest)
         + "<footer>本页面向诊改专委会秘书处数据管理员，列出各校名称与数据，请勿转发给学校。</footer>"
@@ -396,17 +423,20 @@ def unmapped_html(unmapped: pl.DataFrame | None, year: int) -> str:
         return heading + '<p class="muted">各校文件的表头均已识别。</p>'
     cells = "".join(
         f"<tr><td>表{text(row['table_code'])} {text(row['name_zh'] or '')}</td><td>{text(row['header'])}</td>"
-        f"<td class=\"num\">{row['files']}</td><td class=\"num\">{row['colleges']}</td>"
+        f'<td class="num">{row["files"]}</td><td class="num">{row["colleges"]}</td>'
         f"<td>{text('、'.join(row['samples'] or []))}</td>"
         f"<td>{text(likely_text(row))}</td></tr>"
         for row in rows.head(UNMAPPED_ROWS).iter_rows(named=True)
     )
-    more = (f'<p class="muted">另有 {rows.height - UNMAPPED_ROWS} 个，见 quality.unmapped_headers。</p>'
-            if rows.height > UNMAPPED_ROWS else "")
+    more = (
+        f'<p class="muted">另有 {rows.height - UNMAPPED_ROWS} 个，见 quality.unmapped_headers。</p>'
+        if rows.height > UNMAPPED_ROWS
+        else ""
+    )
     return (
         heading
         + '<p class="muted">这些列未载入对应的数据列，各行的原值保存在原始表的 extra 列中。确认某表头对应的列后，'
-        "运行 <code>zhengai catalog map 表号 \"表头\" 列名</code> 登记别名，下次运行即从已收文件重新读取，无需学校重新导出。</p>"
+        '运行 <code>zhengai catalog map 表号 "表头" 列名</code> 登记别名，下次运行即从已收文件重新读取，无需学校重新导出。</p>'
         "<table><tr><th>数据表</th><th>表头</th><th>文件数</th><th>学校数</th><th>示例值</th><th>可能对应的列</th></tr>"
         f"{cells}</table>{more}"
     )

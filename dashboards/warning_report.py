@@ -14,10 +14,16 @@ import polars as pl
 from dashboards.common import LEVEL_COLOURS, LEVEL_TEXT_COLOURS, LEVEL_ZH, LEVELS
 
 LEVEL_ORDER = ("red", "yellow", "insufficient", "green", "no_indicator", "no_coverage")
-CAUSE_ZH = {"restricted": "超出限制招生值", "persisting": "连续两年未达合格值（升级）", "qualified": "未达合格值",
-            "peer": "同类最差10%", "trend": "连续两年变差"}
+CAUSE_ZH = {
+    "restricted": "超出限制招生值",
+    "persisting": "连续两年未达合格值（升级）",
+    "qualified": "未达合格值",
+    "peer": "同类最差10%",
+    "trend": "连续两年变差",
+}
 
-STYLE = """
+STYLE = (
+    """
 body { font-family: "Noto Sans CJK SC", "Microsoft YaHei", "PingFang SC", sans-serif; margin: 0 auto;
        max-width: 1100px; padding: 1rem 1.5rem; color: #222; line-height: 1.6; }
 h1 { font-size: 1.5rem; margin-bottom: .2rem; }
@@ -27,13 +33,17 @@ h3 { font-size: 1.05rem; margin: 0; }
 .summary span { display: inline-block; margin-right: 1rem; }
 .badge { display: inline-block; min-width: 4.5em; text-align: center; border-radius: 4px; padding: 0 .5em;
          font-weight: bold; font-size: .9rem; }
-""" + "".join(
-    f".level-{level} .badge, .badge.level-{level} {{ background: {LEVEL_COLOURS[level]}; "
-    f"color: {LEVEL_TEXT_COLOURS[level]};" + (" border: 1px dashed #999; }\n" if level == "no_coverage" else " }\n")
-    for level in LEVELS
-) + """.element { border: 1px solid #ddd; border-left-width: 6px; border-radius: 4px; padding: .6rem .9rem;
+"""
+    + "".join(
+        f".level-{level} .badge, .badge.level-{level} {{ background: {LEVEL_COLOURS[level]}; "
+        f"color: {LEVEL_TEXT_COLOURS[level]};" + (" border: 1px dashed #999; }\n" if level == "no_coverage" else " }\n")
+        for level in LEVELS
+    )
+    + """.element { border: 1px solid #ddd; border-left-width: 6px; border-radius: 4px; padding: .6rem .9rem;
            margin: .8rem 0; }
-""" + "".join(f".element.level-{level} {{ border-left-color: {LEVEL_COLOURS[level]}; }}\n" for level in LEVELS[:5]) + """.element.level-no_coverage { border-left-style: dashed; border-left-color: #bbb; }
+"""
+    + "".join(f".element.level-{level} {{ border-left-color: {LEVEL_COLOURS[level]}; }}\n" for level in LEVELS[:5])
+    + """.element.level-no_coverage { border-left-style: dashed; border-left-color: #bbb; }
 .drivers { font-weight: bold; }
 .element header { display: flex; gap: .8rem; align-items: center; }
 .element ul { margin: .4rem 0; padding-left: 1.3rem; }
@@ -47,6 +57,7 @@ body.attention-only .element.level-no_indicator, body.attention-only .element.le
 body.attention-only section.item.all-green { display: none; }
 footer { margin-top: 2rem; font-size: .85rem; color: #666; }
 """
+)
 
 SCRIPT = """
 document.getElementById('attention-only').addEventListener('change', function (event) {
@@ -115,7 +126,7 @@ def indicator_rows_html(indicators: list[dict], peer_min_count: float) -> str:
             f"<td>{escape(peer_text(row, peer_min_count))}</td>"
             f'<td class="num">{escape(trend_text(row))}</td>'
             f'<td><span class="badge level-{level}">{LEVEL_ZH[level]}</span>{causes_html(row)}</td>'
-            f'<td>{escape(row["sources_zh"])}</td></tr>'
+            f"<td>{escape(row['sources_zh'])}</td></tr>"
         )
     if not rows:
         return ""
@@ -132,7 +143,7 @@ def element_html(element: dict, indicators: list[dict], peer_min_count: float) -
     return (
         f'<article class="element level-{level}" id="element-{escape(element["element_code"])}">'
         f'<header><span class="badge">{escape(element["level_zh"])}</span>'
-        f'<h3>{escape(element["element_code"])} {escape(element["element_name"])}</h3></header>'
+        f"<h3>{escape(element['element_code'])} {escape(element['element_name'])}</h3></header>"
         f"{drivers_html(element)}<ul>{reasons}</ul>"
         f"{indicator_rows_html(indicators, peer_min_count)}</article>"
     )
@@ -158,7 +169,8 @@ def rules_html(rules: dict[str, float]) -> str:
     return (
         '<p class="muted">预警规则：低于（生师比为高于）限制招生值为红；低于合格值为黄；'
         f"同类院校不少于 {rules['peer_min_count']:.0f} 所时，处于最差的 {rules['peer_bottom_share'] * 100:g}% 为黄；"
-        f"连续两年变差且每年变差超过 {rules['trend_tolerance'] * 100:g}% 为黄；同一指标连续两年低于合格值（不含同类比较与变差趋势的黄）"
+        f"连续两年变差且每年变差超过 {rules['trend_tolerance'] * 100:g}"
+        "% 为黄；同一指标连续两年低于合格值（不含同类比较与变差趋势的黄）"
         "则升级为红，并在原因之后注明。要素取其指标中最差的级别，先列出造成预警的指标。"
         "数据质量不合格或无法计算的要素记为“数据不足”，不会显示为绿；诊断点未引用任何数据表的要素为“无数据覆盖”，"
         "引用了数据表但没有相符指标的要素为“无适用指标”，二者都不是数据问题，也不计入风险分。"
@@ -179,9 +191,7 @@ def build_warning_report_html(
     sections = []
     for (item_code, item_name), item_elements in elements.group_by(["item_code", "item_name"], maintain_order=True):
         rows = item_elements.sort("element_code").iter_rows(named=True)
-        articles = [
-            element_html(row, by_element.get(row["element_code"], []), rules["peer_min_count"]) for row in rows
-        ]
+        articles = [element_html(row, by_element.get(row["element_code"], []), rules["peer_min_count"]) for row in rows]
         all_green = item_elements["level"].eq("green").all()
         sections.append(
             f'<section class="item{" all-green" if all_green else ""}">'

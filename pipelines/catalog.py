@@ -185,13 +185,17 @@ def _check_shapes(tables: list[CatalogTable], shapes: list[CatalogTable]) -> Non
     for shape in shapes:
         target = by_name.get(shape.table_name)
         if target is None:
-            raise ValueError(f"platform_tables.csv: {shape.platform_version} table {shape.code} lands in "
-                             f"{shape.table_name!r}, which no V2 table is")
+            raise ValueError(
+                f"platform_tables.csv: {shape.platform_version} table {shape.code} lands in "
+                f"{shape.table_name!r}, which no V2 table is"
+            )
         known = {column.name for column in target.columns}
         unknown = [column.name for column in shape.columns if column.name not in known]
         if unknown:
-            raise ValueError(f"platform_columns.csv: {shape.platform_version} table {shape.code} names columns "
-                             f"{unknown} that V2 table {target.code} does not have")
+            raise ValueError(
+                f"platform_columns.csv: {shape.platform_version} table {shape.code} names columns "
+                f"{unknown} that V2 table {target.code} does not have"
+            )
 
 
 @dataclass(frozen=True)
@@ -262,10 +266,13 @@ def load_header_aliases(path: Path | None = None, strict: bool = True) -> list[H
         if not alias.header:
             continue
         if alias.table_code not in catalog.codes or alias.column_name not in {
-                column.name for column in catalog.by_code(alias.table_code).columns}:
+            column.name for column in catalog.by_code(alias.table_code).columns
+        }:
             if not strict:
                 continue
-            raise ValueError(f"{path.name} line {line_no}: table {alias.table_code!r} has no column {alias.column_name!r}")
+            raise ValueError(
+                f"{path.name} line {line_no}: table {alias.table_code!r} has no column {alias.column_name!r}"
+            )
         aliases.append(alias)
     return aliases
 
@@ -280,8 +287,11 @@ def with_header_aliases(catalog: Catalog, aliases: list[HeaderAlias]) -> Catalog
     tables = []
     for table in catalog.tables:
         columns = tuple(
-            replace(column, headers=column.headers + tuple(
-                h for h in extra.get((table.code, column.name), []) if h not in column.headers))
+            replace(
+                column,
+                headers=column.headers
+                + tuple(h for h in extra.get((table.code, column.name), []) if h not in column.headers),
+            )
             for column in table.columns
         )
         tables.append(replace(table, columns=columns))
@@ -306,8 +316,10 @@ class UnitConversion:
 def load_unit_conversions() -> dict[str, UnitConversion]:
     """reference/unit_conversions.csv: each unit a header may carry, as a multiple of its base unit."""
     with open(REFERENCE_DIR / "unit_conversions.csv", encoding="utf-8", newline="") as handle:
-        return {row["unit"].strip(): UnitConversion(row["unit"].strip(), row["base_unit"].strip(), float(row["factor"]))
-                for row in csv.DictReader(handle)}
+        return {
+            row["unit"].strip(): UnitConversion(row["unit"].strip(), row["base_unit"].strip(), float(row["factor"]))
+            for row in csv.DictReader(handle)
+        }
 
 
 def unit_factor(found: str, catalog_unit: str) -> float | None:
@@ -358,8 +370,11 @@ def load_header_words() -> tuple[tuple[str, str], ...]:
     """reference/header_words.csv: (word, same_as) pairs that header matching treats as one wording
     (same_as empty: the word is left out), e.g. 最后 → 最高."""
     with open(REFERENCE_DIR / "header_words.csv", encoding="utf-8", newline="") as handle:
-        return tuple((row["word"].strip(), (row["same_as"] or "").strip()) for row in csv.DictReader(handle)
-                     if row["word"].strip())
+        return tuple(
+            (row["word"].strip(), (row["same_as"] or "").strip())
+            for row in csv.DictReader(handle)
+            if row["word"].strip()
+        )
 
 
 def load_crosswalk(path: Path | None = None) -> tuple[CrosswalkEntry, ...]:

@@ -70,12 +70,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = get_settings()
     if args.keep_as_of and as_of:
         path = write_home_setting("ZHENGAI_AS_OF", as_of.isoformat())
-        print(f"zhengai run: 判定日期 {as_of} 已写入 {path}，定时和监听运行也用它 / pinned for scheduled runs", flush=True)
+        print(
+            f"zhengai run: 判定日期 {as_of} 已写入 {path}，定时和监听运行也用它 / pinned for scheduled runs", flush=True
+        )
     fingerprint = inbox_fingerprint()
     started = time.perf_counter()
     with run_lock("zhengai run"), dg.DagsterInstance.get() as instance:
         for run_id in fail_orphaned_runs(instance):
-            print(f"zhengai run: 运行 {run_id} 的进程已不存在，已标记为失败 / marked the orphaned run failed", flush=True)
+            print(
+                f"zhengai run: 运行 {run_id} 的进程已不存在，已标记为失败 / marked the orphaned run failed", flush=True
+            )
         print(
             f"zhengai run: 数据目录 {settings.home}，判定日期 {as_of or '今天 / today'}，"
             f"院校名册 {len(registry.rows)} 所（{registry.encoding}）",
@@ -100,8 +104,11 @@ def execute_nightly(instance, as_of: dt.date | None, log_level: str, run_id: str
     job = defs().resolve_job_def(NIGHTLY_JOB)
     tags = {AS_OF_TAG: as_of.isoformat()} if as_of else {}
     return job.execute_in_process(
-        instance=instance, run_config=nightly_run_config(as_of, log_level), raise_on_error=False,
-        run_id=run_id, tags=tags,
+        instance=instance,
+        run_config=nightly_run_config(as_of, log_level),
+        raise_on_error=False,
+        run_id=run_id,
+        tags=tags,
     )
 
 
@@ -137,15 +144,20 @@ def cmd_serve_ops(args: argparse.Namespace) -> int:
 def check_home_as_of() -> None:
     """A bad ZHENGAI_AS_OF is refused here, in one line, rather than on every sensor tick."""
     as_of = configured_as_of()
-    print(f"zhengai: 定时和监听运行的判定日期 / as-of of scheduled runs: {as_of or '运行当天 / the day of the run'}",
-          file=sys.stderr, flush=True)
+    print(
+        f"zhengai: 定时和监听运行的判定日期 / as-of of scheduled runs: {as_of or '运行当天 / the day of the run'}",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def cmd_where(args: argparse.Namespace) -> int:
     settings = get_settings()
     print(f"数据目录 data home:   {settings.home}")
     print(f"数据仓库 warehouse:   {settings.warehouse}   (duckdb -readonly {settings.warehouse})")
-    print(f"网页 site:            {settings.site}/province/index.html, {settings.site}/schools/<school_code>/index.html")
+    print(
+        f"网页 site:            {settings.site}/province/index.html, {settings.site}/schools/<school_code>/index.html"
+    )
     print(f"收件箱 inbox:         {settings.inbox}")
     print(f"隔离区 quarantine:    {settings.quarantine}")
     print(f"院校名册 registry:    {settings.registry}")
@@ -159,7 +171,11 @@ class ChineseHelpFormatter(argparse.HelpFormatter):
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
-        if action.default not in (None, False, argparse.SUPPRESS) and "%(default)" not in text and action.option_strings:
+        if (
+            action.default not in (None, False, argparse.SUPPRESS)
+            and "%(default)" not in text
+            and action.option_strings
+        ):
             text += "（默认 default: %(default)s）"
         return text
 
@@ -184,24 +200,41 @@ def guard_synth_home(args: argparse.Namespace) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="zhengai", description="诊改状态数据分析流水线 / 诊改 status-data pipeline", formatter_class=ChineseHelpFormatter
+        prog="zhengai",
+        description="诊改状态数据分析流水线 / 诊改 status-data pipeline",
+        formatter_class=ChineseHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True, title="命令 commands")
 
     run = sub.add_parser("run", help="运行一次完整流水线并发布（逐步显示进度）/ run every step once, then publish")
-    run.add_argument("--as-of", help="判定日期，YYYY-MM-DD 或 YYYY/MM/DD；默认 ZHENGAI_AS_OF，否则今天 / judge staleness as of this date")
-    run.add_argument("--keep-as-of", action="store_true",
-                     help="把 --as-of 写入数据目录的 settings.env，定时和监听运行也用它（make demo 用）/ pin it for scheduled runs")
-    run.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-                     help="Dagster 日志级别 / Dagster log level")
+    run.add_argument(
+        "--as-of",
+        help="判定日期，YYYY-MM-DD 或 YYYY/MM/DD；默认 ZHENGAI_AS_OF，否则今天 / judge staleness as of this date",
+    )
+    run.add_argument(
+        "--keep-as-of",
+        action="store_true",
+        help="把 --as-of 写入数据目录的 settings.env，定时和监听运行也用它（make demo 用）/ pin it for scheduled runs",
+    )
+    run.add_argument(
+        "--log-level",
+        default="WARNING",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="Dagster 日志级别 / Dagster log level",
+    )
     run.set_defaults(func=cmd_run)
 
-    ui = sub.add_parser("ui", help="启动 Dagster 界面（含定时与监听）/ start the Dagster UI, schedules and sensors included")
+    ui = sub.add_parser(
+        "ui", help="启动 Dagster 界面（含定时与监听）/ start the Dagster UI, schedules and sensors included"
+    )
     ui.add_argument("--host", default="127.0.0.1", help="监听地址 / host")
     ui.add_argument("--port", type=int, default=3000, help="端口 / port")
     ui.set_defaults(func=cmd_ui)
 
-    ops = sub.add_parser("serve-ops", help="作为服务运行 Dagster 网页端或守护进程（见 deploy/）/ run the webserver or daemon as a service")
+    ops = sub.add_parser(
+        "serve-ops",
+        help="作为服务运行 Dagster 网页端或守护进程（见 deploy/）/ run the webserver or daemon as a service",
+    )
     ops.add_argument("service", choices=["webserver", "daemon"], help="webserver：界面；daemon：定时、监听、运行队列")
     ops.add_argument("--host", default="127.0.0.1", help="监听地址 / host (webserver)")
     ops.add_argument("--port", type=int, default=3000, help="端口 / port (webserver)")

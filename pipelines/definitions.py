@@ -56,10 +56,12 @@ def raw_column_schemas() -> dict[str, dg.TableSchema]:
     schemas = {}
     for table in load_catalog().tables:
         described = {column.name: column_description(column) for column in table.columns}
-        schemas[table.table_name] = dg.TableSchema(columns=[
-            dg.TableColumn(name, duckdb_type, description=described.get(name, "lineage (来源)"))
-            for name, duckdb_type in raw_table_columns(table)
-        ])
+        schemas[table.table_name] = dg.TableSchema(
+            columns=[
+                dg.TableColumn(name, duckdb_type, description=described.get(name, "lineage (来源)"))
+                for name, duckdb_type in raw_table_columns(table)
+            ]
+        )
     return schemas
 
 
@@ -81,8 +83,14 @@ def with_metadata(assets: list) -> list:
 
 
 def build_assets() -> list:
-    built = [*layer_assets("ref"), *raw.assets(), *layer_assets("quality"), *layer_assets("mart"), *layer_assets("site"),
-             *layer_assets("public")]
+    built = [
+        *layer_assets("ref"),
+        *raw.assets(),
+        *layer_assets("quality"),
+        *layer_assets("mart"),
+        *layer_assets("site"),
+        *layer_assets("public"),
+    ]
     upstream = [key for asset in built for key in asset.keys]
     return with_metadata([*built, build_published_warehouse(upstream)])
 

@@ -37,8 +37,11 @@ from pipelines.settings import REFERENCE_DIR, get_settings
 DISCLOSURE_FILE = REFERENCE_DIR / "disclosure.csv"
 PLAN_FILE = REFERENCE_DIR / "policy" / "plan_zh.txt"
 DOCUMENT_SUFFIXES = (".pdf", ".txt")
-DOCUMENT_LABELS = {"self_report": "学校自我诊改报告", "improvement_summary": "整改工作总结",
-                   "diagnosis_report": "专家组诊断报告"}
+DOCUMENT_LABELS = {
+    "self_report": "学校自我诊改报告",
+    "improvement_summary": "整改工作总结",
+    "diagnosis_report": "专家组诊断报告",
+}
 OFFICIAL_INDICATORS_SQL = """
 select v.school_code, v.year, v.indicator_code, i.name_zh as indicator_name, i.unit, v.value, t.qualified_value
 from mart.indicator_values as v
@@ -79,10 +82,12 @@ def disclosed(records: list[dict], dataset: str, disclosure: dict[str, set[str]]
 
 
 def table_present(conn, schema: str, name: str) -> bool:
-    return bool(conn.execute(
-        "select count(*) from information_schema.tables where table_schema = $s and table_name = $n",
-        {"s": schema, "n": name},
-    ).fetchone()[0])
+    return bool(
+        conn.execute(
+            "select count(*) from information_schema.tables where table_schema = $s and table_name = $n",
+            {"s": schema, "n": name},
+        ).fetchone()[0]
+    )
 
 
 def official_indicators(conn) -> list[dict]:
@@ -115,7 +120,8 @@ def conclusions_by_year() -> dict[int, dict[str, dict]]:
     result: dict[int, dict[str, dict]] = {}
     for review in load_recorded_reviews(load_rules()):
         result.setdefault(review.year, {})[review.school_code] = {
-            "conclusion": review.conclusion, "review_date": review.review_date.isoformat(),
+            "conclusion": review.conclusion,
+            "review_date": review.review_date.isoformat(),
             "improvement_deadline": review.improvement_deadline.isoformat() if review.improvement_deadline else None,
             "matched": review.matched,
         }
@@ -146,14 +152,15 @@ def filed_documents(year: int, code: str, disclosure: dict[str, set[str]]) -> li
     allowed = disclosure.get("self_reports", set())
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.iterdir()
-                  if p.is_file() and p.suffix.lower() in DOCUMENT_SUFFIXES and p.stem in allowed)
+    return sorted(
+        p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in DOCUMENT_SUFFIXES and p.stem in allowed
+    )
 
 
 def gather(conn) -> dict:
     """Everything the public site shows, already cut to its public fields."""
-    from pipelines.secretariat.sampling import recorded_plans
     from pipelines.secretariat.experts import recorded_groups
+    from pipelines.secretariat.sampling import recorded_plans
 
     disclosure = load_disclosure()
     years: dict[int, dict] = {}
@@ -168,8 +175,9 @@ def gather(conn) -> dict:
             "sampled": disclosed(record["plan"]["selected"], "sampling", disclosure),
             # A group short of the rules is not a group yet: it is published once the secretariat re-assigns.
             "groups": {g["school_code"]: disclosed(g["experts"], "groups", disclosure) for g in groups if g["formed"]},
-            "conclusions": {code: disclosed([c], "conclusions", disclosure)[0]
-                            for code, c in reviews.get(year, {}).items()},
+            "conclusions": {
+                code: disclosed([c], "conclusions", disclosure)[0] for code, c in reviews.get(year, {}).items()
+            },
             "revisits": {},
         }
         for visit in visits:
@@ -191,14 +199,22 @@ def gather(conn) -> dict:
 
 def nav(depth: int) -> list[tuple[str, str]]:
     up = "../" * depth
-    return [(f"{up}index.html", "首页"), (f"{up}plan.html", "政策文件"), (f"{up}rules.html", "规则"),
-            (f"{up}experts/removed.html", "专家除名公布")]
+    return [
+        (f"{up}index.html", "首页"),
+        (f"{up}plan.html", "政策文件"),
+        (f"{up}rules.html", "规则"),
+        (f"{up}experts/removed.html", "专家除名公布"),
+    ]
 
 
 def college_reviews(code: str, years: dict[int, dict]) -> list[dict]:
     return [
-        {"year": year, "group": data["groups"].get(code, []), "conclusion": data["conclusions"].get(code),
-         "revisits": data["revisits"].get(code, [])}
+        {
+            "year": year,
+            "group": data["groups"].get(code, []),
+            "conclusion": data["conclusions"].get(code),
+            "revisits": data["revisits"].get(code, []),
+        }
         for year, data in years.items()
         if any(s.get("school_code") == code for s in data["sampled"])
     ]
@@ -214,8 +230,12 @@ def write_college(out: Path, college: dict, data: dict) -> Path:
             target = folder / "files" / str(review["year"]) / path.name
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, target)
-            documents.append({"href": f"files/{review['year']}/{path.name}",
-                              "label": f"{review['year']} 年{DOCUMENT_LABELS.get(path.stem, path.stem)}"})
+            documents.append(
+                {
+                    "href": f"files/{review['year']}/{path.name}",
+                    "label": f"{review['year']} 年{DOCUMENT_LABELS.get(path.stem, path.stem)}",
+                }
+            )
     indicators = [row for row in data["indicators"] if row["school_code"] == code]
     body = college_body(college, college["reviews"], indicators, documents)
     write_page(folder / "index.html", public_page(college["name_zh"], body, nav(2)))
@@ -230,20 +250,26 @@ def build_public_site(site: Path, conn) -> dict[str, int]:
         shutil.rmtree(out)
     out.mkdir(parents=True)
     for college in data["colleges"]:
-        college["review_years"] = [y for y, d in data["years"].items()
-                                   if any(s.get("school_code") == college["school_code"] for s in d["sampled"])]
+        college["review_years"] = [
+            y
+            for y, d in data["years"].items()
+            if any(s.get("school_code") == college["school_code"] for s in d["sampled"])
+        ]
         college["reviews"] = college_reviews(college["school_code"], data["years"])
     home = home_body(list(data["years"]), data["colleges"], len(data["removed"] or []))
     write_page(out / "index.html", public_page("广西高职院校诊改信息公开", home, nav(0)))
-    write_page(out / "plan.html", public_page(
-        "实施方案与实施细则", plan_body(PLAN_FILE.read_text(encoding="utf-8")), nav(0)))
-    rules = rules_body(read_csv(REFERENCE_DIR / "sampling_rules.csv"), read_csv(REFERENCE_DIR / "expert_rules.csv"),
-                       data["elements"])
+    write_page(
+        out / "plan.html", public_page("实施方案与实施细则", plan_body(PLAN_FILE.read_text(encoding="utf-8")), nav(0))
+    )
+    rules = rules_body(
+        read_csv(REFERENCE_DIR / "sampling_rules.csv"), read_csv(REFERENCE_DIR / "expert_rules.csv"), data["elements"]
+    )
     write_page(out / "rules.html", public_page("抽样复核与专家组规则", rules, nav(0)))
     write_page(out / "experts" / "removed.html", public_page("专家库除名公布", removed_body(data["removed"]), nav(1)))
     for year, year_data in data["years"].items():
-        body = year_body(year, year_data["sampled"], year_data["groups"], year_data["conclusions"],
-                         year_data["revisits"])
+        body = year_body(
+            year, year_data["sampled"], year_data["groups"], year_data["conclusions"], year_data["revisits"]
+        )
         write_page(out / "years" / f"{year}.html", public_page(f"{year} 年抽样复核", body, nav(1)))
     for college in data["colleges"]:
         write_college(out, college, data)
@@ -252,16 +278,18 @@ def build_public_site(site: Path, conn) -> dict[str, int]:
 
 def cmd_public(args: argparse.Namespace) -> int:
     """Build the public site into a new site build from the published warehouse, then publish it."""
-    from pipelines.secretariat.inputs import published_warehouse, today
     from pipelines.runlock import run_lock
+    from pipelines.secretariat.inputs import published_warehouse, today
     from pipelines.sitebuild import publish_site, site_build
 
     run_id = f"public{today():%Y%m%d}{os.getpid()}"
     with run_lock("zhengai public"), published_warehouse() as conn:
         counts = build_public_site(site_build(run_id), conn)
         published = publish_site(run_id)
-    print(f"公示网站已发布：{get_settings().site / 'public'}（{counts['colleges']} 所院校，"
-          f"{counts['years']} 个复核年度，除名专家 {counts['removed']} 人；构建 {published}）")
+    print(
+        f"公示网站已发布：{get_settings().site / 'public'}（{counts['colleges']} 所院校，"
+        f"{counts['years']} 个复核年度，除名专家 {counts['removed']} 人；构建 {published}）"
+    )
     return 0
 
 

@@ -155,11 +155,17 @@ def parse_registry(text: str, name: str, types: tuple[str, ...]) -> list[dict]:
     rows: list[tuple[int, dict[str, str]]] = []
     for row_no, record in enumerate(records[1:], start=2):
         if any(cell.strip() for cell in record):
-            rows.append((row_no, {
-                column: record[positions[column]].strip()
-                if column in positions and positions[column] < len(record) else ""
-                for column in COLUMNS + OPTIONAL_COLUMNS
-            }))
+            rows.append(
+                (
+                    row_no,
+                    {
+                        column: record[positions[column]].strip()
+                        if column in positions and positions[column] < len(record)
+                        else ""
+                        for column in COLUMNS + OPTIONAL_COLUMNS
+                    },
+                )
+            )
     first_row: dict[str, int] = {}
     problems = [
         f"第 {row_no} 行：{problem}"
@@ -174,9 +180,7 @@ def parse_registry(text: str, name: str, types: tuple[str, ...]) -> list[dict]:
     if problems:
         shown = problems[:SHOWN_PROBLEMS]
         more = [f"……另有 {len(problems) - SHOWN_PROBLEMS} 处问题"] if len(problems) > SHOWN_PROBLEMS else []
-        raise RegistryError(
-            f"院校名册 {name} 有 {len(problems)} 处问题，{REFUSED}:\n  " + "\n  ".join(shown + more)
-        )
+        raise RegistryError(f"院校名册 {name} 有 {len(problems)} 处问题，{REFUSED}:\n  " + "\n  ".join(shown + more))
     return [typed_row(cells) for _, cells in rows]
 
 
@@ -195,11 +199,18 @@ def registry_frame(registry: Registry):
     """The rows as an Arrow table with the column types of `ref.schools` (for `sql/ref/schools.sql`)."""
     import pyarrow as pa
 
-    schema = pa.schema([
-        ("school_code", pa.string()), ("name_zh", pa.string()), ("school_type", pa.string()),
-        ("ownership", pa.string()), ("status", pa.string()), ("succeeded", pa.list_(pa.string())),
-        ("active_from", pa.int32()), ("active_to", pa.int32()),
-    ])
+    schema = pa.schema(
+        [
+            ("school_code", pa.string()),
+            ("name_zh", pa.string()),
+            ("school_type", pa.string()),
+            ("ownership", pa.string()),
+            ("status", pa.string()),
+            ("succeeded", pa.list_(pa.string())),
+            ("active_from", pa.int32()),
+            ("active_to", pa.int32()),
+        ]
+    )
     return pa.Table.from_pylist(registry.rows, schema=schema)
 
 

@@ -53,7 +53,9 @@ class WarehouseResource(dg.ConfigurableResource):
         first changed by `prepare` (comments, plain types, report views: assets/publish.py)."""
         with self.connect() as conn:
             conn.execute("checkpoint")
-        return atomic_copy(self.work_path(), self.publish_path(), prepare=None if prepare is None else prepared(prepare))
+        return atomic_copy(
+            self.work_path(), self.publish_path(), prepare=None if prepare is None else prepared(prepare)
+        )
 
 
 def prepared(prepare: Callable[[duckdb.DuckDBPyConnection], None]) -> Callable[[Path], None]:

@@ -24,7 +24,9 @@ from pathlib import Path
 from pipelines.settings import get_settings, now_local
 
 PID_TAG = "zhengai/pid"
-ORPHAN_MESSAGE = "运行进程已不存在（被终止或崩溃），下次启动时标记为失败 / the run's process is gone (killed or crashed)"
+ORPHAN_MESSAGE = (
+    "运行进程已不存在（被终止或崩溃），下次启动时标记为失败 / the run's process is gone (killed or crashed)"
+)
 
 # Locks this process holds, by (lock path, thread): the run `zhengai run` starts in its own thread
 # finds the lock already held and goes on.

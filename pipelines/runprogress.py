@@ -100,7 +100,7 @@ class StepProgress:
         while not self._stop.wait(POLL_SECONDS):
             try:
                 self.drain()
-            except Exception:  # noqa: BLE001 - the run's storage may be mid-write; the next poll reads it
+            except Exception:
                 continue
 
     def step_total(self) -> int | None:
@@ -181,14 +181,16 @@ def quality_counts(warehouse: Path) -> dict[str, int]:
             rows = conn.execute("select severity, count(*) from quality.issues group by all").fetchall()
         except duckdb.CatalogException:
             return counts
-    counts.update({severity: count for severity, count in rows})
+    counts.update(dict(rows))
     return counts
 
 
 def summary_lines(success: bool, failed_steps: list[str], seconds: float) -> list[str]:
     """The closing lines in Chinese: outcome, quality counts as the province quality page gives them, paths."""
     settings = get_settings()
-    outcome = "运行成功 / run succeeded" if success else "运行失败 / run FAILED（已发布的结果保持不变 / nothing published）"
+    outcome = (
+        "运行成功 / run succeeded" if success else "运行失败 / run FAILED（已发布的结果保持不变 / nothing published）"
+    )
     lines = [f"{outcome}，用时 {seconds:.0f} 秒"]
     for step in failed_steps:
         lines.append(f"  失败的步骤 / failed step: {step}")

@@ -3,7 +3,8 @@
 Who opens what: anyone opens `/public/…` (the disclosure site, pipelines/public_site.py) without a
 token; a college's token opens `/schools/<its code>/…` and `/assets/…`; the secretariat's opens
 everything (`/province/…` included). A token arrives as `?token=` (the server then keeps it in
-an HttpOnly cookie and redirects to the clean URL, so the token leaves the address bar), as `Authorization: Bearer …`, or from that cookie. No token → 401, an unknown
+an HttpOnly cookie and redirects to the clean URL, so the token leaves the address bar), as
+`Authorization: Bearer …`, or from that cookie. No token → 401, an unknown
 or revoked one → 403, another college's pages → 403. Files are served only from inside the
 site folder: `..` segments are refused and every path is resolved (symlinks included) and
 checked to lie under the site before it is opened. Redirects only ever name a local path.
@@ -35,8 +36,16 @@ from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from pipelines.settings import get_settings
-from pipelines.tokens import SECRETARIAT, TokenRecord, find_token, issue_token, load_tokens, revoke_token
-from pipelines.tokens import SCHOOL_CODE, registered_school_codes
+from pipelines.tokens import (
+    SCHOOL_CODE,
+    SECRETARIAT,
+    TokenRecord,
+    find_token,
+    issue_token,
+    load_tokens,
+    registered_school_codes,
+    revoke_token,
+)
 
 COOKIE = "zhengai_token"
 PUBLIC_FOLDER = "public"
@@ -121,7 +130,7 @@ def error_page(status: int) -> HTMLResponse:
     title, message = ERRORS_ZH[status]
     body = (
         '<!DOCTYPE html>\n<html lang="zh-CN"><head><meta charset="utf-8"><title>'
-        f"{status} {title}</title></head><body style=\"font-family: sans-serif; max-width: 40rem; margin: 3rem auto\">"
+        f'{status} {title}</title></head><body style="font-family: sans-serif; max-width: 40rem; margin: 3rem auto">'
         f"<h1>{status} {title}</h1><p>{message}</p></body></html>"
     )
     headers = {
@@ -196,7 +205,8 @@ class GuardMiddleware:
             return
         if len(scope["headers"]) > MAX_HEADERS:
             response = Response(
-                "请求头过多 / too many request headers", status_code=431,
+                "请求头过多 / too many request headers",
+                status_code=431,
                 headers={**SECURITY_HEADERS, "Content-Security-Policy": STRICT_POLICY, "Connection": "close"},
             )
             await response(scope, receive, send)
@@ -225,7 +235,12 @@ def create_app(site: Path | None = None, tokens_path: Path | None = None) -> Sta
             return error_page(403)
         response = RedirectResponse(clean_url(request), status_code=303, headers=SECURITY_HEADERS)
         response.set_cookie(
-            COOKIE, token, max_age=COOKIE_MAX_AGE, path="/", httponly=True, samesite="lax",
+            COOKIE,
+            token,
+            max_age=COOKIE_MAX_AGE,
+            path="/",
+            httponly=True,
+            samesite="lax",
             secure=request.url.scheme == "https",
         )
         return response
@@ -274,10 +289,17 @@ def server_config(app, host: str, port: int, **options):
     import uvicorn
 
     return uvicorn.Config(
-        app, host=host, port=port, http="h11", h11_max_incomplete_event_size=MAX_HEADER_BYTES,
-        limit_concurrency=MAX_CONNECTIONS, timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        app,
+        host=host,
+        port=port,
+        http="h11",
+        h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+        limit_concurrency=MAX_CONNECTIONS,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
         # Access logs would record the `?token=` of personal links, so they stay off.
-        access_log=False, server_header=False, **options,
+        access_log=False,
+        server_header=False,
+        **options,
     )
 
 
@@ -296,7 +318,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_tokens_issue(args: argparse.Namespace) -> int:
     subject = args.subject.strip()
-    record, token = issue_token(subject, known_schools=registered_school_codes() if SCHOOL_CODE.match(subject) else None)
+    record, token = issue_token(
+        subject, known_schools=registered_school_codes() if SCHOOL_CODE.match(subject) else None
+    )
     print(f"issued token {record.id} for {record.subject_zh}", file=sys.stderr)
     print(token)
     return 0

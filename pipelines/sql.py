@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import duckdb
@@ -12,7 +12,7 @@ import duckdb
 from pipelines.settings import SQL_DIR
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_sql(name: str) -> str:
     """`name` is `<schema>/<table>`, e.g. `mart/indicator_values`."""
     path = SQL_DIR / f"{name}.sql"

@@ -72,7 +72,7 @@ def save_tokens(records: list[TokenRecord], path: Path | None = None) -> None:
 
 
 def now_text() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 def registered_school_codes() -> set[str]:
@@ -95,7 +95,9 @@ def issue_token(
     elif SCHOOL_CODE.match(subject):
         role, school_code = "school", subject
     else:
-        raise ValueError(f"应为五位学校代码或 secretariat，实为 {subject!r} / expected a 5-digit school code or 'secretariat'")
+        raise ValueError(
+            f"应为五位学校代码或 secretariat，实为 {subject!r} / expected a 5-digit school code or 'secretariat'"
+        )
     if school_code and known_schools is not None and school_code not in known_schools:
         raise ValueError(
             f"院校名册中没有学校代码 {school_code}，未签发令牌（请核对代码，或先在名册中登记该校）"
@@ -107,7 +109,9 @@ def issue_token(
     token_id = secrets.token_hex(ID_HEX // 2)
     while token_id in known_ids:
         token_id = secrets.token_hex(ID_HEX // 2)
-    record = TokenRecord(id=token_id, role=role, school_code=school_code, sha256=token_digest(token), created_at=now_text())
+    record = TokenRecord(
+        id=token_id, role=role, school_code=school_code, sha256=token_digest(token), created_at=now_text()
+    )
     save_tokens([*records, record], path)
     return record, token
 
@@ -119,7 +123,9 @@ def revoke_token(id_or_prefix: str, path: Path | None = None) -> TokenRecord:
     matches = [record for record in records if prefix and record.id.startswith(prefix)]
     if len(matches) != 1:
         found = "no token" if not matches else f"{len(matches)} tokens ({', '.join(r.id for r in matches)})"
-        raise ValueError(f"{found} match id {id_or_prefix!r}: give a longer prefix or the full id (zhengai tokens list)")
+        raise ValueError(
+            f"{found} match id {id_or_prefix!r}: give a longer prefix or the full id (zhengai tokens list)"
+        )
     target = matches[0]
     revoked = TokenRecord(**{**asdict(target), "revoked": True, "revoked_at": target.revoked_at or now_text()})
     save_tokens([revoked if record.id == target.id else record for record in records], path)

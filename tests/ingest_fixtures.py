@@ -41,10 +41,21 @@ def title_for(table: CatalogTable, year: int) -> str:
     return f"{SCHOOL_NAME} 表{table.code} {table.name_zh}（{year - 1}-{year}学年）"
 
 
-def write_xlsx(path: Path, table: CatalogTable, rows: list[dict], *, year: int = 2024, variant: int = 0,
-               columns: list[str] | None = None, extra_headers: tuple[str, ...] = (), total: dict | None = None,
-               created: dt.datetime = EXPORTED_AT, sheet: str | None = None, title: str | None = None,
-               workbook: xlsxwriter.Workbook | None = None) -> Path:
+def write_xlsx(
+    path: Path,
+    table: CatalogTable,
+    rows: list[dict],
+    *,
+    year: int = 2024,
+    variant: int = 0,
+    columns: list[str] | None = None,
+    extra_headers: tuple[str, ...] = (),
+    total: dict | None = None,
+    created: dt.datetime = EXPORTED_AT,
+    sheet: str | None = None,
+    title: str | None = None,
+    workbook: xlsxwriter.Workbook | None = None,
+) -> Path:
     """One table as an .xlsx export (or as one more sheet of an open `workbook`)."""
     own = workbook is None
     if own:
@@ -98,8 +109,9 @@ def write_xlsx(path: Path, table: CatalogTable, rows: list[dict], *, year: int =
     return path
 
 
-def write_csv(path: Path, table: CatalogTable, rows: list[dict], *, encoding: str = "utf-8", year: int = 2024,
-              variant: int = 0) -> Path:
+def write_csv(
+    path: Path, table: CatalogTable, rows: list[dict], *, encoding: str = "utf-8", year: int = 2024, variant: int = 0
+) -> Path:
     """One table as a CSV export: title row, one header row, data rows."""
     path.parent.mkdir(parents=True, exist_ok=True)
     headers = headers_for(table, variant)
@@ -136,8 +148,9 @@ def sample_rows(table: CatalogTable, count: int = 3, seed: int = 0) -> list[dict
     return rows
 
 
-def write_college(inbox: Path, school_code: str, year: int, codes: list[str] | None = None, rows: int = 3,
-                  seed: int = 0) -> dict[str, int]:
+def write_college(
+    inbox: Path, school_code: str, year: int, codes: list[str] | None = None, rows: int = 3, seed: int = 0
+) -> dict[str, int]:
     """A college-year delivery of the given tables (default all); returns rows written per table code."""
     catalog = load_catalog()
     written = {}
@@ -145,14 +158,19 @@ def write_college(inbox: Path, school_code: str, year: int, codes: list[str] | N
         if codes is not None and table.code not in codes:
             continue
         count = 1 if table.grain == "school" else rows
-        write_xlsx(inbox / school_code / str(year) / f"表{table.code} {table.name_zh}.xlsx", table,
-                   sample_rows(table, count, seed), year=year)
+        write_xlsx(
+            inbox / school_code / str(year) / f"表{table.code} {table.name_zh}.xlsx",
+            table,
+            sample_rows(table, count, seed),
+            year=year,
+        )
         written[table.code] = count
     return written
 
 
-def write_grid_xlsx(path: Path, rows: list[list], merges: tuple[tuple[int, int, int, int], ...] = (),
-                    sheet: str = "Sheet1") -> Path:
+def write_grid_xlsx(
+    path: Path, rows: list[list], merges: tuple[tuple[int, int, int, int], ...] = (), sheet: str = "Sheet1"
+) -> Path:
     """A sheet written cell by cell, as a real export lays it out (title and note rows, merged
     header cells given as (first_row, first_col, last_row, last_col) with the text in the first)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -183,6 +201,7 @@ def _biff_cell(row: int, col: int, value) -> bytes:
 def _biff8_workbook(sheets: list[tuple[str, list[list]]]) -> bytes:
     """A BIFF8 `Workbook` stream: globals (BOF, CODEPAGE, BOUNDSHEET per sheet, EOF), then per sheet
     BOF, DIMENSIONS, NUMBER/LABEL cells and EOF ([MS-XLS] 2.4)."""
+
     def bof(kind: int) -> bytes:
         return _biff_record(0x0809, struct.pack("<HHHHII", 0x0600, kind, 0x0DBB, 0x07CC, 0, 6))
 
@@ -190,12 +209,18 @@ def _biff8_workbook(sheets: list[tuple[str, list[list]]]) -> bytes:
     for _, rows in sheets:
         cells = b"".join(_biff_cell(r, c, v) for r, row in enumerate(rows) for c, v in enumerate(row) if v is not None)
         width = max((len(row) for row in rows), default=0)
-        bodies.append(bof(0x10) + _biff_record(0x0200, struct.pack("<IIHHH", 0, len(rows), 0, width, 0))
-                      + cells + _biff_record(0x000A))
+        bodies.append(
+            bof(0x10)
+            + _biff_record(0x0200, struct.pack("<IIHHH", 0, len(rows), 0, width, 0))
+            + cells
+            + _biff_record(0x000A)
+        )
 
     def globals_part(offsets: list[int]) -> bytes:
-        bound = b"".join(_biff_record(0x0085, struct.pack("<IHBB", offset, 0, len(name), 1) + name.encode("utf-16-le"))
-                         for offset, (name, _) in zip(offsets, sheets))
+        bound = b"".join(
+            _biff_record(0x0085, struct.pack("<IHBB", offset, 0, len(name), 1) + name.encode("utf-16-le"))
+            for offset, (name, _) in zip(offsets, sheets)
+        )
         return bof(0x05) + _biff_record(0x0042, struct.pack("<H", 1200)) + bound + _biff_record(0x000A)
 
     offset, offsets = len(globals_part([0] * len(sheets))), []
@@ -213,17 +238,29 @@ def _compound_file(stream: bytes, name: str = "Workbook") -> bytes:
     end, free, fat_sector, none = 0xFFFFFFFE, 0xFFFFFFFF, 0xFFFFFFFD, 0xFFFFFFFF
     fat = [fat_sector] + [n + 2 for n in range(sectors - 1)] + [end, end]
     fat += [free] * (128 - len(fat))
-    header = (bytes.fromhex("D0CF11E0A1B11AE1") + b"\0" * 16 + struct.pack("<HHHHH", 0x3E, 3, 0xFFFE, 9, 6)
-              + b"\0" * 6 + struct.pack("<9I", 0, 1, sectors + 1, 0, 4096, end, 0, end, 0)
-              + struct.pack("<I", 0) + struct.pack("<I", free) * 108)
+    header = (
+        bytes.fromhex("D0CF11E0A1B11AE1")
+        + b"\0" * 16
+        + struct.pack("<HHHHH", 0x3E, 3, 0xFFFE, 9, 6)
+        + b"\0" * 6
+        + struct.pack("<9I", 0, 1, sectors + 1, 0, 4096, end, 0, end, 0)
+        + struct.pack("<I", 0)
+        + struct.pack("<I", free) * 108
+    )
 
     def entry(label: str, kind: int, child: int, start: int, length: int, colour: int = 1) -> bytes:
         encoded = (label + "\0").encode("utf-16-le") if label else b""
-        return (encoded + b"\0" * (64 - len(encoded)) + struct.pack("<HBBIII", len(encoded), kind, colour, none, none, child)
-                + b"\0" * 36 + struct.pack("<III", start, length, 0))
+        return (
+            encoded
+            + b"\0" * (64 - len(encoded))
+            + struct.pack("<HBBIII", len(encoded), kind, colour, none, none, child)
+            + b"\0" * 36
+            + struct.pack("<III", start, length, 0)
+        )
 
-    directory = (entry("Root Entry", 5, 1, end, 0) + entry(name, 2, none, 1, len(stream))
-                 + entry("", 0, none, 0, 0, 0) * 2)
+    directory = (
+        entry("Root Entry", 5, 1, end, 0) + entry(name, 2, none, 1, len(stream)) + entry("", 0, none, 0, 0, 0) * 2
+    )
     return header + struct.pack("<128I", *fat) + stream + directory
 
 
@@ -256,8 +293,10 @@ def write_shared_strings_bomb(path: Path, expanded_bytes: int, block_bytes: int 
             if info.filename != "xl/sharedStrings.xml":
                 bomb.writestr(info.filename, source.read(info))
         with bomb.open("xl/sharedStrings.xml", "w", force_zip64=True) as stream:
-            stream.write(b'<?xml version="1.0" encoding="UTF-8"?>'
-                         b'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">')
+            stream.write(
+                b'<?xml version="1.0" encoding="UTF-8"?>'
+                b'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+            )
             for _ in range(max(1, expanded_bytes // len(block))):
                 stream.write(block)
             stream.write(b"</sst>")
@@ -277,8 +316,9 @@ def strip_formula_values(path: Path) -> Path:
     return path
 
 
-def write_csv_with_open_quote(path: Path, table: CatalogTable, rows: list[dict], line: int, padding: int = 0,
-                              closed_at: int | None = None) -> Path:
+def write_csv_with_open_quote(
+    path: Path, table: CatalogTable, rows: list[dict], line: int, padding: int = 0, closed_at: int | None = None
+) -> Path:
     """A CSV export whose sheet line `line` opens a quote in its second cell that is never closed
     (or closed by a stray quote ending the second cell of line `closed_at`, so that the lines in
     between read as one valid row); `padding` characters of notes in lines of 100 below the rows
@@ -301,12 +341,32 @@ TEACHERS_FILE = "表6.1 校内专任教师.xlsx"
 
 def teacher_rows() -> list[dict]:
     return [
-        {"staff_no": "T001", "name": "张三", "gender": "男", "birth_date": dt.date(1985, 7, 12),
-         "first_education": "大学本科", "first_degree": "学士", "highest_education": "硕士研究生",
-         "highest_degree": "硕士", "title_level": "副高级", "is_double_qualified": "是", "teaching_hours": 320},
-        {"staff_no": "T002", "name": "李四", "gender": "女", "birth_date": "1990.03",
-         "first_education": "专科", "first_degree": "无", "highest_education": "大学本科",
-         "highest_degree": "学士", "title_level": "中级", "is_double_qualified": "否", "teaching_hours": "２８０"},
+        {
+            "staff_no": "T001",
+            "name": "张三",
+            "gender": "男",
+            "birth_date": dt.date(1985, 7, 12),
+            "first_education": "大学本科",
+            "first_degree": "学士",
+            "highest_education": "硕士研究生",
+            "highest_degree": "硕士",
+            "title_level": "副高级",
+            "is_double_qualified": "是",
+            "teaching_hours": 320,
+        },
+        {
+            "staff_no": "T002",
+            "name": "李四",
+            "gender": "女",
+            "birth_date": "1990.03",
+            "first_education": "专科",
+            "first_degree": "无",
+            "highest_education": "大学本科",
+            "highest_degree": "学士",
+            "title_level": "中级",
+            "is_double_qualified": "否",
+            "teaching_hours": "２８０",
+        },
     ]
 
 
@@ -332,8 +392,10 @@ def log_rows(conn) -> list[dict]:
 
 def snapshot(conn) -> dict[str, list[tuple]]:
     """Every raw table's rows, sorted: to prove that nothing else changed."""
-    tables = {t.table_name: conn.sql(f'select * from raw."{t.table_name}" order by all').fetchall()
-              for t in load_catalog().tables}
+    tables = {
+        t.table_name: conn.sql(f'select * from raw."{t.table_name}" order by all').fetchall()
+        for t in load_catalog().tables
+    }
     tables["ingest_log"] = conn.sql(
         "select * exclude (status) from raw.ingest_log where status <> 'quarantined' order by all"
     ).fetchall()
@@ -357,4 +419,3 @@ def make_zip(path: Path, members: dict[str, bytes], compression=zipfile.ZIP_DEFL
 
 def xlsx_bytes(tmp_path: Path, table, rows, **kwargs) -> bytes:
     return write_xlsx(tmp_path / "build" / f"{table.code}.xlsx", table, rows, **kwargs).read_bytes()
-

@@ -27,10 +27,24 @@ FIRST_DATA_ROW = 4  # title row, then a two-level header
 OVERRIDES = {
     "1.3.2": {"fulltime_total": 6000},
     "7.1": {"enrolled_students": 500},
-    "5.2": {"expenditure_total": 700.0, "infrastructure": 100.0, "equipment_purchase": 100.0, "daily_teaching": 100.0,
-            "teaching_reform": 100.0, "faculty_development": 100.0, "student_support": 100.0, "other_expenditure": 100.0},
-    "5.1": {"income_total": 400.0, "fiscal_appropriation": 100.0, "special_appropriation": 100.0, "tuition": 100.0,
-            "social_donation": 50.0, "other_income": 50.0},
+    "5.2": {
+        "expenditure_total": 700.0,
+        "infrastructure": 100.0,
+        "equipment_purchase": 100.0,
+        "daily_teaching": 100.0,
+        "teaching_reform": 100.0,
+        "faculty_development": 100.0,
+        "student_support": 100.0,
+        "other_expenditure": 100.0,
+    },
+    "5.1": {
+        "income_total": 400.0,
+        "fiscal_appropriation": 100.0,
+        "special_appropriation": 100.0,
+        "tuition": 100.0,
+        "social_donation": 50.0,
+        "other_income": 50.0,
+    },
 }
 
 
@@ -65,8 +79,14 @@ class QualityWarehouse:
         create_raw_tables(self.conn, self.catalog)
         run_sql(self.conn, "raw/ingest_log")
 
-    def add_school(self, code: str, name: str | None = None, active_from: int | None = 2020,
-                   active_to: int | None = None, status: str = "active") -> None:
+    def add_school(
+        self,
+        code: str,
+        name: str | None = None,
+        active_from: int | None = 2020,
+        active_to: int | None = None,
+        status: str = "active",
+    ) -> None:
         self.conn.execute(
             "insert into ref.schools values (?, ?, '综合', '公办', ?, [], ?, ?)",
             [code, name or f"广西{code}职业技术学院", status, active_from, active_to],
@@ -81,31 +101,62 @@ class QualityWarehouse:
         names = [column.name for column in table.columns]
         source = self.source_file(code, year, table)
         values = [
-            [row.get(name) for name in names] + [code, year, source, "sha", dt.datetime(year, 10, 1), FIRST_DATA_ROW + i]
+            [row.get(name) for name in names]
+            + [code, year, source, "sha", dt.datetime(year, 10, 1), FIRST_DATA_ROW + i]
             for i, row in enumerate(rows)
         ]
-        columns = ", ".join(f'"{name}"' for name in [*names, "school_code", "year", "source_file", "file_sha256",
-                                                      "ingested_at", "row_no"])
+        columns = ", ".join(
+            f'"{name}"'
+            for name in [*names, "school_code", "year", "source_file", "file_sha256", "ingested_at", "row_no"]
+        )
         marks = ", ".join("?" for _ in range(len(names) + 6))
         self.conn.executemany(f'insert into raw."{table.table_name}" ({columns}) values ({marks})', values)
 
-    def log(self, code: str, year: int, table: CatalogTable, *, status: str = "loaded", rows: int = 0,
-            period_year: int | None = None, exported_at: dt.datetime | None = None, reason: str | None = None,
-            coercion_failures: int = 0, extra_columns: list[str] | None = None, source_file: str | None = None) -> None:
+    def log(
+        self,
+        code: str,
+        year: int,
+        table: CatalogTable,
+        *,
+        status: str = "loaded",
+        rows: int = 0,
+        period_year: int | None = None,
+        exported_at: dt.datetime | None = None,
+        reason: str | None = None,
+        coercion_failures: int = 0,
+        extra_columns: list[str] | None = None,
+        source_file: str | None = None,
+    ) -> None:
         """One `raw.ingest_log` row; `period_year=0` stands for a title naming no 学年."""
         period = year if period_year is None else (period_year or None)
-        title = f"广西{code}职业技术学院 表{table.code} {table.name_zh}" + (f"（{period - 1}-{period}学年）" if period else "")
+        title = f"广西{code}职业技术学院 表{table.code} {table.name_zh}" + (
+            f"（{period - 1}-{period}学年）" if period else ""
+        )
         self.conn.execute(
             "insert into raw.ingest_log (source_file, file_sha256, archived_path, school_code, year, table_code, status, "
             "rows, reason, reason_en, title, period_year, exported_at, ingested_at, extra_columns, coercion_failures) "
             "values (?, 'sha', null, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [source_file or self.source_file(code, year, table), code, year, table.code, status, rows, reason,
-             reason and f"{reason} (en)", title, period, exported_at or dt.datetime(year, 9, 20, 10, 0),
-             dt.datetime(year, 10, 1), extra_columns or [], coercion_failures],
+            [
+                source_file or self.source_file(code, year, table),
+                code,
+                year,
+                table.code,
+                status,
+                rows,
+                reason,
+                reason and f"{reason} (en)",
+                title,
+                period,
+                exported_at or dt.datetime(year, 9, 20, 10, 0),
+                dt.datetime(year, 10, 1),
+                extra_columns or [],
+                coercion_failures,
+            ],
         )
 
-    def deliver(self, code: str, year: int, skip: tuple[str, ...] = (), rows: dict[str, list[dict]] | None = None,
-                **log_options) -> None:
+    def deliver(
+        self, code: str, year: int, skip: tuple[str, ...] = (), rows: dict[str, list[dict]] | None = None, **log_options
+    ) -> None:
         """A clean delivery of every catalogued table but `skip`; `rows` replaces a table's rows."""
         for table in self.catalog.tables:
             if table.code in skip:

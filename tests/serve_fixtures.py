@@ -39,8 +39,12 @@ def served(home: Path):
     port = free_port()
     zhengai = os.path.join(os.path.dirname(sys.executable), "zhengai")
     env = {**os.environ, "ZHENGAI_HOME": str(home)}
-    process = subprocess.Popen([zhengai, "serve", "--host", "127.0.0.1", "--port", str(port)], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [zhengai, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + STARTUP_SECONDS
         while True:

@@ -66,7 +66,9 @@ def create_input_tables(conn: duckdb.DuckDBPyConnection) -> None:
 
 
 def add_school(conn, code: str, name: str, school_type: str) -> None:
-    conn.execute("insert into ref.schools values (?, ?, ?, '公办', 'active', [], 2000, null)", [code, name, school_type])
+    conn.execute(
+        "insert into ref.schools values (?, ?, ?, '公办', 'active', [], 2000, null)", [code, name, school_type]
+    )
 
 
 def add_value(conn, code: str, year: int, indicator: str, value: float | None) -> None:
@@ -138,7 +140,9 @@ def populate_province(conn, schools: int, years: list[int], seed: int, school_ty
     for index in range(schools):
         code = school_code(index)
         codes.append(code)
-        school_rows.append((code, school_name(index), school_types[index % len(school_types)], "公办", "active", [], 2000, None))
+        school_rows.append(
+            (code, school_name(index), school_types[index % len(school_types)], "公办", "active", [], 2000, None)
+        )
         base = {indicator: typical * rng.uniform(0.7, 1.5) for indicator, typical in indicators}
         for year in years:
             for indicator, _ in indicators:
@@ -146,16 +150,30 @@ def populate_province(conn, schools: int, years: list[int], seed: int, school_ty
                 value_rows.append((code, year, indicator, value, None, None))
             for element in elements:
                 level = rng.choices(levels, level_weights)[0]
-                reasons = [f"要素{element}的指标在{year}年低于合格值，需改进。"] if level != "green" else ["未触发预警的指标：全部达标。"]
+                reasons = (
+                    [f"要素{element}的指标在{year}年低于合格值，需改进。"]
+                    if level != "green"
+                    else ["未触发预警的指标：全部达标。"]
+                )
                 warning_rows.append((code, year, element, level, LEVEL_ZH[level], 0.0, reasons))
             for table in tables:
                 status = rng.choices(statuses, status_weights)[0]
                 status_rows.append((code, year, table, status, "" if status == "ok" else f"表{table}检查未通过"))
                 if status in ("warn", "invalid"):
-                    issue_rows.append((
-                        code, year, table, None, "fixture", "error" if status == "invalid" else "warn",
-                        rng.randint(1, 20), "", f"表{table}有取值超出允许范围的单元格，请核对第3行起的数据。", "",
-                    ))
+                    issue_rows.append(
+                        (
+                            code,
+                            year,
+                            table,
+                            None,
+                            "fixture",
+                            "error" if status == "invalid" else "warn",
+                            rng.randint(1, 20),
+                            "",
+                            f"表{table}有取值超出允许范围的单元格，请核对第3行起的数据。",
+                            "",
+                        )
+                    )
     conn.executemany("insert into ref.schools values (?, ?, ?, ?, ?, ?, ?, ?)", school_rows)
     insert_rows(conn, "mart.indicator_values", value_rows)
     insert_rows(conn, "mart.element_warnings", warning_rows)
@@ -178,8 +196,10 @@ def card_rows(codes: list[str], years: list[int], seed: int) -> list[tuple]:
         for year in years:
             card = rng.choices(cards, weights)[0]
             below = {"限制招生": 1, "暂停招生": 2}.get(card, 0)
-            deciding = ["books_per_student", "equipment_value_per_student"][:max(below, 1)]
-            reasons = [f"生均图书为40.0册，低于限制招生值50册（该限制招生值未经核实）：{below}项基本办学条件指标未达到限制招生要求。"]
+            deciding = ["books_per_student", "equipment_value_per_student"][: max(below, 1)]
+            reasons = [
+                f"生均图书为40.0册，低于限制招生值50册（该限制招生值未经核实）：{below}项基本办学条件指标未达到限制招生要求。"
+            ]
             rows.append((code, year, "综合", card, False, below, below and 1, deciding, [], below > 0, reasons))
     return rows
 
@@ -190,10 +210,14 @@ def insert_rows(conn, table: str, rows: list[tuple]) -> None:
         return
     import polars as pl
 
-    columns = [name for (name,) in conn.execute(
-        "select column_name from information_schema.columns where table_schema || '.' || table_name = ? "
-        "order by ordinal_position", [table]
-    ).fetchall()]
+    columns = [
+        name
+        for (name,) in conn.execute(
+            "select column_name from information_schema.columns where table_schema || '.' || table_name = ? "
+            "order by ordinal_position",
+            [table],
+        ).fetchall()
+    ]
     frame = pl.DataFrame(rows, schema=columns, orient="row", infer_schema_length=None)
     conn.register("incoming_rows", frame.to_arrow())
     conn.execute(f"insert into {table} select * from incoming_rows")

@@ -20,11 +20,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from site_fixtures import fixture_warehouse, populate_province
 
 from assets.site import load_site_inputs, write_college_dashboards, write_province_overview
 from dashboards.common import write_plotly_js
 from pipelines.settings import REFERENCE_DIR
+from site_fixtures import fixture_warehouse, populate_province
 
 CHROMIUM = shutil.which("chromium")
 pytestmark = pytest.mark.skipif(
@@ -103,10 +103,24 @@ def chromium(profile: Path, reach_loopback: bool = False):
     proxy = ["--proxy-server=http://127.0.0.1:9"] + ([] if reach_loopback else ["--proxy-bypass-list=<-loopback>"])
     process = subprocess.Popen(
         [
-            CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--no-default-browser-check",
-            "--disable-extensions", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--disable-default-apps", "--mute-audio", "--window-size=1280,1800", *proxy,
-            "--remote-debugging-port=0", "--remote-allow-origins=*", f"--user-data-dir={profile}", "about:blank",
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--no-default-browser-check",
+            "--disable-extensions",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-default-apps",
+            "--mute-audio",
+            "--window-size=1280,1800",
+            *proxy,
+            "--remote-debugging-port=0",
+            "--remote-allow-origins=*",
+            f"--user-data-dir={profile}",
+            "about:blank",
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -196,7 +210,9 @@ def load_and_inspect(
 
 def test_college_dashboard_renders_offline(built_site, browser, tmp_path):
     site, codes = built_site
-    charts, errors, remote = load_and_inspect(browser, site / "schools" / codes[0] / "index.html", tmp_path / "college.png")
+    charts, errors, remote = load_and_inspect(
+        browser, site / "schools" / codes[0] / "index.html", tmp_path / "college.png"
+    )
     catalogued = (REFERENCE_DIR / "indicators.csv").read_text(encoding="utf-8").strip().count("\n")
     assert len(charts) == catalogued, "one trend chart per indicator"
     assert all(chart["width"] > 0 and chart["height"] > 0 and chart["traces"] > 0 for chart in charts), charts

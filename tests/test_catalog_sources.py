@@ -5,8 +5,16 @@ import shutil
 
 import pytest
 
-from pipelines.catalog import (BASE_VERSION, CONFIDENCE_LEVELS, PLATFORM_VERSIONS, load_catalog, load_crosswalk,
-                               load_header_aliases, read_catalog, read_crosswalk)
+from pipelines.catalog import (
+    BASE_VERSION,
+    CONFIDENCE_LEVELS,
+    PLATFORM_VERSIONS,
+    load_catalog,
+    load_crosswalk,
+    load_header_aliases,
+    read_catalog,
+    read_crosswalk,
+)
 from pipelines.settings import REFERENCE_DIR
 
 
@@ -14,7 +22,11 @@ def unsourced(catalog) -> list[str]:
     """Every table or column row without a source, or with a confidence outside the allowed set."""
     found = []
     for table in catalog.tables + catalog.shapes:
-        if not table.source or table.confidence not in CONFIDENCE_LEVELS or table.platform_version not in PLATFORM_VERSIONS:
+        if (
+            not table.source
+            or table.confidence not in CONFIDENCE_LEVELS
+            or table.platform_version not in PLATFORM_VERSIONS
+        ):
             found.append(f"{table.platform_version} {table.code}")
         for column in table.columns:
             if not column.source or column.confidence not in CONFIDENCE_LEVELS:
@@ -25,15 +37,21 @@ def unsourced(catalog) -> list[str]:
 def unmapped(crosswalk, catalog) -> list[str]:
     """Every crosswalk row whose V2 code the catalog does not have, or without source and confidence."""
     codes = set(catalog.codes)
-    return [f"{entry.platform_version} {entry.table_code}" for entry in crosswalk
-            if entry.v2_table_code not in codes or not entry.source or entry.confidence not in CONFIDENCE_LEVELS]
+    return [
+        f"{entry.platform_version} {entry.table_code}"
+        for entry in crosswalk
+        if entry.v2_table_code not in codes or not entry.source or entry.confidence not in CONFIDENCE_LEVELS
+    ]
 
 
 def test_every_table_and_column_names_its_source_and_confidence():
     catalog = load_catalog()
     assert unsourced(catalog) == []
-    assert all(column.platform_version == table.platform_version
-               for table in catalog.tables + catalog.shapes for column in table.columns)
+    assert all(
+        column.platform_version == table.platform_version
+        for table in catalog.tables + catalog.shapes
+        for column in table.columns
+    )
 
 
 def test_raw_tables_are_the_v2_tables_and_later_shapes_land_in_them():

@@ -72,7 +72,10 @@ def ui(demo_home, tmp_path):
     with open(log, "wb") as out:
         process = subprocess.Popen(
             [str(zhengai), "ui", "--port", str(free_port())],
-            env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     try:
         yield process, log

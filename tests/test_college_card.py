@@ -11,8 +11,9 @@ from indicator_fixtures import MiniWarehouse, typical_college
 STUDENTS = 1080  # typical_college's 折合在校生; it meets every 综合 合格 value
 
 
-def college_year(warehouse: MiniWarehouse, school: str, year: int, books_per_student: float = 80,
-                 equipment_per_student: float = 5500) -> None:
+def college_year(
+    warehouse: MiniWarehouse, school: str, year: int, books_per_student: float = 80, equipment_per_student: float = 5500
+) -> None:
     """typical_college with its 生均图书 and 生均设备值 set (综合: 合格 80 / 4000, 限制招生 50 / 3000)."""
     typical_college(warehouse, school, year, books_total=round(books_per_student * STUDENTS))
     warehouse.conn.execute(
@@ -78,7 +79,9 @@ def test_the_card_follows_the_rule_across_years(province, school, year, expected
 
 def test_a_card_says_why_and_whether_it_rests_on_unconfirmed_values(province):
     yellow = card(province, "10001", 2020)
-    assert any("生均图书为40.0册，低于限制招生值50册（该限制招生值未经核实）" in reason for reason in yellow["reasons_zh"])
+    assert any(
+        "生均图书为40.0册，低于限制招生值50册（该限制招生值未经核实）" in reason for reason in yellow["reasons_zh"]
+    )
     assert yellow["rests_on_unconfirmed"] is True  # no 高职 限制招生 value is confirmed
     red = card(province, "10001", 2022)
     assert any("连续3年" in reason and "表二备注4" in reason for reason in red["reasons_zh"])
@@ -86,8 +89,11 @@ def test_a_card_says_why_and_whether_it_rests_on_unconfirmed_values(province):
     assert two["below_restricted_count"] == 2 and any("暂停招生（红牌）" in reason for reason in two["reasons_zh"])
     qualified = card(province, "10001", 2023)
     assert qualified["deciding_indicators"] == [
-        "student_teacher_ratio", "postgrad_teacher_share", "teaching_admin_area_per_student",
-        "equipment_value_per_student", "books_per_student",
+        "student_teacher_ratio",
+        "postgrad_teacher_share",
+        "teaching_admin_area_per_student",
+        "equipment_value_per_student",
+        "books_per_student",
     ]
     assert qualified["rests_on_unconfirmed"] is False  # the 综合 合格 values are confirmed
     missing = card(province, "10003", 2021)

@@ -19,11 +19,18 @@ import pytest
 
 from assets.mart import build_marts, load_warning_rules
 from pipelines.cli import run_config
-from pipelines.demo.recovery import TARGET_MATCH_SHARE, confusion, match_share, outcomes, reds_without_a_threshold_cause, unexplained_misses
 from pipelines.definitions import defs
+from pipelines.demo.province import generate_province
+from pipelines.demo.recovery import (
+    TARGET_MATCH_SHARE,
+    confusion,
+    match_share,
+    outcomes,
+    reds_without_a_threshold_cause,
+    unexplained_misses,
+)
 from pipelines.schedules import NIGHTLY_JOB
 from pipelines.settings import get_settings
-from pipelines.demo.province import generate_province
 
 AS_OF = "2024-12-01"
 YEARS = [2023, 2024]
@@ -71,7 +78,9 @@ def test_every_generated_file_is_ingested_with_its_row_count(province):
     conn = province["first"]
     quarantined = {d["school_code"] for d in province["manifest"]["defects"] if d["kind"] == "corrupt_file"}
     corrupt = {
-        (d["school_code"], d["year"], d["table_code"]) for d in province["manifest"]["defects"] if d["kind"] == "corrupt_file"
+        (d["school_code"], d["year"], d["table_code"])
+        for d in province["manifest"]["defects"]
+        if d["kind"] == "corrupt_file"
     }
     expected: dict[tuple, int] = {}
     for entry in province["manifest"]["files"]:
@@ -91,7 +100,9 @@ def test_every_generated_file_is_ingested_with_its_row_count(province):
 
 
 def test_the_second_run_finds_every_file_unchanged_and_the_same_verdicts(province):
-    statuses = {status for (status,) in province["second"].execute("select distinct status from raw.ingest_log").fetchall()}
+    statuses = {
+        status for (status,) in province["second"].execute("select distinct status from raw.ingest_log").fetchall()
+    }
     assert statuses <= {"unchanged", "quarantined"}
     for table in (*QUALITY_TABLES, "mart.element_warnings", "mart.school_risk"):
         assert snapshot(province["first"], table) == snapshot(province["second"], table), table
@@ -183,7 +194,10 @@ def test_every_element_of_every_college_has_a_level_and_insufficient_is_never_gr
 
 def test_the_site_holds_every_college_and_the_province(province):
     site: Path = province["site"]
-    codes = [code for (code,) in province["second"].execute("select distinct school_code from mart.element_warnings").fetchall()]
+    codes = [
+        code
+        for (code,) in province["second"].execute("select distinct school_code from mart.element_warnings").fetchall()
+    ]
     assert (site / "province" / "index.html").is_file()
     assert (site / "assets" / "plotly.min.js").is_file()
     for code in codes:
@@ -203,17 +217,22 @@ def test_the_manifest_written_beside_the_inbox_matches_the_returned_one(province
 def published_state(home: Path) -> dict:
     """Every published file by content: the warehouse and each page of the site the link points to."""
     site = (home / "site").resolve()
-    pages = {str(path.relative_to(site)): hashlib.sha256(path.read_bytes()).hexdigest()
-             for path in sorted(site.rglob("*")) if path.is_file()}
-    return {"warehouse": hashlib.sha256((home / "warehouse.duckdb").read_bytes()).hexdigest(),
-            "site_target": os.readlink(home / "site"), "pages": pages}
+    pages = {
+        str(path.relative_to(site)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(site.rglob("*"))
+        if path.is_file()
+    }
+    return {
+        "warehouse": hashlib.sha256((home / "warehouse.duckdb").read_bytes()).hexdigest(),
+        "site_target": os.readlink(home / "site"),
+        "pages": pages,
+    }
 
 
 def test_a_run_that_crashes_half_way_through_the_site_leaves_the_previous_site_published(province, monkeypatch):
     import assets.site
-    from serve_fixtures import served
-
     from pipelines.tokens import issue_token
+    from serve_fixtures import served
 
     home = province["home"]
     monkeypatch.setenv("ZHENGAI_HOME", str(home))
@@ -230,7 +249,9 @@ def test_a_run_that_crashes_half_way_through_the_site_leaves_the_previous_site_p
     monkeypatch.setattr(assets.site, "build_college_page", crash_after_three)
     job = defs().resolve_job_def(NIGHTLY_JOB)
     with dg.DagsterInstance.ephemeral() as instance:
-        crashed = job.execute_in_process(instance=instance, run_config=run_config(AS_OF, "WARNING"), raise_on_error=False)
+        crashed = job.execute_in_process(
+            instance=instance, run_config=run_config(AS_OF, "WARNING"), raise_on_error=False
+        )
     assert not crashed.success and len(built) == 3
     assert published_state(home) == before
     assert (home / "site-builds").is_dir() and len(list((home / "site-builds").iterdir())) == 3  # the crashed one aside
@@ -269,14 +290,17 @@ def missing_column(rows):
         del row["school_type"]
 
 
-@pytest.mark.parametrize("mistake, expected", [
-    (blank_type, "第 3 行：院校类型（school_type）为空"),  # rows[1] is the second row under the header
-    (misspelt_type, "第 3 行：院校类型（school_type）“理工类”不在类型表中"),
-    (duplicated_code, "与第 4 行重复"),
-    (unknown_successor, "第 3 行：succeeded 中的 99999 不在名册中"),
-    (bad_status, "第 3 行：状态（status）应为 active/renamed/merged/closed，实为“open”"),
-    (missing_column, "第 1 行（表头）缺少列：school_type"),
-])
+@pytest.mark.parametrize(
+    "mistake, expected",
+    [
+        (blank_type, "第 3 行：院校类型（school_type）为空"),  # rows[1] is the second row under the header
+        (misspelt_type, "第 3 行：院校类型（school_type）“理工类”不在类型表中"),
+        (duplicated_code, "与第 4 行重复"),
+        (unknown_successor, "第 3 行：succeeded 中的 99999 不在名册中"),
+        (bad_status, "第 3 行：状态（status）应为 active/renamed/merged/closed，实为“open”"),
+        (missing_column, "第 1 行（表头）缺少列：school_type"),
+    ],
+)
 def test_a_bad_registry_is_refused_before_the_run_and_the_last_results_stay_published(
     province, monkeypatch, capsys, mistake, expected
 ):
@@ -321,7 +345,10 @@ def test_the_levels_the_generator_drew_are_recovered_and_every_miss_is_a_defect(
     # a drawn band is never recovered as another band: only defects turn a level into 数据不足
     assert all(recovered in (drawn, "insufficient") for drawn, recovered in counts), counts
     untouched = [row for row in rows if not row.explained_by]
-    assert match_share(untouched) >= TARGET_MATCH_SHARE and match_share([r for r in untouched if r.banded]) >= TARGET_MATCH_SHARE
+    assert (
+        match_share(untouched) >= TARGET_MATCH_SHARE
+        and match_share([r for r in untouched if r.banded]) >= TARGET_MATCH_SHARE
+    )
     assert unexplained_misses(rows) == []
     # the defects do cost something: some drawn level is not recovered because of one
     assert any(not row.matched and row.explained_by for row in rows)

@@ -23,8 +23,19 @@ from pipelines.secretariat.experts import (
 )
 from pipelines.settings import get_settings
 
-HEADER = ["expert_id", "name_zh", "kind", "employer_name", "employer_code", "past_employer_codes", "city",
-          "specialties", "status", "removed_on", "removed_reason"]
+HEADER = [
+    "expert_id",
+    "name_zh",
+    "kind",
+    "employer_name",
+    "employer_code",
+    "past_employer_codes",
+    "city",
+    "specialties",
+    "status",
+    "removed_on",
+    "removed_reason",
+]
 RULES = load_expert_rules()
 YEAR = 2026
 
@@ -47,8 +58,15 @@ def pool_text(rows: list[dict]) -> str:
 
 
 def expert(expert_id: str, kind: str, **cells) -> dict:
-    return {"expert_id": expert_id, "name_zh": f"专家{expert_id}", "kind": kind, "employer_name": "某单位",
-            "city": "梧州", "status": "active", **cells}
+    return {
+        "expert_id": expert_id,
+        "name_zh": f"专家{expert_id}",
+        "kind": kind,
+        "employer_name": "某单位",
+        "city": "梧州",
+        "status": "active",
+        **cells,
+    }
 
 
 def clean_pool(per_kind: int = 3) -> list[dict]:
@@ -57,10 +75,22 @@ def clean_pool(per_kind: int = 3) -> list[dict]:
 
 
 def inputs(pool_rows: list[dict], plan: list[str], seed: int = 1, rules: dict | None = None, fields=None) -> dict:
-    values = {**{k: str(v) for k, v in RULES.as_dict().items() if not isinstance(v, list)},
-              "leader_kinds": "|".join(RULES.leader_kinds), "cities": "", "same_city_excluded": "1", **(rules or {})}
-    return {"year": YEAR, "seed": seed, "rules": values, "plan_codes": plan, "colleges": COLLEGES,
-            "fields": fields or {}, "pool": parse_pool(pool_text(pool_rows), "experts.csv")}
+    values = {
+        **{k: str(v) for k, v in RULES.as_dict().items() if not isinstance(v, list)},
+        "leader_kinds": "|".join(RULES.leader_kinds),
+        "cities": "",
+        "same_city_excluded": "1",
+        **(rules or {}),
+    }
+    return {
+        "year": YEAR,
+        "seed": seed,
+        "rules": values,
+        "plan_codes": plan,
+        "colleges": COLLEGES,
+        "fields": fields or {},
+        "pool": parse_pool(pool_text(pool_rows), "experts.csv"),
+    }
 
 
 def group_of(groups: list[dict], code: str) -> dict:
@@ -79,8 +109,12 @@ def excluded_why(group: dict, expert_id: str) -> str:
 
 
 def test_clean_pool_loads_in_utf8_english_and_gbk_chinese_headers():
-    rows = clean_pool(1) + [expert("X1", "高职教育专家", past_employer_codes="13801:2010-2019|13805:2020-",
-                                   specialties="装备制造|电子与信息")]
+    rows = [
+        *clean_pool(1),
+        expert(
+            "X1", "高职教育专家", past_employer_codes="13801:2010-2019|13805:2020-", specialties="装备制造|电子与信息"
+        ),
+    ]
     english = parse_pool(pool_text(rows), "experts.csv")
     chinese_header = "专家编号,姓名,专家类别,工作单位,单位代码,曾任职单位,所在城市,专业领域,状态,除名日期,除名原因\n"
     gbk_bytes = (chinese_header + pool_text(rows).split("\n", 1)[1]).encode("gbk")
@@ -88,8 +122,10 @@ def test_clean_pool_loads_in_utf8_english_and_gbk_chinese_headers():
     pool_path().write_bytes(gbk_bytes)
     assert main(["experts", "list", "--json"]) == 0
     assert english[-1]["kind"] == "高职教育"
-    assert english[-1]["past_employers"] == [{"code": "13801", "from": 2010, "to": 2019},
-                                             {"code": "13805", "from": 2020, "to": None}]
+    assert english[-1]["past_employers"] == [
+        {"code": "13801", "from": 2010, "to": 2019},
+        {"code": "13805", "from": 2020, "to": None},
+    ]
     assert english[-1]["specialties"] == ["装备制造", "电子与信息"]
     assert len(english) == 4
 
@@ -97,22 +133,34 @@ def test_clean_pool_loads_in_utf8_english_and_gbk_chinese_headers():
 def test_every_problem_is_named_by_its_row(capsys):
     rows = [
         expert("A1", "行业企业"),
-        expert("A1", "行业企业"),                                  # row 3: duplicate id
-        expert("A2", "工程师"),                                    # row 4: unknown kind
-        expert("A3", "高职教育", employer_code="1380"),             # row 5: not a five-digit code
-        expert("A4", "高职教育", employer_code="99999"),            # row 6: code not in the registry
+        expert("A1", "行业企业"),  # row 3: duplicate id
+        expert("A2", "工程师"),  # row 4: unknown kind
+        expert("A3", "高职教育", employer_code="1380"),  # row 5: not a five-digit code
+        expert("A4", "高职教育", employer_code="99999"),  # row 6: code not in the registry
         expert("A5", "高职教育", past_employer_codes="13801/2010"),  # row 7: bad past employers
-        expert("A6", "高职教育", status="removed"),                 # row 8: removed without date or reason
-        expert("A7", "高职教育", name_zh=""),                       # row 9: no name
-        expert("A8", "高职教育", status="退休"),                     # row 10: unknown status
+        expert("A6", "高职教育", status="removed"),  # row 8: removed without date or reason
+        expert("A7", "高职教育", name_zh=""),  # row 9: no name
+        expert("A8", "高职教育", status="退休"),  # row 10: unknown status
     ]
     with pytest.raises(PoolError) as refused:
         parse_pool(pool_text(rows), "experts.csv", known_codes={c["school_code"] for c in COLLEGES})
     message = str(refused.value)
-    for row_no, words in [(3, "与第 2 行重复"), (4, "工程师"), (5, "应为 5 位学校代码"), (6, "不在院校名册中"),
-                          (7, "13801/2010"), (8, "除名日期"), (8, "除名原因"), (9, "姓名"), (10, "退休")]:
+    for row_no, words in [
+        (3, "与第 2 行重复"),
+        (4, "工程师"),
+        (5, "应为 5 位学校代码"),
+        (6, "不在院校名册中"),
+        (7, "13801/2010"),
+        (8, "除名日期"),
+        (8, "除名原因"),
+        (9, "姓名"),
+        (10, "退休"),
+    ]:
         assert any(line.strip().startswith(f"第 {row_no} 行") and words in line for line in message.splitlines()), (
-            row_no, words, message)
+            row_no,
+            words,
+            message,
+        )
     assert "第 2 行" not in message.replace("与第 2 行重复", "")
     pool_path().parent.mkdir(parents=True)
     pool_path().write_text(pool_text(rows), encoding="utf-8")
@@ -136,51 +184,60 @@ def test_families_join_predecessors_successors_and_co_merged_colleges():
     assert family["13805"] == {"13805"}
 
 
-@pytest.mark.parametrize("cells, words", [
-    ({"employer_code": "13802"}, "现任职于本校"),                          # the college itself
-    ({"employer_code": "13801"}, "前身或后继学校"),                        # its predecessor
-    ({"past_employer_codes": "13802:2015-2023"}, "离职不满 5 年"),         # past employer, recent
-    ({"past_employer_codes": "13801:2000-"}, "仍在职"),                    # still there (open end)
-    ({"city": "柳州"}, "同城回避"),                                       # same city
-    ({"status": "removed", "removed_on": "2025-01-01", "removed_reason": "违反纪律"}, "除名"),
-])
+@pytest.mark.parametrize(
+    "cells, words",
+    [
+        ({"employer_code": "13802"}, "现任职于本校"),  # the college itself
+        ({"employer_code": "13801"}, "前身或后继学校"),  # its predecessor
+        ({"past_employer_codes": "13802:2015-2023"}, "离职不满 5 年"),  # past employer, recent
+        ({"past_employer_codes": "13801:2000-"}, "仍在职"),  # still there (open end)
+        ({"city": "柳州"}, "同城回避"),  # same city
+        ({"status": "removed", "removed_on": "2025-01-01", "removed_reason": "违反纪律"}, "除名"),
+    ],
+)
 def test_each_conflict_kind_keeps_the_expert_out_and_says_why(cells, words):
     # The conflicted expert is the best specialty match: only the conflict can keep it out.
     suspect = expert("S1", "行业企业", specialties="装备制造", **cells)
-    groups = form_groups(inputs(clean_pool() + [suspect], ["13802"], fields={"13802": ["装备制造"]}))
+    groups = form_groups(inputs([*clean_pool(), suspect], ["13802"], fields={"13802": ["装备制造"]}))
     group = group_of(groups, "13802")
     assert "S1" not in chosen_ids(group)
     assert words in excluded_why(group, "S1")
-    control = form_groups(inputs(clean_pool() + [expert("S1", "行业企业", specialties="装备制造")], ["13802"],
-                                 fields={"13802": ["装备制造"]}))
+    control = form_groups(
+        inputs(
+            [*clean_pool(), expert("S1", "行业企业", specialties="装备制造")], ["13802"], fields={"13802": ["装备制造"]}
+        )
+    )
     assert "S1" in chosen_ids(group_of(control, "13802"))
 
 
 def test_successor_staff_conflict_with_a_predecessor_under_review():
     # 13803 succeeded 13804: reviewing 13804, an expert employed by 13803 is out.
     suspect = expert("S1", "行业企业", employer_code="13803", specialties="装备制造")
-    group = group_of(form_groups(inputs(clean_pool() + [suspect], ["13804"], fields={"13804": ["装备制造"]})), "13804")
+    group = group_of(form_groups(inputs([*clean_pool(), suspect], ["13804"], fields={"13804": ["装备制造"]})), "13804")
     assert "S1" not in chosen_ids(group)
     assert "前身或后继学校" in excluded_why(group, "S1")
 
 
 def test_an_old_past_employer_and_a_different_city_are_no_conflict():
     fine = expert("S1", "行业企业", past_employer_codes="13802:2000-2015", city="南宁", specialties="装备制造")
-    group = group_of(form_groups(inputs(clean_pool() + [fine], ["13802"], fields={"13802": ["装备制造"]})), "13802")
+    group = group_of(form_groups(inputs([*clean_pool(), fine], ["13802"], fields={"13802": ["装备制造"]})), "13802")
     assert "S1" in chosen_ids(group)
 
 
 def test_same_city_is_allowed_when_the_rules_say_so():
     local = expert("S1", "行业企业", city="柳州", specialties="装备制造")
-    on = form_groups(inputs(clean_pool() + [local], ["13802"], fields={"13802": ["装备制造"]}))
-    off = form_groups(inputs(clean_pool() + [local], ["13802"], rules={"same_city_excluded": "0"},
-                             fields={"13802": ["装备制造"]}))
+    on = form_groups(inputs([*clean_pool(), local], ["13802"], fields={"13802": ["装备制造"]}))
+    off = form_groups(
+        inputs([*clean_pool(), local], ["13802"], rules={"same_city_excluded": "0"}, fields={"13802": ["装备制造"]})
+    )
     assert "S1" not in chosen_ids(on[0]) and "S1" in chosen_ids(off[0])
 
 
 def test_removed_experts_are_never_chosen_even_when_nobody_else_is_left():
-    removed = [expert(f"R{i}", kind, status="removed", removed_on="2025-01-01", removed_reason="违反纪律")
-               for i, kind in enumerate(KINDS)]
+    removed = [
+        expert(f"R{i}", kind, status="removed", removed_on="2025-01-01", removed_reason="违反纪律")
+        for i, kind in enumerate(KINDS)
+    ]
     groups = form_groups(inputs(removed, ["13805"]))
     assert chosen_ids(groups[0]) == set()
     assert not groups[0]["formed"] and "已除名 1 人" in groups[0]["problems"][0]
@@ -249,16 +306,18 @@ def write_registry() -> None:
     path = get_settings().registry
     path.parent.mkdir(parents=True)
     lines = ["school_code,name_zh,school_type,ownership,status,succeeded,active_from,active_to,city"]
-    lines += [f"{c['school_code']},{c['name_zh']},综合,公办,active,{'|'.join(c['succeeded'])},,,{c['city']}"
-              for c in COLLEGES]
+    lines += [
+        f"{c['school_code']},{c['name_zh']},综合,公办,active,{'|'.join(c['succeeded'])},,,{c['city']}" for c in COLLEGES
+    ]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def write_plan(year: int, codes: list[str]) -> None:
     path = get_settings().exports / "sampling" / str(year) / "plan.json"
     path.parent.mkdir(parents=True)
-    path.write_text(json.dumps({"plan": {"year": year, "selected": [{"school_code": c} for c in codes]}}),
-                    encoding="utf-8")
+    path.write_text(
+        json.dumps({"plan": {"year": year, "selected": [{"school_code": c} for c in codes]}}), encoding="utf-8"
+    )
 
 
 def test_assign_records_json_excel_and_html_with_every_input(capsys):
@@ -266,7 +325,7 @@ def test_assign_records_json_excel_and_html_with_every_input(capsys):
     write_plan(YEAR, ["13802", "13805"])
     hostile = expert("H1", "行业企业", name_zh='=HYPERLINK("http://x","y")', employer_name="+cmd|' /C calc'!A0")
     pool_path().parent.mkdir(parents=True)
-    pool_path().write_text(pool_text(clean_pool() + [hostile]), encoding="utf-8")
+    pool_path().write_text(pool_text([*clean_pool(), hostile]), encoding="utf-8")
     capsys.readouterr()
     assert main(["experts", "assign", "--year", str(YEAR), "--seed", "5", "--json"]) == 0
     printed = json.loads(capsys.readouterr().out)

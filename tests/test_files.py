@@ -13,8 +13,8 @@ from pipelines.files import atomic_copy, atomic_write, atomic_write_text
 
 def test_a_write_replaces_the_file_and_leaves_no_staging_file(tmp_path):
     target = tmp_path / "pages" / "index.html"
-    assert atomic_write_text(target, "第一版") == len("第一版".encode("utf-8"))
-    assert atomic_write_text(target, "第二版") == len("第二版".encode("utf-8"))
+    assert atomic_write_text(target, "第一版") == len("第一版".encode())
+    assert atomic_write_text(target, "第二版") == len("第二版".encode())
     assert target.read_text(encoding="utf-8") == "第二版"
     assert [path.name for path in target.parent.iterdir()] == ["index.html"]
 

@@ -84,8 +84,21 @@ def real_teacher_sheet() -> tuple[list[list], tuple]:
     """表6.1 as exports lay it out: two title rows and a 填报说明 row above a two-level header whose
     cells carry line breaks, full-width spaces and brackets, units and the 最高 wording; a note
     right below the header and a note and signature under the data."""
-    header_top = ["序号", "教工号", "姓\u3000名", "性别", "出生\n年月", "最高学历", None, "最高专业技术职务",
-                  "专业技术\n职务级别", "是否双师\n素质教师", "学年授课\n学时（学时）", "行业企业工作\n时间(年)", "备注"]
+    header_top = [
+        "序号",
+        "教工号",
+        "姓\u3000名",
+        "性别",
+        "出生\n年月",
+        "最高学历",
+        None,
+        "最高专业技术职务",
+        "专业技术\n职务级别",
+        "是否双师\n素质教师",
+        "学年授课\n学时（学时）",
+        "行业企业工作\n时间(年)",
+        "备注",
+    ]
     header_low = [None, None, None, None, None, "学历", "学位", None, None, None, None, None, None]
     rows = [
         ["广西测试职业技术学院人才培养工作状态数据采集表"],
@@ -117,32 +130,61 @@ def test_real_style_two_level_export_with_title_and_note_rows_loads(conn):
     assert loaded["title"].to_list() == ["副教授", "讲师"]
     assert loaded["teaching_hours"].to_list() == [320, 280]
     assert loaded["industry_years"].to_list() == [5.0, 0.0]
-    assert loaded["extra"].to_list()[1] == [("备注", "外聘转入")] or dict(loaded["extra"].to_list()[1]) == {"备注": "外聘转入"}
+    assert loaded["extra"].to_list()[1] == [("备注", "外聘转入")] or dict(loaded["extra"].to_list()[1]) == {
+        "备注": "外聘转入"
+    }
     log = log_row(conn, "6.1")
-    written = {"staff_no", "name", "gender", "birth_date", "highest_education", "highest_degree", "title",
-               "title_level", "is_double_qualified", "teaching_hours", "industry_years"}
+    written = {
+        "staff_no",
+        "name",
+        "gender",
+        "birth_date",
+        "highest_education",
+        "highest_degree",
+        "title",
+        "title_level",
+        "is_double_qualified",
+        "teaching_hours",
+        "industry_years",
+    }
     assert set(log["missing_columns"]) == {c.name for c in CATALOG.by_code("6.1").columns} - written
     assert log["extra_columns"] == ["备注"] and log["period_year"] == 2024
 
 
 def test_units_in_headers_and_titles_are_converted_and_recorded(conn):
-    area = [["表3.1 占地与校舍面积（2023-2024学年）"],
-            ["占地面积（亩）", "校舍面积（平方米）", None, None, None, None],
-            [None, "合计", "教学科研及辅助用房", "行政办公用房", "学生宿舍", "实践场所"],
-            [300, 120000, 60000, 10000, 40000, 10000]]
+    area = [
+        ["表3.1 占地与校舍面积（2023-2024学年）"],
+        ["占地面积（亩）", "校舍面积（平方米）", None, None, None, None],
+        [None, "合计", "教学科研及辅助用房", "行政办公用房", "学生宿舍", "实践场所"],
+        [300, 120000, 60000, 10000, 40000, 10000],
+    ]
     write_grid_xlsx(folder() / "表3.1 占地与校舍面积.xlsx", area, ((1, 0, 2, 0), (1, 1, 1, 5)))
-    equipment = [["表3.2 教学科研仪器设备（2023-2024学年）"], ["单位：元"],
-                 ["教学科研仪器设备值", "当年新增"], [12_345_678, 2_000_000]]
+    equipment = [
+        ["表3.2 教学科研仪器设备（2023-2024学年）"],
+        ["单位：元"],
+        ["教学科研仪器设备值", "当年新增"],
+        [12_345_678, 2_000_000],
+    ]
     write_grid_xlsx(folder() / "表3.2 教学科研仪器设备.xlsx", equipment)
     # no 序号 column here: the note rows below the header and under the data fall in catalogued columns
-    same_unit = [["表3.3 图书"], ["纸质图书总数（册）", "当年新增（册）"], ["填报说明：含合订本"], [500000, 20000],
-                 ["注：电子图书另表填报"]]
+    same_unit = [
+        ["表3.3 图书"],
+        ["纸质图书总数（册）", "当年新增（册）"],
+        ["填报说明：含合订本"],
+        [500000, 20000],
+        ["注：电子图书另表填报"],
+    ]
     write_grid_xlsx(folder() / "表3.3 图书.xlsx", same_unit)
     assert ingest_inbox(conn, get_settings()).loaded == 3
-    assert conn.sql("select land_area, dormitory_area from raw.campus_area").fetchall() == [(pytest.approx(200000.0), 40000.0)]
+    assert conn.sql("select land_area, dormitory_area from raw.campus_area").fetchall() == [
+        (pytest.approx(200000.0), 40000.0)
+    ]
     assert conn.sql("select equipment_value, equipment_value_new from raw.teaching_equipment").fetchall() == [
-        (pytest.approx(1234.5678), pytest.approx(200.0))]
-    assert conn.sql("select books_total, books_new, row_no from raw.library_holdings").fetchall() == [(500000, 20000, 4)]
+        (pytest.approx(1234.5678), pytest.approx(200.0))
+    ]
+    assert conn.sql("select books_total, books_new, row_no from raw.library_holdings").fetchall() == [
+        (500000, 20000, 4)
+    ]
     assert log_row(conn, "3.3")["coercion_failures"] == 0
     assert log_row(conn, "3.1")["conversions"] == ["land_area: 亩 ×666.667"]
     assert log_row(conn, "3.2")["conversions"] == ["equipment_value: 元 ×0.0001", "equipment_value_new: 元 ×0.0001"]
@@ -154,15 +196,21 @@ def test_units_in_headers_and_titles_are_converted_and_recorded(conn):
 
 def table_grid(code: str, rows: list[dict]) -> list[list]:
     table = CATALOG.by_code(code)
-    return ([[f"表{code} {table.name_zh}（{YEAR - 1}-{YEAR}学年）"], ["序号"] + [c.headers[0] for c in table.columns]]
-            + [[n] + [str(row[c.name]) if isinstance(row[c.name], dt.date) else row[c.name] for c in table.columns]
-               for n, row in enumerate(rows, start=1)])
+    return [
+        [f"表{code} {table.name_zh}（{YEAR - 1}-{YEAR}学年）"],
+        ["序号"] + [c.headers[0] for c in table.columns],
+    ] + [
+        [n] + [str(row[c.name]) if isinstance(row[c.name], dt.date) else row[c.name] for c in table.columns]
+        for n, row in enumerate(rows, start=1)
+    ]
 
 
 def test_xls_workbook_with_a_table_per_sheet_loads_like_xlsx(conn, tmp_path):
     majors, courses = sample_rows(CATALOG.by_code("7.1"), 3), sample_rows(CATALOG.by_code("7.2"), 4)
-    write_xls(folder() / "状态数据.xls", [("表7.1 专业设置", table_grid("7.1", majors)),
-                                          ("表7.2 课程设置", table_grid("7.2", courses))])
+    write_xls(
+        folder() / "状态数据.xls",
+        [("表7.1 专业设置", table_grid("7.1", majors)), ("表7.2 课程设置", table_grid("7.2", courses))],
+    )
     summary = ingest_inbox(conn, get_settings())
     assert (summary.loaded, summary.quarantined) == (2, 0)
     other = duckdb.connect()
@@ -170,8 +218,10 @@ def test_xls_workbook_with_a_table_per_sheet_loads_like_xlsx(conn, tmp_path):
     write_xlsx(settings.inbox / SCHOOL / str(YEAR) / "表7.1 专业设置.xlsx", CATALOG.by_code("7.1"), majors)
     ingest_inbox(other, settings)
     columns = ", ".join(f'"{c.name}"' for c in CATALOG.by_code("7.1").columns)
-    assert conn.sql(f"select {columns} from raw.majors order by all").fetchall() == \
-        other.sql(f"select {columns} from raw.majors order by all").fetchall()
+    assert (
+        conn.sql(f"select {columns} from raw.majors order by all").fetchall()
+        == other.sql(f"select {columns} from raw.majors order by all").fetchall()
+    )
     assert conn.sql("select count(*) from raw.courses").fetchone() == (4,)
 
 
@@ -207,16 +257,25 @@ def deliver_all(skip_columns: dict[str, set[str]], extra: dict[str, dict[str, st
         added = (extra or {}).get(table.code, {})
         rows = [{**row, **added} for row in rows]
         columns = [c.name for c in table.columns if c.name not in skip_columns.get(table.code, set())]
-        write_xlsx(folder() / f"表{table.code} {table.name_zh}.xlsx", table, rows, year=YEAR, columns=columns,
-                   extra_headers=tuple(added))
+        write_xlsx(
+            folder() / f"表{table.code} {table.name_zh}.xlsx",
+            table,
+            rows,
+            year=YEAR,
+            columns=columns,
+            extra_headers=tuple(added),
+        )
 
 
 def judged(warehouse: QualityWarehouse) -> dict[str, str]:
     warehouse.run(AS_OF, suites=("3.1", "6.1"))
     build_marts(warehouse.conn)
-    return dict(warehouse.conn.execute(
-        "select indicator_code, status from mart.indicator_values where school_code = ? and year = ?", [SCHOOL, YEAR]
-    ).fetchall())
+    return dict(
+        warehouse.conn.execute(
+            "select indicator_code, status from mart.indicator_values where school_code = ? and year = ?",
+            [SCHOOL, YEAR],
+        ).fetchall()
+    )
 
 
 def test_a_missing_column_costs_only_the_indicators_that_read_it():
@@ -225,7 +284,9 @@ def test_a_missing_column_costs_only_the_indicators_that_read_it():
     deliver_all({"3.1": {"dormitory_area", "practice_area"}})
     summary = ingest_inbox(warehouse.conn, get_settings())
     assert summary.quarantined == 0
-    assert warehouse.conn.sql("select land_area is not null, dormitory_area from raw.campus_area").fetchall() == [(True, None)]
+    assert warehouse.conn.sql("select land_area is not null, dormitory_area from raw.campus_area").fetchall() == [
+        (True, None)
+    ]
     status = judged(warehouse)
     (missing,) = warehouse.issues(check_name="missing_column", column_name="dormitory_area")
     assert missing["severity"] == "error" and "生均宿舍面积" in missing["message_zh"]
@@ -233,8 +294,11 @@ def test_a_missing_column_costs_only_the_indicators_that_read_it():
     (optional,) = warehouse.issues(check_name="missing_column", column_name="practice_area")
     assert optional["severity"] == "warn" and "没有指标依赖" in optional["message_zh"]
     # the suites' not-null finding on the absent column is not repeated beside missing_column
-    assert not [i for i in warehouse.issues(table_code="3.1") if i["column_name"] == "dormitory_area"
-                and i["check_name"] != "missing_column"]
+    assert not [
+        i
+        for i in warehouse.issues(table_code="3.1")
+        if i["column_name"] == "dormitory_area" and i["check_name"] != "missing_column"
+    ]
     assert warehouse.status(SCHOOL, YEAR, "3.1")[0] == "warn"
     assert status["dormitory_area_per_student"] == "excluded"
     assert status["teaching_admin_area_per_student"] == "ok"  # same table, other columns
@@ -271,12 +335,14 @@ def test_an_alias_recovers_the_column_on_the_next_run_without_a_new_export(alias
     assert cli.main(["catalog", "map", "6.1", row["header"], "is_double_qualified"]) == 0
     assert "已登记" in capsys.readouterr().out
     assert ("6.1", "双师型教师(是/否)", "is_double_qualified") in {
-        (a.table_code, a.header, a.column_name) for a in load_header_aliases(alias_file)}
+        (a.table_code, a.header, a.column_name) for a in load_header_aliases(alias_file)
+    }
 
     second = ingest_inbox(warehouse.conn, get_settings())  # the same files: only 6.1 is read again
     assert (second.loaded, second.unchanged) == (1, len(CATALOG.tables) - 1)
-    assert warehouse.conn.sql("select count(*), count(*) filter (where is_double_qualified) "
-                              "from raw.full_time_teachers").fetchone() == (3, 3)
+    assert warehouse.conn.sql(
+        "select count(*), count(*) filter (where is_double_qualified) from raw.full_time_teachers"
+    ).fetchone() == (3, 3)
     assert log_row(warehouse.conn, "6.1")["missing_columns"] == []
     assert judged(warehouse)["double_qualified_share"] == "ok"
     run_sql(warehouse.conn, "quality/unmapped_headers")
@@ -287,8 +353,11 @@ def test_an_alias_recovers_the_column_on_the_next_run_without_a_new_export(alias
 
 @pytest.mark.parametrize(
     ("arguments", "message"),
-    [(["9.9", "X", "name"], "没有表 9.9"), (["6.1", "X", "nonexistent"], "没有列 nonexistent"),
-     (["6.1", "出生年月", "name"], "已对应列 birth_date")],
+    [
+        (["9.9", "X", "name"], "没有表 9.9"),
+        (["6.1", "X", "nonexistent"], "没有列 nonexistent"),
+        (["6.1", "出生年月", "name"], "已对应列 birth_date"),
+    ],
 )
 def test_catalog_map_refuses_unknown_tables_and_columns_and_contradictions(alias_file, capsys, arguments, message):
     before = alias_file.read_bytes()
@@ -298,8 +367,10 @@ def test_catalog_map_refuses_unknown_tables_and_columns_and_contradictions(alias
 
 
 def test_an_alias_file_row_naming_an_unknown_column_is_refused_but_costs_the_ingest_only_that_alias(alias_file, conn):
-    alias_file.write_text("table_code,header,column_name,note\n6.1,工号2,no_such_column,\n6.1,双师型,is_double_qualified,\n",
-                          encoding="utf-8")
+    alias_file.write_text(
+        "table_code,header,column_name,note\n6.1,工号2,no_such_column,\n6.1,双师型,is_double_qualified,\n",
+        encoding="utf-8",
+    )
     with pytest.raises(ValueError, match="line 2"):
         load_header_aliases(alias_file)
     table = CATALOG.by_code("6.1")
@@ -317,8 +388,10 @@ def test_catalog_unmapped_lists_the_published_warehouse_headers(capsys):
         published.execute("create schema quality")
         published.execute(
             "create table quality.unmapped_headers as select * from (values "
-            "(2023, '6.1', '校内专任教师', '双师型', 2::bigint, 2::bigint, ['13829', '13830'], ['是'], 'is_double_qualified', '是否双师素质教师'), "
-            "(2024, '6.1', '校内专任教师', '双师型', 1::bigint, 1::bigint, ['13829'], ['否'], 'is_double_qualified', '是否双师素质教师'), "
+            "(2023, '6.1', '校内专任教师', '双师型', 2::bigint, 2::bigint, ['138"
+            "29', '13830'], ['是'], 'is_double_qualified', '是否双师素质教师'), "
+            "(2024, '6.1', '校内专任教师', '双师型', 1::bigint, 1::bigint, "
+            "['13829'], ['否'], 'is_double_qualified', '是否双师素质教师'), "
             "(2024, '3.1', '占地与校舍面积', '绿化面积', 1::bigint, 1::bigint, ['13830'], ['5000'], null, null)) "
             "as t(year, table_code, name_zh, header, files, colleges, school_codes, samples, likely_column, likely_header_zh)"
         )
@@ -334,15 +407,38 @@ def test_the_province_quality_page_lists_the_unmapped_headers():
     reference = QualityReference(
         tables=pl.DataFrame({"table_code": ["6.1"], "name_zh": ["校内专任教师"], "required": [True]}),
         elements=pl.DataFrame({"element_code": ["1.1"], "element_name": ["x"]}),
-        as_of=AS_OF, current_year=YEAR, deadlines={YEAR: dt.date(YEAR, 10, 31)}, issues_per_table=10,
+        as_of=AS_OF,
+        current_year=YEAR,
+        deadlines={YEAR: dt.date(YEAR, 10, 31)},
+        issues_per_table=10,
     )
-    status = pl.DataFrame({"school_code": [SCHOOL], "year": [YEAR], "table_code": ["6.1"], "status": ["warn"],
-                           "reasons_zh": ["缺少列"]})
-    issues = pl.DataFrame(schema={"school_code": pl.String, "year": pl.Int32, "table_code": pl.String,
-                                  "check_name": pl.String, "severity": pl.String, "message_zh": pl.String})
-    unmapped = pl.DataFrame({"year": [YEAR], "table_code": ["6.1"], "name_zh": ["校内专任教师"], "header": ["双师型"],
-                             "files": [4], "colleges": [3], "school_codes": [["1", "2", "3"]], "samples": [["是", "否"]],
-                             "likely_column": ["is_double_qualified"], "likely_header_zh": ["是否双师素质教师"]})
+    status = pl.DataFrame(
+        {"school_code": [SCHOOL], "year": [YEAR], "table_code": ["6.1"], "status": ["warn"], "reasons_zh": ["缺少列"]}
+    )
+    issues = pl.DataFrame(
+        schema={
+            "school_code": pl.String,
+            "year": pl.Int32,
+            "table_code": pl.String,
+            "check_name": pl.String,
+            "severity": pl.String,
+            "message_zh": pl.String,
+        }
+    )
+    unmapped = pl.DataFrame(
+        {
+            "year": [YEAR],
+            "table_code": ["6.1"],
+            "name_zh": ["校内专任教师"],
+            "header": ["双师型"],
+            "files": [4],
+            "colleges": [3],
+            "school_codes": [["1", "2", "3"]],
+            "samples": [["是", "否"]],
+            "likely_column": ["is_double_qualified"],
+            "likely_header_zh": ["是否双师素质教师"],
+        }
+    )
     schools = pl.DataFrame({"school_code": [SCHOOL], "name_zh": ["测试学院"]})
     page = build_province_quality_page(reference, schools, status, issues, unmapped)
     assert "未识别的表头" in page and "双师型" in page and "是否双师素质教师（is_double_qualified）" in page
@@ -379,7 +475,9 @@ def test_a_newer_platform_numbering_is_identified_through_the_crosswalk(tmp_path
         "platform_version,table_code,table_name_zh,v2_table_code,note,source,confidence\n"
         "online2017,6.4,校内兼课人员,6.2,,,low\n"
         "online2017,6.1,教职工基本信息,6.1,,,low\n"
-        "online2017,6.2,个人其他信息,6.1,,,low\n", encoding="utf-8")
+        "online2017,6.2,个人其他信息,6.1,,,low\n",
+        encoding="utf-8",
+    )
     crosswalk = load_crosswalk(path)
     assert identify_table("表6.4 校内兼课人员", CATALOG)[0] is None  # V2 6.4 is 校外兼课教师: ambiguous
     assert identify_table("表6.4 校内兼课人员", CATALOG, crosswalk)[0].code == "6.2"
@@ -401,6 +499,8 @@ def test_an_alias_reaches_a_file_no_longer_in_the_inbox_through_the_archive(conn
     assert cli.main(["catalog", "map", "6.1", "双师型", "is_double_qualified"]) == 0
     summary = ingest_inbox(conn, get_settings())
     assert (summary.loaded, summary.quarantined) == (1, 0)
-    assert conn.sql("select is_double_qualified, source_file from raw.full_time_teachers").fetchall() == [
-        (True, f"{SCHOOL}/{YEAR}/表6.1 校内专任教师.xlsx")] * 2
+    assert (
+        conn.sql("select is_double_qualified, source_file from raw.full_time_teachers").fetchall()
+        == [(True, f"{SCHOOL}/{YEAR}/表6.1 校内专任教师.xlsx")] * 2
+    )
     assert log_row(conn, "6.1")["missing_columns"] == []

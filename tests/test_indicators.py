@@ -60,7 +60,9 @@ def zero_denominator_college(warehouse: MiniWarehouse, school: str, year: int) -
     """Tables delivered with every denominator zero or absent (no students, teachers, courses, graduates…)."""
     insert = warehouse.insert
     insert("students_enrolled", school, year, [{"fulltime_total": 0}])
-    insert("campus_area", school, year, [{"teaching_research_area": 500, "admin_office_area": 100, "dormitory_area": 50}])
+    insert(
+        "campus_area", school, year, [{"teaching_research_area": 500, "admin_office_area": 100, "dormitory_area": 50}]
+    )
     insert("teaching_equipment", school, year, [{"equipment_value": 10, "equipment_value_new": 10}])
     insert("library_holdings", school, year, [{"books_total": 100, "books_new": 10}])
     insert("it_facilities", school, year, [{"teaching_computers": 5}])
@@ -119,10 +121,13 @@ def test_a_partial_table_is_read_without_its_bad_rows_and_its_indicators_say_so(
     warehouse.school(SCHOOL)
     typical_college(warehouse, SCHOOL, YEAR)
     # two of the 60 teachers (a 博士 and a 硕士) were left out by the quality layer
-    warehouse.conn.execute("update raw.full_time_teachers set source_file = 'f.xlsx', row_no = 3 + cast(right(staff_no, 3) as int)")
+    warehouse.conn.execute(
+        "update raw.full_time_teachers set source_file = 'f.xlsx', row_no = 3 + cast(right(staff_no, 3) as int)"
+    )
     warehouse.conn.execute(
         "insert into quality.excluded_rows values (?, ?, '6.1', 'full_time_teachers', 'f.xlsx', 4, ['allowed_values']), "
-        "(?, ?, '6.1', 'full_time_teachers', 'f.xlsx', 5, ['unique_key'])", [SCHOOL, YEAR, SCHOOL, YEAR]
+        "(?, ?, '6.1', 'full_time_teachers', 'f.xlsx', 5, ['unique_key'])",
+        [SCHOOL, YEAR, SCHOOL, YEAR],
     )
     warehouse.table_status(SCHOOL, YEAR, "6.1", "partial", "测试")
     warehouse.conn.execute(
@@ -133,7 +138,9 @@ def test_a_partial_table_is_read_without_its_bad_rows_and_its_indicators_say_so(
     assert postgrad["status"] == "ok" and (postgrad["numerator"], postgrad["denominator"]) == (10, 58)
     verdict = warehouse.indicator_warning(SCHOOL, YEAR, "postgrad_teacher_share")
     assert verdict["level"] == "green"
-    assert verdict["reasons"] == ["表6.1中有误的2行已排除（共60行，占3.3%，在容差5%以内），依据该表的指标按其余行计算。"]
+    assert verdict["reasons"] == [
+        "表6.1中有误的2行已排除（共60行，占3.3%，在容差5%以内），依据该表的指标按其余行计算。"
+    ]
     # said once per element, however many of its indicators read the table
     assert warehouse.element(SCHOOL, YEAR, "3.1")["reasons"].count(verdict["reasons"][0]) == 1
     # the other tables are read whole
@@ -141,8 +148,12 @@ def test_a_partial_table_is_read_without_its_bad_rows_and_its_indicators_say_so(
 
 
 def add_external_teachers(warehouse: MiniWarehouse, school: str, year: int, count: int) -> None:
-    warehouse.insert("external_part_time_teachers", school, year,
-                     rows(count, name=[f"X{i}" for i in range(count)], teaching_hours=100))
+    warehouse.insert(
+        "external_part_time_teachers",
+        school,
+        year,
+        rows(count, name=[f"X{i}" for i in range(count)], teaching_hours=100),
+    )
 
 
 # typical_college has 60 专任 and 22 校外 (20 兼职 + 2 兼课); 20 more make 42, above the ¼ cap (15) under both
@@ -167,7 +178,8 @@ def test_both_readings_of_the_external_teacher_cap(on_converted, extra, teachers
     assert ratio["value"] == pytest.approx(1080 / teachers)  # 折合在校生 1080 (留学生×3, 预科, 成人, 夜大, 函授)
     base = warehouse.conn.execute(
         "select vocational_students, fulltime_students, equivalent_students, external_teachers "
-        "from mart.school_base where school_code = ? and year = ?", [SCHOOL, YEAR]
+        "from mart.school_base where school_code = ? and year = ?",
+        [SCHOOL, YEAR],
     ).fetchone()
     assert base == (1000, 1040, pytest.approx(1080), 22 + extra)
     # the denominators that do not depend on the cap reading
@@ -186,7 +198,9 @@ def test_without_a_cap_every_external_teacher_counts_half():
     assert warehouse.indicator(SCHOOL, YEAR, "student_teacher_ratio")["denominator"] == pytest.approx(71)
 
 
-@pytest.mark.parametrize(("on_converted", "teachers"), [(1, 534 + min(405 * 0.5, 534 / 4)), (0, 534 + min(405, 534 / 4) * 0.5)])
+@pytest.mark.parametrize(
+    ("on_converted", "teachers"), [(1, 534 + min(405 * 0.5, 534 / 4)), (0, 534 + min(405, 534 / 4) * 0.5)]
+)
 def test_the_published_case_fits_the_default_reading(on_converted, teachers):
     """石家庄职业技术学院 2015 (DOMAIN.md §7): 专任 534, 校外 338 + 67 = 405, published 教师总数 669.
     Converted-number cap: 534 + min(202.5, 133.5) = 667.5 (1.5 off); head-count cap: 534 + 133.5 × 0.5 = 600.75."""
@@ -267,7 +281,9 @@ def test_every_link_has_a_rationale_and_no_indicator_informs_more_than_three_ele
     assert links.height > 0
     assert links.filter(pl.col("rationale_zh").fill_null("").str.strip_chars() == "").height == 0
     assert links.filter(pl.col("point_name").is_null()).height == 0
-    breadth = links.group_by("indicator_code").agg(pl.len().alias("elements"), pl.col("breadth_zh").count().alias("said"))
+    breadth = links.group_by("indicator_code").agg(
+        pl.len().alias("elements"), pl.col("breadth_zh").count().alias("said")
+    )
     assert breadth.filter((pl.col("elements") > 3) & (pl.col("said") < pl.col("elements"))).height == 0
     catalog = {code for (code,) in computed.conn.execute("select indicator_code from ref.indicators").fetchall()}
     assert set(links["indicator_code"]) == catalog
@@ -285,7 +301,8 @@ def test_every_rationale_names_its_point_and_quotes_its_hint(computed):
         assert point_name in quoted, (indicator, element, rationale)
         assert any(
             len(fragment) >= 4 and all(piece in hint for piece in fragment.split("……"))
-            for fragment in quoted if fragment != point_name
+            for fragment in quoted
+            if fragment != point_name
         ), (indicator, element, rationale)
 
 
@@ -294,8 +311,13 @@ def test_the_links_follow_the_meaning_of_the_diagnosis_points(computed):
     # the indicators that decide 限制招生 reach beyond 4.1
     assert computed.elements_of("quality_documents") == ["1.3"]
     assert "1.4" not in computed.elements_of("computers_per_100_students")
-    for code in ("student_teacher_ratio", "postgrad_teacher_share", "teaching_admin_area_per_student",
-                 "equipment_value_per_student", "books_per_student"):
+    for code in (
+        "student_teacher_ratio",
+        "postgrad_teacher_share",
+        "teaching_admin_area_per_student",
+        "equipment_value_per_student",
+        "books_per_student",
+    ):
         assert set(computed.elements_of(code)) - {"4.1"}, code
     cited = computed.conn.execute(
         "select link, via_tables from ref.indicator_elements "
@@ -321,13 +343,25 @@ OFFICIAL_QUALIFIED = {
     "艺术院校": (13, 15, 18, 3000, 80),
 }
 OFFICIAL_ROW_OF_TYPE = {
-    "综合": "综合、师范、民族院校", "师范": "综合、师范、民族院校", "民族": "综合、师范、民族院校",
-    "理工": "工科、农、林院校", "农林": "工科、农、林院校", "医药": "医学院校",
-    "语文": "语文、财经、政法院校", "财经": "语文、财经、政法院校", "政法": "语文、财经、政法院校",
-    "体育": "体育院校", "艺术": "艺术院校",
+    "综合": "综合、师范、民族院校",
+    "师范": "综合、师范、民族院校",
+    "民族": "综合、师范、民族院校",
+    "理工": "工科、农、林院校",
+    "农林": "工科、农、林院校",
+    "医药": "医学院校",
+    "语文": "语文、财经、政法院校",
+    "财经": "语文、财经、政法院校",
+    "政法": "语文、财经、政法院校",
+    "体育": "体育院校",
+    "艺术": "艺术院校",
 }
-BASIC_INDICATORS = ("student_teacher_ratio", "postgrad_teacher_share", "teaching_admin_area_per_student",
-                    "equipment_value_per_student", "books_per_student")
+BASIC_INDICATORS = (
+    "student_teacher_ratio",
+    "postgrad_teacher_share",
+    "teaching_admin_area_per_student",
+    "equipment_value_per_student",
+    "books_per_student",
+)
 
 
 def threshold_rows() -> list[dict]:
@@ -344,7 +378,9 @@ def test_a_large_equipment_stock_with_large_additions_is_exempt(total, new, exem
     warehouse = MiniWarehouse()
     warehouse.school(SCHOOL)
     typical_college(warehouse, SCHOOL, YEAR)
-    warehouse.conn.execute("update raw.teaching_equipment set equipment_value = ?, equipment_value_new = ?", [total, new])
+    warehouse.conn.execute(
+        "update raw.teaching_equipment set equipment_value = ?, equipment_value_new = ?", [total, new]
+    )
     warehouse.build()
     row = warehouse.indicator(SCHOOL, YEAR, "new_equipment_share")
     assert row["value"] == pytest.approx(100 * new / (total - new))  # the value itself is still computed
@@ -403,9 +439,15 @@ def test_the_qualified_values_follow_the_official_table(school_type):
 
 
 def test_the_monitoring_indicators_have_thresholds_but_no_restricted_value():
-    monitoring = ("senior_title_share", "land_area_per_student", "dormitory_area_per_student",
-                  "computers_per_100_students", "multimedia_seats_per_100_students", "new_equipment_share",
-                  "new_books_per_student")
+    monitoring = (
+        "senior_title_share",
+        "land_area_per_student",
+        "dormitory_area_per_student",
+        "computers_per_100_students",
+        "multimedia_seats_per_100_students",
+        "new_equipment_share",
+        "new_books_per_student",
+    )
     rows = threshold_rows()
     for code in monitoring:
         of_code = [row for row in rows if row["indicator_code"] == code]
@@ -417,11 +459,14 @@ def test_the_rule_parameters_file_must_name_every_parameter(tmp_path):
     from assets.mart import WARNING_RULES_FILE, load_warning_rules
 
     rules = load_warning_rules()
-    assert rules["peer_bottom_share"] == pytest.approx(0.1) and rules["external_teacher_cap_share"] == pytest.approx(0.25)
+    assert rules["peer_bottom_share"] == pytest.approx(0.1) and rules["external_teacher_cap_share"] == pytest.approx(
+        0.25
+    )
     text = WARNING_RULES_FILE.read_text(encoding="utf-8")
     broken = tmp_path / "warning_rules.csv"
-    broken.write_text("\n".join(line for line in text.splitlines() if not line.startswith("trend_tolerance")),
-                      encoding="utf-8")
+    broken.write_text(
+        "\n".join(line for line in text.splitlines() if not line.startswith("trend_tolerance")), encoding="utf-8"
+    )
     with pytest.raises(ValueError, match="trend_tolerance"):
         load_warning_rules(broken)
 
@@ -444,7 +489,8 @@ def materialize_ref(tmp_path, selected: list, step: str, refusal: str | None):
     result = dg.materialize(selected, resources={"warehouse": resource}, raise_on_error=False)
     failures = {
         event.step_key: event.event_specific_data.error.to_string()
-        for event in result.all_events if event.event_type_value == "STEP_FAILURE"
+        for event in result.all_events
+        if event.event_type_value == "STEP_FAILURE"
     }
     if refusal:
         assert list(failures) == [step], failures
@@ -454,24 +500,40 @@ def materialize_ref(tmp_path, selected: list, step: str, refusal: str | None):
     return duckdb.connect(str(tmp_path / "work.duckdb"), read_only=True)
 
 
-@pytest.mark.parametrize(("lines", "refusal"), [
-    ("books_per_student,4.2,2,测试理由,", None),
-    ("no_such_indicator,4.1,1,测试理由,", f"{UNKNOWN_LINK}: [('no_such_indicator', '4.1', 1)]"),
-    ("books_per_student,9.9,1,测试理由,", f"{UNKNOWN_LINK}: [('books_per_student', '9.9', 1)]"),
-    ("books_per_student,4.1,7,测试理由,", f"{UNKNOWN_LINK}: [('books_per_student', '4.1', 7)]"),
-    ("books_per_student,4.1,1,,", f"{LINKS_FILE}: every link needs its rationale (rationale_zh): [('books_per_student', '4.1')]"),
-    (WIDE.format(breadth=""), f"{LINKS_FILE}: indicators informing more than 3 elements must say why on each of "
-                              "their rows (breadth_zh): ['books_per_student']"),
-    (WIDE.format(breadth="测试：说明为何关联四个要素"), None),
-])
+@pytest.mark.parametrize(
+    ("lines", "refusal"),
+    [
+        ("books_per_student,4.2,2,测试理由,", None),
+        ("no_such_indicator,4.1,1,测试理由,", f"{UNKNOWN_LINK}: [('no_such_indicator', '4.1', 1)]"),
+        ("books_per_student,9.9,1,测试理由,", f"{UNKNOWN_LINK}: [('books_per_student', '9.9', 1)]"),
+        ("books_per_student,4.1,7,测试理由,", f"{UNKNOWN_LINK}: [('books_per_student', '4.1', 7)]"),
+        (
+            "books_per_student,4.1,1,,",
+            f"{LINKS_FILE}: every link needs its rationale (rationale_zh): [('books_per_student', '4.1')]",
+        ),
+        (
+            WIDE.format(breadth=""),
+            f"{LINKS_FILE}: indicators informing more than 3 elements must say why on each of "
+            "their rows (breadth_zh): ['books_per_student']",
+        ),
+        (WIDE.format(breadth="测试：说明为何关联四个要素"), None),
+    ],
+)
 def test_a_link_file_naming_unknown_codes_or_lacking_a_rationale_stops_the_run(tmp_path, monkeypatch, lines, refusal):
     from assets import ref
 
     links = tmp_path / LINKS_FILE
     links.write_text("indicator_code,element_code,point_no,rationale_zh,breadth_zh\n" + lines + "\n", encoding="utf-8")
     monkeypatch.setattr(ref, "INDICATOR_ELEMENTS_FILE", links)
-    selected = [ref.diagnostic_items, ref.diagnostic_elements, ref.diagnostic_points, ref.platform_tables,
-                ref.point_platform_codes, ref.indicators, ref.indicator_elements]
+    selected = [
+        ref.diagnostic_items,
+        ref.diagnostic_elements,
+        ref.diagnostic_points,
+        ref.platform_tables,
+        ref.point_platform_codes,
+        ref.indicators,
+        ref.indicator_elements,
+    ]
     conn = materialize_ref(tmp_path, selected, "ref__indicator_elements", refusal)
     if conn is None:
         return
@@ -483,10 +545,13 @@ def test_a_link_file_naming_unknown_codes_or_lacking_a_rationale_stops_the_run(t
     assert loaded == [(code, element, int(point), True) for code, element, point in expected]
 
 
-@pytest.mark.parametrize(("indicator", "refusal"), [
-    ("books_per_student", None),
-    ("no_such_indicator", "thresholds.csv names unknown indicators: ['no_such_indicator']"),
-])
+@pytest.mark.parametrize(
+    ("indicator", "refusal"),
+    [
+        ("books_per_student", None),
+        ("no_such_indicator", "thresholds.csv names unknown indicators: ['no_such_indicator']"),
+    ],
+)
 def test_a_threshold_for_an_unknown_indicator_stops_the_run(tmp_path, monkeypatch, indicator, refusal):
     from assets import ref
 

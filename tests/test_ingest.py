@@ -9,20 +9,38 @@ import pyarrow as pa
 import pytest
 import xlsxwriter
 
-from ingest_fixtures import (EXPORTED_AT, TEACHERS_FILE, inbox, log_rows, run, sample_rows,
-                             snapshot, teacher_rows, teachers, write_college, write_csv, write_xlsx)
+from ingest_fixtures import (
+    EXPORTED_AT,
+    TEACHERS_FILE,
+    inbox,
+    log_rows,
+    run,
+    sample_rows,
+    snapshot,
+    teacher_rows,
+    teachers,
+    write_college,
+    write_csv,
+    write_xlsx,
+)
 from pipelines.catalog import load_catalog
-from pipelines.ingest import (LABEL_COLUMNS, coerce, identify_table,
-                              normalise_header, period_year, type_chunk)
+from pipelines.ingest import LABEL_COLUMNS, coerce, identify_table, normalise_header, period_year, type_chunk
 from pipelines.settings import get_settings
 
 CATALOG = load_catalog()
 TEACHERS = CATALOG.by_code("6.1")
 
+
 @pytest.mark.parametrize(
     ("label", "code"),
-    [("表6.1 校内专任教师", "6.1"), ("6-1 校内专任教师", "6.1"), ("表 1.3.1 当年招生计划", "1.3.1"),
-     ("专职招生就业人员", "8.4"), ("表9.1 招生", "9.1"), ("表６.１校内专任教师", "6.1")],
+    [
+        ("表6.1 校内专任教师", "6.1"),
+        ("6-1 校内专任教师", "6.1"),
+        ("表 1.3.1 当年招生计划", "1.3.1"),
+        ("专职招生就业人员", "8.4"),
+        ("表9.1 招生", "9.1"),
+        ("表６.１校内专任教师", "6.1"),
+    ],
 )
 def test_tables_are_identified_by_code_or_name(label, code):
     table, _ = identify_table(label, CATALOG)
@@ -35,7 +53,9 @@ def test_unknown_or_contradictory_names_identify_nothing(label):
 
 
 def test_headers_are_normalised_for_spaces_width_and_brackets():
-    assert normalise_header(" 专业技术职务（最高） ") == normalise_header("专业技术职务【最高】") == "专业技术职务(最高)"
+    assert (
+        normalise_header(" 专业技术职务（最高） ") == normalise_header("专业技术职务【最高】") == "专业技术职务(最高)"
+    )
     assert normalise_header("出\u3000生 日期") == "出生日期"
     assert normalise_header("*姓名") == "姓名"
 
@@ -92,15 +112,20 @@ def test_total_rows_are_dropped_and_a_total_column_is_kept(conn):
     write_xlsx(inbox() / "13829" / "2024" / TEACHERS_FILE, TEACHERS, teacher_rows(), total={"teaching_hours": 600})
     income = CATALOG.by_code("5.1")
     rows = [{"income_total": 100.0, "fiscal_appropriation": 60.0, "tuition": 40.0}]
-    write_xlsx(inbox() / "13829" / "2024" / "表5.1 经费收入.xlsx", income, rows, variant=2,
-               columns=["income_total", "fiscal_appropriation", "tuition"])
+    write_xlsx(
+        inbox() / "13829" / "2024" / "表5.1 经费收入.xlsx",
+        income,
+        rows,
+        variant=2,
+        columns=["income_total", "fiscal_appropriation", "tuition"],
+    )
     run(conn)
     assert teachers(conn)["teaching_hours"].to_list() == [320, 280]
     assert conn.sql("select income_total, tuition from raw.funding_income").fetchall() == [(100.0, 40.0)]
 
 
 def test_blank_and_numbered_template_rows_are_dropped(conn):
-    rows = teacher_rows() + [{}, {"name": " "}]  # rows 6 and 7: only their 序号 (and a space) filled
+    rows = [*teacher_rows(), {}, {"name": " "}]  # rows 6 and 7: only their 序号 (and a space) filled
     write_xlsx(inbox() / "13829" / "2024" / TEACHERS_FILE, TEACHERS, rows)
     run(conn)
     assert teachers(conn)["row_no"].to_list() == [4, 5]
@@ -124,18 +149,50 @@ def coerced(code: str, column: str, values: list) -> list:
 
 
 def test_dates_in_every_written_form():
-    values = ["1985-07-12", "1985.07", "198507", "19850712", "1985/7/12", "1985年7月", "31240",
-              "1985-07-12 00:00:00", "", "无", "-", "—", "不详", "1985.13"]
+    values = [
+        "1985-07-12",
+        "1985.07",
+        "198507",
+        "19850712",
+        "1985/7/12",
+        "1985年7月",
+        "31240",
+        "1985-07-12 00:00:00",
+        "",
+        "无",
+        "-",
+        "—",
+        "不详",
+        "1985.13",
+    ]
     assert coerced("6.1", "birth_date", values) == [
-        dt.date(1985, 7, 12), dt.date(1985, 7, 1), dt.date(1985, 7, 1), dt.date(1985, 7, 12),
-        dt.date(1985, 7, 12), dt.date(1985, 7, 1), dt.date(1985, 7, 12), dt.date(1985, 7, 12),
-        None, None, None, None, None, None,
+        dt.date(1985, 7, 12),
+        dt.date(1985, 7, 1),
+        dt.date(1985, 7, 1),
+        dt.date(1985, 7, 12),
+        dt.date(1985, 7, 12),
+        dt.date(1985, 7, 1),
+        dt.date(1985, 7, 12),
+        dt.date(1985, 7, 12),
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
     ]
 
 
 def test_numbers_as_text_full_width_and_blanks():
     assert coerced("6.1", "teaching_hours", ["320", "３２０", " 1,200 ", "12.0", "12.5", "无", "-", "abc"]) == [
-        320, 320, 1200, 12, None, None, None, None,
+        320,
+        320,
+        1200,
+        12,
+        None,
+        None,
+        None,
+        None,
     ]
     assert coerced("3.1", "land_area", ["1234.5", "１２３４．５", "", "—"]) == [1234.5, 1234.5, None, None]
 
@@ -161,19 +218,28 @@ def extracted_text(rows: list[dict], file_id: int) -> pa.Table:
 
 def test_tables_typed_together_in_a_chunk_come_out_as_each_typed_alone():
     # integer columns of both tables share one coercion pass: each cell must come back to its own row
-    teachers = [{"序号": "1", "staff_no": "T1", "teaching_hours": "320", "birth_date": "1985.07"},
-                {"序号": "2", "staff_no": "T2", "teaching_hours": "很多", "birth_date": "不详"},
-                {"序号": "3"},
-                {"序号": "合计", "teaching_hours": "320"}]
-    majors = [{"序号": "1", "major_code": "460103", "enrolled_students": "１２０", "new_students": "四十"},
-              {"序号": "小计", "enrolled_students": "120"},
-              {"序号": "2", "major_code": "460104", "enrolled_students": "-", "duration_years": "3"}]
-    files = {1: ("13829", 2024, "a.xlsx", "a" * 64, dt.datetime(2024, 12, 1)),
-             2: ("13829", 2024, "b.xlsx", "b" * 64, dt.datetime(2024, 12, 1))}
-    together = type_chunk({"full_time_teachers": [extracted_text(teachers, 1)], "majors": [extracted_text(majors, 2)]},
-                          CATALOG, files)
-    alone = [type_chunk({"full_time_teachers": [extracted_text(teachers, 1)]}, CATALOG, files),
-             type_chunk({"majors": [extracted_text(majors, 2)]}, CATALOG, files)]
+    teachers = [
+        {"序号": "1", "staff_no": "T1", "teaching_hours": "320", "birth_date": "1985.07"},
+        {"序号": "2", "staff_no": "T2", "teaching_hours": "很多", "birth_date": "不详"},
+        {"序号": "3"},
+        {"序号": "合计", "teaching_hours": "320"},
+    ]
+    majors = [
+        {"序号": "1", "major_code": "460103", "enrolled_students": "１２０", "new_students": "四十"},
+        {"序号": "小计", "enrolled_students": "120"},
+        {"序号": "2", "major_code": "460104", "enrolled_students": "-", "duration_years": "3"},
+    ]
+    files = {
+        1: ("13829", 2024, "a.xlsx", "a" * 64, dt.datetime(2024, 12, 1)),
+        2: ("13829", 2024, "b.xlsx", "b" * 64, dt.datetime(2024, 12, 1)),
+    }
+    together = type_chunk(
+        {"full_time_teachers": [extracted_text(teachers, 1)], "majors": [extracted_text(majors, 2)]}, CATALOG, files
+    )
+    alone = [
+        type_chunk({"full_time_teachers": [extracted_text(teachers, 1)]}, CATALOG, files),
+        type_chunk({"majors": [extracted_text(majors, 2)]}, CATALOG, files),
+    ]
     assert together[1] == {1: (2, 2), 2: (2, 1)}  # (rows, coercion failures) per file
     assert together[1] == {**alone[0][1], **alone[1][1]}
     assert together[0]["full_time_teachers"].equals(alone[0][0]["full_time_teachers"])
@@ -222,14 +288,13 @@ def test_csv_in_each_encoding_loads_like_the_workbook(conn, encoding):
     summary = run(conn)
     assert (summary.loaded, summary.quarantined) == (2, 0)
     csv_rows, xlsx_rows = (
-        teachers(conn, school).drop("school_code", "source_file", "file_sha256", "row_no") for school in ("13829", "13830")
+        teachers(conn, school).drop("school_code", "source_file", "file_sha256", "row_no")
+        for school in ("13829", "13830")
     )
     assert csv_rows.equals(xlsx_rows)
     assert teachers(conn, "13829")["row_no"].to_list() == [3, 4]
     csv_log = next(row for row in log_rows(conn) if row["school_code"] == "13829")
     assert csv_log["exported_at"] is None and csv_log["period_year"] == 2024
-
-
 
 
 def test_workbook_with_sheets_named_by_table(conn):
@@ -288,17 +353,26 @@ def test_missing_column_loads_the_rows_with_it_null_and_keeps_the_unknown_header
     assert (summary.loaded, summary.quarantined) == (1, 0)
     (log,) = log_rows(conn)
     assert log["missing_columns"] == ["birth_date"] and log["extra_columns"] == ["生日"]
-    assert log["unmapped_headers"] == [{"header": "生日", "likely_column": "birth_date", "samples": ["1985.01", "1985.02"]}]
+    assert log["unmapped_headers"] == [
+        {"header": "生日", "likely_column": "birth_date", "samples": ["1985.01", "1985.02"]}
+    ]
     loaded = teachers(conn)
     assert loaded["staff_no"].to_list() == ["T001", "T002"] and loaded["birth_date"].null_count() == 2
     assert conn.sql("select extra['生日'] from raw.full_time_teachers order by row_no").fetchall() == [
-        ("1985.01",), ("1985.02",)]
+        ("1985.01",),
+        ("1985.02",),
+    ]
 
 
 def test_a_file_without_any_key_column_is_quarantined_naming_what_it_has(conn):
     columns = [c.name for c in TEACHERS.columns if c.name != "staff_no"]
-    write_xlsx(inbox() / "13829" / "2024" / TEACHERS_FILE, TEACHERS, teacher_rows(), columns=columns,
-               extra_headers=("人员编码",))
+    write_xlsx(
+        inbox() / "13829" / "2024" / TEACHERS_FILE,
+        TEACHERS,
+        teacher_rows(),
+        columns=columns,
+        extra_headers=("人员编码",),
+    )
     assert run(conn).quarantined == 1
     (log,) = log_rows(conn)
     assert "没有区分各行记录的列（教工号）" in log["reason"] and "未识别的表头：人员编码" in log["reason"]
@@ -318,8 +392,6 @@ def test_sheet_without_recognisable_header_is_quarantined(conn):
     assert "找不到表头" in log_rows(conn)[0]["reason"]
 
 
-
-
 def test_a_bad_sheet_stays_quarantined_beside_its_good_sibling_on_rerun(conn):
     path = inbox() / "13829" / "2024" / "状态数据.xlsx"
     path.parent.mkdir(parents=True)
@@ -332,17 +404,23 @@ def test_a_bad_sheet_stays_quarantined_beside_its_good_sibling_on_rerun(conn):
     assert (first.loaded, first.quarantined) == (1, 1)
     second = run(conn)
     assert (second.unchanged, second.quarantined) == (1, 1)
-    assert [(row["table_code"], row["status"]) for row in log_rows(conn)] == [("6.1", "unchanged"), ("7.1", "quarantined")]
+    assert [(row["table_code"], row["status"]) for row in log_rows(conn)] == [
+        ("6.1", "unchanged"),
+        ("7.1", "quarantined"),
+    ]
     assert "工作表“表7.1”" in log_rows(conn)[1]["reason"] and "专业代码" in log_rows(conn)[1]["reason"]
 
 
-@pytest.mark.parametrize(("title", "year"), [
-    ("广西某某职业技术学院 表6.1 校内专任教师（2023-2024学年）", 2024),
-    ("6.1 教职工基本信息 学校名称：某某学院（10082）\u3000采集时段：2022-09-01至2023-08-31", 2023),  # online system
-    ("采集时段：2022年9月1日至2023年8月31日", 2023),
-    ("采集时段：2022-09-01至2023-06-30", None),  # a window that is not a 学年 names none
-    ("表6.1 校内专任教师", None),
-])
+@pytest.mark.parametrize(
+    ("title", "year"),
+    [
+        ("广西某某职业技术学院 表6.1 校内专任教师（2023-2024学年）", 2024),
+        ("6.1 教职工基本信息 学校名称：某某学院（10082）\u3000采集时段：2022-09-01至2023-08-31", 2023),  # online system
+        ("采集时段：2022年9月1日至2023年8月31日", 2023),
+        ("采集时段：2022-09-01至2023-06-30", None),  # a window that is not a 学年 names none
+        ("表6.1 校内专任教师", None),
+    ],
+)
 def test_the_period_is_read_from_either_platform_title(title, year):
     from pipelines.ingest import period_year
 

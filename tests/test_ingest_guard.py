@@ -22,11 +22,28 @@ import pyarrow as pa
 import pytest
 
 import pipelines.ingest.college as college_module
-from ingest_fixtures import (sample_rows, strip_formula_values, write_college, write_csv, write_csv_with_open_quote,
-                             write_shared_strings_bomb, write_xlsx)
+from ingest_fixtures import (
+    sample_rows,
+    strip_formula_values,
+    write_college,
+    write_csv,
+    write_csv_with_open_quote,
+    write_shared_strings_bomb,
+    write_xlsx,
+)
 from pipelines.catalog import load_catalog
-from pipelines.ingest import (ChunkResult, ChunkTask, CollegeReader, Delivery, Ingest, LogRow, Problem, SchoolWork, discover,
-                              ingest_inbox)
+from pipelines.ingest import (
+    ChunkResult,
+    ChunkTask,
+    CollegeReader,
+    Delivery,
+    Ingest,
+    LogRow,
+    Problem,
+    SchoolWork,
+    discover,
+    ingest_inbox,
+)
 from pipelines.ingest.guard import bounded_name
 from pipelines.settings import PROJECT_ROOT, IngestLimits, get_settings
 
@@ -100,15 +117,48 @@ def test_every_type_sent_to_or_from_a_worker_survives_pickle(tmp_path):
     problem = Problem("文件位置不符合约定", "file is not where the inbox layout expects it")
     assert pickle.loads(pickle.dumps(problem)) == problem
     assert str(pickle.loads(pickle.dumps(problem))) == problem.en
-    delivery = Delivery("13829/表6.1.xlsx", "13829", None, ("13829", "unknown"), tmp_path / "x.xlsx",
-                        dt.datetime(2024, 10, 1), problem=problem, readable=False)
-    work = SchoolWork("13829", [delivery], {("13829", 2024, "6.1"): ("ab" * 32, 3)},
-                      {("13829/表6.1.xlsx", "ab" * 32): [{"status": "loaded"}]}, 100_000)
+    delivery = Delivery(
+        "13829/表6.1.xlsx",
+        "13829",
+        None,
+        ("13829", "unknown"),
+        tmp_path / "x.xlsx",
+        dt.datetime(2024, 10, 1),
+        problem=problem,
+        readable=False,
+    )
+    work = SchoolWork(
+        "13829",
+        [delivery],
+        {("13829", 2024, "6.1"): ("ab" * 32, 3)},
+        {("13829/表6.1.xlsx", "ab" * 32): [{"status": "loaded"}]},
+        100_000,
+    )
     task = ChunkTask(get_settings(), CATALOG, IngestLimits.from_env(), dt.datetime(2024, 11, 1), [work])
-    row = LogRow("13829/表6.1.xlsx", None, None, "13829", None, None, "quarantined", 0, problem.zh, problem.en,
-                 None, None, None, dt.datetime(2024, 11, 1), [], 0)
-    result = ChunkResult([("13829", [row])], {"full_time_teachers": pa.table({"staff_no": ["T1"]})},
-                         [("full_time_teachers", "13829", 2024)], (123, 1.5, 2048))
+    row = LogRow(
+        "13829/表6.1.xlsx",
+        None,
+        None,
+        "13829",
+        None,
+        None,
+        "quarantined",
+        0,
+        problem.zh,
+        problem.en,
+        None,
+        None,
+        None,
+        dt.datetime(2024, 11, 1),
+        [],
+        0,
+    )
+    result = ChunkResult(
+        [("13829", [row])],
+        {"full_time_teachers": pa.table({"staff_no": ["T1"]})},
+        [("full_time_teachers", "13829", 2024)],
+        (123, 1.5, 2048),
+    )
     for value in (delivery, work, row, result, task.limits, task.settings):
         assert pickle.loads(pickle.dumps(value)) == value, type(value).__name__
     copy = pickle.loads(pickle.dumps(task))
@@ -122,7 +172,7 @@ def test_a_misplaced_file_beside_good_colleges_is_quarantined_when_the_pool_runs
         write_college(inbox(), school, 2024, ["6.1", "7.1"])
     write_xlsx(inbox() / "13829" / TEACHERS_FILE, TEACHERS, sample_rows(TEACHERS, 2))  # no year folder
     summary = ingest_inbox(conn, get_settings())
-    assert {pid for pid in summary.processes} - {os.getpid()}  # worker processes did the reading
+    assert set(summary.processes) - {os.getpid()}  # worker processes did the reading
     assert (summary.loaded, summary.quarantined) == (6, 1)
     assert "inbox/<学校代码>/<采集年份>/" in log_rows(conn)[f"13829/{TEACHERS_FILE}"]["reason"]
 
@@ -180,8 +230,12 @@ def test_a_file_that_fails_typing_is_quarantined_and_the_chunk_loads(conn, monke
     original = college_module.type_chunk
 
     def fails_with_one_file(texts, catalog, files):
-        if any(files[int(file_id)][0] == "13830" for parts in texts.values() for part in parts
-               for file_id in part.column("__file").to_pylist()):
+        if any(
+            files[int(file_id)][0] == "13830"
+            for parts in texts.values()
+            for part in parts
+            for file_id in part.column("__file").to_pylist()
+        ):
             raise pa.ArrowInvalid("a typing bug")
         return original(texts, catalog, files)
 
@@ -270,8 +324,14 @@ def test_no_process_of_a_killed_run_is_left(monkeypatch, how):
     use_pool(monkeypatch)
     for n in range(10):
         write_college(inbox(), f"{13829 + n}", 2024, ["6.1", "7.1", "7.2"], rows=40)
-    run = subprocess.Popen([sys.executable, "-c", RUN_SCRIPT], cwd=PROJECT_ROOT, env=dict(os.environ),
-                           stdout=subprocess.PIPE, text=True, start_new_session=True)
+    run = subprocess.Popen(
+        [sys.executable, "-c", RUN_SCRIPT],
+        cwd=PROJECT_ROOT,
+        env=dict(os.environ),
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         first = run.stdout.readline()  # the first college read by a worker has been merged
         assert first and first != "done\n"
@@ -361,10 +421,12 @@ def test_a_csv_line_or_grid_beyond_the_limits_is_refused(conn, monkeypatch):
 def test_a_quote_left_open_in_a_csv_is_named_by_its_line(conn):
     rows = sample_rows(TEACHERS, 40)
     write_csv_with_open_quote(inbox() / "13829" / "2024" / "6-1 校内专任教师.csv", TEACHERS, rows, line=8)
-    write_csv_with_open_quote(inbox() / "13830" / "2024" / "6-1 校内专任教师.csv", TEACHERS, rows, line=8,
-                              padding=140_000)  # past the csv module's 131,072-character field limit
-    write_csv_with_open_quote(inbox() / "13832" / "2024" / "6-1 校内专任教师.csv", TEACHERS, rows, line=8,
-                              closed_at=12)  # valid CSV again after line 12: lines 8-12 read as one row
+    write_csv_with_open_quote(
+        inbox() / "13830" / "2024" / "6-1 校内专任教师.csv", TEACHERS, rows, line=8, padding=140_000
+    )  # past the csv module's 131,072-character field limit
+    write_csv_with_open_quote(
+        inbox() / "13832" / "2024" / "6-1 校内专任教师.csv", TEACHERS, rows, line=8, closed_at=12
+    )  # valid CSV again after line 12: lines 8-12 read as one row
     write_csv(inbox() / "13831" / "2024" / "6-1 校内专任教师.csv", TEACHERS, rows)
     summary = ingest_inbox(conn, get_settings())
     assert (summary.loaded, summary.quarantined) == (1, 3)
@@ -383,7 +445,9 @@ def test_a_quoted_cell_with_a_line_break_is_one_cell(conn):
     write_csv(inbox() / "13829" / "2024" / "6-1 校内专任教师.csv", TEACHERS, rows)
     assert ingest_inbox(conn, get_settings()).loaded == 1
     assert conn.sql("select name from raw.full_time_teachers order by row_no").fetchall() == [
-        ("张三\n（曾用名 张叁）",), (rows[1]["name"],)]
+        ("张三\n（曾用名 张叁）",),
+        (rows[1]["name"],),
+    ]
 
 
 def teacher_rows_with_a_line_break() -> list[dict]:
@@ -416,7 +480,10 @@ def test_symlinks_fifos_and_linked_folders_are_quarantined_never_opened(conn, tm
     assert conn.sql("select distinct school_code from raw.majors").fetchall() == [("13830",)]
     quarantine = get_settings().quarantine
     assert sorted(p.name for p in (quarantine / "13829" / "2024").iterdir()) == [
-        "表7.1 专业设置.xlsx.reason.txt", "表9.1 招生.csv.reason.txt", "表9.2 就业.csv.reason.txt"]
+        "表7.1 专业设置.xlsx.reason.txt",
+        "表9.1 招生.csv.reason.txt",
+        "表9.2 就业.csv.reason.txt",
+    ]
     archived = [p.read_bytes() for p in get_settings().archive.rglob("*") if p.is_file()]
     assert archived and not any(b"root:" in data for data in archived)
 
@@ -460,7 +527,12 @@ def test_formulas_without_a_calculated_value_are_reported_as_such(conn):
     assert note.startswith("公式未计算：请在 Excel 中打开并保存后重新导出") and f"{column}5、{column}6" in note
     assert log[f"13830/2024/{TEACHERS_FILE}"]["reason"] is None
     loaded = conn.sql("select teaching_hours from raw.full_time_teachers where school_code = '13829' order by row_no")
-    assert [value for (value,) in loaded.fetchall()] == [rows[0]["teaching_hours"], None, None, rows[3]["teaching_hours"]]
+    assert [value for (value,) in loaded.fetchall()] == [
+        rows[0]["teaching_hours"],
+        None,
+        None,
+        rows[3]["teaching_hours"],
+    ]
     assert ingest_inbox(conn, get_settings()).unchanged == 2  # the note stays on the unchanged file
     assert log_rows(conn)[f"13829/2024/{TEACHERS_FILE}"]["reason"] == note
 
@@ -480,9 +552,16 @@ def test_every_bad_item_beside_good_deliveries_with_the_pool(conn, monkeypatch, 
     make_zip(inbox() / "1382_2024.zip", {TEACHERS_FILE: b"x"})  # misnamed zip
     make_zip(inbox() / "13830_2024.zip", {"../../evil.xlsx": b"x"})  # unsafe zip
     make_zip(inbox() / "13831_2024.zip", {TEACHERS_FILE: b"\0" * (20 * 1024 * 1024)})  # over the zip ratio
-    write_csv_with_open_quote(bad / "6-2 校内兼课人员.csv", CATALOG.by_code("6.2"), sample_rows(CATALOG.by_code("6.2"), 30), 6)
-    write_csv_with_open_quote(bad / "6-3 校外兼职教师.csv", CATALOG.by_code("6.3"), sample_rows(CATALOG.by_code("6.3"), 30), 6,
-                              padding=140_000)
+    write_csv_with_open_quote(
+        bad / "6-2 校内兼课人员.csv", CATALOG.by_code("6.2"), sample_rows(CATALOG.by_code("6.2"), 30), 6
+    )
+    write_csv_with_open_quote(
+        bad / "6-3 校外兼职教师.csv",
+        CATALOG.by_code("6.3"),
+        sample_rows(CATALOG.by_code("6.3"), 30),
+        6,
+        padding=140_000,
+    )
     long_name = "表8.1 管理文件" + "很长的说明" * 15 + ".docx"
     (bad / long_name).write_bytes(b"word")
     write_shared_strings_bomb(bad / TEACHERS_FILE, 100 * 1024 * 1024)
@@ -495,7 +574,9 @@ def test_every_bad_item_beside_good_deliveries_with_the_pool(conn, monkeypatch, 
     rows[0]["enrolled_students"] = "=100+20"
     strip_formula_values(write_xlsx(inbox() / good[1] / "2024" / "表7.1 专业设置.xlsx", MAJORS, rows))
     seen_server: list[int] = []
-    summary = ingest_inbox(conn, get_settings(), log=lambda _: seen_server.append(forkserver._forkserver._forkserver_pid))
+    summary = ingest_inbox(
+        conn, get_settings(), log=lambda _: seen_server.append(forkserver._forkserver._forkserver_pid)
+    )
 
     workers = set(summary.processes) - {os.getpid()}
     assert workers  # the pool ran
@@ -520,7 +601,10 @@ def test_every_bad_item_beside_good_deliveries_with_the_pool(conn, monkeypatch, 
         "13832": "是符号链接",
     }
     for source, reason in expected.items():
-        assert log[source]["status"] == "quarantined" and reason in log[source]["reason"], (source, log[source]["reason"])
+        assert log[source]["status"] == "quarantined" and reason in log[source]["reason"], (
+            source,
+            log[source]["reason"],
+        )
     assert summary.quarantined == len(expected)
     assert log[f"{good[1]}/2024/表7.1 专业设置.xlsx"]["reason"].startswith("公式未计算")
     assert (get_settings().quarantine / "13829" / "2024" / bounded_name(long_name, ".reason.txt")).is_file()

@@ -18,9 +18,17 @@ from pipelines.sql import run_sql
 
 PACKAGE_ROOT = Path(pipelines.__file__).parent.parent
 # the half that runs in worker processes (pipelines/ingest/pool.py hands it the colleges)
-READING_HALF = ("pipelines.ingest.discover", "pipelines.ingest.identify", "pipelines.ingest.read",
-                "pipelines.ingest.headers", "pipelines.ingest.coerce", "pipelines.ingest.subtables",
-                "pipelines.ingest.college", "pipelines.ingest.log", "pipelines.ingest.guard")
+READING_HALF = (
+    "pipelines.ingest.discover",
+    "pipelines.ingest.identify",
+    "pipelines.ingest.read",
+    "pipelines.ingest.headers",
+    "pipelines.ingest.coerce",
+    "pipelines.ingest.subtables",
+    "pipelines.ingest.college",
+    "pipelines.ingest.log",
+    "pipelines.ingest.guard",
+)
 
 
 def imported_modules(module: str) -> set[str]:
@@ -53,7 +61,9 @@ def reached(module: str) -> set[str]:
 @pytest.mark.parametrize("module", READING_HALF)
 def test_the_reading_half_never_imports_duckdb_nor_the_writing_half(module):
     found = reached(module)
-    assert "duckdb" not in found, f"{module} reaches duckdb through {sorted(m for m in found if m.startswith('pipelines'))}"
+    assert "duckdb" not in found, (
+        f"{module} reaches duckdb through {sorted(m for m in found if m.startswith('pipelines'))}"
+    )
     assert not found & {"pipelines.ingest.write", "pipelines.ingest.pool", "pipelines.sql", "pipelines.resources"}
 
 
@@ -76,9 +86,29 @@ def test_the_ingest_log_sql_creates_the_columns_the_writer_declares():
 
 def test_log_rows_follow_the_one_schema():
     assert tuple(field.name for field in dataclasses.fields(LogRow)) == LOG_COLUMNS
-    row = LogRow("13829/2024/表6.1.xlsx", "ab" * 32, "archive/ab/x.xlsx", "13829", 2024, "6.1", "loaded", 3, None, None,
-                 "标题", 2024, None, dt.datetime(2024, 11, 1), ["备注"], 0, ["first_school"], [],
-                 [{"header": "备注", "likely_column": "", "samples": ["无"]}], "fp", ["first_degree"])
+    row = LogRow(
+        "13829/2024/表6.1.xlsx",
+        "ab" * 32,
+        "archive/ab/x.xlsx",
+        "13829",
+        2024,
+        "6.1",
+        "loaded",
+        3,
+        None,
+        None,
+        "标题",
+        2024,
+        None,
+        dt.datetime(2024, 11, 1),
+        ["备注"],
+        0,
+        ["first_school"],
+        [],
+        [{"header": "备注", "likely_column": "", "samples": ["无"]}],
+        "fp",
+        ["first_degree"],
+    )
     batch = log_table([row])
     assert batch.schema == LOG_SCHEMA
     assert batch.to_pylist()[0] == dataclasses.asdict(row)

@@ -14,11 +14,22 @@ import duckdb
 import pytest
 
 from assets import raw
-from ingest_fixtures import (TEACHERS_FILE, inbox, log_rows, make_zip, run, sample_rows,
-                             snapshot, teacher_rows, teachers, write_college, write_xlsx, xlsx_bytes)
+from ingest_fixtures import (
+    TEACHERS_FILE,
+    inbox,
+    log_rows,
+    make_zip,
+    run,
+    sample_rows,
+    snapshot,
+    teacher_rows,
+    teachers,
+    write_college,
+    write_xlsx,
+    xlsx_bytes,
+)
 from pipelines.catalog import load_catalog
-from pipelines.ingest import (Delivery, Ingest, SchoolWork, _write_once, chunks_by_bytes,
-                              ingest_inbox)
+from pipelines.ingest import Delivery, Ingest, SchoolWork, _write_once, chunks_by_bytes, ingest_inbox
 from pipelines.resources import WarehouseResource
 from pipelines.settings import get_settings
 
@@ -28,13 +39,17 @@ TEACHERS = CATALOG.by_code("6.1")
 
 def test_zip_delivery_in_one_folder_loads_and_is_archived(conn, tmp_path):
     majors = CATALOG.by_code("7.1")
-    members = {"13829_2024/表6.1 校内专任教师.xlsx": xlsx_bytes(tmp_path, TEACHERS, teacher_rows()),
-               "13829_2024/表7.1 专业设置.xlsx": xlsx_bytes(tmp_path, majors, sample_rows(majors, 4))}
+    members = {
+        "13829_2024/表6.1 校内专任教师.xlsx": xlsx_bytes(tmp_path, TEACHERS, teacher_rows()),
+        "13829_2024/表7.1 专业设置.xlsx": xlsx_bytes(tmp_path, majors, sample_rows(majors, 4)),
+    }
     zip_path = make_zip(inbox() / "13829_2024.zip", members)
     summary = run(conn)
     assert (summary.loaded, summary.quarantined) == (2, 0)
     assert [row["source_file"] for row in log_rows(conn)] == [
-        "13829_2024.zip/表6.1 校内专任教师.xlsx", "13829_2024.zip/表7.1 专业设置.xlsx"]
+        "13829_2024.zip/表6.1 校内专任教师.xlsx",
+        "13829_2024.zip/表7.1 专业设置.xlsx",
+    ]
     assert teachers(conn)["year"].to_list() == [2024, 2024]
     assert conn.sql("select count(*) from raw.majors where school_code = '13829'").fetchone()[0] == 4
     digest = hashlib.sha256(zip_path.read_bytes()).hexdigest()
@@ -44,8 +59,7 @@ def test_zip_delivery_in_one_folder_loads_and_is_archived(conn, tmp_path):
 
 
 def test_zip_member_escaping_its_folder_is_refused(conn, tmp_path):
-    members = {"表6.1 校内专任教师.xlsx": xlsx_bytes(tmp_path, TEACHERS, teacher_rows()),
-               "../../evil.xlsx": b"payload"}
+    members = {"表6.1 校内专任教师.xlsx": xlsx_bytes(tmp_path, TEACHERS, teacher_rows()), "../../evil.xlsx": b"payload"}
     make_zip(inbox() / "13829_2024.zip", members)
     summary = run(conn)
     assert (summary.loaded, summary.quarantined) == (0, 1)
@@ -68,12 +82,13 @@ def test_zip_bomb_is_refused(conn, tmp_path):
 
 def test_zip_over_the_size_setting_is_refused(conn, tmp_path, monkeypatch):
     monkeypatch.setenv("ZHENGAI_ZIP_MAX_BYTES", "1000")
-    make_zip(inbox() / "13829_2024.zip", {"表6.1 校内专任教师.xlsx": xlsx_bytes(tmp_path, TEACHERS, teacher_rows())},
-             compression=zipfile.ZIP_STORED)
+    make_zip(
+        inbox() / "13829_2024.zip",
+        {"表6.1 校内专任教师.xlsx": xlsx_bytes(tmp_path, TEACHERS, teacher_rows())},
+        compression=zipfile.ZIP_STORED,
+    )
     assert run(conn).quarantined == 1
     assert "1000 字节" in log_rows(conn)[0]["reason"]
-
-
 
 
 def test_file_outside_a_year_folder_is_quarantined(conn):
@@ -132,7 +147,8 @@ def test_re_export_of_one_college_replaces_only_its_rows(conn):
     untouched = [row for row in changed if (row[0], row[1]) != ("13829", 2024)]
     assert len(untouched) == 6
     assert [row[2] for row in changed if (row[0], row[1]) == ("13829", 2024)] == sorted(
-        f"staff_no-{n}" for n in range(11, 16))
+        f"staff_no-{n}" for n in range(11, 16)
+    )
     old = [r for r in before["full_time_teachers"] if r[-7] != "13829" or r[-6] != 2024]
     new = [r for r in after["full_time_teachers"] if r[-7] != "13829" or r[-6] != 2024]
     assert old == new
@@ -168,10 +184,13 @@ def test_a_run_that_fails_part_way_leaves_the_warehouse_as_it_was(conn, monkeypa
 
 
 def test_two_exports_of_one_table_use_the_newer(conn):
-    write_xlsx(inbox() / "13829" / "2024" / TEACHERS_FILE, TEACHERS, teacher_rows(),
-               created=dt.datetime(2024, 10, 1))
-    write_xlsx(inbox() / "13829" / "2024" / "表6.1 校内专任教师（更正）.xlsx", TEACHERS, teacher_rows()[:1],
-               created=dt.datetime(2024, 10, 20))
+    write_xlsx(inbox() / "13829" / "2024" / TEACHERS_FILE, TEACHERS, teacher_rows(), created=dt.datetime(2024, 10, 1))
+    write_xlsx(
+        inbox() / "13829" / "2024" / "表6.1 校内专任教师（更正）.xlsx",
+        TEACHERS,
+        teacher_rows()[:1],
+        created=dt.datetime(2024, 10, 20),
+    )
     summary = run(conn)
     assert (summary.loaded, summary.quarantined) == (1, 1)
     assert teachers(conn)["source_file"].to_list() == ["13829/2024/表6.1 校内专任教师（更正）.xlsx"]
@@ -230,8 +249,9 @@ def test_raw_asset_materializes_every_table_and_the_log(tmp_path):
     assert result.success
     keys = {event.asset_key.to_user_string() for event in result.get_asset_materialization_events()}
     assert keys == {"raw/ingest_log"} | {f"raw/{t.table_name}" for t in CATALOG.tables}
-    log_event = next(e for e in result.get_asset_materialization_events()
-                     if e.asset_key == dg.AssetKey(["raw", "ingest_log"]))
+    log_event = next(
+        e for e in result.get_asset_materialization_events() if e.asset_key == dg.AssetKey(["raw", "ingest_log"])
+    )
     metadata = log_event.materialization.metadata
     assert (metadata["files_loaded"].value, metadata["files_quarantined"].value) == (2, 0)
     with duckdb.connect(str(tmp_path / "work.duckdb")) as check:
@@ -257,14 +277,18 @@ def synth_province(seed: int = 7) -> dict:
 def test_demo_province_ingests_as_its_manifest_says(conn):
     manifest = synth_province()
     summary = run(conn)
-    corrupt = {(d["school_code"], d["year"], d["table_code"]) for d in manifest["defects"] if d["kind"] == "corrupt_file"}
+    corrupt = {
+        (d["school_code"], d["year"], d["table_code"]) for d in manifest["defects"] if d["kind"] == "corrupt_file"
+    }
     assert corrupt and summary.quarantined == len(corrupt)
     assert summary.loaded == len(manifest["files"]) - len(corrupt)
     log = {(row["source_file"], row["table_code"]): row for row in log_rows(conn)}
     for entry in manifest["files"]:
         table = CATALOG.by_code(entry["table_code"])
-        count = conn.execute(f'select count(*) from raw."{table.table_name}" where school_code = ? and year = ?',
-                             [entry["school_code"], entry["year"]]).fetchone()[0]
+        count = conn.execute(
+            f'select count(*) from raw."{table.table_name}" where school_code = ? and year = ?',
+            [entry["school_code"], entry["year"]],
+        ).fetchone()[0]
         row = log[(entry["path"], entry["table_code"])]
         if (entry["school_code"], entry["year"], entry["table_code"]) in corrupt:
             assert (count, row["status"]) == (0, "quarantined") and "已损坏" in row["reason"]
@@ -277,24 +301,37 @@ def test_demo_province_ingests_as_its_manifest_says(conn):
         school, year, code = defect["school_code"], defect["year"], defect["table_code"]
         if defect["kind"] == "missing_table":
             table = CATALOG.by_code(code)
-            assert conn.execute(f'select count(*) from raw."{table.table_name}" where school_code = ? and year = ?',
-                                [school, year]).fetchone()[0] == 0
+            assert (
+                conn.execute(
+                    f'select count(*) from raw."{table.table_name}" where school_code = ? and year = ?', [school, year]
+                ).fetchone()[0]
+                == 0
+            )
         elif defect["kind"] == "not_submitted":
             assert not [r for r in log.values() if (r["school_code"], r["year"]) == (school, year)]
         elif defect["kind"] == "out_of_domain" and defect["column_name"] == "gender":
-            bad = conn.execute("select row_no from raw.full_time_teachers where school_code = ? and year = ? "
-                               "and gender = '未知' order by row_no", [school, year]).fetchall()
+            bad = conn.execute(
+                "select row_no from raw.full_time_teachers where school_code = ? and year = ? "
+                "and gender = '未知' order by row_no",
+                [school, year],
+            ).fetchall()
             assert [r[0] for r in bad] == defect["row_nos"]
         elif defect["kind"] == "duplicate_key":
-            rows = conn.execute("select row_no, staff_no from raw.full_time_teachers where school_code = $s "
-                                "and year = $y order by row_no", {"s": school, "y": year}).fetchall()
-            staff = {row_no: staff_no for row_no, staff_no in rows}
+            rows = conn.execute(
+                "select row_no, staff_no from raw.full_time_teachers where school_code = $s "
+                "and year = $y order by row_no",
+                {"s": school, "y": year},
+            ).fetchall()
+            staff = dict(rows)
             first, second = defect["row_nos"]
             assert staff[first] == staff[second]
         elif defect["kind"] in ("gbk_csv", "zip_delivery"):
-            assert all(r["status"] == "loaded" for r in log.values()
-                       if (r["school_code"], r["year"]) == (school, year) and r["table_code"] not in
-                       {c[2] for c in corrupt if c[:2] == (school, year)})
+            assert all(
+                r["status"] == "loaded"
+                for r in log.values()
+                if (r["school_code"], r["year"]) == (school, year)
+                and r["table_code"] not in {c[2] for c in corrupt if c[:2] == (school, year)}
+            )
 
 
 def test_demo_province_rerun_is_unchanged_and_a_re_export_touches_one_college(conn):
@@ -304,8 +341,9 @@ def test_demo_province_rerun_is_unchanged_and_a_re_export_touches_one_college(co
     second = run(conn)
     assert (second.loaded, second.unchanged, second.quarantined) == (0, first.loaded, first.quarantined)
     assert snapshot(conn) == before
-    entry = next(e for e in manifest["files"] if e["table_code"] == "6.1" and e["archive"] is None
-                 and e["format"] == "xlsx")
+    entry = next(
+        e for e in manifest["files"] if e["table_code"] == "6.1" and e["archive"] is None and e["format"] == "xlsx"
+    )
     school, year = entry["school_code"], entry["year"]
     write_xlsx(inbox() / entry["path"], TEACHERS, sample_rows(TEACHERS, 4), year=year)
     third = run(conn)
@@ -315,8 +353,12 @@ def test_demo_province_rerun_is_unchanged_and_a_re_export_touches_one_college(co
     outside = "select * from raw.full_time_teachers where not (school_code = $s and year = $y) order by all"
     kept = conn.execute(outside, {"s": school, "y": year}).fetchall()
     assert kept == [row for row in before["full_time_teachers"] if (row[-7], row[-6]) != (school, year)]
-    assert conn.execute("select count(*) from raw.full_time_teachers where school_code = $s and year = $y",
-                        {"s": school, "y": year}).fetchone()[0] == 4
+    assert (
+        conn.execute(
+            "select count(*) from raw.full_time_teachers where school_code = $s and year = $y", {"s": school, "y": year}
+        ).fetchone()[0]
+        == 4
+    )
 
 
 def test_worker_processes_give_the_same_warehouse_as_one_process(monkeypatch):
@@ -330,8 +372,12 @@ def test_worker_processes_give_the_same_warehouse_as_one_process(monkeypatch):
         monkeypatch.setenv("ZHENGAI_INGEST_BATCH_ROWS", "2000")  # several flushes
         with duckdb.connect() as connection:
             summary = ingest_inbox(connection, get_settings(), ingested_at=at)
-            results[workers] = (summary.loaded, summary.quarantined, snapshot(connection),
-                                connection.sql("select * from raw.ingest_log order by all").fetchall())
+            results[workers] = (
+                summary.loaded,
+                summary.quarantined,
+                snapshot(connection),
+                connection.sql("select * from raw.ingest_log order by all").fetchall(),
+            )
             chunks[workers] = dict(summary.chunks_read)
     assert results["1"] == results["2"]
     colleges = len({row[3] for row in results["1"][3]})  # school_code of every log row: one chunk each
@@ -342,24 +388,35 @@ def test_worker_processes_give_the_same_warehouse_as_one_process(monkeypatch):
 
 def test_worker_tasks_hold_whole_colleges_of_about_the_chunk_size(tmp_path):
     def college(code: str, *sizes: int) -> SchoolWork:
-        deliveries = [Delivery(f"{code}/2024/{n}.xlsx", code, 2024, (code, "2024"), tmp_path, dt.datetime(2024, 1, 1),
-                               size=size) for n, size in enumerate(sizes)]
+        deliveries = [
+            Delivery(f"{code}/2024/{n}.xlsx", code, 2024, (code, "2024"), tmp_path, dt.datetime(2024, 1, 1), size=size)
+            for n, size in enumerate(sizes)
+        ]
         return SchoolWork(code, deliveries, {}, {}, 0)
 
     colleges = [college("10001", 300, 300), college("10002", 500), college("10003", 900, 400), college("10004", 100)]
     chunks = [[work.school for work in chunk] for chunk in chunks_by_bytes(colleges, 1000)]
     # 600 + 500 would pass 1000; a college above the limit is a task of its own, never split
     assert chunks == [["10001"], ["10002"], ["10003"], ["10004"]]
-    assert [[w.school for w in c] for c in chunks_by_bytes(colleges, 1100)] == [["10001", "10002"], ["10003"], ["10004"]]
+    assert [[w.school for w in c] for c in chunks_by_bytes(colleges, 1100)] == [
+        ["10001", "10002"],
+        ["10003"],
+        ["10004"],
+    ]
     assert [[w.school for w in c] for c in chunks_by_bytes(colleges, 10**6)] == [["10001", "10002", "10003", "10004"]]
 
 
 def test_zip_member_with_a_bad_checksum_is_quarantined_and_the_rest_loads(conn, tmp_path):
     majors = CATALOG.by_code("7.1")
     teachers_bytes = xlsx_bytes(tmp_path, TEACHERS, teacher_rows())
-    zip_path = make_zip(inbox() / "13829_2024.zip", {"表6.1 校内专任教师.xlsx": teachers_bytes,
-                                                     "表7.1 专业设置.xlsx": xlsx_bytes(tmp_path, majors, sample_rows(majors, 2))},
-                        compression=zipfile.ZIP_STORED)
+    zip_path = make_zip(
+        inbox() / "13829_2024.zip",
+        {
+            "表6.1 校内专任教师.xlsx": teachers_bytes,
+            "表7.1 专业设置.xlsx": xlsx_bytes(tmp_path, majors, sample_rows(majors, 2)),
+        },
+        compression=zipfile.ZIP_STORED,
+    )
     content = bytearray(zip_path.read_bytes())
     at = content.find(teachers_bytes[100:140])
     content[at] ^= 0xFF

@@ -13,8 +13,8 @@ import pytest
 
 from assets.sql_tables import Layer, SqlTable, build_order
 from pipelines.catalog import load_catalog
-from pipelines.quality.sql_checks import SQL_CHECKS
 from pipelines.definitions import defs
+from pipelines.quality.sql_checks import SQL_CHECKS
 from pipelines.settings import REFERENCE_DIR, SQL_DIR
 
 ROOT = SQL_DIR.parent
@@ -76,11 +76,14 @@ def test_a_stray_suite_or_reference_file_is_found(tmp_path):
 
 
 def test_build_order_follows_the_deps_not_the_list_order():
-    layer = Layer("mart", (
-        SqlTable("risk", "", deps=("warnings", "ref/schools")),
-        SqlTable("warnings", "", deps=("values",)),
-        SqlTable("values", ""),
-    ))
+    layer = Layer(
+        "mart",
+        (
+            SqlTable("risk", "", deps=("warnings", "ref/schools")),
+            SqlTable("warnings", "", deps=("values",)),
+            SqlTable("values", ""),
+        ),
+    )
     assert [table.name for table in build_order(layer)] == ["values", "warnings", "risk"]
     with pytest.raises(ValueError, match="circular"):
         build_order(Layer("mart", (SqlTable("a", "", deps=("b",)), SqlTable("b", "", deps=("a",)))))

@@ -12,11 +12,11 @@ import openpyxl
 import pytest
 
 from pipelines.catalog import load_catalog
+from pipelines.demo.layouts import ONLINE_VERSION, write_layout_fixtures
+from pipelines.demo.plan import plan_schools
+from pipelines.demo.province import generate_province
 from pipelines.ingest import SUBTABLE_NOTE, ingest_inbox
 from pipelines.settings import REFERENCE_DIR, get_settings
-from pipelines.demo.layouts import ONLINE_VERSION, write_layout_fixtures
-from pipelines.demo.province import generate_province
-from pipelines.demo.plan import plan_schools
 from quality_fixtures import QualityWarehouse
 
 CATALOG = load_catalog()
@@ -33,18 +33,22 @@ def assert_indicator_columns_loaded(conn, school: str, year: int) -> None:
     """Every column an indicator reads has values for the college-year, and no file lacks it."""
     for code, column in indicator_columns():
         table = CATALOG.by_code(code)
-        filled = conn.execute(f'select count("{column}") from raw."{table.table_name}" '
-                              "where school_code = ? and year = ?", [school, year]).fetchone()[0]
+        filled = conn.execute(
+            f'select count("{column}") from raw."{table.table_name}" where school_code = ? and year = ?', [school, year]
+        ).fetchone()[0]
         assert filled > 0, (school, code, column)
-        lacking = conn.execute("select source_file from raw.ingest_log where school_code = ? and year = ? "
-                               "and table_code = ? and list_contains(missing_columns, ?)",
-                               [school, year, code, column]).fetchall()
+        lacking = conn.execute(
+            "select source_file from raw.ingest_log where school_code = ? and year = ? "
+            "and table_code = ? and list_contains(missing_columns, ?)",
+            [school, year, code, column],
+        ).fetchall()
         assert not lacking, (code, column, lacking)
 
 
 def delivered(conn, school: str, year: int) -> dict[str, set[str]]:
-    rows = conn.execute("select table_code, status from raw.ingest_log where school_code = ? and year = ?",
-                        [school, year]).fetchall()
+    rows = conn.execute(
+        "select table_code, status from raw.ingest_log where school_code = ? and year = ?", [school, year]
+    ).fetchall()
     found: dict[str, set[str]] = {}
     for code, status in rows:
         found.setdefault(code, set()).add(status)
@@ -62,7 +66,9 @@ def test_online_fixtures_load_every_table_with_every_column_an_indicator_needs()
     for entry in entries:
         if entry["table_code"] != "6.1":
             table = CATALOG.by_code(entry["table_code"])
-            assert conn.sql(f'select count(*) from raw."{table.table_name}"').fetchone()[0] == entry["rows"], entry["path"]
+            assert conn.sql(f'select count(*) from raw."{table.table_name}"').fetchone()[0] == entry["rows"], entry[
+                "path"
+            ]
     # the three sub-tables' files are each logged under V2 6.1 with a note saying so
     notes = conn.execute("select reason from raw.ingest_log where table_code = '6.1' order by source_file").fetchall()
     assert len(notes) == 3 and all(note.startswith(SUBTABLE_NOTE) for (note,) in notes)
@@ -75,8 +81,9 @@ def test_online_teacher_subtables_give_the_rows_of_the_same_colleges_v2_export()
     ingest_inbox(conn, get_settings())
 
     def teachers(school: str) -> list[tuple]:
-        return conn.execute(f"select {TEACHER_COLUMNS} from raw.full_time_teachers where school_code = ? "
-                            "order by staff_no", [school]).fetchall()
+        return conn.execute(
+            f"select {TEACHER_COLUMNS} from raw.full_time_teachers where school_code = ? order by staff_no", [school]
+        ).fetchall()
 
     online, v2 = teachers(SCHOOL), teachers("99999")
     assert len(online) == len(v2) > 0 and len({row[0] for row in online}) == len(online)  # one row per teacher
@@ -96,11 +103,15 @@ def test_a_delivery_without_the_teaching_subtable_loads_the_others_with_hours_nu
     warehouse.add_school(SCHOOL)
     summary = ingest_inbox(warehouse.conn, get_settings())
     assert summary.quarantined == 0
-    rows = warehouse.conn.execute("select count(*), count(teaching_hours), count(is_double_qualified), count(title_level) "
-                                  "from raw.full_time_teachers").fetchone()
+    rows = warehouse.conn.execute(
+        "select count(*), count(teaching_hours), count(is_double_qualified), count(title_level) "
+        "from raw.full_time_teachers"
+    ).fetchone()
     base = next(e for e in entries if e["platform_table_code"] == "6.1")
     assert rows == (base["rows"], 0, base["rows"], base["rows"])
-    logged = warehouse.conn.execute("select source_file, missing_columns from raw.ingest_log where table_code = '6.1'").fetchall()
+    logged = warehouse.conn.execute(
+        "select source_file, missing_columns from raw.ingest_log where table_code = '6.1'"
+    ).fetchall()
     assert len(logged) == 2 and all("teaching_hours" in missing for _, missing in logged)
     warehouse.run(dt.date(2024, 12, 1), suites=("6.1",))
     (issue,) = warehouse.issues(check_name="missing_column", table_code="6.1", column_name="teaching_hours")
@@ -120,22 +131,33 @@ def test_a_rerun_leaves_the_joined_table_unchanged_and_a_new_subtable_reloads_it
     (folder / teaching["path"]).write_bytes(held)  # the college sends 授课情况 later
     again = ingest_inbox(conn, get_settings())
     assert again.loaded == 3 and again.quarantined == 0
-    assert conn.sql("select count(*), count(teaching_hours) from raw.full_time_teachers").fetchone() == (
-        next(e for e in entries if e["platform_table_code"] == "6.1")["rows"],) * 2
+    assert (
+        conn.sql("select count(*), count(teaching_hours) from raw.full_time_teachers").fetchone()
+        == (next(e for e in entries if e["platform_table_code"] == "6.1")["rows"],) * 2
+    )
 
 
 @pytest.fixture(scope="module")
 def mixed_province(tmp_path_factory):
     out = tmp_path_factory.mktemp("mixed")
-    manifest = generate_province(out / "inbox", 4, [2024], seed=11, defects=False,
-                                 registry=tmp_path_factory.mktemp("registry") / "registry.csv", layouts="mixed")
+    manifest = generate_province(
+        out / "inbox",
+        4,
+        [2024],
+        seed=11,
+        defects=False,
+        registry=tmp_path_factory.mktemp("registry") / "registry.csv",
+        layouts="mixed",
+    )
     return out, manifest
 
 
 def test_the_online_colleges_of_the_mixed_demo_layout_load_whole(mixed_province, monkeypatch):
     out, manifest = mixed_province
     monkeypatch.setenv("ZHENGAI_HOME", str(out))
-    online = [(entry["school_code"], entry["year"]) for entry in manifest["layouts"] if entry["layout"] == ONLINE_VERSION]
+    online = [
+        (entry["school_code"], entry["year"]) for entry in manifest["layouts"] if entry["layout"] == ONLINE_VERSION
+    ]
     assert online
     conn = duckdb.connect()
     summary = ingest_inbox(conn, get_settings())
@@ -177,8 +199,11 @@ def add_column(folder, entry: dict, header: str, value: str) -> None:
 
 def online_delivery() -> tuple:
     folder = get_settings().inbox / SCHOOL / "2024"
-    entries = {entry["platform_table_code"]: entry for entry in write_layout_fixtures(folder, ONLINE_VERSION)
-               if entry["table_code"] == "6.1"}
+    entries = {
+        entry["platform_table_code"]: entry
+        for entry in write_layout_fixtures(folder, ONLINE_VERSION)
+        if entry["table_code"] == "6.1"
+    }
     return folder, entries
 
 
@@ -188,8 +213,12 @@ def teacher_log(conn) -> dict[str, dict]:
 
 
 def not_exported_by(version: str) -> list[str]:
-    exported = {column.name for shape in CATALOG.shapes_of(version) if shape.table_name == "full_time_teachers"
-                for column in shape.columns}
+    exported = {
+        column.name
+        for shape in CATALOG.shapes_of(version)
+        if shape.table_name == "full_time_teachers"
+        for column in shape.columns
+    }
     return [column.name for column in CATALOG.by_code("6.1").columns if column.name not in exported]
 
 
@@ -245,7 +274,11 @@ def test_unknown_columns_of_every_subtable_join_the_teachers_row_and_are_reporte
     assert (log["6.1"]["extra_columns"], log["6.2"]["extra_columns"]) == (["办公地点"], ["办公电话"])
     extra = dict(warehouse.conn.execute("select staff_no, extra from raw.full_time_teachers").fetchall())
     first = entries["6.1"]["first_data_row"]
-    assert extra["20170001"] == {"办公地点": f"楼{first}", "办公电话": f"0771-{first}", "课程名称": "课程01；课程02；课程03"}
+    assert extra["20170001"] == {
+        "办公地点": f"楼{first}",
+        "办公电话": f"0771-{first}",
+        "课程名称": "课程01；课程02；课程03",
+    }
     warehouse.run(dt.date(2024, 12, 1), suites=("6.1",))
     issues = warehouse.issues(check_name="unknown_columns", table_code="6.1")
     assert sorted(issue["samples"] for issue in issues) == ["办公地点", "办公电话"]

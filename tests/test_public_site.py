@@ -17,15 +17,15 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pytest
-from serve_fixtures import served
 
 from pipelines.cli import main, run_config
 from pipelines.definitions import defs
-from pipelines.public_site import build_public_site, disclosed, load_disclosure
-from pipelines.secretariat.inputs import element_codes
-from pipelines.schedules import NIGHTLY_JOB
-from pipelines.settings import REFERENCE_DIR, get_settings
 from pipelines.demo.province import generate_province
+from pipelines.public_site import build_public_site, disclosed, load_disclosure
+from pipelines.schedules import NIGHTLY_JOB
+from pipelines.secretariat.inputs import element_codes
+from pipelines.settings import REFERENCE_DIR, get_settings
+from serve_fixtures import served
 
 AS_OF = "2024-12-15"
 YEAR = 2027  # the cycle 2025-2027's last year: a four-college province gets its one place then
@@ -58,8 +58,11 @@ def demo(tmp_path_factory):
         settings = get_settings()
         generate_province(settings.inbox, schools=4, years=[2024], seed=21, defects=False)
         with dg.DagsterInstance.ephemeral() as instance:
-            result = defs().resolve_job_def(NIGHTLY_JOB).execute_in_process(
-                instance=instance, run_config=run_config(AS_OF, "WARNING"))
+            result = (
+                defs()
+                .resolve_job_def(NIGHTLY_JOB)
+                .execute_in_process(instance=instance, run_config=run_config(AS_OF, "WARNING"))
+            )
         assert result.success
         nightly_public = (settings.site / "public" / "index.html").is_file()
         assert main(["sample", "--cycle-start", "2025", "--year", str(YEAR), "--seed", "2", "--as-of", AS_OF]) == 0
@@ -78,12 +81,20 @@ def demo(tmp_path_factory):
         (filed / "self_report.pdf").write_bytes(b"%PDF-1.4 self report")
         (filed / "internal_notes.pdf").write_bytes(b"%PDF-1.4 not declared public")
         (home / "public-files" / "revisits.csv").write_text(
-            f"school_code,year,revisit_date,result_zh\n{code},{YEAR},{YEAR + 1}-05-10,整改措施已落实\n", encoding="utf-8")
+            f"school_code,year,revisit_date,result_zh\n{code},{YEAR},{YEAR + 1}-05-10,整改措施已落实\n",
+            encoding="utf-8",
+        )
         token = main_token()
         assert main(["public"]) == 0
-        yield {"home": home, "site": settings.site, "code": code, "plan": plan, "token": token,
-               "nightly_public": nightly_public,
-               "groups": json.loads((settings.exports / "experts" / str(YEAR) / "groups.json").read_text("utf-8"))}
+        yield {
+            "home": home,
+            "site": settings.site,
+            "code": code,
+            "plan": plan,
+            "token": token,
+            "nightly_public": nightly_public,
+            "groups": json.loads((settings.exports / "experts" / str(YEAR) / "groups.json").read_text("utf-8")),
+        }
 
 
 @pytest.fixture(autouse=True)
@@ -111,11 +122,11 @@ def private_markers(demo) -> dict[str, set[str]]:
     return {
         "risk": {"风险分"} | {row["rationale_zh"] for row in selected},
         "warnings": {row[0] for row in warnings if row[0]},
-        "staff": {no for no, _ in staff if no} | {name for _, name in staff
-                                                  if name and len(name) >= 3 and name not in public_names},
+        "staff": {no for no, _ in staff if no}
+        | {name for _, name in staff if name and len(name) >= 3 and name not in public_names},
         "tokens": {demo["token"], *re.findall(r'"[0-9a-f]{64}"', (demo["home"] / "tokens.json").read_text("utf-8"))},
-        "pool_private": {e["expert_id"] for e in pool} | {
-            f"{p['code']}:{p['from']}" for e in pool for p in e["past_employers"]},
+        "pool_private": {e["expert_id"] for e in pool}
+        | {f"{p['code']}:{p['from']}" for e in pool for p in e["past_employers"]},
     }
 
 
@@ -193,8 +204,9 @@ def test_a_group_that_could_not_be_formed_is_not_published(demo, monkeypatch, tm
     page = (tmp_path / "build" / "public" / "years" / f"{YEAR}.html").read_text("utf-8")
     names = {m["name_zh"] for g in groups for m in g["experts"]}
     assert "复核专家组名单：尚未公布" in page and not any(f"<td>{name}</td>" in page for name in names)
-    assert all(f"<td>{name}</td>" in (demo["site"] / "public" / "years" / f"{YEAR}.html").read_text("utf-8")
-               for name in names)
+    assert all(
+        f"<td>{name}</td>" in (demo["site"] / "public" / "years" / f"{YEAR}.html").read_text("utf-8") for name in names
+    )
 
 
 def test_pages_are_accessible_without_script_and_self_contained(demo):

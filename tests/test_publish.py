@@ -8,9 +8,9 @@ import pytest
 
 from assets.publish import FRESHNESS, UNDESCRIBED
 from pipelines.definitions import defs
+from pipelines.demo.province import generate_province
 from pipelines.schedules import NIGHTLY_JOB, nightly_run_config
 from pipelines.settings import get_settings, parse_as_of
-from pipelines.demo.province import generate_province
 
 SCHEMAS = ("ref", "raw", "quality", "mart", "report")
 
@@ -42,14 +42,20 @@ def rows(conn, sql: str) -> list[tuple]:
 
 def test_every_table_view_and_column_has_a_comment(published):
     conn, _ = published
-    tables = rows(conn, "select schema_name, table_name, comment from duckdb_tables() where schema_name in (select unnest(?))")
-    views = rows(conn, "select schema_name, view_name, comment from duckdb_views() where schema_name in (select unnest(?))")
-    columns = rows(conn, "select table_name, column_name, comment from duckdb_columns() where schema_name in (select unnest(?))")
+    tables = rows(
+        conn, "select schema_name, table_name, comment from duckdb_tables() where schema_name in (select unnest(?))"
+    )
+    views = rows(
+        conn, "select schema_name, view_name, comment from duckdb_views() where schema_name in (select unnest(?))"
+    )
+    columns = rows(
+        conn, "select table_name, column_name, comment from duckdb_columns() where schema_name in (select unnest(?))"
+    )
     assert len(tables) > 50 and len(views) > 20 and len(columns) > 600
     assert [t for t in tables + views if not t[2]] == []
     assert [c for c in columns if not c[2]] == []
     # The catalog's header and unit reach the raw columns; nearly every column has its own text.
-    comment = dict(((t, c), text) for t, c, text in columns)
+    comment = {(t, c): text for t, c, text in columns}
     assert comment[("full_time_teachers", "is_double_qualified")].startswith("是否双师素质教师")
     assert "平方米" in comment[("campus_area", "land_area")]
     assert sum(text == UNDESCRIBED for _, _, text in columns) < len(columns) // 20
@@ -58,31 +64,49 @@ def test_every_table_view_and_column_has_a_comment(published):
 def test_the_work_file_is_not_changed_by_publication(published):
     _, work = published
     assert work.execute("select count(*) from duckdb_tables() where comment is not null").fetchone()[0] == 0
-    assert work.execute("select count(*) from duckdb_tables() where table_name = 'suite_results_cache'").fetchone()[0] == 1
+    assert (
+        work.execute("select count(*) from duckdb_tables() where table_name = 'suite_results_cache'").fetchone()[0] == 1
+    )
 
 
 def test_year_is_one_integer_type_and_no_wide_numbers(published):
     conn, work = published
-    year_types = {t for (t,) in rows(conn, "select distinct data_type from duckdb_columns() where column_name = 'year' and schema_name in (select unnest(?))")}
+    year_types = {
+        t
+        for (t,) in rows(
+            conn,
+            "select distinct data_type from duckdb_columns() where column_name = 'year' and schema_name in (select unnest(?))",
+        )
+    }
     assert year_types == {"INTEGER"}
-    wide = rows(conn, "select table_name, column_name, data_type from duckdb_columns() where schema_name in (select unnest(?)) "
-                      "and (data_type = 'HUGEINT' or (data_type like 'DECIMAL(%' and numeric_precision > 18))")
+    wide = rows(
+        conn,
+        "select table_name, column_name, data_type from duckdb_columns() where schema_name in (select unnest(?)) "
+        "and (data_type = 'HUGEINT' or (data_type like 'DECIMAL(%' and numeric_precision > 18))",
+    )
     assert wide == []
     # the defects were there before publication, so the test would see them come back
-    before = rows(work, "select count(*) from duckdb_columns() where schema_name in (select unnest(?)) "
-                        "and (data_type = 'HUGEINT' or (column_name = 'year' and data_type <> 'INTEGER'))")
+    before = rows(
+        work,
+        "select count(*) from duckdb_columns() where schema_name in (select unnest(?)) "
+        "and (data_type = 'HUGEINT' or (column_name = 'year' and data_type <> 'INTEGER'))",
+    )
     assert before[0][0] > 0
 
 
 def test_the_internal_cache_is_not_published(published):
     conn, _ = published
-    assert conn.execute("select count(*) from duckdb_tables() where table_name = 'suite_results_cache'").fetchone()[0] == 0
+    assert (
+        conn.execute("select count(*) from duckdb_tables() where table_name = 'suite_results_cache'").fetchone()[0] == 0
+    )
 
 
 def test_report_views_join_school_names_and_mask_staff(published):
     conn, work = published
     names = dict(work.execute("select school_code, name_zh from ref.schools").fetchall())
-    shown = conn.execute("select school_code, school_name, name, staff_no, birth_year from report.full_time_teachers").fetchall()
+    shown = conn.execute(
+        "select school_code, school_name, name, staff_no, birth_year from report.full_time_teachers"
+    ).fetchall()
     real = work.execute("select name, staff_no, year(birth_date) from raw.full_time_teachers").fetchall()
     assert shown and len(shown) == len(real)
     assert all(school_name == names[code] for code, school_name, *_ in shown)
@@ -91,9 +115,17 @@ def test_report_views_join_school_names_and_mask_staff(published):
     assert all(name.endswith("**") and name not in real_names for _, _, name, _, _ in shown if name)
     assert not {number for *_, number, _ in shown} & real_numbers
     assert sorted(y for *_, y in shown if y) == sorted(y for *_, y in real if y)
-    columns = {c for (c,) in conn.execute("select column_name from duckdb_columns() where schema_name = 'report' and table_name = 'full_time_teachers'").fetchall()}
+    columns = {
+        c
+        for (c,) in conn.execute(
+            "select column_name from duckdb_columns() where schema_name = 'report' and table_name = 'full_time_teachers'"
+        ).fetchall()
+    }
     assert "birth_date" not in columns
-    reasons = conn.execute("select data_type from duckdb_columns() where schema_name = 'report' and table_name = 'indicator_warnings' and column_name = 'reasons'").fetchone()
+    reasons = conn.execute(
+        "select data_type from duckdb_columns() where schema_name = 'report"
+        "' and table_name = 'indicator_warnings' and column_name = 'reasons'"
+    ).fetchone()
     assert reasons == ("VARCHAR",)
 
 

@@ -46,9 +46,11 @@ def test_a_clean_delivery_has_no_issue_and_every_table_ok():
     assert w.issues() == []
     statuses = w.conn.execute("select distinct status from quality.table_status").fetchall()
     assert statuses == [("ok",)]
-    elements = dict(w.conn.execute(
-        "select element_code, status from quality.element_data_status where school_code = ?", [SCHOOL]
-    ).fetchall())
+    elements = dict(
+        w.conn.execute(
+            "select element_code, status from quality.element_data_status where school_code = ?", [SCHOOL]
+        ).fetchall()
+    )
     assert set(elements.values()) == {"sufficient", "no_data_coverage"}
 
 
@@ -56,8 +58,14 @@ def test_suites_are_generated_from_the_catalog_and_keep_the_hand_refinements():
     suites = build_suites()
     teachers_suite = suites["full_time_teachers"]
     checks = {(item["meta"]["check"], item["meta"].get("column")) for item in teachers_suite["expectations"]}
-    assert {("required", "staff_no"), ("allowed_values", "gender"), ("range", "teaching_hours"),
-            ("unique_key", "staff_no"), ("age_range", "birth_date"), ("schema", None)} <= checks
+    assert {
+        ("required", "staff_no"),
+        ("allowed_values", "gender"),
+        ("range", "teaching_hours"),
+        ("unique_key", "staff_no"),
+        ("age_range", "birth_date"),
+        ("schema", None),
+    } <= checks
     practice = [item for item in suites["courses"]["expectations"] if item["meta"]["check"] == "practice_within_total"]
     assert practice and practice[0]["meta"]["source"] == "refinement"
     # The committed files are what the generator writes (regenerating loses nothing).
@@ -69,16 +77,38 @@ def test_suites_are_generated_from_the_catalog_and_keep_the_hand_refinements():
 
 SUITE_DEFECTS = [
     # (table, rows changed, check_name, column, words in the message)
-    ("6.1", {1: {"staff_no": "T0123"}, 2: {"staff_no": "T0123"}}, "unique_key", "staff_no", ["第 5、6 行", "教工号重复", "T0123"]),
+    (
+        "6.1",
+        {1: {"staff_no": "T0123"}, 2: {"staff_no": "T0123"}},
+        "unique_key",
+        "staff_no",
+        ["第 5、6 行", "教工号重复", "T0123"],
+    ),
     ("6.1", {0: {"name": None}}, "required", "name", ["第 4 行", "姓名为空", "请补填姓名"]),
     ("6.1", {2: {"gender": "未知"}}, "allowed_values", "gender", ["第 6 行", "性别不是允许的选项", "未知", "男、女"]),
-    ("6.1", {0: {"teaching_hours": 2549}}, "range", "teaching_hours", ["第 4 行", "授课学时超出合理范围 0–1500学时", "2549"]),
+    (
+        "6.1",
+        {0: {"teaching_hours": 2549}},
+        "range",
+        "teaching_hours",
+        ["第 4 行", "授课学时超出合理范围 0–1500学时", "2549"],
+    ),
     ("6.1", {1: {"birth_date": dt.date(2010, 1, 1)}}, "age_range", "birth_date", ["第 5 行", "20–75 岁", "2010-01-01"]),
     ("6.1", {1: {"birth_date": dt.date(1940, 1, 1)}}, "age_range", "birth_date", ["第 5 行", "1940-01-01"]),
-    ("7.2", {0: {"total_hours": 32, "practice_hours": 48}}, "practice_within_total", "practice_hours",
-     ["表7.2 课程设置 第 4 行", "实践学时超过总学时", "32/48"]),
-    ("9.2", {0: {"graduates": 100, "employed": 120, "relevant_employed": 90}}, "part_within_whole", "employed",
-     ["就业数超过毕业生数"]),
+    (
+        "7.2",
+        {0: {"total_hours": 32, "practice_hours": 48}},
+        "practice_within_total",
+        "practice_hours",
+        ["表7.2 课程设置 第 4 行", "实践学时超过总学时", "32/48"],
+    ),
+    (
+        "9.2",
+        {0: {"graduates": 100, "employed": 120, "relevant_employed": 90}},
+        "part_within_whole",
+        "employed",
+        ["就业数超过毕业生数"],
+    ),
 ]
 
 
@@ -94,7 +124,12 @@ def test_each_expectation_fails_on_its_defect_with_its_message(code, changes, ch
     found = errors(w, check_name=check)
     assert len(found) == 1, w.issues()
     issue = found[0]
-    assert (issue["school_code"], issue["year"], issue["table_code"], issue["column_name"]) == (SCHOOL, YEAR, code, column)
+    assert (issue["school_code"], issue["year"], issue["table_code"], issue["column_name"]) == (
+        SCHOOL,
+        YEAR,
+        code,
+        column,
+    )
     assert issue["source_file"] == f"{SCHOOL}/{YEAR}/表{code} {table.name_zh}.xlsx"
     for word in words:
         assert word in issue["message_zh"], issue["message_zh"]
@@ -109,18 +144,23 @@ def test_a_few_bad_rows_within_the_tables_tolerance_are_left_out_not_the_table(b
     # 6.1's tolerance is 5 % (reference/quality_rules.csv): 3 of 60 rows are within it, 4 are not
     w = warehouse()
     rows = clean_rows(w.table("6.1"), YEAR, 60)
-    for row in rows[10:10 + bad]:
+    for row in rows[10 : 10 + bad]:
         row["gender"] = "未知"
     w.deliver(SCHOOL, YEAR, rows={"6.1": rows})
     w.run(AS_OF, suites=("6.1",))
     verdict, reasons = w.status(SCHOOL, YEAR, "6.1")
     assert verdict == status
-    excluded = [row_no for (row_no,) in w.conn.execute(
-        "select row_no from quality.excluded_rows where school_code = ? and table_code = '6.1' order by 1", [SCHOOL]
-    ).fetchall()]
-    elements = dict(w.conn.execute(
-        "select element_code, status from quality.element_data_status where school_code = ?", [SCHOOL]
-    ).fetchall())
+    excluded = [
+        row_no
+        for (row_no,) in w.conn.execute(
+            "select row_no from quality.excluded_rows where school_code = ? and table_code = '6.1' order by 1", [SCHOOL]
+        ).fetchall()
+    ]
+    elements = dict(
+        w.conn.execute(
+            "select element_code, status from quality.element_data_status where school_code = ?", [SCHOOL]
+        ).fetchall()
+    )
     if status == "partial":
         assert excluded == list(range(14, 14 + bad))  # data rows start on sheet row 4
         assert reasons.startswith(f"排除有误的 {bad} 行（共 60 行，占 {bad / 60:.1%}，容差 5%）".replace(".0%", "%"))
@@ -186,8 +226,10 @@ def test_failing_rows_are_attributed_to_their_own_college():
 
 def test_the_schema_expectation_reports_a_missing_column(gx):
     table = QualityWarehouse.catalog_table("6.1")
-    frame = pd.DataFrame(clean_rows(table, YEAR)).drop(columns=["gender"]).assign(
-        school_code=SCHOOL, year=YEAR, source_file="f.xlsx", row_no=[4, 5, 6], age_at_year_end=40
+    frame = (
+        pd.DataFrame(clean_rows(table, YEAR))
+        .drop(columns=["gender"])
+        .assign(school_code=SCHOOL, year=YEAR, source_file="f.xlsx", row_no=[4, 5, 6], age_at_year_end=40)
     )
     frame.insert(0, "_rid", range(len(frame)))
     suite = load_suite("full_time_teachers")
@@ -228,8 +270,9 @@ def test_a_missing_optional_table_is_no_issue_and_blocks_no_element():
     w.run(AS_OF, suites=())
     assert w.issues() == []
     assert w.status(SCHOOL, YEAR, "9.3") == ("optional_absent", "选填表，未提交（不影响预警）")
-    assert "insufficient" not in {row[0] for row in w.conn.execute(
-        "select status from quality.element_data_status").fetchall()}
+    assert "insufficient" not in {
+        row[0] for row in w.conn.execute("select status from quality.element_data_status").fetchall()
+    }
 
 
 def test_only_colleges_active_that_year_are_expected():
@@ -249,12 +292,15 @@ def test_only_colleges_active_that_year_are_expected():
 # --- staleness --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("as_of", "year"), [
-    (dt.date(2024, 10, 30), 2023),
-    (dt.date(2024, 10, 31), 2024),
-    (dt.date(2024, 12, 1), 2024),
-    (dt.date(2025, 3, 1), 2024),
-])
+@pytest.mark.parametrize(
+    ("as_of", "year"),
+    [
+        (dt.date(2024, 10, 30), 2023),
+        (dt.date(2024, 10, 31), 2024),
+        (dt.date(2024, 12, 1), 2024),
+        (dt.date(2025, 3, 1), 2024),
+    ],
+)
 def test_current_collection_year_turns_on_the_deadline(as_of, year):
     assert current_collection_year(as_of) == year
 
@@ -265,11 +311,14 @@ def test_the_deadline_comes_from_the_environment(monkeypatch):
     assert current_collection_year(dt.date(2024, 9, 14)) == 2023
 
 
-@pytest.mark.parametrize(("as_of", "outdated"), [
-    (dt.date(2024, 10, 30), False),  # 2024 not due yet: 2023 data are current
-    (dt.date(2024, 10, 31), True),
-    (dt.date(2024, 12, 1), True),
-])
+@pytest.mark.parametrize(
+    ("as_of", "outdated"),
+    [
+        (dt.date(2024, 10, 30), False),  # 2024 not due yet: 2023 data are current
+        (dt.date(2024, 10, 31), True),
+        (dt.date(2024, 12, 1), True),
+    ],
+)
 def test_a_college_whose_latest_data_are_older_than_the_current_year(as_of, outdated):
     w = warehouse(SCHOOL, OTHER)
     w.deliver(SCHOOL, 2023)
@@ -286,8 +335,12 @@ def test_a_college_whose_latest_data_are_older_than_the_current_year(as_of, outd
         assert found == []
         assert errors(w) == []
         # Year 2024 is still open: the college that delivered it is judged, the other not yet.
-        judged = {row[0] for row in w.conn.execute(
-            "select distinct school_code from quality.table_status where year = 2024").fetchall()}
+        judged = {
+            row[0]
+            for row in w.conn.execute(
+                "select distinct school_code from quality.table_status where year = 2024"
+            ).fetchall()
+        }
         assert judged == {SCHOOL}
 
 
@@ -311,12 +364,15 @@ def test_a_title_without_academic_year_is_a_warning():
     assert (issue["check_name"], issue["severity"]) == ("period_unknown", "warn")
 
 
-@pytest.mark.parametrize(("exported_at", "check", "severity", "status"), [
-    (dt.datetime(2024, 10, 31, 23, 59), None, None, "ok"),
-    (dt.datetime(2024, 11, 24, 9, 0), "late_export", "warn", "warn"),
-    (dt.datetime(2024, 8, 20, 9, 0), "early_export", "error", "stale"),
-    (dt.datetime(2024, 9, 1, 0, 0), None, None, "ok"),
-])
+@pytest.mark.parametrize(
+    ("exported_at", "check", "severity", "status"),
+    [
+        (dt.datetime(2024, 10, 31, 23, 59), None, None, "ok"),
+        (dt.datetime(2024, 11, 24, 9, 0), "late_export", "warn", "warn"),
+        (dt.datetime(2024, 8, 20, 9, 0), "early_export", "error", "stale"),
+        (dt.datetime(2024, 9, 1, 0, 0), None, None, "ok"),
+    ],
+)
 def test_export_time_against_the_academic_year_end_and_the_deadline(exported_at, check, severity, status):
     w = warehouse()
     w.deliver(SCHOOL, YEAR)
@@ -345,12 +401,16 @@ def test_formulas_without_a_calculated_value_are_a_warning_naming_the_file():
     w = warehouse()
     w.deliver(SCHOOL, YEAR)
     reason = "公式未计算：请在 Excel 中打开并保存后重新导出（工作表“Sheet1”中 2 个公式单元格没有计算结果，已按空值读取：D5、D6）"
-    w.conn.execute("update raw.ingest_log set reason = ?, reason_en = 'formulas not calculated' where table_code = '5.2'",
-                   [reason])
+    w.conn.execute(
+        "update raw.ingest_log set reason = ?, reason_en = 'formulas not calculated' where table_code = '5.2'", [reason]
+    )
     w.run(AS_OF, suites=())
     [issue] = w.issues()
     assert (issue["table_code"], issue["check_name"], issue["severity"]) == ("5.2", "uncomputed_formulas", "warn")
-    assert issue["message_zh"] == f"表5.2 {w.table('5.2').name_zh} 文件《{w.source_file(SCHOOL, YEAR, w.table('5.2'))}》：{reason}"
+    assert (
+        issue["message_zh"]
+        == f"表5.2 {w.table('5.2').name_zh} 文件《{w.source_file(SCHOOL, YEAR, w.table('5.2'))}》：{reason}"
+    )
     assert w.status(SCHOOL, YEAR, "5.2")[0] == "warn"
 
 
@@ -361,7 +421,11 @@ def test_a_unit_conversion_is_reported_for_information_only():
     w.run(AS_OF, suites=())
     [issue] = w.issues()
     assert (issue["table_code"], issue["column_name"], issue["check_name"], issue["severity"]) == (
-        "5.2", "expenditure_total", "unit_conversion", "info")
+        "5.2",
+        "expenditure_total",
+        "unit_conversion",
+        "info",
+    )
     assert "的表头单位为元，已换算为万元（×0.0001）" in issue["message_zh"]
     assert w.status(SCHOOL, YEAR, "5.2")[0] == "ok"
 
@@ -453,10 +517,13 @@ def test_an_element_whose_points_cite_no_table_has_no_data_coverage():
     w = warehouse()
     w.deliver(SCHOOL, YEAR)
     w.run(AS_OF, suites=())
-    uncovered = [code for (code,) in w.conn.execute(
-        "select element_code from ref.diagnostic_elements "
-        "where element_code not in (select element_code from ref.point_platform_codes) order by 1"
-    ).fetchall()]
+    uncovered = [
+        code
+        for (code,) in w.conn.execute(
+            "select element_code from ref.diagnostic_elements "
+            "where element_code not in (select element_code from ref.point_platform_codes) order by 1"
+        ).fetchall()
+    ]
     assert uncovered
     for element in uncovered:
         status, reasons = w.element(SCHOOL, YEAR, element)
@@ -494,6 +561,7 @@ def test_suites_give_the_same_issues_whatever_the_chunk_size():
         w.deliver(code, YEAR, rows={"6.1": rows})
     params = quality_params(AS_OF)
     prepare_inputs(w.conn, params)
+
     def ordered(found):  # quality.issues is written sorted; the order found may differ
         return sorted(found, key=lambda i: (i["school_code"], i["check_name"], i["column_name"]))
 
@@ -501,7 +569,10 @@ def test_suites_give_the_same_issues_whatever_the_chunk_size():
     small = replace(params, rules={**params.rules, "suite_chunk_rows": 10})
     assert ordered(suite_issues(w.conn, small, tables=("6.1",))) == whole
     assert {(i["school_code"], i["check_name"]) for i in whole} == {
-        (SCHOOL, "unique_key"), (SCHOOL, "range"), ("13003", "unique_key"), ("13003", "range")
+        (SCHOOL, "unique_key"),
+        (SCHOOL, "range"),
+        ("13003", "unique_key"),
+        ("13003", "range"),
     }
 
 
@@ -626,11 +697,20 @@ def test_the_code_fingerprint_covers_every_module_of_the_package_and_every_suite
 
     package = sorted(cache.PACKAGE_DIR.rglob("*.py"))
     assert {path.stem for path in package} >= {
-        "__init__", "asset_checks", "cache", "calendar", "gx_runner", "inputs", "issues", "messages", "rules",
-        "sql_checks", "suites",
+        "__init__",
+        "asset_checks",
+        "cache",
+        "calendar",
+        "gx_runner",
+        "inputs",
+        "issues",
+        "messages",
+        "rules",
+        "sql_checks",
+        "suites",
     }
     copies = {}
-    for (directory, pattern), name in zip(cache.FINGERPRINTED, ("code", "suites"), strict=True):
+    for (directory, _pattern), name in zip(cache.FINGERPRINTED, ("code", "suites"), strict=True):
         copies[directory] = tmp_path / name
         shutil.copytree(directory, copies[directory], ignore=shutil.ignore_patterns("__pycache__"))
     sources = tuple((copies[directory], pattern) for directory, pattern in cache.FINGERPRINTED)

@@ -16,11 +16,11 @@ import pytest
 from assets import quality
 from assets.ref import build_reference_tables
 from pipelines.catalog import load_catalog
+from pipelines.demo.province import generate_province
 from pipelines.ingest import ingest_inbox
 from pipelines.registry import build_schools_table, load_registry
 from pipelines.resources import RunOptions, WarehouseResource
 from pipelines.settings import get_settings
-from pipelines.demo.province import generate_province
 
 YEARS = [2023, 2024]
 CATALOG = load_catalog()
@@ -54,8 +54,10 @@ def demo(tmp_path_factory):
         # the quality layer as production runs it: its assets, in Dagster
         dg.materialize(
             [quality.issues, quality.table_status, quality.excluded_rows, quality.element_data_status],
-            resources={"warehouse": WarehouseResource(path=str(path), published_path=str(home / "pub.duckdb")),
-                       "run_options": RunOptions(as_of=AS_OF.isoformat())},
+            resources={
+                "warehouse": WarehouseResource(path=str(path), published_path=str(home / "pub.duckdb")),
+                "run_options": RunOptions(as_of=AS_OF.isoformat()),
+            },
         )
         conn = duckdb.connect(str(path), read_only=True)
         yield manifest, conn
@@ -63,9 +65,9 @@ def demo(tmp_path_factory):
 
 
 def issues_of(conn, school, year) -> list[dict]:
-    return conn.execute(
-        "select * from quality.issues where school_code = ? and year = ?", [school, year]
-    ).pl().to_dicts()
+    return (
+        conn.execute("select * from quality.issues where school_code = ? and year = ?", [school, year]).pl().to_dicts()
+    )
 
 
 def test_every_manifest_defect_is_found_against_its_college_year_and_table(demo):
@@ -75,7 +77,8 @@ def test_every_manifest_defect_is_found_against_its_college_year_and_table(demo)
     for defect in defects:
         checks, status = EXPECTED[defect["kind"]]
         found = [
-            issue for issue in issues_of(conn, defect["school_code"], defect["year"])
+            issue
+            for issue in issues_of(conn, defect["school_code"], defect["year"])
             if issue["check_name"] in checks
             and (defect["kind"] == "not_submitted" or issue["table_code"] == defect["table_code"])
         ]
@@ -95,7 +98,11 @@ def test_every_manifest_defect_is_found_against_its_college_year_and_table(demo)
 def test_elements_citing_an_unusable_table_are_insufficient_naming_it(demo):
     manifest, conn = demo
     for defect in manifest["defects"]:
-        if defect["kind"] not in EXPECTED or EXPECTED[defect["kind"]][1] in ("warn", "partial") or not defect["table_code"]:
+        if (
+            defect["kind"] not in EXPECTED
+            or EXPECTED[defect["kind"]][1] in ("warn", "partial")
+            or not defect["table_code"]
+        ):
             continue
         elements = conn.execute(
             "select distinct element_code from ref.point_platform_codes where platform_code = ?", [defect["table_code"]]
@@ -114,20 +121,26 @@ def test_a_few_bad_rows_are_left_out_and_leave_the_elements_sufficient(demo):
     partial = [d for d in manifest["defects"] if EXPECTED.get(d["kind"], (None, None))[1] == "partial"]
     assert partial
     for defect in partial:
-        excluded = {row_no for (row_no,) in conn.execute(
-            "select row_no from quality.excluded_rows where school_code = ? and year = ? and table_code = ?",
-            [defect["school_code"], defect["year"], defect["table_code"]],
-        ).fetchall()}
+        excluded = {
+            row_no
+            for (row_no,) in conn.execute(
+                "select row_no from quality.excluded_rows where school_code = ? and year = ? and table_code = ?",
+                [defect["school_code"], defect["year"], defect["table_code"]],
+            ).fetchall()
+        }
         if CATALOG.by_code(defect["table_code"]).column(defect["column_name"]).required:
             assert set(defect["row_nos"]) <= excluded, defect
         else:
             # an optional column's few implausible values are a reminder within optional_column_mostly
             # (reference/quality_rules.csv): reported as a warning, the row is kept
-            severities = {severity for (severity,) in conn.execute(
-                "select severity from quality.issues where school_code = ? and year = ? and table_code = ? "
-                "and column_name = ?",
-                [defect["school_code"], defect["year"], defect["table_code"], defect["column_name"]],
-            ).fetchall()}
+            severities = {
+                severity
+                for (severity,) in conn.execute(
+                    "select severity from quality.issues where school_code = ? and year = ? and table_code = ? "
+                    "and column_name = ?",
+                    [defect["school_code"], defect["year"], defect["table_code"], defect["column_name"]],
+                ).fetchall()
+            }
             assert severities == {"warn"} and not set(defect["row_nos"]) & excluded, (defect, severities)
         status, reasons = conn.execute(
             "select status, reasons_zh from quality.table_status where school_code = ? and year = ? and table_code = ?",
@@ -143,10 +156,13 @@ def test_a_few_bad_rows_are_left_out_and_leave_the_elements_sufficient(demo):
         ).fetchone()[0]
         assert blocked == 0, defect
     # a clean college loses no row
-    assert conn.execute(
-        "select count(*) from quality.excluded_rows where school_code in (select unnest(?::varchar[]))",
-        [manifest["clean_schools"]],
-    ).fetchone()[0] == 0
+    assert (
+        conn.execute(
+            "select count(*) from quality.excluded_rows where school_code in (select unnest(?::varchar[]))",
+            [manifest["clean_schools"]],
+        ).fetchone()[0]
+        == 0
+    )
 
 
 def test_no_error_that_no_defect_explains(demo):
@@ -155,7 +171,8 @@ def test_no_error_that_no_defect_explains(demo):
     not_submitted = {(d["school_code"], d["year"]) for d in manifest["defects"] if d["kind"] == "not_submitted"}
     errors = conn.execute("select * from quality.issues where severity = 'error'").pl().to_dicts()
     unexplained = [
-        issue for issue in errors
+        issue
+        for issue in errors
         if (issue["school_code"], issue["year"], issue["table_code"]) not in explained
         and (issue["school_code"], issue["year"]) not in not_submitted
     ]

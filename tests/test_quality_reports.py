@@ -32,8 +32,10 @@ def province(path) -> None:
     teachers = clean_rows(w.table("6.1"), YEAR)
     teachers[1]["staff_no"] = teachers[0]["staff_no"]
     w.deliver(BAD, YEAR, rows={"6.1": teachers}, skip=("7.1",))
-    w.conn.execute("update raw.ingest_log set coercion_failures = 2 where school_code = ? and year = 2023 "
-                   "and table_code = '6.2'", [LATE])
+    w.conn.execute(
+        "update raw.ingest_log set coercion_failures = 2 where school_code = ? and year = 2023 and table_code = '6.2'",
+        [LATE],
+    )
     w.conn.close()
 
 
@@ -51,8 +53,12 @@ def materialized(tmp_path_factory):
 
 def materialize(tmp_path, path):
     result = dg.materialize(
-        [*layer_assets("quality"), site_assets.college_quality_reports, site_assets.province_quality_report,
-         *build_asset_checks()],
+        [
+            *layer_assets("quality"),
+            site_assets.college_quality_reports,
+            site_assets.province_quality_report,
+            *build_asset_checks(),
+        ],
         resources={
             "warehouse": WarehouseResource(path=str(path), published_path=str(tmp_path / "pub.duckdb")),
             "run_options": RunOptions(as_of="2024-12-01"),
@@ -64,11 +70,9 @@ def materialize(tmp_path, path):
 
 
 def test_quality_assets_materialize_and_checks_report_without_failing_the_run(materialized):
-    result, site = materialized
+    result, _site = materialized
     assert result.success
-    evaluations = {
-        (e.asset_key.to_user_string(), e.check_name): e for e in result.get_asset_check_evaluations()
-    }
+    evaluations = {(e.asset_key.to_user_string(), e.check_name): e for e in result.get_asset_check_evaluations()}
     suite = evaluations[("raw/full_time_teachers", "expectation_suite")]
     assert not suite.passed and suite.severity == dg.AssetCheckSeverity.WARN
     assert suite.metadata["colleges_with_errors"].value == 1
@@ -97,10 +101,13 @@ def test_asset_checks_are_wired_into_the_code_location():
     graph = definitions.resolve_asset_graph()
     keys = {key.asset_key.to_user_string() for key in graph.asset_check_keys}
     assert {"raw/full_time_teachers", "raw/courses", "raw/ingest_log"} <= keys
-    assert {"quality/issues", "quality/table_status", "quality/element_data_status",
-            "site/college_quality_reports", "site/province_quality_report"} <= {
-        key.to_user_string() for key in definitions.resolve_all_asset_keys()
-    }
+    assert {
+        "quality/issues",
+        "quality/table_status",
+        "quality/element_data_status",
+        "site/college_quality_reports",
+        "site/province_quality_report",
+    } <= {key.to_user_string() for key in definitions.resolve_all_asset_keys()}
 
 
 def test_each_college_report_holds_only_its_own_data(materialized):
@@ -146,12 +153,14 @@ def test_the_province_summary_shows_complete_late_and_failing_tables(materialize
 
 
 def test_a_report_lists_a_capped_number_of_problems_per_table():
-    issues = pl.DataFrame({
-        "severity": ["error"] * 120,
-        "message_zh": [f"问题{i}" for i in range(120)],
-        "source_file": ["f.xlsx"] * 120,
-        "failed_count": [1] * 120,
-    })
+    issues = pl.DataFrame(
+        {
+            "severity": ["error"] * 120,
+            "message_zh": [f"问题{i}" for i in range(120)],
+            "source_file": ["f.xlsx"] * 120,
+            "failed_count": [1] * 120,
+        }
+    )
     html = issue_rows_html(issues, 50)
     assert html.count("<tr>") == 51 and "问题49" in html and "问题50" not in html
     assert "另有 70 项问题未在本页列出" in html
@@ -163,10 +172,20 @@ def test_an_empty_warehouse_gives_a_province_page_saying_so():
     reference = QualityReference(
         tables=pl.DataFrame({"table_code": ["6.1"], "name_zh": ["校内专任教师"], "required": [True]}),
         elements=pl.DataFrame({"element_code": ["1.1"], "element_name": ["x"]}),
-        as_of=dt.date(2024, 12, 1), current_year=2024, deadlines={}, issues_per_table=50,
+        as_of=dt.date(2024, 12, 1),
+        current_year=2024,
+        deadlines={},
+        issues_per_table=50,
     )
-    empty = pl.DataFrame(schema={"school_code": pl.String, "year": pl.Int32, "table_code": pl.String,
-                                 "status": pl.String, "reasons_zh": pl.String})
+    empty = pl.DataFrame(
+        schema={
+            "school_code": pl.String,
+            "year": pl.Int32,
+            "table_code": pl.String,
+            "status": pl.String,
+            "reasons_zh": pl.String,
+        }
+    )
     html = build_province_quality_page(reference, pl.DataFrame({"school_code": [], "name_zh": []}), empty, empty)
     assert "暂无数据质量检查结果" in html
 

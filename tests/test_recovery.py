@@ -33,7 +33,8 @@ def test_a_recovered_level_matches_and_a_wrong_one_is_an_unexplained_miss():
     conn = warehouse(79).conn  # 生均图书 79 < 合格 80: yellow
     rows = outcomes(conn, manifest({"books_per_student": "yellow", "employment_rate": "green"}))
     assert [(row.indicator_code, row.recovered, row.matched) for row in rows] == [
-        ("books_per_student", "yellow", True), ("employment_rate", "green", True)
+        ("books_per_student", "yellow", True),
+        ("employment_rate", "green", True),
     ]
     wrong = outcomes(conn, manifest({"books_per_student": "red"}))
     assert unexplained_misses(wrong) == wrong
@@ -43,14 +44,16 @@ def test_a_defect_in_a_source_table_explains_a_miss_and_one_elsewhere_does_not()
     built = warehouse(90)
     built.table_status(SCHOOL, YEAR, "3.3", "missing", "未提交")
     built.build()
-    drawn = manifest({"books_per_student": "green"}, [
-        {"kind": "missing_table", "school_code": SCHOOL, "year": YEAR, "table_code": "3.3"}
-    ])
+    drawn = manifest(
+        {"books_per_student": "green"},
+        [{"kind": "missing_table", "school_code": SCHOOL, "year": YEAR, "table_code": "3.3"}],
+    )
     [row] = outcomes(built.conn, drawn)
     assert (row.recovered, row.explained_by) == ("insufficient", ("missing_table",)) and not unexplained_misses([row])
-    elsewhere = manifest({"books_per_student": "green"}, [
-        {"kind": "missing_table", "school_code": SCHOOL, "year": YEAR, "table_code": "6.1"}
-    ])
+    elsewhere = manifest(
+        {"books_per_student": "green"},
+        [{"kind": "missing_table", "school_code": SCHOOL, "year": YEAR, "table_code": "6.1"}],
+    )
     assert len(unexplained_misses(outcomes(built.conn, elsewhere))) == 1
 
 

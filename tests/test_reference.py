@@ -40,15 +40,40 @@ def test_diagnosis_table_has_five_items_fifteen_elements_and_every_point(warehou
     assert warehouse.sql("select count(*) from ref.diagnostic_items").fetchone()[0] == 5
     elements = warehouse.sql("select element_code from ref.diagnostic_elements order by 1").fetchall()
     assert [e for (e,) in elements] == [
-        "1.1", "1.2", "1.3", "1.4", "2.1", "2.2", "2.3", "3.1", "3.2", "4.1", "4.2", "5.1", "5.2", "5.3", "5.4"
+        "1.1",
+        "1.2",
+        "1.3",
+        "1.4",
+        "2.1",
+        "2.2",
+        "2.3",
+        "3.1",
+        "3.2",
+        "4.1",
+        "4.2",
+        "5.1",
+        "5.2",
+        "5.3",
+        "5.4",
     ]
-    per_element = dict(
-        warehouse.sql("select element_code, count(*) from ref.diagnostic_points group by 1").fetchall()
-    )
+    per_element = dict(warehouse.sql("select element_code, count(*) from ref.diagnostic_points group by 1").fetchall())
     # Counted from the seed's rows; the note under the table says 37, the rows say 38.
     assert per_element == {
-        "1.1": 3, "1.2": 2, "1.3": 2, "1.4": 2, "2.1": 3, "2.2": 3, "2.3": 3, "3.1": 3,
-        "3.2": 2, "4.1": 3, "4.2": 2, "5.1": 3, "5.2": 3, "5.3": 3, "5.4": 1,
+        "1.1": 3,
+        "1.2": 2,
+        "1.3": 2,
+        "1.4": 2,
+        "2.1": 3,
+        "2.2": 3,
+        "2.3": 3,
+        "3.1": 3,
+        "3.2": 2,
+        "4.1": 3,
+        "4.2": 2,
+        "5.1": 3,
+        "5.2": 3,
+        "5.3": 3,
+        "5.4": 1,
     }
     assert sum(per_element.values()) == 38
     hints = warehouse.sql("select count(*) from ref.diagnostic_points where hint is null or hint = ''").fetchone()[0]
@@ -80,8 +105,15 @@ def test_points_without_codes_have_no_coverage(warehouse):
         "anti join ref.point_platform_codes c using (element_code, point_no) order by 1, 2"
     ).fetchall()
     assert uncovered == [
-        ("2.1", 1), ("4.2", 1), ("5.1", 1), ("5.1", 2), ("5.2", 2),
-        ("5.3", 1), ("5.3", 2), ("5.3", 3), ("5.4", 1),
+        ("2.1", 1),
+        ("4.2", 1),
+        ("5.1", 1),
+        ("5.1", 2),
+        ("5.2", 2),
+        ("5.3", 1),
+        ("5.3", 2),
+        ("5.3", 3),
+        ("5.4", 1),
     ]
 
 
@@ -96,9 +128,40 @@ def test_every_cited_code_resolves_to_a_catalogued_table(warehouse):
 
 def test_catalog_covers_every_table_the_reference_cites(warehouse):
     codes = {c for (c,) in warehouse.sql("select table_code from ref.platform_tables").fetchall()}
-    expected = {"1.3.1", "1.3.2", "2.2", "3.1", "3.2", "3.3", "3.4", "4.1", "4.2", "4.3", "5.1", "5.2",
-                "6.1", "6.2", "6.3", "6.4", "7.1", "7.2", "7.3", "7.4", "7.5",
-                "8.1", "8.2", "8.3", "8.4", "8.5", "8.6", "8.7", "8.8", "9.1", "9.2", "9.3"}
+    expected = {
+        "1.3.1",
+        "1.3.2",
+        "2.2",
+        "3.1",
+        "3.2",
+        "3.3",
+        "3.4",
+        "4.1",
+        "4.2",
+        "4.3",
+        "5.1",
+        "5.2",
+        "6.1",
+        "6.2",
+        "6.3",
+        "6.4",
+        "7.1",
+        "7.2",
+        "7.3",
+        "7.4",
+        "7.5",
+        "8.1",
+        "8.2",
+        "8.3",
+        "8.4",
+        "8.5",
+        "8.6",
+        "8.7",
+        "8.8",
+        "9.1",
+        "9.2",
+        "9.3",
+    }
     assert expected <= codes
     headers = warehouse.sql(
         "select headers from ref.platform_columns where table_code = '6.1' and column_name = 'first_degree'"
@@ -109,7 +172,9 @@ def test_catalog_covers_every_table_the_reference_cites(warehouse):
 
 
 def test_registry_keeps_succession_links(warehouse):
-    row = warehouse.sql("select school_type, succeeded, active_from from ref.schools where school_code = '13831'").fetchone()
+    row = warehouse.sql(
+        "select school_type, succeeded, active_from from ref.schools where school_code = '13831'"
+    ).fetchone()
     assert row == ("综合", ["13829"], 2023)
 
 
@@ -117,7 +182,7 @@ def test_missing_registry_is_a_clear_error(tmp_path, zhengai_home):
     resource = WarehouseResource(path=str(tmp_path / "w.duckdb"))
     result = dg.materialize([ref.schools], resources={"warehouse": resource}, raise_on_error=False)
     assert not result.success
-    failure = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"][0]
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     assert "registry not found" in failure.event_specific_data.error.to_string()
 
 
@@ -125,7 +190,8 @@ def test_catalog_rejects_an_unknown_column_type(tmp_path):
     for name in ("platform_tables.csv", "platform_columns.csv"):
         (tmp_path / name).write_text((REFERENCE_DIR / name).read_text(encoding="utf-8"), encoding="utf-8")
     assert len(read_catalog(tmp_path).tables) == 32
-    rows = list(csv.reader(open(tmp_path / "platform_columns.csv", encoding="utf-8")))
+    with open(tmp_path / "platform_columns.csv", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
     rows[1][3] = "money"
     with open(tmp_path / "platform_columns.csv", "w", encoding="utf-8", newline="") as handle:
         csv.writer(handle).writerows(rows)
@@ -149,25 +215,48 @@ def test_reference_files_naming_unknown_codes_are_refused_with_the_codes(tmp_pat
     assert conn.execute("select indicator_code from ref.thresholds").fetchall() == [("books_per_student",)]
 
 
-@pytest.mark.parametrize(("setting", "added", "step", "refusal"), [
-    ("EXEMPTIONS_FILE", None, "indicator_exemptions", None),  # the files as shipped are accepted
-    ("EXEMPTIONS_FILE", "books_per_student,books_new,1,no_such_measure,1,测试,测试,unconfirmed", "indicator_exemptions",
-     "indicator_exemptions.csv names unknown indicators or measures: [('books_per_student', 'books_new', 'no_such_measure')]"),
-    ("EXEMPTIONS_FILE", "no_such_indicator,books_new,1,equivalent_students,1,测试,测试,unconfirmed",
-     "indicator_exemptions", "indicator_exemptions.csv names unknown indicators or measures: "
-     "[('no_such_indicator', 'books_new', 'equivalent_students')]"),
-    ("INDICATOR_COLUMNS_FILE", "books_per_student,8.1,no_such_column,测试", "indicator_columns",
-     "indicator_columns.csv names unknown indicators or catalog columns: [('books_per_student', '8.1', 'no_such_column')]"),
-    ("INDICATOR_COLUMNS_FILE", "no_such_indicator,6.1,title_level,测试", "indicator_columns",
-     "indicator_columns.csv names unknown indicators or catalog columns: [('no_such_indicator', '6.1', 'title_level')]"),
-])
-def test_exemptions_and_indicator_columns_naming_unknown_codes_are_refused(tmp_path, monkeypatch, setting, added, step, refusal):
+@pytest.mark.parametrize(
+    ("setting", "added", "step", "refusal"),
+    [
+        ("EXEMPTIONS_FILE", None, "indicator_exemptions", None),  # the files as shipped are accepted
+        (
+            "EXEMPTIONS_FILE",
+            "books_per_student,books_new,1,no_such_measure,1,测试,测试,unconfirmed",
+            "indicator_exemptions",
+            "indicator_exemptions.csv names unknown indicators or measur"
+            "es: [('books_per_student', 'books_new', 'no_such_measure')]",
+        ),
+        (
+            "EXEMPTIONS_FILE",
+            "no_such_indicator,books_new,1,equivalent_students,1,测试,测试,unconfirmed",
+            "indicator_exemptions",
+            "indicator_exemptions.csv names unknown indicators or measures: "
+            "[('no_such_indicator', 'books_new', 'equivalent_students')]",
+        ),
+        (
+            "INDICATOR_COLUMNS_FILE",
+            "books_per_student,8.1,no_such_column,测试",
+            "indicator_columns",
+            "indicator_columns.csv names unknown indicators or catalog columns: [('books_per_student', '8.1', 'no_such_column')]",
+        ),
+        (
+            "INDICATOR_COLUMNS_FILE",
+            "no_such_indicator,6.1,title_level,测试",
+            "indicator_columns",
+            "indicator_columns.csv names unknown indicators or catalog columns: [('no_such_indicator', '6.1', 'title_level')]",
+        ),
+    ],
+)
+def test_exemptions_and_indicator_columns_naming_unknown_codes_are_refused(
+    tmp_path, monkeypatch, setting, added, step, refusal
+):
     """The real ref builders on the shipped reference file with one line added: that line's unknown codes
     stop the build, named in its error; the shipped files alone pass."""
     shipped = getattr(ref, setting)
     edited = tmp_path / shipped.name
-    edited.write_text(shipped.read_text(encoding="utf-8").rstrip("\n") + (f"\n{added}" if added else "") + "\n",
-                      encoding="utf-8")
+    edited.write_text(
+        shipped.read_text(encoding="utf-8").rstrip("\n") + (f"\n{added}" if added else "") + "\n", encoding="utf-8"
+    )
     monkeypatch.setattr(ref, setting, edited)
     conn = duckdb.connect()
     ref.build_reference_tables(conn, ["indicators", "platform_tables", "platform_columns"])

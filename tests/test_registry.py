@@ -61,22 +61,30 @@ def test_a_gbk_registry_loads_into_ref_schools_with_its_chinese_names(tmp_path):
     resource = WarehouseResource(path=str(tmp_path / "work.duckdb"), published_path=str(tmp_path / "pub.duckdb"))
     assert dg.materialize([ref.schools], resources={"warehouse": resource}).success
     with duckdb.connect(str(tmp_path / "work.duckdb"), read_only=True) as conn:
-        rows = conn.execute("select school_code, name_zh, school_type, succeeded from ref.schools order by 1").fetchall()
+        rows = conn.execute(
+            "select school_code, name_zh, school_type, succeeded from ref.schools order by 1"
+        ).fetchall()
     assert rows[0] == ("13829", "广西旧示例职业学院", "综合", [])
     assert rows[3] == ("13832", "广西壮族自治区某某职业学院", "民族", [])
 
 
-@pytest.mark.parametrize("bad_row, expected", [
-    ("13840,广西空类型职业学院,,公办,active,,2000,", "第 5 行：院校类型（school_type）为空"),
-    ("13840,广西错字职业学院,理工类,公办,active,,2000,", "第 5 行：院校类型（school_type）“理工类”不在类型表中"),
-    ("13830,广西重复职业学院,理工,公办,active,,2000,", "第 5 行：学校代码 13830 与第 2 行重复"),
-    ("13840,广西继承职业学院,综合,公办,active,13999,2000,", "第 5 行：succeeded 中的 13999 不在名册中"),
-    ("13840,广西状态职业学院,综合,公办,open,,2000,", "第 5 行：状态（status）应为 active/renamed/merged/closed，实为“open”"),
-    ("13840,广西年份职业学院,综合,公办,active,,20003,", "第 5 行：active_from 应为四位年份，实为“20003”"),
-    ("13840,广西年份职业学院,综合,公办,closed,,2010,2008", "第 5 行：active_from 2010 晚于 active_to 2008"),
-    ("1384,广西短代码职业学院,综合,公办,active,,2010,", "第 5 行：学校代码应为 5 位数字"),
-    (",广西无代码职业学院,综合,公办,active,,2010,", "第 5 行：学校代码为空"),
-])
+@pytest.mark.parametrize(
+    "bad_row, expected",
+    [
+        ("13840,广西空类型职业学院,,公办,active,,2000,", "第 5 行：院校类型（school_type）为空"),
+        ("13840,广西错字职业学院,理工类,公办,active,,2000,", "第 5 行：院校类型（school_type）“理工类”不在类型表中"),
+        ("13830,广西重复职业学院,理工,公办,active,,2000,", "第 5 行：学校代码 13830 与第 2 行重复"),
+        ("13840,广西继承职业学院,综合,公办,active,13999,2000,", "第 5 行：succeeded 中的 13999 不在名册中"),
+        (
+            "13840,广西状态职业学院,综合,公办,open,,2000,",
+            "第 5 行：状态（status）应为 active/renamed/merged/closed，实为“open”",
+        ),
+        ("13840,广西年份职业学院,综合,公办,active,,20003,", "第 5 行：active_from 应为四位年份，实为“20003”"),
+        ("13840,广西年份职业学院,综合,公办,closed,,2010,2008", "第 5 行：active_from 2010 晚于 active_to 2008"),
+        ("1384,广西短代码职业学院,综合,公办,active,,2010,", "第 5 行：学校代码应为 5 位数字"),
+        (",广西无代码职业学院,综合,公办,active,,2010,", "第 5 行：学校代码为空"),
+    ],
+)
 def test_each_mistake_is_refused_naming_its_row(bad_row, expected):
     message = refusal([*CLEAN, bad_row])
     assert expected in message

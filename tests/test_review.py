@@ -97,23 +97,23 @@ RULES = load_rules()
 @pytest.mark.parametrize(
     ("elements", "matched", "strong", "expected"),
     [
-        (15, 12, True, EFFECTIVE),           # 12 of 15 and strong: the 有效 boundary
-        (15, 11, True, NEEDS_IMPROVEMENT),   # one short of 12
+        (15, 12, True, EFFECTIVE),  # 12 of 15 and strong: the 有效 boundary
+        (15, 11, True, NEEDS_IMPROVEMENT),  # one short of 12
         (15, 12, False, NEEDS_IMPROVEMENT),  # 12 matches but weak measures
         (15, 15, False, NEEDS_IMPROVEMENT),
         (15, 10, False, NEEDS_IMPROVEMENT),  # 10 is not < 10: not 异常
-        (15, 9, False, ABNORMAL),            # 9 < 10 and weak: 异常
-        (15, 9, True, NEEDS_IMPROVEMENT),    # 9 matches but strong measures
+        (15, 9, False, ABNORMAL),  # 9 < 10 and weak: 异常
+        (15, 9, True, NEEDS_IMPROVEMENT),  # 9 matches but strong measures
         (15, 10, True, NEEDS_IMPROVEMENT),
         (15, 0, False, ABNORMAL),
         # 12 elements: 有效 needs ≥ 12/15·12 = 9.6, i.e. 10; 异常 needs < 8
         (12, 10, True, EFFECTIVE),
-        (12, 9, True, NEEDS_IMPROVEMENT),    # a floor of 9.6 would wrongly say 有效
-        (12, 8, False, NEEDS_IMPROVEMENT),   # exactly 8 is not < 8
+        (12, 9, True, NEEDS_IMPROVEMENT),  # a floor of 9.6 would wrongly say 有效
+        (12, 8, False, NEEDS_IMPROVEMENT),  # exactly 8 is not < 8
         (12, 7, False, ABNORMAL),
         # 16 elements: 有效 needs ≥ 12.8, i.e. 13; 异常 needs < 32/3 ≈ 10.67, i.e. ≤ 10
         (16, 13, True, EFFECTIVE),
-        (16, 12, True, NEEDS_IMPROVEMENT),   # a floor of 12.8 would wrongly say 有效
+        (16, 12, True, NEEDS_IMPROVEMENT),  # a floor of 12.8 would wrongly say 有效
         (16, 10, False, ABNORMAL),
         (16, 11, False, NEEDS_IMPROVEMENT),  # a rounding of 10.67 to 11 would wrongly say 异常
         # 5 elements: 有效 needs ≥ 4 exactly; 异常 needs < 10/3
@@ -236,7 +236,7 @@ def test_a_registered_set_with_an_added_element_counts_it(tmp_path, capsys):
     names = element_codes()
     register_element_set("13801", [*((code, names[code]) for code in ELEMENTS), ("5.5", "产教融合特色")])
     # 13 of 16 is 有效 (≥ 12.8); the same 13 of the 15 rows without 5.5 is refused, naming 5.5
-    rows = college_rows("13801", 13, "强") + [("13801", "5.5", "否", "强")]
+    rows = [*college_rows("13801", 13, "强"), ("13801", "5.5", "否", "强")]
     source = results_csv(tmp_path / "results.csv", rows)
     assert main(["review", "conclude", str(source), "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == [
@@ -272,11 +272,11 @@ def findings_csv(path: Path, rows: list[tuple]) -> Path:
 @pytest.mark.parametrize(
     ("matched", "qualities", "expected"),
     [
-        (12, ("是", "是", "是"), "有效"),     # all three qualities: strong
-        (12, ("是", "是", "否"), "待改进"),   # two of three: not strong, so not 有效
+        (12, ("是", "是", "是"), "有效"),  # all three qualities: strong
+        (12, ("是", "是", "否"), "待改进"),  # two of three: not strong, so not 有效
         (12, ("否", "是", "是"), "待改进"),
         (11, ("是", "是", "是"), "待改进"),
-        (9, ("是", "否", "是"), "异常"),      # two of three is weak: with < 10 matches, 异常
+        (9, ("是", "否", "是"), "异常"),  # two of three is weak: with < 10 matches, 异常
         (9, ("是", "是", "是"), "待改进"),
         (10, ("否", "否", "否"), "待改进"),
     ],
@@ -384,12 +384,15 @@ def test_missing_header_is_refused(tmp_path, capsys):
     assert "第 1 行（表头）缺少列：改进措施判断" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("name, content, expected", [
-    ("results.xlsx", bytes(range(256)) * 40, "无法作为 Excel 工作簿打开"),  # binary bytes named .xlsx
-    ("results.xlsx", b"PK\x03\x04" + b"\x00" * 100, "无法作为 Excel 工作簿打开"),  # a truncated zip
-    ("results.csv", b'"' + b"x" * 200_000, "不是可读的 CSV 文件"),  # an open quote swallowing a huge field
-    ("results.csv", bytes(range(128, 256)) * 40, "无法识别文件编码"),  # binary bytes named .csv
-])
+@pytest.mark.parametrize(
+    "name, content, expected",
+    [
+        ("results.xlsx", bytes(range(256)) * 40, "无法作为 Excel 工作簿打开"),  # binary bytes named .xlsx
+        ("results.xlsx", b"PK\x03\x04" + b"\x00" * 100, "无法作为 Excel 工作簿打开"),  # a truncated zip
+        ("results.csv", b'"' + b"x" * 200_000, "不是可读的 CSV 文件"),  # an open quote swallowing a huge field
+        ("results.csv", bytes(range(128, 256)) * 40, "无法识别文件编码"),  # binary bytes named .csv
+    ],
+)
 def test_an_unreadable_file_is_refused_in_one_line(name, content, expected, tmp_path, capsys):
     write_warehouse()
     source = tmp_path / name
@@ -427,13 +430,26 @@ def test_template_asks_per_element_and_once_per_college_for_the_measures(tmp_pat
     assert main(["review", "template", "--out", str(out), "--school", "13801", "--school", "13802"]) == 0
     rows = read_rows(out, TEMPLATE_SHEET)
     assert rows[0][1] == [
-        "学校代码", "学校名称", "诊断要素代码", "诊断要素名称", "诊断是否相符（相符/不相符）", "说明（不相符时写明专家的诊断）",
+        "学校代码",
+        "学校名称",
+        "诊断要素代码",
+        "诊断要素名称",
+        "诊断是否相符（相符/不相符）",
+        "说明（不相符时写明专家的诊断）",
     ]
     assert len(rows) == 31 and rows[1][1][:3] == ["13801", "广西甲职业技术学院", "1.1"]
     measures = read_rows(out, MEASURES_SHEET)
-    assert measures[0][1] == ["学校代码", "学校名称", "针对性强（是/否）", "切实可行（是/否）", "成效明显（是/否）", "说明"]
+    assert measures[0][1] == [
+        "学校代码",
+        "学校名称",
+        "针对性强（是/否）",
+        "切实可行（是/否）",
+        "成效明显（是/否）",
+        "说明",
+    ]
     assert [cells[:2] for _, cells in measures[1:]] == [
-        ["13801", "广西甲职业技术学院"], ["13802", "广西乙职业技术学院"],
+        ["13801", "广西甲职业技术学院"],
+        ["13802", "广西乙职业技术学院"],
     ]
     # an unfilled template is refused, naming the empty rows of each sheet
     assert main(["review", "template", "--out", str(out), "--school", "13801"]) == 0
@@ -447,8 +463,14 @@ def test_filled_template_round_trips_as_input(tmp_path, capsys):
     write_warehouse()
     names = element_codes()
     filled = [
-        {"school_code": code, "school_name": "x", "element_code": element, "element_name": names[element],
-         "matched": "相符" if i < matched else "不相符", "note": "" if i < matched else "问题未列出"}
+        {
+            "school_code": code,
+            "school_name": "x",
+            "element_code": element,
+            "element_name": names[element],
+            "matched": "相符" if i < matched else "不相符",
+            "note": "" if i < matched else "问题未列出",
+        }
         for code, matched in (("13801", 12), ("13802", 12), ("13803", 9))
         for i, element in enumerate(ELEMENTS)
     ]
@@ -458,11 +480,13 @@ def test_filled_template_round_trips_as_input(tmp_path, capsys):
         {"school_code": "13803", "targeted": "否", "feasible": "是", "effective": "是"},
     ]
     out = write_template(tmp_path / "filled.xlsx", filled, measures)
-    assert [title for _, title in TEMPLATE_HEADERS][0] == "学校代码"
+    assert next(title for _, title in TEMPLATE_HEADERS) == "学校代码"
     assert main(["review", "conclude", str(out), "--json"]) == 0
     output = json.loads(capsys.readouterr().out)
     assert [(o["school_code"], o["conclusion"]) for o in output] == [
-        ("13801", "有效"), ("13802", "待改进"), ("13803", "异常"),
+        ("13801", "有效"),
+        ("13802", "待改进"),
+        ("13803", "异常"),
     ]
     assert main(["review", "import", str(out), "--year", "2025", "--date", "2025-03-01"]) == 0
     with open(get_settings().home / "reviews" / "2025" / "13802.csv", encoding="utf-8") as handle:
@@ -488,7 +512,7 @@ def test_a_title_row_above_the_header_is_skipped(tmp_path, capsys):
     source.write_text("\n".join(lines) + "\n", encoding="utf-8")
     assert main(["review", "conclude", str(source), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)[0]["conclusion"] == "异常"
-    source.write_text("\n".join(lines[:2] + ["13801,1.1,是,中"]) + "\n", encoding="utf-8")
+    source.write_text("\n".join([*lines[:2], "13801,1.1,是,中"]) + "\n", encoding="utf-8")
     assert main(["review", "conclude", str(source)]) == 2
     assert "第 3 行：改进措施判断应填 强/弱" in capsys.readouterr().err
 

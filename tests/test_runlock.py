@@ -18,10 +18,10 @@ import pytest
 
 from pipelines.cli import EXIT_BUSY, main, prepare_dagster_home
 from pipelines.definitions import defs
+from pipelines.demo.province import generate_province
 from pipelines.resources import WarehouseResource
 from pipelines.runlock import ORPHAN_MESSAGE, PID_TAG, RunInProgress, run_lock
 from pipelines.settings import get_settings
-from pipelines.demo.province import generate_province
 
 TIMEOUT = 120
 HOLD_LOCK = (
@@ -61,9 +61,8 @@ def test_a_second_zhengai_run_says_a_run_is_in_progress(other_run, capsys):
 
 
 def test_the_lock_is_free_again_once_its_holder_ends(other_run):
-    with pytest.raises(RunInProgress):
-        with run_lock("test"):
-            pass
+    with pytest.raises(RunInProgress), run_lock("test"):
+        pass
     other_run.stdin.close()
     other_run.wait(timeout=TIMEOUT)
     with run_lock("test") as holder:
@@ -95,8 +94,9 @@ def kill_a_run_mid_way() -> str:
     with dg.DagsterInstance.get() as instance:  # its storage created before the child opens it too
         assert not started_runs(instance)
     zhengai = os.path.join(os.path.dirname(sys.executable), "zhengai")
-    child = subprocess.Popen([zhengai, "run", "--as-of", "2024-12-01"], stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL, env=os.environ)
+    child = subprocess.Popen(
+        [zhengai, "run", "--as-of", "2024-12-01"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ
+    )
     deadline = time.monotonic() + TIMEOUT
     try:
         while time.monotonic() < deadline:

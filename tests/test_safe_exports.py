@@ -16,11 +16,10 @@ from xml.etree import ElementTree
 
 import openpyxl
 
-from test_review import write_warehouse
-from test_sampling import AS_OF, province
-
 from pipelines.cli import main
 from pipelines.settings import get_settings
+from test_review import write_warehouse
+from test_sampling import AS_OF, province
 
 HOSTILE = ['=HYPERLINK("http://x","y")', "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(1,1)"]
 MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
@@ -60,7 +59,9 @@ def assert_names_are_text(path: Path, names) -> None:
     opened = openpyxl_cells(path)
     assert [cell.coordinate for cell in opened if cell.data_type == "f"] == []
     for name in names:
-        assert any(cell.data_type == "s" and name in str(cell.value) for cell in opened), f"{name} not text in {path.name}"
+        assert any(cell.data_type == "s" and name in str(cell.value) for cell in opened), (
+            f"{name} not text in {path.name}"
+        )
     for name in names:
         holding = [cell for cell in found if cell["text"] and name in cell["text"]]
         assert holding, f"{name} missing from {path.name}"
@@ -82,7 +83,9 @@ def test_the_sampling_plan_writes_hostile_names_as_text(capsys):
 def test_the_review_template_writes_hostile_registry_names_as_text(tmp_path, capsys):
     registry = get_settings().registry
     registry.parent.mkdir(parents=True)
-    rows = [f'138{i:02d},"{name.replace(chr(34), chr(34) * 2)}",综合,公办,active,,2000,' for i, name in enumerate(HOSTILE)]
+    rows = [
+        f'138{i:02d},"{name.replace(chr(34), chr(34) * 2)}",综合,公办,active,,2000,' for i, name in enumerate(HOSTILE)
+    ]
     registry.write_text(
         "school_code,name_zh,school_type,ownership,status,succeeded,active_from,active_to\n" + "\n".join(rows) + "\n",
         encoding="utf-8",

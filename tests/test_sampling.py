@@ -12,7 +12,6 @@ import dagster as dg
 import duckdb
 import fastexcel
 import pytest
-from test_review import ELEMENTS, write_warehouse
 
 from assets import review as review_assets
 from pipelines.cli import main
@@ -29,6 +28,7 @@ from pipelines.secretariat.sampling import (
 )
 from pipelines.settings import REFERENCE_DIR, get_settings
 from pipelines.sql import run_sql
+from test_review import ELEMENTS, write_warehouse
 
 RULES = load_rules()
 AS_OF = "2024-12-15"
@@ -58,10 +58,23 @@ def province(n: int, years=(2024, 2025, 2026), extra_schools=(), scores=None):
 
 def sample(capsys, year: int, seed: int = 7, cycle_start: int = 2025, as_of: str = AS_OF) -> list[dict]:
     capsys.readouterr()
-    assert main([
-        "sample", "--cycle-start", str(cycle_start), "--year", str(year), "--seed", str(seed),
-        "--as-of", as_of, "--json",
-    ]) == 0
+    assert (
+        main(
+            [
+                "sample",
+                "--cycle-start",
+                str(cycle_start),
+                "--year",
+                str(year),
+                "--seed",
+                str(seed),
+                "--as-of",
+                as_of,
+                "--json",
+            ]
+        )
+        == 0
+    )
     return json.loads(capsys.readouterr().out)
 
 
@@ -142,7 +155,10 @@ def test_a_cause_shared_by_elements_is_one_reason_and_the_rationale_counts_indic
     warnings = [row for row in warnings if row[2] != "3.2"] + [
         (code, year, element, "red", 3.0, [cause, note])
         for code, year in sorted({(row[0], row[1]) for row in warnings})
-        for element, note in (("3.1", "未触发预警的指标：研究生学位教师比例33.2%。"), ("3.2", "未触发预警的指标：评教优良率85.7%。"))
+        for element, note in (
+            ("3.1", "未触发预警的指标：研究生学位教师比例33.2%。"),
+            ("3.2", "未触发预警的指标：评教优良率85.7%。"),
+        )
     ]
     path = write_warehouse(schools, risk, warnings)
     with duckdb.connect(str(path)) as conn:
@@ -246,7 +262,7 @@ def test_effective_colleges_are_left_out_and_due_re_reviews_included(capsys):
     assert why["13801"] == "本周期 2025 年已复核，结论有效，本周期不再复核"
     rationale = {r["school_code"]: r["rationale_zh"] for r in recorded["selected"]}
     assert "2024 年复核结论为“异常”，整改期至 2025-06-01 届满，已逾期" in rationale["13803"]
-    assert "2025 年复核结论为“待改进”，整改期至 2026-06-01 届满，须复核" == rationale["13802"]
+    assert rationale["13802"] == "2025 年复核结论为“待改进”，整改期至 2026-06-01 届满，须复核"
     # re-reviewed 有效 in 2026: not reviewed again in this cycle; re-reviewed 待改进: a new period
     record_review("13802", 2026, 13, "强", date="2026-09-01")
     record_review("13803", 2026, 11, "强", date="2026-09-01")
@@ -270,7 +286,9 @@ def test_renamed_college_keeps_its_history(capsys):
     for year in (2024, 2025, 2026):
         risk = [r for r in risk if not (r[0] == "13801" and r[1] == year)]
         risk += [
-            ("13801", year, 100.0, 6, 0, 0, 1), ("13850", year, 99.0, 5, 0, 0, 2), ("13870", year, 99.0, 5, 0, 0, 2),
+            ("13801", year, 100.0, 6, 0, 0, 1),
+            ("13850", year, 99.0, 5, 0, 0, 2),
+            ("13870", year, 99.0, 5, 0, 0, 2),
         ]
     write_warehouse(schools, risk, warnings)
     record_review("13860", 2023, 12, "强")  # reviewed under its old name, previous cycle
@@ -358,7 +376,9 @@ def work_warehouse_with_ref(tmp_path: Path, schools) -> WarehouseResource:
             "create or replace table ref.schools (school_code varchar, name_zh varchar, school_type varchar, "
             "ownership varchar, status varchar, succeeded varchar[], active_from integer, active_to integer)"
         )
-        conn.executemany("insert into ref.schools values (?, ?, '综合', '公办', ?, ?, ?, ?)", [list(s) for s in schools])
+        conn.executemany(
+            "insert into ref.schools values (?, ?, '综合', '公办', ?, ?, ?, ?)", [list(s) for s in schools]
+        )
     return warehouse
 
 
@@ -372,11 +392,12 @@ def test_assets_rebuild_the_four_tables_from_the_recorded_files(tmp_path, capsys
     warehouse = work_warehouse_with_ref(tmp_path, schools)
     assets = dg.load_assets_from_modules([review_assets], key_prefix="mart")
     assert {key.to_user_string() for a in assets for key in a.keys} == {
-        "mart/review_results", "mart/review_conclusions", "mart/sampling_plan", "mart/review_cycle",
+        "mart/review_results",
+        "mart/review_conclusions",
+        "mart/sampling_plan",
+        "mart/review_cycle",
     }
-    result = dg.materialize(
-        assets, resources={"warehouse": warehouse, "run_options": RunOptions(as_of="2026-04-01")}
-    )
+    result = dg.materialize(assets, resources={"warehouse": warehouse, "run_options": RunOptions(as_of="2026-04-01")})
     assert result.success
     conn = duckdb.connect(str(tmp_path / "work.duckdb"), read_only=True)
     assert conn.execute("select count(*), count(element_name) from mart.review_results").fetchone() == (30, 30)
@@ -389,13 +410,16 @@ def test_assets_rebuild_the_four_tables_from_the_recorded_files(tmp_path, capsys
         ("13802", "广西13802职业技术学院", "异常", "abnormal", dt.date(2026, 3, 1), True),
     ]
     plan = conn.execute("select year, rank, school_code, reason, seed, risk_year from mart.sampling_plan").fetchall()
-    assert [row[3] for row in plan if row[0] == 2026][0] == "re_review"
+    assert next(row[3] for row in plan if row[0] == 2026) == "re_review"
     assert {row[4] for row in plan} == {4} and {row[5] for row in plan} == {2024, 2025}
     cycle = conn.execute(
         "select school_code, status_zh, re_review_due, cycle_target, cycle_on_track from mart.review_cycle "
         "where school_code in ('13801', '13802') order by school_code"
     ).fetchall()
-    assert cycle == [("13801", "已复核：有效", False, 10, True), ("13802", "须复核（整改期已满，已列入 2026 年计划）", True, 10, True)]
+    assert cycle == [
+        ("13801", "已复核：有效", False, 10, True),
+        ("13802", "须复核（整改期已满，已列入 2026 年计划）", True, 10, True),
+    ]
     conn.close()
 
 

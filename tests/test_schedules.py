@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import ClassVar
 
 import dagster as dg
 import pytest
@@ -75,9 +76,9 @@ def test_the_sensor_skips_the_inbox_zhengai_run_already_read(home_with_inbox):
 
 
 class Hook(BaseHTTPRequestHandler):
-    received: list[dict] = []
+    received: ClassVar[list[dict]] = []
 
-    def do_POST(self):  # noqa: N802 - the http.server API
+    def do_POST(self):
         body = self.rfile.read(int(self.headers["Content-Length"]))
         Hook.received.append({"type": self.headers["Content-Type"], "json": json.loads(body.decode("utf-8"))})
         self.send_response(200)
@@ -116,7 +117,9 @@ def evaluate_failure_alert(instance) -> None:
     failure = next(event for event in result.all_events if event.event_type_value == "PIPELINE_FAILURE")
     sensor = defs().resolve_sensor_def("run_failure_alert")
     context = dg.build_run_status_sensor_context(
-        sensor_name="run_failure_alert", dagster_event=failure, dagster_instance=instance,
+        sensor_name="run_failure_alert",
+        dagster_event=failure,
+        dagster_instance=instance,
         dagster_run=result.dagster_run,
     ).for_run_failure()
     sensor(context)

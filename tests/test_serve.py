@@ -115,18 +115,21 @@ def test_unknown_and_revoked_tokens_are_403(server):
     assert request(server, f"/schools/{OWN}/index.html?token=not-a-real-token")[0] == 403
 
 
-@pytest.mark.parametrize("path", [
-    f"/schools/{OWN}/../{OTHER}/index.html",
-    f"/schools/{OWN}/%2e%2e/{OTHER}/index.html",
-    f"/schools/{OWN}/%2E%2E/%2e%2e/%2e%2e/secret.txt",
-    "/assets/../../secret.txt",
-    "/assets/%2e%2e/%2e%2e/secret.txt",
-    f"/schools/{OWN}/..%2f..%2f..%2fsecret.txt",
-    f"/schools/{OWN}/leak.html",
-    f"/schools/{OWN}/leakdir/secret.txt",
-    "//etc/passwd",
-    f"/schools/{OWN}/%5c..%5c..%5csecret.txt",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/schools/{OWN}/../{OTHER}/index.html",
+        f"/schools/{OWN}/%2e%2e/{OTHER}/index.html",
+        f"/schools/{OWN}/%2E%2E/%2e%2e/%2e%2e/secret.txt",
+        "/assets/../../secret.txt",
+        "/assets/%2e%2e/%2e%2e/secret.txt",
+        f"/schools/{OWN}/..%2f..%2f..%2fsecret.txt",
+        f"/schools/{OWN}/leak.html",
+        f"/schools/{OWN}/leakdir/secret.txt",
+        "//etc/passwd",
+        f"/schools/{OWN}/%5c..%5c..%5csecret.txt",
+    ],
+)
 def test_nothing_outside_the_site_is_served(server, path):
     for token in (server["tokens"]["own"], server["tokens"]["secretariat"]):
         status, _, body = request(server, path, token)
@@ -201,13 +204,16 @@ def test_serve_binds_to_localhost_by_default():
 # --- redirects stay on the site, every response has a CSP, header limits ----------------------------
 
 
-@pytest.mark.parametrize("path, location", [
-    ("//evil.example/?token={token}", "/evil.example/"),
-    ("///evil.example/x?token={token}", "/evil.example/x"),
-    ("/\\evil.example/?token={token}", "/%255Cevil.example/"),  # http.client sends the backslash as %5C
-    ("//evil.example/?a=1&token={token}", "/evil.example/?a=1"),
-    ("/schools/{own}/?token={token}", "/schools/{own}/"),
-])
+@pytest.mark.parametrize(
+    "path, location",
+    [
+        ("//evil.example/?token={token}", "/evil.example/"),
+        ("///evil.example/x?token={token}", "/evil.example/x"),
+        ("/\\evil.example/?token={token}", "/%255Cevil.example/"),  # http.client sends the backslash as %5C
+        ("//evil.example/?a=1&token={token}", "/evil.example/?a=1"),
+        ("/schools/{own}/?token={token}", "/schools/{own}/"),
+    ],
+)
 def test_a_personal_link_redirects_only_to_a_local_path(server, path, location):
     token = server["tokens"]["own"]
     status, headers, _ = request(server, path.format(token=token, own=OWN))

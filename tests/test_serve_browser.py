@@ -12,13 +12,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from serve_fixtures import served
-from site_fixtures import fixture_warehouse, populate_province
-from test_browser import CHROMIUM, DevTools, chromium, navigate_and_wait_for_charts, open_page
 
 from assets.site import load_site_inputs, write_college_dashboards, write_province_overview
 from dashboards.common import write_plotly_js
 from pipelines.tokens import issue_token
+from serve_fixtures import served
+from site_fixtures import fixture_warehouse, populate_province
+from test_browser import CHROMIUM, DevTools, chromium, navigate_and_wait_for_charts, open_page
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's `chromium` is not installed")
 
@@ -56,8 +56,12 @@ def visit(tools: DevTools, url: str) -> tuple[list[dict], list[str]]:
             problems.append(params["exceptionDetails"].get("text", "exception"))
         elif method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert", "warning"):
             problems.append(json.dumps(params.get("args"), ensure_ascii=False))
-        elif method == "Log.entryAdded" and params["entry"].get("level") in ("error", "warning") and not (
-            params["entry"].get("url", "").endswith("/favicon.ico")  # the browser's own request, not the page's
+        elif (
+            method == "Log.entryAdded"
+            and params["entry"].get("level") in ("error", "warning")
+            and not (
+                params["entry"].get("url", "").endswith("/favicon.ico")  # the browser's own request, not the page's
+            )
         ):
             problems.append(params["entry"].get("text", ""))
     return charts, problems

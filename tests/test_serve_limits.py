@@ -8,9 +8,8 @@ The full-size figure is measured by benchmarks/bench_serve.py.
 
 from __future__ import annotations
 
-from serve_fixtures import never_ending_headers, served
-
 from pipelines.serve import MAX_HEADER_BYTES
+from serve_fixtures import never_ending_headers, served
 
 CLIENTS, HEADER_BYTES = 20, 4 * 1024 * 1024
 ALLOWED_GROWTH = 32 * 1024 * 1024  # far below the 80 MB the clients send

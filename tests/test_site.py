@@ -8,19 +8,6 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 import pytest
-from site_fixtures import (
-    add_issue,
-    add_school,
-    add_table_status,
-    add_value,
-    add_warning,
-    create_input_tables,
-    fixture_warehouse,
-    populate_province,
-    rebuild_school_risk,
-    school_code,
-    school_name,
-)
 
 from assets import site as site_assets
 from assets.site import load_site_inputs, write_college_dashboards, write_province_overview
@@ -29,6 +16,18 @@ from dashboards.common import bundled_plotly_js, write_plotly_js
 from pipelines.resources import WarehouseResource
 from pipelines.settings import get_settings
 from pipelines.sitebuild import site_build_path
+from site_fixtures import (
+    add_issue,
+    add_school,
+    add_table_status,
+    add_warning,
+    create_input_tables,
+    fixture_warehouse,
+    populate_province,
+    rebuild_school_risk,
+    school_code,
+    school_name,
+)
 
 YEARS = [2022, 2023, 2024]
 # 12 综合 colleges (enough for a peer band at the default minimum of 10) and 3 体育 (too few).
@@ -60,7 +59,7 @@ def province(tmp_path):
 
 
 def test_site_has_a_page_per_college_and_the_province_overview(province):
-    conn, site, codes, _, written = province
+    _conn, site, codes, _, written = province
     assert sorted(written) == codes
     for code in codes:
         page = (site / "schools" / code / "index.html").read_text(encoding="utf-8")
@@ -71,7 +70,7 @@ def test_site_has_a_page_per_college_and_the_province_overview(province):
 
 
 def test_college_folders_name_no_other_college(province):
-    conn, site, codes, inputs, _ = province
+    _conn, site, codes, inputs, _ = province
     for code in codes:
         folder = site / "schools" / code
         assert foreign_mentions(folder, code, inputs.schools) == []
@@ -81,13 +80,13 @@ def test_college_folders_name_no_other_college(province):
 
 def test_the_confidentiality_scan_finds_names_where_they_are(province):
     """The scan is not vacuous: the secretariat's page names every college, and the scan says so."""
-    conn, site, codes, inputs, _ = province
+    _conn, site, codes, inputs, _ = province
     found = foreign_mentions(site / "province", codes[0], inputs.schools)
     assert len(found) >= 2 * (len(codes) - 1)
 
 
 def test_pages_load_nothing_from_the_network(province):
-    conn, site, codes, _, _ = province
+    _conn, site, codes, _, _ = province
     for page in [site / "province" / "index.html", *(site / "schools" / code / "index.html" for code in codes)]:
         html = page.read_text(encoding="utf-8")
         assert not re.search(r'(src|href)="(https?:)?//', html), page
@@ -95,7 +94,7 @@ def test_pages_load_nothing_from_the_network(province):
 
 
 def test_college_page_is_light(province):
-    conn, site, codes, _, written = province
+    _conn, _site, _codes, _, written = province
     assert max(written.values()) < 300_000
 
 
@@ -190,12 +189,14 @@ def test_quality_panel_of_a_clean_college(tmp_path):
 
 
 def test_peer_band_needs_the_minimum_number_of_colleges():
-    values = pl.DataFrame({
-        "school_code": [f"9{i:04d}" for i in range(5)],
-        "year": [2024] * 5,
-        "indicator_code": ["books_per_student"] * 5,
-        "value": [10.0, 20.0, 30.0, 40.0, 50.0],
-    })
+    values = pl.DataFrame(
+        {
+            "school_code": [f"9{i:04d}" for i in range(5)],
+            "year": [2024] * 5,
+            "indicator_code": ["books_per_student"] * 5,
+            "value": [10.0, 20.0, 30.0, 40.0, 50.0],
+        }
+    )
     schools = pl.DataFrame({"school_code": values["school_code"], "school_type": ["综合"] * 5})
     assert peer_bands(values, schools, min_count=6).height == 0
     band = peer_bands(values, schools, min_count=5).row(0, named=True)
@@ -204,7 +205,7 @@ def test_peer_band_needs_the_minimum_number_of_colleges():
 
 
 def test_peer_band_drawn_for_many_peers_and_hidden_for_few(province):
-    conn, site, codes, inputs, _ = province
+    _conn, site, codes, inputs, _ = province
     many = (site / "schools" / codes[0] / "index.html").read_text(encoding="utf-8")
     few = (site / "schools" / codes[-1] / "index.html").read_text(encoding="utf-8")
     assert inputs.schools.filter(pl.col("school_code") == codes[-1])["school_type"][0] == "体育"
@@ -214,7 +215,7 @@ def test_peer_band_drawn_for_many_peers_and_hidden_for_few(province):
 
 
 def test_province_ranks_colleges_and_links_their_pages(province):
-    conn, site, codes, inputs, _ = province
+    _conn, site, codes, inputs, _ = province
     overview = (site / "province" / "index.html").read_text(encoding="utf-8")
     top = inputs.risk.filter(pl.col("year") == 2024).sort("rank", "school_code").row(0, named=True)
     first_row = overview.split("<th>报告</th></tr>", 1)[1].split("</tr>", 1)[0]
@@ -229,14 +230,19 @@ def test_the_province_ranking_names_each_cause_once_with_the_elements_it_reaches
     from dashboards.province import top_reasons
 
     cause = "生师比为19.24，高于合格值18（连续两年高于合格值：2023年为19.50，按规则升级为红色预警）。"
-    warnings = pl.DataFrame({
-        "school_code": ["1"] * 4, "year": [2024] * 4, "element_code": ["2.1", "3.1", "3.2", "4.1"],
-        "level": ["red", "red", "red", "yellow"],
-        "reasons": [[cause], [cause], [cause], ["生均图书为70.0册，低于合格值80册。"]],
-    })
+    warnings = pl.DataFrame(
+        {
+            "school_code": ["1"] * 4,
+            "year": [2024] * 4,
+            "element_code": ["2.1", "3.1", "3.2", "4.1"],
+            "level": ["red", "red", "red", "yellow"],
+            "reasons": [[cause], [cause], [cause], ["生均图书为70.0册，低于合格值80册。"]],
+        }
+    )
     lines = top_reasons(warnings, 2024)["1"]
     assert [(line["sentence"], line["elements"]) for line in lines] == [
-        (cause, ["2.1", "3.1", "3.2"]), ("生均图书为70.0册，低于合格值80册。", ["4.1"])
+        (cause, ["2.1", "3.1", "3.2"]),
+        ("生均图书为70.0册，低于合格值80册。", ["4.1"]),
     ]
 
 
@@ -258,7 +264,7 @@ def test_site_assets_materialise(tmp_path):
 
 
 def test_a_rebuild_removes_the_dashboard_of_a_college_that_left_and_keeps_the_others(province):
-    conn, site, codes, inputs, written = province
+    conn, site, codes, _inputs, _written = province
     gone, kept = codes[0], codes[1]
     conn.execute("delete from mart.element_warnings where school_code = ?", [gone])
     write_college_dashboards(load_site_inputs(conn), site)
@@ -267,7 +273,7 @@ def test_a_rebuild_removes_the_dashboard_of_a_college_that_left_and_keeps_the_ot
 
 
 def test_the_official_card_is_shown_apart_from_the_element_colours(province):
-    conn, site, codes, inputs, _ = province
+    _conn, site, codes, inputs, _ = province
     cards = {(row["school_code"], row["year"]): row["card"] for row in inputs.cards.iter_rows(named=True)}
     for code in codes:
         page = (site / "schools" / code / "index.html").read_text(encoding="utf-8")
@@ -278,7 +284,7 @@ def test_the_official_card_is_shown_apart_from_the_element_colours(province):
     overview = (site / "province" / "index.html").read_text(encoding="utf-8")
     carded = [code for (code, year), card in cards.items() if year == YEARS[-1] and card in ("限制招生", "暂停招生")]
     assert carded, "the fixture should card at least one college in the latest year"
-    section = overview[overview.index(f"{YEARS[-1]}年办学条件黄牌/红牌"):]
+    section = overview[overview.index(f"{YEARS[-1]}年办学条件黄牌/红牌") :]
     for code in carded:
         assert school_name(int(code) - 90001) in section
 

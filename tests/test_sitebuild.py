@@ -8,12 +8,11 @@ from __future__ import annotations
 import http.client
 import os
 
-from serve_fixtures import served
-
 from dashboards.common import write_page
 from pipelines.settings import get_settings
 from pipelines.sitebuild import publish_site, site_build, site_build_path
 from pipelines.tokens import issue_token
+from serve_fixtures import served
 
 
 def build(run_id: str, pages: dict[str, str]):

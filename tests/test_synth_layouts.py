@@ -12,11 +12,11 @@ import pytest
 
 from pipelines.catalog import load_catalog, load_crosswalk
 from pipelines.cli import main
-from pipelines.ingest import ingest_inbox
-from pipelines.settings import get_settings
 from pipelines.demo.layouts import ONLINE_VERSION, platform_files, write_layout_fixtures
 from pipelines.demo.plan import plan_schools
 from pipelines.demo.province import generate_province
+from pipelines.ingest import ingest_inbox
+from pipelines.settings import get_settings
 
 YEARS = [2023, 2024]
 
@@ -36,7 +36,7 @@ def test_fixtures_are_written_per_table_of_each_layout(tmp_path, layout):
         assert (tmp_path / entry["path"]).is_file()
         assert entry["source"] and entry["confidence"] in ("high", "medium", "low")
         cells = grid(tmp_path / entry["path"])
-        data = [row for row in cells[entry["first_data_row"] - 1:] if row[0] != "合计"]  # V2 may end on a 合计 row
+        data = [row for row in cells[entry["first_data_row"] - 1 :] if row[0] != "合计"]  # V2 may end on a 合计 row
         assert len(data) == entry["rows"]
 
 
@@ -48,9 +48,9 @@ def test_online_fixtures_split_the_teachers_on_staff_no_with_the_sources_headers
     assert base[0][0] == "6.1 教职工基本信息" and "学校名称" in base[1][0]
     other_headers = {cell for row in other[2:4] for cell in row if cell}
     assert "是否为双师素质教师" in other_headers and "行业、企业一线工作时间" in other_headers
-    staff = [row[1] for row in base[teachers[0]["first_data_row"] - 1:]]
-    assert [row[1] for row in other[teachers[1]["first_data_row"] - 1:]] == staff
-    taught = {row[1] for row in teaching[teachers[2]["first_data_row"] - 1:]}
+    staff = [row[1] for row in base[teachers[0]["first_data_row"] - 1 :]]
+    assert [row[1] for row in other[teachers[1]["first_data_row"] - 1 :]] == staff
+    taught = {row[1] for row in teaching[teachers[2]["first_data_row"] - 1 :]}
     assert taught <= set(staff) and teachers[2]["rows"] >= len(taught)
 
 
@@ -94,8 +94,9 @@ def test_mixed_manifest_records_each_college_years_layout_and_its_files(mixed):
 
 
 def test_default_layout_is_v2_everywhere(tmp_path):
-    manifest = generate_province(tmp_path / "out", 2, [2024], seed=11, defects=False,
-                                 registry=tmp_path / "registry.csv")
+    manifest = generate_province(
+        tmp_path / "out", 2, [2024], seed=11, defects=False, registry=tmp_path / "registry.csv"
+    )
     assert {entry["layout"] for entry in manifest["layouts"]} == {"V2"}
 
 
@@ -105,8 +106,11 @@ def test_mixed_layouts_give_the_same_bytes_for_the_same_seed(tmp_path, mixed):
     generate_province(again, 6, YEARS, seed=11, defects=True, registry=tmp_path / "registry.csv", layouts="mixed")
 
     def digest(root: Path) -> dict[str, str]:
-        return {str(path.relative_to(root)): hashlib.sha256(path.read_bytes()).hexdigest()
-                for path in sorted(root.rglob("*")) if path.is_file()}
+        return {
+            str(path.relative_to(root)): hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in sorted(root.rglob("*"))
+            if path.is_file()
+        }
 
     assert digest(again) == digest(out)
 
@@ -118,12 +122,17 @@ def test_each_layout_delivers_every_key_and_required_column_of_every_raw_table(l
         delivered.setdefault(shape.v2_code, set()).update(column.name for column in shape.columns)
     for table in load_catalog().tables:
         needed = {column.name for column in table.columns if column.required} | set(table.key_columns)
-        assert needed <= delivered[table.code], f"{layout} misses {sorted(needed - delivered[table.code])} of {table.code}"
+        assert needed <= delivered[table.code], (
+            f"{layout} misses {sorted(needed - delivered[table.code])} of {table.code}"
+        )
 
 
 def test_cli_takes_the_layouts_option_and_refuses_an_unknown_one(tmp_path, zhengai_home, capsys):
     out = tmp_path / "inbox"
-    assert main(["synth", "--out", str(out), "--schools", "3", "--years", "2024", "--seed", "5", "--layouts", "mixed"]) == 0
+    assert (
+        main(["synth", "--out", str(out), "--schools", "3", "--years", "2024", "--seed", "5", "--layouts", "mixed"])
+        == 0
+    )
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert len(manifest["layouts"]) == 3
     with pytest.raises(SystemExit):

@@ -32,13 +32,18 @@ def one_college(books_per_student: float, school_type: str = "综合") -> MiniWa
 
 def test_the_typical_college_is_green_on_every_element_an_indicator_informs():
     warehouse = one_college(80)
-    levels = dict(warehouse.conn.execute(
-        "select element_code, level from mart.element_warnings where school_code = '10001'"
-    ).fetchall())
+    levels = dict(
+        warehouse.conn.execute(
+            "select element_code, level from mart.element_warnings where school_code = '10001'"
+        ).fetchall()
+    )
     assert len(levels) == 15
     # 1.4 信息系统 and 5.2 质量事故管控 cite tables but no indicator fits them; 5.3 and 5.4 cite none
     assert {code: level for code, level in levels.items() if level != "green"} == {
-        "1.4": "no_indicator", "5.2": "no_indicator", "5.3": "no_coverage", "5.4": "no_coverage"
+        "1.4": "no_indicator",
+        "5.2": "no_indicator",
+        "5.3": "no_coverage",
+        "5.4": "no_coverage",
     }
 
 
@@ -151,7 +156,9 @@ def test_a_yellow_below_the_qualified_value_two_years_running_escalates_after_it
     second = warehouse.indicator_warning("10001", 2024, BOOKS)
     assert first["level"] == "yellow" and not first["escalated"]
     assert second["level"] == "red" and second["escalated"] and second["causes"] == ["persisting", "qualified"]
-    assert second["reasons"][0].startswith("生均图书为79.0册，低于合格值80册（连续两年低于合格值：2023年为79.0册，按规则升级为红色预警）")
+    assert second["reasons"][0].startswith(
+        "生均图书为79.0册，低于合格值80册（连续两年低于合格值：2023年为79.0册，按规则升级为红色预警）"
+    )
     for element in warehouse.elements_of(BOOKS):
         judged = warehouse.element("10001", 2024, element)
         assert judged["level"] == "red" and judged["is_escalated"] and judged["level_zh"] == "红"
@@ -186,20 +193,25 @@ def test_a_peer_yellow_two_years_running_does_not_escalate():
     for year in (2023, 2024):
         verdict = warehouse.indicator_warning("20000", year, BOOKS)
         assert verdict["level"] == "yellow" and verdict["causes"] == ["peer"] and not verdict["escalated"], year
-    assert {warehouse.element("20000", 2024, element)["level"] for element in warehouse.elements_of(BOOKS)} == {"yellow"}
+    assert {warehouse.element("20000", 2024, element)["level"] for element in warehouse.elements_of(BOOKS)} == {
+        "yellow"
+    }
 
 
 def test_an_exempt_indicator_meets_its_thresholds_and_says_why():
     warehouse = history({2024: 40})
     warehouse.conn.execute(
         "update mart.indicator_values set exempt = true, exempt_reason_zh = '测试豁免条件成立' "
-        "where indicator_code = ?", [BOOKS]
+        "where indicator_code = ?",
+        [BOOKS],
     )
     from pipelines.sql import run_sql
 
-    run_sql(warehouse.conn, "mart/indicator_warnings", {
-        name: warehouse.rules[name] for name in ("peer_min_count", "peer_bottom_share", "trend_tolerance")
-    })
+    run_sql(
+        warehouse.conn,
+        "mart/indicator_warnings",
+        {name: warehouse.rules[name] for name in ("peer_min_count", "peer_bottom_share", "trend_tolerance")},
+    )
     verdict = warehouse.indicator_warning("10001", 2024, BOOKS)
     assert verdict["level"] == "green" and not verdict["below_restricted"] and not verdict["below_qualified"]
     assert any("测试豁免条件成立，按合格处理" in reason for reason in verdict["reasons"])
@@ -237,7 +249,11 @@ def test_an_element_whose_indicators_all_lack_data_is_insufficient():
     warehouse = MiniWarehouse()
     warehouse.school("10001")
     typical_college(warehouse, "10001", YEAR)
-    for table, code in (("aid_coverage", "8.8"), ("daily_teaching_share", "5.2"), ("dormitory_area_per_student", "3.1")):
+    for table, code in (
+        ("aid_coverage", "8.8"),
+        ("daily_teaching_share", "5.2"),
+        ("dormitory_area_per_student", "3.1"),
+    ):
         warehouse.table_status("10001", YEAR, code, "invalid", f"{table} 测试")
     warehouse.build()
     element = warehouse.element("10001", YEAR, "4.2")
@@ -269,7 +285,9 @@ def test_every_element_of_every_college_has_a_level_and_a_college_that_sent_noth
         "select school_code, count(*), count(level), list(distinct level) from mart.element_warnings group by 1 order by 1"
     ).fetchall()
     assert [(code, total, leveled) for code, total, leveled, _ in grid] == [
-        ("10001", 15, 15), ("10002", 15, 15), ("10003", 15, 15)
+        ("10001", 15, 15),
+        ("10002", 15, 15),
+        ("10003", 15, 15),
     ]
     assert set(grid[2][3]) == {"insufficient", "no_indicator", "no_coverage"}
 
@@ -283,14 +301,24 @@ def test_school_risk_counts_each_flagged_indicator_once_and_ranks_the_riskiest_f
     typical_college(warehouse, "10003", YEAR, books_total=books_for(79))  # 生均图书 yellow
     warehouse.build()
     rules = warehouse.rules
-    risk = {row["school_code"]: row for row in warehouse.conn.execute("select * from mart.school_risk").pl().iter_rows(named=True)}
+    risk = {
+        row["school_code"]: row
+        for row in warehouse.conn.execute("select * from mart.school_risk").pl().iter_rows(named=True)
+    }
     judged = warehouse.conn.execute("select count(distinct indicator_code) from ref.indicator_elements").fetchone()[0]
     for code, row in risk.items():
-        levels = [level for (level,) in warehouse.conn.execute(
-            "select level from mart.indicator_warnings where school_code = ?", [code]
-        ).fetchall()]
-        weights = {"red": rules["weight_red"], "yellow": rules["weight_yellow"],
-                   "insufficient": rules["weight_insufficient"], "green": 0}
+        levels = [
+            level
+            for (level,) in warehouse.conn.execute(
+                "select level from mart.indicator_warnings where school_code = ?", [code]
+            ).fetchall()
+        ]
+        weights = {
+            "red": rules["weight_red"],
+            "yellow": rules["weight_yellow"],
+            "insufficient": rules["weight_insufficient"],
+            "green": 0,
+        }
         expected = 100 * sum(weights[level] for level in levels) / (rules["weight_red"] * judged)
         assert row["risk_score"] == pytest.approx(expected, abs=0.01) and row["judged_indicators"] == judged
     assert [risk[code]["rank"] for code in ("10002", "10003", "10001")] == [1, 2, 3]
@@ -307,13 +335,25 @@ def domain_example(warehouse: MiniWarehouse, school: str) -> None:
     新增设备比例 3.92 %, 生均图书 50 — on 1924 full-time students and 100 teachers."""
     warehouse.insert("students_enrolled", school, YEAR, [{"fulltime_total": 1924}])
     # 20 硕士 and 25 副高 of the 100 teachers keep the other teacher indicators above their 合格 values
-    warehouse.insert("full_time_teachers", school, YEAR, [
-        {"staff_no": f"T{i:03d}", "highest_degree": "硕士" if i < 20 else "学士", "title_level": "副高级" if i < 25 else "中级"}
-        for i in range(100)
-    ])
-    warehouse.insert("campus_area", school, YEAR, [
-        {"teaching_research_area": 14.13 * 1924 - 2000, "admin_office_area": 2000, "dormitory_area": 4.93 * 1924}
-    ])
+    warehouse.insert(
+        "full_time_teachers",
+        school,
+        YEAR,
+        [
+            {
+                "staff_no": f"T{i:03d}",
+                "highest_degree": "硕士" if i < 20 else "学士",
+                "title_level": "副高级" if i < 25 else "中级",
+            }
+            for i in range(100)
+        ],
+    )
+    warehouse.insert(
+        "campus_area",
+        school,
+        YEAR,
+        [{"teaching_research_area": 14.13 * 1924 - 2000, "admin_office_area": 2000, "dormitory_area": 4.93 * 1924}],
+    )
     warehouse.insert("teaching_equipment", school, YEAR, [{"equipment_value": 1039.2, "equipment_value_new": 39.2}])
     warehouse.insert("library_holdings", school, YEAR, [{"books_total": 50 * 1924, "books_new": 0}])
 

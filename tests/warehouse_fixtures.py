@@ -9,7 +9,7 @@ kept and replayed, since the layer takes seconds to run and many tests need a fr
 from __future__ import annotations
 
 import datetime as dt
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import duckdb
@@ -26,7 +26,7 @@ def empty_schools(conn: duckdb.DuckDBPyConnection) -> None:
     build_schools_table(conn, Registry(Path("(fixture)"), "utf-8", []))
 
 
-@lru_cache(maxsize=None)
+@cache
 def quality_table_ddl() -> tuple[str, ...]:
     """The `create table` statements of the quality tables the quality layer builds on an empty warehouse."""
     conn = duckdb.connect()

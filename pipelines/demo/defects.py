@@ -57,7 +57,6 @@ def plan_defects(schools: list[School], seed: int) -> dict[str, list[str]]:
     return plan
 
 
-
 def inject_row_defects(kinds: list[str], tables: dict[str, list[dict]], rng: random.Random) -> list[dict]:
     """Mutate the latest year's rows for the row-level defects; returns (defect, row indexes) records."""
     found = []
@@ -69,23 +68,50 @@ def inject_row_defects(kinds: list[str], tables: dict[str, list[dict]], rng: ran
         bad_hours = sorted(rng.sample([i for i in range(len(rows)) if i not in bad_gender], 1))
         for index in bad_hours:
             rows[index]["teaching_hours"] = rng.randint(1800, 2600)
-        found.append({"kind": "out_of_domain", "table_code": "6.1", "column_name": "gender", "indexes": bad_gender,
-                      "description_zh": "性别填写为“未知”，不在允许值（男/女）之内"})
-        found.append({"kind": "out_of_domain", "table_code": "6.1", "column_name": "teaching_hours", "indexes": bad_hours,
-                      "description_zh": "学年授课学时超过 1500 的上限"})
+        found.append(
+            {
+                "kind": "out_of_domain",
+                "table_code": "6.1",
+                "column_name": "gender",
+                "indexes": bad_gender,
+                "description_zh": "性别填写为“未知”，不在允许值（男/女）之内",
+            }
+        )
+        found.append(
+            {
+                "kind": "out_of_domain",
+                "table_code": "6.1",
+                "column_name": "teaching_hours",
+                "indexes": bad_hours,
+                "description_zh": "学年授课学时超过 1500 的上限",
+            }
+        )
     if "duplicate_key" in kinds:
         rows = tables["6.1"]
         first, second = sorted(rng.sample(range(len(rows)), 2))
         rows[second]["staff_no"] = rows[first]["staff_no"]
-        found.append({"kind": "duplicate_key", "table_code": "6.1", "column_name": "staff_no", "indexes": [first, second],
-                      "description_zh": f"教工号 {rows[first]['staff_no']} 重复出现"})
+        found.append(
+            {
+                "kind": "duplicate_key",
+                "table_code": "6.1",
+                "column_name": "staff_no",
+                "indexes": [first, second],
+                "description_zh": f"教工号 {rows[first]['staff_no']} 重复出现",
+            }
+        )
     if "inconsistent_total" in kinds:
         row = tables["5.2"][0]
         row["daily_teaching"] = round(row["daily_teaching"] + rng.randint(50, 500) + 0.5, 2)
-        found.append({"kind": "inconsistent_total", "table_code": "5.2", "column_name": "expenditure_total", "indexes": [0],
-                      "description_zh": "各项经费支出之和不等于支出合计"})
+        found.append(
+            {
+                "kind": "inconsistent_total",
+                "table_code": "5.2",
+                "column_name": "expenditure_total",
+                "indexes": [0],
+                "description_zh": "各项经费支出之和不等于支出合计",
+            }
+        )
     return found
-
 
 
 def defect_record(kind, school_code, year, table_code, column_name, row_nos, description_zh) -> dict:
@@ -98,4 +124,3 @@ def defect_record(kind, school_code, year, table_code, column_name, row_nos, des
         "row_nos": row_nos,
         "description_zh": description_zh,
     }
-

@@ -13,7 +13,6 @@ def rng_for(seed: int, *parts) -> random.Random:
     return random.Random(":".join(str(part) for part in (seed, *parts)))
 
 
-
 def split_total(rng: random.Random, total: int, weights: list[float]) -> list[int]:
     """Integers proportional to `weights` that sum to `total` exactly."""
     scale = sum(weights)
@@ -46,4 +45,3 @@ def quota(rng: random.Random, count: int, share: float, yes, no) -> list:
 def school_year_date(rng: random.Random, year: int) -> dt.date:
     start = dt.date(year - 1, 9, 1)
     return start + dt.timedelta(days=rng.randrange(365))
-

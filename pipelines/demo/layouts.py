@@ -11,8 +11,14 @@ from pathlib import Path
 
 import xlsxwriter
 
-from pipelines.catalog import (BASE_VERSION, PLATFORM_VERSIONS, CatalogColumn, load_catalog, load_crosswalk,
-                               load_header_aliases)
+from pipelines.catalog import (
+    BASE_VERSION,
+    PLATFORM_VERSIONS,
+    CatalogColumn,
+    load_catalog,
+    load_crosswalk,
+    load_header_aliases,
+)
 from pipelines.demo.people import SchoolData
 from pipelines.demo.plan import School, plan_schools, rng_for
 from pipelines.demo.render import Rendered, cell_text, file_name, file_style, render_xlsx, write_cell, write_header_rows
@@ -43,12 +49,14 @@ def platform_files(layout: str) -> list[PlatformFile]:
     """Every file a college delivers in `layout` (V2, online2017), in catalog order."""
     catalog = load_catalog()
     if layout == BASE_VERSION:
-        return [PlatformFile(layout, t.code, t.name_zh, t.code, t.columns, t.source, t.confidence) for t in catalog.tables]
+        return [
+            PlatformFile(layout, t.code, t.name_zh, t.code, t.columns, t.source, t.confidence) for t in catalog.tables
+        ]
     shapes = {shape.code: shape for shape in catalog.shapes_of(layout)}
     aliases: dict[str, dict[str, tuple]] = {}
     for alias in load_header_aliases():
         seen = aliases.setdefault(alias.table_code, {})
-        seen[alias.column_name] = seen.get(alias.column_name, ()) + (alias.header,)
+        seen[alias.column_name] = (*seen.get(alias.column_name, ()), alias.header)
     files = []
     for entry in load_crosswalk():
         if entry.platform_version != layout:
@@ -56,8 +64,18 @@ def platform_files(layout: str) -> list[PlatformFile]:
         shape = shapes.get(entry.table_code)
         columns = shape.columns if shape else catalog.by_code(entry.v2_table_code).columns
         source = shape.source if shape else entry.source
-        files.append(PlatformFile(layout, entry.table_code, entry.table_name_zh, entry.v2_table_code, columns,
-                                  source, entry.confidence, aliases.get(entry.v2_table_code, {})))
+        files.append(
+            PlatformFile(
+                layout,
+                entry.table_code,
+                entry.table_name_zh,
+                entry.v2_table_code,
+                columns,
+                source,
+                entry.confidence,
+                aliases.get(entry.v2_table_code, {}),
+            )
+        )
     return files
 
 
@@ -109,14 +127,25 @@ def teaching_rows(rows: list[dict], rng: random.Random) -> list[dict]:
         parts = rng.randint(1, 3) if hours >= 60 else 1
         cuts = sorted(rng.sample(range(1, hours), parts - 1)) if parts > 1 else []
         for number, (start, end) in enumerate(zip([0, *cuts], [*cuts, hours]), start=1):
-            out.append({"staff_no": row["staff_no"], "name": row["name"], "course_name": f"课程{number:02d}",
-                        "teaching_hours": end - start})
+            out.append(
+                {
+                    "staff_no": row["staff_no"],
+                    "name": row["name"],
+                    "course_name": f"课程{number:02d}",
+                    "teaching_hours": end - start,
+                }
+            )
     return out
 
 
 def render_online_xlsx(
-    school: School, shape: PlatformFile, rows: list[dict], period_year: int, created: dt.datetime,
-    variants: list[str], rng: random.Random,
+    school: School,
+    shape: PlatformFile,
+    rows: list[dict],
+    period_year: int,
+    created: dt.datetime,
+    variants: list[str],
+    rng: random.Random,
 ) -> Rendered:
     """A table as the online system exports it: a title row, a note row (school, period, unit),
     the source's header texts (two-level where nested) and the data."""
@@ -128,12 +157,19 @@ def render_online_xlsx(
     workbook = xlsxwriter.Workbook(
         buffer, {"in_memory": True, "strings_to_numbers": False, "strings_to_formulas": False, "strings_to_urls": False}
     )
-    workbook.set_properties({"title": f"{shape.code} {shape.name_zh}", "author": "高等职业院校人才培养工作状态数据采集与管理系统",
-                             "created": created})
+    workbook.set_properties(
+        {
+            "title": f"{shape.code} {shape.name_zh}",
+            "author": "高等职业院校人才培养工作状态数据采集与管理系统",
+            "created": created,
+        }
+    )
     sheet = workbook.add_worksheet(shape.name_zh[:31])
     title_format = workbook.add_format({"bold": True, "font_size": 14, "align": "center", "valign": "vcenter"})
     note_format = workbook.add_format({"italic": True, "font_size": 9})
-    header_format = workbook.add_format({"bold": True, "align": "center", "valign": "vcenter", "border": 1, "text_wrap": True})
+    header_format = workbook.add_format(
+        {"bold": True, "align": "center", "valign": "vcenter", "border": 1, "text_wrap": True}
+    )
     date_format = workbook.add_format({"num_format": "yyyy-mm-dd"})
     cells = ["序号", *headers, *extra]
     last = len(cells) - 1
@@ -141,8 +177,10 @@ def render_online_xlsx(
     if "title_note_rows" in variants:
         sheet.merge_range(0, 0, 0, last, f"{shape.code} {shape.name_zh}", title_format)
         units = sorted({column.unit for column in columns if column.unit in ("万元", "平方米")})
-        note = (f"学校名称：{school.name_zh}（{school.code}）　采集时段：{period_year - 1}-09-01至{period_year}-08-31"
-                + (f"　金额/面积单位：{'、'.join(units)}" if units else ""))
+        note = (
+            f"学校名称：{school.name_zh}（{school.code}）　采集时段：{period_year - 1}-09-01至{period_year}-08-31"
+            + (f"　金额/面积单位：{'、'.join(units)}" if units else "")
+        )
         sheet.merge_range(1, 0, 1, last, note, note_format)
         top = 2
     first = write_header_rows(sheet, top, cells, header_format)
@@ -167,8 +205,9 @@ def rows_for(shape: PlatformFile, rows: list[dict], rng: random.Random) -> list[
     return rows
 
 
-def write_online_year(school: School, seed: int, year: int, tables: dict, folder: Path, exported: dt.datetime,
-                      variants: list[str]) -> list[dict]:
+def write_online_year(
+    school: School, seed: int, year: int, tables: dict, folder: Path, exported: dt.datetime, variants: list[str]
+) -> list[dict]:
     """Write one college-year in the online layout; returns its manifest file entries."""
     files = []
     for order, shape in enumerate(platform_files(ONLINE_VERSION)):
@@ -182,12 +221,22 @@ def write_online_year(school: School, seed: int, year: int, tables: dict, folder
         name = platform_file_name(shape)
         folder.mkdir(parents=True, exist_ok=True)
         (folder / name).write_bytes(rendered.content)
-        files.append({
-            "path": f"{school.code}/{year}/{name}", "school_code": school.code, "year": year,
-            "table_code": shape.v2_code, "rows": rendered.rows, "format": "xlsx", "period_year": year,
-            "exported_at": created.isoformat(), "archive": None, "member": None,
-            "layout": ONLINE_VERSION, "platform_table_code": shape.code,
-        })
+        files.append(
+            {
+                "path": f"{school.code}/{year}/{name}",
+                "school_code": school.code,
+                "year": year,
+                "table_code": shape.v2_code,
+                "rows": rendered.rows,
+                "format": "xlsx",
+                "period_year": year,
+                "exported_at": created.isoformat(),
+                "archive": None,
+                "member": None,
+                "layout": ONLINE_VERSION,
+                "platform_table_code": shape.code,
+            }
+        )
     return files
 
 
@@ -203,8 +252,11 @@ def write_layout_fixtures(out: Path, layout: str, seed: int = 7, year: int = 202
     out.mkdir(parents=True, exist_ok=True)
     school = plan_schools(1, seed, [year])[0]
     tables = SchoolData(school, seed, [year]).data[year]
-    variants = [] if layout == BASE_VERSION else ["title_note_rows", "two_level_headers", "units_in_headers",
-                                                   "fullwidth_brackets", "line_breaks"]
+    variants = (
+        []
+        if layout == BASE_VERSION
+        else ["title_note_rows", "two_level_headers", "units_in_headers", "fullwidth_brackets", "line_breaks"]
+    )
     created = dt.datetime(year, 9, 20, 10, 0)
     entries = []
     for shape in platform_files(layout):
@@ -217,9 +269,18 @@ def write_layout_fixtures(out: Path, layout: str, seed: int = 7, year: int = 202
             rendered = render_online_xlsx(school, shape, rows, year, created, variants, rng)
             name = platform_file_name(shape)
         (out / name).write_bytes(rendered.content)
-        entries.append({"path": name, "school_code": school.code, "year": year, "layout": layout,
-                        "platform_table_code": shape.code, "table_code": shape.v2_code,
-                        "rows": rendered.rows, "first_data_row": rendered.first_data_row, "source": shape.source,
-                        "confidence": shape.confidence})
+        entries.append(
+            {
+                "path": name,
+                "school_code": school.code,
+                "year": year,
+                "layout": layout,
+                "platform_table_code": shape.code,
+                "table_code": shape.v2_code,
+                "rows": rendered.rows,
+                "first_data_row": rendered.first_data_row,
+                "source": shape.source,
+                "confidence": shape.confidence,
+            }
+        )
     return entries
-

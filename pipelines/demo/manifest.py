@@ -10,7 +10,16 @@ from pathlib import Path
 
 from pipelines.demo.plan import School, read_thresholds
 
-REGISTRY_COLUMNS = ("school_code", "name_zh", "school_type", "ownership", "status", "succeeded", "active_from", "active_to")
+REGISTRY_COLUMNS = (
+    "school_code",
+    "name_zh",
+    "school_type",
+    "ownership",
+    "status",
+    "succeeded",
+    "active_from",
+    "active_to",
+)
 
 
 def drawn_levels(school: School, years: list[int], direction: dict, limits: dict) -> dict[str, dict]:
@@ -53,9 +62,9 @@ def write_registry(path: Path, schools: list[School], old_rows: list[dict]) -> N
     path.write_text(buffer.getvalue(), encoding="utf-8")
 
 
-
-def write_manifest(out: Path, seed: int, schools: int, years: list[int], planned: list[School], plan: dict,
-                   results: list[dict]) -> dict:
+def write_manifest(
+    out: Path, seed: int, schools: int, years: list[int], planned: list[School], plan: dict, results: list[dict]
+) -> dict:
     """Gather the colleges' records into manifest.json (in college order, whatever the workers' order)."""
     files = [entry for result in results for entry in result["files"]]
     found = [record for result in results for record in result["defects"]]

@@ -10,8 +10,16 @@ from pipelines.demo.draws import quota, rng_for
 from pipelines.demo.names import PLACES, person_name
 from pipelines.demo.plan import School, capped_teacher_plan, read_teacher_cap, read_thresholds
 from pipelines.demo.tables import build_year
-from pipelines.demo.vocabulary import (COMPANY_SUFFIXES, COMPANY_WORDS, DEGREE_OF, EDUCATION_ORDER, FIELDS_OF_STUDY,
-                                       MAJORS, TITLE_NAMES, UNIVERSITIES)
+from pipelines.demo.vocabulary import (
+    COMPANY_SUFFIXES,
+    COMPANY_WORDS,
+    DEGREE_OF,
+    EDUCATION_ORDER,
+    FIELDS_OF_STUDY,
+    MAJORS,
+    TITLE_NAMES,
+    UNIVERSITIES,
+)
 
 
 class SchoolData:
@@ -60,7 +68,11 @@ class SchoolData:
         while len(picked) < count:
             code, name, _ = base[(extra - 1) % len(base)]
             variant = f"{code[:4]}{90 + extra:02d}"
-            picked[variant] = (variant, f"{name}（{('订单班', '中外合作', '现代学徒制', '五年一贯制')[extra % 4]}）", rng.randint(2010, 2020))
+            picked[variant] = (
+                variant,
+                f"{name}（{('订单班', '中外合作', '现代学徒制', '五年一贯制')[extra % 4]}）",
+                rng.randint(2010, 2020),
+            )
             extra += 1
         return sorted(picked.values())
 
@@ -129,12 +141,12 @@ class SchoolData:
             postgrad = quota(rng, count, postgrad_share, True, False)
             senior = quota(rng, count, senior_share, True, False)
             self.teachers = [
-                self._teacher(rng, year, rng.randint(year - 25, year - 1), postgrad[i], senior[i])
-                for i in range(count)
+                self._teacher(rng, year, rng.randint(year - 25, year - 1), postgrad[i], senior[i]) for i in range(count)
             ]
         else:
             kept = [
-                teacher for teacher in self.teachers
+                teacher
+                for teacher in self.teachers
                 if (year - teacher["birth_date"].year) < 60 and rng.random() > 0.035
             ]
             kept = kept[:count]
@@ -160,8 +172,16 @@ class SchoolData:
             row = {name: value for name, value in teacher.items() if name != "double"}
             is_double = teacher["double"]
             row["is_double_qualified"] = is_double
-            row["vocational_certificate"] = rng.choice(("高级技师", "技师", "注册会计师", "一级建造师", "执业药师", "育婴师", "电工（高级）")) if is_double else None
-            row["industry_years"] = round(rng.uniform(1, 12), 1) if is_double else (round(rng.uniform(0, 2), 1) if rng.random() < 0.3 else None)
+            row["vocational_certificate"] = (
+                rng.choice(("高级技师", "技师", "注册会计师", "一级建造师", "执业药师", "育婴师", "电工（高级）"))
+                if is_double
+                else None
+            )
+            row["industry_years"] = (
+                round(rng.uniform(1, 12), 1)
+                if is_double
+                else (round(rng.uniform(0, 2), 1) if rng.random() < 0.3 else None)
+            )
             row["is_backbone"] = (rng.random() < 0.2) if rng.random() < 0.9 else None
             row["major"] = rng.choice(majors)
             row["teaching_hours"] = rng.randint(180, 620)
@@ -171,7 +191,8 @@ class SchoolData:
     def people(self, rng: random.Random, year: int, kind: str, count: int) -> list[dict]:
         """Staff of 8.2–8.6 and 6.2 (kept between years like teachers)."""
         current = [
-            person for person in self.staff.get(kind, [])
+            person
+            for person in self.staff.get(kind, [])
             if (year - person["birth_date"].year) < 60 and rng.random() > 0.05
         ][:count]
         while len(current) < count:
@@ -184,9 +205,10 @@ class SchoolData:
                     "gender": rng.choice(("男", "女")),
                     "birth_date": dt.date(year - age, rng.randint(1, 12), rng.randint(1, 28)),
                     "education": education if rng.random() < 0.9 else None,
-                    "title_level": rng.choices(("正高级", "副高级", "中级", "初级", "无"), weights=(3, 20, 45, 20, 12))[0],
+                    "title_level": rng.choices(("正高级", "副高级", "中级", "初级", "无"), weights=(3, 20, 45, 20, 12))[
+                        0
+                    ],
                 }
             )
         self.staff[kind] = current
         return [dict(person) for person in current]
-

@@ -57,7 +57,6 @@ class School:
     succeeded: tuple = ()
 
 
-
 def read_thresholds(directory: Path = REFERENCE_DIR) -> tuple[dict, dict]:
     """(direction per indicator, (qualified, restricted) per (indicator, school_type)) from reference/."""
     with open(directory / "indicators.csv", encoding="utf-8", newline="") as handle:
@@ -108,7 +107,6 @@ def target_value(rng: random.Random, indicator: str, level: str, higher: bool, l
     return restricted * (rng.uniform(0.75, 0.92) if higher else rng.uniform(1.04, 1.12))
 
 
-
 def plan_schools(count: int, seed: int, years: list[int]) -> list[School]:
     """`count` colleges with codes, names, types, sizes and per-year indicator targets.
 
@@ -150,8 +148,10 @@ def plan_schools(count: int, seed: int, years: list[int]) -> list[School]:
                 if indicator not in ("postgrad_teacher_share", "senior_title_share"):
                     pattern = school_rng.choices(("always", "new", "recovered"), weights=(50, 30, 20))[0]
             for year in span:
-                is_weak = pattern == "always" or (pattern == "new" and year == latest) or (
-                    pattern == "recovered" and year < latest
+                is_weak = (
+                    pattern == "always"
+                    or (pattern == "new" and year == latest)
+                    or (pattern == "recovered" and year < latest)
                 )
                 levels[year][indicator] = weak_level if is_weak else "green"
                 targets[year][indicator] = weak_value if is_weak else green
@@ -205,8 +205,5 @@ def plan_successions(schools: list[School], seed: int, first_year: int) -> tuple
                     "active_to": str(first_year - 1),
                 }
             )
-        updated[school.code] = School(
-            **{**school.__dict__, "active_from": first_year, "succeeded": tuple(old_codes)}
-        )
+        updated[school.code] = School(**{**school.__dict__, "active_from": first_year, "succeeded": tuple(old_codes)})
     return [updated[school.code] for school in schools], old_rows
-

@@ -82,7 +82,7 @@ def generate_province(
         raise ValueError("schools must be at least 1")
     if not years:
         raise ValueError("years must not be empty")
-    years = sorted(set(int(year) for year in years))
+    years = sorted({int(year) for year in years})
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     registry = Path(registry) if registry else get_settings().registry
@@ -128,4 +128,3 @@ def parse_years(text: str) -> list[int]:
     if not years:
         raise ValueError(f"no years in {text!r}")
     return sorted(years)
-

@@ -66,13 +66,21 @@ def outcomes(conn, manifest: dict) -> list[Outcome]:
                 if drawn is None or indicator not in sources:
                     continue
                 explained = tuple(
-                    defect["kind"] for defect in defects.get((code, year), [])
+                    defect["kind"]
+                    for defect in defects.get((code, year), [])
                     if defect["table_code"] in sources[indicator] or defect["kind"] == "not_submitted"
                 )
-                rows.append(Outcome(
-                    code, year, indicator, drawn, recovered.get((code, year, indicator), "insufficient"),
-                    indicator in banded, explained,
-                ))
+                rows.append(
+                    Outcome(
+                        code,
+                        year,
+                        indicator,
+                        drawn,
+                        recovered.get((code, year, indicator), "insufficient"),
+                        indicator in banded,
+                        explained,
+                    )
+                )
     return rows
 
 
@@ -130,7 +138,9 @@ def report(rows: list[Outcome]) -> list[str]:
     ]
     by_kind = Counter(kind for row in misses for kind in set(row.explained_by))
     if by_kind:
-        lines.append("misses per defect kind: " + ", ".join(f"{kind} {count}" for kind, count in sorted(by_kind.items())))
+        lines.append(
+            "misses per defect kind: " + ", ".join(f"{kind} {count}" for kind, count in sorted(by_kind.items()))
+        )
     lines += [
         f"  unexplained: {row.school_code} {row.year} {row.indicator_code}: drawn {row.drawn}, recovered {row.recovered}"
         for row in unexplained[:20]

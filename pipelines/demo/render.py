@@ -94,7 +94,12 @@ def title_text(school: School, table: CatalogTable, period_year: int) -> str:
 def total_row(table: CatalogTable, rows: list[dict]) -> list:
     values = []
     for column in table.columns:
-        if column.type in ("integer", "number") and column.name not in ("established_year", "duration_years", "duration_months", "monthly_income"):
+        if column.type in ("integer", "number") and column.name not in (
+            "established_year",
+            "duration_years",
+            "duration_months",
+            "monthly_income",
+        ):
             total = sum(row.get(column.name) or 0 for row in rows)
             values.append(round(total, 2) if column.type == "number" else total)
         else:
@@ -155,10 +160,14 @@ def render_xlsx(
     workbook = xlsxwriter.Workbook(
         buffer, {"in_memory": True, "strings_to_numbers": False, "strings_to_formulas": False, "strings_to_urls": False}
     )
-    workbook.set_properties({"title": f"表{table.code} {table.name_zh}", "author": "状态数据采集平台", "created": created})
+    workbook.set_properties(
+        {"title": f"表{table.code} {table.name_zh}", "author": "状态数据采集平台", "created": created}
+    )
     sheet = workbook.add_worksheet(f"表{table.code}" if rng.random() < 0.7 else "Sheet1")
     title_format = workbook.add_format({"bold": True, "font_size": 14, "align": "center", "valign": "vcenter"})
-    header_format = workbook.add_format({"bold": True, "align": "center", "valign": "vcenter", "border": 1, "bg_color": "#D9E1F2", "text_wrap": True})
+    header_format = workbook.add_format(
+        {"bold": True, "align": "center", "valign": "vcenter", "border": 1, "bg_color": "#D9E1F2", "text_wrap": True}
+    )
     date_format = workbook.add_format({"num_format": rng.choice(("yyyy-mm-dd", "yyyy/m/d", "yyyy年m月d日"))})
     total_format = workbook.add_format({"bold": True, "bg_color": "#F2F2F2"})
     columns = ["序号"] + headers + (["备注"] if remark else [])
@@ -216,4 +225,3 @@ def deterministic_zip(members: list[tuple[str, bytes]], when: dt.datetime) -> by
             info.create_system = 3
             archive.writestr(info, content)
     return buffer.getvalue()
-

@@ -113,14 +113,20 @@ def students_table(draw: YearDraw) -> list[dict]:
     high = round(students * vary("high school", 0.55, 0.72))
     secondary = round(students * vary("secondary", 0.2, 0.38))
     secondary = min(secondary, students - high)
-    international = round(students * vary("international", 0.001, 0.01)) if stable("has international", 0, 1) < 0.25 else 0
+    international = (
+        round(students * vary("international", 0.001, 0.01)) if stable("has international", 0, 1) < 0.25 else 0
+    )
     preparatory = round(students * vary("preparatory", 0.005, 0.02)) if stable("has preparatory", 0, 1) < 0.3 else 0
     further = round(students * vary("further", 0.0, 0.02))
     adult = round(students * vary("adult", 0.0, 0.05)) if stable("has adult", 0, 1) < 0.6 else 0
     evening = round(students * vary("evening", 0.0, 0.12)) if stable("has evening", 0, 1) < 0.5 else 0
-    correspondence = round(students * vary("correspondence", 0.0, 0.3)) if stable("has correspondence", 0, 1) < 0.5 else 0
+    correspondence = (
+        round(students * vary("correspondence", 0.0, 0.3)) if stable("has correspondence", 0, 1) < 0.5 else 0
+    )
     draw.fulltime_all = students + international + preparatory + further + adult
-    draw.equivalent = students + 3 * international + preparatory + further + adult + 0.3 * evening + 0.1 * correspondence
+    draw.equivalent = (
+        students + 3 * international + preparatory + further + adult + 0.3 * evening + 0.1 * correspondence
+    )
     return [
         {
             "fulltime_total": students,
@@ -145,7 +151,9 @@ def admissions_table(draw: YearDraw) -> list[dict]:
         registered = row["new_students"]
         admitted = min(3000, max(registered, round(registered / rng.uniform(0.86, 0.97))))
         planned = min(3000, max(admitted, round(admitted * rng.uniform(0.98, 1.1))))
-        admissions.append({"major_code": row["major_code"], "planned": planned, "admitted": admitted, "registered": registered})
+        admissions.append(
+            {"major_code": row["major_code"], "planned": planned, "admitted": admitted, "registered": registered}
+        )
     return admissions
 
 
@@ -181,7 +189,17 @@ def teachers_table(draw: YearDraw) -> list[dict]:
 def internal_teachers_table(draw: YearDraw) -> list[dict]:
     rng = draw.rng
     internal = draw.data.people(rng, draw.year, "6.2", round(draw.fulltime_count * draw.vary("internal", 0.1, 0.25)))
-    departments = ("教务处", "学生工作处", "招生就业处", "后勤处", "图书馆", "团委", "科研处", "质量管理办公室", "信息中心")
+    departments = (
+        "教务处",
+        "学生工作处",
+        "招生就业处",
+        "后勤处",
+        "图书馆",
+        "团委",
+        "科研处",
+        "质量管理办公室",
+        "信息中心",
+    )
     return [
         {
             "staff_no": person["staff_no"],
@@ -207,7 +225,9 @@ def external_teachers_table(draw: YearDraw) -> list[dict]:
             "name": name,
             "gender": rng.choice(("男", "女")),
             "employer": employer,
-            "title_level": rng.choices(("正高级", "副高级", "中级", "初级", "无"), weights=(5, 25, 35, 10, 25))[0] if rng.random() < 0.9 else None,
+            "title_level": rng.choices(("正高级", "副高级", "中级", "初级", "无"), weights=(5, 25, 35, 10, 25))[0]
+            if rng.random() < 0.9
+            else None,
             "is_industry": rng.random() < 0.85,
             "teaching_hours": rng.randint(36, 240),
         }
@@ -218,7 +238,9 @@ def external_teachers_table(draw: YearDraw) -> list[dict]:
 @builds("6.4")
 def guest_teachers_table(draw: YearDraw) -> list[dict]:
     rng = draw.rng
-    guests = round(draw.fulltime_count * draw.vary("guests", 0.0, 0.1)) if draw.data.stable("has guests", 0, 1) < 0.7 else 0
+    guests = (
+        round(draw.fulltime_count * draw.vary("guests", 0.0, 0.1)) if draw.data.stable("has guests", 0, 1) < 0.7 else 0
+    )
     return [
         {
             "name": name,
@@ -291,7 +313,9 @@ def books_table(draw: YearDraw) -> list[dict]:
     return [
         {
             "books_total": books,
-            "books_new": round(equivalent * max(draw.vary("new books", 2.0, 5.0), new_books_floor * rng.uniform(1.05, 1.5))),
+            "books_new": round(
+                equivalent * max(draw.vary("new books", 2.0, 5.0), new_books_floor * rng.uniform(1.05, 1.5))
+            ),
             "e_books": round(books * rng.uniform(0.5, 2.0)) if rng.random() < 0.8 else None,
         }
     ]
@@ -302,7 +326,9 @@ def computers_table(draw: YearDraw) -> list[dict]:
     rng, students = draw.rng, draw.students
     return [
         {
-            "teaching_computers": round(draw.targets["computers_per_100_students"] * draw.jitter() * draw.fulltime_all / 100),
+            "teaching_computers": round(
+                draw.targets["computers_per_100_students"] * draw.jitter() * draw.fulltime_all / 100
+            ),
             "multimedia_seats": round(students * rng.uniform(0.3, 0.6)),
             "language_lab_seats": round(students * rng.uniform(0.02, 0.05)) if rng.random() < 0.8 else None,
             "network_bandwidth": float(rng.choice((1000, 2000, 5000, 10000, 20000))),
@@ -317,10 +343,15 @@ def computers_table(draw: YearDraw) -> list[dict]:
 def onsite_bases_table(draw: YearDraw) -> list[dict]:
     rng, majors = draw.rng, draw.data.majors
     onsite_count = round(draw.data.stable("onsite bases", 20, 60))
-    stations = split_total(rng, round(draw.students * draw.vary("workstations", 0.3, 0.6)), [rng.uniform(0.5, 1.5) for _ in range(onsite_count)])
+    stations = split_total(
+        rng,
+        round(draw.students * draw.vary("workstations", 0.3, 0.6)),
+        [rng.uniform(0.5, 1.5) for _ in range(onsite_count)],
+    )
     return [
         {
-            "base_name": f"{majors[i % len(majors)][1]}实训中心" + (f"（{i // len(majors) + 1}）" if i >= len(majors) else ""),
+            "base_name": f"{majors[i % len(majors)][1]}实训中心"
+            + (f"（{i // len(majors) + 1}）" if i >= len(majors) else ""),
             "equipment_value": round(rng.uniform(20, 1500), 2),
             "workstations": min(5000, count),
             "usage_hours": float(round(count * rng.uniform(300, 900))) if rng.random() < 0.9 else None,

@@ -7,7 +7,6 @@ from pipelines.demo.draws import rng_for, school_year_date
 from pipelines.demo.tables import YearDraw, builds
 from pipelines.demo.vocabulary import AID_ITEMS, CERT_LEVELS, COMMON_COURSES, COURSE_STEMS, DOCUMENT_TITLES
 
-
 # -- teaching
 
 
@@ -21,7 +20,15 @@ def course_list(draw: YearDraw) -> list[list]:
         for number in range(rng.randint(14, 26)):
             course_type = rng.choices("ABC", weights=(25, 55, 20))[0]
             hours = rng.choice((32, 48, 64, 72, 96)) if course_type != "C" else rng.choice((24, 30, 60, 120, 480))
-            courses.append([f"{code}{number + 1:02d}", f"{major_name}{rng.choice(COURSE_STEMS)}{number + 1}", code, course_type, hours])
+            courses.append(
+                [
+                    f"{code}{number + 1:02d}",
+                    f"{major_name}{rng.choice(COURSE_STEMS)}{number + 1}",
+                    code,
+                    course_type,
+                    hours,
+                ]
+            )
     return courses
 
 
@@ -47,7 +54,9 @@ def courses_table(draw: YearDraw) -> list[dict]:
         elif course_code.startswith("GB"):
             practice_hours = round(hours * 0.5)
         else:
-            practice_hours = min(hours, max(1, round(hours * min(0.98, max(0.02, fraction + rng.uniform(-0.05, 0.05))))))
+            practice_hours = min(
+                hours, max(1, round(hours * min(0.98, max(0.02, fraction + rng.uniform(-0.05, 0.05)))))
+            )
         rows.append(
             {
                 "course_code": course_code,
@@ -110,7 +119,9 @@ def partners_table(draw: YearDraw) -> list[dict]:
     return [
         {
             "partner_name": partner,
-            "cooperation_type": rng.choice(("订单培养", "共建实训基地", "共同开发课程", "顶岗实习", "技术服务", "其他")) if rng.random() < 0.95 else None,
+            "cooperation_type": rng.choice(("订单培养", "共建实训基地", "共同开发课程", "顶岗实习", "技术服务", "其他"))
+            if rng.random() < 0.95
+            else None,
             "order_students": rng.randint(10, 120) if rng.random() < 0.4 else None,
             "donated_equipment": round(rng.uniform(1, 300), 2) if rng.random() < 0.25 else None,
         }
@@ -127,7 +138,13 @@ def documents_table(draw: YearDraw) -> list[dict]:
     documents = []
     counts = {
         category: round(draw.data.stable(f"documents {category}", low, high))
-        for category, low, high in (("质量保证", 2, 8), ("教学管理", 3, 7), ("学生管理", 2, 5), ("人事管理", 2, 5), ("其他", 1, 4))
+        for category, low, high in (
+            ("质量保证", 2, 8),
+            ("教学管理", 3, 7),
+            ("学生管理", 2, 5),
+            ("人事管理", 2, 5),
+            ("其他", 1, 4),
+        )
     }
     abbreviation = school.name_zh[:2]
     for category, count in counts.items():
@@ -135,7 +152,9 @@ def documents_table(draw: YearDraw) -> list[dict]:
             documents.append(
                 {
                     "document_title": f"{school.name_zh}{title}",
-                    "document_no": f"{abbreviation}院发〔{year - 1}〕{rng.randint(1, 90)}号" if rng.random() < 0.85 else None,
+                    "document_no": f"{abbreviation}院发〔{year - 1}〕{rng.randint(1, 90)}号"
+                    if rng.random() < 0.85
+                    else None,
                     "category": category,
                     "issued_date": school_year_date(rng, year) if rng.random() < 0.9 else None,
                 }

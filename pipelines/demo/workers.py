@@ -42,7 +42,9 @@ def generate_school(task: tuple) -> dict:
             continue
         year_kinds = kinds if year == latest else []
         if "not_submitted" in year_kinds:
-            defects.append(defect_record("not_submitted", school.code, year, None, None, [], "最新采集年度未提交任何数据文件"))
+            defects.append(
+                defect_record("not_submitted", school.code, year, None, None, [], "最新采集年度未提交任何数据文件")
+            )
             continue
         tables = {code: [dict(row) for row in rows] for code, rows in data[year].items()}
         row_defects = inject_row_defects(year_kinds, tables, rng_for(seed, "inject", school.code, year))
@@ -85,12 +87,30 @@ def write_v2_year(cy: CollegeYear, out: Path, row_defects: list[dict]) -> list[d
         files.append(entry)
     for found in row_defects:
         first = first_rows[found["table_code"]]
-        cy.defects.append(defect_record(found["kind"], school.code, year, found["table_code"], found["column_name"],
-                                        [first + index for index in found["indexes"]], found["description_zh"]))
+        cy.defects.append(
+            defect_record(
+                found["kind"],
+                school.code,
+                year,
+                found["table_code"],
+                found["column_name"],
+                [first + index for index in found["indexes"]],
+                found["description_zh"],
+            )
+        )
     if zipped:
         (out / f"{school.code}_{year}.zip").write_bytes(deterministic_zip(members, cy.exported))
-        cy.defects.append(defect_record("zip_delivery", school.code, year, None, None, [],
-                                        f"{year} 年度数据以 zip 压缩包 {school.code}_{year}.zip 提交（格式变体，应正常导入）"))
+        cy.defects.append(
+            defect_record(
+                "zip_delivery",
+                school.code,
+                year,
+                None,
+                None,
+                [],
+                f"{year} 年度数据以 zip 压缩包 {school.code}_{year}.zip 提交（格式变体，应正常导入）",
+            )
+        )
     return files
 
 
@@ -103,32 +123,63 @@ def render_v2_file(cy: CollegeYear, table: CatalogTable, order: int) -> tuple[di
     if not table.required and not rows and rng.random() < 0.5:
         return None
     if "missing_table" in kinds and table.code == DEFECT_TABLES["missing_table"]:
-        cy.defects.append(defect_record("missing_table", school.code, year, table.code, None, [],
-                                        f"必填表 {table.code} {table.name_zh} 未提交"))
+        cy.defects.append(
+            defect_record(
+                "missing_table", school.code, year, table.code, None, [], f"必填表 {table.code} {table.name_zh} 未提交"
+            )
+        )
         return None
     created = cy.exported + dt.timedelta(seconds=37 * order + rng.randrange(30))
     period_year = year
     if "stale_period" in kinds and table.code == DEFECT_TABLES["stale_period"]:
         period_year = year - 1
         rows = cy.data[year - 1].get(table.code, [])
-        cy.defects.append(defect_record("stale_period", school.code, year, table.code, None, [],
-                                        f"表题学年为 {year - 2}-{year - 1} 学年，是上一年度的数据"))
+        cy.defects.append(
+            defect_record(
+                "stale_period",
+                school.code,
+                year,
+                table.code,
+                None,
+                [],
+                f"表题学年为 {year - 2}-{year - 1} 学年，是上一年度的数据",
+            )
+        )
     if "late_export" in kinds and table.code == DEFECT_TABLES["late_export"]:
         created = export_time(rng, year, late=True)
-        cy.defects.append(defect_record("late_export", school.code, year, table.code, None, [],
-                                        f"导出时间 {created:%Y-%m-%d %H:%M} 晚于采集截止日期"))
+        cy.defects.append(
+            defect_record(
+                "late_export",
+                school.code,
+                year,
+                table.code,
+                None,
+                [],
+                f"导出时间 {created:%Y-%m-%d %H:%M} 晚于采集截止日期",
+            )
+        )
     as_csv = "gbk_csv" in kinds and table.code == DEFECT_TABLES["gbk_csv"]
     if as_csv:
         rendered = render_csv(school, table, rows, period_year, rng)
-        cy.defects.append(defect_record("gbk_csv", school.code, year, table.code, None, [],
-                                        "该表以 GBK 编码的 CSV 文件提交（格式变体，应正常导入）"))
+        cy.defects.append(
+            defect_record(
+                "gbk_csv",
+                school.code,
+                year,
+                table.code,
+                None,
+                [],
+                "该表以 GBK 编码的 CSV 文件提交（格式变体，应正常导入）",
+            )
+        )
     else:
         rendered = render_xlsx(school, table, rows, period_year, created, rng)
     content = rendered.content
     if "corrupt_file" in kinds and table.code == DEFECT_TABLES["corrupt_file"]:
         content = content[: len(content) // 2]
-        cy.defects.append(defect_record("corrupt_file", school.code, year, table.code, None, [],
-                                        "文件被截断，无法作为 xlsx 打开"))
+        cy.defects.append(
+            defect_record("corrupt_file", school.code, year, table.code, None, [], "文件被截断，无法作为 xlsx 打开")
+        )
     name = file_name(table, as_csv)
     entry = {
         "path": f"{school.code}/{year}/{name}",

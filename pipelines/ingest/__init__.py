@@ -20,7 +20,8 @@ Choices a data officer should know:
   seconds on some disks); only safe where deliveries are never rewritten in place (a new export is
   a new file or replaces the old by rename), since a link shares the bytes of the inbox file.
 - A new export of a table replaces that college-year-table's rows; other colleges' rows are never
-  touched. A run is one transaction: if it fails part-way, the warehouse is as it was before it. Two files in one delivery for the same table: the newer export
+  touched. A run is one transaction: if it fails part-way, the warehouse is as it was before it.
+  Two files in one delivery for the same table: the newer export
   (core-properties `created`, else file time) is used, the other is quarantined as superseded.
 - Values that cannot be read as their column's type become null (the quality layer flags them);
   their number is kept in `raw.ingest_log.coercion_failures`.
@@ -81,8 +82,29 @@ from pipelines.ingest.pool import ChunkResult, ChunkTask, SchoolWork, chunks_by_
 from pipelines.ingest.write import Ingest, ingest_inbox
 
 __all__ = [
-    "LABEL_COLUMNS", "LOG_COLUMNS", "LOG_SCHEMA", "SUBTABLE_NOTE", "ChunkResult", "ChunkTask", "CollegeReader", "Delivery",
-    "Ingest", "LogRow", "Problem", "SchoolWork", "Summary", "_write_once", "chunks_by_bytes", "coerce", "discover",
-    "header_unit", "identify_table", "ingest_chunk", "ingest_inbox", "loose_header", "normalise_header", "period_year",
+    "LABEL_COLUMNS",
+    "LOG_COLUMNS",
+    "LOG_SCHEMA",
+    "SUBTABLE_NOTE",
+    "ChunkResult",
+    "ChunkTask",
+    "CollegeReader",
+    "Delivery",
+    "Ingest",
+    "LogRow",
+    "Problem",
+    "SchoolWork",
+    "Summary",
+    "_write_once",
+    "chunks_by_bytes",
+    "coerce",
+    "discover",
+    "header_unit",
+    "identify_table",
+    "ingest_chunk",
+    "ingest_inbox",
+    "loose_header",
+    "normalise_header",
+    "period_year",
     "type_chunk",
 ]

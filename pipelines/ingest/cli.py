@@ -29,8 +29,9 @@ def unmapped_rows(year: int | None) -> list[dict]:
     if not path.exists():
         raise FileNotFoundError(f"没有已发布的数据仓库 {path}：请先运行 zhengai run (no published warehouse yet)")
     with duckdb.connect(str(path), read_only=True) as conn:
-        if not conn.execute("select count(*) from duckdb_tables() where schema_name = 'quality' "
-                            "and table_name = 'unmapped_headers'").fetchone()[0]:
+        if not conn.execute(
+            "select count(*) from duckdb_tables() where schema_name = 'quality' and table_name = 'unmapped_headers'"
+        ).fetchone()[0]:
             return []
         frame = conn.execute(
             """
@@ -62,9 +63,11 @@ def cmd_unmapped(args: argparse.Namespace) -> int:
     for row in rows:
         likely = f"{row['likely_header_zh'] or ''}（{row['likely_column']}）" if row["likely_column"] else ""
         note = "\t已登记别名，下次运行生效" if row["accepted"] else ""
-        print(f"{row['table_code']}\t{row['header']}\t{row['files']}\t{row['colleges']}\t"
-              f"{'、'.join(row['samples'] or [])}\t{likely}{note}")
-    print(f"\n登记别名：zhengai catalog map 表号 \"表头\" 列名（写入 {header_aliases_path()}）")
+        print(
+            f"{row['table_code']}\t{row['header']}\t{row['files']}\t{row['colleges']}\t"
+            f"{'、'.join(row['samples'] or [])}\t{likely}{note}"
+        )
+    print(f'\n登记别名：zhengai catalog map 表号 "表头" 列名（写入 {header_aliases_path()}）')
     return 0
 
 
@@ -78,8 +81,10 @@ def record_alias(table_code: str, header: str, column_name: str, note: str) -> s
     table = catalog.by_code(table_code)
     columns = {column.name: column for column in table.columns}
     if column_name not in columns:
-        raise ValueError(f"表 {table_code} 没有列 {column_name}，可用的列：{', '.join(columns)} "
-                         f"(table {table_code} has no column {column_name!r})")
+        raise ValueError(
+            f"表 {table_code} 没有列 {column_name}，可用的列：{', '.join(columns)} "
+            f"(table {table_code} has no column {column_name!r})"
+        )
     header = header.strip()
     if not header:
         raise ValueError("表头不能为空 (the header is empty)")
@@ -100,7 +105,9 @@ def record_alias(table_code: str, header: str, column_name: str, note: str) -> s
         writer = csv.writer(handle, lineterminator="\n")
         if new_file:
             writer.writerow(ALIAS_COLUMNS)
-        writer.writerow([table_code, header, column_name, note or f"zhengai catalog map，{dt.date.today().isoformat()}"])
+        writer.writerow(
+            [table_code, header, column_name, note or f"zhengai catalog map，{dt.date.today().isoformat()}"]
+        )
     return f"已登记：表{table_code} “{header}” → {column_name}（{columns[column_name].headers[0]}），下次运行重新读取该表的文件"
 
 

@@ -8,7 +8,7 @@ import re
 import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import numpy as np
 import pyarrow as pa
@@ -113,7 +113,7 @@ def _blanks(column: CatalogColumn) -> pa.Array:
     return _blanks_array(blank_words(column))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _blanks_array(words: tuple[str, ...]) -> pa.Array:  # built once, not per column and chunk
     return pa.array(words, pa.string())
 
@@ -147,7 +147,9 @@ def total_rows(labels: pa.Array) -> np.ndarray:
     few cells that pass it."""
     trimmed = pc.utf8_trim_whitespace(labels)
     first = pc.utf8_slice_codeunits(trimmed, 0, 1)
-    candidates = np.flatnonzero(pc.fill_null(pc.is_in(first, value_set=TOTAL_FIRST), False).to_numpy(zero_copy_only=False))
+    candidates = np.flatnonzero(
+        pc.fill_null(pc.is_in(first, value_set=TOTAL_FIRST), False).to_numpy(zero_copy_only=False)
+    )
     total = np.zeros(len(labels), dtype=bool)
     for row, text in zip(candidates, trimmed.take(pa.array(candidates, pa.int64())).to_pylist()):
         total[row] = TOTAL_RE.match(text) is not None
@@ -193,13 +195,16 @@ def coerce_chunk(texts: dict[str, pa.Table], catalog: Catalog) -> dict[tuple[str
         start = 0
         for (name, column), part in zip(members, parts):
             end = start + len(part)
-            cells[(name, column.name)] = CoercedCells(value.slice(start, end - start), empty[start:end], failed[start:end])
+            cells[(name, column.name)] = CoercedCells(
+                value.slice(start, end - start), empty[start:end], failed[start:end]
+            )
             start = end
     return cells
 
 
-def type_chunk(extracted: dict[str, list[pa.Table]], catalog: Catalog,
-               files: dict[int, tuple]) -> tuple[dict[str, pa.Table], dict[int, tuple[int, int]]]:
+def type_chunk(
+    extracted: dict[str, list[pa.Table]], catalog: Catalog, files: dict[int, tuple]
+) -> tuple[dict[str, pa.Table], dict[int, tuple[int, int]]]:
     """Typed rows of `raw.<table>` per table name for a chunk of extracted files, and per file id
     (rows, coercion failures).
 
@@ -209,21 +214,27 @@ def type_chunk(extracted: dict[str, list[pa.Table]], catalog: Catalog,
     """
     texts = {name: pa.concat_tables(parts, promote_options="default") for name, parts in extracted.items()}
     cells = coerce_chunk(texts, catalog)
-    totals = total_rows(_end_to_end([text.column(f"__label{n}") for text in texts.values()
-                                     for n in range(LABEL_COLUMNS)]))
+    totals = total_rows(
+        _end_to_end([text.column(f"__label{n}") for text in texts.values() for n in range(LABEL_COLUMNS)])
+    )
     typed, stats = {}, {}
     start = 0
     for name, text in texts.items():
         # the label cells are end to end: this table's LABEL_COLUMNS columns, one after another
-        labels = totals[start:start + LABEL_COLUMNS * text.num_rows].reshape(LABEL_COLUMNS, text.num_rows)
+        labels = totals[start : start + LABEL_COLUMNS * text.num_rows].reshape(LABEL_COLUMNS, text.num_rows)
         start += LABEL_COLUMNS * text.num_rows
         typed[name], per_file = typed_table(catalog.by_name(name), text, cells, labels.any(axis=0), files)
         stats.update(per_file)
     return typed, stats
 
 
-def typed_table(table: CatalogTable, text: pa.Table, cells: dict[tuple[str, str], CoercedCells], total: np.ndarray,
-                files: dict[int, tuple]) -> tuple[pa.Table, dict[int, tuple[int, int]]]:
+def typed_table(
+    table: CatalogTable,
+    text: pa.Table,
+    cells: dict[tuple[str, str], CoercedCells],
+    total: np.ndarray,
+    files: dict[int, tuple],
+) -> tuple[pa.Table, dict[int, tuple[int, int]]]:
     """One table's typed rows without its blank and total rows, and (rows, failures) per file id."""
     height = text.num_rows
     coerced = {c.name: cells.get((table.table_name, c.name)) for c in table.columns}  # None: column not delivered
@@ -231,12 +242,18 @@ def typed_table(table: CatalogTable, text: pa.Table, cells: dict[tuple[str, str]
     empty = np.logical_and.reduce([c.empty for c in present]) if present else np.ones(height, dtype=bool)
     failed = np.add.reduce([c.failed.astype(np.int64) for c in present]) if present else np.zeros(height, np.int64)
     keep = ~empty & ~total
-    values = [scaled(coerced[c.name].value, text, c) if coerced[c.name] is not None
-              else pa.nulls(height, ARROW_TYPES[c.duckdb_type]) for c in table.columns]
-    extra = (text.column(EXTRA).combine_chunks() if EXTRA in text.column_names else pa.nulls(height, EXTRA_TYPE))
+    values = [
+        scaled(coerced[c.name].value, text, c)
+        if coerced[c.name] is not None
+        else pa.nulls(height, ARROW_TYPES[c.duckdb_type])
+        for c in table.columns
+    ]
+    extra = text.column(EXTRA).combine_chunks() if EXTRA in text.column_names else pa.nulls(height, EXTRA_TYPE)
     # one Arrow chunk per column (row_no comes in one per file): DuckDB and pickle pay per chunk
-    kept = pa.Table.from_arrays(values + [text.column("row_no").combine_chunks(), extra],
-                                names=[c.name for c in table.columns] + ["row_no", EXTRA]).filter(pa.array(keep))
+    kept = pa.Table.from_arrays(
+        [*values, text.column("row_no").combine_chunks(), extra],
+        names=[c.name for c in table.columns] + ["row_no", EXTRA],
+    ).filter(pa.array(keep))
     file_ids = text.column("__file").to_numpy()[keep]
     ids = np.unique(file_ids)
     position = np.searchsorted(ids, file_ids)
@@ -262,4 +279,3 @@ def scaled(value: pa.Array, text: pa.Table, column: CatalogColumn) -> pa.Array:
     factor = pc.fill_null(text.column(SCALE + column.name).combine_chunks(), 1.0)
     product = pc.multiply(value.cast(pa.float64()), factor)
     return pc.round(product).cast(value.type) if pa.types.is_integer(value.type) else product.cast(value.type)
-

@@ -6,6 +6,7 @@ owns the connection and the transaction."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import os
@@ -23,9 +24,26 @@ import pyarrow as pa
 from pipelines.catalog import BASE_VERSION, Catalog, CatalogTable, load_crosswalk
 from pipelines.ingest.coerce import type_chunk
 from pipelines.ingest.discover import WORKBOOK_SUFFIXES, Delivery
-from pipelines.ingest.guard import (Problem, bounded_name, check_workbook, formula_problem, open_regular, private_dirs,
-                                    uncomputed_formulas, unexpected, write_private)
-from pipelines.ingest.headers import Fingerprints, HeaderMap, check_placeable, extract, find_header, period_year, unmapped_headers
+from pipelines.ingest.guard import (
+    Problem,
+    bounded_name,
+    check_workbook,
+    formula_problem,
+    open_regular,
+    private_dirs,
+    uncomputed_formulas,
+    unexpected,
+    write_private,
+)
+from pipelines.ingest.headers import (
+    Fingerprints,
+    HeaderMap,
+    check_placeable,
+    extract,
+    find_header,
+    period_year,
+    unmapped_headers,
+)
 from pipelines.ingest.identify import Candidate, Identifying
 from pipelines.ingest.log import LogRow, Summary
 from pipelines.ingest.read import Grid, read_csv_grid, read_xlsx_exported_at, read_xlsx_grid
@@ -102,8 +120,10 @@ class CollegeReader(Identifying, SubtableLoading):
         if data is not None:
             write_private(folder / bounded_name(name), data)
         what = f"表 {table}" if table else "未识别的表"
-        text = (f"文件：{delivery.source_file}\n表格：{what}\n原因：{problem.zh}\n\n"
-                f"File: {delivery.source_file}\nTable: {table or 'not identified'}\nReason: {problem.en}\n")
+        text = (
+            f"文件：{delivery.source_file}\n表格：{what}\n原因：{problem.zh}\n\n"
+            f"File: {delivery.source_file}\nTable: {table or 'not identified'}\nReason: {problem.en}\n"
+        )
         write_private(folder / bounded_name(name, ".reason.txt"), text.encode("utf-8", "replace"))
 
     # -- outcomes ------------------------------------------------------------------------------
@@ -112,9 +132,17 @@ class CollegeReader(Identifying, SubtableLoading):
         self.pending_rows.append(row)
         self.summary.count(row)
 
-    def quarantined(self, delivery: Delivery, sha: str | None, archived: str | None, data: bytes | None,
-                    problem: Problem, table: CatalogTable | None = None, title: str | None = None,
-                    exported_at: dt.datetime | None = None) -> None:
+    def quarantined(
+        self,
+        delivery: Delivery,
+        sha: str | None,
+        archived: str | None,
+        data: bytes | None,
+        problem: Problem,
+        table: CatalogTable | None = None,
+        title: str | None = None,
+        exported_at: dt.datetime | None = None,
+    ) -> None:
         label = f"{table.code} {table.name_zh}" if table else None
         if table is not None and table.platform_version != BASE_VERSION:  # a sub-table: logged as its V2 table
             label = f"{table.platform_version} {label}（并入表{self.catalog.by_name(table.table_name).code}）"
@@ -122,11 +150,29 @@ class CollegeReader(Identifying, SubtableLoading):
         try:
             self.quarantine(delivery, data, problem, label)
         except OSError as error:  # the copy is a convenience: the log row below still says why
-            problem = Problem(f"{problem.zh}（隔离副本未能写入：{error}）", f"{problem.en} (quarantine copy not written: {error})")
-        self.record(LogRow(delivery.source_file, sha, archived, delivery.school_code, delivery.year,
-                           table.code if table else None, "quarantined", 0, problem.zh, problem.en, title,
-                           period_year(title or ""), exported_at, self.ingested_at, [], 0))
-
+            problem = Problem(
+                f"{problem.zh}（隔离副本未能写入：{error}）", f"{problem.en} (quarantine copy not written: {error})"
+            )
+        self.record(
+            LogRow(
+                delivery.source_file,
+                sha,
+                archived,
+                delivery.school_code,
+                delivery.year,
+                table.code if table else None,
+                "quarantined",
+                0,
+                problem.zh,
+                problem.en,
+                title,
+                period_year(title or ""),
+                exported_at,
+                self.ingested_at,
+                [],
+                0,
+            )
+        )
 
     # -- one college ---------------------------------------------------------------------------
 
@@ -159,16 +205,29 @@ class CollegeReader(Identifying, SubtableLoading):
                 if current and current[0] == candidate.sha:
                     self.unchanged(candidate, previous, current[1])
                 elif problem := self.over_limits(candidate.delivery, candidate.sha, blobs[candidate.sha]):
-                    self.quarantined(candidate.delivery, candidate.sha, self.archive_path(candidate), blobs[candidate.sha],
-                                     Problem(problem.zh + self.kept_note(key in state), problem.en + self.kept_note_en(key in state)),
-                                     candidate.table)
+                    self.quarantined(
+                        candidate.delivery,
+                        candidate.sha,
+                        self.archive_path(candidate),
+                        blobs[candidate.sha],
+                        Problem(
+                            problem.zh + self.kept_note(key in state), problem.en + self.kept_note_en(key in state)
+                        ),
+                        candidate.table,
+                    )
                 else:
                     self.load(candidate, blobs[candidate.sha], replace=key in state)
                     state[key] = (candidate.sha, 0)
             except Exception as error:
                 self.pending_rollback(mark)
-                self.quarantined(candidate.delivery, candidate.sha, self.archive_path(candidate), None,
-                                 unexpected(candidate.delivery.name, error), candidate.table)
+                self.quarantined(
+                    candidate.delivery,
+                    candidate.sha,
+                    self.archive_path(candidate),
+                    None,
+                    unexpected(candidate.delivery.name, error),
+                    candidate.table,
+                )
         self.load_subtable_groups(chosen, state, previous, blobs)
         self.readers = {}
         self.wait_for_writes()
@@ -185,10 +244,16 @@ class CollegeReader(Identifying, SubtableLoading):
             self.quarantined(delivery, None, None, None, problem)
             return None
         except (OSError, zipfile.BadZipFile, EOFError, zlib.error) as error:
-            self.quarantined(delivery, None, None, None, Problem(
-                f"无法读取文件 {delivery.name}（压缩包成员损坏，或文件在读取时被移动或删除）：请重新提交",
-                f"cannot read {delivery.name} ({type(error).__name__}: {error}): deliver it again",
-            ))
+            self.quarantined(
+                delivery,
+                None,
+                None,
+                None,
+                Problem(
+                    f"无法读取文件 {delivery.name}（压缩包成员损坏，或文件在读取时被移动或删除）：请重新提交",
+                    f"cannot read {delivery.name} ({type(error).__name__}: {error}): deliver it again",
+                ),
+            )
             return None
         sha = hashlib.sha256(data).hexdigest()
         if delivery.zip_parent and delivery.zip_parent not in seen_zips:
@@ -201,8 +266,11 @@ class CollegeReader(Identifying, SubtableLoading):
             self.quarantined(delivery, sha, archived, data, delivery.problem)
             return None
         known = previous.get((delivery.source_file, sha), [])
-        if known and all(row["status"] != "quarantined" and row["table_code"] in self.catalog.codes
-                         for row in known) and not self.holds_subtable(delivery, known):  # identified in an earlier run; sheets looked up only to read
+        if (
+            known
+            and all(row["status"] != "quarantined" and row["table_code"] in self.catalog.codes for row in known)
+            and not self.holds_subtable(delivery, known)
+        ):  # identified in an earlier run; sheets looked up only to read
             tables = [(self.catalog.by_code(row["table_code"]), None) for row in known]
         else:
             tables = self.over_limits(delivery, sha, data) or self.tables_of(delivery, data, sha)
@@ -225,8 +293,14 @@ class CollegeReader(Identifying, SubtableLoading):
 
     def pending_mark(self) -> tuple:
         """Where the pending batch stands, to forget what a file that failed half-way queued."""
-        return (len(self.pending_rows), len(self.pending_files), {name: len(parts) for name, parts in self.pending_text.items()},
-                len(self.pending_replace), self.pending_count, set(self.pending_loaded))
+        return (
+            len(self.pending_rows),
+            len(self.pending_files),
+            {name: len(parts) for name, parts in self.pending_text.items()},
+            len(self.pending_replace),
+            self.pending_count,
+            set(self.pending_loaded),
+        )
 
     def pending_rollback(self, mark: tuple) -> None:
         rows, files, texts, replace, count, loaded = mark
@@ -235,7 +309,7 @@ class CollegeReader(Identifying, SubtableLoading):
         del self.pending_rows[rows:]
         del self.pending_files[files:]
         for name, parts in self.pending_text.items():
-            del parts[texts.get(name, 0):]
+            del parts[texts.get(name, 0) :]
         del self.pending_replace[replace:]
         self.pending_count = count
         for file_id in set(self.pending_loaded) - loaded:
@@ -269,8 +343,10 @@ class CollegeReader(Identifying, SubtableLoading):
             return self.type_pending()
         except Exception:
             pass
-        files = {file_id: (school, year, source, sha, self.ingested_at)
-                 for file_id, school, year, source, sha in self.pending_files}
+        files = {
+            file_id: (school, year, source, sha, self.ingested_at)
+            for file_id, school, year, source, sha in self.pending_files
+        }
         order: dict[str, list[int]] = defaultdict(list)
         for file_id, *_ in self.pending_files:
             order[self.catalog.by_code(self.pending_loaded[file_id].table_code).table_name].append(file_id)
@@ -296,20 +372,30 @@ class CollegeReader(Identifying, SubtableLoading):
             self.pending_replace.remove(replaced)
         delivery = deliveries.get(row.source_file)
         if delivery is not None:
-            try:
+            with contextlib.suppress(OSError):  # the log row says why
                 self.quarantine(delivery, None, problem, row.table_code)
-            except OSError:
-                pass  # the log row says why
 
     def unchanged(self, candidate: Candidate, previous, rows: int) -> None:
         delivery = candidate.delivery
-        known = [row for row in previous.get((delivery.source_file, candidate.sha), [])
-                 if row["table_code"] == candidate.table.code and row["status"] != "quarantined"]
+        known = [
+            row
+            for row in previous.get((delivery.source_file, candidate.sha), [])
+            if row["table_code"] == candidate.table.code and row["status"] != "quarantined"
+        ]
         logged = known[0] if known else {"rows": rows, "ingested_at": self.ingested_at}
-        self.record(LogRow.from_logged(logged, source_file=delivery.source_file, file_sha256=candidate.sha,
-                                       archived_path=self.archive_path(candidate), school_code=delivery.school_code,
-                                       year=delivery.year, table_code=candidate.table.code, status="unchanged",
-                                       mapping_fingerprint=self.fingerprint(candidate.table)))
+        self.record(
+            LogRow.from_logged(
+                logged,
+                source_file=delivery.source_file,
+                file_sha256=candidate.sha,
+                archived_path=self.archive_path(candidate),
+                school_code=delivery.school_code,
+                year=delivery.year,
+                table_code=candidate.table.code,
+                status="unchanged",
+                mapping_fingerprint=self.fingerprint(candidate.table),
+            )
+        )
 
     def archive_path(self, candidate: Candidate) -> str:
         sha = candidate.sha
@@ -321,7 +407,12 @@ class CollegeReader(Identifying, SubtableLoading):
         if read is None:
             return
         grid, header, exported_at = read
-        delivery, table, archived, title = candidate.delivery, candidate.table, self.archive_path(candidate), header.title
+        delivery, table, archived, title = (
+            candidate.delivery,
+            candidate.table,
+            self.archive_path(candidate),
+            header.title,
+        )
         self.next_file_id = file_id = max(self.next_file_id, self.file_base)
         self.next_file_id += 1
         self.pending_files.append((file_id, delivery.school_code, delivery.year, delivery.source_file, candidate.sha))
@@ -329,15 +420,35 @@ class CollegeReader(Identifying, SubtableLoading):
         if replace:
             self.pending_replace.append((table.table_name, delivery.school_code, delivery.year))
         self.pending_count += grid.height
-        row = LogRow(delivery.source_file, candidate.sha, archived, delivery.school_code, delivery.year,
-                     table.code, "loaded", 0, None, None, title, period_year(title), exported_at,
-                     self.ingested_at, header.extras, 0, header.missing, header.conversions,
-                     unmapped_headers(grid, header, table), self.fingerprint(table))
+        row = LogRow(
+            delivery.source_file,
+            candidate.sha,
+            archived,
+            delivery.school_code,
+            delivery.year,
+            table.code,
+            "loaded",
+            0,
+            None,
+            None,
+            title,
+            period_year(title),
+            exported_at,
+            self.ingested_at,
+            header.extras,
+            0,
+            header.missing,
+            header.conversions,
+            unmapped_headers(grid, header, table),
+            self.fingerprint(table),
+        )
         self.pending_loaded[file_id] = row
         self.record(row)
         self.note_formulas(row, data, grid, header, table)
 
-    def read_table(self, candidate: Candidate, data: bytes, replace: bool) -> tuple[Grid, HeaderMap, dt.datetime | None] | None:
+    def read_table(
+        self, candidate: Candidate, data: bytes, replace: bool
+    ) -> tuple[Grid, HeaderMap, dt.datetime | None] | None:
         """The candidate's grid, its header and export time; None when it was quarantined (its reason said)."""
         delivery, table = candidate.delivery, candidate.table
         archived = self.archive_path(candidate)
@@ -360,11 +471,20 @@ class CollegeReader(Identifying, SubtableLoading):
             check_placeable(header, table)
         except Problem as problem:
             where = f"（工作表“{candidate.sheet}”）" if candidate.sheet else ""
-            self.quarantined(delivery, candidate.sha, archived, data,
-                             Problem(f"表 {table.code} {table.name_zh}{where}：{problem.zh}" + self.kept_note(replace),
-                                     f"table {table.code}{' sheet ' + candidate.sheet if candidate.sheet else ''}: "
-                                     f"{problem.en}" + self.kept_note_en(replace)),
-                             table, title, exported_at)
+            self.quarantined(
+                delivery,
+                candidate.sha,
+                archived,
+                data,
+                Problem(
+                    f"表 {table.code} {table.name_zh}{where}：{problem.zh}" + self.kept_note(replace),
+                    f"table {table.code}{' sheet ' + candidate.sheet if candidate.sheet else ''}: "
+                    f"{problem.en}" + self.kept_note_en(replace),
+                ),
+                table,
+                title,
+                exported_at,
+            )
             return None
         return grid, header, exported_at
 
@@ -409,8 +529,10 @@ class CollegeReader(Identifying, SubtableLoading):
 
     def type_pending(self) -> dict[str, pa.Table]:
         """Type the queued text rows; sets each loaded file's row and failure counts."""
-        files = {file_id: (school, year, source, sha, self.ingested_at)
-                 for file_id, school, year, source, sha in self.pending_files}
+        files = {
+            file_id: (school, year, source, sha, self.ingested_at)
+            for file_id, school, year, source, sha in self.pending_files
+        }
         typed, stats = type_chunk(self.pending_text, self.catalog, files)
         for file_id, (count, failures) in stats.items():
             self.pending_loaded[file_id].rows = count
@@ -444,8 +566,12 @@ def _write_once(target: Path, data: bytes, link: tuple[Path, os.stat_result] | N
             pass  # another file system, or no hard links: copy
         else:
             now = os.stat(target)
-            if (now.st_dev, now.st_ino, now.st_size, now.st_mtime_ns) == (read.st_dev, read.st_ino, read.st_size,
-                                                                          read.st_mtime_ns):
+            if (now.st_dev, now.st_ino, now.st_size, now.st_mtime_ns) == (
+                read.st_dev,
+                read.st_ino,
+                read.st_size,
+                read.st_mtime_ns,
+            ):
                 return
             os.unlink(target)  # the inbox file was replaced after it was read: keep the bytes read
     staging = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")

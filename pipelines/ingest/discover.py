@@ -13,7 +13,15 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path, PurePosixPath
 
-from pipelines.ingest.guard import Problem, open_regular, read_regular, special_kind, special_problem, too_large, unexpected
+from pipelines.ingest.guard import (
+    Problem,
+    open_regular,
+    read_regular,
+    special_kind,
+    special_problem,
+    too_large,
+    unexpected,
+)
 from pipelines.settings import IngestLimits
 
 READABLE = {".xlsx", ".xls", ".csv"}  # .xls: BIFF (older exports, WPS), read by calamine like .xlsx
@@ -119,14 +127,29 @@ def _place(name: str) -> str:
 
 def _special(inbox: Path, path: Path, info: os.stat_result, folder: tuple[str, str], kind: tuple[str, str]) -> Delivery:
     """A symlink, FIFO or device: quarantined as such (a reason file only)."""
-    return Delivery(_relative(inbox, path), folder[0] if SCHOOL_RE.match(folder[0]) else None, _year(folder[1]),
-                    (_place(folder[0]), folder[1]), path, dt.datetime.fromtimestamp(info.st_mtime),
-                    problem=special_problem(_relative(inbox, path), kind), readable=False)
+    return Delivery(
+        _relative(inbox, path),
+        folder[0] if SCHOOL_RE.match(folder[0]) else None,
+        _year(folder[1]),
+        (_place(folder[0]), folder[1]),
+        path,
+        dt.datetime.fromtimestamp(info.st_mtime),
+        problem=special_problem(_relative(inbox, path), kind),
+        readable=False,
+    )
 
 
 def _unlisted(inbox: Path, path: Path, problem: Problem) -> Delivery:
-    return Delivery(_relative(inbox, path), None, None, ("unsorted", "unknown"), path, dt.datetime.now(),
-                    problem=problem, readable=False)
+    return Delivery(
+        _relative(inbox, path),
+        None,
+        None,
+        ("unsorted", "unknown"),
+        path,
+        dt.datetime.now(),
+        problem=problem,
+        readable=False,
+    )
 
 
 def _misplaced(inbox: Path, path: Path, folder: tuple[str, str]) -> Delivery:
@@ -158,7 +181,9 @@ def _discover_school(inbox: Path, folder: Path, limits: IngestLimits) -> list[De
         year = _year(parts[0]) if len(parts) > 1 else None
         kind = special_kind(info.st_mode)
         if kind is not None:
-            deliveries.append(_special(inbox, path, info, (folder.name, parts[0] if len(parts) > 1 else "unknown"), kind))
+            deliveries.append(
+                _special(inbox, path, info, (folder.name, parts[0] if len(parts) > 1 else "unknown"), kind)
+            )
             continue
         if not SCHOOL_RE.match(folder.name) or year is None:
             deliveries.append(_misplaced(inbox, path, (folder.name, parts[0] if len(parts) > 1 else "unknown")))
@@ -209,9 +234,7 @@ def _discover_zip(inbox: Path, path: Path, limits: IngestLimits) -> list[Deliver
     folder = (school or "unsorted", str(year) if year else "unknown")
 
     def refused(zh: str, en: str) -> list[Delivery]:
-        return [
-            Delivery(relative, school, year, folder, path, _mtime(path), problem=Problem(zh, en))
-        ]
+        return [Delivery(relative, school, year, folder, path, _mtime(path), problem=Problem(zh, en))]
 
     if school is None or year is None:
         return refused(
@@ -240,7 +263,11 @@ def _discover_zip(inbox: Path, path: Path, limits: IngestLimits) -> list[Deliver
         total = sum(info.file_size for info in infos)
         packed = sum(info.compress_size for info in infos) or 1
         worst = max((info.file_size / max(info.compress_size, 1) for info in infos), default=0)
-        if len(infos) > limits.zip_max_members or total > limits.zip_max_bytes or max(worst, total / packed) > limits.zip_max_ratio:
+        if (
+            len(infos) > limits.zip_max_members
+            or total > limits.zip_max_bytes
+            or max(worst, total / packed) > limits.zip_max_ratio
+        ):
             return refused(
                 f"压缩包 {path.name} 解压后过大（{len(infos)} 个文件，共 {total} 字节，压缩比 {worst:.0f}），"
                 f"超过上限（{limits.zip_max_members} 个文件、{limits.zip_max_bytes} 字节、压缩比 {limits.zip_max_ratio}），"
@@ -249,8 +276,11 @@ def _discover_zip(inbox: Path, path: Path, limits: IngestLimits) -> list[Deliver
                 f"{limits.zip_max_members} members, {limits.zip_max_bytes} bytes, ratio {limits.zip_max_ratio}); refused",
             )
         members = [(info, names[info.filename].replace("\\", "/")) for info in infos]
-        members = [(info, name) for info, name in members if not _ignored(PurePosixPath(name).name)
-                   and not name.startswith("__MACOSX/")]
+        members = [
+            (info, name)
+            for info, name in members
+            if not _ignored(PurePosixPath(name).name) and not name.startswith("__MACOSX/")
+        ]
         tops = {name.split("/", 1)[0] for _, name in members if "/" in name}
         strip = len(tops) == 1 and all("/" in name for _, name in members)
         deliveries = []
@@ -273,4 +303,3 @@ def _discover_zip(inbox: Path, path: Path, limits: IngestLimits) -> list[Deliver
                 )
             )
         return deliveries
-

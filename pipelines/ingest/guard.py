@@ -153,32 +153,38 @@ def zip_directory(data: bytes) -> dict[str, Member]:
         if count != 0xFFFF and offset != 0xFFFFFFFF and offset + size <= end:
             members, at = {}, offset
             for _ in range(count):
-                if data[at:at + 4] != b"PK\x01\x02":
+                if data[at : at + 4] != b"PK\x01\x02":
                     break
                 method = struct.unpack_from("<H", data, at + 10)[0]
-                packed, unpacked, name_length, extra_length, comment_length = struct.unpack_from("<IIHHH", data, at + 20)
+                packed, unpacked, name_length, extra_length, comment_length = struct.unpack_from(
+                    "<IIHHH", data, at + 20
+                )
                 local = struct.unpack_from("<I", data, at + 42)[0]
                 if 0xFFFFFFFF in (packed, unpacked, local):  # the real values are in a zip64 extra field
                     break
-                name = data[at + 46:at + 46 + name_length].decode("utf-8", "replace")
+                name = data[at + 46 : at + 46 + name_length].decode("utf-8", "replace")
                 members[name] = Member(name, method, packed, unpacked, local)
                 at += 46 + name_length + extra_length + comment_length
             else:
                 return members
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        return {info.filename: Member(info.filename, info.compress_type, info.compress_size, info.file_size,
-                                      info.header_offset) for info in archive.infolist()}
+        return {
+            info.filename: Member(
+                info.filename, info.compress_type, info.compress_size, info.file_size, info.header_offset
+            )
+            for info in archive.infolist()
+        }
 
 
 def member_bytes(data: bytes, member: Member) -> bytes:
     """A member's bytes, inflated to at most its declared size (a member that lies about its size
     cannot grow past what `check_workbook` accepted)."""
-    if data[member.offset:member.offset + 4] != b"PK\x03\x04":
+    if data[member.offset : member.offset + 4] != b"PK\x03\x04":
         raise zipfile.BadZipFile(f"no local header for {member.name}")
     start = member.offset + 30 + sum(struct.unpack_from("<HH", data, member.offset + 26))
-    raw = data[start:start + member.packed]
+    raw = data[start : start + member.packed]
     if member.method == 0:
-        return raw[:member.unpacked]
+        return raw[: member.unpacked]
     if member.method != 8:
         raise zipfile.BadZipFile(f"compression method {member.method} of {member.name}")
     return zlib.decompressobj(-15).decompress(raw, member.unpacked)
@@ -224,7 +230,7 @@ def csv_line_count(data: bytes, limits: IngestLimits) -> int:
         end = data.find(terminator, start)
         end = len(data) if end < 0 else end
         line += 1
-        length = end - start - (data[end - 1:end] == b"\r" and terminator == b"\n")
+        length = end - start - (data[end - 1 : end] == b"\r" and terminator == b"\n")
         if length > limits.csv_max_line_bytes:
             raise Problem(
                 f"CSV 第 {line} 行长达 {length} 字节，超过每行上限 {limits.csv_max_line_bytes} 字节"
@@ -241,8 +247,9 @@ def swallowed_rows(row: list[str], width: int) -> bool:
     lines holds a whole row's separators: then a quote left open has swallowed the rows below."""
     if width < 3:
         return False
-    return any(line.count(",") >= width - 1 for cell in row if "\n" in cell or "\r" in cell
-               for line in cell.splitlines()[1:])
+    return any(
+        line.count(",") >= width - 1 for cell in row if "\n" in cell or "\r" in cell for line in cell.splitlines()[1:]
+    )
 
 
 def csv_rows(text: str, lines: int, limits: IngestLimits) -> list[list[str]]:
@@ -409,18 +416,32 @@ ATTRIBUTE_RE = re.compile(r'([\w:]+)="([^"]*)"')
 
 
 def _attributes(text: str) -> dict[str, str]:
-    return {name.rsplit(":", 1)[-1] if name != "r:id" else name: html.unescape(value)
-            for name, value in ATTRIBUTE_RE.findall(text)}
+    return {
+        name.rsplit(":", 1)[-1] if name != "r:id" else name: html.unescape(value)
+        for name, value in ATTRIBUTE_RE.findall(text)
+    }
 
 
 def worksheet_member(data: bytes, directory: dict[str, Member], sheet: str) -> str | None:
     """The zip member holding the named sheet (xl/workbook.xml → its relationship → the part)."""
     workbook = member_bytes(data, directory["xl/workbook.xml"]).decode("utf-8", "replace")
-    rid = next((attrs.get("r:id") or attrs.get("id") for attrs in map(_attributes, SHEET_RE.findall(workbook))
-                if attrs.get("name") == sheet), None)
+    rid = next(
+        (
+            attrs.get("r:id") or attrs.get("id")
+            for attrs in map(_attributes, SHEET_RE.findall(workbook))
+            if attrs.get("name") == sheet
+        ),
+        None,
+    )
     rels = member_bytes(data, directory["xl/_rels/workbook.xml.rels"]).decode("utf-8", "replace")
-    target = next((attrs["Target"] for attrs in map(_attributes, RELATIONSHIP_RE.findall(rels))
-                   if attrs.get("Id") == rid and "Target" in attrs), None)
+    target = next(
+        (
+            attrs["Target"]
+            for attrs in map(_attributes, RELATIONSHIP_RE.findall(rels))
+            if attrs.get("Id") == rid and "Target" in attrs
+        ),
+        None,
+    )
     if target is None:
         return None
     return target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join("xl", target))

@@ -14,8 +14,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipelines.catalog import (Catalog, CatalogTable, load_header_words, load_unit_conversions, mapping_fingerprint,
-                               unit_factor)
+from pipelines.catalog import (
+    Catalog,
+    CatalogTable,
+    load_header_words,
+    load_unit_conversions,
+    mapping_fingerprint,
+    unit_factor,
+)
 from pipelines.ingest.guard import Problem
 from pipelines.ingest.read import Grid
 
@@ -26,12 +32,30 @@ BLANKS = ("", "无", "-", "--", "—", "——", "–", "/", "N/A", "n/a", "NULL
 PERIOD_RE = re.compile(r"(\d{4})\s*[-~～—–至到]\s*(\d{4})\s*学年")
 # the online 采集与管理系统 titles its exports with the collection window instead of the 学年, e.g.
 # “采集时段：2022-09-01至2023-08-31”: a window ending on 31 August names the 学年 ending that year
-WINDOW_RE = re.compile(r"\d{4}\s*[-./年]\s*\d{1,2}\s*[-./月]\s*\d{1,2}\s*日?\s*[-~～—–至到]+\s*"
-                       r"(\d{4})\s*[-./年]\s*0?8\s*[-./月]\s*31")
+WINDOW_RE = re.compile(
+    r"\d{4}\s*[-./年]\s*\d{1,2}\s*[-./月]\s*\d{1,2}\s*日?\s*[-~～—–至到]+\s*"
+    r"(\d{4})\s*[-./年]\s*0?8\s*[-./月]\s*31"
+)
 
 
-BRACKETS = str.maketrans({"【": "(", "】": ")", "〔": "(", "〕": ")", "[": "(", "]": ")", "{": "(", "}": ")",
-                          "〈": "(", "〉": ")", "《": "(", "》": ")", "＜": "(", "＞": ")"})
+BRACKETS = str.maketrans(
+    {
+        "【": "(",
+        "】": ")",
+        "〔": "(",
+        "〕": ")",
+        "[": "(",
+        "]": ")",
+        "{": "(",
+        "}": ")",
+        "〈": "(",
+        "〉": ")",
+        "《": "(",
+        "》": ")",
+        "＜": "(",
+        "＞": ")",
+    }
+)
 SPACES = re.compile(r"\s+")
 
 
@@ -137,7 +161,6 @@ def table_headers(table: CatalogTable) -> TableHeaders:
     return cached[1]
 
 
-
 @dataclass
 class HeaderMap:
     title: str
@@ -239,8 +262,11 @@ def _note_row(cells: list) -> bool | None:
 def data_bounds(grid: Grid, start: int, head: list[tuple]) -> tuple[int, int]:
     """(first, end) grid rows of the data: note rows right below the header and note (or empty)
     rows at the bottom of the sheet are left out. `head` is the grid's first rows, as read."""
-    below = head[start:start + NOTE_TOP_ROWS] if start + NOTE_TOP_ROWS <= len(head) else list(
-        zip(*(column.slice(start, NOTE_TOP_ROWS).to_pylist() for column in grid.columns)))
+    below = (
+        head[start : start + NOTE_TOP_ROWS]
+        if start + NOTE_TOP_ROWS <= len(head)
+        else list(zip(*(column.slice(start, NOTE_TOP_ROWS).to_pylist() for column in grid.columns)))
+    )
     for cells in below:
         if not _note_row(list(cells)):
             break
@@ -257,7 +283,9 @@ def data_bounds(grid: Grid, start: int, head: list[tuple]) -> tuple[int, int]:
     return start, end
 
 
-def unit_scales(names: list[str], mapped: dict[int, str], table: CatalogTable, title: str) -> dict[str, tuple[str, float]]:
+def unit_scales(
+    names: list[str], mapped: dict[int, str], table: CatalogTable, title: str
+) -> dict[str, tuple[str, float]]:
     """Numeric columns whose header (or the title's `单位：…`) states another unit than the catalog's,
     with the factor that converts them (亩 → 平方米 ×666.67; 元 → 万元 ×0.0001)."""
     default = title_unit(title)
@@ -318,8 +346,9 @@ def find_header(grid: Grid, table: CatalogTable) -> HeaderMap:
         two_level = map_columns(upper, table)
         if len(two_level[0]) > len(chosen[0]):
             chosen, names, header_row = two_level, upper, header_row - 1
-    title_rows = [next((str(c).strip() for c in row if c is not None and str(c).strip()), "")
-                  for row in raw_head[:header_row]]
+    title_rows = [
+        next((str(c).strip() for c in row if c is not None and str(c).strip()), "") for row in raw_head[:header_row]
+    ]
     mapped, serial, extras = chosen
     title = " ".join(cell for cell in title_rows if cell)
     data_start, data_end = data_bounds(grid, data_start, raw_head)
@@ -376,7 +405,9 @@ def unmapped_headers(grid: Grid, header: HeaderMap, table: CatalogTable) -> list
     found = []
     end = header.data_end if header.data_end is not None else grid.height
     for position, name in header.extra_positions:
-        cells = pc.utf8_trim_whitespace(grid.columns[position].slice(header.data_start, min(end - header.data_start, 200)))
+        cells = pc.utf8_trim_whitespace(
+            grid.columns[position].slice(header.data_start, min(end - header.data_start, 200))
+        )
         values = [v for v in pc.unique(cells.drop_null()).to_pylist() if v not in BLANKS][:UNMAPPED_SAMPLES]
         key = loose_header(normalise_header(name))
         best, score = "", 0.5
@@ -405,10 +436,15 @@ def extract(grid: Grid, header: HeaderMap, file_id: int) -> pa.Table:
     label_positions += [p for p in range(min(3, len(grid.columns))) if p not in label_positions]
     for number in range(LABEL_COLUMNS):
         present = number < len(label_positions)
-        arrays.append(grid.columns[label_positions[number]].slice(start, count) if present else pa.nulls(count, pa.string()))
+        arrays.append(
+            grid.columns[label_positions[number]].slice(start, count) if present else pa.nulls(count, pa.string())
+        )
         names.append(f"__label{number}")
     first = grid.first_row + start
-    arrays += [pa.array(np.arange(first, first + count, dtype=np.int32)), pa.array(np.full(count, file_id, dtype=np.int32))]
+    arrays += [
+        pa.array(np.arange(first, first + count, dtype=np.int32)),
+        pa.array(np.full(count, file_id, dtype=np.int32)),
+    ]
     names += ["row_no", "__file"]
     extra = extra_cells(grid, header.extra_positions, start, count)
     if extra is not None:
@@ -438,7 +474,6 @@ def extra_cells(grid: Grid, positions: list[tuple[int, str]], start: int, count:
     return pa.MapArray.from_arrays(offsets, keys, cells.take(pa.array(row_major)))
 
 
-
 MAPPING_CODE_VERSION = "3"  # raise when the header matching changes how an existing file maps
 
 
@@ -460,7 +495,10 @@ class Fingerprints:
     def of(self, table: CatalogTable) -> str:
         if table.code not in self.known:
             # the newer platforms' sub-tables landing in the table are mapped with their own headers
-            shapes = [(s.platform_version, s.code, [(c.name, c.headers) for c in s.columns])
-                      for s in self.catalog.shapes if s.table_name == table.table_name]
+            shapes = [
+                (s.platform_version, s.code, [(c.name, c.headers) for c in s.columns])
+                for s in self.catalog.shapes
+                if s.table_name == table.table_name
+            ]
             self.known[table.code] = mapping_fingerprint(table, mapping_version() + (repr(shapes) if shapes else ""))
         return self.known[table.code]

@@ -31,23 +31,33 @@ def _catalog_names(catalog: Catalog) -> list[tuple[str, CatalogTable]]:
         cached = _NAMES[id(catalog)] = (catalog, [(normalise_header(t.name_zh), t) for t in catalog.tables])
     return cached[1]
 
-def by_crosswalk(code: str | None, stem: str, crosswalk: tuple[CrosswalkEntry, ...]) -> tuple[CrosswalkEntry | None, bool]:
+
+def by_crosswalk(
+    code: str | None, stem: str, crosswalk: tuple[CrosswalkEntry, ...]
+) -> tuple[CrosswalkEntry | None, bool]:
     """The newer platform's table named in `stem` (its code, if given, must be that version's code
     for the name), from reference/platform_crosswalk.csv, and whether it lands alone in its V2
     table (sub-tables joined into one V2 table, online 6.1–6.3, need that join first)."""
     landing: dict[tuple[str, str], int] = defaultdict(int)
     for entry in crosswalk:
         landing[(entry.platform_version, entry.v2_table_code)] += 1
-    found = [(len(entry.table_name_zh), entry) for entry in crosswalk
-             if entry.platform_version != "V2" and entry.table_name_zh
-             and normalise_header(entry.table_name_zh) in stem and (code is None or code == entry.table_code)]
+    found = [
+        (len(entry.table_name_zh), entry)
+        for entry in crosswalk
+        if entry.platform_version != "V2"
+        and entry.table_name_zh
+        and normalise_header(entry.table_name_zh) in stem
+        and (code is None or code == entry.table_code)
+    ]
     if not found:
         return None, False
     entry = max(found, key=lambda pair: pair[0])[1]
     return entry, landing[(entry.platform_version, entry.v2_table_code)] == 1
 
-def identify_table(label: str, catalog: Catalog,
-                   crosswalk: tuple[CrosswalkEntry, ...] = ()) -> tuple[CatalogTable | None, str]:
+
+def identify_table(
+    label: str, catalog: Catalog, crosswalk: tuple[CrosswalkEntry, ...] = ()
+) -> tuple[CatalogTable | None, str]:
     """The table a file or sheet name designates, or (None, why not) — by code, else by Chinese name.
 
     `表6.1 校内专任教师`, `6-1 校内专任教师`, `1.3.1 当年招生计划` and `校内专任教师` all work; a
@@ -68,12 +78,15 @@ def identify_table(label: str, catalog: Catalog,
         if entry is not None and alone and entry.v2_table_code in catalog.codes:
             return catalog.by_code(entry.v2_table_code), ""
         if entry is not None:
-            return None, (f"“{entry.table_name_zh}”是 {entry.platform_version} 平台的表{entry.table_code}，"
-                          f"须与同版本的其他子表合并为表{entry.v2_table_code}，暂不能单独载入")
+            return None, (
+                f"“{entry.table_name_zh}”是 {entry.platform_version} 平台的表{entry.table_code}，"
+                f"须与同版本的其他子表合并为表{entry.v2_table_code}，暂不能单独载入"
+            )
     if by_code and by_name and by_code.code != by_name.code:
         return None, f"表号 {by_code.code}（{by_code.name_zh}）与表名“{by_name.name_zh}”（表{by_name.code}）不一致"
     table = by_code or by_name
     return table, "" if table else "名称中没有可识别的表号或表名"
+
 
 def identify_subtable(label: str, catalog: Catalog, crosswalk: tuple[CrosswalkEntry, ...]) -> CatalogTable | None:
     """The newer platform's shape (`catalog.shapes`) a file or sheet name designates when that table
@@ -84,11 +97,19 @@ def identify_subtable(label: str, catalog: Catalog, crosswalk: tuple[CrosswalkEn
     entry, alone = by_crosswalk(code_text(match.group(1)) if match else None, normalise_header(text), crosswalk)
     if entry is None or alone:
         return None
-    return next((shape for shape in catalog.shapes if (shape.platform_version, shape.code)
-                 == (entry.platform_version, entry.table_code)), None)
+    return next(
+        (
+            shape
+            for shape in catalog.shapes
+            if (shape.platform_version, shape.code) == (entry.platform_version, entry.table_code)
+        ),
+        None,
+    )
+
 
 def same_table(one: CatalogTable, other: CatalogTable) -> bool:
     return (one.platform_version, one.code) == (other.platform_version, other.code)
+
 
 @dataclass
 class Candidate:
@@ -98,6 +119,7 @@ class Candidate:
     sha: str
     table: CatalogTable
     sheet: str | None  # None: CSV or the file's only table
+
 
 class Identifying:
     """The identification steps of `CollegeReader` (see pipelines/ingest/college.py)."""
@@ -173,7 +195,10 @@ class Identifying:
             chosen.append(group[0])
             for other in group[1:]:
                 self.quarantined(
-                    other.delivery, other.sha, self.archive_path(other), blobs[other.sha],
+                    other.delivery,
+                    other.sha,
+                    self.archive_path(other),
+                    blobs[other.sha],
                     Problem(
                         f"同一学校、年份的表 {other.table.code} 提交了多份，已采用较新的 {group[0].delivery.source_file}；"
                         "请从 inbox 中删除这份旧文件",
@@ -198,17 +223,25 @@ class Identifying:
         key = (shape.platform_version, shape.code)
         if key not in self.shaped:  # one object per run: header lookups are cached by identity
             target = self.catalog.by_name(shape.table_name)
-            self.shaped[key] = replace(shape, columns=tuple(
-                replace(column, headers=column.headers + tuple(
-                    h for h in target.column(column.name).headers if h not in column.headers))
-                for column in shape.columns))
+            self.shaped[key] = replace(
+                shape,
+                columns=tuple(
+                    replace(
+                        column,
+                        headers=column.headers
+                        + tuple(h for h in target.column(column.name).headers if h not in column.headers),
+                    )
+                    for column in shape.columns
+                ),
+            )
         return self.shaped[key]
 
     def holds_subtable(self, delivery: Delivery, known: list[dict]) -> bool:
         """Whether a file identified in an earlier run holds sub-tables: logged under their V2
         table's code, they must be identified again to be read with their own shape."""
-        return (identify_subtable(PurePosixPath(delivery.name).stem, self.catalog, self.crosswalk) is not None
-                or any((row.get("reason") or "").startswith(SUBTABLE_NOTE) for row in known))
+        return identify_subtable(PurePosixPath(delivery.name).stem, self.catalog, self.crosswalk) is not None or any(
+            (row.get("reason") or "").startswith(SUBTABLE_NOTE) for row in known
+        )
 
     def sheet_of(self, candidate: Candidate, data: bytes) -> str:
         tables = self.tables_of(candidate.delivery, data, candidate.sha)
@@ -218,4 +251,3 @@ class Identifying:
         if not sheets:
             raise self.unknown_table(candidate.delivery, f"工作簿中没有表 {candidate.table.code}")
         return sheets[0] or self.reader(candidate.sha, data).sheet_names[0]
-

@@ -13,7 +13,9 @@ import pyarrow as pa
 
 STATUSES = ("loaded", "unchanged", "quarantined")
 TEXT, TEXTS = pa.string(), pa.list_(pa.string())
-UNMAPPED_HEADER = pa.struct([("header", pa.string()), ("likely_column", pa.string()), ("samples", pa.list_(pa.string()))])
+UNMAPPED_HEADER = pa.struct(
+    [("header", pa.string()), ("likely_column", pa.string()), ("samples", pa.list_(pa.string()))]
+)
 
 
 def column(kind: pa.DataType, **default) -> dataclasses.Field:
@@ -41,8 +43,12 @@ class LogRow:
     coercion_failures: int = column(pa.int64())
     missing_columns: list[str] = column(TEXTS, default_factory=list)  # catalog columns the file lacks (NULL in raw)
     conversions: list[str] = column(TEXTS, default_factory=list)  # `column: unit ×factor` applied to the values
-    unmapped_headers: list[dict] = column(pa.list_(UNMAPPED_HEADER), default_factory=list)  # header, likely_column, samples
-    mapping_fingerprint: str | None = column(TEXT, default=None)  # the table's headers and aliases the file was mapped with
+    unmapped_headers: list[dict] = column(
+        pa.list_(UNMAPPED_HEADER), default_factory=list
+    )  # header, likely_column, samples
+    mapping_fingerprint: str | None = column(
+        TEXT, default=None
+    )  # the table's headers and aliases the file was mapped with
     # catalog columns the file's platform version does not export (NULL in raw, not the college's omission)
     not_exported_columns: list[str] = column(TEXTS, default_factory=list)
 

@@ -93,8 +93,9 @@ def ingest_chunk(task: ChunkTask) -> ChunkResult:
     typed = ingest.type_guarded(deliveries) if ingest.pending_files else {}
     ingest.share_subtable_counts()
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    return ChunkResult(schools, typed, ingest.pending_replace,
-                       (os.getpid(), usage.ru_utime + usage.ru_stime, usage.ru_maxrss))
+    return ChunkResult(
+        schools, typed, ingest.pending_replace, (os.getpid(), usage.ru_utime + usage.ru_stime, usage.ru_maxrss)
+    )
 
 
 def chunk_results(tasks: list[ChunkTask], limits: IngestLimits, log: Callable[[str], None]) -> Iterator[ChunkResult]:
@@ -138,8 +139,10 @@ def pool_results(queued: deque[ChunkTask], workers: int, log: Callable[[str], No
                 result = future.result()
             except Exception as error:  # BrokenProcessPool when the worker died; whatever it raised otherwise
                 broken = broken or isinstance(error, BrokenProcessPool)
-                log(f"工作进程未能读取 {', '.join(work.school for work in task.schools)}（{type(error).__name__}），"
-                         "改在主进程中读取 / the worker failed, reading these colleges in process")
+                log(
+                    f"工作进程未能读取 {', '.join(work.school for work in task.schools)}（{type(error).__name__}），"
+                    "改在主进程中读取 / the worker failed, reading these colleges in process"
+                )
                 result = ingest_chunk(task)
             if queued and not broken:
                 broken = not submit()

@@ -17,6 +17,7 @@ import pyarrow as pa
 from pipelines.ingest.guard import Problem, csv_line_count, csv_rows
 from pipelines.settings import IngestLimits
 
+
 @dataclass
 class Grid:
     columns: list[pa.Array]  # every cell as text, one array per sheet column
@@ -42,15 +43,15 @@ def _core_xml(data: bytes) -> bytes | None:
     """docProps/core.xml straight from its central-directory entry (a plain deflated or stored
     member, as every exporter writes it); None when that shortcut does not apply."""
     at = data.rfind(b"PK\x01\x02", 0, max(data.rfind(CORE_XML), 0))
-    if at < 0 or data[at + 46:at + 46 + len(CORE_XML)] != CORE_XML:
+    if at < 0 or data[at + 46 : at + 46 + len(CORE_XML)] != CORE_XML:
         return None
     flags, method = struct.unpack_from("<HH", data, at + 8)
     size, name_length = struct.unpack_from("<I", data, at + 20)[0], struct.unpack_from("<H", data, at + 28)[0]
     offset = struct.unpack_from("<I", data, at + 42)[0]
-    if name_length != len(CORE_XML) or flags & 1 or method not in (0, 8) or data[offset:offset + 4] != b"PK\x03\x04":
+    if name_length != len(CORE_XML) or flags & 1 or method not in (0, 8) or data[offset : offset + 4] != b"PK\x03\x04":
         return None
     start = offset + 30 + sum(struct.unpack_from("<HH", data, offset + 26))
-    raw = data[start:start + size]
+    raw = data[start : start + size]
     return raw[:CORE_XML_MAX] if method == 0 else zlib.decompressobj(-15).decompress(raw, CORE_XML_MAX)
 
 
@@ -111,7 +112,7 @@ def read_csv_grid(data: bytes, limits: IngestLimits) -> Grid:
     text, _ = decode_csv(data)
     rows = csv_rows(text, lines, limits)
     width = max((len(row) for row in rows), default=0)
-    columns = [pa.array([row[j] if j < len(row) and row[j] != "" else None for row in rows], pa.string())
-               for j in range(width)]
+    columns = [
+        pa.array([row[j] if j < len(row) and row[j] != "" else None for row in rows], pa.string()) for j in range(width)
+    ]
     return Grid(columns=columns, first_row=1, sheet="")
-

@@ -39,17 +39,26 @@ def per_key(shape: CatalogTable, text: pa.Table, key_columns: tuple[str, ...]) -
     keys = row_keys(text, key_columns)
     text = text.filter(pc.is_valid(keys))
     keys = keys.filter(pc.is_valid(keys))
-    summed = [c for c in shape.columns if c.name in text.column_names and c.name not in key_columns
-              and c.type in ("integer", "number")]
-    firsts = [name for name in text.column_names if name not in {c.name for c in summed} and name != EXTRA
-              and not name.startswith(SCALE)]
+    summed = [
+        c
+        for c in shape.columns
+        if c.name in text.column_names and c.name not in key_columns and c.type in ("integer", "number")
+    ]
+    firsts = [
+        name
+        for name in text.column_names
+        if name not in {c.name for c in summed} and name != EXTRA and not name.startswith(SCALE)
+    ]
     columns = {"__key": keys}
     for column in summed:
         value, _ = coerce(text.column(column.name).combine_chunks(), column)
         columns[column.name] = scaled(value, text, column).cast(pa.float64())
     columns.update({name: text.column(name).combine_chunks() for name in firsts})
-    grouped = pa.table(columns).group_by("__key", use_threads=False).aggregate(
-        [(c.name, "sum") for c in summed] + [(name, "first") for name in firsts])
+    grouped = (
+        pa.table(columns)
+        .group_by("__key", use_threads=False)
+        .aggregate([(c.name, "sum") for c in summed] + [(name, "first") for name in firsts])
+    )
     out = {name: grouped.column(f"{name}_first") for name in firsts}
     if EXTRA in text.column_names:
         out[EXTRA] = details_per_key(keys, text.column(EXTRA).combine_chunks(), grouped.column("__key"))
@@ -69,8 +78,10 @@ def details_per_key(keys: pa.Array, extra: pa.Array, order: pa.Array) -> pa.Arra
             seen = values[key].setdefault(header, [])
             if value is not None and value.strip() and value.strip() not in seen:
                 seen.append(value.strip())
-    return pa.array([[(header, "；".join(found) or None) for header, found in values[key].items()]
-                     for key in order.to_pylist()], EXTRA_TYPE)
+    return pa.array(
+        [[(header, "；".join(found) or None) for header, found in values[key].items()] for key in order.to_pylist()],
+        EXTRA_TYPE,
+    )
 
 
 def merged_extra(first: pa.Array | None, later: pa.Array | None) -> pa.Array | None:
@@ -94,11 +105,13 @@ def join_subtables(table: CatalogTable, parts: list[tuple[CatalogTable, pa.Table
     repeat the name only to be readable. A sub-table with another grain than the V2 table's
     (授课情况, per course) is summed per key first (`per_key`). Every sub-table's unknown columns
     are kept in the joined row's `extra`."""
-    keyed = [(shape, per_key(shape, text, table.key_columns) if shape.grain != table.grain else text)
-             for shape, text in parts]
+    keyed = [
+        (shape, per_key(shape, text, table.key_columns) if shape.grain != table.grain else text)
+        for shape, text in parts
+    ]
     _, joined = keyed[0]
     keys = row_keys(joined, table.key_columns)
-    have = {name for name in joined.column_names}
+    have = set(joined.column_names)
     for shape, text in keyed[1:]:
         at = pc.index_in(keys, value_set=row_keys(text, table.key_columns), skip_nulls=True)
         for column in shape.columns:
@@ -106,7 +119,9 @@ def join_subtables(table: CatalogTable, parts: list[tuple[CatalogTable, pa.Table
                 continue
             joined = joined.append_column(column.name, text.column(column.name).combine_chunks().take(at))
             if SCALE + column.name in text.column_names:
-                joined = joined.append_column(SCALE + column.name, text.column(SCALE + column.name).combine_chunks().take(at))
+                joined = joined.append_column(
+                    SCALE + column.name, text.column(SCALE + column.name).combine_chunks().take(at)
+                )
             have.add(column.name)
         if EXTRA in text.column_names:  # the later sub-table's unknown columns join the row's own
             first = joined.column(EXTRA).combine_chunks() if EXTRA in joined.column_names else None
@@ -133,7 +148,9 @@ def stale_subtable_siblings(stale: list[tuple], previous: dict[tuple[str, str], 
             for sibling in subtables[(row["school_code"], row["year"], row["table_code"], row["ingested_at"])]:
                 if sibling["source_file"] not in known:
                     known.add(sibling["source_file"])
-                    found.append((sibling["school_code"], sibling["year"], sibling["source_file"], sibling["archived_path"]))
+                    found.append(
+                        (sibling["school_code"], sibling["year"], sibling["source_file"], sibling["archived_path"])
+                    )
     return found
 
 
@@ -161,18 +178,33 @@ class SubtableLoading:
             except Exception as error:
                 self.pending_rollback(mark)
                 for candidate in group:
-                    self.quarantined(candidate.delivery, candidate.sha, self.archive_path(candidate), None,
-                                     unexpected(candidate.delivery.name, error), candidate.table)
+                    self.quarantined(
+                        candidate.delivery,
+                        candidate.sha,
+                        self.archive_path(candidate),
+                        None,
+                        unexpected(candidate.delivery.name, error),
+                        candidate.table,
+                    )
 
     def superseded_subtables(self, group: list[Candidate], code: str) -> None:
         for candidate in group:
-            self.quarantined(candidate.delivery, candidate.sha, self.archive_path(candidate), None, Problem(
-                f"同一学校、年份已提交完整的表{code}，未再合并这份子表；请从 inbox 中删除其中一种",
-                f"the whole table {code} was delivered for this college and year, so this sub-table was not "
-                "joined: remove one of the two from the inbox"), candidate.table)
+            self.quarantined(
+                candidate.delivery,
+                candidate.sha,
+                self.archive_path(candidate),
+                None,
+                Problem(
+                    f"同一学校、年份已提交完整的表{code}，未再合并这份子表；请从 inbox 中删除其中一种",
+                    f"the whole table {code} was delivered for this college and year, so this sub-table was not "
+                    "joined: remove one of the two from the inbox",
+                ),
+                candidate.table,
+            )
 
-    def load_subtables(self, group: list[Candidate], table: CatalogTable, state, previous,
-                       blobs: dict[str, bytes]) -> None:
+    def load_subtables(
+        self, group: list[Candidate], table: CatalogTable, state, previous, blobs: dict[str, bytes]
+    ) -> None:
         """Read each sub-table with its own headers, join them on the V2 table's key and queue the
         result as the V2 table's rows (typed later with the chunk). A sub-table that is missing or
         cannot be read costs its columns only (NULL, listed as missing in every member's log row);
@@ -181,9 +213,17 @@ class SubtableLoading:
         key = (school, year, table.code)
         as_table = [replace(candidate, table=table) for candidate in group]
         current = state.get(key)
-        if current and current[0] in {c.sha for c in group} and all(
-                any(row["table_code"] == table.code and row["status"] != "quarantined"
-                    for row in previous.get((c.delivery.source_file, c.sha), [])) for c in group):
+        if (
+            current
+            and current[0] in {c.sha for c in group}
+            and all(
+                any(
+                    row["table_code"] == table.code and row["status"] != "quarantined"
+                    for row in previous.get((c.delivery.source_file, c.sha), [])
+                )
+                for c in group
+            )
+        ):
             for candidate in as_table:
                 self.unchanged(candidate, previous, current[1])
             return
@@ -191,9 +231,14 @@ class SubtableLoading:
         for candidate in group:
             data = blobs[candidate.sha]
             if problem := self.over_limits(candidate.delivery, candidate.sha, data):
-                self.quarantined(candidate.delivery, candidate.sha, self.archive_path(candidate), data,
-                                 Problem(problem.zh + self.kept_note(key in state), problem.en + self.kept_note_en(key in state)),
-                                 candidate.table)
+                self.quarantined(
+                    candidate.delivery,
+                    candidate.sha,
+                    self.archive_path(candidate),
+                    data,
+                    Problem(problem.zh + self.kept_note(key in state), problem.en + self.kept_note_en(key in state)),
+                    candidate.table,
+                )
                 continue
             found = self.read_table(candidate, data, key in state)
             if found is not None:
@@ -219,8 +264,12 @@ class SubtableLoading:
         sub-table of the file's platform version has (catalog.shapes) is not the college's omission:
         it is logged as not exported, apart from the columns a delivered sub-table lacked."""
         version = read[0][0].table.platform_version
-        exported = {column.name for shape in self.catalog.shapes_of(version) if shape.table_name == table.table_name
-                    for column in shape.columns}
+        exported = {
+            column.name
+            for shape in self.catalog.shapes_of(version)
+            if shape.table_name == table.table_name
+            for column in shape.columns
+        }
         absent = [column.name for column in table.columns if column.name not in joined.column_names]
         missing = [name for name in absent if name in exported]
         not_exported = [name for name in absent if name not in exported]
@@ -230,14 +279,31 @@ class SubtableLoading:
             shape, delivery = candidate.table, candidate.delivery
             details = shape.grain != table.grain and header.extras  # per-row details of a finer grain
             note = f"；每行（{shape.grain}）的列 {'、'.join(header.extras)} 随所并入的行保存" if details else ""
-            row = LogRow(delivery.source_file, candidate.sha, self.archive_path(candidate), delivery.school_code,
-                         delivery.year, table.code, "loaded", 0,
-                         f"{SUBTABLE_NOTE}：{shape.platform_version} 表{shape.code} {shape.name_zh}，按{keys}并入表"
-                         f"{table.code} {table.name_zh}{note}",
-                         f"sub-table {shape.platform_version} {shape.code}, joined on {', '.join(table.key_columns)} "
-                         f"into table {table.code}", header.title, period_year(header.title), exported_at,
-                         self.ingested_at, [] if details else header.extras, 0, missing, header.conversions,
-                         [] if details else unmapped_headers(grid, header, shape), self.fingerprint(table), not_exported)
+            row = LogRow(
+                delivery.source_file,
+                candidate.sha,
+                self.archive_path(candidate),
+                delivery.school_code,
+                delivery.year,
+                table.code,
+                "loaded",
+                0,
+                f"{SUBTABLE_NOTE}：{shape.platform_version} 表{shape.code} {shape.name_zh}，按{keys}并入表"
+                f"{table.code} {table.name_zh}{note}",
+                f"sub-table {shape.platform_version} {shape.code}, joined on {', '.join(table.key_columns)} "
+                f"into table {table.code}",
+                header.title,
+                period_year(header.title),
+                exported_at,
+                self.ingested_at,
+                [] if details else header.extras,
+                0,
+                missing,
+                header.conversions,
+                [] if details else unmapped_headers(grid, header, shape),
+                self.fingerprint(table),
+                not_exported,
+            )
             self.record(row)
             rows.append(row)
         return rows

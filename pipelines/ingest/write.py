@@ -6,18 +6,32 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable
+from typing import ClassVar
 
 import duckdb
 import pyarrow as pa
 
-from pipelines.catalog import (Catalog, CatalogTable, create_raw_tables, load_catalog, load_header_aliases,
-                               with_header_aliases)
+from pipelines.catalog import (
+    Catalog,
+    CatalogTable,
+    create_raw_tables,
+    load_catalog,
+    load_header_aliases,
+    with_header_aliases,
+)
 from pipelines.ingest.discover import Delivery, discover
 from pipelines.ingest.guard import private_dirs, stop_worker_server
 from pipelines.ingest.headers import Fingerprints
 from pipelines.ingest.log import LOG_COLUMNS, STATUSES, LogRow, Summary, log_table
-from pipelines.ingest.pool import (FILE_ID_STRIDE, ChunkResult, ChunkTask, SchoolWork, chunk_results, chunks_by_bytes,
-                                   start_worker_server)
+from pipelines.ingest.pool import (
+    FILE_ID_STRIDE,
+    ChunkResult,
+    ChunkTask,
+    SchoolWork,
+    chunk_results,
+    chunks_by_bytes,
+    start_worker_server,
+)
 from pipelines.ingest.subtables import stale_subtable_siblings
 from pipelines.settings import IngestLimits, Settings, now_local
 from pipelines.sql import run_sql
@@ -28,9 +42,15 @@ class Ingest:
     already holds, hands the colleges to the readers (`chunk_results`), and writes their rows and
     log rows in batches, all in one transaction. `run()` returns a Summary."""
 
-    def __init__(self, conn: duckdb.DuckDBPyConnection, settings: Settings, catalog: Catalog | None = None,
-                 log: Callable[[str], None] | None = None, limits: IngestLimits | None = None,
-                 ingested_at: dt.datetime | None = None):
+    def __init__(
+        self,
+        conn: duckdb.DuckDBPyConnection,
+        settings: Settings,
+        catalog: Catalog | None = None,
+        log: Callable[[str], None] | None = None,
+        limits: IngestLimits | None = None,
+        ingested_at: dt.datetime | None = None,
+    ):
         self.conn = conn
         self.settings = settings
         self.catalog = catalog or load_catalog()
@@ -53,11 +73,19 @@ class Ingest:
         other headers or aliases than the table's now (`fingerprint`) is not current: its sha is
         given as mapped (`sha@fingerprint`) so that the next run reads it again."""
         rows = run_sql(self.conn, "raw/ingest_current").fetchall()
-        self.stale = [(school, year, source, archived) for school, year, code, sha, _, fingerprint, source, archived
-                      in rows if code in self.catalog.codes and fingerprint != self.fingerprint(self.catalog.by_code(code))]
-        return {(school, year, code): (sha if fingerprint == self.fingerprint(self.catalog.by_code(code))
-                                       else f"{sha}@{fingerprint}", count)
-                for school, year, code, sha, count, fingerprint, _, _ in rows if code in self.catalog.codes}
+        self.stale = [
+            (school, year, source, archived)
+            for school, year, code, sha, _, fingerprint, source, archived in rows
+            if code in self.catalog.codes and fingerprint != self.fingerprint(self.catalog.by_code(code))
+        ]
+        return {
+            (school, year, code): (
+                sha if fingerprint == self.fingerprint(self.catalog.by_code(code)) else f"{sha}@{fingerprint}",
+                count,
+            )
+            for school, year, code, sha, count, fingerprint, _, _ in rows
+            if code in self.catalog.codes
+        }
 
     def remap_from_archive(self, discovered: list[Delivery]) -> list[Delivery]:
         """The archived originals of current files mapped with other headers or aliases than now and
@@ -70,8 +98,17 @@ class Ingest:
             if source in present or path is None or not path.is_file():
                 continue
             stat = path.stat()
-            again.append(Delivery(source_file=source, school_code=school, year=year, folder=(school, str(year)),
-                                  path=path, modified=dt.datetime.fromtimestamp(stat.st_mtime), size=stat.st_size))
+            again.append(
+                Delivery(
+                    source_file=source,
+                    school_code=school,
+                    year=year,
+                    folder=(school, str(year)),
+                    path=path,
+                    modified=dt.datetime.fromtimestamp(stat.st_mtime),
+                    size=stat.st_size,
+                )
+            )
         return again
 
     def fingerprint(self, table: CatalogTable) -> str:
@@ -93,7 +130,9 @@ class Ingest:
         the rows are written here in batches, all in one transaction: the warehouse shows a run
         whole or not at all. DuckDB writes a table's rows to the file as soon as they fill a row
         group, so memory follows the batch and the chunks, not the province."""
-        started = self.limits.workers > 1 and start_worker_server()  # imports in the background while the inbox is listed
+        started = (
+            self.limits.workers > 1 and start_worker_server()
+        )  # imports in the background while the inbox is listed
         try:
             return self.load_inbox()
         finally:
@@ -125,10 +164,13 @@ class Ingest:
         for number, school in enumerate(sorted(by_school)):
             deliveries = by_school[school]
             known = {key: rows for d in deliveries for key, rows in previous_by_source.get(d.source_file, {}).items()}
-            schools.append(SchoolWork(school, deliveries, state_by_school.get(school, {}), known,
-                                      number * FILE_ID_STRIDE))
-        tasks = [ChunkTask(self.settings, self.catalog, self.limits, self.ingested_at, chunk)
-                 for chunk in chunks_by_bytes(schools, self.limits.chunk_bytes)]
+            schools.append(
+                SchoolWork(school, deliveries, state_by_school.get(school, {}), known, number * FILE_ID_STRIDE)
+            )
+        tasks = [
+            ChunkTask(self.settings, self.catalog, self.limits, self.ingested_at, chunk)
+            for chunk in chunks_by_bytes(schools, self.limits.chunk_bytes)
+        ]
         saved = self.bulk_settings()
         self.conn.execute("begin transaction")
         results = chunk_results(tasks, self.limits, self.log)
@@ -150,7 +192,11 @@ class Ingest:
         self.conn.execute("checkpoint")  # when the commit was too small to checkpoint by itself
         return self.summary
 
-    BULK_SETTINGS = {"threads": 1, "preserve_insertion_order": False, "checkpoint_threshold": "16 GiB"}
+    BULK_SETTINGS: ClassVar[dict[str, object]] = {
+        "threads": 1,
+        "preserve_insertion_order": False,
+        "checkpoint_threshold": "16 GiB",
+    }
 
     def bulk_settings(self) -> dict[str, object]:
         """Settings for the load, returning the ones they replace (restored after the run).
@@ -179,8 +225,10 @@ class Ingest:
                 self.record(row)
             self.summary.schools.add(school)
             counts = {status: sum(row.status == status for row in rows) for status in STATUSES}
-            self.log(f"{school}: {counts['loaded']} loaded, {counts['unchanged']} unchanged, "
-                     f"{counts['quarantined']} quarantined")
+            self.log(
+                f"{school}: {counts['loaded']} loaded, {counts['unchanged']} unchanged, "
+                f"{counts['quarantined']} quarantined"
+            )
         for table_name, typed in result.typed.items():
             self.pending_typed[table_name].append(typed)
             self.summary.rows_loaded[table_name] += typed.num_rows
@@ -194,8 +242,10 @@ class Ingest:
         log = log_table(self.pending_rows)
         conn = self.conn
         for table_name, school, year in self.pending_replace:
-            conn.execute(f'delete from raw."{table_name}" where school_code = $school and year = $year',
-                         {"school": school, "year": year})
+            conn.execute(
+                f'delete from raw."{table_name}" where school_code = $school and year = $year',
+                {"school": school, "year": year},
+            )
         for table_name, parts in self.pending_typed.items():
             # a replacement scan, not register(): a registered table stayed in memory after unregister
             ingest_batch = pa.concat_tables(parts)  # noqa: F841 (read by name by DuckDB's replacement scan)
@@ -216,9 +266,14 @@ class Ingest:
         self.summary.count(row)
 
 
-def ingest_inbox(conn: duckdb.DuckDBPyConnection, settings: Settings, catalog: Catalog | None = None,
-                 log: Callable[[str], None] | None = None, limits: IngestLimits | None = None,
-                 ingested_at: dt.datetime | None = None) -> Summary:
+def ingest_inbox(
+    conn: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    catalog: Catalog | None = None,
+    log: Callable[[str], None] | None = None,
+    limits: IngestLimits | None = None,
+    ingested_at: dt.datetime | None = None,
+) -> Summary:
     """Ingest everything in `settings.inbox` into `conn`; see the module docstring for the rules.
     The header aliases a data officer accepted (reference/header_aliases.csv) join the catalog's
     headers for this run."""

@@ -58,15 +58,13 @@ def suite_check(table: CatalogTable) -> dg.AssetChecksDefinition:
         asset=dg.AssetKey(["raw", table.table_name]),
         name="expectation_suite",
         description=f"表{table.code} {table.name_zh}: {len(suite['expectations'])} expectations "
-                    f"(expectations/{table.table_name}.json); passes when no college has an error.",
+        f"(expectations/{table.table_name}.json); passes when no college has an error.",
         additional_deps=[ISSUES_KEY],
         blocking=False,
     )
     def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         with warehouse.connect() as conn:
-            return check_result(
-                conn, "table_code = ? and list_contains(?, check_name)", [table.code, checks]
-            )
+            return check_result(conn, "table_code = ? and list_contains(?, check_name)", [table.code, checks])
 
     return _check
 

@@ -119,12 +119,22 @@ def store_results(
         by_key[(issue["school_code"], issue["year"])].append(issue)
     entries = pl.DataFrame(
         [
-            {"table_name": table.table_name, "school_code": school, "year": year, "fingerprint": fingerprints[(school, year)],
-             "issues": json.dumps(found, ensure_ascii=False)}
+            {
+                "table_name": table.table_name,
+                "school_code": school,
+                "year": year,
+                "fingerprint": fingerprints[(school, year)],
+                "issues": json.dumps(found, ensure_ascii=False),
+            }
             for (school, year), found in sorted(by_key.items())
         ],
-        schema={"table_name": pl.String, "school_code": pl.String, "year": pl.Int32, "fingerprint": pl.String,
-                "issues": pl.String},
+        schema={
+            "table_name": pl.String,
+            "school_code": pl.String,
+            "year": pl.Int32,
+            "fingerprint": pl.String,
+            "issues": pl.String,
+        },
     )
     conn.register("suite_cache_rows", entries.to_arrow())
     try:

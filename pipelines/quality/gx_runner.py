@@ -90,7 +90,8 @@ def validate_table(context, table: CatalogTable, suite: dict, frame: pd.DataFram
     batch = frame_batch(context, frame)
     screened = batch.validate(gx_suite(suite, screening=True), result_format="BOOLEAN_ONLY")
     failing = sorted(
-        int(outcome.expectation_config.meta["index"]) for outcome in screened.results
+        int(outcome.expectation_config.meta["index"])
+        for outcome in screened.results
         if not outcome.success or (outcome.exception_info or {}).get("raised_exception")
     )
     if not failing:
@@ -136,8 +137,11 @@ class LazyContext:
 
 
 def suite_issues(
-    conn: duckdb.DuckDBPyConnection, params: QualityParams, catalog: Catalog | None = None,
-    tables: Iterable[str] | None = None, cache: bool = True,
+    conn: duckdb.DuckDBPyConnection,
+    params: QualityParams,
+    catalog: Catalog | None = None,
+    tables: Iterable[str] | None = None,
+    cache: bool = True,
 ) -> list[dict]:
     """Every catalogued table's suite (or only those of the table codes `tables`), validated on its
     raw rows of the college-years judged (temp table `college_years`, see `prepare_inputs`).

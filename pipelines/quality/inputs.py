@@ -37,7 +37,7 @@ def prepare_inputs(conn: duckdb.DuckDBPyConnection, params: QualityParams, catal
     conn.execute("create or replace temp table delivered_tables as " + " union ".join(selects))
     counts = [
         f"select school_code, year, '{table.code}' as table_code, count(*) as row_count "
-        f"from raw.\"{table.table_name}\" group by all"
+        f'from raw."{table.table_name}" group by all'
         for table in catalog.tables
     ]
     conn.execute("create or replace temp table table_rows as " + " union all ".join(counts))
@@ -59,14 +59,12 @@ def table_frames(
     raw tables are written college by college, so DuckDB's zone maps skip the other colleges' row
     groups and memory stays flat however many colleges there are."""
     names = {column.name for column in table.columns}
-    derived = [
-        f'{spec.expression} as "{name}"' for name, spec in DERIVED_COLUMNS.items() if spec.source in names
-    ]
+    derived = [f'{spec.expression} as "{name}"' for name, spec in DERIVED_COLUMNS.items() if spec.source in names]
     columns = [f'"{column.name}"' for column in table.columns] + derived + [f'"{name}"' for name in LINEAGE]
     source = f'raw."{table.table_name}" semi join {scope} using (school_code, year)'
     counts = conn.execute(f"select school_code, count(*) from {source} group by all order by 1").fetchall()
     ranges: list[tuple[str, str]] = []
-    first, held = None, 0
+    first, last, held = None, None, 0
     for code, rows in counts:
         if first is not None and held + rows > max_rows:
             ranges.append((first, last))
@@ -77,7 +75,7 @@ def table_frames(
         ranges.append((first, last))
     for low, high in ranges:
         table_rows = conn.execute(
-            f'select {", ".join(columns)} from {source} where school_code between ? and ? '
+            f"select {', '.join(columns)} from {source} where school_code between ? and ? "
             "order by school_code, year, source_file, row_no",
             [low, high],
         ).to_arrow_table()
@@ -89,7 +87,11 @@ def pandas_frame(conn: duckdb.DuckDBPyConnection, table_rows: pa.Table) -> pd.Da
     object per cell, and null tests are vectorised, several times faster to build and validate than
     DuckDB's object columns), every other column as DuckDB's `.df()` types it (datetime64, nullable
     boolean, float for nullable numbers)."""
-    texts = [field.name for field in table_rows.schema if pa.types.is_string(field.type) or pa.types.is_large_string(field.type)]
+    texts = [
+        field.name
+        for field in table_rows.schema
+        if pa.types.is_string(field.type) or pa.types.is_large_string(field.type)
+    ]
     frame = conn.from_arrow(table_rows.drop_columns(texts)).df()
     for name in texts:
         frame[name] = table_rows.column(name).to_pandas(types_mapper=lambda _: pd.StringDtype("pyarrow"))

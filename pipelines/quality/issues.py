@@ -17,7 +17,9 @@ from pipelines.sql import run_sql
 
 
 def collect_issues(
-    conn: duckdb.DuckDBPyConnection, params: QualityParams, catalog: Catalog | None = None,
+    conn: duckdb.DuckDBPyConnection,
+    params: QualityParams,
+    catalog: Catalog | None = None,
     tables: Iterable[str] | None = None,
 ) -> pl.DataFrame:
     """All issues (suites + SQL checks) for the college-years judged as of `params.as_of`; `tables`

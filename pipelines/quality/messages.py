@@ -56,10 +56,12 @@ def issues_frame(rows: Iterable[dict]) -> pl.DataFrame:
 
 def as_issue_columns(frame: pl.DataFrame) -> pl.DataFrame:
     """`frame` with exactly the issue columns, typed (a column a check does not write is null)."""
-    return frame.select([
-        (pl.col(name) if name in frame.columns else pl.lit(None)).cast(kind).alias(name)
-        for name, kind in ISSUE_COLUMNS.items()
-    ])
+    return frame.select(
+        [
+            (pl.col(name) if name in frame.columns else pl.lit(None)).cast(kind).alias(name)
+            for name, kind in ISSUE_COLUMNS.items()
+        ]
+    )
 
 
 def check_name(expectation: dict) -> str:
@@ -139,26 +141,30 @@ def expectation_issues(
         where_zh = f" 第 {rows_zh} 行" if row_nos else ""
         where_en = f" rows {rows_en}" if row_nos else ""
         detail = f"（{samples}）" if samples else ""
-        tolerance = f"（{count} 行，占 {share:.1%}，在容差 {1 - mostly:.0%} 以内）" if severity == WARN and mostly < 1 else ""
-        issues.append({
-            "school_code": school,
-            "year": int(year),
-            "table_code": table.code,
-            "column_name": column,
-            "check_name": check_name(expectation),
-            "severity": severity,
-            "failed_count": count,
-            "samples": samples or rows_zh,
-            "message_zh": f"表{table.code} {table.name_zh}{where_zh} {meta.get('problem_zh', meta.get('rule_zh', ''))}"
-                          f"{detail}{tolerance}，{meta.get('fix_zh', DEFAULT_FIX_ZH)}",
-            "message_en": f"table {table.code}{where_en}: {meta.get('problem_en', meta.get('rule_en', ''))}"
-                          f"{' (' + samples + ')' if samples else ''}; {meta.get('fix_en', DEFAULT_FIX_EN)}",
-            "summary_zh": f"{meta.get('problem_zh', meta.get('check', ''))} {count} 行",
-            "source_file": files,
-            "row_keys": [
-                {"source_file": source_file, "row_no": int(row_no)}
-                for source_file, row_no in rows[["source_file", "row_no"]].drop_duplicates().itertuples(index=False)
-                if row_no is not None and not pd.isna(row_no)
-            ],
-        })
+        tolerance = (
+            f"（{count} 行，占 {share:.1%}，在容差 {1 - mostly:.0%} 以内）" if severity == WARN and mostly < 1 else ""
+        )
+        issues.append(
+            {
+                "school_code": school,
+                "year": int(year),
+                "table_code": table.code,
+                "column_name": column,
+                "check_name": check_name(expectation),
+                "severity": severity,
+                "failed_count": count,
+                "samples": samples or rows_zh,
+                "message_zh": f"表{table.code} {table.name_zh}{where_zh} {meta.get('problem_zh', meta.get('rule_zh', ''))}"
+                f"{detail}{tolerance}，{meta.get('fix_zh', DEFAULT_FIX_ZH)}",
+                "message_en": f"table {table.code}{where_en}: {meta.get('problem_en', meta.get('rule_en', ''))}"
+                f"{' (' + samples + ')' if samples else ''}; {meta.get('fix_en', DEFAULT_FIX_EN)}",
+                "summary_zh": f"{meta.get('problem_zh', meta.get('check', ''))} {count} 行",
+                "source_file": files,
+                "row_keys": [
+                    {"source_file": source_file, "row_no": int(row_no)}
+                    for source_file, row_no in rows[["source_file", "row_no"]].drop_duplicates().itertuples(index=False)
+                    if row_no is not None and not pd.isna(row_no)
+                ],
+            }
+        )
     return issues

@@ -29,7 +29,7 @@ def table_status_params(rules: dict[str, float]) -> dict[str, Any]:
     """The bound parameters of sql/quality/table_status.sql: the reasons shown, and the share of bad rows
     a table may lose before it is judged invalid (`excluded_rows_share`, per table `excluded_rows_share.<code>`)."""
     prefix = f"{EXCLUDED_ROWS_SHARE}."
-    per_table = {name[len(prefix):]: share for name, share in sorted(rules.items()) if name.startswith(prefix)}
+    per_table = {name[len(prefix) :]: share for name, share in sorted(rules.items()) if name.startswith(prefix)}
     return {
         "max_reasons": int(rules["status_reasons"]),
         "excluded_rows_share": rules[EXCLUDED_ROWS_SHARE],

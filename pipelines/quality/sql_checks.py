@@ -36,16 +36,31 @@ class SqlCheck:
 
 
 SQL_CHECKS = (
-    SqlCheck("completeness", ("raw", "ingest_log"),
-             "Every college active in a year delivered every required table (quarantined files count as missing)."),
-    SqlCheck("staleness", ("raw", "ingest_log"),
-             "Data are current: latest year delivered, 学年 in the title, export date against the 学年 end and deadline."),
-    SqlCheck("readability", ("raw", "ingest_log"),
-             "Cells the ingest could not type, headers it did not recognise, formulas without a calculated value."),
-    SqlCheck("columns", ("raw", "ingest_log"),
-             "Catalog columns a file lacks (NULL; an error where an indicator reads them) and unit conversions."),
-    SqlCheck("consistency", ("raw", "funding_expenditure"),
-             "Totals agree: 1.3.2 full-time students vs the 7.1 sum, 5.2 items vs 支出合计."),
+    SqlCheck(
+        "completeness",
+        ("raw", "ingest_log"),
+        "Every college active in a year delivered every required table (quarantined files count as missing).",
+    ),
+    SqlCheck(
+        "staleness",
+        ("raw", "ingest_log"),
+        "Data are current: latest year delivered, 学年 in the title, export date against the 学年 end and deadline.",
+    ),
+    SqlCheck(
+        "readability",
+        ("raw", "ingest_log"),
+        "Cells the ingest could not type, headers it did not recognise, formulas without a calculated value.",
+    ),
+    SqlCheck(
+        "columns",
+        ("raw", "ingest_log"),
+        "Catalog columns a file lacks (NULL; an error where an indicator reads them) and unit conversions.",
+    ),
+    SqlCheck(
+        "consistency",
+        ("raw", "funding_expenditure"),
+        "Totals agree: 1.3.2 full-time students vs the 7.1 sum, 5.2 items vs 支出合计.",
+    ),
 )
 
 
@@ -57,7 +72,9 @@ def bound(name: str, params: dict[str, Any]) -> dict[str, Any]:
 
 def sql_issues(conn: duckdb.DuckDBPyConnection, params: QualityParams) -> pl.DataFrame:
     """The issues of every SQL check file, in the issue columns (needs `prepare_inputs` first)."""
-    return pl.concat([
-        as_issue_columns(run_sql(conn, check.sql_name, bound(check.sql_name, params.sql())).pl())
-        for check in SQL_CHECKS
-    ])
+    return pl.concat(
+        [
+            as_issue_columns(run_sql(conn, check.sql_name, bound(check.sql_name, params.sql())).pl())
+            for check in SQL_CHECKS
+        ]
+    )

@@ -46,7 +46,9 @@ class DerivedColumn:
 
 
 DERIVED_COLUMNS = {
-    "age_at_year_end": DerivedColumn(source="birth_date", expression="date_sub('year', birth_date, make_date(year, 8, 31))"),
+    "age_at_year_end": DerivedColumn(
+        source="birth_date", expression="date_sub('year', birth_date, make_date(year, 8, 31))"
+    ),
 }
 
 
@@ -69,35 +71,58 @@ def column_expectations(column: CatalogColumn, rules: dict[str, float]) -> list[
     unit = column.unit or ""
     found = []
     if column.required:
-        found.append(expectation(
-            "expect_column_values_to_not_be_null", {"column": column.name},
-            check="required", column=column.name, problem_zh=f"{label}为空", problem_en=f"{column.name} is empty",
-            rule_zh=f"{label}为必填项，不能为空", rule_en=f"{column.name} is required and must not be empty",
-            fix_zh=f"请补填{label}后重新导出", fix_en=f"fill in {column.name} and export again",
-        ))
+        found.append(
+            expectation(
+                "expect_column_values_to_not_be_null",
+                {"column": column.name},
+                check="required",
+                column=column.name,
+                problem_zh=f"{label}为空",
+                problem_en=f"{column.name} is empty",
+                rule_zh=f"{label}为必填项，不能为空",
+                rule_en=f"{column.name} is required and must not be empty",
+                fix_zh=f"请补填{label}后重新导出",
+                fix_en=f"fill in {column.name} and export again",
+            )
+        )
     if column.allowed_values and column.type == "category":
         allowed = "、".join(column.allowed_values)
-        found.append(expectation(
-            "expect_column_values_to_be_in_set", {"column": column.name, "value_set": list(column.allowed_values), **mostly},
-            check="allowed_values", column=column.name,
-            problem_zh=f"{label}不是允许的选项", problem_en=f"{column.name} is not an allowed option",
-            rule_zh=f"{label}只能填写：{allowed}", rule_en=f"{column.name} must be one of {'/'.join(column.allowed_values)}",
-            fix_zh=f"请按平台规定的选项（{allowed}）改正后重新导出",
-            fix_en="correct the value to one of the platform's options and export again",
-        ))
+        found.append(
+            expectation(
+                "expect_column_values_to_be_in_set",
+                {"column": column.name, "value_set": list(column.allowed_values), **mostly},
+                check="allowed_values",
+                column=column.name,
+                problem_zh=f"{label}不是允许的选项",
+                problem_en=f"{column.name} is not an allowed option",
+                rule_zh=f"{label}只能填写：{allowed}",
+                rule_en=f"{column.name} must be one of {'/'.join(column.allowed_values)}",
+                fix_zh=f"请按平台规定的选项（{allowed}）改正后重新导出",
+                fix_en="correct the value to one of the platform's options and export again",
+            )
+        )
     if column.min_value is not None or column.max_value is not None:
-        bounds = {key: value for key, value in (("min_value", column.min_value), ("max_value", column.max_value))
-                  if value is not None}
+        bounds = {
+            key: value
+            for key, value in (("min_value", column.min_value), ("max_value", column.max_value))
+            if value is not None
+        }
         low = number_text(column.min_value) if column.min_value is not None else "—"
         high = number_text(column.max_value) if column.max_value is not None else "—"
-        found.append(expectation(
-            "expect_column_values_to_be_between", {"column": column.name, **bounds, **mostly},
-            check="range", column=column.name,
-            problem_zh=f"{label}超出合理范围 {low}–{high}{unit}", problem_en=f"{column.name} outside {low}–{high} {unit}".rstrip(),
-            rule_zh=f"{label}应在 {low}–{high}{unit} 之间", rule_en=f"{column.name} must lie within {low}–{high} {unit}".rstrip(),
-            fix_zh=f"请核对{label}的数值与单位（{unit or '无单位'}）后重新导出",
-            fix_en=f"check the figure and its unit ({unit or 'none'}) and export again",
-        ))
+        found.append(
+            expectation(
+                "expect_column_values_to_be_between",
+                {"column": column.name, **bounds, **mostly},
+                check="range",
+                column=column.name,
+                problem_zh=f"{label}超出合理范围 {low}–{high}{unit}",
+                problem_en=f"{column.name} outside {low}–{high} {unit}".rstrip(),
+                rule_zh=f"{label}应在 {low}–{high}{unit} 之间",
+                rule_en=f"{column.name} must lie within {low}–{high} {unit}".rstrip(),
+                fix_zh=f"请核对{label}的数值与单位（{unit or '无单位'}）后重新导出",
+                fix_en=f"check the figure and its unit ({unit or 'none'}) and export again",
+            )
+        )
     return found
 
 
@@ -105,20 +130,29 @@ def key_expectation(table: CatalogTable) -> dict | None:
     if table.key_columns:
         labels = "+".join(column_label(table.column(name)) for name in table.key_columns)
         return expectation(
-            "expect_compound_columns_to_be_unique", {"column_list": ["school_code", "year", *table.key_columns]},
-            check="unique_key", column=table.key_columns[0],
-            problem_zh=f"{labels}重复", problem_en=f"duplicate {'+'.join(table.key_columns)}",
-            rule_zh=f"同一学校同一年度内{labels}不能重复", rule_en=f"{'+'.join(table.key_columns)} must be unique within a college and year",
+            "expect_compound_columns_to_be_unique",
+            {"column_list": ["school_code", "year", *table.key_columns]},
+            check="unique_key",
+            column=table.key_columns[0],
+            problem_zh=f"{labels}重复",
+            problem_en=f"duplicate {'+'.join(table.key_columns)}",
+            rule_zh=f"同一学校同一年度内{labels}不能重复",
+            rule_en=f"{'+'.join(table.key_columns)} must be unique within a college and year",
             fix_zh="请核对后删除重复行或改正后重新导出",
             fix_en="remove the duplicate rows or correct the key and export again",
         )
     if table.grain == "school":
         return expectation(
-            "expect_compound_columns_to_be_unique", {"column_list": ["school_code", "year"]},
-            check="one_row", column=table.columns[0].name,
-            problem_zh="本表出现多行数据", problem_en="more than one row for the college and year",
-            rule_zh="本表每所学校每年只应有一行数据", rule_en="the table holds one row per college and year",
-            fix_zh="请删除多余的行（合计行除外）后重新导出", fix_en="keep one data row per college and year and export again",
+            "expect_compound_columns_to_be_unique",
+            {"column_list": ["school_code", "year"]},
+            check="one_row",
+            column=table.columns[0].name,
+            problem_zh="本表出现多行数据",
+            problem_en="more than one row for the college and year",
+            rule_zh="本表每所学校每年只应有一行数据",
+            rule_en="the table holds one row per college and year",
+            fix_zh="请删除多余的行（合计行除外）后重新导出",
+            fix_en="keep one data row per college and year and export again",
         )
     return None
 
@@ -128,10 +162,14 @@ def schema_expectation(table: CatalogTable) -> dict:
     return expectation(
         "expect_table_columns_to_match_set",
         {"column_set": [column.name for column in table.columns], "exact_match": False},
-        check="schema", column=None,
-        problem_zh="数据表缺少平台规定的列", problem_en="the raw table lacks catalogued columns",
-        rule_zh="数据表应包含目录中的全部列", rule_en="the raw table holds every catalogued column",
-        fix_zh="请数据管理员检查数据表目录与入库程序", fix_en="data officers: check the catalog and the ingest",
+        check="schema",
+        column=None,
+        problem_zh="数据表缺少平台规定的列",
+        problem_en="the raw table lacks catalogued columns",
+        rule_zh="数据表应包含目录中的全部列",
+        rule_en="the raw table holds every catalogued column",
+        fix_zh="请数据管理员检查数据表目录与入库程序",
+        fix_en="data officers: check the catalog and the ingest",
     )
 
 
@@ -194,7 +232,9 @@ def write_suites(directory: Path = EXPECTATIONS_DIR, catalog: Catalog | None = N
 def load_suite(table_name: str, directory: Path = EXPECTATIONS_DIR) -> dict:
     path = directory / f"{table_name}.json"
     if not path.is_file():
-        raise FileNotFoundError(f"no expectation suite for raw.{table_name} at {path}: run `python -m pipelines.quality.suites`")
+        raise FileNotFoundError(
+            f"no expectation suite for raw.{table_name} at {path}: run `python -m pipelines.quality.suites`"
+        )
     return json.loads(path.read_text(encoding="utf-8"))
 
 

@@ -24,7 +24,7 @@ from pipelines.secretariat.review import (
     record_results,
     summarise,
 )
-from pipelines.secretariat.rules import load_rules, improvement_deadline
+from pipelines.secretariat.rules import improvement_deadline, load_rules
 from pipelines.secretariat.sampling import cycle_inputs, gather_inputs, plan_path, propose_plan, sampling_dir
 from pipelines.settings import get_settings
 
@@ -69,7 +69,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     findings, colleges = read_and_validate(source)
     rules = load_rules()
     conclusions = summarise(findings, rules)
-    imported_at = dt.datetime.now(dt.timezone.utc).astimezone()
+    imported_at = dt.datetime.now(dt.UTC).astimezone()
     folder = reviews_dir() / str(args.year)
     replaced = [c.school_code for c in conclusions if (folder / f"{c.school_code}.csv").exists()]
     paths = record_results(findings, args.year, review_date, source.name, imported_at)
@@ -135,8 +135,10 @@ def plan_text(plan: dict) -> str:
     lines = [
         f"{plan['year']} 年复核抽样计划（周期 {plan['cycle_start']}—{plan['cycle_end']}，种子 {plan['seed']}，"
         f"风险数据 {plan['risk_year']} 年）",
-        f"在办 {plan['active_colleges']} 所，周期至少复核 {plan['cycle_target']} 所（各年 {'|'.join(map(str, plan['year_quotas']))}），"
-        f"此前已覆盖 {plan['covered_before']} 所；本年新抽 {plan['places']} 所：风险 {plan['risk_places']}、随机 {plan['random_places']}",
+        f"在办 {plan['active_colleges']} 所，周期至少复核 {plan['cycle_target']}"
+        f" 所（各年 {'|'.join(map(str, plan['year_quotas']))}），"
+        f"此前已覆盖 {plan['covered_before']} 所；本年新抽 {plan['places']}"
+        f" 所：风险 {plan['risk_places']}、随机 {plan['random_places']}",
         "",
     ]
     for row in plan["selected"]:
@@ -177,7 +179,8 @@ def cycle_text(status: dict) -> str:
     lines = [
         f"复核周期 {status['cycle_start']}—{status['cycle_end']}（截至 {status['as_of']}）",
         f"在办院校 {status['active_colleges']} 所，周期至少复核 {status['cycle_target']} 所；"
-        f"已复核 {status['reviewed']} 所，连同已列入计划的共 {status['covered']} 所，到本年应达 {status['expected_by_now']} 所：{track}",
+        f"已复核 {status['reviewed']} 所，连同已列入计划的共 {status['covered']}"
+        f" 所，到本年应达 {status['expected_by_now']} 所：{track}",
         f"须复核（整改期已满）{status['re_review_due']} 所",
         "",
     ]

@@ -31,10 +31,21 @@ from pipelines.settings import REFERENCE_DIR, get_settings
 RULES_FILE = REFERENCE_DIR / "expert_rules.csv"
 CATEGORIES_FILE = REFERENCE_DIR / "major_categories.csv"
 KINDS = ("行业企业", "高职教育", "教育教学研究")
-KIND_ALIASES = {**{kind: kind for kind in KINDS}, **{f"{kind}专家": kind for kind in KINDS},
-                "industry": "行业企业", "vocational": "高职教育", "research": "教育教学研究"}
-STATUS_ALIASES = {"active": "active", "在库": "active", "": "active", "removed": "removed", "除名": "removed",
-                  "已除名": "removed"}
+KIND_ALIASES = {
+    **{kind: kind for kind in KINDS},
+    **{f"{kind}专家": kind for kind in KINDS},
+    "industry": "行业企业",
+    "vocational": "高职教育",
+    "research": "教育教学研究",
+}
+STATUS_ALIASES = {
+    "active": "active",
+    "在库": "active",
+    "": "active",
+    "removed": "removed",
+    "除名": "removed",
+    "已除名": "removed",
+}
 COLUMNS = {
     "expert_id": ("expert_id", "专家编号"),
     "name_zh": ("name_zh", "姓名"),
@@ -152,17 +163,23 @@ def parse_pool(text: str, name: str, known_codes: set[str] | None = None) -> lis
             f"专家库 {name} 第 1 行（表头）缺少列：{'、'.join(COLUMNS[c][1] + '（' + c + '）' for c in missing)}"
         )
     rows = [
-        (row_no, {c: record[positions[c]].strip() if c in positions and positions[c] < len(record) else ""
-                  for c in COLUMNS})
+        (
+            row_no,
+            {c: record[positions[c]].strip() if c in positions and positions[c] < len(record) else "" for c in COLUMNS},
+        )
         for row_no, record in enumerate(records[1:], start=2)
         if any(cell.strip() for cell in record)
     ]
     seen: dict[str, int] = {}
-    problems = [f"第 {row_no} 行：{p}" for row_no, cells in rows for p in row_problems(cells, seen, row_no, known_codes)]
+    problems = [
+        f"第 {row_no} 行：{p}" for row_no, cells in rows for p in row_problems(cells, seen, row_no, known_codes)
+    ]
     if problems:
         more = [f"……另有 {len(problems) - SHOWN_PROBLEMS} 处问题"] if len(problems) > SHOWN_PROBLEMS else []
-        raise PoolError(f"专家库 {name} 有 {len(problems)} 处问题，请改正后重试:\n  "
-                        + "\n  ".join(problems[:SHOWN_PROBLEMS] + more))
+        raise PoolError(
+            f"专家库 {name} 有 {len(problems)} 处问题，请改正后重试:\n  "
+            + "\n  ".join(problems[:SHOWN_PROBLEMS] + more)
+        )
     if not rows:
         raise PoolError(f"专家库 {name} 没有数据行")
     return [typed_expert(cells) for _, cells in rows]
@@ -269,8 +286,9 @@ def college_city(college: dict, cities: tuple[str, ...]) -> tuple[str | None, st
     return found, "name" if found else "unknown"
 
 
-def conflicts(expert: dict, college: dict, family: set[str], names: dict[str, str], year: int,
-              rules: ExpertRules) -> list[str]:
+def conflicts(
+    expert: dict, college: dict, family: set[str], names: dict[str, str], year: int, rules: ExpertRules
+) -> list[str]:
     """Why `expert` may not review `college` in `year` (load aside); empty when nothing stands in the way."""
     why = []
     code = college["school_code"]
@@ -285,7 +303,8 @@ def conflicts(expert: dict, college: dict, family: set[str], names: dict[str, st
         if past["code"] in family and recent:
             place = f"{names.get(past['code'], past['code'])}（{past['code']}）"
             why.append(
-                f"自 {past['from']} 年起任职于 {place}，仍在职" if past["to"] is None
+                f"自 {past['from']} 年起任职于 {place}，仍在职"
+                if past["to"] is None
                 else f"曾于 {past['from']}—{past['to']} 年任职于 {place}，离职不满 {rules.past_employer_years} 年"
             )
     if rules.same_city_excluded and college.get("city") and expert["city"] == college["city"]:
@@ -299,8 +318,9 @@ def match_fields(expert: dict, fields: list[str]) -> list[str]:
     return [wanted[key] for key in (field_key(s) for s in expert["specialties"]) if key in wanted]
 
 
-def shortage_text(kind: str | None, need: int, have: int, pool: list[dict], excluded: list[dict],
-                  at_limit: list[str]) -> str:
+def shortage_text(
+    kind: str | None, need: int, have: int, pool: list[dict], excluded: list[dict], at_limit: list[str]
+) -> str:
     """Why a group lacks experts of `kind` (None: any kind): the pool's experts of that kind and what ruled them out."""
     of_kind = [e for e in pool if kind is None or e["kind"] == kind]
     ruled = {x["expert_id"] for x in excluded}
@@ -314,20 +334,35 @@ def shortage_text(kind: str | None, need: int, have: int, pool: list[dict], excl
     )
 
 
-def form_group(college: dict, pool: list[dict], family: set[str], names: dict[str, str], year: int,
-               rules: ExpertRules, load: dict[str, int], rng: random.Random) -> dict:
+def form_group(
+    college: dict,
+    pool: list[dict],
+    family: set[str],
+    names: dict[str, str],
+    year: int,
+    rules: ExpertRules,
+    load: dict[str, int],
+    rng: random.Random,
+) -> dict:
     """One college's group: conflicts excluded, each kind filled first, then the best-matched, least-loaded."""
     fields = college.get("fields") or []
     excluded, eligible, at_limit = [], [], []
     for expert in pool:
         why = conflicts(expert, college, family, names, year, rules)
         if why:
-            excluded.append({"expert_id": expert["expert_id"], "name_zh": expert["name_zh"], "kind": expert["kind"],
-                             "why_zh": why})
+            excluded.append(
+                {"expert_id": expert["expert_id"], "name_zh": expert["name_zh"], "kind": expert["kind"], "why_zh": why}
+            )
         elif load.get(expert["expert_id"], 0) >= rules.max_groups_per_expert:
             at_limit.append(expert["expert_id"])
-            excluded.append({"expert_id": expert["expert_id"], "name_zh": expert["name_zh"], "kind": expert["kind"],
-                             "why_zh": [f"本年已参加 {rules.max_groups_per_expert} 个专家组（每人每年上限）"]})
+            excluded.append(
+                {
+                    "expert_id": expert["expert_id"],
+                    "name_zh": expert["name_zh"],
+                    "kind": expert["kind"],
+                    "why_zh": [f"本年已参加 {rules.max_groups_per_expert} 个专家组（每人每年上限）"],
+                }
+            )
         else:
             eligible.append(expert)
     rng.shuffle(eligible)  # the seeded tie-break among equally matched, equally loaded experts
@@ -355,17 +390,26 @@ def form_group(college: dict, pool: list[dict], family: set[str], names: dict[st
     for expert, why in chosen:
         matched = match_fields(expert, fields)
         field_note = f"专业领域匹配：{'、'.join(matched)}" if matched else "无匹配的专业领域（按负荷与随机次序选取）"
-        members.append({
-            "expert_id": expert["expert_id"], "name_zh": expert["name_zh"], "kind": expert["kind"],
-            "employer_name": expert["employer_name"],
-            "role": ROLE_LEADER if expert is leader else ROLE_MEMBER,
-            "why_zh": f"{why}；{field_note}",
-        })
+        members.append(
+            {
+                "expert_id": expert["expert_id"],
+                "name_zh": expert["name_zh"],
+                "kind": expert["kind"],
+                "employer_name": expert["employer_name"],
+                "role": ROLE_LEADER if expert is leader else ROLE_MEMBER,
+                "why_zh": f"{why}；{field_note}",
+            }
+        )
         load[expert["expert_id"]] = load.get(expert["expert_id"], 0) + 1
     members.sort(key=lambda m: (m["role"] != ROLE_LEADER, KINDS.index(m["kind"]), m["expert_id"]))
     return {
-        "school_code": college["school_code"], "name_zh": college.get("name_zh"), "fields": fields,
-        "city": college.get("city"), "formed": not problems, "experts": members, "excluded": excluded,
+        "school_code": college["school_code"],
+        "name_zh": college.get("name_zh"),
+        "fields": fields,
+        "city": college.get("city"),
+        "formed": not problems,
+        "experts": members,
+        "excluded": excluded,
         "problems": problems,
     }
 
@@ -387,8 +431,9 @@ def form_groups(inputs: dict) -> list[dict]:
     for code in sorted(inputs["plan_codes"]):
         college = colleges.get(code) or {"school_code": code, "name_zh": code}
         college = {**college, "fields": inputs["fields"].get(code, [])}
-        group = form_group(college, inputs["pool"], family_of.get(code, {code}), names, inputs["year"], rules,
-                           load, rng)
+        group = form_group(
+            college, inputs["pool"], family_of.get(code, {code}), names, inputs["year"], rules, load, rng
+        )
         if rules.same_city_excluded and not college.get("city"):
             group["problems"].append("学校所在城市未知（院校名册无 city 列，校名中也没有城市名）：未能核查同城回避")
             group["formed"] = False
@@ -443,14 +488,27 @@ def gather_inputs(year: int, seed: int) -> dict:
     colleges = []
     for row in registry.rows:
         city, source = college_city(row, rules.cities)
-        colleges.append({"school_code": row["school_code"], "name_zh": row["name_zh"],
-                         "succeeded": list(row["succeeded"]), "city": city, "city_source": source})
+        colleges.append(
+            {
+                "school_code": row["school_code"],
+                "name_zh": row["name_zh"],
+                "succeeded": list(row["succeeded"]),
+                "city": city,
+                "city_source": source,
+            }
+        )
     fields, fields_note = college_fields(year, rules.main_fields, load_categories())
     pool = load_pool(known_codes={row["school_code"] for row in registry.rows})
     return {
-        "year": year, "seed": seed, "rules": rule_values, "plan_file": str(path),
+        "year": year,
+        "seed": seed,
+        "rules": rule_values,
+        "plan_file": str(path),
         "plan_codes": [row["school_code"] for row in plan["selected"]],
-        "colleges": colleges, "fields": fields, "fields_note": fields_note, "pool": pool,
+        "colleges": colleges,
+        "fields": fields,
+        "fields_note": fields_note,
+        "pool": pool,
     }
 
 
@@ -476,13 +534,20 @@ def recorded_groups(year: int) -> list[dict] | None:
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗梁宋郑谢韦覃莫蓝农陆"
 GIVEN = "建国华明军伟芳丽强磊洋勇艳杰娟涛超秀英霞平刚桂兰志红"
-COMPANIES = ("广西柳工机械股份有限公司", "上汽通用五菱汽车股份有限公司", "广西北部湾港股份有限公司",
-             "广西玉柴机器股份有限公司", "中国电信广西分公司", "广西建工集团有限责任公司")
+COMPANIES = (
+    "广西柳工机械股份有限公司",
+    "上汽通用五菱汽车股份有限公司",
+    "广西北部湾港股份有限公司",
+    "广西玉柴机器股份有限公司",
+    "中国电信广西分公司",
+    "广西建工集团有限责任公司",
+)
 RESEARCH = ("广西教育科学研究院", "广西职业技术教育研究中心", "广西大学教育学院")
 
 
-def demo_pool_rows(colleges: list[dict], size: int, seed: int, cities: tuple[str, ...],
-                   categories: list[str]) -> list[dict]:
+def demo_pool_rows(
+    colleges: list[dict], size: int, seed: int, cities: tuple[str, ...], categories: list[str]
+) -> list[dict]:
     """A made-up pool for the demo province: the three kinds in turn, some at the registry's colleges
     (so conflicts occur), some with a recent past employer, two removed."""
     rng = random.Random(seed)
@@ -493,21 +558,25 @@ def demo_pool_rows(colleges: list[dict], size: int, seed: int, cities: tuple[str
         at_college = kind == "高职教育" and college is not None
         past = rng.choice(colleges) if colleges and rng.random() < 0.3 else None
         removed = index in (size - 1, size - 2)
-        rows.append({
-            "expert_id": f"E{index + 1:04d}",
-            "name_zh": rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.choice((1, 2)))),
-            "kind": kind,
-            "employer_name": college["name_zh"] if at_college else rng.choice(
-                COMPANIES if kind == "行业企业" else RESEARCH),
-            "employer_code": college["school_code"] if at_college else "",
-            "past_employer_codes": f"{past['school_code']}:{rng.randint(2005, 2015)}-{rng.randint(2016, 2024)}"
-            if past else "",
-            "city": rng.choice(cities) if cities else "",
-            "specialties": "|".join(rng.sample(categories, 2)),
-            "status": "removed" if removed else "active",
-            "removed_on": "2024-03-01" if removed else "",
-            "removed_reason": "违反复核工作纪律" if removed else "",
-        })
+        rows.append(
+            {
+                "expert_id": f"E{index + 1:04d}",
+                "name_zh": rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.choice((1, 2)))),
+                "kind": kind,
+                "employer_name": college["name_zh"]
+                if at_college
+                else rng.choice(COMPANIES if kind == "行业企业" else RESEARCH),
+                "employer_code": college["school_code"] if at_college else "",
+                "past_employer_codes": f"{past['school_code']}:{rng.randint(2005, 2015)}-{rng.randint(2016, 2024)}"
+                if past
+                else "",
+                "city": rng.choice(cities) if cities else "",
+                "specialties": "|".join(rng.sample(categories, 2)),
+                "status": "removed" if removed else "active",
+                "removed_on": "2024-03-01" if removed else "",
+                "removed_reason": "违反复核工作纪律" if removed else "",
+            }
+        )
     return rows
 
 
@@ -544,12 +613,22 @@ def cmd_assign(args: argparse.Namespace) -> int:
     groups = form_groups(inputs)
     paths = record_groups(inputs, groups)
     if args.json:
-        print(json.dumps([
-            {"school_code": g["school_code"],
-             "experts": [{"expert_id": m["expert_id"], "kind": m["kind"], "role": m["role"]} for m in g["experts"]],
-             "problems": g["problems"]}
-            for g in groups
-        ], ensure_ascii=False, indent=1))
+        print(
+            json.dumps(
+                [
+                    {
+                        "school_code": g["school_code"],
+                        "experts": [
+                            {"expert_id": m["expert_id"], "kind": m["kind"], "role": m["role"]} for m in g["experts"]
+                        ],
+                        "problems": g["problems"],
+                    }
+                    for g in groups
+                ],
+                ensure_ascii=False,
+                indent=1,
+            )
+        )
         return 0
     for group in groups:
         state = "已组成" if group["formed"] else "未能按规则组成"

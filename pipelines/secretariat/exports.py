@@ -36,7 +36,8 @@ MEASURES_HEADERS = (
 )
 TEMPLATE_NOTES = (
     "“复核结果”表：每所学校每个诊断要素填一行；学校代码为院校名册中的 5 位代码。",
-    "诊断是否相符：学校对该要素的自我诊断与专家诊断是否相符，填 相符 或 不相符（也可填 是/否、1/0）；不相符时在“说明”中写明专家的诊断。",
+    "诊断是否相符：学校对该要素的自我诊断与专家诊断是否相符，填 相符 或 "
+    "不相符（也可填 是/否、1/0）；不相符时在“说明”中写明专家的诊断。",
     "每所学校须填齐其全部诊断要素（附件2 的 15 个，或该校登记的要素集）：缺少要素的文件不予导入。",
     "“改进措施”表：每所学校填一行，对其改进措施分别判断 针对性强、切实可行、成效明显，各填 是 或 否。",
     "学校名称、诊断要素名称两列仅供查看，导入时不读取。",
@@ -81,8 +82,13 @@ def template_xlsx_bytes(rows: Iterable[dict], measures_rows: Iterable[dict], ele
             sheet.data_validation(1, col, max(count, 200), col, validation)
         sheet.freeze_panes(1, 0)
 
-    table(TEMPLATE_SHEET, TEMPLATE_HEADERS, (10, 28, 12, 20, 22, 40), rows,
-          {4: {"validate": "list", "source": ["相符", "不相符"]}})
+    table(
+        TEMPLATE_SHEET,
+        TEMPLATE_HEADERS,
+        (10, 28, 12, 20, 22, 40),
+        rows,
+        {4: {"validate": "list", "source": ["相符", "不相符"]}},
+    )
     table(MEASURES_SHEET, MEASURES_HEADERS, (10, 28, 16, 16, 16, 40), measures_rows, {2: yes_no, 3: yes_no, 4: yes_no})
     notes = workbook.add_worksheet(NOTES_SHEET)
     lines = [*TEMPLATE_NOTES, "", "诊断要素代码（附件2）"]
@@ -97,7 +103,9 @@ def template_xlsx_bytes(rows: Iterable[dict], measures_rows: Iterable[dict], ele
 
 
 def write_template(
-    path: Path, rows: Iterable[dict] = (), measures_rows: Iterable[dict] = (),
+    path: Path,
+    rows: Iterable[dict] = (),
+    measures_rows: Iterable[dict] = (),
     elements: list[tuple[str, str]] | None = None,
 ) -> Path:
     """The experts' template at `path` (rows pre-filled if given)."""
@@ -112,9 +120,15 @@ def write_template(
 # --- a sampling plan -----------------------------------------------------------------------------
 
 EXCEL_COLUMNS = (
-    ("rank", "序号"), ("school_code", "学校代码"), ("name_zh", "学校名称"), ("reason_zh", "入选方式"),
-    ("rationale_zh", "入选理由"), ("top_reasons", "主要预警原因"), ("risk_score", "风险分"),
-    ("risk_rank", "风险排名"), ("last_reviewed_year", "上次复核年份"),
+    ("rank", "序号"),
+    ("school_code", "学校代码"),
+    ("name_zh", "学校名称"),
+    ("reason_zh", "入选方式"),
+    ("rationale_zh", "入选理由"),
+    ("top_reasons", "主要预警原因"),
+    ("risk_score", "风险分"),
+    ("risk_rank", "风险排名"),
+    ("last_reviewed_year", "上次复核年份"),
 )
 
 
@@ -127,8 +141,13 @@ def plan_xlsx_bytes(plan: dict, inputs: dict) -> bytes:
     wrap = workbook.add_format({"text_wrap": True, "valign": "top"})
     sheet = workbook.add_worksheet("抽样计划")
     write_value(sheet, 0, 0, f"{plan['year']} 年复核抽样计划（周期 {plan['cycle_start']}—{plan['cycle_end']}）", bold)
-    write_value(sheet, 1, 0, f"依据：{plan['risk_year']} 年风险快照 {plan['risk_snapshot_sha256'][:12]}；"
-                             f"随机种子 {plan['seed']}；截至 {plan['as_of']}")
+    write_value(
+        sheet,
+        1,
+        0,
+        f"依据：{plan['risk_year']} 年风险快照 {plan['risk_snapshot_sha256'][:12]}；"
+        f"随机种子 {plan['seed']}；截至 {plan['as_of']}",
+    )
     write_values(sheet, 3, 0, [title for _, title in EXCEL_COLUMNS], header)
     for offset, row in enumerate(plan["selected"], start=4):
         values = [("\n".join(row[k]) if k == "top_reasons" else row[k]) for k, _ in EXCEL_COLUMNS]

@@ -234,7 +234,13 @@ def registry_rows(conn) -> list[dict]:
         "select school_code, name_zh, status, succeeded, active_from, active_to from ref.schools order by school_code"
     ).fetchall()
     return [
-        {"school_code": r[0], "name_zh": r[1], "status": r[2], "succeeded": list(r[3] or []),
-         "active_from": r[4], "active_to": r[5]}
+        {
+            "school_code": r[0],
+            "name_zh": r[1],
+            "status": r[2],
+            "succeeded": list(r[3] or []),
+            "active_from": r[4],
+            "active_to": r[5],
+        }
         for r in rows
     ]

@@ -40,8 +40,12 @@ class College:
     @classmethod
     def from_json(cls, row: dict) -> College:
         return cls(
-            row["school_code"], row.get("name_zh") or "", row.get("status") or "active",
-            tuple(row.get("succeeded") or ()), row.get("active_from"), row.get("active_to"),
+            row["school_code"],
+            row.get("name_zh") or "",
+            row.get("status") or "active",
+            tuple(row.get("succeeded") or ()),
+            row.get("active_from"),
+            row.get("active_to"),
         )
 
     def as_json(self) -> dict:
@@ -109,10 +113,15 @@ class PlanInputs:
     def from_json(cls, data: dict) -> PlanInputs:
         snapshot = data["risk_snapshot"]
         return cls(
-            cycle_start=data["cycle_start"], year=data["year"], seed=data["seed"], as_of=data["as_of"],
-            risk_year=data["risk_year"], rules=parse_rules(data["rules"], "plan inputs"),
+            cycle_start=data["cycle_start"],
+            year=data["year"],
+            seed=data["seed"],
+            as_of=data["as_of"],
+            risk_year=data["risk_year"],
+            rules=parse_rules(data["rules"], "plan inputs"),
             colleges=tuple(College.from_json(row) for row in data["colleges"]),
-            risk_year_snapshot=snapshot["year"], risk_sha256=snapshot["sha256"],
+            risk_year_snapshot=snapshot["year"],
+            risk_sha256=snapshot["sha256"],
             risk_rows=tuple(RiskRow.from_json(row) for row in snapshot["rows"]),
             reasons=data["reasons"],
             reviews=tuple(PastReview.from_json(row) for row in data["reviews"]),

@@ -65,8 +65,19 @@ REQUIRED = ("school_code", "element_code", "matched")
 QUALITY_KEYS = tuple(key for key, _ in MEASURE_QUALITIES)
 MEASURES_MISSING = "改进措施判断（或 针对性强、切实可行、成效明显 三列，或“改进措施”工作表）"
 RECORD_COLUMNS = (
-    "school_code", "year", "element_code", "matched", "measures", "review_date", "source_file", "imported_at",
-    "note", "measures_targeted", "measures_feasible", "measures_effective", "measures_note",
+    "school_code",
+    "year",
+    "element_code",
+    "matched",
+    "measures",
+    "review_date",
+    "source_file",
+    "imported_at",
+    "note",
+    "measures_targeted",
+    "measures_feasible",
+    "measures_effective",
+    "measures_note",
 )
 
 
@@ -205,7 +216,9 @@ def parse_element_row(
         problems.append("诊断要素代码为空 / element_code is empty")
     elif school and element not in element_sets.of(school):
         if school in element_sets.registered:
-            problems.append(f"诊断要素 {element} 不在该校登记的要素集中（{element_sets.source}）/ not in the college's set")
+            problems.append(
+                f"诊断要素 {element} 不在该校登记的要素集中（{element_sets.source}）/ not in the college's set"
+            )
         else:
             problems.append(f"诊断要素 {element} 不存在（有效代码见附件2）/ unknown element {element}")
     matched = yes_no(value["matched"])
@@ -230,7 +243,10 @@ def same_judgement(a: MeasuresJudgement, b: MeasuresJudgement) -> bool:
 
 
 def note_measures(
-    school: str, judgement: MeasuresJudgement, where: str, seen: dict[str, tuple[MeasuresJudgement, str]],
+    school: str,
+    judgement: MeasuresJudgement,
+    where: str,
+    seen: dict[str, tuple[MeasuresJudgement, str]],
     problems: list[str],
 ) -> None:
     """Record the college's measures judgement; a second, different one is a problem naming the first."""
@@ -245,8 +261,12 @@ def note_measures(
 
 
 def parse_element_rows(
-    rows: Rows, positions: dict[str, int], element_sets: ElementSets, colleges: set[str],
-    measures_of: dict[str, tuple[MeasuresJudgement, str]], problems: Problems,
+    rows: Rows,
+    positions: dict[str, int],
+    element_sets: ElementSets,
+    colleges: set[str],
+    measures_of: dict[str, tuple[MeasuresJudgement, str]],
+    problems: Problems,
 ) -> list[ResultRow]:
     results: list[ResultRow] = []
     seen: dict[tuple[str, str], int] = {}
@@ -306,8 +326,11 @@ def check_header(header_no: int, positions: dict[str, int], has_measures_sheet: 
 
 
 def assemble_colleges(
-    results: list[ResultRow], measures_of: dict[str, tuple[MeasuresJudgement, str]], element_sets: ElementSets,
-    names: dict[str, str], problems: Problems,
+    results: list[ResultRow],
+    measures_of: dict[str, tuple[MeasuresJudgement, str]],
+    element_sets: ElementSets,
+    names: dict[str, str],
+    problems: Problems,
 ) -> list[CollegeFindings]:
     """Per college, in the order colleges first appear: every element of its set present, and a measures judgement."""
     by_school: dict[str, list[ResultRow]] = {}
@@ -365,7 +388,10 @@ def summarise(findings: Iterable[CollegeFindings], rules: Rules) -> list[Conclus
     """One conclusion per college, n being the college's element set."""
     return [
         Conclusion(
-            college.school_code, college.elements, college.matched, college.measures.label,
+            college.school_code,
+            college.elements,
+            college.matched,
+            college.measures.label,
             conclude(college.elements, college.matched, college.measures.strong, rules),
             tuple(college.measures.lacking()),
         )
@@ -391,11 +417,23 @@ def record_results(
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(RECORD_COLUMNS)
         for row in college.rows:
-            writer.writerow([
-                college.school_code, year, row.element_code, flag(row.matched), measures.label,
-                review_date.isoformat(), source, imported_at.isoformat(timespec="seconds"), row.note,
-                flag(measures.targeted), flag(measures.feasible), flag(measures.effective), measures.note,
-            ])
+            writer.writerow(
+                [
+                    college.school_code,
+                    year,
+                    row.element_code,
+                    flag(row.matched),
+                    measures.label,
+                    review_date.isoformat(),
+                    source,
+                    imported_at.isoformat(timespec="seconds"),
+                    row.note,
+                    flag(measures.targeted),
+                    flag(measures.feasible),
+                    flag(measures.effective),
+                    measures.note,
+                ]
+            )
         staged.append((reviews_dir() / str(year) / f"{college.school_code}.csv", buffer.getvalue().encode("utf-8")))
     for path, data in staged:
         write_atomic(path, data)
@@ -438,19 +476,21 @@ def load_recorded_reviews(rules: Rules, root: Path | None = None) -> list[Record
         measures = rows[0]["measures"]
         review_date = dt.date.fromisoformat(rows[0]["review_date"])
         conclusion = conclude(elements, matched, measures == STRONG, rules)
-        reviews.append(RecordedReview(
-            school_code=rows[0]["school_code"],
-            year=int(rows[0]["year"]),
-            review_date=review_date,
-            elements=elements,
-            matched=matched,
-            measures=measures,
-            conclusion=conclusion,
-            improvement_deadline=improvement_deadline(conclusion, review_date, rules),
-            source_file=rows[0]["source_file"],
-            imported_at=rows[0]["imported_at"],
-            rows=tuple(rows),
-        ))
+        reviews.append(
+            RecordedReview(
+                school_code=rows[0]["school_code"],
+                year=int(rows[0]["year"]),
+                review_date=review_date,
+                elements=elements,
+                matched=matched,
+                measures=measures,
+                conclusion=conclusion,
+                improvement_deadline=improvement_deadline(conclusion, review_date, rules),
+                source_file=rows[0]["source_file"],
+                imported_at=rows[0]["imported_at"],
+                rows=tuple(rows),
+            )
+        )
     return sorted(reviews, key=lambda r: (r.school_code, r.year))
 
 

@@ -162,12 +162,16 @@ def take_census(inputs: PlanInputs, rules: Rules) -> Census:
             census.covered_before += 1
         risk_code = next((c for c in family if c in risk_rows), None)
         entry = Candidate(
-            school_code=code, name_zh=college.name_zh,
+            school_code=code,
+            name_zh=college.name_zh,
             last_reviewed_year=latest.year if latest else None,
             history_from=latest.school_code if latest and latest.school_code != code else None,
-            risk=risk_rows.get(risk_code) if risk_code else None, risk_code=risk_code,
+            risk=risk_rows.get(risk_code) if risk_code else None,
+            risk_code=risk_code,
         )
-        deadline = dt.date.fromisoformat(latest.improvement_deadline) if latest and latest.improvement_deadline else None
+        deadline = (
+            dt.date.fromisoformat(latest.improvement_deadline) if latest and latest.improvement_deadline else None
+        )
         if latest and latest.conclusion != EFFECTIVE and deadline and deadline.year <= year:
             census.re_reviews.append(due_re_review(entry, latest, deadline, year))
         elif in_cycle:
@@ -231,7 +235,9 @@ def select_by_risk(
     with_risk = sorted((e for e in candidates if e.risk and e.risk.risk_score is not None), key=risk_order)
     n_risk, n_random = places.risk, places.random
     if len(with_risk) < n_risk:
-        notes.append(f"有风险数据的候选院校只有 {len(with_risk)} 所：其余 {n_risk - len(with_risk)} 个风险名额改为随机抽取")
+        notes.append(
+            f"有风险数据的候选院校只有 {len(with_risk)} 所：其余 {n_risk - len(with_risk)} 个风险名额改为随机抽取"
+        )
         n_random += n_risk - len(with_risk)
         n_risk = len(with_risk)
     chosen = with_risk[:n_risk]
@@ -282,9 +288,15 @@ def ranked_rows(re_reviews: list[Candidate], others: list[Candidate]) -> list[Pl
     due = sorted(re_reviews, key=lambda e: (e.deadline, e.school_code))
     return [
         PlanRow(
-            rank=rank, school_code=entry.school_code, name_zh=entry.name_zh, reason=entry.reason,
-            reason_zh=REASON_ZH[entry.reason], rationale_zh=entry.rationale_zh, top_reasons=list(entry.top_reasons),
-            risk_score=entry.risk.risk_score if entry.risk else None, risk_rank=entry.risk.rank if entry.risk else None,
+            rank=rank,
+            school_code=entry.school_code,
+            name_zh=entry.name_zh,
+            reason=entry.reason,
+            reason_zh=REASON_ZH[entry.reason],
+            rationale_zh=entry.rationale_zh,
+            top_reasons=list(entry.top_reasons),
+            risk_score=entry.risk.risk_score if entry.risk else None,
+            risk_rank=entry.risk.rank if entry.risk else None,
             last_reviewed_year=entry.last_reviewed_year,
         )
         for rank, entry in enumerate(sorted(due + others, key=lambda e: order[e.reason]), start=1)
@@ -309,12 +321,24 @@ def propose_plan(inputs: PlanInputs) -> Plan:
     if not census.active:
         notes.append(f"{inputs.year} 年没有在办院校")
     return Plan(
-        cycle_start=inputs.cycle_start, cycle_end=years[-1], year=inputs.year, seed=inputs.seed,
-        as_of=inputs.as_of, risk_year=inputs.risk_year, risk_snapshot_sha256=inputs.risk_sha256,
-        active_colleges=len(census.active), cycle_target=places.target, year_quotas=list(places.quotas),
-        covered_before=census.covered_before, places=places.places, risk_places=places.risk,
-        random_places=places.random, random_pool=pool, selected=ranked_rows(census.re_reviews, by_risk + drawn),
-        excluded=census.excluded, notes=notes,
+        cycle_start=inputs.cycle_start,
+        cycle_end=years[-1],
+        year=inputs.year,
+        seed=inputs.seed,
+        as_of=inputs.as_of,
+        risk_year=inputs.risk_year,
+        risk_snapshot_sha256=inputs.risk_sha256,
+        active_colleges=len(census.active),
+        cycle_target=places.target,
+        year_quotas=list(places.quotas),
+        covered_before=census.covered_before,
+        places=places.places,
+        risk_places=places.risk,
+        random_places=places.random,
+        random_pool=pool,
+        selected=ranked_rows(census.re_reviews, by_risk + drawn),
+        excluded=census.excluded,
+        notes=notes,
     )
 
 
@@ -325,8 +349,14 @@ def cycle_of(year: int, rules: Rules) -> int:
     return rules.first_cycle_start + (year - rules.first_cycle_start) // rules.cycle_years * rules.cycle_years
 
 
-def cycle_status(cycle_start: int, as_of: dt.date, rules: Rules, colleges: dict[str, College],
-                 reviews: list[dict], plans: dict[int, list[str]]) -> dict:
+def cycle_status(
+    cycle_start: int,
+    as_of: dt.date,
+    rules: Rules,
+    colleges: dict[str, College],
+    reviews: list[dict],
+    plans: dict[int, list[str]],
+) -> dict:
     """Who has been reviewed in the cycle, with what conclusion, who is due, and whether coverage is on track."""
     years = list(range(cycle_start, cycle_start + rules.cycle_years))
     reference_year = min(max(as_of.year, years[0]), years[-1])
@@ -356,8 +386,14 @@ def cycle_status(cycle_start: int, as_of: dt.date, rules: Rules, colleges: dict[
     }
 
 
-def college_cycle_row(code: str, colleges: dict[str, College], reviews: list[dict], plans: dict[int, list[str]],
-                      years: list[int], as_of: dt.date) -> dict:
+def college_cycle_row(
+    code: str,
+    colleges: dict[str, College],
+    reviews: list[dict],
+    plans: dict[int, list[str]],
+    years: list[int],
+    as_of: dt.date,
+) -> dict:
     family = lineage(code, colleges)
     history = sorted((r for r in reviews if r["school_code"] in family), key=lambda r: (r["year"], r["review_date"]))
     history = [r for r in history if r["year"] <= years[-1]]
@@ -459,10 +495,17 @@ def gather_inputs(cycle_start: int, year: int, seed: int, as_of: dt.date, risk_y
         if record["plan"]["cycle_start"] == cycle_start and record["plan"]["year"] < year
     }
     return PlanInputs(
-        cycle_start=cycle_start, year=year, seed=seed, as_of=as_of.isoformat(), risk_year=risk_year, rules=rules,
+        cycle_start=cycle_start,
+        year=year,
+        seed=seed,
+        as_of=as_of.isoformat(),
+        risk_year=risk_year,
+        rules=rules,
         colleges=tuple(College.from_json(row) for row in colleges),
-        risk_year_snapshot=risk_year, risk_sha256=snapshot_sha256([row.as_json() for row in risk_rows]),
-        risk_rows=tuple(risk_rows), reasons=reasons,
+        risk_year_snapshot=risk_year,
+        risk_sha256=snapshot_sha256([row.as_json() for row in risk_rows]),
+        risk_rows=tuple(risk_rows),
+        reasons=reasons,
         reviews=tuple(PastReview.from_json(r) for r in review_history(rules) if r["year"] < year),
         earlier_plans=earlier,
     )
