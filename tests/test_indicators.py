@@ -534,7 +534,7 @@ def test_a_link_file_naming_unknown_codes_or_lacking_a_rationale_stops_the_run(t
         ref.indicators,
         ref.indicator_elements,
     ]
-    conn = materialize_ref(tmp_path, selected, "ref__indicator_elements", refusal)
+    conn = materialize_ref(tmp_path, selected, "indicator_elements", refusal)
     if conn is None:
         return
     with conn:
@@ -562,7 +562,7 @@ def test_a_threshold_for_an_unknown_indicator_stops_the_run(tmp_path, monkeypatc
         encoding="utf-8",
     )
     monkeypatch.setattr(ref, "THRESHOLDS_FILE", thresholds)
-    conn = materialize_ref(tmp_path, [ref.indicators, ref.thresholds], "ref__thresholds", refusal)
+    conn = materialize_ref(tmp_path, [ref.indicators, ref.thresholds], "thresholds", refusal)
     if conn is None:
         return
     with conn:
