@@ -119,6 +119,8 @@ LAYER = Layer(
     ),
 )
 ASSETS = table_assets(LAYER)
+# module attribute by table name, so that a test or a job can name the asset (`quality.excluded_rows`)
+(excluded_rows,) = ASSETS
 
 
 @dg.asset(kinds={"duckdb"}, deps=[TABLE_STATUS, REF_KEYS["point_platform_codes"], REF_KEYS["diagnostic_elements"]])
