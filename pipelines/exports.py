@@ -16,7 +16,7 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines.excel import new_workbook, write_value
+from pipelines.excel import new_workbook, set_up_table, write_value
 from pipelines.files import atomic_write_bytes
 from pipelines.secretariat.inputs import published_warehouse, require_tables
 from pipelines.settings import get_settings
@@ -162,19 +162,10 @@ def cell_value(value):
 
 
 def set_up_sheet(sheet, columns: list[tuple[str, str, int]], last_row: int) -> None:
-    """Frozen header, filter, widths, and landscape A4 one page wide with the header on every page."""
+    """Widths, then the frozen header, filter and print set-up every table sheet gets."""
     for col, (_, _, width) in enumerate(columns):
         sheet.set_column(col, col, width)
-    sheet.freeze_panes(1, 0)
-    sheet.autofilter(0, 0, max(last_row, 0), len(columns) - 1)
-    set_up_printing(sheet)
-
-
-def set_up_printing(sheet, header_rows: tuple[int, int] = (0, 0)) -> None:
-    sheet.set_landscape()
-    sheet.set_paper(9)  # A4
-    sheet.fit_to_pages(1, 0)  # one page wide, as many pages tall as needed
-    sheet.repeat_rows(*header_rows)
+    set_up_table(sheet, 0, last_row, len(columns) - 1)
 
 
 def workbook_bytes(conn, kind: str, year: int | None, school: str | None) -> tuple[bytes, int]:
