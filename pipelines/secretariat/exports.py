@@ -220,11 +220,14 @@ def plan_xlsx_bytes(plan: dict, inputs: dict) -> bytes:
     return buffer.getvalue()
 
 
-def record_plan(folder: Path, inputs: dict, plan: dict) -> dict[str, Path]:
-    """plan.xlsx, plan.html and plan.json (every input beside the plan) in `folder`; the JSON last."""
+def record_plan(folder: Path, inputs: dict, plan: dict, versions: list[dict] | None = None) -> dict[str, Path]:
+    """plan.xlsx, plan.html and plan.json (every input beside the plan) in `folder`; the JSON last.
+
+    `versions` (a redraw): the earlier plans of the year, each kept under `folder/v<n>/`, with why
+    they were redrawn; plan.json keeps its `inputs` and `plan` keys and adds `versions`."""
     from dashboards.sampling_report import build_plan_html
 
-    record = {"inputs": inputs, "plan": plan}
+    record = {"inputs": inputs, "plan": plan, **({"versions": versions} if versions else {})}
     paths = {"json": folder / "plan.json", "xlsx": folder / "plan.xlsx", "html": folder / "plan.html"}
     html = build_plan_html(plan).encode("utf-8")
     xlsx = plan_xlsx_bytes(plan, inputs)
@@ -232,3 +235,27 @@ def record_plan(folder: Path, inputs: dict, plan: dict) -> dict[str, Path]:
     write_atomic(paths["html"], html)
     write_atomic(paths["json"], json.dumps(record, ensure_ascii=False, indent=1).encode("utf-8"))
     return paths
+
+
+def keep_earlier_plan(folder: Path, record: dict, reason: str, redrawn_at: str) -> list[dict]:
+    """Copy the recorded plan's files to `folder/v<n>/` and return every earlier version, this one last."""
+    versions = list(record.get("versions") or [])
+    number = len(versions) + 1
+    kept = folder / f"v{number}"
+    for name in ("plan.json", "plan.xlsx", "plan.html"):
+        if (folder / name).is_file():
+            write_atomic(kept / name, (folder / name).read_bytes())
+    plan = record["plan"]
+    versions.append(
+        {
+            "version": number,
+            "seed": plan["seed"],
+            "as_of": plan["as_of"],
+            "risk_year": plan["risk_year"],
+            "selected": [row["school_code"] for row in plan["selected"]],
+            "redrawn_at": redrawn_at,
+            "redraw_reason": reason,
+            "folder": kept.name,
+        }
+    )
+    return versions
