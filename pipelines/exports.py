@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipelines.excel import new_workbook, set_up_table, write_value
-from pipelines.files import atomic_write_bytes
+from pipelines.files import atomic_write_bytes, atomic_write_text
 from pipelines.secretariat.inputs import published_warehouse, require_tables
 from pipelines.settings import get_settings
 
@@ -250,3 +250,54 @@ def register(subparsers) -> None:
         "--out", help="输出文件（默认 $ZHENGAI_HOME/exports/<kind>-<年份>.xlsx）/ output file (default under exports/)"
     )
     command.set_defaults(func=cmd_export)
+
+
+# --- the site's downloads ------------------------------------------------------------------------
+
+KIND_TITLES = {
+    "warnings": "预警（要素与指标）",
+    "risk": "院校风险排名",
+    "quality": "数据表状态",
+    "issues": "数据问题明细",
+}
+COLLEGE_KINDS = ("warnings", "quality", "issues")  # the risk ranking compares colleges: province only
+
+
+def write_downloads(conn, site: Path) -> int:
+    """The latest year's workbooks for the site: province-wide under province/downloads/, each
+    college's own under schools/<code>/downloads/ (the serve token rule keeps a college to its own
+    folder), and a downloads.html beside each dashboard; returns the workbooks written."""
+    schools = [code for (code,) in conn.execute("select school_code from ref.schools order by school_code").fetchall()]
+    present = [kind for kind in KINDS if table_columns(conn, KINDS[kind][0].table)]
+    years = {kind: latest_year(conn, kind) for kind in present}
+    written = 0
+    targets = [(site / "province", None, present)] + [
+        (site / "schools" / code, code, [k for k in present if k in COLLEGE_KINDS]) for code in schools
+    ]
+    for folder, school, kinds in targets:
+        files = []
+        for kind in kinds:
+            if years[kind] is None:
+                continue
+            name = f"{kind}-{years[kind]}.xlsx"
+            atomic_write_bytes(folder / "downloads" / name, workbook_bytes(conn, kind, years[kind], school)[0])
+            files.append((kind, years[kind], f"downloads/{name}"))
+            written += 1
+        atomic_write_text(folder / "downloads.html", downloads_page(files, school))
+    return written
+
+
+def downloads_page(files: list[tuple[str, int, str]], school: str | None) -> str:
+    from dashboards.common import attr, page_html, text
+
+    scope = f"学校 {school}" if school else "全省"
+    items = "".join(
+        f'<li><a href="{attr(href)}" download>{text(KIND_TITLES[kind])}（{year} 年，Excel）</a></li>'
+        for kind, year, href in files
+    )
+    body = (
+        f"<h1>{text(scope)}数据下载</h1><ul>{items or '<li>暂无数据</li>'}</ul>"
+        '<p class="muted">工作簿由夜间运行生成，与本站页面同一批数据；更多年份用 '
+        "<code>zhengai export</code> 导出。</p>"
+    )
+    return page_html(f"{scope}数据下载", body)

@@ -3,6 +3,7 @@ school names, values only), the per-college filter, and the one-line refusals.""
 
 from __future__ import annotations
 
+import duckdb
 import openpyxl
 import pytest
 
@@ -106,3 +107,30 @@ def test_unknown_college_or_year_is_one_chinese_line(capsys, warehouse, args, sa
 def test_without_a_warehouse_says_to_run_first(capsys):
     code, _, err = export(capsys, "risk")
     assert code == 2 and "zhengai run" in err and len(err.strip().splitlines()) == 1
+
+
+def test_site_downloads_give_a_college_only_its_own_rows(tmp_path, warehouse):
+    from pipelines.exports import write_downloads
+
+    site = tmp_path / "site"
+    conn = duckdb.connect(str(get_settings().warehouse), read_only=True)
+    try:
+        written = write_downloads(conn, site)
+    finally:
+        conn.close()
+    province = sorted(p.name for p in (site / "province" / "downloads").iterdir())
+    assert province == ["issues-2024.xlsx", "quality-2024.xlsx", "risk-2024.xlsx", "warnings-2024.xlsx"]
+    assert written == 4 + 3 * 3
+    page = (site / "province" / "downloads.html").read_text(encoding="utf-8")
+    assert all(f'href="downloads/{name}"' in page for name in province)
+    own = site / "schools" / warehouse[2]
+    assert sorted(p.name for p in (own / "downloads").iterdir()) == [
+        "issues-2024.xlsx",
+        "quality-2024.xlsx",
+        "warnings-2024.xlsx",
+    ]
+    for name in ("warnings-2024.xlsx", "quality-2024.xlsx"):
+        book = openpyxl.load_workbook(own / "downloads" / name)
+        sheet = book.worksheets[0]
+        assert set(column(sheet, "学校代码")) == {warehouse[2]} and sheet.freeze_panes == "A2"
+    assert 'href="downloads/warnings-2024.xlsx"' in (own / "downloads.html").read_text(encoding="utf-8")
