@@ -311,3 +311,23 @@ def province_quality_report(context, warehouse: WarehouseResource, run_options: 
     return dg.MaterializeResult(
         metadata={"path": dg.MetadataValue.path(str(target)), "bytes": dg.MetadataValue.int(size)}
     )
+
+
+@dg.asset(
+    kinds={"excel"},
+    deps=[*MART.values(), dg.AssetKey(["mart", "indicator_warnings"]), *QUALITY.values(), REF["schools"]],
+)
+def excel_downloads(context, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """The latest year's Excel workbooks (`zhengai export`) linked from downloads.html: province-wide
+    under site/province/downloads/, each college's own under site/schools/<code>/downloads/."""
+    from pipelines.exports import write_downloads
+
+    site = site_build(context.run_id)
+    with warehouse.connect() as conn:
+        written = write_downloads(conn, site)
+    return dg.MaterializeResult(
+        metadata={
+            "workbooks": dg.MetadataValue.int(written),
+            "path": dg.MetadataValue.path(str(site / "province" / "downloads.html")),
+        }
+    )

@@ -119,6 +119,24 @@ def build_cycle_html(status: dict) -> str:
 <tr><th>学校代码</th><th>学校名称</th><th>状态</th><th>本周期复核年份</th><th>最近结论</th><th>整改期至</th><th>计划年份</th></tr>
 {rows}
 </table>
+{plan_versions_html(status.get("plan_versions") or [])}
 <footer>诊改专委会秘书处 · 复核结论依据细则 §4：有效、待改进、异常；待改进与异常整改一年后申请复核</footer>
 """
     return page_html(f"复核周期 {status['cycle_start']}—{status['cycle_end']}", EXTRA_CSS + body)
+
+
+def plan_versions_html(versions: list[dict]) -> str:
+    """The cycle's plans, a row per version; a redrawn version says when and why it was replaced."""
+    if not versions:
+        return ""
+    rows = "".join(
+        f"<tr><td>{v['year']}</td><td>第 {v['version']} 版</td><td>{v['seed']}</td>"
+        f"<td>{text('、'.join(v['selected']) or None)}</td>"
+        f"<td>{'现行' if v['current'] else '已重新抽取（' + text(v['redrawn_at']) + '）'}</td>"
+        f"<td>{text(v.get('redraw_reason'))}</td></tr>"
+        for v in versions
+    )
+    return (
+        "<h2>抽样计划版本</h2><table><tr><th>年份</th><th>版本</th><th>随机种子</th><th>入选院校</th>"
+        f"<th>状态</th><th>重新抽取原因</th></tr>{rows}</table>"
+    )

@@ -37,3 +37,18 @@ def write_values(sheet, row: int, col: int, values, cell_format=None) -> None:
     """A row of cells from `col` on, each through `write_value`."""
     for offset, value in enumerate(values):
         write_value(sheet, row, col + offset, value, cell_format)
+
+
+def set_up_printing(sheet, header_first: int = 0, header_last: int | None = None) -> None:
+    """Landscape A4, one page wide (as many tall as needed), the header rows repeated on every page."""
+    sheet.set_landscape()
+    sheet.set_paper(9)  # A4
+    sheet.fit_to_pages(1, 0)
+    sheet.repeat_rows(header_first, header_first if header_last is None else header_last)
+
+
+def set_up_table(sheet, header_row: int, last_row: int, last_col: int) -> None:
+    """A table whose header is `header_row`: header frozen, a filter over the table, print set-up."""
+    sheet.freeze_panes(header_row + 1, 0)
+    sheet.autofilter(header_row, 0, max(last_row, header_row), last_col)
+    set_up_printing(sheet, header_row)

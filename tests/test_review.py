@@ -459,6 +459,33 @@ def test_template_asks_per_element_and_once_per_college_for_the_measures(tmp_pat
     assert "“改进措施”表第 2 行：针对性强、切实可行、成效明显 均未填写" in error
 
 
+def test_template_protects_shown_columns_and_lists_the_element_codes(tmp_path, capsys):
+    import openpyxl
+
+    write_warehouse()
+    out = tmp_path / "模板.xlsx"
+    assert main(["review", "template", "--out", str(out), "--school", "13801"]) == 0
+    book = openpyxl.load_workbook(out)
+    results, measures, notes = book[TEMPLATE_SHEET], book[MEASURES_SHEET], book["填写说明"]
+    for sheet in (results, measures):
+        assert sheet.protection.sheet and sheet.freeze_panes == "A2" and sheet.auto_filter.ref
+        assert sheet.page_setup.orientation == "landscape" and sheet.print_title_rows == "$1:$1"
+    # the names are shown, never read: locked; codes and judgements are input: unlocked
+    assert [results.cell(2, col).protection.locked for col in range(1, 7)] == [False, True, False, True, False, False]
+    assert [measures.cell(2, col).protection.locked for col in range(1, 7)] == [False, True, False, False, False, False]
+    lists = {str(v.sqref): v.formula1 for v in results.data_validations.dataValidation}
+    element_list = lists["C2:C201"]
+    sheet_ref, cells = element_list.split("!")
+    assert sheet_ref == "'填写说明'"
+    first, last = (int(part.lstrip("$A")) for part in cells.split(":"))
+    assert [notes.cell(row, 1).value for row in range(first, last + 1)] == ELEMENTS
+    assert lists["E2:E201"] == '"相符,不相符"'
+    assert {str(v.sqref) for v in measures.data_validations.dataValidation} >= {"C2:C201", "D2:D201", "E2:E201"}
+    assert [
+        cell.coordinate for sheet in book for row in sheet.iter_rows() for cell in row if cell.data_type == "f"
+    ] == []
+
+
 def test_filled_template_round_trips_as_input(tmp_path, capsys):
     write_warehouse()
     names = element_codes()

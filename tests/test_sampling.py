@@ -139,9 +139,10 @@ def test_same_seed_same_plan_different_seed_different_random_share(capsys):
     assert [row["reason"] for row in first] == ["risk", "risk", "random"]
     assert [row["school_code"] for row in first[:2]] == ["13801", "13802"]  # the two highest risks
     capsys.readouterr()
-    assert main(["sample", "--cycle-start", "2025", "--year", "2025", "--seed", "2", "--as-of", AS_OF, "--json"]) == 0
+    redraw = ["sample", "--cycle-start", "2025", "--year", "2025", "--seed", "2", "--as-of", AS_OF, "--json"]
+    assert main([*redraw, "--reason", "种子录入错误"]) == 0
     captured = capsys.readouterr()
-    assert "注意：替换了此前记录的 2025 年计划" in captured.err
+    assert "注意：2025 年计划已重新抽取（原因：种子录入错误），原计划保留为第 1 版" in captured.err
     other = json.loads(captured.out)
     assert [row for row in other if row["reason"] == "risk"] == [row for row in first if row["reason"] == "risk"]
     assert {r["school_code"] for r in other if r["reason"] == "random"} != {
@@ -204,6 +205,58 @@ def test_plan_is_exported_as_excel_and_chinese_html(capsys):
     sheet = reader.load_sheet_by_name("抽样计划", header_row=None, dtypes="string").to_polars()
     assert "入选理由" in list(sheet.row(3)) and "13801" in list(sheet.row(4))
     assert not [p for p in folder.iterdir() if p.name.startswith(".")]
+
+
+def test_plan_workbook_has_frozen_header_filter_print_setup_and_names_on_the_risk_sheet(capsys):
+    import openpyxl
+
+    write_warehouse(*province(12))
+    selected = sample(capsys, 2025)
+    book = openpyxl.load_workbook(get_settings().exports / "sampling" / "2025" / "plan.xlsx")
+    plan, risk = book["抽样计划"], book["风险快照"]
+    assert plan.freeze_panes == "A5" and plan.auto_filter.ref == f"A4:I{4 + len(selected)}"
+    assert plan.print_title_rows == "$4:$4" and plan.page_setup.orientation == "landscape"
+    assert [cell.value for cell in risk[1]][:2] == ["学校代码", "学校名称"]
+    assert risk.freeze_panes == "A2" and risk.auto_filter.ref == "A1:G13"
+    assert [(row[0].value, row[1].value) for row in risk.iter_rows(min_row=2)] == [
+        (code, f"广西{code}职业技术学院") for code in codes(12)
+    ]
+    assert risk.page_setup.paperSize == 9 and risk.print_title_rows == "$1:$1"
+    assert [
+        cell.coordinate for sheet in book for row in sheet.iter_rows() for cell in row if cell.data_type == "f"
+    ] == []
+
+
+def test_redrawing_a_recorded_year_needs_a_reason_and_keeps_the_first_plan(capsys):
+    write_warehouse(*province(40))
+    first = sample(capsys, 2025, seed=1)
+    folder = get_settings().exports / "sampling" / "2025"
+    recorded = (folder / "plan.json").read_bytes()
+    redraw = ["sample", "--cycle-start", "2025", "--year", "2025", "--seed", "2", "--as-of", AS_OF, "--json"]
+    assert main(redraw) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "--reason" in err and "种子 1" in err
+    assert (folder / "plan.json").read_bytes() == recorded and not (folder / "v1").exists()
+    # the same seed again re-records the same plan: not a redraw, no reason needed
+    assert main([*redraw[:6], "1", *redraw[7:]]) == 0
+    capsys.readouterr()
+    assert main([*redraw, "--reason", "专委会要求重新抽取"]) == 0
+    second = json.loads(capsys.readouterr().out)
+    assert (folder / "v1" / "plan.json").read_bytes() == recorded and (folder / "v1" / "plan.xlsx").is_file()
+    record = plan_record(2025)
+    assert record["plan"]["selected"] == second and record["plan"]["seed"] == 2 and set(record) >= {"inputs", "plan"}
+    assert [(v["version"], v["seed"], v["redraw_reason"]) for v in record["versions"]] == [(1, 1, "专委会要求重新抽取")]
+    assert record["versions"][0]["selected"] == [row["school_code"] for row in first]
+    # the cycle view shows both versions, the first with why it was redrawn
+    capsys.readouterr()
+    assert main(["cycle", "--cycle-start", "2025", "--as-of", "2025-06-01"]) == 0
+    out = capsys.readouterr().out
+    assert "2025 年第 1 版（种子 1" in out and "原因：专委会要求重新抽取" in out and "2025 年第 2 版（种子 2" in out
+    html = (get_settings().exports / "sampling" / "cycle-2025.html").read_text(encoding="utf-8")
+    assert "抽样计划版本" in html and "专委会要求重新抽取" in html and "第 2 版" in html
+    assert main(["cycle", "--cycle-start", "2025", "--as-of", "2025-06-01", "--json"]) == 0
+    versions = json.loads(capsys.readouterr().out)["plan_versions"]
+    assert [(v["version"], v["current"]) for v in versions] == [(1, False), (2, True)]
 
 
 def test_coverage_rule_holds_over_a_simulated_three_year_cycle(capsys):

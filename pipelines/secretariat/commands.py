@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from pipelines.secretariat.exports import record_plan, write_atomic, write_template
+from pipelines.secretariat.exports import keep_earlier_plan, record_plan, write_atomic, write_template
 from pipelines.secretariat.inputs import (
     element_sort_key,
     load_colleges,
@@ -157,20 +157,40 @@ def parse_as_of(text: str | None) -> dt.date:
     return dt.date.fromisoformat(text) if text else today()
 
 
+def is_redraw(previous: dict | None, plan: dict) -> bool:
+    """Another seed or another selection than the recorded plan of the year (re-recording the same plan is not)."""
+    return previous is not None and (previous["seed"] != plan["seed"] or previous["selected"] != plan["selected"])
+
+
 def cmd_sample(args: argparse.Namespace) -> int:
     as_of = parse_as_of(args.as_of)
     inputs = gather_inputs(args.cycle_start, args.year, args.seed, as_of, args.risk_year)
     plan = propose_plan(inputs).as_json()
     earlier = plan_path(args.year)
-    previous = json.loads(earlier.read_text(encoding="utf-8"))["plan"] if earlier.is_file() else None
-    paths = record_plan(sampling_dir() / str(args.year), inputs.as_json(), plan)
+    record = json.loads(earlier.read_text(encoding="utf-8")) if earlier.is_file() else None
+    previous = record["plan"] if record else None
+    folder = sampling_dir() / str(args.year)
+    versions = record.get("versions") if record else None
+    if is_redraw(previous, plan):
+        if not (args.reason or "").strip():
+            raise ValueError(
+                f'{args.year} 年已记录抽样计划（种子 {previous["seed"]}）：重新抽样须加 --reason "原因"，原计划将保留 '
+                "/ a recorded plan is redrawn only with --reason"
+            )
+        redrawn_at = dt.datetime.now(dt.UTC).astimezone().isoformat(timespec="seconds")
+        versions = keep_earlier_plan(folder, record, args.reason.strip(), redrawn_at)
+    paths = record_plan(folder, inputs.as_json(), plan, versions)
     if args.json:
         print(json.dumps(plan["selected"], ensure_ascii=False, indent=2))
     else:
         print(plan_text(plan))
         print(f"\n计划已记录：{paths['json']}\nExcel：{paths['xlsx']}\n网页：{paths['html']}")
-    if previous is not None and previous["selected"] != plan["selected"]:
-        print(f"注意：替换了此前记录的 {args.year} 年计划（入选院校不同）", file=sys.stderr)
+    if is_redraw(previous, plan):
+        print(
+            f"注意：{args.year} 年计划已重新抽取（原因：{args.reason.strip()}），原计划保留为第 {len(versions)} 版："
+            f"{folder / versions[-1]['folder']}",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -187,7 +207,19 @@ def cycle_text(status: dict) -> str:
     for row in status["colleges"]:
         if row["reviewed_years"] or row["planned_years"] or row["re_review_due"]:
             lines.append(f"{row['school_code']} {row['name_zh']}：{row['status_zh']}")
-    return "\n".join(lines)
+    return "\n".join(lines + plan_versions_text(status.get("plan_versions") or []))
+
+
+def plan_versions_text(versions: list[dict]) -> list[str]:
+    """The cycle's plans, a line per version: a redrawn one says when and why it was replaced."""
+    lines = ["", "抽样计划版本："] if versions else []
+    for version in versions:
+        head = f"{version['year']} 年第 {version['version']} 版（种子 {version['seed']}，入选 {'、'.join(version['selected'])}）"
+        if version["current"]:
+            lines.append(f"{head}：现行")
+        else:
+            lines.append(f"{head}：已于 {version['redrawn_at']} 重新抽取，原因：{version['redraw_reason']}")
+    return lines
 
 
 def cmd_cycle(args: argparse.Namespace) -> int:
@@ -212,6 +244,9 @@ def register_sampling(subparsers) -> None:
     sample.add_argument("--as-of", help="决定日期 YYYY-MM-DD（默认今天）")
     sample.add_argument("--risk-year", type=int, help="所用风险数据的年份（默认 Y-1 及以前最近一年）")
     sample.add_argument("--json", action="store_true", help="以 JSON 输出入选院校")
+    sample.add_argument(
+        "--reason", help="重新抽取已记录年份的计划时必填：原因（原计划保留）/ why a recorded year is redrawn"
+    )
     sample.set_defaults(func=cmd_sample)
 
     cycle = subparsers.add_parser("cycle", help="复核周期进度：已复核、结论、须复核、覆盖要求 / cycle view")

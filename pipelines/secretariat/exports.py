@@ -13,11 +13,12 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from pipelines.excel import new_workbook, write_value, write_values
+from pipelines.excel import new_workbook, set_up_printing, set_up_table, write_value, write_values
 
 TEMPLATE_SHEET = "复核结果"
 MEASURES_SHEET = "改进措施"
 NOTES_SHEET = "填写说明"
+TEMPLATE_INPUT_ROWS = 200  # rows below the pre-filled ones that keep their lists, for colleges added by hand
 TEMPLATE_HEADERS = (
     ("school_code", "学校代码"),
     ("school_name", "学校名称"),
@@ -63,39 +64,72 @@ def write_atomic(path: Path, data: bytes) -> None:
 
 
 def template_xlsx_bytes(rows: Iterable[dict], measures_rows: Iterable[dict], elements: list[tuple[str, str]]) -> bytes:
-    """Sheets 复核结果 (a row per college and element), 改进措施 (a row per college) and 填写说明."""
+    """Sheets 复核结果 (a row per college and element), 改进措施 (a row per college) and 填写说明.
+
+    The sheets are protected with only the input columns unlocked (the names are shown, never read);
+    element codes are chosen from the list on 填写说明, the judgements from 相符/不相符 and 是/否."""
+    rows = list(rows)
+    listed = {code for code, _ in elements}
+    # a college's registered element set may hold codes beyond 附件2's: they join the list
+    elements = [
+        *elements,
+        *dict.fromkeys(
+            (r["element_code"], r.get("element_name") or "")
+            for r in rows
+            if r.get("element_code") and r["element_code"] not in listed
+        ),
+    ]
     buffer = io.BytesIO()
     workbook = new_workbook(buffer, in_memory=True)
     header = workbook.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True})
-    as_text = workbook.add_format({"num_format": "@"})
+    editable = workbook.add_format({"num_format": "@", "locked": False})
+    shown = workbook.add_format({"num_format": "@", "locked": True, "bg_color": "#F2F2F2"})
     yes_no = {"validate": "list", "source": ["是", "否"]}
+    notes_lines = [*TEMPLATE_NOTES, "", "诊断要素代码（附件2）"]
+    first, last = len(notes_lines) + 1, len(notes_lines) + max(len(elements), 1)  # 1-based rows on 填写说明
+    element_list = {
+        "validate": "list",
+        "source": f"='{NOTES_SHEET}'!$A${first}:$A${last}",
+        "error_message": "请从 填写说明 所列的诊断要素代码中选择",
+    }
 
-    def table(name: str, headers, widths, data: Iterable[dict], lists: dict[int, dict]) -> None:
+    def table(name: str, headers, widths, data: Iterable[dict], lists: dict[int, dict], read_only: set[int]) -> None:
         sheet = workbook.add_worksheet(name)
         write_values(sheet, 0, 0, [title for _, title in headers], header)
         for col, width in enumerate(widths):
-            sheet.set_column(col, col, width, as_text)
+            sheet.set_column(col, col, width, shown if col in read_only else editable)
         count = 0
         for count, row in enumerate(data, start=1):
-            write_values(sheet, count, 0, [str(row.get(key) or "") for key, _ in headers], as_text)
+            for col, (key, _) in enumerate(headers):
+                write_value(sheet, count, col, str(row.get(key) or ""), shown if col in read_only else editable)
+        last_row = max(count, TEMPLATE_INPUT_ROWS)
         for col, validation in lists.items():
-            sheet.data_validation(1, col, max(count, 200), col, validation)
-        sheet.freeze_panes(1, 0)
+            sheet.data_validation(1, col, last_row, col, validation)
+        set_up_table(sheet, 0, count, len(headers) - 1)
+        sheet.protect("", {"autofilter": True, "sort": True, "format_columns": True, "format_rows": True})
 
     table(
         TEMPLATE_SHEET,
         TEMPLATE_HEADERS,
         (10, 28, 12, 20, 22, 40),
         rows,
-        {4: {"validate": "list", "source": ["相符", "不相符"]}},
+        {2: element_list, 4: {"validate": "list", "source": ["相符", "不相符"]}},
+        {1, 3},
     )
-    table(MEASURES_SHEET, MEASURES_HEADERS, (10, 28, 16, 16, 16, 40), measures_rows, {2: yes_no, 3: yes_no, 4: yes_no})
+    table(
+        MEASURES_SHEET,
+        MEASURES_HEADERS,
+        (10, 28, 16, 16, 16, 40),
+        measures_rows,
+        {2: yes_no, 3: yes_no, 4: yes_no},
+        {1},
+    )
     notes = workbook.add_worksheet(NOTES_SHEET)
-    lines = [*TEMPLATE_NOTES, "", "诊断要素代码（附件2）"]
-    for line_no, line in enumerate(lines):
+    for line_no, line in enumerate(notes_lines):
         write_value(notes, line_no, 0, line)
+    as_text = workbook.add_format({"num_format": "@"})
     for offset, (code, name) in enumerate(elements):
-        write_values(notes, len(lines) + offset, 0, [code, name], as_text)
+        write_values(notes, len(notes_lines) + offset, 0, [code, name], as_text)
     notes.set_column(0, 0, 14)
     notes.set_column(1, 1, 30)
     workbook.close()
@@ -154,6 +188,7 @@ def plan_xlsx_bytes(plan: dict, inputs: dict) -> bytes:
         write_values(sheet, offset, 0, values, wrap)
     for col, width in enumerate((6, 10, 28, 12, 60, 60, 8, 8, 12)):
         sheet.set_column(col, col, width)
+    set_up_table(sheet, 3, 3 + len(plan["selected"]), len(EXCEL_COLUMNS) - 1)
     notes = workbook.add_worksheet("说明")
     lines = [
         f"在办院校 {plan['active_colleges']} 所，本周期至少复核 {plan['cycle_target']} 所，"
@@ -167,20 +202,32 @@ def plan_xlsx_bytes(plan: dict, inputs: dict) -> bytes:
     ]
     for line_no, line in enumerate(lines):
         write_value(notes, line_no, 0, line)
+    notes.set_column(0, 0, 100)
+    set_up_printing(notes)
     risk = workbook.add_worksheet("风险快照")
-    columns = ("school_code", "risk_score", "red_count", "yellow_count", "insufficient_count", "rank")
-    write_values(risk, 0, 0, ["学校代码", "风险分", "红色要素", "黄色要素", "数据不足要素", "排名"], header)
-    for offset, row in enumerate(inputs["risk_snapshot"]["rows"], start=1):
-        write_values(risk, offset, 0, [row[c] for c in columns])
+    names = {college["school_code"]: college["name_zh"] for college in inputs["colleges"]}
+    columns = ("school_code", "name_zh", "risk_score", "red_count", "yellow_count", "insufficient_count", "rank")
+    write_values(risk, 0, 0, ["学校代码", "学校名称", "风险分", "红色要素", "黄色要素", "数据不足要素", "排名"], header)
+    snapshot = inputs["risk_snapshot"]["rows"]
+    for offset, row in enumerate(snapshot, start=1):
+        write_values(
+            risk, offset, 0, [names.get(row["school_code"], "") if c == "name_zh" else row[c] for c in columns]
+        )
+    for col, width in enumerate((10, 28, 8, 10, 10, 12, 6)):
+        risk.set_column(col, col, width)
+    set_up_table(risk, 0, len(snapshot), len(columns) - 1)
     workbook.close()
     return buffer.getvalue()
 
 
-def record_plan(folder: Path, inputs: dict, plan: dict) -> dict[str, Path]:
-    """plan.xlsx, plan.html and plan.json (every input beside the plan) in `folder`; the JSON last."""
+def record_plan(folder: Path, inputs: dict, plan: dict, versions: list[dict] | None = None) -> dict[str, Path]:
+    """plan.xlsx, plan.html and plan.json (every input beside the plan) in `folder`; the JSON last.
+
+    `versions` (a redraw): the earlier plans of the year, each kept under `folder/v<n>/`, with why
+    they were redrawn; plan.json keeps its `inputs` and `plan` keys and adds `versions`."""
     from dashboards.sampling_report import build_plan_html
 
-    record = {"inputs": inputs, "plan": plan}
+    record = {"inputs": inputs, "plan": plan, **({"versions": versions} if versions else {})}
     paths = {"json": folder / "plan.json", "xlsx": folder / "plan.xlsx", "html": folder / "plan.html"}
     html = build_plan_html(plan).encode("utf-8")
     xlsx = plan_xlsx_bytes(plan, inputs)
@@ -188,3 +235,27 @@ def record_plan(folder: Path, inputs: dict, plan: dict) -> dict[str, Path]:
     write_atomic(paths["html"], html)
     write_atomic(paths["json"], json.dumps(record, ensure_ascii=False, indent=1).encode("utf-8"))
     return paths
+
+
+def keep_earlier_plan(folder: Path, record: dict, reason: str, redrawn_at: str) -> list[dict]:
+    """Copy the recorded plan's files to `folder/v<n>/` and return every earlier version, this one last."""
+    versions = list(record.get("versions") or [])
+    number = len(versions) + 1
+    kept = folder / f"v{number}"
+    for name in ("plan.json", "plan.xlsx", "plan.html"):
+        if (folder / name).is_file():
+            write_atomic(kept / name, (folder / name).read_bytes())
+    plan = record["plan"]
+    versions.append(
+        {
+            "version": number,
+            "seed": plan["seed"],
+            "as_of": plan["as_of"],
+            "risk_year": plan["risk_year"],
+            "selected": [row["school_code"] for row in plan["selected"]],
+            "redrawn_at": redrawn_at,
+            "redraw_reason": reason,
+            "folder": kept.name,
+        }
+    )
+    return versions

@@ -518,9 +518,24 @@ def cycle_inputs(cycle_start: int | None, as_of: dt.date) -> dict:
     with published_warehouse() as conn:
         require_tables(conn, "ref.schools")
         colleges = colleges_from(registry_rows(conn))
-    plans = {
-        record["plan"]["year"]: [row["school_code"] for row in record["plan"]["selected"]]
-        for record in recorded_plans()
-        if record["plan"]["cycle_start"] == start
+    records = [record for record in recorded_plans() if record["plan"]["cycle_start"] == start]
+    plans = {record["plan"]["year"]: [row["school_code"] for row in record["plan"]["selected"]] for record in records}
+    status = cycle_status(start, as_of, rules, colleges, review_history(rules), plans)
+    status["plan_versions"] = [version for record in records for version in plan_versions(record)]
+    return status
+
+
+def plan_versions(record: dict) -> list[dict]:
+    """Every version of a year's plan, earliest first: the redrawn ones (with why) and the one in force."""
+    plan = record["plan"]
+    earlier = [{"year": plan["year"], **version, "current": False} for version in record.get("versions") or []]
+    current = {
+        "year": plan["year"],
+        "version": len(earlier) + 1,
+        "seed": plan["seed"],
+        "as_of": plan["as_of"],
+        "risk_year": plan["risk_year"],
+        "selected": [row["school_code"] for row in plan["selected"]],
+        "current": True,
     }
-    return cycle_status(start, as_of, rules, colleges, review_history(rules), plans)
+    return [*earlier, current]

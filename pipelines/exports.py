@@ -1,0 +1,303 @@
+"""`zhengai export warnings|risk|quality|issues`: the published warehouse's tables as Excel workbooks.
+
+Here rather than in pipelines/secretariat/: a college reads its own warnings and issues as much as
+the secretariat reads the province's, and the site links the same workbooks. Each workbook has
+Chinese headers, the school's name joined from ref.schools, a frozen header row, a filter, column
+widths and a print set-up (landscape A4, one page wide, the header row on every page). Cells are
+values only (pipelines/excel.py) and the file is replaced atomically (pipelines/files.py).
+
+A column the published table lacks is left out rather than failing the export (degrade, don't refuse).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipelines.excel import new_workbook, set_up_table, write_value
+from pipelines.files import atomic_write_bytes, atomic_write_text
+from pipelines.secretariat.inputs import published_warehouse, require_tables
+from pipelines.settings import get_settings
+
+LIST_SEPARATOR = "；"
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """One table of the warehouse as one sheet: (column, Chinese header, width) in the order shown."""
+
+    title: str
+    table: str
+    columns: tuple[tuple[str, str, int], ...]
+    order_by: tuple[str, ...] = ("school_code", "year")
+
+
+SCHOOL_COLUMNS = (("school_code", "学校代码", 10), ("school_name", "学校名称", 26), ("year", "年份", 7))
+
+KINDS: dict[str, tuple[Sheet, ...]] = {
+    "warnings": (
+        Sheet(
+            "要素预警",
+            "mart.element_warnings",
+            (
+                *SCHOOL_COLUMNS,
+                ("element_code", "诊断要素代码", 10),
+                ("element_name", "诊断要素名称", 24),
+                ("level_zh", "预警等级", 10),
+                ("reasons", "预警原因", 70),
+                ("driving_indicators", "触发指标", 30),
+                ("data_status", "数据状态", 12),
+                ("indicator_count", "指标数", 8),
+            ),
+            ("school_code", "year", "element_code"),
+        ),
+        Sheet(
+            "指标预警",
+            "mart.indicator_warnings",
+            (
+                *SCHOOL_COLUMNS,
+                ("indicator_code", "指标代码", 10),
+                ("name_zh", "指标名称", 28),
+                ("value_zh", "指标值", 12),
+                ("unit", "单位", 8),
+                ("qualified_value", "合格值", 10),
+                ("restricted_value", "限制值", 10),
+                ("value_1y_ago", "上一年", 10),
+                ("value_2y_ago", "前两年", 10),
+                ("level", "预警等级（代码）", 12),
+                ("reasons", "预警原因", 60),
+                ("exempt_reason_zh", "豁免原因", 30),
+            ),
+            ("school_code", "year", "indicator_code"),
+        ),
+    ),
+    "risk": (
+        Sheet(
+            "院校风险",
+            "mart.school_risk",
+            (
+                *SCHOOL_COLUMNS,
+                ("rank", "风险排名", 8),
+                ("risk_score", "风险分", 8),
+                ("red_count", "红色要素", 8),
+                ("yellow_count", "黄色要素", 8),
+                ("insufficient_count", "数据不足要素", 10),
+                ("red_indicators", "红色指标", 8),
+                ("yellow_indicators", "黄色指标", 8),
+                ("insufficient_indicators", "数据不足指标", 10),
+                ("flagged_zh", "预警指标", 60),
+            ),
+            ("year", "rank", "school_code"),
+        ),
+    ),
+    "quality": (
+        Sheet(
+            "数据表状态",
+            "quality.table_status",
+            (
+                *SCHOOL_COLUMNS,
+                ("table_code", "数据表代码", 10),
+                ("status", "状态（代码）", 12),
+                ("reasons_zh", "说明", 70),
+                ("row_count", "行数", 8),
+                ("excluded_rows", "排除行数", 8),
+            ),
+            ("school_code", "year", "table_code"),
+        ),
+    ),
+    "issues": (
+        Sheet(
+            "数据问题",
+            "quality.issues",
+            (
+                *SCHOOL_COLUMNS,
+                ("table_code", "数据表代码", 10),
+                ("column_name", "字段", 14),
+                ("severity", "严重程度（代码）", 10),
+                ("failed_count", "问题行数", 8),
+                ("message_zh", "问题说明", 60),
+                ("samples", "示例", 30),
+                ("source_file", "来源文件", 24),
+            ),
+            ("school_code", "year", "table_code"),
+        ),
+    ),
+}
+
+
+def table_columns(conn, table: str) -> set[str]:
+    schema, name = table.split(".")
+    rows = conn.execute(
+        "select column_name from information_schema.columns where table_schema = $s and table_name = $t",
+        {"s": schema, "t": name},
+    ).fetchall()
+    return {column for (column,) in rows}
+
+
+def present_columns(conn, sheet: Sheet) -> list[tuple[str, str, int]]:
+    """The sheet's columns the published table has (school_name comes from ref.schools)."""
+    have = table_columns(conn, sheet.table) | {"school_name"}
+    return [column for column in sheet.columns if column[0] in have]
+
+
+def sheet_rows(conn, sheet: Sheet, columns: list[tuple[str, str, int]], year: int | None, school: str | None):
+    """The rows of one sheet, the school's name joined; filters are bound parameters."""
+    select = ", ".join("s.name_zh" if name == "school_name" else f"t.{name}" for name, _, _ in columns)
+    order = ", ".join(f"t.{name}" for name in sheet.order_by if name in table_columns(conn, sheet.table))
+    sql = (
+        f"select {select} from {sheet.table} t left join ref.schools s using (school_code) "
+        "where ($year is null or t.year = $year) and ($school is null or t.school_code = $school)"
+        + (f" order by {order}" if order else "")
+    )
+    return conn.execute(sql, {"year": year, "school": school}).fetchall()
+
+
+def cell_value(value):
+    """Lists (reasons, indicators) as one text; everything else as it is (write_value keeps it a value)."""
+    if isinstance(value, list | tuple):
+        return LIST_SEPARATOR.join(str(item) for item in value if item is not None)
+    return value
+
+
+def set_up_sheet(sheet, columns: list[tuple[str, str, int]], last_row: int) -> None:
+    """Widths, then the frozen header, filter and print set-up every table sheet gets."""
+    for col, (_, _, width) in enumerate(columns):
+        sheet.set_column(col, col, width)
+    set_up_table(sheet, 0, last_row, len(columns) - 1)
+
+
+def workbook_bytes(conn, kind: str, year: int | None, school: str | None) -> tuple[bytes, int]:
+    """The workbook of `kind` and its number of data rows."""
+    buffer = io.BytesIO()
+    workbook = new_workbook(buffer, in_memory=True)
+    header = workbook.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True})
+    wrap = workbook.add_format({"text_wrap": True, "valign": "top"})
+    total = 0
+    for spec in KINDS[kind]:
+        if not table_columns(conn, spec.table):
+            continue  # e.g. an older warehouse without indicator warnings: the other sheets still export
+        columns = present_columns(conn, spec)
+        rows = sheet_rows(conn, spec, columns, year, school)
+        sheet = workbook.add_worksheet(spec.title)
+        for col, (_, title, _) in enumerate(columns):
+            write_value(sheet, 0, col, title, header)
+        for row_no, row in enumerate(rows, start=1):
+            for col, value in enumerate(row):
+                write_value(sheet, row_no, col, cell_value(value), wrap)
+        set_up_sheet(sheet, columns, len(rows))
+        total += len(rows)
+    workbook.close()
+    return buffer.getvalue(), total
+
+
+def check_choice(conn, kind: str, year: int | None, school: str | None) -> None:
+    """An unknown college or a year the warehouse does not hold: one Chinese line (exit 2 in the CLI)."""
+    if (
+        school is not None
+        and not conn.execute("select 1 from ref.schools where school_code = $c", {"c": school}).fetchone()
+    ):
+        raise ValueError(f"院校名册中没有学校代码 {school} / unknown college")
+    if year is not None:
+        table = KINDS[kind][0].table
+        years = [y for (y,) in conn.execute(f"select distinct year from {table} order by year").fetchall()]
+        if year not in years:
+            held = "、".join(map(str, years)) or "无"
+            raise ValueError(f"{table} 中没有 {year} 年的数据（现有年份：{held}）/ no rows for year {year}")
+
+
+def latest_year(conn, kind: str) -> int | None:
+    return conn.execute(f"select max(year) from {KINDS[kind][0].table}").fetchone()[0]
+
+
+def default_path(kind: str, year: int | None, school: str | None) -> Path:
+    name = f"{kind}-{year if year is not None else 'all'}" + (f"-{school}" if school else "")
+    return get_settings().exports / f"{name}.xlsx"
+
+
+def export(kind: str, year: int | None = None, school: str | None = None, out: Path | None = None) -> tuple[Path, int]:
+    """Write the workbook of `kind` (default year: the latest the warehouse holds); returns its path and rows."""
+    with published_warehouse() as conn:
+        require_tables(conn, "ref.schools", KINDS[kind][0].table)
+        check_choice(conn, kind, year, school)
+        year = year if year is not None else latest_year(conn, kind)
+        data, rows = workbook_bytes(conn, kind, year, school)
+    path = Path(out) if out else default_path(kind, year, school)
+    atomic_write_bytes(path, data)
+    return path, rows
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    path, rows = export(args.kind, args.year, args.school, args.out)
+    print(f"已导出 {rows} 行到 {path} / exported")
+    return 0
+
+
+def register(subparsers) -> None:
+    command = subparsers.add_parser(
+        "export",
+        help="把预警、风险、数据质量或数据问题导出为 Excel / export warnings, risk, quality or issues to Excel",
+    )
+    command.add_argument(
+        "kind",
+        choices=list(KINDS),
+        help="warnings 预警（要素与指标）、risk 院校风险、quality 数据表状态、issues 数据问题",
+    )
+    command.add_argument("--year", type=int, help="年份（默认：数据仓库中最近一年）/ year (default: the latest)")
+    command.add_argument("--school", help="只导出该校（5 位学校代码）/ one college only")
+    command.add_argument(
+        "--out", help="输出文件（默认 $ZHENGAI_HOME/exports/<kind>-<年份>.xlsx）/ output file (default under exports/)"
+    )
+    command.set_defaults(func=cmd_export)
+
+
+# --- the site's downloads ------------------------------------------------------------------------
+
+KIND_TITLES = {
+    "warnings": "预警（要素与指标）",
+    "risk": "院校风险排名",
+    "quality": "数据表状态",
+    "issues": "数据问题明细",
+}
+COLLEGE_KINDS = ("warnings", "quality", "issues")  # the risk ranking compares colleges: province only
+
+
+def write_downloads(conn, site: Path) -> int:
+    """The latest year's workbooks for the site: province-wide under province/downloads/, each
+    college's own under schools/<code>/downloads/ (the serve token rule keeps a college to its own
+    folder), and a downloads.html beside each dashboard; returns the workbooks written."""
+    schools = [code for (code,) in conn.execute("select school_code from ref.schools order by school_code").fetchall()]
+    present = [kind for kind in KINDS if table_columns(conn, KINDS[kind][0].table)]
+    years = {kind: latest_year(conn, kind) for kind in present}
+    written = 0
+    targets = [(site / "province", None, present)] + [
+        (site / "schools" / code, code, [k for k in present if k in COLLEGE_KINDS]) for code in schools
+    ]
+    for folder, school, kinds in targets:
+        files = []
+        for kind in kinds:
+            if years[kind] is None:
+                continue
+            name = f"{kind}-{years[kind]}.xlsx"
+            atomic_write_bytes(folder / "downloads" / name, workbook_bytes(conn, kind, years[kind], school)[0])
+            files.append((kind, years[kind], f"downloads/{name}"))
+            written += 1
+        atomic_write_text(folder / "downloads.html", downloads_page(files, school))
+    return written
+
+
+def downloads_page(files: list[tuple[str, int, str]], school: str | None) -> str:
+    from dashboards.common import attr, page_html, text
+
+    scope = f"学校 {school}" if school else "全省"
+    items = "".join(
+        f'<li><a href="{attr(href)}" download>{text(KIND_TITLES[kind])}（{year} 年，Excel）</a></li>'
+        for kind, year, href in files
+    )
+    body = (
+        f"<h1>{text(scope)}数据下载</h1><ul>{items or '<li>暂无数据</li>'}</ul>"
+        '<p class="muted">工作簿由夜间运行生成，与本站页面同一批数据；更多年份用 '
+        "<code>zhengai export</code> 导出。</p>"
+    )
+    return page_html(f"{scope}数据下载", body)
