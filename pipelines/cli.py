@@ -30,6 +30,7 @@ COMMAND_MODULES = (
     "pipelines.ingest.cli",
     "pipelines.secretariat.experts",
     "pipelines.public_site",
+    "pipelines.secretariat.selfreport",
 )
 
 
