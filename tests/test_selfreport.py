@@ -7,14 +7,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import dagster as dg
 import docx
 import duckdb
 import openpyxl
 import pytest
 
-from assets.review import SELFREPORT_SCHEMA, build_from_frame
+from assets import review as review_assets
 from pipelines.cli import main
-from pipelines.resources import WarehouseResource
+from pipelines.resources import RunOptions, WarehouseResource
 from pipelines.secretariat.selfreport import count_chars, load_limits, problem_share, selfreport_rows
 from pipelines.secretariat.selfreport_form import AID_PREFIX, COLUMNS
 from pipelines.settings import get_settings
@@ -122,12 +123,12 @@ def test_filled_form_imported_recorded_and_loaded(tmp_path, warehouse, zhengai_h
     assert len(rows) == len(ELEMENTS) and {r["opinion"] for r in rows} == {OPINION}
     assert all(AID_PREFIX not in r["opinion"] + r["measures"] + r["effects"] for r in rows)
     work = tmp_path / "work.duckdb"
-    resource = WarehouseResource(path=str(work))
-    import polars as pl
-
-    build_from_frame(
-        resource, "selfreport_elements", "recorded_selfreport_elements", pl.DataFrame(rows, schema=SELFREPORT_SCHEMA)
+    result = dg.materialize(
+        dg.load_assets_from_modules([review_assets], key_prefix="mart"),
+        selection=["mart/selfreport_elements"],
+        resources={"warehouse": WarehouseResource(path=str(work)), "run_options": RunOptions()},
     )
+    assert result.success
     with duckdb.connect(str(work)) as conn:
         assert conn.execute("select count(*), min(effects) from mart.selfreport_elements").fetchone() == (15, EFFECTS)
     capsys.readouterr()
