@@ -21,6 +21,7 @@ import csv
 import datetime as dt
 import json
 import re
+import unicodedata
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -356,16 +357,22 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def column(text: str, width: int) -> str:
+    """`text` padded to `width` terminal columns (a Chinese character takes two)."""
+    used = sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
+    return text + " " * max(width - used, 1)
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     rows = submissions(args.year, load_colleges())
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
         return 0
     print(f"{args.year} 年材料提交登记（自我诊改报告 / 质量年报 / 分析报告）")
-    print(f"{'学校代码':<8}{'自我诊改报告':<10}{'质量年报':<8}{'分析报告':<8}学校名称")
+    print("".join(column(text, 14) for text in ("学校代码", "自我诊改报告", "质量年报", "分析报告")) + "学校名称")
     for row in rows:
-        cells = [row["selfreport"] or "未提交", *(row[kind] or "未登记" for kind in KINDS)]
-        print(f"{row['school_code']:<12}{cells[0]:<14}{cells[1]:<12}{cells[2]:<12}{row['name_zh']}")
+        cells = [row["school_code"], row["selfreport"] or "未提交", *(row[kind] or "未登记" for kind in KINDS)]
+        print("".join(column(text, 14) for text in cells) + row["name_zh"])
     done = sum(1 for row in rows if row["selfreport"])
     print(f"\n已提交自我诊改报告 {done}/{len(rows)} 所")
     return 0
@@ -396,7 +403,12 @@ def register(subparsers) -> None:
     template.set_defaults(func=cmd_template)
 
     imported = commands.add_parser(
-        "import", help=f"检查并记录学校填好的附件3（.docx 或 .xlsx）；不合要求的整份退回（退出码 2）。{COUNTING_ZH}"
+        "import",
+        help="检查并记录学校填好的附件3（.docx 或 .xlsx）；不合要求的整份退回（退出码 2）",
+        description=(
+            "按附件3 注 2–4 检查：概述、自我诊断意见 ≤ 500 字，改进措施、改进成效 ≤ 200 字，各要素齐全，"
+            f"校长签字并注明日期。{COUNTING_ZH}。"
+        ),
     )
     imported.add_argument("file", help="填好的附件3（.docx 或同样表格的 .xlsx）")
     imported.add_argument("--year", type=int, required=True, help="报告年度")
