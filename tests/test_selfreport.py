@@ -233,3 +233,26 @@ def test_register_other_submissions(warehouse, capsys):
     assert main(["selfreport", "status", "--year", "2024"]) == 0
     out = capsys.readouterr().out
     assert "2024-12-10" in out and "未提交" in out and "未登记" in out
+
+
+def test_json_refusal_lists_violations_and_warnings(tmp_path, warehouse, capsys):
+    graded = OPINION + "本要素自评等级为优秀。"
+    form = fill(template(tmp_path), tmp_path / "f.docx", {("1.3", 2): graded}, signed=False)
+    capsys.readouterr()
+    assert import_form(form, "--json") == 2
+    result = json.loads(capsys.readouterr().out)
+    assert result["recorded"] is None and result["violations"] == ["校长未签字"]
+    assert any("要素 1.3" in line and "等级性结论" in line for line in result["warnings"])
+
+
+def test_wrong_year_template_and_unknown_college_refused(tmp_path, warehouse, zhengai_home, capsys):
+    form = fill(template(tmp_path), tmp_path / "f.docx")
+    assert main(["selfreport", "import", str(form), "--year", "2025"]) == 2
+    assert "2024 年的模板" in capsys.readouterr().err
+    document = docx.Document(str(form))
+    document.core_properties.identifier = ""
+    document.paragraphs[2].text = "学校名称：不在名册中的学院"
+    document.save(str(form))
+    assert import_form(form) == 2
+    assert "不在院校名册中" in capsys.readouterr().err
+    assert import_form(form, "--school", SCHOOL) == 0 and stored(zhengai_home).is_file()
