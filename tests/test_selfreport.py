@@ -120,8 +120,10 @@ def test_filled_form_imported_recorded_and_loaded(tmp_path, warehouse, zhengai_h
     assert import_form(fill(template(tmp_path), tmp_path / "done.docx")) == 0
     assert stored(zhengai_home).is_file()
     rows = selfreport_rows()
-    assert len(rows) == len(ELEMENTS) and {r["opinion"] for r in rows} == {OPINION}
-    assert all(AID_PREFIX not in r["opinion"] + r["measures"] + r["effects"] for r in rows)
+    assert len(rows) == len(ELEMENTS) and {r["self_diagnosis"] for r in rows} == {OPINION}
+    assert all(
+        AID_PREFIX not in r["self_diagnosis"] + r["improvement_measures"] + r["improvement_effects"] for r in rows
+    )
     work = tmp_path / "work.duckdb"
     result = dg.materialize(
         dg.load_assets_from_modules([review_assets], key_prefix="mart"),
@@ -130,7 +132,10 @@ def test_filled_form_imported_recorded_and_loaded(tmp_path, warehouse, zhengai_h
     )
     assert result.success
     with duckdb.connect(str(work)) as conn:
-        assert conn.execute("select count(*), min(effects) from mart.selfreport_elements").fetchone() == (15, EFFECTS)
+        assert conn.execute("select count(*), min(improvement_effects) from mart.selfreport_elements").fetchone() == (
+            15,
+            EFFECTS,
+        )
     capsys.readouterr()
     assert main(["selfreport", "status", "--year", str(YEAR), "--json"]) == 0
     register = {row["school_code"]: row for row in json.loads(capsys.readouterr().out)}
@@ -187,7 +192,7 @@ def test_evidence_aid_ignored_even_when_edited(tmp_path, warehouse, zhengai_home
     aid.cells[0].text = f"{AID_PREFIX}：1.1 被学校改写的文字" + "长" * 600
     document.save(str(form))
     assert import_form(form) == 0
-    assert all("被学校改写" not in r["opinion"] for r in selfreport_rows())
+    assert all("被学校改写" not in r["self_diagnosis"] for r in selfreport_rows())
 
 
 def test_xlsx_form_imported_and_stored_as_docx(tmp_path, warehouse, zhengai_home):
