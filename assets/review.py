@@ -7,8 +7,9 @@ view and the analysts' copy know them as `mart.review_*` and `mart.sampling_plan
 inputs differ (recorded files, not raw tables), hence a module of their own.
 
 The source of truth is files, never the warehouse: review results recorded by `zhengai review
-import` under `$ZHENGAI_HOME/reviews/<year>/<school_code>.csv`, and plans recorded by `zhengai
-sample` under `$ZHENGAI_HOME/exports/sampling/<year>/plan.json`. Each run rebuilds the four
+import` under `$ZHENGAI_HOME/reviews/<year>/<school_code>.csv`, plans recorded by `zhengai
+sample` under `$ZHENGAI_HOME/exports/sampling/<year>/plan.json`, and the colleges' self-diagnosis
+reports (附件3) recorded by `zhengai selfreport import` under `$ZHENGAI_HOME/selfreports/<year>/`. Each run rebuilds the four
 tables from them with the same functions the commands use, so the warehouse can always be rebuilt.
 """
 
@@ -24,6 +25,7 @@ from pipelines.secretariat.inputs import registry_rows
 from pipelines.secretariat.review import load_recorded_reviews, review_history
 from pipelines.secretariat.rules import CONCLUSION_EN, load_rules
 from pipelines.secretariat.sampling import colleges_from, cycle_of, cycle_status, lineage, recorded_plans
+from pipelines.secretariat.selfreport import selfreport_rows
 from pipelines.sql import run_sql, table_summary
 
 REF_SCHOOLS = dg.AssetKey(["ref", "schools"])
@@ -71,6 +73,23 @@ PLAN_SCHEMA = {
     "risk_year": pl.Int32,
     "risk_snapshot_sha256": pl.String,
     "plan_file": pl.String,
+}
+SELFREPORT_SCHEMA = {
+    "school_code": pl.String,
+    "year": pl.Int32,
+    "element_code": pl.String,
+    "element_name": pl.String,
+    "self_diagnosis": pl.String,
+    "improvement_measures": pl.String,
+    "improvement_effects": pl.String,
+    "self_diagnosis_chars": pl.Int32,
+    "improvement_measures_chars": pl.Int32,
+    "improvement_effects_chars": pl.Int32,
+    "problem_share": pl.Float64,
+    "overview": pl.String,
+    "signed_date": pl.Date,
+    "imported_at": pl.Datetime("us"),
+    "source_file": pl.String,
 }
 CYCLE_SCHEMA = {
     "cycle_start": pl.Int32,
@@ -257,3 +276,10 @@ def review_cycle(warehouse: WarehouseResource, run_options: RunOptions) -> dg.Ma
     """Per cycle and college: reviews, conclusion, re-review due, plans, and whether coverage is on track."""
     frame = review_cycle_frame(read_registry(warehouse), run_options.as_of_date())
     return build_from_frame(warehouse, "review_cycle", "computed_review_cycle", frame)
+
+
+@dg.asset(kinds={"duckdb"})
+def selfreport_elements(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """The colleges' self-diagnosis reports (附件3) per college, year and element, from selfreports/."""
+    frame = pl.DataFrame(selfreport_rows(), schema=SELFREPORT_SCHEMA)
+    return build_from_frame(warehouse, "selfreport_elements", "recorded_selfreport_elements", frame)

@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "pipelines.secretariat.experts",
     "pipelines.public_site",
     "pipelines.exports",
+    "pipelines.secretariat.selfreport",
 )
 
 
