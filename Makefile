@@ -35,8 +35,10 @@ demo: install
 
 # `make test TEST_LINT=` runs the tests without linting first
 TEST_LINT ?= lint
+# the suite runs on two processes, one test file each at a time (module fixtures built once); `TEST_WORKERS=0` runs it in one
+TEST_WORKERS ?= 2
 test: install $(TEST_LINT)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 # ruff (Python) and sqlfluff (sql/, DuckDB): configured in pyproject.toml and .sqlfluff
 lint: install
