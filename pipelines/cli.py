@@ -16,6 +16,7 @@ import time
 import uuid
 from pathlib import Path
 
+from pipelines.files import atomic_write_text
 from pipelines.runlock import RunInProgress, fail_orphaned_runs, run_lock
 from pipelines.settings import PROJECT_ROOT, configured_as_of, get_settings, parse_as_of, write_home_setting
 
@@ -47,7 +48,7 @@ def prepare_dagster_home() -> str:
     current = config.read_text(encoding="utf-8") if config.exists() else None
     ours = current is None or current.startswith(shipped.splitlines()[0]) or current == "telemetry:\n  enabled: false\n"
     if ours and current != shipped:
-        config.write_text(shipped, encoding="utf-8")
+        atomic_write_text(config, shipped)
     os.environ["DAGSTER_HOME"] = str(home)
     return str(home)
 
