@@ -16,11 +16,13 @@ import time
 import uuid
 from pathlib import Path
 
+from pipelines.files import atomic_write_text
 from pipelines.runlock import RunInProgress, fail_orphaned_runs, run_lock
 from pipelines.settings import PROJECT_ROOT, configured_as_of, get_settings, parse_as_of, write_home_setting
 
 EXIT_BUSY = 75  # EX_TEMPFAIL: another run holds the lock; try again later
-CODE_MODULE = "pipelines.definitions"
+# the code location as the UI, webserver and daemon load it: named zhengai (`-m` would name it after the module)
+WORKSPACE = PROJECT_ROOT / "workspace.yaml"
 
 COMMAND_MODULES = (
     "pipelines.demo.cli",
@@ -28,7 +30,7 @@ COMMAND_MODULES = (
     "pipelines.serve",
     "pipelines.demo.recovery",
     "pipelines.ingest.cli",
-    "pipelines.secretariat.experts",
+    "pipelines.secretariat.expert_commands",
     "pipelines.public_site",
     "pipelines.exports",
     "pipelines.secretariat.selfreport",
@@ -48,7 +50,7 @@ def prepare_dagster_home() -> str:
     current = config.read_text(encoding="utf-8") if config.exists() else None
     ours = current is None or current.startswith(shipped.splitlines()[0]) or current == "telemetry:\n  enabled: false\n"
     if ours and current != shipped:
-        config.write_text(shipped, encoding="utf-8")
+        atomic_write_text(config, shipped)
     os.environ["DAGSTER_HOME"] = str(home)
     return str(home)
 
@@ -131,7 +133,7 @@ def exec_dagster(argv: list[str]) -> int:
 def cmd_ui(args: argparse.Namespace) -> int:
     check_home_as_of()
     prepare_dagster_home()
-    return exec_dagster(dagster_argv("dagster", "dev", "-m", CODE_MODULE, "-h", args.host, "-p", str(args.port)))
+    return exec_dagster(dagster_argv("dagster", "dev", "-w", str(WORKSPACE), "-h", args.host, "-p", str(args.port)))
 
 
 def cmd_serve_ops(args: argparse.Namespace) -> int:
@@ -139,8 +141,8 @@ def cmd_serve_ops(args: argparse.Namespace) -> int:
     check_home_as_of()
     prepare_dagster_home()
     if args.service == "daemon":
-        return exec_dagster(dagster_argv("dagster-daemon", "run", "-m", CODE_MODULE))
-    return exec_dagster(dagster_argv("dagster-webserver", "-m", CODE_MODULE, "-h", args.host, "-p", str(args.port)))
+        return exec_dagster(dagster_argv("dagster-daemon", "run", "-w", str(WORKSPACE)))
+    return exec_dagster(dagster_argv("dagster-webserver", "-w", str(WORKSPACE), "-h", args.host, "-p", str(args.port)))
 
 
 def check_home_as_of() -> None:

@@ -15,6 +15,8 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+NAME_MAX = 255  # bytes in one file name (ext4, xfs, btrfs, tmpfs)
+
 
 def atomic_write(target: Path, write: Callable[[Path], object], mode: int | None = None) -> Path:
     """Replace `target` with what `write(staging_path)` writes; the folder is created if needed.
@@ -23,9 +25,10 @@ def atomic_write(target: Path, write: Callable[[Path], object], mode: int | None
     error the staging file is removed and `target` stays as it was. `mode` sets the permissions."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    # created like any new file (0666 less the umask), not mkstemp's 0600: pages are read by the web server
-    os.close(os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    staging = target.with_name(staging_name(target.name))
+    # created like any new file (0666 less the umask), not mkstemp's 0600: pages are read by the web server;
+    # a private file (mode 0600) is created with its mode, so it is never readable by others, not even staged
+    os.close(os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666 if mode is None else mode))
     try:
         write(staging)
         if mode is not None:
@@ -37,6 +40,15 @@ def atomic_write(target: Path, write: Callable[[Path], object], mode: int | None
         staging.unlink(missing_ok=True)
         raise
     return target
+
+
+def staging_name(name: str) -> str:
+    """A hidden name beside `name`, unique to this write, within the 255-byte limit of a file name
+    (a quarantined file's name may already use all of it: pipelines/ingest/guard.py bounded_name)."""
+    tail = f".{os.getpid()}.{secrets.token_hex(4)}.tmp"
+    while len(os.fsencode(f".{name}{tail}")) > NAME_MAX:
+        name = name[:-1]
+    return f".{name}{tail}"
 
 
 def atomic_write_bytes(target: Path, data: bytes, mode: int | None = None) -> int:

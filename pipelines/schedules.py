@@ -14,6 +14,7 @@ import urllib.request
 
 import dagster as dg
 
+from pipelines.files import atomic_write_text
 from pipelines.registry import load_registry
 from pipelines.runlock import run_in_progress
 from pipelines.settings import TIMEZONE, alert_webhook, configured_as_of, get_settings, now_local
@@ -96,7 +97,7 @@ def record_ingested_inbox(fingerprint: str | None) -> None:
     path = get_settings().ingested_inbox
     if fingerprint:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(fingerprint, encoding="utf-8")
+        atomic_write_text(path, fingerprint)
 
 
 def ingested_inbox() -> str | None:

@@ -11,6 +11,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipelines.files import atomic_write_text
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 REFERENCE_DIR = PROJECT_ROOT / "reference"
 SQL_DIR = PROJECT_ROOT / "sql"
@@ -119,7 +121,7 @@ def write_home_setting(name: str, value: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
     kept = [line for line in lines if line.partition("=")[0].strip() != name]
-    path.write_text("\n".join([*kept, f"{name}={value}"]) + "\n", encoding="utf-8")
+    atomic_write_text(path, "\n".join([*kept, f"{name}={value}"]) + "\n")
     return path
 
 

@@ -11,13 +11,13 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-import os
 import re
 import secrets
 from collections.abc import Collection
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from pipelines.files import atomic_write_text
 from pipelines.settings import get_settings
 
 SECRETARIAT = "secretariat"
@@ -62,13 +62,8 @@ def load_tokens(path: Path | None = None) -> list[TokenRecord]:
 
 def save_tokens(records: list[TokenRecord], path: Path | None = None) -> None:
     """Write the store atomically (a reader never sees half a file), mode 0600."""
-    path = path or store_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    descriptor = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        json.dump({"tokens": [asdict(record) for record in records]}, handle, ensure_ascii=False, indent=2)
-    os.replace(staging, path)
+    document = {"tokens": [asdict(record) for record in records]}
+    atomic_write_text(path or store_path(), json.dumps(document, ensure_ascii=False, indent=2), mode=0o600)
 
 
 def now_text() -> str:

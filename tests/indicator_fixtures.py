@@ -116,6 +116,7 @@ class MiniWarehouse:
 
 def typical_college(warehouse: MiniWarehouse, school: str, year: int, books_total: int = 86_400) -> None:
     """Every raw table of one college-year; the figures are chosen to give round indicator values."""
+    # long: one college's rows table by table, each beside the comment that derives its figures
     insert = warehouse.insert
     # 折合在校生 = 1000 高职 + 5 留学生×3 + 5 预科 + 10 进修 + 20 成人脱产 + 50 夜大×0.3 + 150 函授×0.1 = 1080;
     # 全日制在校生 = 1000 + 5 + 5 + 10 + 20 = 1040

@@ -54,3 +54,20 @@ def test_files_are_created_with_the_usual_permissions_unless_told(tmp_path):
         os.umask(old_umask)
     assert stat.S_IMODE(page.stat().st_mode) == 0o644  # readable by the web server, not mkstemp's 0600
     assert stat.S_IMODE(private.stat().st_mode) == 0o600
+
+
+def test_a_file_whose_name_uses_the_whole_name_limit_is_still_written(tmp_path):
+    name = "学" * 80 + ".xlsx"  # 245 bytes: the staging name must be cut, not the write refused
+    target = tmp_path / "quarantine" / name
+    atomic_write_text(target, "x")
+    assert [path.name for path in target.parent.iterdir()] == [name]
+
+
+def test_a_private_file_is_never_readable_by_others_even_while_staged(tmp_path):
+    seen = []
+    old_umask = os.umask(0o022)
+    try:
+        atomic_write(tmp_path / "t.json", lambda staging: seen.append(stat.S_IMODE(staging.stat().st_mode)), 0o600)
+    finally:
+        os.umask(old_umask)
+    assert seen == [0o600]

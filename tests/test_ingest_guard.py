@@ -1,5 +1,5 @@
 """The ingest survives what a college sends: per-file failure, bounded memory, no symlink
-escapes, honest CSV, formulas without values, and worker processes that end with the run."""
+escapes, formulas without values (honest CSV: tests/test_ingest_csv.py), and worker processes that end with the run."""
 
 from __future__ import annotations
 
@@ -413,47 +413,6 @@ def test_a_csv_line_or_grid_beyond_the_limits_is_refused(conn, monkeypatch):
     write_csv(inbox() / "13831" / "2024" / "6-1 校内专任教师.csv", TEACHERS, sample_rows(TEACHERS, 5))
     ingest_inbox(conn, get_settings())
     assert "ZHENGAI_CSV_MAX_CELLS" in log_rows(conn)["13831/2024/6-1 校内专任教师.csv"]["reason"]
-
-
-# -- CSV read honestly ----------------------------------------------------------------------------
-
-
-def test_a_quote_left_open_in_a_csv_is_named_by_its_line(conn):
-    rows = sample_rows(TEACHERS, 40)
-    write_csv_with_open_quote(inbox() / "13829" / "2024" / "6-1 校内专任教师.csv", TEACHERS, rows, line=8)
-    write_csv_with_open_quote(
-        inbox() / "13830" / "2024" / "6-1 校内专任教师.csv", TEACHERS, rows, line=8, padding=140_000
-    )  # past the csv module's 131,072-character field limit
-    write_csv_with_open_quote(
-        inbox() / "13832" / "2024" / "6-1 校内专任教师.csv", TEACHERS, rows, line=8, closed_at=12
-    )  # valid CSV again after line 12: lines 8-12 read as one row
-    write_csv(inbox() / "13831" / "2024" / "6-1 校内专任教师.csv", TEACHERS, rows)
-    summary = ingest_inbox(conn, get_settings())
-    assert (summary.loaded, summary.quarantined) == (1, 3)
-    log = log_rows(conn)
-    for school in ("13829", "13830", "13832"):
-        row = log[f"{school}/2024/6-1 校内专任教师.csv"]
-        assert row["status"] == "quarantined" and "引号" in row["reason"], row["reason"]
-    assert "CSV 第 8 行起无法按 CSV 读取（读到第 42 行时" in log["13829/2024/6-1 校内专任教师.csv"]["reason"]
-    assert "CSV 第 8 行有未成对的引号：第 8–12 行被读成了同一行" in log["13832/2024/6-1 校内专任教师.csv"]["reason"]
-    assert "CSV 第 8 行起无法按 CSV 读取" in log["13830/2024/6-1 校内专任教师.csv"]["reason"]
-    assert conn.sql("select count(*) from raw.full_time_teachers").fetchone()[0] == 40
-
-
-def test_a_quoted_cell_with_a_line_break_is_one_cell(conn):
-    rows = teacher_rows_with_a_line_break()
-    write_csv(inbox() / "13829" / "2024" / "6-1 校内专任教师.csv", TEACHERS, rows)
-    assert ingest_inbox(conn, get_settings()).loaded == 1
-    assert conn.sql("select name from raw.full_time_teachers order by row_no").fetchall() == [
-        ("张三\n（曾用名 张叁）",),
-        (rows[1]["name"],),
-    ]
-
-
-def teacher_rows_with_a_line_break() -> list[dict]:
-    rows = sample_rows(TEACHERS, 2)
-    rows[0]["name"] = "张三\n（曾用名 张叁）"
-    return rows
 
 
 # -- no symlinks followed -------------------------------------------------------------------------

@@ -7,6 +7,7 @@ table or is loaded by name; a reference file is read by name by the code.
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 import pytest
@@ -112,3 +113,48 @@ def test_the_code_location_is_named_zhengai_in_the_workspace_and_in_pyproject():
     assert location["python_module"] == {"module_name": "pipelines.definitions", "location_name": "zhengai"}
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     assert pyproject["tool"]["dagster"] == {"module_name": "pipelines.definitions", "code_location_name": "zhengai"}
+
+
+# Rooms of a readable size: a module over 600 lines, or a function over 80 lines without a
+# `# long:` comment in its body saying why, is split. An exemption says what is left to do.
+MAX_MODULE_LINES = 600
+MAX_FUNCTION_LINES = 80
+SIZE_FOLDERS = ("pipelines", "assets", "dashboards", "benchmarks", "tests")
+OVERSIZED_MODULES_ALLOWED: set[str] = set()
+
+
+def oversized(root: Path) -> list[str]:
+    """`path (lines)` of each module over the limit and `path:function (lines)` of each long function
+    without a `# long:` reason, under `root`'s SIZE_FOLDERS."""
+    found = []
+    for folder in SIZE_FOLDERS:
+        for path in sorted((root / folder).rglob("*.py")):
+            text = path.read_text(encoding="utf-8")
+            name = path.relative_to(root).as_posix()
+            lines = text.splitlines()
+            if len(lines) > MAX_MODULE_LINES and name not in OVERSIZED_MODULES_ALLOWED:
+                found.append(f"{name} ({len(lines)})")
+            for node in ast.walk(ast.parse(text)):
+                if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    continue
+                length = node.end_lineno - node.lineno + 1
+                body = lines[node.lineno - 1 : node.end_lineno]
+                if length > MAX_FUNCTION_LINES and not any("# long:" in line for line in body):
+                    found.append(f"{name}:{node.name} ({length})")
+    return found
+
+
+def test_no_module_over_600_lines_and_no_function_over_80_without_a_reason():
+    assert oversized(ROOT) == []
+
+
+def test_a_long_module_or_an_unexplained_long_function_is_found(tmp_path):
+    (tmp_path / "pipelines").mkdir()
+    long_body = "".join(f"    x{i} = {i}\n" for i in range(MAX_FUNCTION_LINES))
+    (tmp_path / "pipelines" / "long.py").write_text(
+        f"def long():\n{long_body}\n\ndef explained():\n    # long: one table's layout, read top to bottom\n{long_body}",
+        encoding="utf-8",
+    )
+    (tmp_path / "pipelines" / "big.py").write_text("x = 1\n" * (MAX_MODULE_LINES + 1), encoding="utf-8")
+    (tmp_path / "pipelines" / "fine.py").write_text("x = 1\n" * MAX_MODULE_LINES, encoding="utf-8")
+    assert oversized(tmp_path) == ["pipelines/big.py (601)", f"pipelines/long.py:long ({MAX_FUNCTION_LINES + 1})"]

@@ -53,7 +53,7 @@ def demo(tmp_path_factory):
             ingest_inbox(conn, settings)
         # the quality layer as production runs it: its assets, in Dagster
         dg.materialize(
-            [quality.issues, quality.table_status, quality.excluded_rows, quality.element_data_status],
+            [quality.issues, quality.table_status, *quality.ASSETS, quality.element_data_status],
             resources={
                 "warehouse": WarehouseResource(path=str(path), published_path=str(home / "pub.duckdb")),
                 "run_options": RunOptions(as_of=AS_OF.isoformat()),

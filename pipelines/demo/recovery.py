@@ -19,8 +19,9 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-LEVELS = ("green", "yellow", "red", "insufficient")
-LEVEL_ZH = {"green": "绿", "yellow": "黄", "red": "红", "insufficient": "数据不足"}
+from dashboards.common import LEVEL_ZH
+
+LEVELS = ("green", "yellow", "red", "insufficient")  # the verdicts a drawn level can be; names: dashboards.common
 TARGET_MATCH_SHARE = 0.95
 
 

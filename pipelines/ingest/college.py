@@ -10,7 +10,6 @@ import contextlib
 import datetime as dt
 import hashlib
 import os
-import threading
 import zipfile
 import zlib
 from collections import defaultdict
@@ -574,6 +573,4 @@ def _write_once(target: Path, data: bytes, link: tuple[Path, os.stat_result] | N
             ):
                 return
             os.unlink(target)  # the inbox file was replaced after it was read: keep the bytes read
-    staging = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    write_private(staging, data)
-    os.replace(staging, target)
+    write_private(target, data)

@@ -33,9 +33,9 @@ from dataclasses import dataclass
 from multiprocessing import forkserver
 from pathlib import Path
 
+from pipelines.files import NAME_MAX, atomic_write_bytes
 from pipelines.settings import IngestLimits
 
-NAME_MAX = 255  # bytes in one file name (ext4, xfs, btrfs, tmpfs)
 RATIO_FLOOR = 1024 * 1024  # members smaller than this cannot hurt, whatever their ratio
 
 
@@ -320,12 +320,9 @@ def private_dirs(root: Path, *parts: str) -> Path:
 
 
 def write_private(path: Path, data: bytes) -> None:
-    """Write `data` to `path` readable by the pipeline's user only, never through a symlink."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
-    fd = os.open(path, flags, 0o600)
-    with os.fdopen(fd, "wb") as stream:
-        os.fchmod(fd, 0o600)
-        stream.write(data)
+    """Replace `path` with `data`, readable by the pipeline's user only; never through a symlink (the
+    rename replaces a link at `path`, the staging file is created new)."""
+    atomic_write_bytes(path, data, mode=0o600)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -18,7 +18,8 @@ LINEAGE = ["school_code", "year", "source_file", "row_no"]
 
 
 def prepare_inputs(conn: duckdb.DuckDBPyConnection, params: QualityParams, catalog: Catalog | None = None) -> None:
-    """Temp tables `delivered_tables` and `college_years` for this connection's checks.
+    """Temp tables `delivered_tables`, `table_rows` and `college_years` for this connection's checks
+    (sql/quality/: one statement per file, the raw table's name and code bound, never formatted in).
 
     The raw tables and `raw.ingest_log` are created empty if the ingest has not made them yet, so a
     warehouse with no deliveries judges every active college's tables missing.
@@ -26,21 +27,12 @@ def prepare_inputs(conn: duckdb.DuckDBPyConnection, params: QualityParams, catal
     catalog = catalog or load_catalog()
     create_raw_tables(conn, catalog)
     run_sql(conn, "raw/ingest_log")
-    selects = [
-        f"select distinct school_code, year, '{table.code}' as table_code from raw.\"{table.table_name}\""
-        for table in catalog.tables
-    ]
-    selects.append(
-        "select distinct school_code, year, table_code from raw.ingest_log "
-        "where status in ('loaded', 'unchanged') and table_code is not null"
-    )
-    conn.execute("create or replace temp table delivered_tables as " + " union ".join(selects))
-    counts = [
-        f"select school_code, year, '{table.code}' as table_code, count(*) as row_count "
-        f'from raw."{table.table_name}" group by all'
-        for table in catalog.tables
-    ]
-    conn.execute("create or replace temp table table_rows as " + " union all ".join(counts))
+    run_sql(conn, "quality/delivered_tables")
+    run_sql(conn, "quality/table_rows")
+    for table in catalog.tables:
+        raw_table = {"table_name": f'raw."{table.table_name}"', "code": table.code}
+        run_sql(conn, "quality/delivered_tables_add", raw_table)
+        run_sql(conn, "quality/table_rows_add", raw_table)
     run_sql(conn, "quality/college_years", {"current_year": params.current_year})
 
 

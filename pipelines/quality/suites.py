@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipelines.catalog import Catalog, CatalogColumn, CatalogTable, load_catalog
+from pipelines.files import atomic_write_text
 from pipelines.quality.rules import load_quality_rules
 from pipelines.settings import EXPECTATIONS_DIR
 
@@ -224,7 +225,7 @@ def write_suites(directory: Path = EXPECTATIONS_DIR, catalog: Catalog | None = N
     written = []
     for name, suite in build_suites(catalog, directory).items():
         path = directory / f"{name}.json"
-        path.write_text(json.dumps(suite, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        atomic_write_text(path, json.dumps(suite, ensure_ascii=False, indent=2) + "\n")
         written.append(path)
     return written
 

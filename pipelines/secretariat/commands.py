@@ -8,7 +8,8 @@ import json
 import sys
 from pathlib import Path
 
-from pipelines.secretariat.exports import keep_earlier_plan, record_plan, write_atomic, write_template
+from pipelines.files import atomic_write_bytes
+from pipelines.secretariat.exports import keep_earlier_plan, record_plan, write_template
 from pipelines.secretariat.inputs import (
     element_sort_key,
     load_colleges,
@@ -227,7 +228,7 @@ def cmd_cycle(args: argparse.Namespace) -> int:
 
     status = cycle_inputs(args.cycle_start, parse_as_of(args.as_of))
     path = sampling_dir() / f"cycle-{status['cycle_start']}.html"
-    write_atomic(path, build_cycle_html(status).encode("utf-8"))
+    atomic_write_bytes(path, build_cycle_html(status).encode("utf-8"))
     if args.json:
         print(json.dumps(status, ensure_ascii=False, indent=2))
     else:

@@ -14,14 +14,12 @@ predecessors), because staff of a merged college now work for its successor.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import datetime as dt
 import io
 import json
 import random
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -514,14 +512,14 @@ def gather_inputs(year: int, seed: int) -> dict:
 
 def record_groups(inputs: dict, groups: list[dict]) -> dict[str, Path]:
     from dashboards.expert_groups import build_groups_html, groups_xlsx_bytes
-    from pipelines.secretariat.exports import write_atomic
+    from pipelines.files import atomic_write_bytes
 
     folder = experts_dir() / str(inputs["year"])
     paths = {"json": folder / "groups.json", "xlsx": folder / "groups.xlsx", "html": folder / "groups.html"}
-    write_atomic(paths["xlsx"], groups_xlsx_bytes(groups, inputs))
-    write_atomic(paths["html"], build_groups_html(groups, inputs).encode("utf-8"))
+    atomic_write_bytes(paths["xlsx"], groups_xlsx_bytes(groups, inputs))
+    atomic_write_bytes(paths["html"], build_groups_html(groups, inputs).encode("utf-8"))
     record = {"inputs": inputs, "groups": groups}
-    write_atomic(paths["json"], json.dumps(record, ensure_ascii=False, indent=1).encode("utf-8"))
+    atomic_write_bytes(paths["json"], json.dumps(record, ensure_ascii=False, indent=1).encode("utf-8"))
     return paths
 
 
@@ -581,94 +579,10 @@ def demo_pool_rows(
 
 
 def write_pool(path: Path, rows: list[dict]) -> None:
-    from pipelines.secretariat.exports import write_atomic
+    from pipelines.files import atomic_write_bytes
 
     buffer = io.StringIO(newline="")
     writer = csv.DictWriter(buffer, fieldnames=list(COLUMNS), lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
-    write_atomic(path, buffer.getvalue().encode("utf-8"))
-
-
-# --- commands ------------------------------------------------------------------------------------
-
-
-def cmd_list(args: argparse.Namespace) -> int:
-    pool = load_pool()
-    if args.json:
-        print(json.dumps(pool, ensure_ascii=False, indent=1))
-        return 0
-    active = [e for e in pool if e["status"] == "active"]
-    print(f"专家库 {pool_path()}：{len(pool)} 人，在库 {len(active)} 人，除名 {len(pool) - len(active)} 人")
-    for kind in KINDS:
-        print(f"  {kind}：{sum(e['kind'] == kind for e in active)} 人")
-    for expert in pool:
-        state = "在库" if expert["status"] == "active" else f"除名 {expert['removed_on']}"
-        print(f"{expert['expert_id']}\t{expert['name_zh']}\t{expert['kind']}\t{expert['employer_name']}\t{state}")
-    return 0
-
-
-def cmd_assign(args: argparse.Namespace) -> int:
-    inputs = gather_inputs(args.year, args.seed)
-    groups = form_groups(inputs)
-    paths = record_groups(inputs, groups)
-    if args.json:
-        print(
-            json.dumps(
-                [
-                    {
-                        "school_code": g["school_code"],
-                        "experts": [
-                            {"expert_id": m["expert_id"], "kind": m["kind"], "role": m["role"]} for m in g["experts"]
-                        ],
-                        "problems": g["problems"],
-                    }
-                    for g in groups
-                ],
-                ensure_ascii=False,
-                indent=1,
-            )
-        )
-        return 0
-    for group in groups:
-        state = "已组成" if group["formed"] else "未能按规则组成"
-        print(f"{group['school_code']} {group['name_zh']}：{state}")
-        for member in group["experts"]:
-            print(f"  {member['role']} {member['name_zh']}（{member['kind']}，{member['employer_name']}）")
-        for problem in group["problems"]:
-            print(f"  问题：{problem}")
-    print(f"\n已记录：{paths['json']}\nExcel：{paths['xlsx']}\n网页：{paths['html']}")
-    return 0 if all(g["formed"] for g in groups) else 1
-
-
-def cmd_demo_pool(args: argparse.Namespace) -> int:
-    from pipelines.registry import load_registry
-
-    path = pool_path()
-    if path.exists() and not args.force:
-        print(f"zhengai experts demo-pool: {path} 已存在（--force 覆盖）", file=sys.stderr)
-        return 2
-    rules = load_expert_rules()
-    categories = list(dict.fromkeys(load_categories().values()))[:19]
-    rows = demo_pool_rows(load_registry().rows, args.size, args.seed, rules.cities, categories)
-    write_pool(path, rows)
-    print(f"演示专家库已写入 {path}（{len(rows)} 人）")
-    return 0
-
-
-def register(subparsers) -> None:
-    experts = subparsers.add_parser("experts", help="专家库与复核专家组 / the expert pool and review groups")
-    actions = experts.add_subparsers(dest="action", required=True)
-    listing = actions.add_parser("list", help="校验并列出专家库 / validate and list the pool")
-    listing.add_argument("--json", action="store_true")
-    listing.set_defaults(func=cmd_list)
-    assign = actions.add_parser("assign", help="为当年抽样计划中的每所学校组建专家组 / form the year's groups")
-    assign.add_argument("--year", type=int, required=True)
-    assign.add_argument("--seed", type=int, required=True)
-    assign.add_argument("--json", action="store_true")
-    assign.set_defaults(func=cmd_assign)
-    demo = actions.add_parser("demo-pool", help="按院校名册生成演示用专家库 / write a made-up pool for the demo")
-    demo.add_argument("--size", type=int, default=45)
-    demo.add_argument("--seed", type=int, default=1)
-    demo.add_argument("--force", action="store_true")
-    demo.set_defaults(func=cmd_demo_pool)
+    atomic_write_bytes(path, buffer.getvalue().encode("utf-8"))

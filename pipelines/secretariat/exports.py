@@ -1,6 +1,6 @@
 """The secretariat's files: the experts' Excel template, and a sampling plan's plan.json, plan.xlsx and plan.html.
 
-Every file is written through `write_atomic` (a temporary file in the same folder, then a rename),
+Every file is written through `pipelines.files.atomic_write_bytes` (a temporary file in the same folder, then a rename),
 so a reader never sees half a plan. Excel cells from data are values, never formulas (`pipelines.excel`).
 """
 
@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
 from pipelines.excel import new_workbook, set_up_printing, set_up_table, write_value, write_values
+from pipelines.files import atomic_write_bytes
 
 TEMPLATE_SHEET = "复核结果"
 MEASURES_SHEET = "改进措施"
@@ -45,19 +44,6 @@ TEMPLATE_NOTES = (
     "结论规则（实施细则 四）：相符要素数 ≥ 要素总数的 12/15 且改进措施针对性强、切实可行、成效明显（三项均为“是”）为“有效”；"
     "相符数 < 10/15 且改进措施不强（任一项为“否”）为“异常”；其余为“待改进”。",
 )
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write `data` to `path` through a temporary file in the same folder and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, staging = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-        os.replace(staging, path)
-    except BaseException:
-        Path(staging).unlink(missing_ok=True)
-        raise
 
 
 # --- the experts' template -----------------------------------------------------------------------
@@ -147,7 +133,7 @@ def write_template(
         from pipelines.secretariat.inputs import element_codes, element_sort_key
 
         elements = sorted(element_codes().items(), key=lambda item: element_sort_key(item[0]))
-    write_atomic(path, template_xlsx_bytes(rows, measures_rows, elements))
+    atomic_write_bytes(path, template_xlsx_bytes(rows, measures_rows, elements))
     return path
 
 
@@ -231,9 +217,9 @@ def record_plan(folder: Path, inputs: dict, plan: dict, versions: list[dict] | N
     paths = {"json": folder / "plan.json", "xlsx": folder / "plan.xlsx", "html": folder / "plan.html"}
     html = build_plan_html(plan).encode("utf-8")
     xlsx = plan_xlsx_bytes(plan, inputs)
-    write_atomic(paths["xlsx"], xlsx)
-    write_atomic(paths["html"], html)
-    write_atomic(paths["json"], json.dumps(record, ensure_ascii=False, indent=1).encode("utf-8"))
+    atomic_write_bytes(paths["xlsx"], xlsx)
+    atomic_write_bytes(paths["html"], html)
+    atomic_write_bytes(paths["json"], json.dumps(record, ensure_ascii=False, indent=1).encode("utf-8"))
     return paths
 
 
@@ -244,7 +230,7 @@ def keep_earlier_plan(folder: Path, record: dict, reason: str, redrawn_at: str) 
     kept = folder / f"v{number}"
     for name in ("plan.json", "plan.xlsx", "plan.html"):
         if (folder / name).is_file():
-            write_atomic(kept / name, (folder / name).read_bytes())
+            atomic_write_bytes(kept / name, (folder / name).read_bytes())
     plan = record["plan"]
     versions.append(
         {

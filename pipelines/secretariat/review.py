@@ -23,7 +23,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipelines.secretariat.exports import MEASURES_SHEET, TEMPLATE_SHEET, write_atomic
+from pipelines.files import atomic_write_bytes
+from pipelines.secretariat.exports import MEASURES_SHEET, TEMPLATE_SHEET
 from pipelines.secretariat.inputs import (
     ElementSets,
     ReviewInputError,
@@ -436,7 +437,7 @@ def record_results(
             )
         staged.append((reviews_dir() / str(year) / f"{college.school_code}.csv", buffer.getvalue().encode("utf-8")))
     for path, data in staged:
-        write_atomic(path, data)
+        atomic_write_bytes(path, data)
     return [path for path, _ in staged]
 
 

@@ -1,0 +1,185 @@
+"""The quality layer's suite results cache: cached results are the uncached ones, and a change to a
+row, a file, a suite, a rule or the code revalidates exactly what it must."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from quality_fixtures import QualityWarehouse, clean_rows
+
+SCHOOL = "13001"
+OTHER = "13002"
+YEAR = 2024
+AS_OF = dt.date(2024, 12, 1)
+
+
+def warehouse(*schools: str) -> QualityWarehouse:
+    w = QualityWarehouse()
+    for code in schools or (SCHOOL,):
+        w.add_school(code)
+    return w
+
+
+# --- suite results cache ---------------------------------------------------------------------------
+
+
+def cache_warehouse() -> tuple[QualityWarehouse, object]:
+    """Two colleges with 6.1 delivered; SCHOOL has a duplicate 教工号, OTHER is clean."""
+    from pipelines.quality.calendar import quality_params
+    from pipelines.quality.inputs import prepare_inputs
+
+    w = warehouse(SCHOOL, OTHER)
+    rows = clean_rows(w.table("6.1"), YEAR, 20)
+    rows[3]["staff_no"] = rows[4]["staff_no"]
+    w.deliver(SCHOOL, YEAR, rows={"6.1": rows})
+    w.deliver(OTHER, YEAR, rows={"6.1": clean_rows(w.table("6.1"), YEAR, 20)})
+    params = quality_params(AS_OF)
+    prepare_inputs(w.conn, params)
+    return w, params
+
+
+def ordered_issues(found: list[dict]) -> list[dict]:
+    return sorted(found, key=lambda i: json.dumps(i, sort_keys=True, ensure_ascii=False))
+
+
+def counting_validations(monkeypatch) -> list[str]:
+    """Record the colleges of every frame handed to GX."""
+    import pipelines.quality.gx_runner as runner
+
+    seen: list[str] = []
+    original = runner.validate_table
+
+    def counted(context, table, suite, frame, sample_rows):
+        seen.extend(sorted(set(frame["school_code"])))
+        return original(context, table, suite, frame, sample_rows)
+
+    monkeypatch.setattr(runner, "validate_table", counted)
+    return seen
+
+
+def test_cached_suite_results_are_the_uncached_ones_and_skip_gx(monkeypatch):
+    import pipelines.quality.gx_runner as runner
+
+    w, params = cache_warehouse()
+    uncached = ordered_issues(runner.suite_issues(w.conn, params, tables=("6.1",), cache=False))
+    cold = ordered_issues(runner.suite_issues(w.conn, params, tables=("6.1",)))
+    assert cold == uncached
+    assert {(i["school_code"], i["check_name"]) for i in cold} == {(SCHOOL, "unique_key")}
+    assert w.conn.execute(
+        "select school_code, issues = '[]' from quality.suite_results_cache "
+        "where table_name = 'full_time_teachers' order by 1"
+    ).fetchall() == [(SCHOOL, False), (OTHER, True)]
+
+    def no_gx():
+        raise AssertionError("a cached result must not need GX")
+
+    monkeypatch.setattr(runner, "gx_context", no_gx)
+    warm = ordered_issues(runner.suite_issues(w.conn, params, tables=("6.1",)))
+    assert warm == uncached
+
+
+def test_a_changed_row_or_file_revalidates_only_its_college(monkeypatch):
+    import pipelines.quality.gx_runner as runner
+
+    w, params = cache_warehouse()
+    runner.suite_issues(w.conn, params, tables=("6.1",))
+    seen = counting_validations(monkeypatch)
+    w.conn.execute("update raw.full_time_teachers set gender = 'X' where school_code = ? and row_no = 5", [OTHER])
+    changed = ordered_issues(runner.suite_issues(w.conn, params, tables=("6.1",)))
+    assert seen == [OTHER]
+    assert changed == ordered_issues(runner.suite_issues(w.conn, params, tables=("6.1",), cache=False))
+    assert (OTHER, "allowed_values") in {(i["school_code"], i["check_name"]) for i in changed}
+
+    seen.clear()
+    w.conn.execute("update raw.full_time_teachers set file_sha256 = 'another' where school_code = ?", [SCHOOL])
+    assert ordered_issues(runner.suite_issues(w.conn, params, tables=("6.1",))) == changed
+    assert seen == [SCHOOL]
+    seen.clear()
+    runner.suite_issues(w.conn, params, tables=("6.1",))
+    assert seen == []
+
+
+def test_a_changed_suite_or_rule_revalidates_everything(monkeypatch):
+    from dataclasses import replace
+
+    import pipelines.quality.gx_runner as runner
+
+    w, params = cache_warehouse()
+    runner.suite_issues(w.conn, params, tables=("6.1",))
+    seen = counting_validations(monkeypatch)
+    original = runner.load_suite
+
+    def without_key(name):
+        suite = original(name)
+        return {**suite, "expectations": [e for e in suite["expectations"] if e["meta"].get("check") != "unique_key"]}
+
+    monkeypatch.setattr(runner, "load_suite", without_key)
+    assert runner.suite_issues(w.conn, params, tables=("6.1",)) == []
+    assert seen == [SCHOOL, OTHER]
+    monkeypatch.setattr(runner, "load_suite", original)
+    seen.clear()
+    assert {i["check_name"] for i in runner.suite_issues(w.conn, params, tables=("6.1",))} == {"unique_key"}
+    assert seen == [SCHOOL, OTHER]
+
+    seen.clear()
+    bigger = replace(params, rules={**params.rules, "suite_chunk_rows": 7})
+    runner.suite_issues(w.conn, bigger, tables=("6.1",))
+    assert seen == []  # the chunk size never changes results
+    seen.clear()
+    fewer = replace(params, rules={**params.rules, "sample_rows": 1})
+    runner.suite_issues(w.conn, fewer, tables=("6.1",))
+    assert seen == [SCHOOL, OTHER]
+
+
+def test_the_code_fingerprint_covers_every_module_of_the_package_and_every_suite(tmp_path):
+    """Changing the bytes of any module of pipelines/quality (or any suite) changes the fingerprint
+    the cached results are kept under, so no code change can leave stale results in the cache."""
+    import shutil
+
+    from pipelines.quality import cache
+    from pipelines.settings import EXPECTATIONS_DIR
+
+    package = sorted(cache.PACKAGE_DIR.rglob("*.py"))
+    assert {path.stem for path in package} >= {
+        "__init__",
+        "asset_checks",
+        "cache",
+        "calendar",
+        "gx_runner",
+        "inputs",
+        "issues",
+        "messages",
+        "rules",
+        "sql_checks",
+        "suites",
+    }
+    copies = {}
+    for (directory, _pattern), name in zip(cache.FINGERPRINTED, ("code", "suites"), strict=True):
+        copies[directory] = tmp_path / name
+        shutil.copytree(directory, copies[directory], ignore=shutil.ignore_patterns("__pycache__"))
+    sources = tuple((copies[directory], pattern) for directory, pattern in cache.FINGERPRINTED)
+    assert cache.sources_digest(sources) == cache.sources_digest()
+    originals = [*package, *sorted(EXPECTATIONS_DIR.glob("*.json"))]
+    seen = {cache.sources_digest(sources)}
+    for original in originals:
+        directory = cache.PACKAGE_DIR if original.suffix == ".py" else EXPECTATIONS_DIR
+        copy = copies[directory] / original.relative_to(directory)
+        copy.write_bytes(original.read_bytes() + b"\n")
+        seen.add(cache.sources_digest(sources))
+        copy.write_bytes(original.read_bytes())
+    assert len(seen) == len(originals) + 1  # each change gave a fingerprint of its own
+
+
+def test_a_changed_code_fingerprint_revalidates_everything(monkeypatch):
+    import pipelines.quality.cache as cache
+    import pipelines.quality.gx_runner as runner
+
+    w, params = cache_warehouse()
+    runner.suite_issues(w.conn, params, tables=("6.1",))
+    seen = counting_validations(monkeypatch)
+    runner.suite_issues(w.conn, params, tables=("6.1",))
+    assert seen == []
+    monkeypatch.setattr(cache, "code_version", lambda: "another version of the package")
+    assert {i["check_name"] for i in runner.suite_issues(w.conn, params, tables=("6.1",))} == {"unique_key"}
+    assert seen == [SCHOOL, OTHER]
