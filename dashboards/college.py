@@ -391,10 +391,11 @@ def build_college_page(reference: SiteReference, data: CollegeData) -> str:
         f"<h2>诊断要素预警一览</h2>{level_legend()}"
         '<p class="muted">每格为一个诊断要素在一个采集年度的预警级别，点击查看原因。</p>'
         f"{element_grid_html(reference, data.warnings)}{risk_summary_html(data.risk)}"
+        # The reasons right below the grid that links to them, before the charts: what a reader came for.
+        f"<h2>预警原因</h2>{reasons_html(reference, data.warnings)}"
         f"{college_card_html(data.cards)}"
         f"<h2>指标趋势与同类院校分布</h2>{trends_html(reference, data)}"
         f"<h2>数据质量</h2>{quality_html(reference, data)}"
-        f"<h2>预警原因</h2>{reasons_html(reference, data.warnings)}"
         "<footer>本看板由状态数据自动生成，只含本校数据与同类院校的匿名分布；离线可用。</footer>"
     )
     return page_html(f"{name} 诊改预警看板", body, PLOTLY_SRC)

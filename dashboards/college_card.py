@@ -17,10 +17,7 @@ CARD_ZH = {
     "数据不足": "数据不足，无法确定",
 }
 CARD_CLASS = {"合格": "level-green", "未达合格": "", "限制招生": "card-yellow", "暂停招生": "card-red", "数据不足": ""}
-CARD_STYLE = (
-    "<style>.card-yellow{outline:2px solid #d4a000}.card-red{outline:2px solid #b00020}"
-    ".card-badge{font-weight:600}</style>"
-)
+# The card-* outlines are in the site stylesheet (dashboards/templates/site.css).
 CARD_NOTE = (
     f'<p class="muted">{CARD_TITLE}是教育部对全校五项基本办学条件指标（生师比、具有研究生学位教师比例、生均教学行政用房、'
     "生均教学科研仪器设备值、生均图书）的官方结论：一项低于限制招生值为限制招生（黄牌），两项及以上、或连续三年黄牌为暂停招生（红牌）。"
@@ -44,10 +41,7 @@ def college_card_html(cards: pl.DataFrame | None) -> str:
         f"<td>{''.join(f'<p>{text(reason)}</p>' for reason in row['reasons_zh'])}</td></tr>"
         for row in cards.sort("year", descending=True).iter_rows(named=True)
     )
-    return (
-        f"<h2>{CARD_TITLE}</h2>{CARD_STYLE}{CARD_NOTE}"
-        f"<table><tr><th>采集年度</th><th>结论</th><th>依据</th></tr>{rows}</table>"
-    )
+    return f"<h2>{CARD_TITLE}</h2>{CARD_NOTE}<table><tr><th>采集年度</th><th>结论</th><th>依据</th></tr>{rows}</table>"
 
 
 def province_cards_html(cards: pl.DataFrame | None, year: int, names: dict[str, str]) -> str:
@@ -70,4 +64,4 @@ def province_cards_html(cards: pl.DataFrame | None, year: int, names: dict[str, 
         if rows
         else '<p class="muted">本年度没有学校被确定为限制招生或暂停招生。</p>'
     )
-    return f"<h2>{year}年{CARD_TITLE}</h2>{CARD_STYLE}{CARD_NOTE}<p>{text(summary)}。</p>{table}"
+    return f"<h2>{year}年{CARD_TITLE}</h2>{CARD_NOTE}<p>{text(summary)}。</p>{table}"

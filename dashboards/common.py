@@ -8,12 +8,15 @@ from there, never from a CDN, so the site works offline.
 
 from __future__ import annotations
 
+import functools
 from html import escape
 from pathlib import Path
 
+import jinja2
 import plotly
 import plotly.graph_objects as go
 import plotly.io as pio
+from markupsafe import Markup
 
 from pipelines.files import atomic_copy, atomic_write_text
 
@@ -73,48 +76,28 @@ FONT_FAMILY = '"Noto Sans CJK SC", "Microsoft YaHei", "PingFang SC", sans-serif'
 
 NEUTRAL_GREY = "#7f8c8d"  # a value no table knows, and 无数据覆盖 on the data-quality pages
 
-CSS = (
-    """
-body { font-family: "Noto Sans CJK SC", "Microsoft YaHei", "PingFang SC", sans-serif; margin: 0 auto;
-       max-width: 1200px; padding: 1rem 1.5rem; color: #222; line-height: 1.55; }
-h1 { font-size: 1.5rem; margin-bottom: .2rem; }
-h2 { font-size: 1.2rem; border-bottom: 2px solid #ddd; padding-bottom: .2rem; margin-top: 2rem; }
-h3 { font-size: 1.05rem; margin: 1rem 0 .3rem; }
-a { color: #1f5f9e; }
-.muted { color: #666; font-size: .9rem; }
-nav.links a { margin-right: 1.2rem; }
-.badge { display: inline-block; min-width: 3.5em; text-align: center; border-radius: 4px; padding: 0 .4em;
-         font-weight: bold; font-size: .85rem; }
-"""
-    + "".join(
-        f".level-{level} {{ background: {LEVEL_COLOURS[level]}; color: {LEVEL_TEXT_COLOURS[level]};"
-        + (" outline: 1px dashed #999; outline-offset: -1px; }\n" if level == "no_coverage" else " }\n")
-        for level in LEVELS
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+@functools.cache
+def templates() -> jinja2.Environment:
+    """The page templates (dashboards/templates/), HTML-escaping every value unless marked safe."""
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
     )
-    + """table { border-collapse: collapse; font-size: .85rem; margin-top: .4rem; }
-th, td { border: 1px solid #e2e2e2; padding: .2rem .45rem; text-align: left; vertical-align: top; }
-th { background: #f6f6f6; }
-td.num { text-align: right; white-space: nowrap; }
-table.grid td.cell { text-align: center; padding: 0; min-width: 4.5em; }
-table.grid td.cell a { display: block; padding: .25rem .3rem; color: inherit; text-decoration: none; }
-table.grid td.cell a:hover { outline: 2px solid #222; }
-.legend span { margin-right: .8rem; }
-.charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(340px, 1fr)); gap: .6rem; }
-.chart { min-width: 0; overflow: hidden; border: 1px solid #eee; border-radius: 4px; }
-td ul { margin: 0; padding-left: 1.1rem; }
-.reasons article { border-left: 6px solid #ddd; padding: .2rem .8rem; margin: .6rem 0; }
-"""
-    + "".join(
-        f".reasons article.level-{level} {{ border-left-color: {LEVEL_COLOURS[level]}; background: none; color: inherit;"
-        + (" outline: none; }\n" if level == "no_indicator" else " }\n")
-        for level in LEVELS[:5]
+
+
+@functools.cache
+def site_css() -> str:
+    """The one stylesheet of every site page (templates/site.css), level colours filled in from here."""
+    return (
+        templates()
+        .get_template("site.css")
+        .render(levels=LEVELS, colours=LEVEL_COLOURS, text_colours=LEVEL_TEXT_COLOURS)
     )
-    + """.reasons article.level-no_coverage { border-left: 6px dashed #bbb; background: none; color: inherit; outline: none; }
-.reasons article:target { outline: 2px solid #1f5f9e; }
-.reasons ul { margin: .2rem 0; padding-left: 1.3rem; }
-footer { margin-top: 2rem; font-size: .85rem; color: #666; }
-"""
-)
 
 
 def text(value: object) -> str:
@@ -170,13 +153,22 @@ def base_layout(**overrides) -> dict:
     return layout
 
 
-def page_html(title: str, body: str, plotly_src: str | None = None) -> str:
-    """A complete Chinese page; `plotly_src` is the relative path to the shipped plotly.min.js."""
-    script = f'<script src="{attr(plotly_src)}" charset="utf-8"></script>\n' if plotly_src else ""
+def page_html(
+    title: str, body: str, plotly_src: str | None = None, body_class: str | None = None, script: str | None = None
+) -> str:
+    """A complete Chinese page (templates/page.html) with the site stylesheet inlined; `body` and `script` are
+    HTML/JavaScript already built, `plotly_src` is the relative path to the shipped plotly.min.js."""
     return (
-        '<!DOCTYPE html>\n<html lang="zh-CN">\n<head>\n<meta charset="utf-8">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{text(title)}</title>\n<style>{CSS}</style>\n{script}</head>\n<body>\n{body}\n</body>\n</html>\n"
+        templates()
+        .get_template("page.html")
+        .render(
+            title=title,
+            css=Markup(site_css()),
+            body=Markup(body),
+            plotly_src=plotly_src,
+            body_class=body_class,
+            script=Markup(script) if script else None,
+        )
     )
 
 

@@ -31,6 +31,8 @@ PLOTLY_SRC = "../assets/plotly.min.js"
 TOP_REASONS = 3
 REASON_CHARS = 90
 HEATMAP_ROW_PX = 16
+# Levels written in their heat-map cell as well as coloured: the two that ask for action.
+CELL_LABELLED = ("red", "yellow")
 
 
 def college_label(code: str, names: dict[str, str]) -> str:
@@ -46,24 +48,32 @@ def ranking_order(risk: pl.DataFrame, warnings: pl.DataFrame, year: int) -> list
 
 def heatmap_matrix(
     warnings: pl.DataFrame, colleges: list[str], elements: list[str], year: int, names: dict[str, str]
-) -> tuple[list[list[int | None]], list[list[str]]]:
+) -> tuple[list[list[int | None]], list[list[str]], list[list[str]]]:
+    """Severity per cell, the 红/黄 written in it (so the map reads without colour, on paper too), its hover."""
     lookup = {
         (row["school_code"], row["element_code"]): row["level"]
         for row in warnings.filter(pl.col("year") == year)
         .select("school_code", "element_code", "level")
         .iter_rows(named=True)
     }
-    z, hover = [], []
+    z, labels, hover = [], [], []
     for code in colleges:
         levels = [lookup.get((code, element)) for element in elements]
         z.append([None if level is None else LEVEL_SEVERITY[level] for level in levels])
+        labels.append([LEVEL_ZH[level] if level in CELL_LABELLED else "" for level in levels])
         hover.append(
             [
                 f"{college_label(code, names)}<br>{element}：{LEVEL_ZH.get(level, '未报送') if level else '未报送'}"
                 for element, level in zip(elements, levels)
             ]
         )
-    return z, hover
+    return z, labels, hover
+
+
+def element_label(code: str, element_names: dict[str, str]) -> str:
+    """An axis label: the element's code and name (the code alone says nothing to a reader)."""
+    name = element_names.get(code)
+    return f"{code} {name}" if name else code
 
 
 def discrete_colourscale() -> list[list]:
@@ -77,19 +87,26 @@ def discrete_colourscale() -> list[list]:
 
 
 def build_heatmap_figure(
-    warnings: pl.DataFrame, colleges: list[str], elements: list[str], years: list[int], names: dict[str, str]
+    warnings: pl.DataFrame,
+    colleges: list[str],
+    elements: list[str],
+    years: list[int],
+    names: dict[str, str],
+    element_names: dict[str, str] | None = None,
 ) -> go.Figure:
     """Colleges × elements coloured by level, one year at a time (a menu switches the year)."""
     latest = years[-1]
     matrices = {year: heatmap_matrix(warnings, colleges, elements, year, names) for year in years}
-    z, hover = matrices[latest]
+    z, labels, hover = matrices[latest]
     trace = {
         "type": "heatmap",
         "z": z,
-        "x": elements,
+        "x": [element_label(code, element_names or {}) for code in elements],
         "y": [college_label(code, names) for code in colleges],
-        "text": hover,
-        "hovertemplate": "%{text}<extra></extra>",
+        "text": labels,
+        "texttemplate": "%{text}",
+        "customdata": hover,
+        "hovertemplate": "%{customdata}<extra></extra>",
         "colorscale": discrete_colourscale(),
         "zmin": -0.5,
         "zmax": len(LEVELS) - 0.5,
@@ -101,14 +118,14 @@ def build_heatmap_figure(
         {
             "label": year_label(year),
             "method": "restyle",
-            "args": [{"z": [matrices[year][0]], "text": [matrices[year][1]]}],
+            "args": [{"z": [matrices[year][0]], "text": [matrices[year][1]], "customdata": [matrices[year][2]]}],
         }
         for year in reversed(years)
     ]
     layout = base_layout(
-        height=max(300, 120 + HEATMAP_ROW_PX * len(colleges)),
-        margin={"l": 260, "r": 10, "t": 60, "b": 20},
-        xaxis={"side": "top", "type": "category"},
+        height=max(300, 220 + HEATMAP_ROW_PX * len(colleges)),
+        margin={"l": 260, "r": 10, "t": 160, "b": 20},
+        xaxis={"side": "top", "type": "category", "tickangle": -45, "automargin": True},
         yaxis={"autorange": "reversed", "type": "category"},
         updatemenus=[
             {"buttons": buttons, "x": 0, "y": 1.0, "xanchor": "right", "yanchor": "bottom", "direction": "down"}
@@ -284,7 +301,8 @@ def build_province_page(
     latest = years[-1]
     colleges = ranking_order(risk, warnings, latest)
     elements = reference.elements.sort("element_code")["element_code"].to_list()
-    heatmap = build_heatmap_figure(warnings, colleges, elements, years, names)
+    element_names = dict(reference.elements.select("element_code", "element_name").iter_rows())
+    heatmap = build_heatmap_figure(warnings, colleges, elements, years, names, element_names)
     body = (
         "<h1>全区诊改预警总览</h1>"
         f'<p class="muted">{len(colleges)} 所学校 · 最新采集年度 {latest}（{latest - 1}-{latest}学年）'
@@ -292,7 +310,7 @@ def build_province_page(
         '<nav class="links"><a href="quality.html">全区数据质量汇总</a></nav>'
         f"<h2>学校 × 诊断要素预警热力图</h2>{level_legend()}"
         '<p class="muted">按最新年度风险排名排序；左上角菜单切换年度；悬停查看学校与要素。</p>'
-        f"{figure_html(heatmap, 'province-heatmap')}"
+        f'<div class="wide-chart">{figure_html(heatmap, "province-heatmap")}</div>'
         f"<h2>{latest}年风险排名与主要预警原因</h2>{ranking_html(risk, warnings, colleges, latest, names, types)}"
         f"{province_cards_html(cards, latest, names)}"
         f"<h2>{latest}年各校数据完整度</h2>"

@@ -9,15 +9,6 @@ from dashboards.common import number_text, page_html, text
 
 REASON_CLASS = {"re_review": "level-red", "risk": "level-yellow", "random": "level-insufficient"}
 
-EXTRA_CSS = """
-<style>
-.notes li { color: #8a4b00; }
-.summary td { padding: .2rem .8rem; }
-td.nowrap { white-space: nowrap; }
-.ok { color: #27ae60; font-weight: bold; } .behind { color: #c0392b; font-weight: bold; }
-</style>
-"""
-
 
 def _reasons_list(reasons: list[str]) -> str:
     if not reasons:
@@ -73,7 +64,7 @@ def build_plan_html(plan: dict) -> str:
 </ul>
 <footer>诊改专委会秘书处 · 依据方案 §4(三)、细则 §3(二)</footer>
 """
-    return page_html(f"{plan['year']} 年复核抽样计划", EXTRA_CSS + body)
+    return page_html(f"{plan['year']} 年复核抽样计划", body)
 
 
 def _attention_first(row: dict) -> tuple:
@@ -122,7 +113,7 @@ def build_cycle_html(status: dict) -> str:
 {plan_versions_html(status.get("plan_versions") or [])}
 <footer>诊改专委会秘书处 · 复核结论依据细则 §4：有效、待改进、异常；待改进与异常整改一年后申请复核</footer>
 """
-    return page_html(f"复核周期 {status['cycle_start']}—{status['cycle_end']}", EXTRA_CSS + body)
+    return page_html(f"复核周期 {status['cycle_start']}—{status['cycle_end']}", body)
 
 
 def plan_versions_html(versions: list[dict]) -> str:

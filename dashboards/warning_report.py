@@ -1,8 +1,8 @@
 """The early-warning report of one college for one year: a self-contained Chinese HTML page.
 
 Data in (frames from mart.element_warnings, mart.indicator_warnings, mart.school_risk), HTML
-out; no I/O, no network: the page carries its own CSS and a few lines of plain JavaScript for
-the switch that hides what needs no attention.
+out; no I/O, no network: the page carries the site stylesheet inline (dashboards/common.py) and a
+few lines of plain JavaScript for the switch that hides what needs no attention.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from html import escape
 
 import polars as pl
 
-from dashboards.common import LEVEL_COLOURS, LEVEL_TEXT_COLOURS, LEVEL_ZH, LEVELS
+from dashboards.common import LEVEL_ZH, page_html
 
 LEVEL_ORDER = ("red", "yellow", "insufficient", "green", "no_indicator", "no_coverage")
 CAUSE_ZH = {
@@ -21,43 +21,6 @@ CAUSE_ZH = {
     "peer": "同类最差10%",
     "trend": "连续两年变差",
 }
-
-STYLE = (
-    """
-body { font-family: "Noto Sans CJK SC", "Microsoft YaHei", "PingFang SC", sans-serif; margin: 0 auto;
-       max-width: 1100px; padding: 1rem 1.5rem; color: #222; line-height: 1.6; }
-h1 { font-size: 1.5rem; margin-bottom: .2rem; }
-h2 { font-size: 1.2rem; border-bottom: 2px solid #ddd; padding-bottom: .2rem; margin-top: 2rem; }
-h3 { font-size: 1.05rem; margin: 0; }
-.muted { color: #666; font-size: .9rem; }
-.summary span { display: inline-block; margin-right: 1rem; }
-.badge { display: inline-block; min-width: 4.5em; text-align: center; border-radius: 4px; padding: 0 .5em;
-         font-weight: bold; font-size: .9rem; }
-"""
-    + "".join(
-        f".level-{level} .badge, .badge.level-{level} {{ background: {LEVEL_COLOURS[level]}; "
-        f"color: {LEVEL_TEXT_COLOURS[level]};" + (" border: 1px dashed #999; }\n" if level == "no_coverage" else " }\n")
-        for level in LEVELS
-    )
-    + """.element { border: 1px solid #ddd; border-left-width: 6px; border-radius: 4px; padding: .6rem .9rem;
-           margin: .8rem 0; }
-"""
-    + "".join(f".element.level-{level} {{ border-left-color: {LEVEL_COLOURS[level]}; }}\n" for level in LEVELS[:5])
-    + """.element.level-no_coverage { border-left-style: dashed; border-left-color: #bbb; }
-.drivers { font-weight: bold; }
-.element header { display: flex; gap: .8rem; align-items: center; }
-.element ul { margin: .4rem 0; padding-left: 1.3rem; }
-table { border-collapse: collapse; width: 100%; font-size: .85rem; margin-top: .4rem; }
-th, td { border: 1px solid #e2e2e2; padding: .2rem .4rem; text-align: left; vertical-align: top; }
-th { background: #f6f6f6; }
-td.num { text-align: right; white-space: nowrap; }
-.switch { position: sticky; top: 0; background: #fff; padding: .5rem 0; border-bottom: 1px solid #eee; }
-body.attention-only .element.level-green, body.attention-only tr.level-green,
-body.attention-only .element.level-no_indicator, body.attention-only .element.level-no_coverage,
-body.attention-only section.item.all-green { display: none; }
-footer { margin-top: 2rem; font-size: .85rem; color: #666; }
-"""
-)
 
 SCRIPT = """
 document.getElementById('attention-only').addEventListener('change', function (event) {
@@ -198,16 +161,8 @@ def build_warning_report_html(
             f"<h2>{escape(str(item_code))} {escape(item_name)}</h2>{''.join(articles)}</section>"
         )
     school_type = first.get("school_type") or "未登记"
-    return f"""<!DOCTYPE html>
-<html lang="zh-CN">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{escape(school)} {year}年诊改预警报告</title>
-<style>{STYLE}</style>
-</head>
-<body>
-<h1>{escape(school)} 诊改预警报告</h1>
+    title = f"{school} {year}年诊改预警报告"
+    body = f"""<h1>{escape(school)} 诊改预警报告</h1>
 <p class="muted">学校代码 {escape(first["school_code"])} · 学校类型 {escape(school_type)} ·
 采集年份 {year}（{year - 1}-{year}学年）· 15个诊断要素按5个诊断项目分列</p>
 <p class="muted"><a href="index.html">学校数据看板</a> · <a href="quality-{year}.html">{year}年数据质量报告</a></p>
@@ -215,8 +170,5 @@ def build_warning_report_html(
 {rules_html(rules)}
 <div class="switch"><label><input type="checkbox" id="attention-only"> 只显示需要关注的要素（红、黄、数据不足）</label></div>
 {"".join(sections)}
-<footer>本报告由状态数据自动生成，指标数值、标准值与同类比较均可在数据仓库 mart.indicator_warnings 中核对。</footer>
-<script>{SCRIPT}</script>
-</body>
-</html>
-"""
+<footer>本报告由状态数据自动生成，指标数值、标准值与同类比较均可在数据仓库 mart.indicator_warnings 中核对。</footer>"""
+    return page_html(title, body, body_class="report", script=SCRIPT)
