@@ -131,6 +131,17 @@ class CollegeReader(Identifying, SubtableLoading):
         self.pending_rows.append(row)
         self.summary.count(row)
 
+    def quarantined_unexpected(self, candidate: Candidate, error: Exception) -> None:
+        """A file whose loading failed in a way no check foresaw: quarantined alone, the error named."""
+        self.quarantined(
+            candidate.delivery,
+            candidate.sha,
+            self.archive_path(candidate),
+            None,
+            unexpected(candidate.delivery.name, error),
+            candidate.table,
+        )
+
     def quarantined(
         self,
         delivery: Delivery,
@@ -219,14 +230,7 @@ class CollegeReader(Identifying, SubtableLoading):
                     state[key] = (candidate.sha, 0)
             except Exception as error:
                 self.pending_rollback(mark)
-                self.quarantined(
-                    candidate.delivery,
-                    candidate.sha,
-                    self.archive_path(candidate),
-                    None,
-                    unexpected(candidate.delivery.name, error),
-                    candidate.table,
-                )
+                self.quarantined_unexpected(candidate, error)
         self.load_subtable_groups(chosen, state, previous, blobs)
         self.readers = {}
         self.wait_for_writes()

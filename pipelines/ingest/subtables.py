@@ -13,7 +13,7 @@ import pyarrow.compute as pc
 
 from pipelines.catalog import BASE_VERSION, CatalogTable
 from pipelines.ingest.coerce import coerce, scaled
-from pipelines.ingest.guard import Problem, unexpected
+from pipelines.ingest.guard import Problem
 from pipelines.ingest.headers import EXTRA, EXTRA_TYPE, SCALE, extract, period_year, unmapped_headers
 from pipelines.ingest.identify import SUBTABLE_NOTE, Candidate
 from pipelines.ingest.log import LogRow
@@ -178,14 +178,7 @@ class SubtableLoading:
             except Exception as error:
                 self.pending_rollback(mark)
                 for candidate in group:
-                    self.quarantined(
-                        candidate.delivery,
-                        candidate.sha,
-                        self.archive_path(candidate),
-                        None,
-                        unexpected(candidate.delivery.name, error),
-                        candidate.table,
-                    )
+                    self.quarantined_unexpected(candidate, error)
 
     def superseded_subtables(self, group: list[Candidate], code: str) -> None:
         for candidate in group:
