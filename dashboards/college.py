@@ -375,7 +375,8 @@ def links_html(years: list[int]) -> str:
     latest_first = sorted(years, reverse=True)
     warnings = " ".join(f'<a href="warnings-{year}.html">{year}年预警报告</a>' for year in latest_first)
     quality = " ".join(f'<a href="quality-{year}.html">{year}年数据质量报告</a>' for year in latest_first)
-    return f'<nav class="links"><p>{warnings}</p><p>{quality}</p></nav>'
+    downloads = '<a href="downloads.html">下载 Excel 工作簿（本校预警、数据质量与问题清单）</a>'
+    return f'<nav class="links"><p>{warnings}</p><p>{quality}</p><p>{downloads}</p></nav>'
 
 
 def build_college_page(reference: SiteReference, data: CollegeData) -> str:

@@ -307,7 +307,7 @@ def build_province_page(
         "<h1>全区诊改预警总览</h1>"
         f'<p class="muted">{len(colleges)} 所学校 · 最新采集年度 {latest}（{latest - 1}-{latest}学年）'
         f" · 数据年度 {'、'.join(str(year) for year in years)}</p>"
-        '<nav class="links"><a href="quality.html">全区数据质量汇总</a></nav>'
+        '<nav class="links"><a href="quality.html">全区数据质量汇总</a> <a href="downloads.html">下载 Excel 工作簿</a></nav>'
         f"<h2>学校 × 诊断要素预警热力图</h2>{level_legend()}"
         '<p class="muted">按最新年度风险排名排序；左上角菜单切换年度；悬停查看学校与要素。</p>'
         f'<div class="wide-chart">{figure_html(heatmap, "province-heatmap")}</div>'

@@ -203,7 +203,12 @@ def test_the_site_holds_every_college_and_the_province(province):
     for code in codes:
         page = site / "schools" / code / "index.html"
         assert page.is_file(), code
-        assert "cdn.plot.ly" not in page.read_text(encoding="utf-8")
+        html = page.read_text(encoding="utf-8")
+        assert "cdn.plot.ly" not in html
+        # the dashboard's Excel link leads to the college's own downloads page, written by the same run
+        assert 'href="downloads.html"' in html and (page.parent / "downloads.html").is_file(), code
+    overview = (site / "province" / "index.html").read_text(encoding="utf-8")
+    assert 'href="downloads.html"' in overview and (site / "province" / "downloads.html").is_file()
 
 
 def test_the_manifest_written_beside_the_inbox_matches_the_returned_one(province):
