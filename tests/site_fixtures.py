@@ -1,8 +1,9 @@
-"""Fixture tables for the site tests and benchmark: the dashboards' inputs, built by hand per contract.
+"""Fixture tables for the site tests and benchmark: the dashboards' inputs, filled by hand.
 
-The ref tables come from the real reference files with the real SQL; the quality and mart tables
-are written directly with deterministic pseudo-random rows, so the site can be built without the
-ingest, quality and mart layers. College codes start with 9 and names are `<甲乙…>NNN号学院`, with
+The ref tables come from the real reference files with the real SQL, and the quality and mart tables
+from their layers' real builders (`warehouse_fixtures`); the fixture fills only the columns the site
+reads, naming them, with deterministic pseudo-random rows, so the site can be built without running
+the ingest, quality and mart layers on data. College codes start with 9 and names are `<甲乙…>NNN号学院`, with
 every figure below 90000: a code or a name can never appear by accident inside another college's
 figures or name, so the confidentiality scan has no false alarms.
 """
@@ -16,10 +17,56 @@ import duckdb
 
 from assets.ref import build_reference_tables
 from dashboards.common import LEVEL_ZH
-from warehouse_fixtures import empty_schools
+from pipelines.registry import COLUMNS as REGISTRY_COLUMNS
+from warehouse_fixtures import empty_mart_tables, empty_quality_tables, empty_schools
 
 LEVEL_WEIGHTS = (("green", 0.6), ("yellow", 0.2), ("red", 0.1), ("insufficient", 0.1))
 STATUS_WEIGHTS = (("ok", 0.85), ("warn", 0.06), ("invalid", 0.03), ("missing", 0.04), ("stale", 0.02))
+
+# The columns the fixture fills, by name: the real tables' other columns stay NULL.
+SCHOOL_COLUMNS = REGISTRY_COLUMNS  # ref.schools has the registry's columns
+VALUE_COLUMNS = ("school_code", "year", "indicator_code", "value", "numerator", "denominator")
+WARNING_COLUMNS = ("school_code", "year", "element_code", "level", "level_zh", "reasons")
+STATUS_COLUMNS = ("school_code", "year", "table_code", "status", "reasons_zh")
+ISSUE_COLUMNS = (
+    "school_code",
+    "year",
+    "table_code",
+    "column_name",
+    "check_name",
+    "severity",
+    "failed_count",
+    "samples",
+    "message_zh",
+    "message_en",
+)
+RISK_COLUMNS = (
+    "school_code",
+    "year",
+    "risk_score",
+    "red_count",
+    "yellow_count",
+    "insufficient_count",
+    "rank",
+    "flagged_indicators",
+    "red_indicators",
+    "yellow_indicators",
+    "insufficient_indicators",
+    "flagged_zh",
+)
+CARD_COLUMNS = (
+    "school_code",
+    "year",
+    "school_type",
+    "card",
+    "red_by_consecutive_years",
+    "below_restricted_count",
+    "yellow_run_years",
+    "deciding_indicators",
+    "missing_indicators",
+    "rests_on_unconfirmed",
+    "reasons_zh",
+)
 
 
 def school_code(index: int) -> str:
@@ -31,74 +78,59 @@ def school_name(index: int) -> str:
 
 
 def create_input_tables(conn: duckdb.DuckDBPyConnection) -> None:
-    """The reference tables (real files), and empty quality and mart tables with their contract columns."""
+    """The reference tables (real files), and the quality and mart tables empty, as their layers build them."""
     build_reference_tables(conn)
     empty_schools(conn)
-    conn.execute("create schema if not exists quality")
-    conn.execute("create schema if not exists mart")
-    conn.execute(
-        "create or replace table quality.table_status (school_code varchar, year integer, table_code varchar, "
-        "status varchar, reasons_zh varchar)"
-    )
-    conn.execute(
-        "create or replace table quality.issues (school_code varchar, year integer, table_code varchar, "
-        "column_name varchar, check_name varchar, severity varchar, failed_count bigint, samples varchar, "
-        "message_zh varchar, message_en varchar)"
-    )
-    conn.execute(
-        "create or replace table mart.indicator_values (school_code varchar, year integer, indicator_code varchar, "
-        "value double, numerator double, denominator double)"
-    )
-    conn.execute(
-        "create or replace table mart.element_warnings (school_code varchar, year integer, element_code varchar, "
-        "level varchar, level_zh varchar, score double, reasons varchar[])"
-    )
-    conn.execute(
-        "create or replace table mart.school_risk (school_code varchar, year integer, risk_score double, "
-        "red_count bigint, yellow_count bigint, insufficient_count bigint, rank bigint, flagged_indicators bigint, "
-        "red_indicators bigint, yellow_indicators bigint, insufficient_indicators bigint, flagged_zh varchar)"
-    )
-    conn.execute(
-        "create or replace table mart.college_card (school_code varchar, year integer, school_type varchar, "
-        "card varchar, red_by_consecutive_years boolean, below_restricted_count bigint, yellow_run_years bigint, "
-        "deciding_indicators varchar[], missing_indicators varchar[], rests_on_unconfirmed boolean, reasons_zh varchar[])"
-    )
+    empty_quality_tables(conn)
+    empty_mart_tables(conn)
 
 
 def add_school(conn, code: str, name: str, school_type: str) -> None:
     conn.execute(
-        "insert into ref.schools values (?, ?, ?, '公办', 'active', [], 2000, null)", [code, name, school_type]
+        f"insert into ref.schools ({', '.join(SCHOOL_COLUMNS)}) values (?, ?, ?, '公办', 'active', [], 2000, null)",
+        [code, name, school_type],
     )
 
 
 def add_value(conn, code: str, year: int, indicator: str, value: float | None) -> None:
-    conn.execute("insert into mart.indicator_values values (?, ?, ?, ?, null, null)", [code, year, indicator, value])
+    conn.execute(
+        f"insert into mart.indicator_values ({', '.join(VALUE_COLUMNS)}) values (?, ?, ?, ?, null, null)",
+        [code, year, indicator, value],
+    )
 
 
 def add_warning(conn, code: str, year: int, element: str, level: str, reasons: list[str]) -> None:
     conn.execute(
-        "insert into mart.element_warnings values (?, ?, ?, ?, ?, 0, ?)",
+        f"insert into mart.element_warnings ({', '.join(WARNING_COLUMNS)}) values (?, ?, ?, ?, ?, ?)",
         [code, year, element, level, LEVEL_ZH[level], reasons],
     )
 
 
 def add_table_status(conn, code: str, year: int, table_code: str, status: str, reasons: str = "") -> None:
-    conn.execute("insert into quality.table_status values (?, ?, ?, ?, ?)", [code, year, table_code, status, reasons])
+    conn.execute(
+        f"insert into quality.table_status ({', '.join(STATUS_COLUMNS)}) values (?, ?, ?, ?, ?)",
+        [code, year, table_code, status, reasons],
+    )
 
 
 def add_issue(conn, code: str, year: int, table_code: str, severity: str, count: int, message: str) -> None:
     conn.execute(
-        "insert into quality.issues values (?, ?, ?, null, 'fixture', ?, ?, '', ?, '')",
+        f"insert into quality.issues ({', '.join(ISSUE_COLUMNS)}) values (?, ?, ?, null, 'fixture', ?, ?, '', ?, '')",
         [code, year, table_code, severity, count, message],
     )
 
 
 def rebuild_school_risk(conn) -> None:
-    """mart.school_risk from the warnings, with the contract's columns (weights 3/1/0.5 for the fixture)."""
+    """mart.school_risk from the element warnings alone (weights 3/1/0.5 for the fixture).
+
+    It stays hand-made because the real `sql/mart/school_risk.sql` scores and ranks from
+    `mart.indicator_warnings`, which the fixture does not fill: with the real SQL every college would
+    have no score, share rank 1 and flag nothing, and the ranking tests would test nothing.
+    """
     conn.execute("delete from mart.school_risk")
     conn.execute(
-        """
-        insert into mart.school_risk
+        f"""
+        insert into mart.school_risk ({", ".join(RISK_COLUMNS)})
         with per_school as (
             select school_code, year,
                 count(*) filter (where level = 'red') as red_count,
@@ -155,7 +187,7 @@ def populate_province(conn, schools: int, years: list[int], seed: int, school_ty
                     if level != "green"
                     else ["未触发预警的指标：全部达标。"]
                 )
-                warning_rows.append((code, year, element, level, LEVEL_ZH[level], 0.0, reasons))
+                warning_rows.append((code, year, element, level, LEVEL_ZH[level], reasons))
             for table in tables:
                 status = rng.choices(statuses, status_weights)[0]
                 status_rows.append((code, year, table, status, "" if status == "ok" else f"表{table}检查未通过"))
@@ -174,13 +206,13 @@ def populate_province(conn, schools: int, years: list[int], seed: int, school_ty
                             "",
                         )
                     )
-    conn.executemany("insert into ref.schools values (?, ?, ?, ?, ?, ?, ?, ?)", school_rows)
-    insert_rows(conn, "mart.indicator_values", value_rows)
-    insert_rows(conn, "mart.element_warnings", warning_rows)
-    insert_rows(conn, "quality.table_status", status_rows)
-    insert_rows(conn, "quality.issues", issue_rows)
+    insert_rows(conn, "ref.schools", SCHOOL_COLUMNS, school_rows)
+    insert_rows(conn, "mart.indicator_values", VALUE_COLUMNS, value_rows)
+    insert_rows(conn, "mart.element_warnings", WARNING_COLUMNS, warning_rows)
+    insert_rows(conn, "quality.table_status", STATUS_COLUMNS, status_rows)
+    insert_rows(conn, "quality.issues", ISSUE_COLUMNS, issue_rows)
     rebuild_school_risk(conn)
-    insert_rows(conn, "mart.college_card", card_rows(codes, years, seed))
+    insert_rows(conn, "mart.college_card", CARD_COLUMNS, card_rows(codes, years, seed))
     return codes
 
 
@@ -204,23 +236,16 @@ def card_rows(codes: list[str], years: list[int], seed: int) -> list[tuple]:
     return rows
 
 
-def insert_rows(conn, table: str, rows: list[tuple]) -> None:
-    """Bulk insert through a polars frame (executemany is slow for the 300-college benchmark)."""
+def insert_rows(conn, table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
+    """Bulk insert into the named columns through a polars frame (executemany is slow for the 300-college
+    benchmark); the table's other columns stay NULL."""
     if not rows:
         return
     import polars as pl
 
-    columns = [
-        name
-        for (name,) in conn.execute(
-            "select column_name from information_schema.columns where table_schema || '.' || table_name = ? "
-            "order by ordinal_position",
-            [table],
-        ).fetchall()
-    ]
-    frame = pl.DataFrame(rows, schema=columns, orient="row", infer_schema_length=None)
+    frame = pl.DataFrame(rows, schema=list(columns), orient="row", infer_schema_length=None)
     conn.register("incoming_rows", frame.to_arrow())
-    conn.execute(f"insert into {table} select * from incoming_rows")
+    conn.execute(f"insert into {table} ({', '.join(columns)}) select * from incoming_rows")
     conn.unregister("incoming_rows")
 
 

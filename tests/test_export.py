@@ -42,7 +42,11 @@ def column(sheet, header: str) -> list:
 @pytest.mark.parametrize(
     ("kind", "sheet_name", "headers"),
     [
-        ("warnings", "要素预警", ["学校代码", "学校名称", "年份", "诊断要素代码", "预警等级", "预警原因"]),
+        (
+            "warnings",
+            "要素预警",
+            ["学校代码", "学校名称", "年份", "诊断要素代码", "诊断要素名称", "预警等级", "预警原因"],
+        ),
         ("risk", "院校风险", ["学校代码", "学校名称", "年份", "风险排名", "风险分", "红色要素"]),
         ("quality", "数据表状态", ["学校代码", "学校名称", "年份", "数据表代码", "状态（代码）", "说明"]),
         (
@@ -86,7 +90,8 @@ def test_one_college_and_an_output_file(capsys, warehouse, tmp_path):
     code, printed, _ = export(capsys, "warnings", "--year", "2023", "--school", warehouse[1], "--out", str(out))
     assert code == 0 and str(out) in printed
     book = openpyxl.load_workbook(out)
-    assert book.sheetnames == ["要素预警"]  # the fixture warehouse has no indicator warnings: that sheet is left out
+    assert book.sheetnames == ["要素预警", "指标预警"]
+    assert book["指标预警"].max_row == 1  # the fixture fills no indicator warnings: the sheet has its header only
     assert set(column(book["要素预警"], "学校代码")) == {warehouse[1]}
     assert set(column(book["要素预警"], "学校名称")) == {school_name(1)}
 
