@@ -249,5 +249,21 @@ def insert_rows(conn, table: str, columns: tuple[str, ...], rows: list[tuple]) -
     conn.unregister("incoming_rows")
 
 
+def write_fixture_site(site: Path) -> list[str]:
+    """A 12-college, 3-year fixture province's dashboards and overview written by the site assets' own
+    writers into `site`; returns the college codes."""
+    from assets.site import load_site_inputs, write_college_dashboards, write_province_overview
+    from dashboards.common import write_plotly_js
+
+    conn = fixture_warehouse()
+    codes = populate_province(conn, 12, [2022, 2023, 2024], seed=3, school_types=["理工"])
+    inputs = load_site_inputs(conn)
+    write_plotly_js(site)
+    write_college_dashboards(inputs, site)
+    write_province_overview(inputs, site)
+    conn.close()
+    return codes
+
+
 def fixture_warehouse(path: Path | None = None) -> duckdb.DuckDBPyConnection:
     return duckdb.connect(str(path) if path else ":memory:")

@@ -21,10 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from assets.site import load_site_inputs, write_college_dashboards, write_province_overview
-from dashboards.common import write_plotly_js
 from pipelines.settings import REFERENCE_DIR
-from site_fixtures import fixture_warehouse, populate_province
+from site_fixtures import write_fixture_site
 
 CHROMIUM = shutil.which("chromium")
 pytestmark = pytest.mark.skipif(
@@ -86,14 +84,7 @@ class DevTools:
 @pytest.fixture(scope="module")
 def built_site(tmp_path_factory):
     site = tmp_path_factory.mktemp("browser") / "site"
-    conn = fixture_warehouse()
-    codes = populate_province(conn, 12, [2022, 2023, 2024], seed=3, school_types=["理工"])
-    inputs = load_site_inputs(conn)
-    write_plotly_js(site)
-    write_college_dashboards(inputs, site)
-    write_province_overview(inputs, site)
-    conn.close()
-    return site, codes
+    return site, write_fixture_site(site)
 
 
 @contextmanager

@@ -14,12 +14,12 @@ import re
 
 import pytest
 
-from assets.site import load_site_inputs, write_college_dashboards, write_province_overview, write_warning_reports
-from dashboards.common import site_css, write_plotly_js
+from assets.site import write_warning_reports
+from dashboards.common import site_css
 from pipelines.cli import main
 from pipelines.settings import get_settings
 from pipelines.sitebuild import site_build_path
-from site_fixtures import fixture_warehouse, populate_province
+from site_fixtures import write_fixture_site
 from test_browser import CHROMIUM, chromium, navigate_and_wait_for_charts, open_page
 from test_quality_reports import BAD, YEAR, materialize
 from test_quality_reports import province as quality_province
@@ -43,13 +43,7 @@ def pages(tmp_path_factory) -> dict[str, object]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("ZHENGAI_HOME", str(home))
         site = home / "site"
-        conn = fixture_warehouse()
-        codes = populate_province(conn, 12, [2022, 2023, 2024], seed=3, school_types=["理工"])
-        inputs = load_site_inputs(conn)
-        write_plotly_js(site)
-        write_college_dashboards(inputs, site)
-        write_province_overview(inputs, site)
-        conn.close()
+        codes = write_fixture_site(site)
         write_warning_reports(history({2023: 79, 2024: 79}).conn, home / "reports")
         quality_path = home / "work.duckdb"  # not quality.duckdb: the catalog would shadow the quality schema
         quality_province(quality_path)

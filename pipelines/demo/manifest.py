@@ -9,17 +9,7 @@ import json
 from pathlib import Path
 
 from pipelines.demo.plan import School, read_thresholds
-
-REGISTRY_COLUMNS = (
-    "school_code",
-    "name_zh",
-    "school_type",
-    "ownership",
-    "status",
-    "succeeded",
-    "active_from",
-    "active_to",
-)
+from pipelines.registry import COLUMNS as REGISTRY_COLUMNS
 
 
 def drawn_levels(school: School, years: list[int], direction: dict, limits: dict) -> dict[str, dict]:
