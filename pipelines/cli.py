@@ -34,6 +34,7 @@ COMMAND_MODULES = (
     "pipelines.public_site",
     "pipelines.exports",
     "pipelines.secretariat.selfreport",
+    "pipelines.documents.commands",
 )
 
 

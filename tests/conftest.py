@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-# the ingest tests' `conn` fixture, shared without importing it into each test module
-pytest_plugins = ["ingest_fixtures"]
+# the ingest tests' `conn` fixture and the document tests' province, shared without importing them into each module
+pytest_plugins = ["ingest_fixtures", "document_fixtures"]
 
 
 @pytest.fixture(autouse=True)
