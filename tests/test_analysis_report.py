@@ -143,3 +143,16 @@ def test_a_missing_college_or_year_is_one_line_and_exit_2(argv, expected, provin
     assert main(["report", "analysis", *argv]) == 2
     err = capsys.readouterr().err.strip()
     assert expected in err and len(err.splitlines()) == 1
+
+
+def test_text_is_escaped_in_html_and_kept_as_text_in_word(tmp_path):
+    from pipelines.documents.blocks import Document, element, paragraph, table
+    from pipelines.documents.word import write_docx
+
+    document = Document("<b>学校</b>", "副标题")
+    document.add(paragraph("<script>alert(1)</script>"), element("1.1 要素", "red", [table(["<i>"], [["a&b"]])]))
+    html = render_html(document)
+    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<b>学校</b>" not in html and "a&amp;b" in html
+    word = docx.Document(str(write_docx(document, tmp_path / "escaped.docx")))
+    assert any(p.text == "<script>alert(1)</script>" for p in word.paragraphs)

@@ -58,7 +58,8 @@ def build_dossier(conn, school_code: str, year: int) -> Document:
     document.add(*profile_blocks(conn, college, year, data_year))
     document.add(*history_blocks(conn, school_code, codes, year))
     elements = sources.rows(conn, "documents/elements", **params)
-    indicators = sources.rows(conn, "documents/element_indicators", **params, peer_min_count=sources.peer_min_count())
+    minimum = sources.peer_min_count()
+    indicators = sources.rows(conn, "documents/element_indicators", **params, peer_min_count=minimum)
     mismatched = {
         row["element_code"] for row in sources.rows(conn, "documents/review_mismatches", codes=codes, year=year)
     }
@@ -66,7 +67,7 @@ def build_dossier(conn, school_code: str, year: int) -> Document:
     document.heading("三、逐要素预审", 1)
     if selfreport and selfreport[0]["overview"]:
         document.add(heading("学校的自我诊改工作概述", 2), paragraph(selfreport[0]["overview"]))
-    document.add(*element_sections(elements, indicators, selfreport, candour, mismatched, data_year))
+    document.add(*element_sections(elements, indicators, selfreport, candour, mismatched, data_year, minimum))
     document.heading("四、数据质量", 1)
     document.add(*quality_blocks(sources.rows(conn, "documents/quality_issues", **params)))
     document.heading("五、建议现场诊断重点", 1)
@@ -222,8 +223,7 @@ def candour_blocks(prompts: list[dict] | None, submitted: bool) -> list[dict]:
     return [paragraph("自评对照提示（供专家核实，不是结论）："), bullets(items)]
 
 
-def element_sections(elements, indicators, selfreport, candour, mismatched, data_year: int) -> list[dict]:
-    minimum = sources.peer_min_count()
+def element_sections(elements, indicators, selfreport, candour, mismatched, data_year: int, minimum: int) -> list[dict]:
     by_element = defaultdict(list)
     for row in indicators:
         by_element[row["element_code"]].append(row)
