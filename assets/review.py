@@ -21,6 +21,8 @@ import dagster as dg
 import polars as pl
 
 from pipelines.resources import RunOptions, WarehouseResource
+from pipelines.secretariat.candour import candour_prompts as candour_prompts_rows
+from pipelines.secretariat.candour import load_candour_words, read_inputs
 from pipelines.secretariat.inputs import registry_rows
 from pipelines.secretariat.review import load_recorded_reviews, review_history
 from pipelines.secretariat.rules import CONCLUSION_EN, load_rules
@@ -30,6 +32,8 @@ from pipelines.sql import run_sql, table_summary
 
 REF_SCHOOLS = dg.AssetKey(["ref", "schools"])
 REF_ELEMENTS = dg.AssetKey(["ref", "diagnostic_elements"])
+REF_INDICATOR_ELEMENTS = dg.AssetKey(["ref", "indicator_elements"])
+INDICATOR_WARNINGS = dg.AssetKey(["mart", "indicator_warnings"])
 
 RESULTS_SCHEMA = {
     "school_code": pl.String,
@@ -90,6 +94,15 @@ SELFREPORT_SCHEMA = {
     "signed_date": pl.Date,
     "imported_at": pl.Datetime("us"),
     "source_file": pl.String,
+}
+CANDOUR_SCHEMA = {
+    "school_code": pl.String,
+    "year": pl.Int32,
+    "element_code": pl.String,
+    "kind": pl.String,
+    "indicator_code": pl.String,
+    "message_zh": pl.String,
+    "confidence": pl.String,
 }
 CYCLE_SCHEMA = {
     "cycle_start": pl.Int32,
@@ -283,3 +296,13 @@ def selfreport_elements(warehouse: WarehouseResource) -> dg.MaterializeResult:
     """The colleges' self-diagnosis reports (附件3) per college, year and element, from selfreports/."""
     frame = pl.DataFrame(selfreport_rows(), schema=SELFREPORT_SCHEMA)
     return build_from_frame(warehouse, "selfreport_elements", "recorded_selfreport_elements", frame)
+
+
+@dg.asset(kinds={"duckdb"}, deps=[selfreport_elements, INDICATOR_WARNINGS, REF_INDICATOR_ELEMENTS])
+def candour_prompts(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Prompts for the experts where a self-diagnosis (附件3) and the data's warnings disagree: a flagged
+    indicator the element does not mention, or an achievement claimed against the data. Never verdicts."""
+    with warehouse.connect() as conn:
+        elements, flags = read_inputs(conn)
+    frame = pl.DataFrame(candour_prompts_rows(elements, flags, load_candour_words()), schema=CANDOUR_SCHEMA)
+    return build_from_frame(warehouse, "candour_prompts", "computed_candour_prompts", frame)

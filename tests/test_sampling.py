@@ -450,6 +450,7 @@ def test_assets_rebuild_the_four_tables_from_the_recorded_files(tmp_path, capsys
         "mart/sampling_plan",
         "mart/review_cycle",
         "mart/selfreport_elements",
+        "mart/candour_prompts",
     }
     result = dg.materialize(assets, resources={"warehouse": warehouse, "run_options": RunOptions(as_of="2026-04-01")})
     assert result.success
@@ -486,7 +487,8 @@ def test_assets_build_empty_tables_before_anything_is_recorded(tmp_path):
     )
     assert result.success
     conn = duckdb.connect(str(tmp_path / "work.duckdb"), read_only=True)
-    for table in ("review_results", "review_conclusions", "sampling_plan", "review_cycle", "selfreport_elements"):
+    tables = ("review_results", "review_conclusions", "sampling_plan", "review_cycle", "selfreport_elements")
+    for table in (*tables, "candour_prompts"):
         assert conn.execute(f"select count(*) from mart.{table}").fetchone() == (0,)
     conn.close()
 

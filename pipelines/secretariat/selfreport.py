@@ -106,9 +106,14 @@ class Checked:
     problem_shares: dict[str, float] = field(default_factory=dict)
 
 
+def split_sentences(text: str) -> list[str]:
+    """The sentences of `text`, each ending with its 。！？； (or a line break)."""
+    return [part for part in _SENTENCE_END.split(text) if part.strip()]
+
+
 def problem_share(text: str, words: list[str]) -> float:
     """The share of the opinion's 字 in sentences that state a problem or a cause (附件3: about half)."""
-    sentences = [part for part in _SENTENCE_END.split(text) if part.strip()]
+    sentences = split_sentences(text)
     total = count_chars(text)
     flagged = sum(count_chars(part) for part in sentences if any(word in part for word in words))
     return flagged / total if total else 0.0
