@@ -1,4 +1,4 @@
-"""The secretariat's commands: `zhengai review conclude|import|template`, `zhengai sample`, `zhengai cycle`."""
+"""The secretariat's commands: `zhengai review conclude|import|template|followup`, `zhengai sample`, `zhengai cycle`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ import sys
 from pathlib import Path
 
 from pipelines.files import atomic_write_bytes
+from pipelines.secretariat.cycle import cycle_inputs
 from pipelines.secretariat.exports import keep_earlier_plan, record_plan, write_template
+from pipelines.secretariat.followups import register_followup
 from pipelines.secretariat.inputs import (
     element_sort_key,
     load_colleges,
@@ -26,7 +28,7 @@ from pipelines.secretariat.review import (
     summarise,
 )
 from pipelines.secretariat.rules import improvement_deadline, load_rules
-from pipelines.secretariat.sampling import cycle_inputs, gather_inputs, plan_path, propose_plan, sampling_dir
+from pipelines.secretariat.sampling import gather_inputs, plan_path, propose_plan, sampling_dir
 from pipelines.settings import get_settings
 
 # --- review --------------------------------------------------------------------------------------
@@ -109,7 +111,9 @@ def cmd_template(args: argparse.Namespace) -> int:
 
 
 def register_review(subparsers) -> None:
-    review = subparsers.add_parser("review", help="专家复核结果：计算结论、导入、模板 / expert review results")
+    review = subparsers.add_parser(
+        "review", help="专家复核结果：计算结论、导入、模板、整改与回访登记 / expert review results"
+    )
     commands = review.add_subparsers(dest="review_command", required=True)
 
     conclude_cmd = commands.add_parser("conclude", help="计算每所学校的复核结论（不记录）")
@@ -127,6 +131,8 @@ def register_review(subparsers) -> None:
     template_cmd.add_argument("--out", help="输出路径（默认 exports/review/复核结果模板.xlsx）")
     template_cmd.add_argument("--school", action="append", help="为该校预填其全部诊断要素行与一行改进措施（可重复）")
     template_cmd.set_defaults(func=cmd_template)
+
+    register_followup(commands)
 
 
 # --- sampling ------------------------------------------------------------------------------------
