@@ -16,8 +16,8 @@ import pytest
 from assets import review as review_assets
 from pipelines.cli import main
 from pipelines.resources import RunOptions, WarehouseResource
-from pipelines.secretariat.cycle import cycle_status
 from pipelines.secretariat import followups
+from pipelines.secretariat.cycle import cycle_status
 from pipelines.secretariat.plans import College, PlanInputs
 from pipelines.secretariat.rules import load_rules, parse_rules
 from pipelines.secretariat.sampling import (
