@@ -222,7 +222,7 @@ def test_plan_workbook_has_frozen_header_filter_print_setup_and_names_on_the_ris
     selected = sample(capsys, 2025)
     book = openpyxl.load_workbook(get_settings().exports / "sampling" / "2025" / "plan.xlsx")
     plan, risk = book["抽样计划"], book["风险快照"]
-    assert plan.freeze_panes == "A5" and plan.auto_filter.ref == f"A4:I{4 + len(selected)}"
+    assert plan.freeze_panes == "A5" and plan.auto_filter.ref == f"A4:J{4 + len(selected)}"
     assert plan.print_title_rows == "$4:$4" and plan.page_setup.orientation == "landscape"
     assert [cell.value for cell in risk[1]][:2] == ["学校代码", "学校名称"]
     assert risk.freeze_panes == "A2" and risk.auto_filter.ref == "A1:G13"

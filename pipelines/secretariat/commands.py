@@ -145,7 +145,7 @@ def plan_text(plan: dict) -> str:
         f"在办 {plan['active_colleges']} 所，周期至少复核 {plan['cycle_target']}"
         f" 所（各年 {'|'.join(map(str, plan['year_quotas']))}），"
         f"此前已覆盖 {plan['covered_before']} 所；本年新抽 {plan['places']}"
-        f" 所：风险 {plan['risk_places']}、随机 {plan['random_places']}",
+        f" 所：风险与材料提交 {plan['risk_places']}、随机 {plan['random_places']}",
         "",
     ]
     for row in plan["selected"]:
@@ -153,6 +153,7 @@ def plan_text(plan: dict) -> str:
             f"{row['rank']:>3}. {row['school_code']} {row['name_zh']}  [{row['reason_zh']}] {row['rationale_zh']}"
         )
         lines.extend(f"       · {reason}" for reason in row["top_reasons"])
+        lines.extend(f"       · 材料提交：{reason}" for reason in row.get("submission_reasons") or [])
     if not plan["selected"]:
         lines.append("（本年没有需要复核的院校）")
     for note in plan["notes"]:
@@ -208,12 +209,15 @@ def cycle_text(status: dict) -> str:
         f"在办院校 {status['active_colleges']} 所，周期至少复核 {status['cycle_target']} 所；"
         f"已复核 {status['reviewed']} 所，连同已列入计划的共 {status['covered']}"
         f" 所，到本年应达 {status['expected_by_now']} 所：{track}",
-        f"须复核（整改期已满）{status['re_review_due']} 所",
+        f"须复核（整改期已满且已申请）{status['re_review_due']} 所",
         "",
     ]
     for row in status["colleges"]:
         if row["reviewed_years"] or row["planned_years"] or row["re_review_due"]:
-            lines.append(f"{row['school_code']} {row['name_zh']}：{row['status_zh']}")
+            steps = "；".join(row.get("followups_zh") or [])
+            lines.append(
+                f"{row['school_code']} {row['name_zh']}：{row['status_zh']}" + (f"（{steps}）" if steps else "")
+            )
     return "\n".join(lines + plan_versions_text(status.get("plan_versions") or []))
 
 
