@@ -173,7 +173,12 @@ def register_followup(commands) -> None:
     )
     followup.add_argument("--school", required=True, help="学校代码")
     followup.add_argument("--year", type=int, required=True, help="该次复核的年份")
-    followup.add_argument("--kind", required=True, choices=list(KINDS), help="plan|summary|application|revisit")
+    followup.add_argument(
+        "--kind",
+        required=True,
+        choices=list(KINDS),
+        help="plan 整改方案备案｜summary 整改总结提交｜application 复核申请｜revisit 专家回访",
+    )
     followup.add_argument("--date", required=True, help="日期 YYYY-MM-DD（备案、提交、申请或回访的日期）")
     followup.add_argument("--result", help="专家回访的结果（revisit 必填）；其他步骤可作备注")
     followup.set_defaults(func=cmd_followup)
