@@ -21,15 +21,22 @@ import dagster as dg
 import polars as pl
 
 from pipelines.resources import RunOptions, WarehouseResource
+from pipelines.secretariat.candour import candour_prompts as candour_prompts_rows
+from pipelines.secretariat.candour import load_candour_words, read_inputs
+from pipelines.secretariat.cycle import cycle_of, cycle_status
+from pipelines.secretariat.followups import KINDS as FOLLOWUP_KINDS
+from pipelines.secretariat.followups import history_with_followups, recorded_followups
 from pipelines.secretariat.inputs import registry_rows
-from pipelines.secretariat.review import load_recorded_reviews, review_history
+from pipelines.secretariat.review import load_recorded_reviews
 from pipelines.secretariat.rules import CONCLUSION_EN, load_rules
-from pipelines.secretariat.sampling import colleges_from, cycle_of, cycle_status, lineage, recorded_plans
+from pipelines.secretariat.sampling import colleges_from, lineage, recorded_plans
 from pipelines.secretariat.selfreport import selfreport_rows
 from pipelines.sql import run_sql, table_summary
 
 REF_SCHOOLS = dg.AssetKey(["ref", "schools"])
 REF_ELEMENTS = dg.AssetKey(["ref", "diagnostic_elements"])
+REF_INDICATOR_ELEMENTS = dg.AssetKey(["ref", "indicator_elements"])
+INDICATOR_WARNINGS = dg.AssetKey(["mart", "indicator_warnings"])
 
 RESULTS_SCHEMA = {
     "school_code": pl.String,
@@ -68,6 +75,8 @@ PLAN_SCHEMA = {
     "risk_score": pl.Float64,
     "risk_rank": pl.Int32,
     "last_reviewed_year": pl.Int32,
+    "submission_points": pl.Float64,
+    "submission_reasons": pl.List(pl.String),
     "seed": pl.Int64,
     "as_of": pl.Date,
     "risk_year": pl.Int32,
@@ -91,6 +100,24 @@ SELFREPORT_SCHEMA = {
     "imported_at": pl.Datetime("us"),
     "source_file": pl.String,
 }
+FOLLOWUP_SCHEMA = {
+    "school_code": pl.String,
+    "year": pl.Int32,
+    "kind": pl.String,
+    "kind_zh": pl.String,
+    "date": pl.Date,
+    "result": pl.String,
+    "recorded_at": pl.Datetime("us"),
+}
+CANDOUR_SCHEMA = {
+    "school_code": pl.String,
+    "year": pl.Int32,
+    "element_code": pl.String,
+    "kind": pl.String,
+    "indicator_code": pl.String,
+    "message_zh": pl.String,
+    "confidence": pl.String,
+}
 CYCLE_SCHEMA = {
     "cycle_start": pl.Int32,
     "cycle_end": pl.Int32,
@@ -102,6 +129,8 @@ CYCLE_SCHEMA = {
     "latest_conclusion": pl.String,
     "improvement_deadline": pl.Date,
     "re_review_due": pl.Boolean,
+    "applied_on": pl.Date,
+    "followups_zh": pl.List(pl.String),
     "planned_years": pl.List(pl.Int32),
     "cycle_target": pl.Int32,
     "cycle_covered": pl.Int32,
@@ -188,6 +217,8 @@ def sampling_plan_frame() -> pl.DataFrame:
                             "last_reviewed_year",
                         )
                     },
+                    "submission_points": row.get("submission_points") or 0.0,
+                    "submission_reasons": row.get("submission_reasons") or [],
                     "cycle_start": plan["cycle_start"],
                     "cycle_end": plan["cycle_end"],
                     "year": plan["year"],
@@ -201,12 +232,26 @@ def sampling_plan_frame() -> pl.DataFrame:
     return pl.DataFrame(rows, schema=PLAN_SCHEMA)
 
 
+def review_followups_frame() -> pl.DataFrame:
+    rows = [
+        {
+            **row,
+            "kind_zh": FOLLOWUP_KINDS.get(row["kind"], row["kind"]),
+            "date": dt.date.fromisoformat(row["date"]),
+            "result": row["result"] or None,
+            "recorded_at": _utc_naive(row["recorded_at"]),
+        }
+        for row in recorded_followups()
+    ]
+    return pl.DataFrame(rows, schema=FOLLOWUP_SCHEMA)
+
+
 def review_cycle_frame(registry: list[dict], as_of: dt.date) -> pl.DataFrame:
     """The cycle view for every cycle of a recorded plan, and for reviews outside those cycles the
     cycle counted from `first_cycle_start`."""
     rules = load_rules()
     colleges = colleges_from(registry)
-    history = review_history(rules)
+    history = history_with_followups(rules)
     plans: dict[int, dict[int, list[str]]] = {}
     for record in recorded_plans():
         plan = record["plan"]
@@ -225,6 +270,7 @@ def review_cycle_frame(registry: list[dict], as_of: dt.date) -> pl.DataFrame:
                         if college["improvement_deadline"]
                         else None
                     ),
+                    "applied_on": dt.date.fromisoformat(college["applied_on"]) if college["applied_on"] else None,
                     "cycle_start": start,
                     "cycle_end": status["cycle_end"],
                     "cycle_target": status["cycle_target"],
@@ -271,7 +317,13 @@ def sampling_plan(warehouse: WarehouseResource) -> dg.MaterializeResult:
     return build_from_frame(warehouse, "sampling_plan", "recorded_sampling_plans", sampling_plan_frame())
 
 
-@dg.asset(kinds={"duckdb"}, deps=[review_conclusions, sampling_plan, REF_SCHOOLS])
+@dg.asset(kinds={"duckdb"})
+def review_followups(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """After the conclusion: 整改方案备案, 整改总结, 复核申请 and 专家回访 per college and review year, from followups/."""
+    return build_from_frame(warehouse, "review_followups", "recorded_review_followups", review_followups_frame())
+
+
+@dg.asset(kinds={"duckdb"}, deps=[review_conclusions, review_followups, sampling_plan, REF_SCHOOLS])
 def review_cycle(warehouse: WarehouseResource, run_options: RunOptions) -> dg.MaterializeResult:
     """Per cycle and college: reviews, conclusion, re-review due, plans, and whether coverage is on track."""
     frame = review_cycle_frame(read_registry(warehouse), run_options.as_of_date())
@@ -283,3 +335,13 @@ def selfreport_elements(warehouse: WarehouseResource) -> dg.MaterializeResult:
     """The colleges' self-diagnosis reports (附件3) per college, year and element, from selfreports/."""
     frame = pl.DataFrame(selfreport_rows(), schema=SELFREPORT_SCHEMA)
     return build_from_frame(warehouse, "selfreport_elements", "recorded_selfreport_elements", frame)
+
+
+@dg.asset(kinds={"duckdb"}, deps=[selfreport_elements, INDICATOR_WARNINGS, REF_INDICATOR_ELEMENTS])
+def candour_prompts(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Prompts for the experts where a self-diagnosis (附件3) and the data's warnings disagree: a flagged
+    indicator the element does not mention, or an achievement claimed against the data. Never verdicts."""
+    with warehouse.connect() as conn:
+        elements, flags = read_inputs(conn)
+    frame = pl.DataFrame(candour_prompts_rows(elements, flags, load_candour_words()), schema=CANDOUR_SCHEMA)
+    return build_from_frame(warehouse, "candour_prompts", "computed_candour_prompts", frame)

@@ -16,10 +16,11 @@ import pytest
 from assets import review as review_assets
 from pipelines.cli import main
 from pipelines.resources import RunOptions, WarehouseResource
+from pipelines.secretariat import followups
+from pipelines.secretariat.cycle import cycle_status
 from pipelines.secretariat.plans import College, PlanInputs
 from pipelines.secretariat.rules import load_rules, parse_rules
 from pipelines.secretariat.sampling import (
-    cycle_status,
     cycle_target,
     lineage,
     propose_plan,
@@ -85,6 +86,13 @@ def recompute(inputs: dict) -> dict:
 
 def plan_record(year: int) -> dict:
     return json.loads((get_settings().exports / "sampling" / str(year) / "plan.json").read_text(encoding="utf-8"))
+
+
+def apply_for_re_review(monkeypatch, code: str, review_year: int, date: str) -> None:
+    """The college's application for re-review, recorded through the command on `date` (the command's clock)."""
+    monkeypatch.setattr(followups, "today", lambda: dt.date.fromisoformat(date))
+    command = ["review", "followup", "--school", code, "--year", str(review_year), "--kind", "application"]
+    assert main([*command, "--date", date]) == 0
 
 
 def record_review(code: str, year: int, matched: int, measures: str, date: str | None = None) -> None:
@@ -214,7 +222,7 @@ def test_plan_workbook_has_frozen_header_filter_print_setup_and_names_on_the_ris
     selected = sample(capsys, 2025)
     book = openpyxl.load_workbook(get_settings().exports / "sampling" / "2025" / "plan.xlsx")
     plan, risk = book["抽样计划"], book["风险快照"]
-    assert plan.freeze_panes == "A5" and plan.auto_filter.ref == f"A4:I{4 + len(selected)}"
+    assert plan.freeze_panes == "A5" and plan.auto_filter.ref == f"A4:J{4 + len(selected)}"
     assert plan.print_title_rows == "$4:$4" and plan.page_setup.orientation == "landscape"
     assert [cell.value for cell in risk[1]][:2] == ["学校代码", "学校名称"]
     assert risk.freeze_panes == "A2" and risk.auto_filter.ref == "A1:G13"
@@ -259,7 +267,7 @@ def test_redrawing_a_recorded_year_needs_a_reason_and_keeps_the_first_plan(capsy
     assert [(v["version"], v["current"]) for v in versions] == [(1, False), (2, True)]
 
 
-def test_coverage_rule_holds_over_a_simulated_three_year_cycle(capsys):
+def test_coverage_rule_holds_over_a_simulated_three_year_cycle(capsys, monkeypatch):
     write_warehouse(*province(40))
     reviewed: list[str] = []
     outcomes = {0: (12, "强"), 1: (11, "强"), 2: (9, "弱")}  # 有效, 待改进, 异常 in turn
@@ -271,12 +279,18 @@ def test_coverage_rule_holds_over_a_simulated_three_year_cycle(capsys):
             matched, measures = outcomes[i % 3]
             record_review(row["school_code"], year, matched, measures)
         reviewed += new
+        if year == 2026:  # the 2025 待改进 / 异常 colleges apply once their period is over (2026-06-01)
+            for code in reviewed[1:3]:
+                apply_for_re_review(monkeypatch, code, 2025, "2026-06-15")
         status = json.loads(run_cycle(capsys, as_of=f"{year}-12-31"))
         assert status["on_track"] and status["covered"] >= status["expected_by_now"]
     assert [plan_record(y)["plan"]["places"] for y in (2025, 2026, 2027)] == [3, 3, 4]
     assert len(set(reviewed)) >= 10 == cycle_target(40, RULES)
-    # the 2025 待改进 / 异常 colleges came back for re-review in 2026
-    re_reviews = [r for r in plan_record(2026)["plan"]["selected"] if r["reason"] == "re_review"]
+    # the 2025 待改进 / 异常 colleges were not re-reviewed in 2026 (no application yet when it was planned),
+    # and came back in 2027 once they had applied after their improvement period
+    assert not [r for r in plan_record(2026)["plan"]["selected"] if r["reason"] == "re_review"]
+    assert any("尚未在期满后申请复核" in note for note in plan_record(2026)["plan"]["notes"])
+    re_reviews = [r for r in plan_record(2027)["plan"]["selected"] if r["reason"] == "re_review"]
     assert {r["school_code"] for r in re_reviews} == set(reviewed[1:3])
 
 
@@ -300,30 +314,36 @@ def test_catch_up_when_an_earlier_year_was_not_planned(capsys):
     assert len(plan) == 6 and plan_record(2026)["plan"]["places"] == 6
 
 
-def test_effective_colleges_are_left_out_and_due_re_reviews_included(capsys):
+def test_effective_colleges_are_left_out_and_due_re_reviews_included(capsys, monkeypatch):
     write_warehouse(*province(40))
     record_review("13801", 2025, 12, "强")  # highest risk, 有效 in this cycle: left out
-    record_review("13802", 2025, 11, "强")  # 待改进 in 2025: improvement period until 2026
-    record_review("13803", 2024, 9, "弱")  # 异常 in the previous cycle: due since 2025, overdue in 2026
+    record_review("13802", 2025, 11, "强")  # 待改进 in 2025: improvement period until 2026-06-01
+    record_review("13803", 2024, 9, "弱", date="2024-06-01")  # 异常 in the previous cycle: period over 2025-06-01
+    record_review("13804", 2024, 9, "弱", date="2024-06-01")  # the same, but it never applies
+    apply_for_re_review(monkeypatch, "13803", 2024, "2025-07-01")
     plan = sample(capsys, 2026, seed=1, as_of="2025-12-15")
     by_code = {row["school_code"]: row for row in plan}
     assert "13801" not in by_code
-    assert by_code["13802"]["reason"] == "re_review" and by_code["13803"]["reason"] == "re_review"
-    assert [row["reason"] for row in plan[:2]] == ["re_review", "re_review"]
+    assert by_code["13803"]["reason"] == "re_review" and plan[0]["school_code"] == "13803"
+    assert by_code.get("13804", {}).get("reason") != "re_review"  # no application: no re-review
+    assert "13802" not in by_code  # its period is not over when the plan is made
     recorded = plan_record(2026)["plan"]
     why = {e["school_code"]: e["why_zh"] for e in recorded["excluded"]}
     assert why["13801"] == "本周期 2025 年已复核，结论有效，本周期不再复核"
+    assert "尚未在期满后提出复核申请" in why["13802"]
+    assert any("13802、13804" in note and "改进期满后须重新提出复核申请" in note for note in recorded["notes"])
     rationale = {r["school_code"]: r["rationale_zh"] for r in recorded["selected"]}
-    assert "2024 年复核结论为“异常”，整改期至 2025-06-01 届满，已逾期" in rationale["13803"]
-    assert rationale["13802"] == "2025 年复核结论为“待改进”，整改期至 2026-06-01 届满，须复核"
-    # re-reviewed 有效 in 2026: not reviewed again in this cycle; re-reviewed 待改进: a new period
-    record_review("13802", 2026, 13, "强", date="2026-09-01")
-    record_review("13803", 2026, 11, "强", date="2026-09-01")
+    assert rationale["13803"] == (
+        "2024 年复核结论为“异常”，整改期至 2025-06-01 届满，已逾期，2025-07-01 已申请复核，须复核"
+    )
+    # 13802 applies after its period: planned for re-review in 2027; re-reviewed 有效: not again in the cycle
+    apply_for_re_review(monkeypatch, "13802", 2025, "2026-06-02")
+    record_review("13803", 2026, 13, "强", date="2026-09-01")
     plan_2027 = {row["school_code"]: row for row in sample(capsys, 2027, seed=1, as_of="2026-12-15")}
-    assert "13802" not in plan_2027 and "13801" not in plan_2027
-    assert plan_2027["13803"]["reason"] == "re_review"  # 待改进 again: due 2027-09-01
+    assert plan_2027["13802"]["reason"] == "re_review" and "13801" not in plan_2027
+    assert "13803" not in plan_2027
     why_2027 = {e["school_code"]: e["why_zh"] for e in plan_record(2027)["plan"]["excluded"]}
-    assert why_2027["13802"] == "本周期 2026 年已复核，结论有效，本周期不再复核"
+    assert why_2027["13803"] == "本周期 2026 年已复核，结论有效，本周期不再复核"
 
 
 def test_renamed_college_keeps_its_history(capsys):
@@ -360,14 +380,15 @@ def test_renamed_college_keeps_its_history(capsys):
     assert why["13850"] == "本周期 2025 年已复核，结论有效，本周期不再复核"
 
 
-def test_renamed_college_inherits_a_due_re_review(capsys):
+def test_renamed_college_inherits_a_due_re_review(capsys, monkeypatch):
     renamed = [
         ("13850", "广西新名职业技术学院", "active", ["13860"], 2025, None),
         ("13860", "广西旧名职业技术学院", "closed", [], None, 2024),
     ]
     write_warehouse(*province(10, extra_schools=renamed))
     record_review("13860", 2024, 9, "弱", date="2024-05-01")
-    plan = sample(capsys, 2025, seed=1)
+    apply_for_re_review(monkeypatch, "13860", 2024, "2025-05-02")  # made under the old name, once the period was over
+    plan = sample(capsys, 2025, seed=1, as_of="2025-05-15")
     assert plan[0]["school_code"] == "13850" and plan[0]["reason"] == "re_review"
     assert "前身 13860 的记录" in plan_record(2025)["plan"]["selected"][0]["rationale_zh"]
 
@@ -435,13 +456,14 @@ def work_warehouse_with_ref(tmp_path: Path, schools) -> WarehouseResource:
     return warehouse
 
 
-def test_assets_rebuild_the_four_tables_from_the_recorded_files(tmp_path, capsys):
+def test_assets_rebuild_the_four_tables_from_the_recorded_files(tmp_path, capsys, monkeypatch):
     schools, risk, warnings = province(40)
     write_warehouse(schools, risk, warnings)
     record_review("13801", 2025, 12, "强")
     record_review("13802", 2025, 9, "弱", date="2025-03-01")
     sample(capsys, 2025, seed=4)
-    sample(capsys, 2026, seed=4, as_of="2025-12-15")
+    apply_for_re_review(monkeypatch, "13802", 2025, "2026-03-02")
+    sample(capsys, 2026, seed=4, as_of="2026-03-15")
     warehouse = work_warehouse_with_ref(tmp_path, schools)
     assets = dg.load_assets_from_modules([review_assets], key_prefix="mart")
     assert {key.to_user_string() for a in assets for key in a.keys} == {
@@ -450,6 +472,8 @@ def test_assets_rebuild_the_four_tables_from_the_recorded_files(tmp_path, capsys
         "mart/sampling_plan",
         "mart/review_cycle",
         "mart/selfreport_elements",
+        "mart/candour_prompts",
+        "mart/review_followups",
     }
     result = dg.materialize(assets, resources={"warehouse": warehouse, "run_options": RunOptions(as_of="2026-04-01")})
     assert result.success
@@ -472,7 +496,7 @@ def test_assets_rebuild_the_four_tables_from_the_recorded_files(tmp_path, capsys
     ).fetchall()
     assert cycle == [
         ("13801", "已复核：有效", False, 10, True),
-        ("13802", "须复核（整改期已满，已列入 2026 年计划）", True, 10, True),
+        ("13802", "须复核（整改期已满，2026-03-02 已申请，已列入 2026 年计划）", True, 10, True),
     ]
     conn.close()
 
@@ -486,7 +510,8 @@ def test_assets_build_empty_tables_before_anything_is_recorded(tmp_path):
     )
     assert result.success
     conn = duckdb.connect(str(tmp_path / "work.duckdb"), read_only=True)
-    for table in ("review_results", "review_conclusions", "sampling_plan", "review_cycle", "selfreport_elements"):
+    tables = ("review_results", "review_conclusions", "sampling_plan", "review_cycle", "selfreport_elements")
+    for table in (*tables, "candour_prompts", "review_followups"):
         assert conn.execute(f"select count(*) from mart.{table}").fetchone() == (0,)
     conn.close()
 

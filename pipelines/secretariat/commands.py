@@ -1,4 +1,4 @@
-"""The secretariat's commands: `zhengai review conclude|import|template`, `zhengai sample`, `zhengai cycle`."""
+"""The secretariat's commands: `zhengai review conclude|import|template|followup`, `zhengai sample`, `zhengai cycle`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ import sys
 from pathlib import Path
 
 from pipelines.files import atomic_write_bytes
+from pipelines.secretariat.cycle import cycle_inputs
 from pipelines.secretariat.exports import keep_earlier_plan, record_plan, write_template
+from pipelines.secretariat.followups import register_followup
 from pipelines.secretariat.inputs import (
     element_sort_key,
     load_colleges,
@@ -26,7 +28,7 @@ from pipelines.secretariat.review import (
     summarise,
 )
 from pipelines.secretariat.rules import improvement_deadline, load_rules
-from pipelines.secretariat.sampling import cycle_inputs, gather_inputs, plan_path, propose_plan, sampling_dir
+from pipelines.secretariat.sampling import gather_inputs, plan_path, propose_plan, sampling_dir
 from pipelines.settings import get_settings
 
 # --- review --------------------------------------------------------------------------------------
@@ -109,7 +111,9 @@ def cmd_template(args: argparse.Namespace) -> int:
 
 
 def register_review(subparsers) -> None:
-    review = subparsers.add_parser("review", help="专家复核结果：计算结论、导入、模板 / expert review results")
+    review = subparsers.add_parser(
+        "review", help="专家复核结果：计算结论、导入、模板、整改与回访登记 / expert review results"
+    )
     commands = review.add_subparsers(dest="review_command", required=True)
 
     conclude_cmd = commands.add_parser("conclude", help="计算每所学校的复核结论（不记录）")
@@ -128,6 +132,8 @@ def register_review(subparsers) -> None:
     template_cmd.add_argument("--school", action="append", help="为该校预填其全部诊断要素行与一行改进措施（可重复）")
     template_cmd.set_defaults(func=cmd_template)
 
+    register_followup(commands)
+
 
 # --- sampling ------------------------------------------------------------------------------------
 
@@ -139,7 +145,7 @@ def plan_text(plan: dict) -> str:
         f"在办 {plan['active_colleges']} 所，周期至少复核 {plan['cycle_target']}"
         f" 所（各年 {'|'.join(map(str, plan['year_quotas']))}），"
         f"此前已覆盖 {plan['covered_before']} 所；本年新抽 {plan['places']}"
-        f" 所：风险 {plan['risk_places']}、随机 {plan['random_places']}",
+        f" 所：风险与材料提交 {plan['risk_places']}、随机 {plan['random_places']}",
         "",
     ]
     for row in plan["selected"]:
@@ -147,6 +153,7 @@ def plan_text(plan: dict) -> str:
             f"{row['rank']:>3}. {row['school_code']} {row['name_zh']}  [{row['reason_zh']}] {row['rationale_zh']}"
         )
         lines.extend(f"       · {reason}" for reason in row["top_reasons"])
+        lines.extend(f"       · 材料提交：{reason}" for reason in row.get("submission_reasons") or [])
     if not plan["selected"]:
         lines.append("（本年没有需要复核的院校）")
     for note in plan["notes"]:
@@ -202,12 +209,15 @@ def cycle_text(status: dict) -> str:
         f"在办院校 {status['active_colleges']} 所，周期至少复核 {status['cycle_target']} 所；"
         f"已复核 {status['reviewed']} 所，连同已列入计划的共 {status['covered']}"
         f" 所，到本年应达 {status['expected_by_now']} 所：{track}",
-        f"须复核（整改期已满）{status['re_review_due']} 所",
+        f"须复核（整改期已满且已申请）{status['re_review_due']} 所",
         "",
     ]
     for row in status["colleges"]:
         if row["reviewed_years"] or row["planned_years"] or row["re_review_due"]:
-            lines.append(f"{row['school_code']} {row['name_zh']}：{row['status_zh']}")
+            steps = "；".join(row.get("followups_zh") or [])
+            lines.append(
+                f"{row['school_code']} {row['name_zh']}：{row['status_zh']}" + (f"（{steps}）" if steps else "")
+            )
     return "\n".join(lines + plan_versions_text(status.get("plan_versions") or []))
 
 

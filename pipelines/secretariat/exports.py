@@ -146,6 +146,7 @@ EXCEL_COLUMNS = (
     ("reason_zh", "入选方式"),
     ("rationale_zh", "入选理由"),
     ("top_reasons", "主要预警原因"),
+    ("submission_reasons", "材料提交情况"),
     ("risk_score", "风险分"),
     ("risk_rank", "风险排名"),
     ("last_reviewed_year", "上次复核年份"),
@@ -170,9 +171,10 @@ def plan_xlsx_bytes(plan: dict, inputs: dict) -> bytes:
     )
     write_values(sheet, 3, 0, [title for _, title in EXCEL_COLUMNS], header)
     for offset, row in enumerate(plan["selected"], start=4):
-        values = [("\n".join(row[k]) if k == "top_reasons" else row[k]) for k, _ in EXCEL_COLUMNS]
+        cells = [row.get(k) for k, _ in EXCEL_COLUMNS]
+        values = ["\n".join(cell) if isinstance(cell, list) else cell for cell in cells]
         write_values(sheet, offset, 0, values, wrap)
-    for col, width in enumerate((6, 10, 28, 12, 60, 60, 8, 8, 12)):
+    for col, width in enumerate((6, 10, 28, 12, 60, 60, 50, 8, 8, 12)):
         sheet.set_column(col, col, width)
     set_up_table(sheet, 3, 3 + len(plan["selected"]), len(EXCEL_COLUMNS) - 1)
     notes = workbook.add_worksheet("说明")

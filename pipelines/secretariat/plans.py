@@ -11,7 +11,7 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field, fields
 
-from pipelines.secretariat.rules import Rules, parse_rules
+from pipelines.secretariat.rules import LEGACY_RULES, Rules, parse_rules
 
 
 def snapshot_sha256(rows: list[dict]) -> str:
@@ -85,10 +85,18 @@ class PastReview:
     review_date: str
     conclusion: str
     improvement_deadline: str | None
+    applied_on: str | None = None  # the college's application for re-review (zhengai review followup)
 
     @classmethod
     def from_json(cls, row: dict) -> PastReview:
-        return cls(row["school_code"], row["year"], row["review_date"], row["conclusion"], row["improvement_deadline"])
+        return cls(
+            row["school_code"],
+            row["year"],
+            row["review_date"],
+            row["conclusion"],
+            row["improvement_deadline"],
+            row.get("applied_on"),
+        )
 
 
 @dataclass(frozen=True)
@@ -108,6 +116,7 @@ class PlanInputs:
     reasons: dict[str, list[str]]
     reviews: tuple[PastReview, ...]
     earlier_plans: dict[str, list[str]]
+    submissions: dict = field(default_factory=dict)  # pipelines/secretariat/submissions.py: submission_facts
 
     @classmethod
     def from_json(cls, data: dict) -> PlanInputs:
@@ -118,7 +127,7 @@ class PlanInputs:
             seed=data["seed"],
             as_of=data["as_of"],
             risk_year=data["risk_year"],
-            rules=parse_rules(data["rules"], "plan inputs"),
+            rules=parse_rules({**LEGACY_RULES, **data["rules"]}, "plan inputs"),
             colleges=tuple(College.from_json(row) for row in data["colleges"]),
             risk_year_snapshot=snapshot["year"],
             risk_sha256=snapshot["sha256"],
@@ -126,6 +135,7 @@ class PlanInputs:
             reasons=data["reasons"],
             reviews=tuple(PastReview.from_json(row) for row in data["reviews"]),
             earlier_plans=data["earlier_plans"],
+            submissions=data.get("submissions") or {},
         )
 
     def as_json(self) -> dict:
@@ -145,6 +155,7 @@ class PlanInputs:
             "reasons": self.reasons,
             "reviews": [asdict(review) for review in self.reviews],
             "earlier_plans": self.earlier_plans,
+            "submissions": self.submissions,
         }
 
 
@@ -162,6 +173,15 @@ class Candidate:
     reason: str = ""
     deadline: str = ""
     top_reasons: list[str] = field(default_factory=list)
+    submission_points: float = 0.0
+    submission_reasons: list[str] = field(default_factory=list)
+
+    @property
+    def priority(self) -> float | None:
+        """The risk score plus the submission points; None without either."""
+        if self.risk and self.risk.risk_score is not None:
+            return self.risk.risk_score + self.submission_points
+        return self.submission_points or None
 
 
 @dataclass(frozen=True)
@@ -178,6 +198,8 @@ class PlanRow:
     risk_score: float | None
     risk_rank: int | None
     last_reviewed_year: int | None
+    submission_points: float = 0.0
+    submission_reasons: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -69,6 +69,28 @@ class MeasuresJudgement:
         return [name for key, name in MEASURE_QUALITIES if getattr(self, key) is False]
 
 
+# The plan's reasons for sampling beside the indicator risk (细则 三(二): "高职院校提交《内部质量保证体系自我诊改
+# 报告》《人才培养质量年度报告》《人才培养工作状态数据分析报告》等材料。在学校自主诊改基础上，确定下一年进行抽样
+# 复核的学校"), each weighed by `weight_<reason>` in sampling_rules.csv (points added to the risk score).
+SUBMISSION_REASONS = (
+    "selfreport_missing",
+    "selfreport_late",
+    "selfreport_refused",
+    "selfreport_incomplete",
+    "other_missing",
+    "other_late",
+    "candour_prompt",
+)
+# What a plan recorded before these rules existed was computed with: no submission points, a re-review
+# without waiting for an application. `PlanInputs.from_json` fills them in, so such a plan recomputes as it was.
+LEGACY_RULES = {
+    "submission_deadline": "12-31",
+    **{f"weight_{reason}": "0" for reason in SUBMISSION_REASONS},
+    "candour_points_max": "0",
+    "re_review_needs_application": "0",
+}
+
+
 @dataclass(frozen=True)
 class Rules:
     """The review and sampling rules of `reference/sampling_rules.csv`, as exact numbers."""
@@ -82,6 +104,14 @@ class Rules:
     abnormal_matched_share: Fraction
     improvement_period_years: int
     top_reasons: int
+    submission_deadline: tuple[int, int]  # (month, day) in the report's year
+    submission_weights: dict[str, Fraction]
+    candour_points_max: Fraction
+    re_review_needs_application: bool
+
+    def deadline_in(self, year: int) -> dt.date:
+        """The day the December materials of `year` are due (细则 三(二): 每年12月份)."""
+        return dt.date(year, *self.submission_deadline)
 
     def as_dict(self) -> dict[str, str]:
         return {
@@ -94,6 +124,10 @@ class Rules:
             "abnormal_matched_share": str(self.abnormal_matched_share),
             "improvement_period_years": str(self.improvement_period_years),
             "top_reasons": str(self.top_reasons),
+            "submission_deadline": f"{self.submission_deadline[0]:02d}-{self.submission_deadline[1]:02d}",
+            **{f"weight_{reason}": str(weight) for reason, weight in self.submission_weights.items()},
+            "candour_points_max": str(self.candour_points_max),
+            "re_review_needs_application": "1" if self.re_review_needs_application else "0",
         }
 
 
@@ -123,6 +157,27 @@ def parse_rules(values: dict[str, str], source: str = RULES_FILE.name) -> Rules:
             raise ValueError(f"{source}: {name} 须不小于 {minimum} / must be at least {minimum}")
         return value
 
+    def points(name: str) -> Fraction:
+        try:
+            value = Fraction(get(name))
+        except (ValueError, ZeroDivisionError) as error:
+            raise ValueError(f"{source}: {name} 须为非负数 / must be a non-negative number") from error
+        if value < 0:
+            raise ValueError(f"{source}: {name} 须为非负数 / must be a non-negative number")
+        return value
+
+    def month_day(name: str) -> tuple[int, int]:
+        try:
+            day = dt.date.fromisoformat(f"2001-{get(name)}")
+        except ValueError as error:
+            raise ValueError(f"{source}: {name} 须为 月-日，如 12-31 / must be MM-DD") from error
+        return day.month, day.day
+
+    def flag(name: str) -> bool:
+        if get(name) not in ("0", "1"):
+            raise ValueError(f"{source}: {name} 须为 0 或 1 / must be 0 or 1")
+        return get(name) == "1"
+
     cycle_years = integer("cycle_years", 1)
     quotas_text = get("year_quotas")
     quotas = None
@@ -145,6 +200,10 @@ def parse_rules(values: dict[str, str], source: str = RULES_FILE.name) -> Rules:
         abnormal_matched_share=fraction("abnormal_matched_share"),
         improvement_period_years=integer("improvement_period_years", 0),
         top_reasons=integer("top_reasons", 0),
+        submission_deadline=month_day("submission_deadline"),
+        submission_weights={reason: points(f"weight_{reason}") for reason in SUBMISSION_REASONS},
+        candour_points_max=points("candour_points_max"),
+        re_review_needs_application=flag("re_review_needs_application"),
     )
     if rules.abnormal_matched_share > rules.effective_matched_share:
         raise ValueError(f"{source}: abnormal_matched_share 不能大于 effective_matched_share")

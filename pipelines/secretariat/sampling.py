@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
+from pipelines.secretariat.followups import history_with_followups
 from pipelines.secretariat.inputs import (
     element_codes,
     published_warehouse,
@@ -39,8 +40,8 @@ from pipelines.secretariat.plans import (
     RiskRow,
     snapshot_sha256,
 )
-from pipelines.secretariat.review import review_history
 from pipelines.secretariat.rules import EFFECTIVE, Rules, load_rules
+from pipelines.secretariat.submissions import candour_counts, submission_facts, submission_notes, submission_points
 from pipelines.settings import get_settings
 
 REASON_ZH = {"re_review": "整改期满复核", "risk": "风险", "random": "随机抽取"}
@@ -123,6 +124,7 @@ class Census:
     excluded: list[Exclusion] = field(default_factory=list)
     candidates: list[Candidate] = field(default_factory=list)
     covered_before: int = 0
+    awaiting_application: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -143,10 +145,18 @@ def cycle_years_of(inputs: PlanInputs, rules: Rules) -> list[int]:
     return years
 
 
+def applied_after_period(review: PastReview, deadline: dt.date, as_of: dt.date) -> bool:
+    """The college applied for re-review once its improvement period was over, by the plan's decision date."""
+    if not review.applied_on:
+        return False
+    return deadline <= dt.date.fromisoformat(review.applied_on) <= as_of
+
+
 def take_census(inputs: PlanInputs, rules: Rules) -> Census:
-    """Every college whose improvement period has ended is due; colleges reviewed or planned earlier in
-    the cycle are left out (with the reason); the others are candidates."""
-    year, cycle_start = inputs.year, inputs.cycle_start
+    """Every college whose improvement period has ended and that has applied for re-review (when the rules
+    ask for the application, 细则 四) is due; colleges reviewed or planned earlier in the cycle are left out
+    (with the reason); the others are candidates, with the points their December submissions add."""
+    year, cycle_start, as_of = inputs.year, inputs.cycle_start, dt.date.fromisoformat(inputs.as_of)
     colleges = {college.school_code: college for college in inputs.colleges}
     risk_rows = {row.school_code: row for row in inputs.risk_rows}
     reviews = sorted((r for r in inputs.reviews if r.year < year), key=lambda r: (r.year, r.review_date, r.school_code))
@@ -169,13 +179,24 @@ def take_census(inputs: PlanInputs, rules: Rules) -> Census:
             risk=risk_rows.get(risk_code) if risk_code else None,
             risk_code=risk_code,
         )
+        facts = (inputs.submissions.get("colleges") or {}).get(code) if inputs.submissions.get("recorded") else None
+        entry.submission_points, entry.submission_reasons = submission_points(
+            facts, inputs.submissions.get("year", year - 1), as_of, rules
+        )
         deadline = (
             dt.date.fromisoformat(latest.improvement_deadline) if latest and latest.improvement_deadline else None
         )
-        if latest and latest.conclusion != EFFECTIVE and deadline and deadline.year <= year:
+        period_over = bool(latest and latest.conclusion != EFFECTIVE and deadline and deadline.year <= year)
+        applied = period_over and (
+            not rules.re_review_needs_application or applied_after_period(latest, deadline, as_of)
+        )
+        if period_over and not applied:
+            census.awaiting_application.append(code)
+        if applied:
             census.re_reviews.append(due_re_review(entry, latest, deadline, year))
         elif in_cycle:
-            census.excluded.append(Exclusion(code, college.name_zh, reviewed_in_cycle(in_cycle[-1])))
+            why = reviewed_in_cycle(in_cycle[-1]) if not period_over else awaiting_text(latest)
+            census.excluded.append(Exclusion(code, college.name_zh, why))
         elif planned:
             census.excluded.append(
                 Exclusion(code, college.name_zh, f"已列入本周期 {'、'.join(map(str, planned))} 年抽样计划")
@@ -185,11 +206,19 @@ def take_census(inputs: PlanInputs, rules: Rules) -> Census:
     return census
 
 
+def awaiting_text(latest: PastReview) -> str:
+    return (
+        f"{latest.year} 年复核（{latest.conclusion}），整改期至 {latest.improvement_deadline}，"
+        "尚未在期满后提出复核申请：申请后列入复核（细则四：改进期满后须重新提出复核申请）"
+    )
+
+
 def due_re_review(entry: Candidate, latest: PastReview, deadline: dt.date, year: int) -> Candidate:
     overdue = "，已逾期" if deadline.year < year else ""
     origin = f"（前身 {latest.school_code} 的记录）" if entry.history_from else ""
+    applied = f"，{latest.applied_on} 已申请复核" if latest.applied_on else ""
     entry.rationale_zh = (
-        f"{latest.year} 年复核结论为“{latest.conclusion}”{origin}，整改期至 {deadline} 届满{overdue}，须复核"
+        f"{latest.year} 年复核结论为“{latest.conclusion}”{origin}，整改期至 {deadline} 届满{overdue}{applied}，须复核"
     )
     entry.reason, entry.deadline = "re_review", deadline.isoformat()
     return entry
@@ -223,16 +252,38 @@ def count_places(census: Census, inputs: PlanInputs, rules: Rules, notes: list[s
 
 
 def risk_order(entry: Candidate) -> tuple:
-    """Highest score first; at equal score the college reviewed longest ago, never-reviewed first."""
+    """Highest priority (risk score plus submission points) first; at equal priority the college reviewed
+    longest ago, never-reviewed first."""
     last = entry.last_reviewed_year
-    return (-entry.risk.risk_score, last is not None, last or 0, entry.school_code)
+    return (-entry.priority, last is not None, last or 0, entry.school_code)
+
+
+def risk_rationale(entry: Candidate, risk_year: int, tie: str) -> str:
+    """Why a college is chosen on its risk: the score, rank and counts, its submissions, its review history."""
+    risk, last = entry.risk, entry.last_reviewed_year
+    history = (
+        f"上次复核 {last} 年" + (f"（前身 {entry.history_from} 的记录）" if entry.history_from else "")
+        if last is not None
+        else "此前未接受复核"
+    )
+    if risk and risk.risk_score is not None:
+        scored = (
+            f"{risk_year} 年风险分 {risk.risk_score:g}，全省第 {risk.rank} 名"
+            f"（预警指标 {risk.flagged_indicators} 项：红 {risk.red_indicators}、"
+            f"黄 {risk.yellow_indicators}；数据不足指标 {risk.insufficient_indicators} 项）"
+        )
+    else:
+        scored = f"{risk_year} 年无风险数据"
+    if entry.submission_points:
+        scored += f"；材料提交情况加 {entry.submission_points:g} 分，合计 {entry.priority:g} 分"
+    return f"{scored}；{history}{tie}"
 
 
 def select_by_risk(
     candidates: list[Candidate], places: Places, inputs: PlanInputs, rules: Rules, notes: list[str]
 ) -> tuple[list[Candidate], Places]:
     """The risk places by `risk_order`; places without enough risk data go to the draw (said in `notes`)."""
-    with_risk = sorted((e for e in candidates if e.risk and e.risk.risk_score is not None), key=risk_order)
+    with_risk = sorted((e for e in candidates if e.priority is not None), key=risk_order)
     n_risk, n_random = places.risk, places.random
     if len(with_risk) < n_risk:
         notes.append(
@@ -241,21 +292,10 @@ def select_by_risk(
         n_random += n_risk - len(with_risk)
         n_risk = len(with_risk)
     chosen = with_risk[:n_risk]
-    scores = [e.risk.risk_score for e in with_risk]
+    scores = [e.priority for e in with_risk]
     for entry in chosen:
-        risk, last = entry.risk, entry.last_reviewed_year
-        history = (
-            f"上次复核 {last} 年" + (f"（前身 {entry.history_from} 的记录）" if entry.history_from else "")
-            if last is not None
-            else "此前未接受复核"
-        )
-        tie = "；同分院校中复核最久远者优先" if scores.count(risk.risk_score) > 1 else ""
-        entry.rationale_zh = (
-            f"{inputs.risk_year} 年风险分 {risk.risk_score:g}，全省第 {risk.rank} 名"
-            f"（预警指标 {risk.flagged_indicators} 项：红 {risk.red_indicators}、"
-            f"黄 {risk.yellow_indicators}；数据不足指标 {risk.insufficient_indicators} 项）；"
-            f"{history}{tie}"
-        )
+        tie = "；同分院校中复核最久远者优先" if scores.count(entry.priority) > 1 else ""
+        entry.rationale_zh = risk_rationale(entry, inputs.risk_year, tie)
         entry.top_reasons = inputs.reasons.get(entry.risk_code, [])[: rules.top_reasons]
         entry.reason = "risk"
     return chosen, Places(places.target, places.quotas, places.places, n_risk, n_random)
@@ -298,6 +338,8 @@ def ranked_rows(re_reviews: list[Candidate], others: list[Candidate]) -> list[Pl
             risk_score=entry.risk.risk_score if entry.risk else None,
             risk_rank=entry.risk.rank if entry.risk else None,
             last_reviewed_year=entry.last_reviewed_year,
+            submission_points=entry.submission_points,
+            submission_reasons=list(entry.submission_reasons),
         )
         for rank, entry in enumerate(sorted(due + others, key=lambda e: order[e.reason]), start=1)
     ]
@@ -320,6 +362,12 @@ def propose_plan(inputs: PlanInputs) -> Plan:
     drawn, pool = draw_at_random(census.candidates, by_risk, places.random, inputs.seed, notes)
     if not census.active:
         notes.append(f"{inputs.year} 年没有在办院校")
+    notes += submission_notes(inputs.submissions, dt.date.fromisoformat(inputs.as_of), rules)
+    if census.awaiting_application:
+        notes.append(
+            f"整改期已满或将满但尚未在期满后申请复核的院校：{'、'.join(census.awaiting_application)}"
+            "（细则四：改进期满后须重新提出复核申请；申请后列入复核，可据以重新抽样或列入下一年计划）"
+        )
     return Plan(
         cycle_start=inputs.cycle_start,
         cycle_end=years[-1],
@@ -340,90 +388,6 @@ def propose_plan(inputs: PlanInputs) -> Plan:
         excluded=census.excluded,
         notes=notes,
     )
-
-
-# --- the cycle view (pure) -----------------------------------------------------------------------
-
-
-def cycle_of(year: int, rules: Rules) -> int:
-    return rules.first_cycle_start + (year - rules.first_cycle_start) // rules.cycle_years * rules.cycle_years
-
-
-def cycle_status(
-    cycle_start: int,
-    as_of: dt.date,
-    rules: Rules,
-    colleges: dict[str, College],
-    reviews: list[dict],
-    plans: dict[int, list[str]],
-) -> dict:
-    """Who has been reviewed in the cycle, with what conclusion, who is due, and whether coverage is on track."""
-    years = list(range(cycle_start, cycle_start + rules.cycle_years))
-    reference_year = min(max(as_of.year, years[0]), years[-1])
-    active = sorted(code for code, college in colleges.items() if college.active_in(reference_year))
-    rows = [college_cycle_row(code, colleges, reviews, plans, years, as_of) for code in active]
-    target = cycle_target(len(active), rules)
-    quotas = year_quotas(target, rules)
-    elapsed = min(max(as_of.year - cycle_start + 1, 0), rules.cycle_years)
-    expected = sum(quotas[:elapsed])
-    if elapsed == rules.cycle_years:
-        expected = max(expected, target)
-    reviewed = sum(1 for row in rows if row["reviewed_years"])
-    covered = sum(1 for row in rows if row["reviewed_years"] or row["planned_years"])
-    return {
-        "cycle_start": cycle_start,
-        "cycle_end": years[-1],
-        "as_of": as_of.isoformat(),
-        "active_colleges": len(active),
-        "cycle_target": target,
-        "year_quotas": list(quotas),
-        "expected_by_now": expected,
-        "reviewed": reviewed,
-        "covered": covered,
-        "re_review_due": sum(1 for row in rows if row["re_review_due"]),
-        "on_track": covered >= expected,
-        "colleges": rows,
-    }
-
-
-def college_cycle_row(
-    code: str,
-    colleges: dict[str, College],
-    reviews: list[dict],
-    plans: dict[int, list[str]],
-    years: list[int],
-    as_of: dt.date,
-) -> dict:
-    family = lineage(code, colleges)
-    history = sorted((r for r in reviews if r["school_code"] in family), key=lambda r: (r["year"], r["review_date"]))
-    history = [r for r in history if r["year"] <= years[-1]]
-    in_cycle = [r for r in history if r["year"] >= years[0]]
-    latest = history[-1] if history else None
-    planned = sorted(y for y, codes in plans.items() if y in years and set(codes) & set(family))
-    deadline = latest["improvement_deadline"] if latest else None
-    due = bool(latest and latest["conclusion"] != EFFECTIVE and deadline and deadline <= as_of.isoformat())
-    later_plans = [y for y in planned if latest and y > latest["year"]]
-    if due:
-        status = "须复核（整改期已满" + (f"，已列入 {later_plans[-1]} 年计划）" if later_plans else "）")
-    elif in_cycle and in_cycle[-1]["conclusion"] == EFFECTIVE:
-        status = "已复核：有效"
-    elif in_cycle:
-        status = f"已复核：{in_cycle[-1]['conclusion']}（整改中）"
-    elif planned:
-        status = "已列入计划"
-    else:
-        status = "本周期未复核"
-    return {
-        "school_code": code,
-        "name_zh": colleges[code].name_zh,
-        "reviewed_years": [r["year"] for r in in_cycle],
-        "latest_year": latest["year"] if latest else None,
-        "latest_conclusion": latest["conclusion"] if latest else None,
-        "improvement_deadline": deadline,
-        "re_review_due": due,
-        "planned_years": planned,
-        "status_zh": status,
-    }
 
 
 # --- reading the inputs --------------------------------------------------------------------------
@@ -482,13 +446,15 @@ def warning_reasons(conn, risk_year: int) -> dict[str, list[str]]:
 
 
 def gather_inputs(cycle_start: int, year: int, seed: int, as_of: dt.date, risk_year: int | None = None) -> PlanInputs:
-    """Everything the plan depends on, read from the published warehouse and the recorded files."""
+    """Everything the plan depends on, read from the published warehouse and the recorded files (the
+    reviews with the colleges' applications for re-review, the December submissions of the year before)."""
     rules = load_rules()
     with published_warehouse() as conn:
         require_tables(conn, "ref.schools", "mart.school_risk", "mart.element_warnings")
         colleges = registry_rows(conn)
         risk_year, risk_rows = risk_snapshot(conn, year, as_of, risk_year)
         reasons = warning_reasons(conn, risk_year)
+        candour = candour_counts(conn, year - 1)
     earlier = {
         str(record["plan"]["year"]): [row["school_code"] for row in record["plan"]["selected"]]
         for record in recorded_plans()
@@ -506,36 +472,7 @@ def gather_inputs(cycle_start: int, year: int, seed: int, as_of: dt.date, risk_y
         risk_sha256=snapshot_sha256([row.as_json() for row in risk_rows]),
         risk_rows=tuple(risk_rows),
         reasons=reasons,
-        reviews=tuple(PastReview.from_json(r) for r in review_history(rules) if r["year"] < year),
+        reviews=tuple(PastReview.from_json(r) for r in history_with_followups(rules) if r["year"] < year),
         earlier_plans=earlier,
+        submissions=submission_facts(year - 1, [row["school_code"] for row in colleges], candour),
     )
-
-
-def cycle_inputs(cycle_start: int | None, as_of: dt.date) -> dict:
-    """The cycle view of the cycle starting in `cycle_start` (default: the cycle of `as_of`)."""
-    rules = load_rules()
-    start = cycle_start if cycle_start is not None else cycle_of(as_of.year, rules)
-    with published_warehouse() as conn:
-        require_tables(conn, "ref.schools")
-        colleges = colleges_from(registry_rows(conn))
-    records = [record for record in recorded_plans() if record["plan"]["cycle_start"] == start]
-    plans = {record["plan"]["year"]: [row["school_code"] for row in record["plan"]["selected"]] for record in records}
-    status = cycle_status(start, as_of, rules, colleges, review_history(rules), plans)
-    status["plan_versions"] = [version for record in records for version in plan_versions(record)]
-    return status
-
-
-def plan_versions(record: dict) -> list[dict]:
-    """Every version of a year's plan, earliest first: the redrawn ones (with why) and the one in force."""
-    plan = record["plan"]
-    earlier = [{"year": plan["year"], **version, "current": False} for version in record.get("versions") or []]
-    current = {
-        "year": plan["year"],
-        "version": len(earlier) + 1,
-        "seed": plan["seed"],
-        "as_of": plan["as_of"],
-        "risk_year": plan["risk_year"],
-        "selected": [row["school_code"] for row in plan["selected"]],
-        "current": True,
-    }
-    return [*earlier, current]

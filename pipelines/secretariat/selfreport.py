@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
+import io
 import json
 import re
 import unicodedata
@@ -44,6 +45,7 @@ REQUIRED_ASPECTS = ("attainment", "achievement", "problem", "cause")
 COUNTING_ZH = "计字方法：每个汉字、字母、数字、标点符号各计 1 字，空格和换行不计"
 KINDS = {"质量年报": "人才培养质量年度报告", "分析报告": "人才培养工作状态数据分析报告"}
 REGISTER_NAME = "submissions.csv"
+REFUSALS_NAME = "refusals.csv"  # refused imports, for the sampling (细则 三(二)); the refused report itself is not kept
 _SENTENCE_END = re.compile(r"(?<=[。！？；!?;\n])")
 
 
@@ -106,9 +108,14 @@ class Checked:
     problem_shares: dict[str, float] = field(default_factory=dict)
 
 
+def split_sentences(text: str) -> list[str]:
+    """The sentences of `text`, each ending with its 。！？； (or a line break)."""
+    return [part for part in _SENTENCE_END.split(text) if part.strip()]
+
+
 def problem_share(text: str, words: list[str]) -> float:
     """The share of the opinion's 字 in sentences that state a problem or a cause (附件3: about half)."""
-    sentences = [part for part in _SENTENCE_END.split(text) if part.strip()]
+    sentences = split_sentences(text)
     total = count_chars(text)
     flagged = sum(count_chars(part) for part in sentences if any(word in part for word in words))
     return flagged / total if total else 0.0
@@ -295,6 +302,33 @@ def registered_submissions(year: int) -> dict[tuple[str, str], str]:
         return {(row["kind"], row["school_code"]): row["date"] for row in csv.DictReader(handle)}
 
 
+def log_refusal(school_code: str, year: int, source: Path, violations: list[str]) -> None:
+    """Add a line to the year's refusals log: when, which file, how many violations (the first one named)."""
+    path = selfreports_dir() / str(year) / REFUSALS_NAME
+    lines = (
+        path.read_text(encoding="utf-8").splitlines()
+        if path.is_file()
+        else ["school_code,refused_at,source_file,violations,first"]
+    )
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(
+        [school_code, now_local().isoformat(timespec="seconds"), source.name, len(violations), violations[0]]
+    )
+    atomic_write_text(path, "\n".join(lines) + "\n" + buffer.getvalue())
+
+
+def selfreport_refusals(year: int) -> dict[str, int]:
+    """Refused imports per college in `year`, from the refusals log."""
+    path = selfreports_dir() / str(year) / REFUSALS_NAME
+    if not path.is_file():
+        return {}
+    counts: dict[str, int] = {}
+    with open(path, encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle):
+            counts[row["school_code"]] = counts.get(row["school_code"], 0) + 1
+    return counts
+
+
 def submissions(year: int, colleges: dict[str, str]) -> list[dict]:
     reports = {report["school_code"]: report for report in recorded_reports() if report["year"] == year}
     registered = registered_submissions(year)
@@ -339,6 +373,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     checked = check_form(content, code, args.year, elements)
     result = {"school_code": code, "year": args.year, "violations": checked.violations, "warnings": checked.warnings}
     if checked.violations:
+        log_refusal(code, args.year, source, checked.violations)
         if args.json:
             print(json.dumps({**result, "recorded": None}, ensure_ascii=False, indent=2))
         lines = "\n".join(f"  · {line}" for line in checked.violations)

@@ -1,5 +1,6 @@
 -- Every recorded sampling plan ($ZHENGAI_HOME/exports/sampling/<year>/plan.json), one row per
--- selected college with why it was selected and the plan's inputs (seed, as-of, risk snapshot).
+-- selected college with why it was selected (risk, its December submissions with the points they added,
+-- a due re-review, the random draw) and the plan's inputs (seed, as-of, risk snapshot).
 -- Registered by the asset as recorded_sampling_plans.
 create or replace table mart.sampling_plan as
 with recorded as (
@@ -21,6 +22,8 @@ final as (
         risk_score,
         risk_rank,
         last_reviewed_year,
+        submission_points,
+        submission_reasons,
         seed,
         as_of,
         risk_year,
