@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import pytest
+
 from quality_fixtures import QualityWarehouse, clean_rows
 
 SCHOOL = "13001"
@@ -77,6 +79,26 @@ def test_cached_suite_results_are_the_uncached_ones_and_skip_gx(monkeypatch):
     monkeypatch.setattr(runner, "gx_context", no_gx)
     warm = ordered_issues(runner.suite_issues(w.conn, params, tables=("6.1",)))
     assert warm == uncached
+
+
+def test_gx_is_set_up_in_a_thread_and_its_failure_reaches_the_run(monkeypatch):
+    """GX is imported in a thread while the other tables' fingerprints are computed; an error there
+    is raised where the frames are validated, not lost with the thread."""
+    import threading
+
+    import pipelines.quality.gx_runner as runner
+
+    w, params = cache_warehouse()
+    threads = []
+
+    def failing_context():
+        threads.append(threading.current_thread().name)
+        raise RuntimeError("GX could not start")
+
+    monkeypatch.setattr(runner, "gx_context", failing_context)
+    with pytest.raises(RuntimeError, match="GX could not start"):
+        runner.suite_issues(w.conn, params, tables=("6.1", "7.2"))
+    assert threads == ["gx-context"]
 
 
 def test_a_changed_row_or_file_revalidates_only_its_college(monkeypatch):
