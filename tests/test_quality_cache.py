@@ -101,6 +101,21 @@ def test_gx_is_set_up_in_a_thread_and_its_failure_reaches_the_run(monkeypatch):
     assert threads == ["gx-context"]
 
 
+def test_gx_starts_without_loading_scipy_stats_which_still_loads_when_used():
+    """A fresh process (the tests before may have loaded scipy.stats): GX's context comes up without
+    scipy.stats, and scipy.stats works when something uses it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from pipelines.quality.gx_runner import gx_context; gx_context(); "
+        "loaded = 'scipy.stats._stats_py' in sys.modules; import scipy.stats; "
+        "print(loaded, round(float(scipy.stats.entropy([1, 1])), 3))"
+    )
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert output.split() == ["False", "0.693"]
+
+
 def test_a_changed_row_or_file_revalidates_only_its_college(monkeypatch):
     import pipelines.quality.gx_runner as runner
 
