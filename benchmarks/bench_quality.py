@@ -157,6 +157,7 @@ def child(warehouse: str, cold: bool) -> None:
                 "verdicts_s": t3 - t2,
                 "imports_s": imports_s,
                 "total_s": time.perf_counter() - started,
+                "cpu_s": time.process_time(),  # every thread's, DuckDB's included: comparable on a loaded machine
                 "issues": issues[0],
                 "errors": issues[1],
                 "digest": digest,
@@ -181,7 +182,7 @@ def report(schools: int, years: list[int], rows: int, run: str, figures: dict, i
         f"quality {schools:>4} colleges × {len(years)} years ({rows:,} raw rows), {run}: "
         f"total {figures['total_s']:.1f} s (module imports {figures['imports_s']:.1f}, suites {figures['suites_s']:.1f}"
         f"{' incl. GX import' if figures['gx_imported'] else ', GX not imported'}, "
-        f"SQL checks {figures['sql_checks_s']:.1f}, verdicts {figures['verdicts_s']:.1f}); "
+        f"SQL checks {figures['sql_checks_s']:.1f}, verdicts {figures['verdicts_s']:.1f}), CPU {figures['cpu_s']:.1f} s; "
         f"peak RSS {figures['peak_rss_mb']:.0f} MB; {figures['issues']} issues ({figures['errors']} errors); "
         f"{figures['total_s'] / ingest:.0%} of the ingest time ({source} {ingest:.1f} s)",
         flush=True,

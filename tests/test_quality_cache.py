@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import pytest
+
 from quality_fixtures import QualityWarehouse, clean_rows
 
 SCHOOL = "13001"
@@ -77,6 +79,41 @@ def test_cached_suite_results_are_the_uncached_ones_and_skip_gx(monkeypatch):
     monkeypatch.setattr(runner, "gx_context", no_gx)
     warm = ordered_issues(runner.suite_issues(w.conn, params, tables=("6.1",)))
     assert warm == uncached
+
+
+def test_gx_is_set_up_in_a_thread_and_its_failure_reaches_the_run(monkeypatch):
+    """GX is imported in a thread while the other tables' fingerprints are computed; an error there
+    is raised where the frames are validated, not lost with the thread."""
+    import threading
+
+    import pipelines.quality.gx_runner as runner
+
+    w, params = cache_warehouse()
+    threads = []
+
+    def failing_context():
+        threads.append(threading.current_thread().name)
+        raise RuntimeError("GX could not start")
+
+    monkeypatch.setattr(runner, "gx_context", failing_context)
+    with pytest.raises(RuntimeError, match="GX could not start"):
+        runner.suite_issues(w.conn, params, tables=("6.1", "7.2"))
+    assert threads == ["gx-context"]
+
+
+def test_gx_starts_without_loading_scipy_stats_which_still_loads_when_used():
+    """A fresh process (the tests before may have loaded scipy.stats): GX's context comes up without
+    scipy.stats, and scipy.stats works when something uses it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from pipelines.quality.gx_runner import gx_context; gx_context(); "
+        "loaded = 'scipy.stats._stats_py' in sys.modules; import scipy.stats; "
+        "print(loaded, round(float(scipy.stats.entropy([1, 1])), 3))"
+    )
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert output.split() == ["False", "0.693"]
 
 
 def test_a_changed_row_or_file_revalidates_only_its_college(monkeypatch):

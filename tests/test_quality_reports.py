@@ -94,6 +94,30 @@ def test_quality_assets_materialize_and_checks_report_without_failing_the_run(ma
     assert len(evaluations) == 32 + 5
 
 
+def test_the_checks_run_in_one_step(materialized):
+    result, _site = materialized
+    steps = {event.step_key for event in result.all_events if event.event_type_value == "ASSET_CHECK_EVALUATION"}
+    assert steps == {"quality_checks"}
+
+
+def test_one_check_runs_alone_and_reports_only_itself(tmp_path, monkeypatch):
+    monkeypatch.setenv("ZHENGAI_HOME", str(tmp_path))
+    path = tmp_path / "work.duckdb"
+    province(path)
+    key = dg.AssetCheckKey(dg.AssetKey(["raw", "full_time_teachers"]), "expectation_suite")
+    result = dg.materialize(
+        [*layer_assets("quality"), *build_asset_checks()],
+        resources={
+            "warehouse": WarehouseResource(path=str(path), published_path=str(tmp_path / "pub.duckdb")),
+            "run_options": RunOptions(as_of="2024-12-01"),
+        },
+        selection=dg.AssetSelection.assets(dg.AssetKey(["quality", "issues"])) | dg.AssetSelection.checks(key),
+        raise_on_error=True,
+    )
+    (evaluation,) = result.get_asset_check_evaluations()
+    assert (evaluation.asset_key, evaluation.check_name) == (key.asset_key, key.name) and not evaluation.passed
+
+
 def test_asset_checks_are_wired_into_the_code_location():
     from pipelines.definitions import defs
 

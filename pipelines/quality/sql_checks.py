@@ -1,5 +1,10 @@
 """The SQL checks (sql/quality/check_*.sql): completeness, staleness, readability, columns and
-consistency, each file a union of named checks that write issue rows (pipelines/quality/messages.py)."""
+consistency, each file a union of named checks that write issue rows (pipelines/quality/messages.py).
+
+They run over every college-year at each run, not only the changed ones (unlike the suites, see
+cache.py): they read mostly raw.ingest_log, and all five cost 0.13 s CPU for 300 colleges × 1 year
+(the verdict tables table_status, excluded_rows and element_data_status 0.05 s together; measured
+2026-11-29 on one DuckDB thread), less than fingerprinting their inputs would."""
 
 from __future__ import annotations
 
