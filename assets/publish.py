@@ -6,6 +6,11 @@ every column (the catalog's Chinese header, unit and description for raw tables,
 `reference/warehouse_columns.csv` for the rest); `year` INTEGER everywhere; no HUGEINT or
 DECIMAL(38,x) (BIGINT and DOUBLE instead); the internal GX cache left out; a `report` schema of views
 with school names joined and lists as text; masked views of the tables that name staff.
+
+DuckDB has no per-user grants, so who may see personal data is decided by which file one can open: the
+full copy (`warehouse.duckdb`, readable by the group whose role allows personal data) and, beside it,
+the analyst copy (`warehouse-analyst.duckdb`, `publish_analyst_copy`) in which the unmasked staff tables
+are gone and their `report.<table>` holds only the masked rows (README: how a role is granted).
 """
 
 from __future__ import annotations
@@ -13,11 +18,13 @@ from __future__ import annotations
 import csv
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import dagster as dg
 import duckdb
 
-from pipelines.resources import WarehouseResource
+from pipelines.files import atomic_copy
+from pipelines.resources import WarehouseResource, prepared
 from pipelines.settings import REFERENCE_DIR
 from pipelines.sitebuild import publish_site
 
@@ -38,6 +45,11 @@ MASKED_ZH = {
     "staff_no": "教工号（已脱敏：同一人各表各年一致的假名）",
     "birth_year": "出生年份（出生日期已脱敏）",
 }
+# The analyst copy: readable by every analyst the folder lets in (the full copy keeps the services' umask).
+ANALYST_COPY_MODE = 0o644
+ANALYST_COPY_SUFFIX = "-analyst"
+# Columns of a personal table that may hold anything a college typed (unmapped headers' values): left out.
+UNVETTED_COLUMNS = ("extra",)
 UNDESCRIBED = "（本列暂无单独说明，见表注释 / not yet described: see the table comment）"
 # The nightly run starts at 02:00 Asia/Shanghai and takes minutes: a copy older than this by 09:00 is stale.
 FRESHNESS = dg.FreshnessPolicy.cron(
@@ -61,10 +73,12 @@ def build_published_warehouse(upstream: Sequence[dg.AssetKey]) -> dg.AssetsDefin
         $ZHENGAI_HOME/site, switched in one rename (pipelines/sitebuild.py)."""
         descriptions = asset_descriptions(context.job_def.asset_layer.asset_graph)
         target = warehouse.publish(prepare=lambda conn: explain_published_copy(conn, descriptions))
+        analyst = publish_analyst_copy(target)
         site = publish_site(context.run_id)
         return dg.MaterializeResult(
             metadata={
                 "path": dg.MetadataValue.path(str(target)),
+                "analyst_copy": dg.MetadataValue.path(str(analyst)),
                 "bytes": target.stat().st_size,
                 "site_build": dg.MetadataValue.path(str(site)) if site else "(no pages built in this run)",
             }
@@ -175,11 +189,19 @@ def comment_columns(conn: duckdb.DuckDBPyConnection) -> None:
         [[*PUBLISHED_SCHEMAS, "report"]],
     ).fetchall()
     for schema, table, column in columns:
-        text = catalog.get((f"raw.{table}", column)) if schema in ("raw", "report") else None
-        if schema == "report" and column in MASKED_ZH:
-            text = MASKED_ZH[column]
-        text = text or common.get(column) or UNDESCRIBED
+        text = column_comment(schema, table, column, catalog, common)
         conn.execute(f'comment on column {schema}."{table}"."{column}" is {literal(text)}')
+
+
+def column_comment(
+    schema: str, table: str, column: str, catalog: Mapping[tuple[str, str], str], common: Mapping[str, str]
+) -> str:
+    """The catalog's text for a raw column (and its report view's), the masked columns' own, else the
+    project's (reference/warehouse_columns.csv)."""
+    text = catalog.get((f"raw.{table}", column)) if schema in ("raw", "report") else None
+    if schema == "report" and column in MASKED_ZH:
+        text = MASKED_ZH[column]
+    return text or common.get(column) or UNDESCRIBED
 
 
 def literal(text: str) -> str:
@@ -187,10 +209,9 @@ def literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def create_report_views(conn: duckdb.DuckDBPyConnection) -> None:
-    """report.<table> for every mart, quality and raw table with a school_code: school names joined in,
-    lists shown as text, and the staff tables' names, staff numbers and birth dates masked."""
-    conn.execute("create schema if not exists report")
+def report_sources(conn: duckdb.DuckDBPyConnection) -> list[tuple[str, str, list[str], list[str], str]]:
+    """(schema, table, column names, column types, report view) of every mart, quality and raw table with a
+    school_code; a table whose name an earlier schema took gets `report.<schema>_<table>`."""
     columns = conn.execute(
         """
         select schema_name, table_name, list(column_name order by column_index), list(data_type order by column_index)
@@ -202,10 +223,21 @@ def create_report_views(conn: duckdb.DuckDBPyConnection) -> None:
         """
     ).fetchall()
     taken: set[str] = set()
+    sources = []
     for schema, table, names, types in columns:
-        select = [view_column(name, kind) for name, kind in zip(names, types, strict=True)]
-        view = f"report.{table}" if table not in taken else f"report.{schema}_{table}"
+        sources.append(
+            (schema, table, names, types, f"report.{table}" if table not in taken else f"report.{schema}_{table}")
+        )
         taken.add(table)
+    return sources
+
+
+def create_report_views(conn: duckdb.DuckDBPyConnection) -> None:
+    """report.<table> for every mart, quality and raw table with a school_code: school names joined in,
+    lists shown as text, and the staff tables' names, staff numbers and birth dates masked."""
+    conn.execute("create schema if not exists report")
+    for schema, table, names, types, view in report_sources(conn):
+        select = [view_column(name, kind) for name, kind in zip(names, types, strict=True)]
         conn.execute(
             f"create or replace view {view} as select s.name_zh as school_name, {', '.join(select)} "
             f'from {schema}."{table}" as t left join ref.schools as s on s.school_code = t.school_code'
@@ -225,3 +257,63 @@ def view_column(name: str, kind: str) -> str:
     if kind.endswith("[]") and kind.count("[") == 1 and "STRUCT" not in kind:
         return f'array_to_string(t."{name}", \'；\') as "{name}"'
     return f't."{name}"'
+
+
+# --- the analyst copy ------------------------------------------------------------------------------
+
+
+def analyst_copy_path(published: Path) -> Path:
+    return published.with_name(f"{published.stem}{ANALYST_COPY_SUFFIX}{published.suffix}")
+
+
+def publish_analyst_copy(published: Path) -> Path:
+    """`warehouse-analyst.duckdb`: the published copy without unmasked personal data, replaced atomically."""
+    return atomic_copy(published, analyst_copy_path(published), ANALYST_COPY_MODE, prepared(mask_personal_tables))
+
+
+def personal_tables(conn: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str]]:
+    """(schema, table, its report view) of every table with a column PERSONAL_COLUMNS masks."""
+    return [
+        (schema, table, view)
+        for schema, table, names, _, view in report_sources(conn)
+        if set(names) & PERSONAL_COLUMNS.keys()
+    ]
+
+
+def mask_personal_tables(conn: duckdb.DuckDBPyConnection) -> None:
+    """Each personal table's report view becomes a table of its masked rows, and the unmasked table is
+    dropped; the data-quality samples quoting those tables' values are blanked. Comments are written anew
+    (reading them back through duckdb_columns() binds every view: seconds)."""
+    personal = personal_tables(conn)
+    catalog, common = catalog_column_comments(conn), reference_column_comments()
+    for schema, table, view in personal:
+        name = view.removeprefix("report.")
+        columns = [c[0] for c in conn.execute(f"select * from {view} limit 0").description]
+        kept = [column for column in columns if column not in UNVETTED_COLUMNS]
+        selected = ", ".join(f'"{column}"' for column in kept)
+        conn.execute(f"create table report.masked_staging as select {selected} from {view}")
+        conn.execute(f"drop view {view}")
+        conn.execute(f'drop table {schema}."{table}"')
+        conn.execute(f"alter table report.masked_staging rename to {name}")
+        described = f"{schema}.{table} 的脱敏副本，已连接学校名称；未脱敏的原表不在本文件中 / masked rows only"
+        conn.execute(f"comment on table {view} is {literal(described)}")
+        for column in kept:
+            text = column_comment("report", name, column, catalog, common)
+            conn.execute(f'comment on column {view}."{column}" is {literal(text)}')
+    blank_personal_samples(conn, [table for schema, table, _ in personal if schema == "raw"])
+
+
+def blank_personal_samples(conn: duckdb.DuckDBPyConnection, raw_tables: list[str]) -> None:
+    """quality.issues and quality.unmapped_headers quote sample values: none from the personal tables."""
+    codes = [
+        code
+        for (code,) in conn.execute(
+            "select table_code from ref.platform_tables where table_name in (select unnest(?::varchar[]))", [raw_tables]
+        ).fetchall()
+    ]
+    conn.execute("update quality.issues set samples = null where table_code in (select unnest(?::varchar[]))", [codes])
+    if ("quality", "unmapped_headers") in published_tables(conn):
+        conn.execute(
+            "update quality.unmapped_headers set samples = null where table_code in (select unnest(?::varchar[]))",
+            [codes],
+        )

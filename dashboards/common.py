@@ -82,12 +82,20 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 @functools.cache
 def templates() -> jinja2.Environment:
     """The page templates (dashboards/templates/), HTML-escaping every value unless marked safe."""
-    return jinja2.Environment(
+    environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
     )
+    environment.filters.update(dash=dash, num=number_text)
+    environment.globals.update(
+        LEVELS=LEVELS,
+        LEVEL_ZH=LEVEL_ZH,
+        level_badge=lambda level: Markup(level_badge(level)),
+        level_legend=lambda: Markup(level_legend()),
+    )
+    return environment
 
 
 @functools.cache
@@ -98,6 +106,11 @@ def site_css() -> str:
         .get_template("site.css")
         .render(levels=LEVELS, colours=LEVEL_COLOURS, text_colours=LEVEL_TEXT_COLOURS)
     )
+
+
+def dash(value: object) -> object:
+    """A template value as it reads on a page: None as an em dash (escaped by the template, not here)."""
+    return "—" if value is None else value
 
 
 def text(value: object) -> str:
@@ -168,6 +181,30 @@ def page_html(
             plotly_src=plotly_src,
             body_class=body_class,
             script=Markup(script) if script else None,
+        )
+    )
+
+
+def render_page(
+    template: str,
+    title: str,
+    plotly_src: str | None = None,
+    body_class: str | None = None,
+    script: str | None = None,
+    **context: object,
+) -> str:
+    """A complete page from `template` (which extends templates/page.html and fills its `body` block): every
+    value in `context` is HTML-escaped unless it is Markup (a plotly figure, a fragment built elsewhere)."""
+    return (
+        templates()
+        .get_template(template)
+        .render(
+            title=title,
+            css=Markup(site_css()),
+            plotly_src=plotly_src,
+            body_class=body_class,
+            script=Markup(script) if script else None,
+            **context,
         )
     )
 

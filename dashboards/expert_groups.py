@@ -5,43 +5,14 @@ from __future__ import annotations
 
 import io
 
-from dashboards.common import page_html, text
+from dashboards.common import render_page
 from pipelines.excel import new_workbook, write_value, write_values
 
 
 def build_groups_html(groups: list[dict], inputs: dict) -> str:
-    """The secretariat's Chinese page of the year's groups, with every choice and exclusion explained."""
-    parts = [
-        f"<h1>{inputs['year']} 年复核专家组</h1>",
-        f'<p class="muted">随机种子 {text(inputs["seed"])}；抽样计划 {text(inputs["plan_file"])}；'
-        f"专家库 {len(inputs['pool'])} 人。内部资料，请勿公开（公开名单见公示网站）。</p>",
-    ]
-    if inputs.get("fields_note"):
-        parts.append(f"<p>{text(inputs['fields_note'])}</p>")
-    for group in groups:
-        status = "已组成" if group["formed"] else "未能按规则组成"
-        parts.append(f"<h2>{text(group['school_code'])} {text(group['name_zh'])}（{status}）</h2>")
-        parts.append(
-            f"<p>主要专业大类：{text('、'.join(group['fields']) or '未知')}；所在城市：{text(group['city'])}</p>"
-        )
-        parts += [f'<p class="problem"><strong>问题：</strong>{text(p)}</p>' for p in group["problems"]]
-        rows = "".join(
-            f"<tr><td>{text(m['role'])}</td><td>{text(m['name_zh'])}</td><td>{text(m['kind'])}</td>"
-            f"<td>{text(m['employer_name'])}</td><td>{text(m['why_zh'])}</td></tr>"
-            for m in group["experts"]
-        )
-        parts.append(
-            '<table><caption>专家组成员</caption><thead><tr><th scope="col">职务</th>'
-            '<th scope="col">姓名</th><th scope="col">类别</th><th scope="col">工作单位</th>'
-            f'<th scope="col">入选理由</th></tr></thead><tbody>{rows}</tbody></table>'
-        )
-        if group["excluded"]:
-            items = "".join(
-                f"<li>{text(x['name_zh'])}（{text(x['kind'])}）：{text('；'.join(x['why_zh']))}</li>"
-                for x in group["excluded"]
-            )
-            parts.append(f"<h3>回避与排除</h3><ul>{items}</ul>")
-    return page_html(f"{inputs['year']} 年复核专家组", "\n".join(parts))
+    """The secretariat's Chinese page of the year's groups, with every choice and exclusion explained
+    (templates/expert_groups.html)."""
+    return render_page("expert_groups.html", f"{inputs['year']} 年复核专家组", groups=groups, inputs=inputs)
 
 
 XLSX_GROUP_COLUMNS = ("学校代码", "学校名称", "职务", "专家编号", "姓名", "类别", "工作单位", "入选理由")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 import polars as pl
+from markupsafe import Markup
 
 from dashboards.college import SiteReference, year_label
 from dashboards.college_card import province_cards_html
@@ -17,16 +18,12 @@ from dashboards.common import (
     LEVELS,
     TABLE_STATUS_COLOURS,
     TABLE_STATUS_ZH,
-    attr,
     base_layout,
     figure_html,
-    level_badge,
-    level_legend,
-    number_text,
-    page_html,
-    text,
+    render_page,
 )
 
+TITLE = "全区诊改预警总览"
 PLOTLY_SRC = "../assets/plotly.min.js"
 TOP_REASONS = 3
 REASON_CHARS = 90
@@ -158,45 +155,40 @@ def shorten(sentence: str) -> str:
     return sentence if len(sentence) <= REASON_CHARS else sentence[: REASON_CHARS - 1] + "…"
 
 
-def ranking_html(
+RISK_FIELDS = (
+    "rank",
+    "risk_score",
+    "flagged_indicators",
+    "red_indicators",
+    "yellow_indicators",
+    "insufficient_indicators",
+    "red_count",
+    "yellow_count",
+)
+
+
+def ranking_rows(
     risk: pl.DataFrame,
     warnings: pl.DataFrame,
     colleges: list[str],
     year: int,
     names: dict[str, str],
     types: dict[str, str],
-) -> str:
+) -> list[dict]:
+    """One row per college of the ranking table: its risk figures (None without a risk row) and top reasons."""
     reasons = top_reasons(warnings, year)
     risk_rows = {row["school_code"]: row for row in risk.filter(pl.col("year") == year).iter_rows(named=True)}
-    rows = []
-    for code in colleges:
-        score = risk_rows.get(code, {})
-        listed = "".join(
-            f"<li>{level_badge(line['level'])} {text(shorten(line['sentence']))}"
-            f'<span class="muted">（要素 {text("、".join(line["elements"]))}）</span></li>'
-            for line in reasons.get(code, [])
-        )
-        flagged = (
-            f"{text(score.get('flagged_indicators'))}（红 {text(score.get('red_indicators'))}、"
-            f"黄 {text(score.get('yellow_indicators'))}）"
-            if score
-            else "—"
-        )
-        rows.append(
-            f'<tr><td class="num">{text(score.get("rank"))}</td>'
-            f'<td><a href="../schools/{attr(code)}/index.html">{text(college_label(code, names))}</a></td>'
-            f'<td>{text(types.get(code))}</td><td class="num">{number_text(score.get("risk_score"))}</td>'
-            f'<td class="num">{flagged}</td><td class="num">{text(score.get("insufficient_indicators"))}</td>'
-            f'<td class="num">{text(score.get("red_count"))} / {text(score.get("yellow_count"))}</td>'
-            f"<td><ul>{listed}</ul></td>"
-            f'<td><a href="../schools/{attr(code)}/warnings-{year}.html">预警</a> '
-            f'<a href="../schools/{attr(code)}/quality-{year}.html">质量</a></td></tr>'
-        )
-    return (
-        "<table><tr><th>排名</th><th>学校</th><th>类型</th><th>风险分</th><th>预警指标</th><th>数据不足指标</th>"
-        f"<th>红/黄要素</th><th>主要预警原因</th><th>报告</th></tr>{''.join(rows)}</table>"
-        '<p class="muted">风险分与预警指标数按指标计，每个指标只计一次；同一原因涉及多个要素时只列一次。</p>'
-    )
+    return [
+        {
+            "code": code,
+            "label": college_label(code, names),
+            "type": types.get(code),
+            "has_score": code in risk_rows,
+            "score": risk_rows.get(code) or dict.fromkeys(RISK_FIELDS),
+            "reasons": [{**line, "sentence": shorten(line["sentence"])} for line in reasons.get(code, [])],
+        }
+        for code in colleges
+    ]
 
 
 def build_completeness_figure(
@@ -291,33 +283,29 @@ def build_province_page(
     table_status: pl.DataFrame,
     cards: pl.DataFrame | None = None,
 ) -> str:
-    """The complete overview page for the secretariat."""
-    names = dict(schools.select("school_code", "name_zh").iter_rows())
-    types = dict(schools.select("school_code", "school_type").iter_rows())
+    """The complete overview page for the secretariat (templates/province.html)."""
     years = reference.years
     if not years:
-        body = "<h1>全区诊改预警总览</h1><p>暂无预警数据：请先运行流水线。</p>"
-        return page_html("全区诊改预警总览", body)
+        return render_page("province.html", TITLE, years=years)
+    names = dict(schools.select("school_code", "name_zh").iter_rows())
+    types = dict(schools.select("school_code", "school_type").iter_rows())
     latest = years[-1]
     colleges = ranking_order(risk, warnings, latest)
     elements = reference.elements.sort("element_code")["element_code"].to_list()
     element_names = dict(reference.elements.select("element_code", "element_name").iter_rows())
     heatmap = build_heatmap_figure(warnings, colleges, elements, years, names, element_names)
-    body = (
-        "<h1>全区诊改预警总览</h1>"
-        f'<p class="muted">{len(colleges)} 所学校 · 最新采集年度 {latest}（{latest - 1}-{latest}学年）'
-        f" · 数据年度 {'、'.join(str(year) for year in years)}</p>"
-        '<nav class="links"><a href="quality.html">全区数据质量汇总</a> <a href="downloads.html">下载 Excel 工作簿</a></nav>'
-        f"<h2>学校 × 诊断要素预警热力图</h2>{level_legend()}"
-        '<p class="muted">按最新年度风险排名排序；左上角菜单切换年度；悬停查看学校与要素。</p>'
-        f'<div class="wide-chart">{figure_html(heatmap, "province-heatmap")}</div>'
-        f"<h2>{latest}年风险排名与主要预警原因</h2>{ranking_html(risk, warnings, colleges, latest, names, types)}"
-        f"{province_cards_html(cards, latest, names)}"
-        f"<h2>{latest}年各校数据完整度</h2>"
-        f"{figure_html(build_completeness_figure(table_status, colleges, latest, names), 'province-completeness')}"
-        '<h2>历年趋势</h2><div class="charts">'
-        f'<div class="chart">{figure_html(build_level_trend_figure(warnings, years), "province-levels")}</div>'
-        f'<div class="chart">{figure_html(build_risk_trend_figure(risk, years), "province-risk")}</div></div>'
-        "<footer>本页面向诊改专委会秘书处，列出各校名称与数据，请勿转发给学校。</footer>"
+    completeness = build_completeness_figure(table_status, colleges, latest, names)
+    return render_page(
+        "province.html",
+        TITLE,
+        PLOTLY_SRC,
+        years=years,
+        latest=latest,
+        colleges=colleges,
+        heatmap=Markup(figure_html(heatmap, "province-heatmap")),
+        ranking=ranking_rows(risk, warnings, colleges, latest, names, types),
+        cards=Markup(province_cards_html(cards, latest, names)),
+        completeness=Markup(figure_html(completeness, "province-completeness")),
+        level_trend=Markup(figure_html(build_level_trend_figure(warnings, years), "province-levels")),
+        risk_trend=Markup(figure_html(build_risk_trend_figure(risk, years), "province-risk")),
     )
-    return page_html("全区诊改预警总览", body, PLOTLY_SRC)

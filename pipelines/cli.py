@@ -177,12 +177,34 @@ class ChineseHelpFormatter(argparse.HelpFormatter):
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
         if (
-            action.default not in (None, False, argparse.SUPPRESS)
+            action.default not in (None, False, "", argparse.SUPPRESS)
             and "%(default)" not in text
             and action.option_strings
         ):
             text += "（默认 default: %(default)s）"
         return text
+
+
+HELP_ZH = "显示本帮助并退出 / show this help message and exit"
+
+
+def localise(parser: argparse.ArgumentParser) -> None:
+    """`parser` and every subcommand under it: defaults shown, the -h line and group titles in Chinese, and a
+    subcommand's own help page headed by the line that lists it (its Chinese help) when it has no description.
+
+    argparse offers no public setter for the built-in help line or the group titles (they are gettext
+    strings), hence the private attributes."""
+    parser.formatter_class = ChineseHelpFormatter
+    parser._optionals.title = "选项 options"
+    parser._positionals.title = "参数 arguments"
+    for action in parser._actions:
+        if isinstance(action, argparse._HelpAction):
+            action.help = HELP_ZH
+        if isinstance(action, argparse._SubParsersAction):
+            listed = {choice.dest: choice.help for choice in action._choices_actions}
+            for name, command in action.choices.items():
+                command.description = command.description or listed.get(name)
+                localise(command)
 
 
 def guard_synth_home(args: argparse.Namespace) -> None:
@@ -253,8 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.choices["synth"].add_argument(
         "--force", action="store_true", help="允许覆盖已有的真实名册或收件箱 / write over a real registry or inbox"
     )
-    for command in sub.choices.values():
-        command.formatter_class = ChineseHelpFormatter
+    localise(parser)
     return parser
 
 

@@ -23,15 +23,7 @@ import shutil
 from pathlib import Path
 
 from dashboards.common import write_page
-from dashboards.public import (
-    college_body,
-    home_body,
-    plan_body,
-    public_page,
-    removed_body,
-    rules_body,
-    year_body,
-)
+from dashboards.public import college_page, home_page, plan_page, removed_page, rules_page, year_page
 from pipelines.settings import REFERENCE_DIR, get_settings
 
 DISCLOSURE_FILE = REFERENCE_DIR / "disclosure.csv"
@@ -237,8 +229,7 @@ def write_college(out: Path, college: dict, data: dict) -> Path:
                 }
             )
     indicators = [row for row in data["indicators"] if row["school_code"] == code]
-    body = college_body(college, college["reviews"], indicators, documents)
-    write_page(folder / "index.html", public_page(college["name_zh"], body, nav(2)))
+    write_page(folder / "index.html", college_page(college, college["reviews"], indicators, documents, nav(2)))
     return folder
 
 
@@ -256,21 +247,17 @@ def build_public_site(site: Path, conn) -> dict[str, int]:
             if any(s.get("school_code") == college["school_code"] for s in d["sampled"])
         ]
         college["reviews"] = college_reviews(college["school_code"], data["years"])
-    home = home_body(list(data["years"]), data["colleges"], len(data["removed"] or []))
-    write_page(out / "index.html", public_page("广西高职院校诊改信息公开", home, nav(0)))
-    write_page(
-        out / "plan.html", public_page("实施方案与实施细则", plan_body(PLAN_FILE.read_text(encoding="utf-8")), nav(0))
-    )
-    rules = rules_body(
-        read_csv(REFERENCE_DIR / "sampling_rules.csv"), read_csv(REFERENCE_DIR / "expert_rules.csv"), data["elements"]
-    )
-    write_page(out / "rules.html", public_page("抽样复核与专家组规则", rules, nav(0)))
-    write_page(out / "experts" / "removed.html", public_page("专家库除名公布", removed_body(data["removed"]), nav(1)))
+    write_page(out / "index.html", home_page(list(data["years"]), data["colleges"], len(data["removed"] or []), nav(0)))
+    write_page(out / "plan.html", plan_page(PLAN_FILE.read_text(encoding="utf-8"), nav(0)))
+    sampling_rules = read_csv(REFERENCE_DIR / "sampling_rules.csv")
+    rules = rules_page(sampling_rules, read_csv(REFERENCE_DIR / "expert_rules.csv"), data["elements"], nav(0))
+    write_page(out / "rules.html", rules)
+    write_page(out / "experts" / "removed.html", removed_page(data["removed"], nav(1)))
     for year, year_data in data["years"].items():
-        body = year_body(
-            year, year_data["sampled"], year_data["groups"], year_data["conclusions"], year_data["revisits"]
+        page = year_page(
+            year, year_data["sampled"], year_data["groups"], year_data["conclusions"], year_data["revisits"], nav(1)
         )
-        write_page(out / "years" / f"{year}.html", public_page(f"{year} 年抽样复核", body, nav(1)))
+        write_page(out / "years" / f"{year}.html", page)
     for college in data["colleges"]:
         write_college(out, college, data)
     return {"colleges": len(data["colleges"]), "years": len(data["years"]), "removed": len(data["removed"] or [])}

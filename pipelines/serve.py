@@ -345,18 +345,33 @@ def cmd_tokens_revoke(args: argparse.Namespace) -> int:
 
 
 def register(subparsers) -> None:
-    serve = subparsers.add_parser("serve", help="serve the dashboards and reports over HTTP, per-college tokens")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    serve = subparsers.add_parser(
+        "serve",
+        help="通过 HTTP 提供看板和报告，各校凭访问令牌查看本校页面 / serve the pages over HTTP, per-college tokens",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="监听地址 / host")
+    serve.add_argument("--port", type=int, default=8000, help="端口 / port")
     serve.set_defaults(func=cmd_serve)
 
-    tokens = subparsers.add_parser("tokens", help="issue, list and revoke access tokens for `zhengai serve`")
-    actions = tokens.add_subparsers(dest="action", required=True)
-    issue = actions.add_parser("issue", help="print a new token (stdout only) for a school code or 'secretariat'")
-    issue.add_argument("subject", metavar="school_code|secretariat")
+    tokens = subparsers.add_parser(
+        "tokens", help="签发、列出、撤销 zhengai serve 的访问令牌 / issue, list and revoke access tokens for serve"
+    )
+    actions = tokens.add_subparsers(dest="action", required=True, title="操作 actions")
+    issue = actions.add_parser(
+        "issue", help="为一所学校或秘书处签发新令牌（只打印一次）/ print a new token for a school code or 'secretariat'"
+    )
+    issue.add_argument(
+        "subject",
+        metavar="school_code|secretariat",
+        help="名册中的学校代码，或 secretariat（秘书处）/ the token's holder",
+    )
     issue.set_defaults(func=cmd_tokens_issue)
-    listing = actions.add_parser("list", help="list token ids, roles, creation dates and revocations (never tokens)")
+    listing = actions.add_parser(
+        "list", help="列出令牌编号、角色、签发日期与撤销情况（不显示令牌）/ list token ids, roles, dates, revocations"
+    )
     listing.set_defaults(func=cmd_tokens_list)
-    revoke = actions.add_parser("revoke", help="revoke a token by its id or a unique prefix of it")
-    revoke.add_argument("id")
+    revoke = actions.add_parser(
+        "revoke", help="按编号或其唯一前缀撤销令牌 / revoke a token by its id or a unique prefix"
+    )
+    revoke.add_argument("id", help="令牌编号或其唯一前缀（见 tokens list）/ token id or a unique prefix of it")
     revoke.set_defaults(func=cmd_tokens_revoke)

@@ -17,9 +17,10 @@ import pytest
 from assets.site import write_warning_reports
 from dashboards.common import site_css
 from pipelines.cli import main
+from pipelines.public_site import build_public_site
 from pipelines.settings import get_settings
 from pipelines.sitebuild import site_build_path
-from site_fixtures import write_fixture_site
+from site_fixtures import fixture_warehouse, populate_province, write_fixture_site
 from test_browser import CHROMIUM, chromium, navigate_and_wait_for_charts, open_page
 from test_quality_reports import BAD, YEAR, materialize
 from test_quality_reports import province as quality_province
@@ -38,7 +39,7 @@ OVERFLOW_JS = "JSON.stringify([document.documentElement.scrollWidth, window.inne
 
 @pytest.fixture(scope="module")
 def pages(tmp_path_factory) -> dict[str, object]:
-    """The five kinds of page, each built the way production builds it."""
+    """The kinds of page, each built the way production builds it (the public site from a fixture warehouse)."""
     home = tmp_path_factory.mktemp("pages-home")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("ZHENGAI_HOME", str(home))
@@ -51,7 +52,13 @@ def pages(tmp_path_factory) -> dict[str, object]:
         write_warehouse(*sampling_province(40))
         assert main(["sample", "--cycle-start", "2025", "--year", "2025", "--seed", "3", "--as-of", AS_OF]) == 0
         plan = get_settings().exports / "sampling" / "2025" / "plan.html"
+        conn = fixture_warehouse()
+        public_code = populate_province(conn, 2, [2024], seed=3, school_types=["理工"])[0]
+        build_public_site(site, conn)
+        conn.close()
     return {
+        "public-rules": site / "public" / "rules.html",
+        "public-college": site / "public" / "schools" / public_code / "index.html",
         "province": site / "province" / "index.html",
         "college": site / "schools" / codes[0] / "index.html",
         "warnings": home / "reports" / "schools" / "10001" / "warnings-2024.html",
@@ -104,7 +111,9 @@ def print_to_pdf(port: int, page) -> bytes:
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-@pytest.mark.parametrize("kind", ["province", "college", "warnings", "quality", "plan"])
+@pytest.mark.parametrize(
+    "kind", ["province", "college", "warnings", "quality", "plan", "public-rules", "public-college"]
+)
 def test_no_page_scrolls_sideways_as_a_whole(pages, browser, tmp_path, kind, width):
     screenshot = tmp_path / f"{kind}-{width}.png" if kind in ("province", "college") else None
     scroll_width, inner_width = overflow(browser, pages[kind], width, screenshot=screenshot)

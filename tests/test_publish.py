@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import dagster as dg
 import duckdb
 import pytest
 
-from assets.publish import FRESHNESS, UNDESCRIBED
+from assets.publish import ANALYST_COPY_MODE, FRESHNESS, UNDESCRIBED, analyst_copy_path
 from pipelines.definitions import defs
 from pipelines.demo.province import generate_province
 from pipelines.schedules import NIGHTLY_JOB, nightly_run_config
@@ -34,6 +36,18 @@ def published(tmp_path_factory):
         yield conn, work
         conn.close()
         work.close()
+
+
+@pytest.fixture(scope="module")
+def analyst(published):
+    """The analyst copy published beside the full one."""
+    conn, _ = published
+    path = Path(
+        conn.execute("select path from duckdb_databases() where database_name = current_database()").fetchone()[0]
+    )
+    copy = duckdb.connect(str(analyst_copy_path(path)), read_only=True)
+    yield copy, analyst_copy_path(path)
+    copy.close()
 
 
 def rows(conn, sql: str) -> list[tuple]:
@@ -132,3 +146,68 @@ def test_report_views_join_school_names_and_mask_staff(published):
 def test_the_published_warehouse_has_a_freshness_policy():
     graph = defs().resolve_asset_graph()
     assert graph.get(dg.AssetKey(["publish", "warehouse"])).freshness_policy == FRESHNESS
+
+
+def personal_values(work) -> set[str]:
+    """Every staff member's full name and staff number, from the unmasked tables of the work file."""
+    found = set()
+    for (table,) in work.execute(
+        "select distinct table_name from duckdb_columns() where schema_name = 'raw' and column_name = 'staff_no'"
+    ).fetchall():
+        found |= {v for row in work.execute(f"select name, staff_no from raw.{table}").fetchall() for v in row if v}
+    return found
+
+
+def copies_of(conn, values: set[str]) -> set[str]:
+    """The tables of `conn` with a text cell equal to one of `values` (a list cell: any of its elements)."""
+    columns = conn.execute(
+        "select schema_name, table_name, list((column_name, data_type)) from duckdb_columns() "
+        "where database_name = current_database() and schema_name in (select unnest(?)) "
+        "and data_type in ('VARCHAR', 'VARCHAR[]') group by all",
+        [list(SCHEMAS)],
+    ).fetchall()
+    found = set()
+    for schema, table, typed in columns:
+        cells = " or ".join(
+            f'list_has_any("{name}", $v)' if kind == "VARCHAR[]" else f'list_contains($v, "{name}")'
+            for name, kind in typed
+        )
+        if conn.execute(f'select count(*) from {schema}."{table}" where {cells}', {"v": sorted(values)}).fetchone()[0]:
+            found.add(f"{schema}.{table}")
+    return found
+
+
+def test_the_analyst_copy_holds_no_unmasked_staff_data_and_the_scan_finds_it_in_the_full_copy(published, analyst):
+    conn, work = published
+    copy, path = analyst
+    values = personal_values(work)
+    assert values and "raw.full_time_teachers" in copies_of(conn, values)
+    assert copies_of(copy, values) == set()
+    tables = {t for (t,) in copy.execute("select schema_name || '.' || table_name from duckdb_tables()").fetchall()}
+    assert "raw.full_time_teachers" not in tables and "report.full_time_teachers" in tables
+    assert path.stat().st_mode & 0o777 == ANALYST_COPY_MODE
+
+
+def test_the_analyst_copy_keeps_the_masked_rows_and_explains_itself(published, analyst):
+    conn, _ = published
+    copy, _ = analyst
+    columns = "school_code, school_name, name, staff_no, birth_year, title"
+    masked = sorted(conn.execute(f"select {columns} from report.full_time_teachers").fetchall(), key=repr)
+    assert masked and masked == sorted(
+        copy.execute(f"select {columns} from report.full_time_teachers").fetchall(), key=repr
+    )
+    assert copy.execute(
+        "select count(*) from quality.issues i join ref.platform_tables t using (table_code) "
+        "where t.table_name = 'full_time_teachers' and i.samples is not null"
+    ).fetchone() == (0,)
+    uncommented = rows(
+        copy,
+        "select table_name, column_name from duckdb_columns() where schema_name in (select unnest(?)) and comment is null",
+    )
+    assert (
+        uncommented == []
+        and rows(
+            copy, "select table_name from duckdb_tables() where schema_name in (select unnest(?)) and comment is null"
+        )
+        == []
+    )

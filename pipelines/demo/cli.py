@@ -46,19 +46,32 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 
 def register(subparsers) -> None:
-    synth = subparsers.add_parser("synth", help="generate the demo province's status-data exports and registry")
-    synth.add_argument("--out", required=True, help="output folder (normally the inbox)")
-    synth.add_argument("--schools", type=int, default=47, help="number of colleges (default 47)")
-    synth.add_argument("--years", default="2022-2024", help="collection years, e.g. 2022-2024 (default)")
-    synth.add_argument("--seed", type=int, default=2026)
-    synth.add_argument("--defects", action="store_true", help="inject every defect kind and format variant once")
-    synth.add_argument("--registry", help="registry CSV to write (default: the data home's registry)")
-    synth.add_argument("--jobs", type=int, default=0, help="worker processes, 0 = one per CPU (output is identical)")
+    synth = subparsers.add_parser(
+        "synth", help="生成演示省份的状态数据导出文件与院校名册 / generate the demo province's exports and registry"
+    )
+    synth.add_argument("--out", required=True, help="输出文件夹（通常是收件箱）/ output folder (normally the inbox)")
+    synth.add_argument("--schools", type=int, default=47, help="学校数 / number of colleges")
+    synth.add_argument("--years", default="2022-2024", help="采集年份，如 2022-2024 / collection years")
+    synth.add_argument("--seed", type=int, default=2026, help="随机种子：同一种子生成相同文件 / same seed, same bytes")
+    synth.add_argument(
+        "--defects",
+        action="store_true",
+        help="每种缺陷与格式变体各注入一次 / inject every defect kind and variant once",
+    )
+    synth.add_argument(
+        "--registry", help="写出的院校名册 CSV（默认：数据目录的名册）/ registry CSV to write (default: the home's)"
+    )
+    synth.add_argument(
+        "--jobs",
+        type=int,
+        default=0,
+        help="工作进程数，0 为每个 CPU 一个（输出相同）/ worker processes, 0 = one per CPU",
+    )
     synth.add_argument(
         "--layouts",
         choices=LAYOUT_CHOICES,
         default="v2",
-        help="v2: every export in the V2 layout (default); mixed: a share in the online system's layout",
+        help="v2：全部为 V2 格式；mixed：部分为网上填报系统格式 / v2: all in the V2 layout; mixed: some in the online one",
     )
     synth.set_defaults(func=cmd_synth)
 

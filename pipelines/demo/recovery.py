@@ -172,8 +172,12 @@ def cmd_demo_check(args: argparse.Namespace) -> int:
 
 def register(subparsers) -> None:
     check = subparsers.add_parser(
-        "demo-check", help="compare the levels the demo generator drew with the levels the pipeline recovered"
+        "demo-check",
+        help="比较演示生成器设定的预警级别与流水线判出的级别 / compare the levels drawn with the levels recovered",
     )
-    check.add_argument("--manifest", help="the generator's manifest.json (default: $ZHENGAI_HOME/inbox/manifest.json)")
-    check.add_argument("--strict", action="store_true", help="exit 1 when the target is not met")
+    check.add_argument(
+        "--manifest",
+        help="生成器的 manifest.json（默认 $ZHENGAI_HOME/inbox/manifest.json）/ the generator's manifest.json",
+    )
+    check.add_argument("--strict", action="store_true", help="未达目标时退出码为 1 / exit 1 when the target is not met")
     check.set_defaults(func=cmd_demo_check)

@@ -117,15 +117,19 @@ def cmd_map(args: argparse.Namespace) -> int:
 
 
 def register(subparsers) -> None:
-    catalog = subparsers.add_parser("catalog", help="headers the ingest did not map, and accepting one as an alias")
-    actions = catalog.add_subparsers(dest="action", required=True)
-    unmapped = actions.add_parser("unmapped", help="every header seen but not mapped, across the province")
-    unmapped.add_argument("--year", type=int, help="one collection year (default: all years)")
-    unmapped.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    catalog = subparsers.add_parser(
+        "catalog", help="未识别的表头，及把表头登记为列的别名 / headers not mapped, and accepting one as an alias"
+    )
+    actions = catalog.add_subparsers(dest="action", required=True, title="操作 actions")
+    unmapped = actions.add_parser("unmapped", help="全区已见但未识别的表头 / every header seen but not mapped")
+    unmapped.add_argument("--year", type=int, help="只看一个采集年度（默认：所有年度）/ one collection year")
+    unmapped.add_argument("--json", action="store_true", help="以 JSON 输出 / print JSON instead of a table")
     unmapped.set_defaults(func=cmd_unmapped)
-    mapping = actions.add_parser("map", help="record HEADER as an alias of COLUMN of TABLE_CODE in header_aliases.csv")
-    mapping.add_argument("table_code")
-    mapping.add_argument("header")
-    mapping.add_argument("column")
-    mapping.add_argument("--note", default="", help="why (kept in the file)")
+    mapping = actions.add_parser(
+        "map", help="把表头登记为某表某列的别名（写入 header_aliases.csv）/ record HEADER as an alias of COLUMN"
+    )
+    mapping.add_argument("table_code", help="表号，如 6.1 / table code")
+    mapping.add_argument("header", help="文件中的表头原文 / the header as the file has it")
+    mapping.add_argument("column", help="目录中的列名 / the catalog's column name")
+    mapping.add_argument("--note", default="", help="登记原因（记入文件）/ why (kept in the file)")
     mapping.set_defaults(func=cmd_map)
