@@ -45,6 +45,8 @@ class Delivery:
     member: str | None = None  # name inside the zip, as stored
     size: int = 0  # bytes to read (a zip member: uncompressed), to size the worker tasks
     readable: bool = True  # False: never opened nor copied (a symlink, FIFO, device, a file over the size limit)
+    stamp: Stamp | None = None  # the inbox file's (size, mtime, ctime, inode) as listed; a zip member: the zip's
+    known_sha: str | None = None  # sha256 recorded for this very stamp by a committed run: not read unless needed
 
     def read(self, limits: IngestLimits) -> bytes:
         return self.read_with_stat(limits)[0]
@@ -64,6 +66,17 @@ class Delivery:
     @cached_property
     def suffix(self) -> str:
         return PurePosixPath(self.source_file).suffix.lower()
+
+
+Stamp = tuple[int, int, int, int]
+
+
+def stamp_of(info: os.stat_result) -> Stamp:
+    """What a file's listing says of its bytes without reading them: size, mtime and ctime (ns) and
+    inode. The ctime is the kernel's own (no tool can set it): a rewrite that restores size and
+    mtime (`cp -p`, `touch -r`, rsync -t, an unzip) still changes it, and so does a replacement by
+    rename (also a new inode)."""
+    return (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)
 
 
 def _mtime(path: Path) -> dt.datetime:
@@ -200,6 +213,7 @@ def _discover_school(inbox: Path, folder: Path, limits: IngestLimits) -> list[De
                 size=info.st_size,
                 problem=too_large(path.name, info.st_size, limits) if too_big else None,
                 readable=not too_big,
+                stamp=stamp_of(info),
             )
         )
     return deliveries
@@ -251,6 +265,7 @@ def _discover_zip(inbox: Path, path: Path, limits: IngestLimits) -> list[Deliver
             f"zip {path.name} is corrupt and cannot be opened ({error}): pack it again and deliver",
         )
     with stream, archive:
+        stamp = stamp_of(os.fstat(stream.fileno()))
         infos = [info for info in archive.infolist() if not info.is_dir()]
         names = {info.filename: _member_name(info) for info in infos}
         unsafe = [names[i.filename] for i in infos if _unsafe(names[i.filename])]
@@ -300,6 +315,7 @@ def _discover_zip(inbox: Path, path: Path, limits: IngestLimits) -> list[Deliver
                     size=info.file_size,
                     problem=too_large(PurePosixPath(inner).name, info.file_size, limits) if too_big else None,
                     readable=not too_big,
+                    stamp=stamp,
                 )
             )
         return deliveries

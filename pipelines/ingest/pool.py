@@ -56,6 +56,7 @@ class ChunkResult:
     typed: dict[str, pa.Table]
     replace: list[tuple[str, str, int]]
     process: tuple[int, float, int] = (0, 0.0, 0)  # the process that did it: pid, CPU seconds, peak RSS (KiB)
+    files_read: int = 0  # inbox files whose bytes were read (a trusted unchanged file is not)
 
 
 def worker_context() -> multiprocessing.context.BaseContext:
@@ -94,7 +95,11 @@ def ingest_chunk(task: ChunkTask) -> ChunkResult:
     ingest.share_subtable_counts()
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return ChunkResult(
-        schools, typed, ingest.pending_replace, (os.getpid(), usage.ru_utime + usage.ru_stime, usage.ru_maxrss)
+        schools,
+        typed,
+        ingest.pending_replace,
+        (os.getpid(), usage.ru_utime + usage.ru_stime, usage.ru_maxrss),
+        ingest.files_read,
     )
 
 

@@ -4,6 +4,7 @@ of rows and log rows the readers (pipelines/ingest/college.py, in worker process
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from typing import ClassVar
@@ -19,7 +20,7 @@ from pipelines.catalog import (
     load_header_aliases,
     with_header_aliases,
 )
-from pipelines.ingest.discover import Delivery, discover
+from pipelines.ingest.discover import Delivery, Stamp, discover
 from pipelines.ingest.guard import private_dirs, stop_worker_server
 from pipelines.ingest.headers import Fingerprints
 from pipelines.ingest.log import LOG_COLUMNS, STATUSES, LogRow, Summary, log_table
@@ -32,6 +33,7 @@ from pipelines.ingest.pool import (
     chunks_by_bytes,
     start_worker_server,
 )
+from pipelines.ingest.stamps import RACY_NS, record_stamps, stamps_known
 from pipelines.ingest.subtables import stale_subtable_siblings
 from pipelines.settings import IngestLimits, Settings, now_local
 from pipelines.sql import run_sql
@@ -60,6 +62,7 @@ class Ingest:
         self.summary = Summary()
         self.fingerprints = Fingerprints(self.catalog)
         self.stale: list[tuple] = []  # current files mapped with other headers than now (see current_state)
+        self.listings: dict[str, Stamp] = {}  # source_file → its listing, recorded with its sha256 once loaded
         self.reset_pending()
 
     # -- state ---------------------------------------------------------------------------------
@@ -67,6 +70,24 @@ class Ingest:
     def prepare_warehouse(self) -> None:
         create_raw_tables(self.conn, self.catalog)
         run_sql(self.conn, "raw/ingest_log")
+        run_sql(self.conn, "raw/ingest_files")
+
+    def trust_listings(self, discovered: list[Delivery]) -> None:
+        """Give each delivery whose listing is the one a committed run hashed it with that run's
+        sha256 (`known_sha`): it is then not read unless a step needs its bytes. ZHENGAI_INGEST_REHASH=1
+        (`zhengai run --rehash`) trusts nothing. Remember the listings to record after this run:
+        not one of a file modified within RACY_NS of the listing (a write in the same clock tick
+        as the listing or the read would leave the listing unchanged; git calls it "racily clean")."""
+        self.listings = {}
+        listed_at = time.time_ns()
+        known = {} if self.limits.rehash else stamps_known(self.conn)
+        for delivery in discovered:
+            if delivery.stamp is None:
+                continue
+            if known.get(delivery.source_file, (None, None))[0] == delivery.stamp:
+                delivery.known_sha = known[delivery.source_file][1]
+            if delivery.stamp[1] < listed_at - RACY_NS:
+                self.listings[delivery.source_file] = delivery.stamp
 
     def current_state(self) -> dict[tuple[str, int, str], tuple[str, int]]:
         """(school, year, table_code) → (sha256, rows) of the data now in raw. A file mapped with
@@ -86,6 +107,16 @@ class Ingest:
             for school, year, code, sha, count, fingerprint, _, _ in rows
             if code in self.catalog.codes
         }
+
+    def held_in_raw(self) -> set[tuple[str, int, str]]:
+        """(school, year, table_code) of the rows in raw: a college-year-table whose loaded file was
+        later quarantined (a bad re-export) has no current log row, yet its rows must be replaced,
+        not added to, when a good export comes back."""
+        held = set()
+        for table in self.catalog.tables:
+            found = self.conn.execute(f'select distinct school_code, year from raw."{table.table_name}"').fetchall()
+            held.update((school, year, table.code) for school, year in found)
+        return held
 
     def remap_from_archive(self, discovered: list[Delivery]) -> list[Delivery]:
         """The archived originals of current files mapped with other headers or aliases than now and
@@ -148,10 +179,13 @@ class Ingest:
                 self.log(f"无法创建 {folder}（{error}）/ cannot create {folder}")
         self.prepare_warehouse()
         state = self.current_state()
+        for key in self.held_in_raw():  # rows whose file's log row a later quarantine replaced
+            state.setdefault(key, ("", 0))
         previous = self.previous_by_file()
         self.stale += stale_subtable_siblings(self.stale, previous)
         by_school: dict[str, list[Delivery]] = defaultdict(list)
         discovered = discover(self.settings.inbox, self.limits)
+        self.trust_listings(discovered)
         for delivery in discovered + self.remap_from_archive(discovered):
             by_school[delivery.school_code or "unsorted"].append(delivery)
         state_by_school: dict[str, dict] = defaultdict(dict)
@@ -180,6 +214,7 @@ class Ingest:
                 if self.pending_count >= self.limits.batch_rows:
                     self.flush()
             self.flush()
+            run_sql(self.conn, "raw/college_year_inputs")
         except BaseException:
             self.conn.execute("rollback")
             raise
@@ -220,6 +255,7 @@ class Ingest:
         pid, cpu, peak = result.process
         self.summary.processes[pid] = (cpu, peak)  # cumulative per process: the last report holds
         self.summary.chunks_read[pid] += 1
+        self.summary.files_read += result.files_read
         for school, rows in result.schools:
             for row in rows:
                 self.record(row)
@@ -253,6 +289,7 @@ class Ingest:
         ingest_log_batch = log  # noqa: F841 (read by name by DuckDB's replacement scan)
         conn.execute("delete from raw.ingest_log where source_file in (select source_file from ingest_log_batch)")
         conn.execute("insert into raw.ingest_log by name select * from ingest_log_batch")
+        record_stamps(conn, self.pending_rows, self.listings, self.ingested_at)
         self.reset_pending()
 
     def reset_pending(self) -> None:
