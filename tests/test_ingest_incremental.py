@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import time
 import zipfile
+from multiprocessing import forkserver
 from pathlib import Path
 
 import duckdb
@@ -63,17 +64,28 @@ def recorded(conn) -> dict[str, tuple]:
     return {source: rest for source, *rest in rows}
 
 
+def use_pool(monkeypatch) -> None:
+    monkeypatch.setenv("ZHENGAI_INGEST_WORKERS", "2")
+    monkeypatch.setenv("ZHENGAI_INGEST_POOL_MIN_SCHOOLS", "2")
+    monkeypatch.setenv("ZHENGAI_INGEST_CHUNK_BYTES", "1")  # a college with bytes to read is a task of its own
+
+
 def test_an_unchanged_inbox_is_listed_not_read(conn, monkeypatch):
+    use_pool(monkeypatch)
     write_college(inbox(), "13829", 2024, ["6.1", "7.1", "9.2"])
     write_college(inbox(), "13830", 2024, ["6.1"])
+    write_college(inbox(), "13831", 2024, ["6.1"])
     files = delivered()
     first = run(conn)
     before = snapshot(conn)
     assert first.files_read == len(files) == first.loaded
+    assert os.getpid() not in first.processes  # the workers read the first run
     reads = counting_reads(monkeypatch)
     second = run(conn)
     assert (second.loaded, second.unchanged, second.quarantined, second.files_read) == (0, len(files), 0, 0)
     assert reads == []
+    assert set(second.processes) == {os.getpid()}  # nothing to read: no worker is started
+    assert forkserver._forkserver._forkserver_pid is None
     assert snapshot(conn) == before
     assert {row["status"] for row in log_rows(conn)} == {"unchanged"}
 
@@ -82,9 +94,7 @@ def test_the_worker_pool_reads_only_the_changed_college(conn, monkeypatch):
     for school in ("13829", "13830", "13831", "13832"):
         write_college(inbox(), school, 2024, ["6.1", "7.1"])
     files = delivered()
-    monkeypatch.setenv("ZHENGAI_INGEST_WORKERS", "2")
-    monkeypatch.setenv("ZHENGAI_INGEST_POOL_MIN_SCHOOLS", "2")
-    monkeypatch.setenv("ZHENGAI_INGEST_CHUNK_BYTES", "1")  # the changed college is a task of its own
+    use_pool(monkeypatch)
     run(conn)
     write_xlsx(inbox() / "13829" / "2024" / TEACHERS_FILE, TEACHERS, sample_rows(TEACHERS, 5, seed=4))
     delivered(AN_HOUR_AGO + 60)  # every file's times move: all are hashed, only one is loaded
@@ -227,7 +237,7 @@ def test_an_unchanged_zip_is_not_read_and_a_repacked_one_is(conn, tmp_path):
     assert conn.sql("select count(*) from raw.majors").fetchone()[0] == 2
 
 
-def test_a_missing_archive_copy_is_written_again_from_the_inbox(conn):
+def test_a_missing_or_cut_archive_copy_is_written_again_from_the_inbox(conn):
     write_college(inbox(), "13829", 2024, ["6.1"])
     delivered()
     run(conn)
@@ -235,7 +245,11 @@ def test_a_missing_archive_copy_is_written_again_from_the_inbox(conn):
     archived.unlink()
     summary = run(conn)
     assert (summary.unchanged, summary.files_read) == (1, 1)
-    assert archived.read_bytes() == (inbox() / "13829" / "2024" / TEACHERS_FILE).read_bytes()
+    original = (inbox() / "13829" / "2024" / TEACHERS_FILE).read_bytes()
+    assert archived.read_bytes() == original
+    archived.write_bytes(original[:100])  # what a crash may leave of a copy not yet flushed
+    assert run(conn).files_read == 1
+    assert archived.read_bytes() == original
 
 
 def fingerprints(conn) -> dict[tuple[str, int], tuple]:

@@ -12,8 +12,9 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from pipelines.files import staging_name
 from pipelines.ingest.discover import Delivery
-from pipelines.ingest.guard import Problem, write_private
+from pipelines.ingest.guard import Problem
 
 
 class Blobs(dict):
@@ -57,9 +58,13 @@ def changed_while_read(delivery: Delivery) -> Problem:
 
 
 def _write_once(target: Path, data: bytes, link: tuple[Path, os.stat_result] | None = None) -> None:
-    """Write `data` to `target` unless it exists; or hard-link `link`'s file when it is still the
-    file the bytes were read from (same inode, size and mtime), else fall back to writing."""
-    if target.exists():
+    """Write `data` to `target` unless it is there whole; or hard-link `link`'s file when it is still
+    the file the bytes were read from (same inode, size and mtime), else fall back to writing.
+
+    Staged and renamed (never half a file under the name), but not flushed to disk file by file:
+    an fsync per copy cost about 2 ms, 9 s of I/O for the demo's 4,500 files. The inbox keeps the
+    original, and a copy a crash cut short has the wrong size, so it is written again."""
+    if archived_whole(target, len(data)):
         return
     target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     if link is not None:
@@ -67,7 +72,8 @@ def _write_once(target: Path, data: bytes, link: tuple[Path, os.stat_result] | N
         try:
             os.link(source, target)
         except FileExistsError:
-            return
+            if archived_whole(target, len(data)):
+                return
         except OSError:
             pass  # another file system, or no hard links: copy
         else:
@@ -80,4 +86,20 @@ def _write_once(target: Path, data: bytes, link: tuple[Path, os.stat_result] | N
             ):
                 return
             os.unlink(target)  # the inbox file was replaced after it was read: keep the bytes read
-    write_private(target, data)
+    staging = target.with_name(staging_name(target.name))
+    descriptor = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
+    try:
+        with os.fdopen(descriptor, "wb") as stream:
+            stream.write(data)
+        os.replace(staging, target)
+    except BaseException:
+        staging.unlink(missing_ok=True)
+        raise
+
+
+def archived_whole(target: Path, size: int) -> bool:
+    """Whether the archive holds `target` at its full size (a copy a crash cut short does not count)."""
+    try:
+        return target.stat().st_size == size
+    except FileNotFoundError:
+        return False

@@ -21,7 +21,7 @@ import fastexcel
 import pyarrow as pa
 
 from pipelines.catalog import BASE_VERSION, Catalog, CatalogTable, load_crosswalk
-from pipelines.ingest.blobs import Blobs, _write_once, changed_while_read
+from pipelines.ingest.blobs import Blobs, _write_once, archived_whole, changed_while_read
 from pipelines.ingest.coerce import type_chunk
 from pipelines.ingest.discover import WORKBOOK_SUFFIXES, Delivery
 from pipelines.ingest.guard import (
@@ -89,6 +89,8 @@ class CollegeReader(Identifying, SubtableLoading):
         self.files_read = 0  # inbox files whose bytes this reader read (a trusted unchanged file is not)
         self.seen_zips: set[str] = set()  # zips archived while reading this college
         self.fingerprints = Fingerprints(catalog)
+        self.table_codes = frozenset(catalog.codes)
+        self.subtables_named: dict[str, CatalogTable | None] = {}  # file stem → the sub-table it names
         self.crosswalk = load_crosswalk()  # newer platforms' table codes and names → V2 tables
         self.shaped: dict[tuple[str, str], CatalogTable] = {}  # sub-table shapes with their V2 table's headers
         self.reset_pending()
@@ -262,7 +264,7 @@ class CollegeReader(Identifying, SubtableLoading):
         known = previous.get((delivery.source_file, sha), [])
         if (
             known
-            and all(row["status"] != "quarantined" and row["table_code"] in self.catalog.codes for row in known)
+            and all(row["status"] != "quarantined" and row["table_code"] in self.table_codes for row in known)
             and not self.holds_subtable(delivery, known)
         ):  # identified in an earlier run; sheets looked up only to read
             tables = [(self.catalog.by_code(row["table_code"]), None) for row in known]
@@ -307,7 +309,9 @@ class CollegeReader(Identifying, SubtableLoading):
     ) -> str:
         """The archived copy's path; a trusted file is read only when its copy is missing."""
         relative = f"{sha[:2]}/{sha}{delivery.suffix}"
-        if sha in blobs.deferred and (relative in self.archived or (self.settings.archive / relative).exists()):
+        if sha in blobs.deferred and (
+            relative in self.archived or archived_whole(Path(f"{self.settings.archive}/{relative}"), delivery.size)
+        ):
             self.archived.add(relative)
             return f"{self.archive_dir}/{relative}"
         return self.archive(blobs[sha], sha, delivery.suffix, source)

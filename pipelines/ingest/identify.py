@@ -240,7 +240,10 @@ class Identifying:
     def holds_subtable(self, delivery: Delivery, known: list[dict]) -> bool:
         """Whether a file identified in an earlier run holds sub-tables: logged under their V2
         table's code, they must be identified again to be read with their own shape."""
-        return identify_subtable(PurePosixPath(delivery.name).stem, self.catalog, self.crosswalk) is not None or any(
+        stem = PurePosixPath(delivery.name).stem
+        if stem not in self.subtables_named:  # file names repeat across colleges: looked up once per run
+            self.subtables_named[stem] = identify_subtable(stem, self.catalog, self.crosswalk)
+        return self.subtables_named[stem] is not None or any(
             (row.get("reason") or "").startswith(SUBTABLE_NOTE) for row in known
         )
 

@@ -32,6 +32,7 @@ from pipelines.ingest.pool import (
     chunk_results,
     chunks_by_bytes,
     start_worker_server,
+    uses_pool,
 )
 from pipelines.ingest.stamps import RACY_NS, record_stamps, stamps_known
 from pipelines.ingest.subtables import stale_subtable_siblings
@@ -72,7 +73,7 @@ class Ingest:
         run_sql(self.conn, "raw/ingest_log")
         run_sql(self.conn, "raw/ingest_files")
 
-    def trust_listings(self, discovered: list[Delivery]) -> None:
+    def trust_listings(self, discovered: list[Delivery], known: dict[str, tuple[Stamp, str]]) -> None:
         """Give each delivery whose listing is the one a committed run hashed it with that run's
         sha256 (`known_sha`): it is then not read unless a step needs its bytes. ZHENGAI_INGEST_REHASH=1
         (`zhengai run --rehash`) trusts nothing. Remember the listings to record after this run:
@@ -80,7 +81,6 @@ class Ingest:
         as the listing or the read would leave the listing unchanged; git calls it "racily clean")."""
         self.listings = {}
         listed_at = time.time_ns()
-        known = {} if self.limits.rehash else stamps_known(self.conn)
         for delivery in discovered:
             if delivery.stamp is None:
                 continue
@@ -94,18 +94,16 @@ class Ingest:
         other headers or aliases than the table's now (`fingerprint`) is not current: its sha is
         given as mapped (`sha@fingerprint`) so that the next run reads it again."""
         rows = run_sql(self.conn, "raw/ingest_current").fetchall()
+        now = {table.code: self.fingerprint(table) for table in self.catalog.tables}
         self.stale = [
             (school, year, source, archived)
             for school, year, code, sha, _, fingerprint, source, archived in rows
-            if code in self.catalog.codes and fingerprint != self.fingerprint(self.catalog.by_code(code))
+            if code in now and fingerprint != now[code]
         ]
         return {
-            (school, year, code): (
-                sha if fingerprint == self.fingerprint(self.catalog.by_code(code)) else f"{sha}@{fingerprint}",
-                count,
-            )
+            (school, year, code): (sha if fingerprint == now[code] else f"{sha}@{fingerprint}", count)
             for school, year, code, sha, count, fingerprint, _, _ in rows
-            if code in self.catalog.codes
+            if code in now
         }
 
     def held_in_raw(self) -> set[tuple[str, int, str]]:
@@ -161,14 +159,17 @@ class Ingest:
         the rows are written here in batches, all in one transaction: the warehouse shows a run
         whole or not at all. DuckDB writes a table's rows to the file as soon as they fill a row
         group, so memory follows the batch and the chunks, not the province."""
-        started = (
-            self.limits.workers > 1 and start_worker_server()
-        )  # imports in the background while the inbox is listed
+        self.pool_started = False
         try:
             return self.load_inbox()
         finally:
-            if started:
+            if self.pool_started:
                 stop_worker_server()  # no process of the run outlives it
+
+    def start_pool(self) -> None:
+        """Start the workers' fork server (it imports in the background) unless it runs already."""
+        if not self.pool_started and self.limits.workers > 1:
+            self.pool_started = start_worker_server()
 
     def load_inbox(self) -> Summary:
         """The run itself, between the start and the end of its worker processes' fork server."""
@@ -184,8 +185,11 @@ class Ingest:
         previous = self.previous_by_file()
         self.stale += stale_subtable_siblings(self.stale, previous)
         by_school: dict[str, list[Delivery]] = defaultdict(list)
+        known = {} if self.limits.rehash else stamps_known(self.conn)
+        if not known:  # every file will be read: the workers' imports overlap the listing
+            self.start_pool()
         discovered = discover(self.settings.inbox, self.limits)
-        self.trust_listings(discovered)
+        self.trust_listings(discovered, known)
         for delivery in discovered + self.remap_from_archive(discovered):
             by_school[delivery.school_code or "unsorted"].append(delivery)
         state_by_school: dict[str, dict] = defaultdict(dict)
@@ -205,6 +209,8 @@ class Ingest:
             ChunkTask(self.settings, self.catalog, self.limits, self.ingested_at, chunk)
             for chunk in chunks_by_bytes(schools, self.limits.chunk_bytes)
         ]
+        if uses_pool(tasks, self.limits):  # a run that reads little stays in this process
+            self.start_pool()
         saved = self.bulk_settings()
         self.conn.execute("begin transaction")
         results = chunk_results(tasks, self.limits, self.log)
