@@ -97,9 +97,9 @@ def _write_once(target: Path, data: bytes, link: tuple[Path, os.stat_result] | N
         raise
 
 
-def archived_whole(target: Path, size: int) -> bool:
+def archived_whole(target: Path | str, size: int) -> bool:
     """Whether the archive holds `target` at its full size (a copy a crash cut short does not count)."""
     try:
-        return target.stat().st_size == size
+        return os.stat(target).st_size == size
     except FileNotFoundError:
         return False

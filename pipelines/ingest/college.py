@@ -81,6 +81,7 @@ class CollegeReader(Identifying, SubtableLoading):
         self.archived: set[str] = set()
         self.within_limits: set[str] = set()  # sha256 of the workbooks checked against the limits
         self.archive_dir = settings.archive.relative_to(settings.home).as_posix()  # as logged in archived_path
+        self.archive_root = str(settings.archive)
         self.writes: list[Future] = []
         # one writer thread: the copies are file-system work, and more threads only contend for it
         self.io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-io")
@@ -310,7 +311,7 @@ class CollegeReader(Identifying, SubtableLoading):
         """The archived copy's path; a trusted file is read only when its copy is missing."""
         relative = f"{sha[:2]}/{sha}{delivery.suffix}"
         if sha in blobs.deferred and (
-            relative in self.archived or archived_whole(Path(f"{self.settings.archive}/{relative}"), delivery.size)
+            relative in self.archived or archived_whole(f"{self.archive_root}/{relative}", delivery.size)
         ):
             self.archived.add(relative)
             return f"{self.archive_dir}/{relative}"

@@ -240,7 +240,7 @@ class Identifying:
     def holds_subtable(self, delivery: Delivery, known: list[dict]) -> bool:
         """Whether a file identified in an earlier run holds sub-tables: logged under their V2
         table's code, they must be identified again to be read with their own shape."""
-        stem = PurePosixPath(delivery.name).stem
+        stem = delivery.stem
         if stem not in self.subtables_named:  # file names repeat across colleges: looked up once per run
             self.subtables_named[stem] = identify_subtable(stem, self.catalog, self.crosswalk)
         return self.subtables_named[stem] is not None or any(
