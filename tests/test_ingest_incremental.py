@@ -31,6 +31,7 @@ from ingest_fixtures import (
 )
 from pipelines.catalog import load_catalog
 from pipelines.ingest import Delivery, Ingest, ingest_inbox
+from pipelines.ingest.stamps import CTIME_TICK_NS
 from pipelines.settings import get_settings
 
 CATALOG = load_catalog()
@@ -39,10 +40,12 @@ AN_HOUR_AGO = time.time() - 3600
 
 
 def delivered(at: float = AN_HOUR_AGO) -> list[Path]:
-    """Every inbox file, dated `at` (a delivery copied in earlier: not racily clean)."""
+    """Every inbox file, dated `at` (a delivery copied in earlier), its ctime (now: set by utime)
+    left to age past the clock tick within which a listing is racily clean (`stamps.racy`)."""
     files = sorted(path for path in inbox().rglob("*") if path.is_file())
     for path in files:
         os.utime(path, (at, at))
+    time.sleep(CTIME_TICK_NS / 1e9)
     return files
 
 
@@ -149,12 +152,14 @@ def test_rehash_reads_every_file(conn, monkeypatch):
 
 
 def test_a_file_changed_just_before_the_listing_is_not_trusted_next_time(conn):
-    write_college(inbox(), "13829", 2024, ["6.1", "7.1"])
+    write_college(inbox(), "13829", 2024, ["6.1", "7.1", "9.2"])
     delivered()
     os.utime(inbox() / "13829" / "2024" / TEACHERS_FILE)  # modified now: racily clean if recorded
+    copied = inbox() / "13829" / "2024" / "表7.1 专业设置.xlsx"
+    os.utime(copied, (AN_HOUR_AGO, AN_HOUR_AGO))  # an old mtime, as `cp -p` leaves it: the ctime is now
     run(conn)
-    assert list(recorded(conn)) == ["13829/2024/表7.1 专业设置.xlsx"]
-    assert run(conn).files_read == 1
+    assert [Path(source).name for source in recorded(conn)] == ["表9.2 就业.xlsx"]
+    assert run(conn).files_read == 2
 
 
 def test_a_failed_run_records_nothing_and_the_next_one_reads_again(conn, monkeypatch):

@@ -14,9 +14,8 @@ import pyarrow as pa
 from pipelines.ingest.discover import Stamp
 from pipelines.ingest.log import LogRow
 
-# a listing taken within this long of the file's last change is not recorded: a write in the same
-# clock tick as the listing would not change it (FAT and some network file systems keep 2 s)
-RACY_NS = 2_000_000_000
+MTIME_TICK_NS = 2_000_000_000  # FAT and some network file systems keep the mtime to 2 s
+CTIME_TICK_NS = 100_000_000  # the kernel's coarse clock (1–10 ms) stamps the ctime on Linux file systems
 
 STAMP_SCHEMA = pa.schema(
     [
@@ -29,6 +28,14 @@ STAMP_SCHEMA = pa.schema(
         ("checked_at", pa.timestamp("us")),
     ]
 )
+
+
+def racy(stamp: Stamp, listed_at: int) -> bool:
+    """Whether a listing is "racily clean" (git's term): the file changed within a clock tick of
+    the listing (`listed_at`, ns), so a write in that same tick, after the file was read, would
+    leave the listing as it is. Such a listing is not recorded: the next run hashes the file."""
+    _, mtime, ctime, _ = stamp
+    return mtime >= listed_at - MTIME_TICK_NS or ctime >= listed_at - CTIME_TICK_NS
 
 
 def stamps_known(conn: duckdb.DuckDBPyConnection) -> dict[str, tuple[Stamp, str]]:

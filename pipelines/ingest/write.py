@@ -34,7 +34,7 @@ from pipelines.ingest.pool import (
     start_worker_server,
     uses_pool,
 )
-from pipelines.ingest.stamps import RACY_NS, record_stamps, stamps_known
+from pipelines.ingest.stamps import racy, record_stamps, stamps_known
 from pipelines.ingest.subtables import stale_subtable_siblings
 from pipelines.settings import IngestLimits, Settings, now_local
 from pipelines.sql import run_sql
@@ -73,20 +73,18 @@ class Ingest:
         run_sql(self.conn, "raw/ingest_log")
         run_sql(self.conn, "raw/ingest_files")
 
-    def trust_listings(self, discovered: list[Delivery], known: dict[str, tuple[Stamp, str]]) -> None:
+    def trust_listings(self, discovered: list[Delivery], known: dict[str, tuple[Stamp, str]], listed_at: int) -> None:
         """Give each delivery whose listing is the one a committed run hashed it with that run's
         sha256 (`known_sha`): it is then not read unless a step needs its bytes. ZHENGAI_INGEST_REHASH=1
-        (`zhengai run --rehash`) trusts nothing. Remember the listings to record after this run:
-        not one of a file modified within RACY_NS of the listing (a write in the same clock tick
-        as the listing or the read would leave the listing unchanged; git calls it "racily clean")."""
+        (`zhengai run --rehash`) trusts nothing. Remember the listings to record after this run,
+        but not one that is racily clean (`racy`)."""
         self.listings = {}
-        listed_at = time.time_ns()
         for delivery in discovered:
             if delivery.stamp is None:
                 continue
             if known.get(delivery.source_file, (None, None))[0] == delivery.stamp:
                 delivery.known_sha = known[delivery.source_file][1]
-            if delivery.stamp[1] < listed_at - RACY_NS:
+            if not racy(delivery.stamp, listed_at):
                 self.listings[delivery.source_file] = delivery.stamp
 
     def current_state(self) -> dict[tuple[str, int, str], tuple[str, int]]:
@@ -188,8 +186,9 @@ class Ingest:
         known = {} if self.limits.rehash else stamps_known(self.conn)
         if not known:  # every file will be read: the workers' imports overlap the listing
             self.start_pool()
+        listed_at = time.time_ns()
         discovered = discover(self.settings.inbox, self.limits)
-        self.trust_listings(discovered, known)
+        self.trust_listings(discovered, known, listed_at)
         for delivery in discovered + self.remap_from_archive(discovered):
             by_school[delivery.school_code or "unsorted"].append(delivery)
         state_by_school: dict[str, dict] = defaultdict(dict)
