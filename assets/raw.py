@@ -14,6 +14,8 @@ from pipelines.sql import table_summary
 
 CATALOG_KEYS = [dg.AssetKey(["ref", "platform_tables"]), dg.AssetKey(["ref", "platform_columns"])]
 LOG_KEY = dg.AssetKey(["raw", "ingest_log"])
+FILES_KEY = dg.AssetKey(["raw", "ingest_files"])
+INPUTS_KEY = dg.AssetKey(["raw", "college_year_inputs"])
 
 
 def assets() -> list:
@@ -26,7 +28,23 @@ def assets() -> list:
             kinds={"duckdb"},
             description="Every file seen in the inbox, its latest state (loaded, unchanged, quarantined), "
             "rows, reason (zh/en), title, 学年 of the title, export time and unknown columns.",
-        )
+        ),
+        dg.AssetSpec(
+            FILES_KEY,
+            deps=CATALOG_KEYS,
+            group_name="raw",
+            kinds={"duckdb"},
+            description="Each inbox file's listing (size, mtime, ctime, inode) when it was last hashed and loaded: "
+            "a file listed the same is not read again (ZHENGAI_INGEST_REHASH=1 reads all).",
+        ),
+        dg.AssetSpec(
+            INPUTS_KEY,
+            deps=CATALOG_KEYS,
+            group_name="raw",
+            kinds={"duckdb"},
+            description="Per college and year, fingerprints of the files its raw rows were built from and of its "
+            "log rows: later steps compare them with what they last built from to redo only what changed.",
+        ),
     ]
     specs += [
         dg.AssetSpec(
@@ -53,9 +71,12 @@ def assets() -> list:
                     "files_loaded": dg.MetadataValue.int(summary.loaded),
                     "files_unchanged": dg.MetadataValue.int(summary.unchanged),
                     "files_quarantined": dg.MetadataValue.int(summary.quarantined),
+                    "files_read": dg.MetadataValue.int(summary.files_read),
                     "rows_loaded": dg.MetadataValue.json(dict(sorted(summary.rows_loaded.items()))),
                 },
             )
+            for key, table_name in ((FILES_KEY, "raw.ingest_files"), (INPUTS_KEY, "raw.college_year_inputs")):
+                yield dg.MaterializeResult(asset_key=key, metadata=table_summary(conn, table_name))
             for table in catalog.tables:
                 yield dg.MaterializeResult(
                     asset_key=dg.AssetKey(["raw", table.table_name]),

@@ -70,6 +70,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from pipelines.schedules import inbox_fingerprint, record_ingested_inbox
 
     as_of = parse_as_of(args.as_of) if args.as_of else configured_as_of()
+    if args.rehash:  # read by IngestLimits.from_env in the step's process
+        os.environ["ZHENGAI_INGEST_REHASH"] = "1"
     registry = preflight()  # home, registry, lock: one line each, before Dagster starts
     prepare_dagster_home()
     settings = get_settings()
@@ -242,6 +244,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--keep-as-of",
         action="store_true",
         help="把 --as-of 写入数据目录的 settings.env，定时和监听运行也用它（make demo 用）/ pin it for scheduled runs",
+    )
+    run.add_argument(
+        "--rehash",
+        action="store_true",
+        help="读取并核对收件箱中的每个文件，不凭大小和时间跳过 / hash every inbox file (ZHENGAI_INGEST_REHASH=1)",
     )
     run.add_argument(
         "--log-level",

@@ -201,6 +201,7 @@ class IngestLimits:
     workbook_max_ratio: int = 200
     csv_max_line_bytes: int = 65536
     csv_max_cells: int = 1_000_000
+    rehash: bool = False  # hash every inbox file, even one whose size, times and inode are as last hashed
 
     @classmethod
     def from_env(cls) -> IngestLimits:
@@ -219,6 +220,7 @@ class IngestLimits:
             workbook_max_ratio=env_int("ZHENGAI_WORKBOOK_MAX_RATIO", 200),
             csv_max_line_bytes=env_int("ZHENGAI_CSV_MAX_LINE_BYTES", 65536),
             csv_max_cells=env_int("ZHENGAI_CSV_MAX_CELLS", 1_000_000),
+            rehash=env_int("ZHENGAI_INGEST_REHASH", 0) == 1,
         )
 
 

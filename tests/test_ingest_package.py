@@ -28,6 +28,7 @@ READING_HALF = (
     "pipelines.ingest.college",
     "pipelines.ingest.log",
     "pipelines.ingest.guard",
+    "pipelines.ingest.blobs",
 )
 
 

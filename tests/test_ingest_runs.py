@@ -24,6 +24,7 @@ from ingest_fixtures import (
     snapshot,
     teacher_rows,
     teachers,
+    without_load_time,
     write_college,
     write_xlsx,
     xlsx_bytes,
@@ -248,12 +249,18 @@ def test_raw_asset_materializes_every_table_and_the_log(tmp_path):
     result = dg.materialize(raw.assets(), resources={"warehouse": warehouse})
     assert result.success
     keys = {event.asset_key.to_user_string() for event in result.get_asset_materialization_events()}
-    assert keys == {"raw/ingest_log"} | {f"raw/{t.table_name}" for t in CATALOG.tables}
+    assert keys == {"raw/ingest_log", "raw/ingest_files", "raw/college_year_inputs"} | {
+        f"raw/{t.table_name}" for t in CATALOG.tables
+    }
     log_event = next(
         e for e in result.get_asset_materialization_events() if e.asset_key == dg.AssetKey(["raw", "ingest_log"])
     )
     metadata = log_event.materialization.metadata
-    assert (metadata["files_loaded"].value, metadata["files_quarantined"].value) == (2, 0)
+    assert (metadata["files_loaded"].value, metadata["files_quarantined"].value, metadata["files_read"].value) == (
+        2,
+        0,
+        2,
+    )
     with duckdb.connect(str(tmp_path / "work.duckdb")) as check:
         assert check.sql("select count(*) from raw.full_time_teachers").fetchone()[0] == 3
 
@@ -426,3 +433,15 @@ def test_zip_member_with_a_bad_checksum_is_quarantined_and_the_rest_loads(conn, 
     (bad,) = [row for row in log_rows(conn) if row["status"] == "quarantined"]
     assert bad["source_file"] == "13829_2024.zip/表6.1 校内专任教师.xlsx" and "无法读取文件" in bad["reason"]
     assert conn.sql("select count(*) from raw.majors").fetchone()[0] == 2
+
+
+def test_a_good_export_after_a_quarantined_one_replaces_the_rows_kept(conn):
+    path = write_xlsx(inbox() / "13829" / "2024" / TEACHERS_FILE, TEACHERS, teacher_rows())
+    good = path.read_bytes()
+    run(conn)
+    before = snapshot(conn)
+    path.write_bytes(b"not a workbook")
+    assert run(conn).quarantined == 1  # its log row no longer says the rows are there
+    path.write_bytes(good)
+    assert run(conn).loaded == 1
+    assert without_load_time(snapshot(conn)) == without_load_time(before)  # not loaded twice

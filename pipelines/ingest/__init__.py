@@ -10,8 +10,12 @@ are flattened to `上级/下级`, and columns are mapped by normalised header te
 Choices a data officer should know:
 
 - Inbox files are **left in place**: the inbox sensor fingerprints the inbox, and a college's
-  delivery stays where it put it. Every run hashes each file; a file whose bytes (sha256) are
-  already the current data of its college, year and table is `unchanged` and is not parsed again.
+  delivery stays where it put it. A file whose bytes (sha256) are already the current data of its
+  college, year and table is `unchanged` and is not parsed again. A file listed with the size,
+  mtime, ctime and inode a committed run hashed it with (`raw.ingest_files`) is not even read: its
+  sha256 is trusted (`blobs`, `stamps`; ZHENGAI_INGEST_REHASH=1 hashes all). It is read only when a
+  step needs its bytes, and must then still hash the same. `raw.college_year_inputs` holds per
+  college-year fingerprints of the inputs for the later steps.
 - Every original file is copied to `archive/<sha256[:2]>/<sha256><ext>` (zip deliveries: the zip
   and each member). A file that cannot be used is copied to `quarantine/<school>/<year>/` with a
   `<name>.reason.txt` in Chinese and English, and logged `quarantined`; data loaded earlier for
@@ -66,13 +70,15 @@ consecutive colleges holding about ZHENGAI_INGEST_CHUNK_BYTES (4 MiB) of files e
 The steps, one module each: `discover` (the inbox as deliveries), `identify` (which table a file or
 sheet holds), `read` (a sheet or CSV as a grid of text), `headers` (find and map the header block,
 cut out the rows), `coerce` (type the cells), `subtables` (join a newer platform's sub-tables),
-`log` (the ingest log's one schema), `guard` (limits and failures). The reading half
+`log` (the ingest log's one schema), `guard` (limits and failures), `blobs` (file bytes read or
+deferred), `stamps` (the listings of files already hashed, writing half). The reading half
 (`college`, run in worker processes by `pool`) never touches the warehouse; the writing half
 (`write`) owns the DuckDB connection and the run's transaction. `cli` is `zhengai catalog`.
 """
 
+from pipelines.ingest.blobs import _write_once
 from pipelines.ingest.coerce import LABEL_COLUMNS, coerce, type_chunk
-from pipelines.ingest.college import CollegeReader, _write_once
+from pipelines.ingest.college import CollegeReader
 from pipelines.ingest.discover import Delivery, discover
 from pipelines.ingest.guard import Problem
 from pipelines.ingest.headers import header_unit, loose_header, normalise_header, period_year

@@ -21,6 +21,7 @@ import fastexcel
 import pyarrow as pa
 
 from pipelines.catalog import BASE_VERSION, Catalog, CatalogTable, load_crosswalk
+from pipelines.ingest.blobs import Blobs, _write_once, archived_whole, changed_while_read
 from pipelines.ingest.coerce import type_chunk
 from pipelines.ingest.discover import WORKBOOK_SUFFIXES, Delivery
 from pipelines.ingest.guard import (
@@ -60,7 +61,8 @@ class SchoolWork:
 
     @property
     def size(self) -> int:
-        return sum(delivery.size for delivery in self.deliveries)
+        """Bytes to read: a file trusted by its listing counts nothing (it is read only if needed)."""
+        return sum(delivery.size for delivery in self.deliveries if delivery.known_sha is None)
 
 
 class CollegeReader(Identifying, SubtableLoading):
@@ -79,12 +81,17 @@ class CollegeReader(Identifying, SubtableLoading):
         self.archived: set[str] = set()
         self.within_limits: set[str] = set()  # sha256 of the workbooks checked against the limits
         self.archive_dir = settings.archive.relative_to(settings.home).as_posix()  # as logged in archived_path
+        self.archive_root = str(settings.archive)
         self.writes: list[Future] = []
         # one writer thread: the copies are file-system work, and more threads only contend for it
         self.io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-io")
         self.file_base = 0  # ids of a college's files start here (see pool.FILE_ID_STRIDE)
         self.next_file_id = 0
+        self.files_read = 0  # inbox files whose bytes this reader read (a trusted unchanged file is not)
+        self.seen_zips: set[str] = set()  # zips archived while reading this college
         self.fingerprints = Fingerprints(catalog)
+        self.table_codes = frozenset(catalog.codes)
+        self.subtables_named: dict[str, CatalogTable | None] = {}  # file stem → the sub-table it names
         self.crosswalk = load_crosswalk()  # newer platforms' table codes and names → V2 tables
         self.shaped: dict[tuple[str, str], CatalogTable] = {}  # sub-table shapes with their V2 table's headers
         self.reset_pending()
@@ -191,20 +198,19 @@ class CollegeReader(Identifying, SubtableLoading):
         failure while one file is read, identified or loaded quarantines that file with its reason;
         the college's other files go on."""
         candidates: list[Candidate] = []
-        blobs: dict[str, bytes] = {}
-        seen_zips: set[str] = set()
+        blobs = Blobs(self.read_deferred)
+        self.seen_zips: set[str] = set()
         self.readers = {}
         for delivery in deliveries:
             mark = self.pending_mark()
             try:
-                found = self.identify(delivery, previous, seen_zips)
+                found = self.identify(delivery, previous, blobs)
             except Exception as error:
                 self.pending_rollback(mark)
                 self.quarantined(delivery, None, None, None, unexpected(delivery.name, error))
                 continue
             if found is not None:
-                sha, data, tables = found
-                blobs[sha] = data
+                sha, tables = found
                 candidates.extend(Candidate(delivery, sha, table, sheet) for table, sheet in tables)
         chosen = self.resolve_duplicates(candidates, blobs)
         for candidate in [candidate for candidate in chosen if candidate.table.platform_version == BASE_VERSION]:
@@ -235,52 +241,81 @@ class CollegeReader(Identifying, SubtableLoading):
         self.readers = {}
         self.wait_for_writes()
 
-    def identify(self, delivery: Delivery, previous, seen_zips: set[str]) -> tuple[str, bytes, list] | None:
-        """Read, hash and archive one delivery, check it against the limits and find its tables:
-        (sha256, bytes, [(table, sheet)]), or None when it was quarantined."""
+    def identify(self, delivery: Delivery, previous, blobs: Blobs) -> tuple[str, list] | None:
+        """Hash (or trust the recorded sha256 of an unchanged listing), archive, check against the
+        limits and find the tables of one delivery: (sha256, [(table, sheet)]), or None when it was
+        quarantined. A trusted file's bytes stay unread unless a step below needs them (`Blobs`)."""
         if not delivery.readable:  # a symlink, FIFO, device or a file over the size limit: never opened
             self.quarantined(delivery, None, None, None, delivery.problem)
             return None
-        try:
-            data, stat = delivery.read_with_stat(self.limits)
-        except Problem as problem:  # it stopped being a regular file, or grew, since it was listed
-            self.quarantined(delivery, None, None, None, problem)
-            return None
-        except (OSError, zipfile.BadZipFile, EOFError, zlib.error) as error:
-            self.quarantined(
-                delivery,
-                None,
-                None,
-                None,
-                Problem(
-                    f"无法读取文件 {delivery.name}（压缩包成员损坏，或文件在读取时被移动或删除）：请重新提交",
-                    f"cannot read {delivery.name} ({type(error).__name__}: {error}): deliver it again",
-                ),
-            )
-            return None
-        sha = hashlib.sha256(data).hexdigest()
-        if delivery.zip_parent and delivery.zip_parent not in seen_zips:
-            seen_zips.add(delivery.zip_parent)
-            with open_regular(delivery.path, delivery.zip_parent) as stream:
-                zip_bytes = stream.read()
-            self.archive(zip_bytes, hashlib.sha256(zip_bytes).hexdigest(), ".zip")
-        archived = self.archive(data, sha, delivery.suffix, (delivery.path, stat) if stat else None)
+        if delivery.known_sha is not None:
+            sha, stat = delivery.known_sha, None
+            blobs.defer(sha, delivery)
+        else:
+            try:
+                data, stat = self.read_delivery(delivery)
+            except Problem as problem:
+                self.quarantined(delivery, None, None, None, problem)
+                return None
+            sha = blobs.hashed(data)
+        archived = self.archive_once(delivery, sha, blobs, (delivery.path, stat) if stat else None)
         if delivery.problem:
-            self.quarantined(delivery, sha, archived, data, delivery.problem)
+            self.quarantined(delivery, sha, archived, blobs.available(sha), delivery.problem)
             return None
         known = previous.get((delivery.source_file, sha), [])
         if (
             known
-            and all(row["status"] != "quarantined" and row["table_code"] in self.catalog.codes for row in known)
+            and all(row["status"] != "quarantined" and row["table_code"] in self.table_codes for row in known)
             and not self.holds_subtable(delivery, known)
         ):  # identified in an earlier run; sheets looked up only to read
             tables = [(self.catalog.by_code(row["table_code"]), None) for row in known]
+        elif subtable := self.known_subtable(delivery, known):
+            tables = [(subtable, None)]
         else:
-            tables = self.over_limits(delivery, sha, data) or self.tables_of(delivery, data, sha)
+            tables = self.over_limits(delivery, sha, blobs[sha]) or self.tables_of(delivery, blobs[sha], sha)
         if isinstance(tables, Problem):
-            self.quarantined(delivery, sha, archived, data, tables)
+            self.quarantined(delivery, sha, archived, blobs[sha], tables)
             return None
-        return sha, data, tables
+        return sha, tables
+
+    def read_delivery(self, delivery: Delivery) -> tuple[bytes, os.stat_result | None]:
+        """The delivery's bytes (and the stat of what was read); a zip member's zip is archived
+        with the first member read. A file that cannot be read is a Problem saying so."""
+        try:
+            data, stat = delivery.read_with_stat(self.limits)
+        except Problem:  # it stopped being a regular file, or grew, since it was listed
+            raise
+        except (OSError, zipfile.BadZipFile, EOFError, zlib.error) as error:
+            raise Problem(
+                f"无法读取文件 {delivery.name}（压缩包成员损坏，或文件在读取时被移动或删除）：请重新提交",
+                f"cannot read {delivery.name} ({type(error).__name__}: {error}): deliver it again",
+            ) from error
+        self.files_read += 1
+        if delivery.zip_parent and delivery.zip_parent not in self.seen_zips:
+            self.seen_zips.add(delivery.zip_parent)
+            with open_regular(delivery.path, delivery.zip_parent) as stream:
+                zip_bytes = stream.read()
+            self.archive(zip_bytes, hashlib.sha256(zip_bytes).hexdigest(), ".zip")
+        return data, stat
+
+    def read_deferred(self, delivery: Delivery) -> bytes:
+        """A trusted file's bytes, read when a step needs them: they must still be the recorded ones."""
+        data, _ = self.read_delivery(delivery)
+        if hashlib.sha256(data).hexdigest() != delivery.known_sha:
+            raise changed_while_read(delivery)
+        return data
+
+    def archive_once(
+        self, delivery: Delivery, sha: str, blobs: Blobs, source: tuple[Path, os.stat_result] | None
+    ) -> str:
+        """The archived copy's path; a trusted file is read only when its copy is missing."""
+        relative = f"{sha[:2]}/{sha}{delivery.suffix}"
+        if sha in blobs.deferred and (
+            relative in self.archived or archived_whole(f"{self.archive_root}/{relative}", delivery.size)
+        ):
+            self.archived.add(relative)
+            return f"{self.archive_dir}/{relative}"
+        return self.archive(blobs[sha], sha, delivery.suffix, source)
 
     def over_limits(self, delivery: Delivery, sha: str, data: bytes) -> Problem | None:
         """Why a workbook must not be opened (see `guard.check_workbook`), checked once per
@@ -551,30 +586,3 @@ class CollegeReader(Identifying, SubtableLoading):
         self.pending_replace: list[tuple[str, str, int]] = []
         self.pending_count = 0
         self.pending_siblings: dict[int, list[LogRow]] = {}  # joined file id → its other sub-tables' log rows
-
-
-def _write_once(target: Path, data: bytes, link: tuple[Path, os.stat_result] | None = None) -> None:
-    """Write `data` to `target` unless it exists; or hard-link `link`'s file when it is still the
-    file the bytes were read from (same inode, size and mtime), else fall back to writing."""
-    if target.exists():
-        return
-    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if link is not None:
-        source, read = link
-        try:
-            os.link(source, target)
-        except FileExistsError:
-            return
-        except OSError:
-            pass  # another file system, or no hard links: copy
-        else:
-            now = os.stat(target)
-            if (now.st_dev, now.st_ino, now.st_size, now.st_mtime_ns) == (
-                read.st_dev,
-                read.st_ino,
-                read.st_size,
-                read.st_mtime_ns,
-            ):
-                return
-            os.unlink(target)  # the inbox file was replaced after it was read: keep the bytes read
-    write_private(target, data)

@@ -56,7 +56,10 @@ class Problem(Exception):
 
 
 def unexpected(name: str, error: BaseException) -> Problem:
-    """A failure nobody foresaw while handling one file: that file is quarantined, the run goes on."""
+    """A failure nobody foresaw while handling one file: that file is quarantined, the run goes on.
+    A Problem raised deep inside (a trusted file found rewritten when read) is its own reason."""
+    if isinstance(error, Problem):
+        return error
     detail = f"{type(error).__name__}: {error}"[:300]
     return Problem(
         f"处理文件 {name} 时出错（{detail}）：该文件已隔离，其他文件照常载入；请检查文件后重新提交，如仍出错请联系数据管理员",

@@ -12,7 +12,8 @@ from pathlib import PurePosixPath
 
 import fastexcel
 
-from pipelines.catalog import Catalog, CatalogTable, CrosswalkEntry
+from pipelines.catalog import BASE_VERSION, Catalog, CatalogTable, CrosswalkEntry
+from pipelines.ingest.blobs import Blobs
 from pipelines.ingest.discover import READABLE, Delivery
 from pipelines.ingest.guard import Problem
 from pipelines.ingest.headers import code_text, normalise_header
@@ -171,7 +172,7 @@ class Identifying:
             "export it again from the platform",
         )
 
-    def resolve_duplicates(self, candidates: list[Candidate], blobs: dict[str, bytes]) -> list[Candidate]:
+    def resolve_duplicates(self, candidates: list[Candidate], blobs: Blobs) -> list[Candidate]:
         """One candidate per college, year and table: the newest export; the others are quarantined."""
         groups: dict[tuple, list[Candidate]] = defaultdict(list)
         for candidate in candidates:
@@ -198,7 +199,7 @@ class Identifying:
                     other.delivery,
                     other.sha,
                     self.archive_path(other),
-                    blobs[other.sha],
+                    blobs.available(other.sha),
                     Problem(
                         f"同一学校、年份的表 {other.table.code} 提交了多份，已采用较新的 {group[0].delivery.source_file}；"
                         "请从 inbox 中删除这份旧文件",
@@ -239,9 +240,23 @@ class Identifying:
     def holds_subtable(self, delivery: Delivery, known: list[dict]) -> bool:
         """Whether a file identified in an earlier run holds sub-tables: logged under their V2
         table's code, they must be identified again to be read with their own shape."""
-        return identify_subtable(PurePosixPath(delivery.name).stem, self.catalog, self.crosswalk) is not None or any(
+        stem = delivery.stem
+        if stem not in self.subtables_named:  # file names repeat across colleges: looked up once per run
+            self.subtables_named[stem] = identify_subtable(stem, self.catalog, self.crosswalk)
+        return self.subtables_named[stem] is not None or any(
             (row.get("reason") or "").startswith(SUBTABLE_NOTE) for row in known
         )
+
+    def known_subtable(self, delivery: Delivery, known: list[dict]) -> CatalogTable | None:
+        """The sub-table shape a file is named after, when an earlier run loaded that file (same
+        sha256) as that one table: it need not be opened again to be found (`tables_of` gives the
+        file's own name precedence whenever it yields one table)."""
+        if len(known) != 1 or known[0]["status"] == "quarantined":
+            return None
+        table, _ = self.identify_label(PurePosixPath(delivery.name).stem)
+        if table is None or table.platform_version == BASE_VERSION:
+            return None
+        return table if self.catalog.by_name(table.table_name).code == known[0]["table_code"] else None
 
     def sheet_of(self, candidate: Candidate, data: bytes) -> str:
         tables = self.tables_of(candidate.delivery, data, candidate.sha)

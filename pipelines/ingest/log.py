@@ -81,6 +81,7 @@ class Summary:
     loaded: int = 0
     unchanged: int = 0
     quarantined: int = 0
+    files_read: int = 0  # inbox files whose bytes were read; the others were known by their listing
     rows_loaded: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     schools: set[str] = field(default_factory=set)
     processes: dict[int, tuple[float, int]] = field(default_factory=dict)  # pid → CPU seconds, peak RSS (KiB)

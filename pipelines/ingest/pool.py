@@ -56,6 +56,7 @@ class ChunkResult:
     typed: dict[str, pa.Table]
     replace: list[tuple[str, str, int]]
     process: tuple[int, float, int] = (0, 0.0, 0)  # the process that did it: pid, CPU seconds, peak RSS (KiB)
+    files_read: int = 0  # inbox files whose bytes were read (a trusted unchanged file is not)
 
 
 def worker_context() -> multiprocessing.context.BaseContext:
@@ -94,17 +95,26 @@ def ingest_chunk(task: ChunkTask) -> ChunkResult:
     ingest.share_subtable_counts()
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return ChunkResult(
-        schools, typed, ingest.pending_replace, (os.getpid(), usage.ru_utime + usage.ru_stime, usage.ru_maxrss)
+        schools,
+        typed,
+        ingest.pending_replace,
+        (os.getpid(), usage.ru_utime + usage.ru_stime, usage.ru_maxrss),
+        ingest.files_read,
     )
+
+
+def uses_pool(tasks: list[ChunkTask], limits: IngestLimits) -> bool:
+    """Whether the tasks go to worker processes: more than one task, enough colleges."""
+    return min(limits.workers, len(tasks)) > 1 and sum(len(task.schools) for task in tasks) >= limits.pool_min_schools
 
 
 def chunk_results(tasks: list[ChunkTask], limits: IngestLimits, log: Callable[[str], None]) -> Iterator[ChunkResult]:
     """Chunk results in order; at most two chunks per worker in flight, so memory stays flat.
     A pool whose worker died is replaced for the chunks not yet started."""
-    workers = min(limits.workers, len(tasks))
-    if workers <= 1 or sum(len(task.schools) for task in tasks) < limits.pool_min_schools:
+    if not uses_pool(tasks, limits):
         yield from map(ingest_chunk, tasks)
         return
+    workers = min(limits.workers, len(tasks))
     queued = deque(tasks)
     while queued:
         yield from pool_results(queued, workers, log)

@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipelines.catalog import BASE_VERSION, CatalogTable
+from pipelines.ingest.blobs import Blobs
 from pipelines.ingest.coerce import coerce, scaled
 from pipelines.ingest.guard import Problem
 from pipelines.ingest.headers import EXTRA, EXTRA_TYPE, SCALE, extract, period_year, unmapped_headers
@@ -157,7 +158,7 @@ def stale_subtable_siblings(stale: list[tuple], previous: dict[tuple[str, str], 
 class SubtableLoading:
     """The sub-table steps of `CollegeReader` (see pipelines/ingest/college.py)."""
 
-    def load_subtable_groups(self, chosen: list[Candidate], state, previous, blobs: dict[str, bytes]) -> None:
+    def load_subtable_groups(self, chosen: list[Candidate], state, previous, blobs: Blobs) -> None:
         """Each college-year's sub-tables of one V2 table loaded together (`load_subtables`); a group
         that fails is quarantined file by file with the reason, the college's other tables go on."""
         whole = {(c.delivery.year, c.table.code) for c in chosen if c.table.platform_version == BASE_VERSION}
@@ -195,9 +196,7 @@ class SubtableLoading:
                 candidate.table,
             )
 
-    def load_subtables(
-        self, group: list[Candidate], table: CatalogTable, state, previous, blobs: dict[str, bytes]
-    ) -> None:
+    def load_subtables(self, group: list[Candidate], table: CatalogTable, state, previous, blobs: Blobs) -> None:
         """Read each sub-table with its own headers, join them on the V2 table's key and queue the
         result as the V2 table's rows (typed later with the chunk). A sub-table that is missing or
         cannot be read costs its columns only (NULL, listed as missing in every member's log row);

@@ -4,6 +4,7 @@ of rows and log rows the readers (pipelines/ingest/college.py, in worker process
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from typing import ClassVar
@@ -19,7 +20,7 @@ from pipelines.catalog import (
     load_header_aliases,
     with_header_aliases,
 )
-from pipelines.ingest.discover import Delivery, discover
+from pipelines.ingest.discover import Delivery, Stamp, discover
 from pipelines.ingest.guard import private_dirs, stop_worker_server
 from pipelines.ingest.headers import Fingerprints
 from pipelines.ingest.log import LOG_COLUMNS, STATUSES, LogRow, Summary, log_table
@@ -31,7 +32,9 @@ from pipelines.ingest.pool import (
     chunk_results,
     chunks_by_bytes,
     start_worker_server,
+    uses_pool,
 )
+from pipelines.ingest.stamps import racy, record_stamps, stamps_known
 from pipelines.ingest.subtables import stale_subtable_siblings
 from pipelines.settings import IngestLimits, Settings, now_local
 from pipelines.sql import run_sql
@@ -60,6 +63,7 @@ class Ingest:
         self.summary = Summary()
         self.fingerprints = Fingerprints(self.catalog)
         self.stale: list[tuple] = []  # current files mapped with other headers than now (see current_state)
+        self.listings: dict[str, Stamp] = {}  # source_file → its listing, recorded with its sha256 once loaded
         self.reset_pending()
 
     # -- state ---------------------------------------------------------------------------------
@@ -67,25 +71,48 @@ class Ingest:
     def prepare_warehouse(self) -> None:
         create_raw_tables(self.conn, self.catalog)
         run_sql(self.conn, "raw/ingest_log")
+        run_sql(self.conn, "raw/ingest_files")
+
+    def trust_listings(self, discovered: list[Delivery], known: dict[str, tuple[Stamp, str]], listed_at: int) -> None:
+        """Give each delivery whose listing is the one a committed run hashed it with that run's
+        sha256 (`known_sha`): it is then not read unless a step needs its bytes. ZHENGAI_INGEST_REHASH=1
+        (`zhengai run --rehash`) trusts nothing. Remember the listings to record after this run,
+        but not one that is racily clean (`racy`)."""
+        self.listings = {}
+        for delivery in discovered:
+            if delivery.stamp is None:
+                continue
+            if known.get(delivery.source_file, (None, None))[0] == delivery.stamp:
+                delivery.known_sha = known[delivery.source_file][1]
+            if not racy(delivery.stamp, listed_at):
+                self.listings[delivery.source_file] = delivery.stamp
 
     def current_state(self) -> dict[tuple[str, int, str], tuple[str, int]]:
         """(school, year, table_code) → (sha256, rows) of the data now in raw. A file mapped with
         other headers or aliases than the table's now (`fingerprint`) is not current: its sha is
         given as mapped (`sha@fingerprint`) so that the next run reads it again."""
         rows = run_sql(self.conn, "raw/ingest_current").fetchall()
+        now = {table.code: self.fingerprint(table) for table in self.catalog.tables}
         self.stale = [
             (school, year, source, archived)
             for school, year, code, sha, _, fingerprint, source, archived in rows
-            if code in self.catalog.codes and fingerprint != self.fingerprint(self.catalog.by_code(code))
+            if code in now and fingerprint != now[code]
         ]
         return {
-            (school, year, code): (
-                sha if fingerprint == self.fingerprint(self.catalog.by_code(code)) else f"{sha}@{fingerprint}",
-                count,
-            )
+            (school, year, code): (sha if fingerprint == now[code] else f"{sha}@{fingerprint}", count)
             for school, year, code, sha, count, fingerprint, _, _ in rows
-            if code in self.catalog.codes
+            if code in now
         }
+
+    def held_in_raw(self) -> set[tuple[str, int, str]]:
+        """(school, year, table_code) of the rows in raw: a college-year-table whose loaded file was
+        later quarantined (a bad re-export) has no current log row, yet its rows must be replaced,
+        not added to, when a good export comes back."""
+        held = set()
+        for table in self.catalog.tables:
+            found = self.conn.execute(f'select distinct school_code, year from raw."{table.table_name}"').fetchall()
+            held.update((school, year, table.code) for school, year in found)
+        return held
 
     def remap_from_archive(self, discovered: list[Delivery]) -> list[Delivery]:
         """The archived originals of current files mapped with other headers or aliases than now and
@@ -130,14 +157,17 @@ class Ingest:
         the rows are written here in batches, all in one transaction: the warehouse shows a run
         whole or not at all. DuckDB writes a table's rows to the file as soon as they fill a row
         group, so memory follows the batch and the chunks, not the province."""
-        started = (
-            self.limits.workers > 1 and start_worker_server()
-        )  # imports in the background while the inbox is listed
+        self.pool_started = False
         try:
             return self.load_inbox()
         finally:
-            if started:
+            if self.pool_started:
                 stop_worker_server()  # no process of the run outlives it
+
+    def start_pool(self) -> None:
+        """Start the workers' fork server (it imports in the background) unless it runs already."""
+        if not self.pool_started and self.limits.workers > 1:
+            self.pool_started = start_worker_server()
 
     def load_inbox(self) -> Summary:
         """The run itself, between the start and the end of its worker processes' fork server."""
@@ -148,10 +178,17 @@ class Ingest:
                 self.log(f"无法创建 {folder}（{error}）/ cannot create {folder}")
         self.prepare_warehouse()
         state = self.current_state()
+        for key in self.held_in_raw():  # rows whose file's log row a later quarantine replaced
+            state.setdefault(key, ("", 0))
         previous = self.previous_by_file()
         self.stale += stale_subtable_siblings(self.stale, previous)
         by_school: dict[str, list[Delivery]] = defaultdict(list)
+        known = {} if self.limits.rehash else stamps_known(self.conn)
+        if not known:  # every file will be read: the workers' imports overlap the listing
+            self.start_pool()
+        listed_at = time.time_ns()
         discovered = discover(self.settings.inbox, self.limits)
+        self.trust_listings(discovered, known, listed_at)
         for delivery in discovered + self.remap_from_archive(discovered):
             by_school[delivery.school_code or "unsorted"].append(delivery)
         state_by_school: dict[str, dict] = defaultdict(dict)
@@ -171,6 +208,8 @@ class Ingest:
             ChunkTask(self.settings, self.catalog, self.limits, self.ingested_at, chunk)
             for chunk in chunks_by_bytes(schools, self.limits.chunk_bytes)
         ]
+        if uses_pool(tasks, self.limits):  # a run that reads little stays in this process
+            self.start_pool()
         saved = self.bulk_settings()
         self.conn.execute("begin transaction")
         results = chunk_results(tasks, self.limits, self.log)
@@ -180,6 +219,7 @@ class Ingest:
                 if self.pending_count >= self.limits.batch_rows:
                     self.flush()
             self.flush()
+            run_sql(self.conn, "raw/college_year_inputs")
         except BaseException:
             self.conn.execute("rollback")
             raise
@@ -220,6 +260,7 @@ class Ingest:
         pid, cpu, peak = result.process
         self.summary.processes[pid] = (cpu, peak)  # cumulative per process: the last report holds
         self.summary.chunks_read[pid] += 1
+        self.summary.files_read += result.files_read
         for school, rows in result.schools:
             for row in rows:
                 self.record(row)
@@ -253,6 +294,7 @@ class Ingest:
         ingest_log_batch = log  # noqa: F841 (read by name by DuckDB's replacement scan)
         conn.execute("delete from raw.ingest_log where source_file in (select source_file from ingest_log_batch)")
         conn.execute("insert into raw.ingest_log by name select * from ingest_log_batch")
+        record_stamps(conn, self.pending_rows, self.listings, self.ingested_at)
         self.reset_pending()
 
     def reset_pending(self) -> None:
