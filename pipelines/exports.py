@@ -34,6 +34,8 @@ class Sheet:
     order_by: tuple[str, ...] = ("school_code", "year")
 
 
+SheetRows = tuple[Sheet, list, list]  # a sheet, its present columns, its rows
+
 SCHOOL_COLUMNS = (("school_code", "学校代码", 10), ("school_name", "学校名称", 26), ("year", "年份", 7))
 
 KINDS: dict[str, tuple[Sheet, ...]] = {
@@ -168,18 +170,24 @@ def set_up_sheet(sheet, columns: list[tuple[str, str, int]], last_row: int) -> N
     set_up_table(sheet, 0, last_row, len(columns) - 1)
 
 
-def workbook_bytes(conn, kind: str, year: int | None, school: str | None) -> tuple[bytes, int]:
-    """The workbook of `kind` and its number of data rows."""
-    buffer = io.BytesIO()
-    workbook = new_workbook(buffer, in_memory=True)
-    header = workbook.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True})
-    wrap = workbook.add_format({"text_wrap": True, "valign": "top"})
-    total = 0
+def sheet_tables(conn, kind: str, year: int | None, school: str | None) -> list[SheetRows]:
+    """(sheet, its present columns, its rows) for each sheet of `kind` the warehouse can fill."""
+    sheets = []
     for spec in KINDS[kind]:
         if not table_columns(conn, spec.table):
             continue  # e.g. an older warehouse without indicator warnings: the other sheets still export
         columns = present_columns(conn, spec)
-        rows = sheet_rows(conn, spec, columns, year, school)
+        sheets.append((spec, columns, sheet_rows(conn, spec, columns, year, school)))
+    return sheets
+
+
+def workbook_from_rows(sheets: list[SheetRows]) -> bytes:
+    """The workbook of the given sheets, rows already selected."""
+    buffer = io.BytesIO()
+    workbook = new_workbook(buffer, in_memory=True)
+    header = workbook.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True})
+    wrap = workbook.add_format({"text_wrap": True, "valign": "top"})
+    for spec, columns, rows in sheets:
         sheet = workbook.add_worksheet(spec.title)
         for col, (_, title, _) in enumerate(columns):
             write_value(sheet, 0, col, title, header)
@@ -187,9 +195,14 @@ def workbook_bytes(conn, kind: str, year: int | None, school: str | None) -> tup
             for col, value in enumerate(row):
                 write_value(sheet, row_no, col, cell_value(value), wrap)
         set_up_sheet(sheet, columns, len(rows))
-        total += len(rows)
     workbook.close()
-    return buffer.getvalue(), total
+    return buffer.getvalue()
+
+
+def workbook_bytes(conn, kind: str, year: int | None, school: str | None) -> tuple[bytes, int]:
+    """The workbook of `kind` and its number of data rows."""
+    sheets = sheet_tables(conn, kind, year, school)
+    return workbook_from_rows(sheets), sum(len(rows) for _, _, rows in sheets)
 
 
 def check_choice(conn, kind: str, year: int | None, school: str | None) -> None:
@@ -264,27 +277,72 @@ COLLEGE_KINDS = ("warnings", "quality", "issues")  # the risk ranking compares c
 
 
 def write_downloads(conn, site: Path) -> int:
+    """The latest year's workbooks for the site; returns the workbooks there are (see render_downloads)."""
+    return render_downloads(conn, site)[0]
+
+
+def empty_like(sheets: list[SheetRows]) -> list[SheetRows]:
+    return [(spec, columns, []) for spec, columns, _ in sheets]
+
+
+def college_sheets(sheets: list[SheetRows]) -> dict[str, list[SheetRows]]:
+    """Each college's share of province-wide sheets (rows kept in their order), split by school code."""
+    split: dict[str, list[SheetRows]] = {}
+    for index, (_, columns, rows) in enumerate(sheets):
+        names = [name for name, _, _ in columns]
+        if "school_code" not in names:
+            continue
+        at = names.index("school_code")
+        for row in rows:
+            split.setdefault(row[at], empty_like(sheets))[index][2].append(row)
+    return split
+
+
+def folder_books(
+    province: dict[str, list[SheetRows]], by_college: dict[str, dict[str, list[SheetRows]]], school: str | None
+) -> dict[str, list[SheetRows]]:
+    """The workbooks of one folder: every kind for the province, a college's own rows of its kinds."""
+    if school is None:
+        return province
+    return {
+        kind: by_college[kind].get(school) or empty_like(sheets)
+        for kind, sheets in province.items()
+        if kind in COLLEGE_KINDS
+    }
+
+
+def render_downloads(conn, site: Path) -> tuple[int, int]:
     """The latest year's workbooks for the site: province-wide under province/downloads/, each
     college's own under schools/<code>/downloads/ (the serve token rule keeps a college to its own
-    folder), and a downloads.html beside each dashboard; returns the workbooks written."""
+    folder), and a downloads.html beside each dashboard. Each table is read once and split by college;
+    a folder whose rows are unchanged since the build this one starts from keeps its files
+    (pipelines/sitebuild.py PageLedger). Returns (workbooks there are, folders written)."""
+    from pipelines.sitebuild import PageLedger, code_version, fingerprint
+
     schools = [code for (code,) in conn.execute("select school_code from ref.schools order by school_code").fetchall()]
     present = [kind for kind in KINDS if table_columns(conn, KINDS[kind][0].table)]
     years = {kind: latest_year(conn, kind) for kind in present}
-    written = 0
-    targets = [(site / "province", None, present)] + [
-        (site / "schools" / code, code, [k for k in present if k in COLLEGE_KINDS]) for code in schools
-    ]
-    for folder, school, kinds in targets:
-        files = []
-        for kind in kinds:
-            if years[kind] is None:
-                continue
-            name = f"{kind}-{years[kind]}.xlsx"
-            atomic_write_bytes(folder / "downloads" / name, workbook_bytes(conn, kind, years[kind], school)[0])
-            files.append((kind, years[kind], f"downloads/{name}"))
-            written += 1
-        atomic_write_text(folder / "downloads.html", downloads_page(files, school))
-    return written
+    province = {kind: sheet_tables(conn, kind, years[kind], None) for kind in present if years[kind] is not None}
+    by_college = {kind: college_sheets(sheets) for kind, sheets in province.items()}
+    ledger = PageLedger(site, "excel_downloads")
+    version = code_version("pipelines/exports.py", "pipelines/excel.py", "dashboards/common.py", "dashboards/templates")
+    count = 0
+    for unit, school in [("province", None)] + [(code, code) for code in schools]:
+        folder = site / "province" if school is None else site / "schools" / school
+        books = folder_books(province, by_college, school)
+        count += len(books)
+        files = {kind: folder / "downloads" / f"{kind}-{years[kind]}.xlsx" for kind in books}
+        contents = [sorted(map(repr, rows)) for sheets in books.values() for _, _, rows in sheets]
+        print_ = fingerprint(version, school, sorted(path.name for path in files.values()), *contents)
+        if ledger.unchanged(unit, print_):
+            continue
+        for kind, sheets in books.items():
+            atomic_write_bytes(files[kind], workbook_from_rows(sheets))
+        links = [(kind, years[kind], f"downloads/{files[kind].name}") for kind in books]
+        atomic_write_text(folder / "downloads.html", downloads_page(links, school))
+        ledger.record(unit, print_, [*files.values(), folder / "downloads.html"])
+    ledger.save()
+    return count, ledger.rendered
 
 
 def downloads_page(files: list[tuple[str, int, str]], school: str | None) -> str:

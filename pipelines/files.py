@@ -74,3 +74,16 @@ def atomic_copy(
             prepare(staging)
 
     return atomic_write(target, copy, mode)
+
+
+def atomic_write_text_if_changed(target: Path, text: str) -> bool:
+    """Replace `target` with `text` (UTF-8) unless it already holds exactly that; True when written.
+    For small shared files (a school type's peer bands, the page script) that most runs leave as they are."""
+    data = text.encode("utf-8")
+    try:
+        if Path(target).read_bytes() == data:
+            return False
+    except OSError:
+        pass
+    atomic_write_bytes(target, data)
+    return True
