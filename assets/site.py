@@ -45,7 +45,7 @@ from pipelines.files import atomic_write_text, atomic_write_text_if_changed
 from pipelines.quality.calendar import quality_params
 from pipelines.resources import RunOptions, WarehouseResource
 from pipelines.settings import collection_deadline
-from pipelines.sitebuild import PageLedger, code_version, fingerprint, site_build
+from pipelines.sitebuild import PageLedger, code_version, fingerprint, fingerprints_by, site_build
 from pipelines.sql import query
 
 
@@ -143,20 +143,21 @@ def college_data(inputs: SiteInputs) -> list[CollegeData]:
     return colleges
 
 
-def college_fingerprint(reference_print: str, data: CollegeData) -> str:
-    """What a college's index.html and dashboard-data.js are built from; its peers' bands are not
-    (they are in the shared peer file), so a peer's move leaves this college's files alone."""
-    return fingerprint(
-        reference_print,
-        data.school,
-        data.warnings,
-        data.values,
-        data.risk,
-        data.thresholds,
-        data.table_status,
-        data.issues,
-        data.cards,
-    )
+COLLEGE_SLICES = ("warnings", "values", "risk", "table_status", "issues", "cards")  # SiteInputs split by college
+
+
+def college_fingerprints(inputs: SiteInputs, reference_print: str) -> dict[str, str]:
+    """What each college's index.html and dashboard-data.js are built from: its rows of every input and its
+    school type's thresholds. Its peers' bands are not (they are in the shared peer file), so a peer's
+    move leaves this college's files alone."""
+    slices = {name: fingerprints_by(getattr(inputs, name), "school_code") for name in COLLEGE_SLICES}
+    by_type = fingerprints_by(inputs.thresholds, "school_type")
+    prints = {}
+    for school in inputs.schools.iter_rows(named=True):
+        code = school["school_code"]
+        parts = [slices[name].get(code) for name in COLLEGE_SLICES]
+        prints[code] = fingerprint(reference_print, school, by_type.get(school["school_type"]), *parts)
+    return prints
 
 
 def write_dashboard_scripts(colleges: list[CollegeData], site: Path) -> int:
@@ -164,11 +165,11 @@ def write_dashboard_scripts(colleges: list[CollegeData], site: Path) -> int:
     ones removed); returns the files rewritten."""
     assets = site / "assets"
     script = (TEMPLATES / PAGE_SCRIPT).read_text(encoding="utf-8")
-    rewritten = int(atomic_write_text_if_changed(assets / PAGE_SCRIPT, script))
+    rewritten = int(atomic_write_text_if_changed(assets / PAGE_SCRIPT, script, durable=False))
     bands = {data.school["school_type"]: data.bands for data in colleges if data.school["school_type"]}
     peer_files = {assets / PEERS_FOLDER / peer_file_name(school_type): school_type for school_type in bands}
     for target, school_type in peer_files.items():
-        rewritten += atomic_write_text_if_changed(target, peer_script(bands[school_type]))
+        rewritten += atomic_write_text_if_changed(target, peer_script(bands[school_type]), durable=False)
     remove_stale_pages(site, f"assets/{PEERS_FOLDER}/peers-*.js", set(peer_files))
     return rewritten
 
@@ -179,16 +180,16 @@ def render_college_dashboards(inputs: SiteInputs, site: Path) -> tuple[dict[str,
     colleges = college_data(inputs)
     write_dashboard_scripts(colleges, site)
     ledger = PageLedger(site, "college_dashboards")
-    reference_print = fingerprint(page_code_version(), *fields_of(inputs.reference))
+    prints = college_fingerprints(inputs, fingerprint(page_code_version(), *fields_of(inputs.reference)))
     sizes = {}
     for data in colleges:
         code = data.school["school_code"]
         folder = site / "schools" / code
-        print_ = college_fingerprint(reference_print, data)
+        print_ = prints.get(code) or fingerprint(code, data.school)  # a college missing from ref.schools
         if ledger.unchanged(code, print_):
             sizes[code] = (folder / "index.html").stat().st_size
             continue
-        atomic_write_text(folder / DATA_SCRIPT, college_data_script(inputs.reference, data))
+        atomic_write_text(folder / DATA_SCRIPT, college_data_script(inputs.reference, data), durable=False)
         sizes[code] = write_page(folder / "index.html", build_college_page(inputs.reference, data))
         ledger.record(code, print_, [folder / "index.html", folder / DATA_SCRIPT])
     kept = {site / "schools" / code / name for code in sizes for name in ("index.html", DATA_SCRIPT)}
@@ -267,13 +268,14 @@ def write_warning_reports(conn: duckdb.DuckDBPyConnection, site: Path) -> int:
     risk_by_page = risk.partition_by(["school_code", "year"], as_dict=True)
     ledger = PageLedger(site, "warning_reports")
     common = fingerprint(page_code_version(), rules)
+    prints = [fingerprints_by(frame, "school_code", "year") for frame in (elements, indicators, risk)]
     written = set()
     for (school_code, year), school_elements in elements.group_by(["school_code", "year"], maintain_order=True):
         page_indicators = indicators_by_page.get((school_code, year), indicators.clear())
         page_risk = risk_by_page.get((school_code, year), risk.clear())
         target = site / "schools" / str(school_code) / f"warnings-{year}.html"
         written.add(target)
-        print_ = fingerprint(common, school_elements, page_indicators, page_risk)
+        print_ = fingerprint(common, *(part.get((school_code, year)) for part in prints))
         if ledger.unchanged(f"{school_code}/{year}", print_):
             continue
         write_page(target, build_warning_report_html(school_elements, page_indicators, page_risk, rules))
@@ -341,18 +343,37 @@ def load_colleges(conn: duckdb.DuckDBPyConnection) -> list[CollegeQuality]:
     ]
 
 
+def quality_fingerprints(colleges: list[CollegeQuality]) -> dict[str, str]:
+    """Each college's quality slices fingerprinted in one pass per table (the slices put back together)."""
+    if not colleges:
+        return {}
+    tables = [field.name for field in fields(colleges[0]) if isinstance(getattr(colleges[0], field.name), pl.DataFrame)]
+    slices = {
+        name: fingerprints_by(pl.concat([getattr(c, name) for c in colleges], how="diagonal_relaxed"), "school_code")
+        for name in tables
+    }
+    return {
+        college.school_code: fingerprint(
+            [value for value in fields_of(college) if not isinstance(value, pl.DataFrame)],
+            *(slices[name].get(college.school_code) for name in tables),
+        )
+        for college in colleges
+    }
+
+
 def write_college_reports(reference: QualityReference, colleges: list[CollegeQuality], site: Path) -> int:
     """`schools/<code>/quality.html` and `quality-<year>.html` for every college whose inputs changed;
     returns the pages there are (rendered or kept)."""
     ledger = PageLedger(site, "college_quality_reports")
     common = fingerprint(page_code_version(), *fields_of(reference))
+    prints = quality_fingerprints(colleges)
     written = set()
     for college in colleges:
         folder = site / "schools" / college.school_code
         years = sorted(set(college.table_status["year"].to_list()))
         pages = [folder / "quality.html", *(folder / f"quality-{year}.html" for year in years)]
         written.update(pages)
-        print_ = fingerprint(common, *fields_of(college))
+        print_ = fingerprint(common, prints[college.school_code])
         if ledger.unchanged(college.school_code, print_):
             continue
         write_page(pages[0], build_college_overview_page(reference, college))

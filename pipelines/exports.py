@@ -129,31 +129,39 @@ KINDS: dict[str, tuple[Sheet, ...]] = {
 }
 
 
-def table_columns(conn, table: str) -> set[str]:
-    schema, name = table.split(".")
+def columns_by_table(conn, tables) -> dict[str, set[str]]:
+    """The columns of each of `tables` ("schema.name"), read in one query (empty for a missing table)."""
     rows = conn.execute(
-        "select column_name from information_schema.columns where table_schema = $s and table_name = $t",
-        {"s": schema, "t": name},
+        "select table_schema || '.' || table_name, column_name from information_schema.columns "
+        "where table_schema || '.' || table_name in (select unnest($tables))",
+        {"tables": list(tables)},
     ).fetchall()
-    return {column for (column,) in rows}
+    found: dict[str, set[str]] = {table: set() for table in tables}
+    for table, column in rows:
+        found[table].add(column)
+    return found
 
 
-def present_columns(conn, sheet: Sheet) -> list[tuple[str, str, int]]:
-    """The sheet's columns the published table has (school_name comes from ref.schools)."""
-    have = table_columns(conn, sheet.table) | {"school_name"}
-    return [column for column in sheet.columns if column[0] in have]
+def present_columns(have: set[str], sheet: Sheet) -> list[tuple[str, str, int]]:
+    """The sheet's columns the published table has (`have`; school_name comes from ref.schools)."""
+    return [column for column in sheet.columns if column[0] in have | {"school_name"}]
 
 
-def sheet_rows(conn, sheet: Sheet, columns: list[tuple[str, str, int]], year: int | None, school: str | None):
+def sheet_rows(conn, sheet: Sheet, columns: list, year: int | None, school: str | None, have: set[str]):
     """The rows of one sheet, the school's name joined; filters are bound parameters."""
     select = ", ".join("s.name_zh" if name == "school_name" else f"t.{name}" for name, _, _ in columns)
-    order = ", ".join(f"t.{name}" for name in sheet.order_by if name in table_columns(conn, sheet.table))
+    order = ", ".join(f"t.{name}" for name in sheet.order_by if name in have)
     sql = (
         f"select {select} from {sheet.table} t left join ref.schools s using (school_code) "
         "where ($year is null or t.year = $year) and ($school is null or t.school_code = $school)"
         + (f" order by {order}" if order else "")
     )
     return conn.execute(sql, {"year": year, "school": school}).fetchall()
+
+
+def all_columns(conn) -> dict[str, set[str]]:
+    """The columns of every table an export reads."""
+    return columns_by_table(conn, sorted({spec.table for sheets in KINDS.values() for spec in sheets}))
 
 
 def cell_value(value):
@@ -170,14 +178,15 @@ def set_up_sheet(sheet, columns: list[tuple[str, str, int]], last_row: int) -> N
     set_up_table(sheet, 0, last_row, len(columns) - 1)
 
 
-def sheet_tables(conn, kind: str, year: int | None, school: str | None) -> list[SheetRows]:
+def sheet_tables(conn, kind: str, year: int | None, school: str | None, known: dict) -> list[SheetRows]:
     """(sheet, its present columns, its rows) for each sheet of `kind` the warehouse can fill."""
     sheets = []
     for spec in KINDS[kind]:
-        if not table_columns(conn, spec.table):
+        have = known.get(spec.table)
+        if not have:
             continue  # e.g. an older warehouse without indicator warnings: the other sheets still export
-        columns = present_columns(conn, spec)
-        sheets.append((spec, columns, sheet_rows(conn, spec, columns, year, school)))
+        columns = present_columns(have, spec)
+        sheets.append((spec, columns, sheet_rows(conn, spec, columns, year, school, have)))
     return sheets
 
 
@@ -201,7 +210,7 @@ def workbook_from_rows(sheets: list[SheetRows]) -> bytes:
 
 def workbook_bytes(conn, kind: str, year: int | None, school: str | None) -> tuple[bytes, int]:
     """The workbook of `kind` and its number of data rows."""
-    sheets = sheet_tables(conn, kind, year, school)
+    sheets = sheet_tables(conn, kind, year, school, all_columns(conn))
     return workbook_from_rows(sheets), sum(len(rows) for _, _, rows in sheets)
 
 
@@ -320,9 +329,10 @@ def render_downloads(conn, site: Path) -> tuple[int, int]:
     from pipelines.sitebuild import PageLedger, code_version, fingerprint
 
     schools = [code for (code,) in conn.execute("select school_code from ref.schools order by school_code").fetchall()]
-    present = [kind for kind in KINDS if table_columns(conn, KINDS[kind][0].table)]
+    known = all_columns(conn)
+    present = [kind for kind in KINDS if known[KINDS[kind][0].table]]
     years = {kind: latest_year(conn, kind) for kind in present}
-    province = {kind: sheet_tables(conn, kind, years[kind], None) for kind in present if years[kind] is not None}
+    province = {kind: sheet_tables(conn, kind, years[kind], None, known) for kind in present if years[kind] is not None}
     by_college = {kind: college_sheets(sheets) for kind, sheets in province.items()}
     ledger = PageLedger(site, "excel_downloads")
     version = code_version("pipelines/exports.py", "pipelines/excel.py", "dashboards/common.py", "dashboards/templates")
@@ -337,9 +347,9 @@ def render_downloads(conn, site: Path) -> tuple[int, int]:
         if ledger.unchanged(unit, print_):
             continue
         for kind, sheets in books.items():
-            atomic_write_bytes(files[kind], workbook_from_rows(sheets))
+            atomic_write_bytes(files[kind], workbook_from_rows(sheets), durable=False)
         links = [(kind, years[kind], f"downloads/{files[kind].name}") for kind in books]
-        atomic_write_text(folder / "downloads.html", downloads_page(links, school))
+        atomic_write_text(folder / "downloads.html", downloads_page(links, school), durable=False)
         ledger.record(unit, print_, [*files.values(), folder / "downloads.html"])
     ledger.save()
     return count, ledger.rendered

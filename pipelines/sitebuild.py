@@ -19,7 +19,7 @@ import os
 import shutil
 from pathlib import Path
 
-from pipelines.files import atomic_write_text
+from pipelines.files import atomic_write_text_if_changed
 from pipelines.settings import PROJECT_ROOT, get_settings
 
 
@@ -80,6 +80,7 @@ def publish_site(run_id: str) -> Path | None:
         # A site from before builds existed: kept as the previous build (the one moment that is not atomic).
         previous = builds_dir() / f"{dt.datetime.now():%Y%m%dT%H%M%S}-before-builds"
         os.rename(link, previous)
+    os.sync()  # the build's pages were written without a flush each (pipelines/files.py durable=False)
     staging = link.with_name(f".{link.name}.{os.getpid()}.tmp")
     staging.unlink(missing_ok=True)
     staging.symlink_to(os.path.relpath(build, link.parent), target_is_directory=True)
@@ -118,6 +119,25 @@ def fingerprint(*parts: object) -> str:
             digest.update(repr(sorted(part.items()) if isinstance(part, dict) else part).encode("utf-8"))
         digest.update(b"\x1e")
     return digest.hexdigest()
+
+
+def fingerprints_by(frame, *keys: str) -> dict:
+    """`fingerprint(part)` of every part of `frame` split by `keys` (a key value, or a tuple of them), in one
+    pass over the whole frame: one college's slice of a national table costs no polars call of its own."""
+    import numpy as np
+    import polars as pl
+
+    if frame.height == 0 or frame.width == 0:
+        return {}
+    schema = repr(frame.schema).encode("utf-8")
+    hashed = frame.select(*keys).with_columns(frame.hash_rows(seed=19).alias("_row_hash"))
+    grouped = hashed.group_by(*keys).agg(pl.col("_row_hash").sort())
+    prints = {}
+    for *key, hashes in grouped.iter_rows():
+        digest = hashlib.sha256(pl.__version__.encode() + schema)
+        digest.update(np.array(hashes, dtype=np.uint64).tobytes())
+        prints[key[0] if len(keys) == 1 else tuple(key)] = digest.hexdigest()
+    return prints
 
 
 @functools.cache
@@ -167,9 +187,7 @@ class PageLedger:
         self.rendered += 1
         self.after[unit] = {"fingerprint": print_, "files": sorted(str(f.relative_to(self.site)) for f in files)}
 
-    def kept_files(self) -> set[Path]:
-        return {self.site / name for entry in self.after.values() for name in entry["files"]}
-
     def save(self) -> None:
-        """Write the ledger of this build (units no longer built drop out)."""
-        atomic_write_text(self.path, json.dumps(self.after, ensure_ascii=False, sort_keys=True, indent=0))
+        """Write the ledger of this build (units no longer built drop out); left alone when nothing changed."""
+        ledger = json.dumps(self.after, ensure_ascii=False, sort_keys=True, indent=0)
+        atomic_write_text_if_changed(self.path, ledger, durable=False)
