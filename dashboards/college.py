@@ -12,8 +12,10 @@ fewer colleges than the minimum are never passed in (see `peer_bands`).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+from collections import Counter
 from dataclasses import dataclass
 
 import polars as pl
@@ -60,6 +62,15 @@ class SiteReference:
     years: list[int]
     peer_min_count: int
 
+    @functools.cached_property
+    def element_groups(self) -> list[tuple[str, str | None, list[tuple[str, str]]]]:
+        """(item code, item name, [(element code, element name)]) in order, worked out once for every page."""
+        item_names = dict(self.items.select("item_code", "item_name").iter_rows())
+        return [
+            (item_code, item_names.get(item_code), list(elements.select("element_code", "element_name").iter_rows()))
+            for (item_code,), elements in self.elements.sort("element_code").group_by("item_code", maintain_order=True)
+        ]
+
 
 @dataclass(frozen=True)
 class CollegeData:
@@ -104,13 +115,11 @@ def cell_anchor(year: int, element_code: str) -> str:
 
 def element_grid(reference: SiteReference, warnings: pl.DataFrame) -> list[dict]:
     """15 elements × years, grouped by item; each cell has its level and the anchor of its reasons."""
-    levels = {(row["year"], row["element_code"]): row["level"] for row in warnings.iter_rows(named=True)}
-    item_names = dict(reference.items.select("item_code", "item_name").iter_rows())
+    levels = {(year, code): level for year, code, level in warnings.select("year", "element_code", "level").iter_rows()}
     grid = []
-    for (item_code,), elements in reference.elements.sort("element_code").group_by("item_code", maintain_order=True):
+    for item_code, item_name, elements in reference.element_groups:
         rows = []
-        for element in elements.iter_rows(named=True):
-            code = element["element_code"]
+        for code, name in elements:
             cells = [
                 {
                     "year": year,
@@ -120,8 +129,8 @@ def element_grid(reference: SiteReference, warnings: pl.DataFrame) -> list[dict]
                 }
                 for year in reference.years
             ]
-            rows.append({"code": code, "name": element["element_name"], "cells": cells})
-        grid.append({"code": item_code, "name": item_names.get(item_code), "elements": rows})
+            rows.append({"code": code, "name": name, "cells": cells})
+        grid.append({"code": item_code, "name": item_name, "elements": rows})
     return grid
 
 
@@ -246,11 +255,13 @@ def families(reference: SiteReference) -> list[dict]:
 
 
 def issues_by_table(issues: pl.DataFrame) -> dict[tuple[int, str], list[dict]]:
-    ordered = issues.sort(
-        pl.col("severity").eq("error"), pl.col("failed_count"), descending=[True, True], nulls_last=True
+    """A college's issues per (year, table): errors first, then by failed rows, most first (unknown last)."""
+    ordered = sorted(
+        issues.iter_rows(named=True),
+        key=lambda row: (row["severity"] != "error", row["failed_count"] is None, -(row["failed_count"] or 0)),
     )
     grouped: dict[tuple[int, str], list[dict]] = {}
-    for row in ordered.iter_rows(named=True):
+    for row in ordered:
         grouped.setdefault((row["year"], row["table_code"]), []).append(row)
     return grouped
 
@@ -265,32 +276,36 @@ def issue_lines(issues: list[dict]) -> list[str]:
 def quality_parts(reference: SiteReference, data: CollegeData) -> list[dict]:
     """Per year: how many tables are fine, and every missing, stale, invalid or flagged table with what to fix."""
     issues = issues_by_table(data.issues)
+    by_year: dict[int, list[dict]] = {}
+    for row in data.table_status.iter_rows(named=True):
+        by_year.setdefault(row["year"], []).append(row)
     parts = []
-    for (year,), statuses in data.table_status.sort("year", descending=True).group_by("year", maintain_order=True):
-        counts = dict(statuses.group_by("status").len().iter_rows())
+    for year in sorted(by_year, reverse=True):
+        statuses = by_year[year]
+        counts = Counter(row["status"] for row in statuses)
         summary = "，".join(
             f"{TABLE_STATUS_ZH[status]} {counts[status]} 张" for status in TABLE_STATUS_ORDER if counts.get(status)
         )
         # an optional table not delivered is nothing to fix: counted in the summary, not listed
-        problems = statuses.filter(~pl.col("status").is_in(["ok", "optional_absent"])).sort(
-            pl.col("status").replace_strict(TABLE_STATUS_ORDER, default=9), "table_code"
+        problems = sorted(
+            (row for row in statuses if row["status"] not in ("ok", "optional_absent")),
+            key=lambda row: (TABLE_STATUS_ORDER.get(row["status"], 9), row["table_code"]),
         )
-        rows = []
-        for row in problems.iter_rows(named=True):
-            found = issues.get((year, row["table_code"]), [])
-            rows.append(
-                {
-                    "table_code": row["table_code"],
-                    "table_name": reference.table_names.get(row["table_code"], ""),
-                    "status": TABLE_STATUS_ZH.get(row["status"], row["status"]),
-                    "advice": TABLE_STATUS_ADVICE.get(row["status"], ""),
-                    "reasons": row["reasons_zh"] or "",
-                    "issues": issue_lines(found),
-                    "more": max(len(found) - ISSUES_SHOWN_PER_TABLE, 0),
-                }
-            )
-        parts.append({"year": year, "tables": statuses.height, "summary": summary, "problems": rows})
+        rows = [problem_row(reference, row, issues.get((year, row["table_code"]), [])) for row in problems]
+        parts.append({"year": year, "tables": len(statuses), "summary": summary, "problems": rows})
     return parts
+
+
+def problem_row(reference: SiteReference, row: dict, found: list[dict]) -> dict:
+    return {
+        "table_code": row["table_code"],
+        "table_name": reference.table_names.get(row["table_code"], ""),
+        "status": TABLE_STATUS_ZH.get(row["status"], row["status"]),
+        "advice": TABLE_STATUS_ADVICE.get(row["status"], ""),
+        "reasons": row["reasons_zh"] or "",
+        "issues": issue_lines(found),
+        "more": max(len(found) - ISSUES_SHOWN_PER_TABLE, 0),
+    }
 
 
 def page_scripts(school_type: str | None) -> list[str]:
