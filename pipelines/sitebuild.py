@@ -7,6 +7,13 @@ is a symbolic link to the published build; the run's last step points it at the 
 renaming a new link over it, so a reader (or `zhengai serve`) sees the old site or the new one,
 never a mix, and a run that fails or is killed half-way leaves the published site as it was.
 The build published before stays (a request may still be reading it); every other build is removed.
+
+Pages are rebuilt only where their content changed: each page writer fingerprints the input rows of
+a page (or of one college's set of pages) with the code that renders it (`fingerprint`,
+`fingerprints_by`, `code_version`) and compares that with the ledger kept in the site itself
+(`site/.fingerprints/<kind>.json`, `PageLedger`); an unchanged page whose file is in the build is
+left as the hard link it is. Pages are written without a flush each; `publish_site` flushes the
+build once before it points the site at it.
 """
 
 from __future__ import annotations
