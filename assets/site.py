@@ -3,12 +3,15 @@
 Every page asset is here: the dashboards, the early-warning reports and the data-quality reports.
 Their queries are files in `sql/site/`. The pages read each input table once for all colleges and
 split the frames in polars, so building a college's page costs no SQL of its own. Pages are written
-atomically (`write_page`, pipelines/files.py).
+atomically (`write_page`, pipelines/files.py), and only where their content changed: each college's
+(or college-year's) pages are rendered when the fingerprint of their input rows and of the rendering
+code differs from the one recorded in the site's ledger (pipelines/sitebuild.py PageLedger), or a
+file is missing; otherwise the build keeps the published file (a hard link, pipelines/sitebuild.py).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import dagster as dg
@@ -16,8 +19,19 @@ import duckdb
 import polars as pl
 
 from assets.mart import load_warning_rules
-from dashboards.college import CollegeData, SiteReference, build_college_page, peer_bands
-from dashboards.common import remove_stale_pages, write_page, write_plotly_js
+from dashboards.college import (
+    DATA_SCRIPT,
+    PAGE_SCRIPT,
+    PEERS_FOLDER,
+    CollegeData,
+    SiteReference,
+    build_college_page,
+    college_data_script,
+    peer_bands,
+    peer_file_name,
+    peer_script,
+)
+from dashboards.common import TEMPLATES, remove_stale_pages, write_page, write_plotly_js
 from dashboards.province import build_province_page
 from dashboards.quality_report import (
     CollegeQuality,
@@ -27,10 +41,11 @@ from dashboards.quality_report import (
     build_province_quality_page,
 )
 from dashboards.warning_report import build_warning_report_html
+from pipelines.files import atomic_write_text, atomic_write_text_if_changed
 from pipelines.quality.calendar import quality_params
 from pipelines.resources import RunOptions, WarehouseResource
 from pipelines.settings import collection_deadline
-from pipelines.sitebuild import site_build
+from pipelines.sitebuild import PageLedger, code_version, fingerprint, fingerprints_by, site_build
 from pipelines.sql import query
 
 
@@ -87,6 +102,16 @@ def split_by(frame: pl.DataFrame, column: str) -> dict[str, pl.DataFrame]:
     return {key: part for (key,), part in frame.partition_by(column, as_dict=True).items()}
 
 
+def page_code_version() -> str:
+    """The rendering code's fingerprint: a change to a builder, a template or a page query re-renders every page."""
+    return code_version("dashboards", "assets/site.py", "sql/site", "pipelines/exports.py", "pipelines/excel.py")
+
+
+def fields_of(record) -> list:
+    """A dataclass's field values, for its fingerprint."""
+    return [getattr(record, field.name) for field in fields(record)]
+
+
 def college_data(inputs: SiteInputs) -> list[CollegeData]:
     """Every warned-about college's slice of each input, split once in polars."""
     schools = {row["school_code"]: row for row in inputs.schools.iter_rows(named=True)}
@@ -118,14 +143,65 @@ def college_data(inputs: SiteInputs) -> list[CollegeData]:
     return colleges
 
 
-def write_college_dashboards(inputs: SiteInputs, site: Path) -> dict[str, int]:
-    """Write `schools/<code>/index.html` for every college; returns the bytes written per college."""
-    written = {}
-    for data in college_data(inputs):
+COLLEGE_SLICES = ("warnings", "values", "risk", "table_status", "issues", "cards")  # SiteInputs split by college
+
+
+def college_fingerprints(inputs: SiteInputs, reference_print: str) -> dict[str, str]:
+    """What each college's index.html and dashboard-data.js are built from: its rows of every input and its
+    school type's thresholds. Its peers' bands are not (they are in the shared peer file), so a peer's
+    move leaves this college's files alone."""
+    slices = {name: fingerprints_by(getattr(inputs, name), "school_code") for name in COLLEGE_SLICES}
+    by_type = fingerprints_by(inputs.thresholds, "school_type")
+    prints = {}
+    for school in inputs.schools.iter_rows(named=True):
+        code = school["school_code"]
+        parts = [slices[name].get(code) for name in COLLEGE_SLICES]
+        prints[code] = fingerprint(reference_print, school, by_type.get(school["school_type"]), *parts)
+    return prints
+
+
+def write_dashboard_scripts(colleges: list[CollegeData], site: Path) -> int:
+    """The shared page script and one peer file per school type (rewritten only when they change, stale
+    ones removed); returns the files rewritten."""
+    assets = site / "assets"
+    script = (TEMPLATES / PAGE_SCRIPT).read_text(encoding="utf-8")
+    rewritten = int(atomic_write_text_if_changed(assets / PAGE_SCRIPT, script, durable=False))
+    bands = {data.school["school_type"]: data.bands for data in colleges if data.school["school_type"]}
+    peer_files = {assets / PEERS_FOLDER / peer_file_name(school_type): school_type for school_type in bands}
+    for target, school_type in peer_files.items():
+        rewritten += atomic_write_text_if_changed(target, peer_script(bands[school_type]), durable=False)
+    remove_stale_pages(site, f"assets/{PEERS_FOLDER}/peers-*.js", set(peer_files))
+    return rewritten
+
+
+def render_college_dashboards(inputs: SiteInputs, site: Path) -> tuple[dict[str, int], int]:
+    """Write `schools/<code>/index.html` and its `dashboard-data.js` for every college whose inputs
+    changed since the build it starts from; returns the page size per college and how many were rendered."""
+    colleges = college_data(inputs)
+    write_dashboard_scripts(colleges, site)
+    ledger = PageLedger(site, "college_dashboards")
+    prints = college_fingerprints(inputs, fingerprint(page_code_version(), *fields_of(inputs.reference)))
+    sizes = {}
+    for data in colleges:
         code = data.school["school_code"]
-        written[code] = write_page(site / "schools" / code / "index.html", build_college_page(inputs.reference, data))
-    remove_stale_pages(site, "schools/*/index.html", {site / "schools" / code / "index.html" for code in written})
-    return written
+        folder = site / "schools" / code
+        print_ = prints.get(code) or fingerprint(code, data.school)  # a college missing from ref.schools
+        if ledger.unchanged(code, print_):
+            sizes[code] = (folder / "index.html").stat().st_size
+            continue
+        atomic_write_text(folder / DATA_SCRIPT, college_data_script(inputs.reference, data), durable=False)
+        sizes[code] = write_page(folder / "index.html", build_college_page(inputs.reference, data))
+        ledger.record(code, print_, [folder / "index.html", folder / DATA_SCRIPT])
+    kept = {site / "schools" / code / name for code in sizes for name in ("index.html", DATA_SCRIPT)}
+    remove_stale_pages(site, "schools/*/index.html", kept)
+    remove_stale_pages(site, f"schools/*/{DATA_SCRIPT}", kept)
+    ledger.save()
+    return sizes, ledger.rendered
+
+
+def write_college_dashboards(inputs: SiteInputs, site: Path) -> dict[str, int]:
+    """Every college's dashboard (rendered where changed); returns the page size in bytes per college."""
+    return render_college_dashboards(inputs, site)[0]
 
 
 def write_province_overview(inputs: SiteInputs, site: Path) -> int:
@@ -149,11 +225,12 @@ def college_dashboards(context, warehouse: WarehouseResource) -> dg.MaterializeR
     """Each college's dashboard, site/schools/<code>/index.html: its own data and anonymous peer bands only."""
     site = site_build(context.run_id)
     with warehouse.connect() as conn:
-        written = write_college_dashboards(load_site_inputs(conn), site)
+        written, rendered = render_college_dashboards(load_site_inputs(conn), site)
     sizes = sorted(written.values())
     return dg.MaterializeResult(
         metadata={
             "pages": dg.MetadataValue.int(len(written)),
+            "pages_rendered": dg.MetadataValue.int(rendered),
             "largest_page_bytes": dg.MetadataValue.int(sizes[-1] if sizes else 0),
             "site": dg.MetadataValue.path(str(site / "schools")),
         }
@@ -181,25 +258,30 @@ def province_overview(context, warehouse: WarehouseResource) -> dg.MaterializeRe
 
 
 def write_warning_reports(conn: duckdb.DuckDBPyConnection, site: Path) -> int:
-    """Write `schools/<code>/warnings-<year>.html` for every college and year; returns the page count."""
+    """Write `schools/<code>/warnings-<year>.html` for every college and year whose inputs changed;
+    returns the page count (rendered or kept)."""
     elements = query(conn, "site/warning_report_elements")
     indicators = query(conn, "site/warning_report_indicators")
     risk = query(conn, "site/warning_report_risk")
     rules = load_warning_rules()
     indicators_by_page = indicators.partition_by(["school_code", "year"], as_dict=True)
     risk_by_page = risk.partition_by(["school_code", "year"], as_dict=True)
+    ledger = PageLedger(site, "warning_reports")
+    common = fingerprint(page_code_version(), rules)
+    prints = [fingerprints_by(frame, "school_code", "year") for frame in (elements, indicators, risk)]
     written = set()
     for (school_code, year), school_elements in elements.group_by(["school_code", "year"], maintain_order=True):
-        page = build_warning_report_html(
-            school_elements,
-            indicators_by_page.get((school_code, year), indicators.clear()),
-            risk_by_page.get((school_code, year), risk.clear()),
-            rules,
-        )
+        page_indicators = indicators_by_page.get((school_code, year), indicators.clear())
+        page_risk = risk_by_page.get((school_code, year), risk.clear())
         target = site / "schools" / str(school_code) / f"warnings-{year}.html"
-        write_page(target, page)
         written.add(target)
+        print_ = fingerprint(common, *(part.get((school_code, year)) for part in prints))
+        if ledger.unchanged(f"{school_code}/{year}", print_):
+            continue
+        write_page(target, build_warning_report_html(school_elements, page_indicators, page_risk, rules))
+        ledger.record(f"{school_code}/{year}", print_, [target])
     remove_stale_pages(site, "schools/*/warnings-*.html", written)
+    ledger.save()
     return len(written)
 
 
@@ -261,17 +343,45 @@ def load_colleges(conn: duckdb.DuckDBPyConnection) -> list[CollegeQuality]:
     ]
 
 
+def quality_fingerprints(colleges: list[CollegeQuality]) -> dict[str, str]:
+    """Each college's quality slices fingerprinted in one pass per table (the slices put back together)."""
+    if not colleges:
+        return {}
+    tables = [field.name for field in fields(colleges[0]) if isinstance(getattr(colleges[0], field.name), pl.DataFrame)]
+    slices = {
+        name: fingerprints_by(pl.concat([getattr(c, name) for c in colleges], how="diagonal_relaxed"), "school_code")
+        for name in tables
+    }
+    return {
+        college.school_code: fingerprint(
+            [value for value in fields_of(college) if not isinstance(value, pl.DataFrame)],
+            *(slices[name].get(college.school_code) for name in tables),
+        )
+        for college in colleges
+    }
+
+
 def write_college_reports(reference: QualityReference, colleges: list[CollegeQuality], site: Path) -> int:
-    """`schools/<code>/quality.html` and `quality-<year>.html` for every college; returns pages written."""
+    """`schools/<code>/quality.html` and `quality-<year>.html` for every college whose inputs changed;
+    returns the pages there are (rendered or kept)."""
+    ledger = PageLedger(site, "college_quality_reports")
+    common = fingerprint(page_code_version(), *fields_of(reference))
+    prints = quality_fingerprints(colleges)
     written = set()
     for college in colleges:
         folder = site / "schools" / college.school_code
-        write_page(folder / "quality.html", build_college_overview_page(reference, college))
-        written.add(folder / "quality.html")
-        for year in sorted(set(college.table_status["year"].to_list())):
-            write_page(folder / f"quality-{year}.html", build_college_year_page(reference, college, year))
-            written.add(folder / f"quality-{year}.html")
+        years = sorted(set(college.table_status["year"].to_list()))
+        pages = [folder / "quality.html", *(folder / f"quality-{year}.html" for year in years)]
+        written.update(pages)
+        print_ = fingerprint(common, prints[college.school_code])
+        if ledger.unchanged(college.school_code, print_):
+            continue
+        write_page(pages[0], build_college_overview_page(reference, college))
+        for year, target in zip(years, pages[1:], strict=True):
+            write_page(target, build_college_year_page(reference, college, year))
+        ledger.record(college.school_code, print_, pages)
     remove_stale_pages(site, "schools/*/quality*.html", written)
+    ledger.save()
     return len(written)
 
 

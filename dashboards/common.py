@@ -231,8 +231,9 @@ def write_page(target: Path, html: str) -> int:
     """Write one page (UTF-8), creating its folder; returns its size in bytes.
 
     Atomic (pipelines/files.py): the page is replaced by a rename, never rewritten in place, since a
-    site build shares its unchanged files with the published site as hard links (pipelines/sitebuild.py)."""
-    return atomic_write_text(target, html)
+    site build shares its unchanged files with the published site as hard links (pipelines/sitebuild.py).
+    Not flushed one by one: publish_site flushes the whole build before it is published."""
+    return atomic_write_text(target, html, durable=False)
 
 
 def remove_stale_pages(site: Path, pattern: str, written: set[Path]) -> int:

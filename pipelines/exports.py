@@ -34,6 +34,8 @@ class Sheet:
     order_by: tuple[str, ...] = ("school_code", "year")
 
 
+SheetRows = tuple[Sheet, list, list]  # a sheet, its present columns, its rows
+
 SCHOOL_COLUMNS = (("school_code", "学校代码", 10), ("school_name", "学校名称", 26), ("year", "年份", 7))
 
 KINDS: dict[str, tuple[Sheet, ...]] = {
@@ -127,31 +129,39 @@ KINDS: dict[str, tuple[Sheet, ...]] = {
 }
 
 
-def table_columns(conn, table: str) -> set[str]:
-    schema, name = table.split(".")
+def columns_by_table(conn, tables) -> dict[str, set[str]]:
+    """The columns of each of `tables` ("schema.name"), read in one query (empty for a missing table)."""
     rows = conn.execute(
-        "select column_name from information_schema.columns where table_schema = $s and table_name = $t",
-        {"s": schema, "t": name},
+        "select table_schema || '.' || table_name, column_name from information_schema.columns "
+        "where table_schema || '.' || table_name in (select unnest($tables))",
+        {"tables": list(tables)},
     ).fetchall()
-    return {column for (column,) in rows}
+    found: dict[str, set[str]] = {table: set() for table in tables}
+    for table, column in rows:
+        found[table].add(column)
+    return found
 
 
-def present_columns(conn, sheet: Sheet) -> list[tuple[str, str, int]]:
-    """The sheet's columns the published table has (school_name comes from ref.schools)."""
-    have = table_columns(conn, sheet.table) | {"school_name"}
-    return [column for column in sheet.columns if column[0] in have]
+def present_columns(have: set[str], sheet: Sheet) -> list[tuple[str, str, int]]:
+    """The sheet's columns the published table has (`have`; school_name comes from ref.schools)."""
+    return [column for column in sheet.columns if column[0] in have | {"school_name"}]
 
 
-def sheet_rows(conn, sheet: Sheet, columns: list[tuple[str, str, int]], year: int | None, school: str | None):
+def sheet_rows(conn, sheet: Sheet, columns: list, year: int | None, school: str | None, have: set[str]):
     """The rows of one sheet, the school's name joined; filters are bound parameters."""
     select = ", ".join("s.name_zh" if name == "school_name" else f"t.{name}" for name, _, _ in columns)
-    order = ", ".join(f"t.{name}" for name in sheet.order_by if name in table_columns(conn, sheet.table))
+    order = ", ".join(f"t.{name}" for name in sheet.order_by if name in have)
     sql = (
         f"select {select} from {sheet.table} t left join ref.schools s using (school_code) "
         "where ($year is null or t.year = $year) and ($school is null or t.school_code = $school)"
         + (f" order by {order}" if order else "")
     )
     return conn.execute(sql, {"year": year, "school": school}).fetchall()
+
+
+def all_columns(conn) -> dict[str, set[str]]:
+    """The columns of every table an export reads."""
+    return columns_by_table(conn, sorted({spec.table for sheets in KINDS.values() for spec in sheets}))
 
 
 def cell_value(value):
@@ -168,18 +178,25 @@ def set_up_sheet(sheet, columns: list[tuple[str, str, int]], last_row: int) -> N
     set_up_table(sheet, 0, last_row, len(columns) - 1)
 
 
-def workbook_bytes(conn, kind: str, year: int | None, school: str | None) -> tuple[bytes, int]:
-    """The workbook of `kind` and its number of data rows."""
+def sheet_tables(conn, kind: str, year: int | None, school: str | None, known: dict) -> list[SheetRows]:
+    """(sheet, its present columns, its rows) for each sheet of `kind` the warehouse can fill."""
+    sheets = []
+    for spec in KINDS[kind]:
+        have = known.get(spec.table)
+        if not have:
+            continue  # e.g. an older warehouse without indicator warnings: the other sheets still export
+        columns = present_columns(have, spec)
+        sheets.append((spec, columns, sheet_rows(conn, spec, columns, year, school, have)))
+    return sheets
+
+
+def workbook_from_rows(sheets: list[SheetRows]) -> bytes:
+    """The workbook of the given sheets, rows already selected."""
     buffer = io.BytesIO()
     workbook = new_workbook(buffer, in_memory=True)
     header = workbook.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True})
     wrap = workbook.add_format({"text_wrap": True, "valign": "top"})
-    total = 0
-    for spec in KINDS[kind]:
-        if not table_columns(conn, spec.table):
-            continue  # e.g. an older warehouse without indicator warnings: the other sheets still export
-        columns = present_columns(conn, spec)
-        rows = sheet_rows(conn, spec, columns, year, school)
+    for spec, columns, rows in sheets:
         sheet = workbook.add_worksheet(spec.title)
         for col, (_, title, _) in enumerate(columns):
             write_value(sheet, 0, col, title, header)
@@ -187,9 +204,14 @@ def workbook_bytes(conn, kind: str, year: int | None, school: str | None) -> tup
             for col, value in enumerate(row):
                 write_value(sheet, row_no, col, cell_value(value), wrap)
         set_up_sheet(sheet, columns, len(rows))
-        total += len(rows)
     workbook.close()
-    return buffer.getvalue(), total
+    return buffer.getvalue()
+
+
+def workbook_bytes(conn, kind: str, year: int | None, school: str | None) -> tuple[bytes, int]:
+    """The workbook of `kind` and its number of data rows."""
+    sheets = sheet_tables(conn, kind, year, school, all_columns(conn))
+    return workbook_from_rows(sheets), sum(len(rows) for _, _, rows in sheets)
 
 
 def check_choice(conn, kind: str, year: int | None, school: str | None) -> None:
@@ -264,27 +286,73 @@ COLLEGE_KINDS = ("warnings", "quality", "issues")  # the risk ranking compares c
 
 
 def write_downloads(conn, site: Path) -> int:
+    """The latest year's workbooks for the site; returns the workbooks there are (see render_downloads)."""
+    return render_downloads(conn, site)[0]
+
+
+def empty_like(sheets: list[SheetRows]) -> list[SheetRows]:
+    return [(spec, columns, []) for spec, columns, _ in sheets]
+
+
+def college_sheets(sheets: list[SheetRows]) -> dict[str, list[SheetRows]]:
+    """Each college's share of province-wide sheets (rows kept in their order), split by school code."""
+    split: dict[str, list[SheetRows]] = {}
+    for index, (_, columns, rows) in enumerate(sheets):
+        names = [name for name, _, _ in columns]
+        if "school_code" not in names:
+            continue
+        at = names.index("school_code")
+        for row in rows:
+            split.setdefault(row[at], empty_like(sheets))[index][2].append(row)
+    return split
+
+
+def folder_books(
+    province: dict[str, list[SheetRows]], by_college: dict[str, dict[str, list[SheetRows]]], school: str | None
+) -> dict[str, list[SheetRows]]:
+    """The workbooks of one folder: every kind for the province, a college's own rows of its kinds."""
+    if school is None:
+        return province
+    return {
+        kind: by_college[kind].get(school) or empty_like(sheets)
+        for kind, sheets in province.items()
+        if kind in COLLEGE_KINDS
+    }
+
+
+def render_downloads(conn, site: Path) -> tuple[int, int]:
     """The latest year's workbooks for the site: province-wide under province/downloads/, each
     college's own under schools/<code>/downloads/ (the serve token rule keeps a college to its own
-    folder), and a downloads.html beside each dashboard; returns the workbooks written."""
+    folder), and a downloads.html beside each dashboard. Each table is read once and split by college;
+    a folder whose rows are unchanged since the build this one starts from keeps its files
+    (pipelines/sitebuild.py PageLedger). Returns (workbooks there are, folders written)."""
+    from pipelines.sitebuild import PageLedger, code_version, fingerprint
+
     schools = [code for (code,) in conn.execute("select school_code from ref.schools order by school_code").fetchall()]
-    present = [kind for kind in KINDS if table_columns(conn, KINDS[kind][0].table)]
+    known = all_columns(conn)
+    present = [kind for kind in KINDS if known[KINDS[kind][0].table]]
     years = {kind: latest_year(conn, kind) for kind in present}
-    written = 0
-    targets = [(site / "province", None, present)] + [
-        (site / "schools" / code, code, [k for k in present if k in COLLEGE_KINDS]) for code in schools
-    ]
-    for folder, school, kinds in targets:
-        files = []
-        for kind in kinds:
-            if years[kind] is None:
-                continue
-            name = f"{kind}-{years[kind]}.xlsx"
-            atomic_write_bytes(folder / "downloads" / name, workbook_bytes(conn, kind, years[kind], school)[0])
-            files.append((kind, years[kind], f"downloads/{name}"))
-            written += 1
-        atomic_write_text(folder / "downloads.html", downloads_page(files, school))
-    return written
+    province = {kind: sheet_tables(conn, kind, years[kind], None, known) for kind in present if years[kind] is not None}
+    by_college = {kind: college_sheets(sheets) for kind, sheets in province.items()}
+    ledger = PageLedger(site, "excel_downloads")
+    version = code_version("pipelines/exports.py", "pipelines/excel.py", "dashboards/common.py", "dashboards/templates")
+    count = 0
+    for unit, school in [("province", None)] + [(code, code) for code in schools]:
+        folder = site / "province" if school is None else site / "schools" / school
+        books = folder_books(province, by_college, school)
+        count += len(books)
+        files = {kind: folder / "downloads" / f"{kind}-{years[kind]}.xlsx" for kind in books}
+        contents = [sorted(map(repr, rows)) for sheets in books.values() for _, _, rows in sheets]
+        print_ = fingerprint(version, school, sorted(path.name for path in files.values()), *contents)
+        if ledger.unchanged(unit, print_):
+            continue
+        for kind, sheets in books.items():
+            atomic_write_bytes(files[kind], workbook_from_rows(sheets), durable=False)
+        links = [(kind, years[kind], f"downloads/{files[kind].name}") for kind in books]
+        atomic_write_text(folder / "downloads.html", downloads_page(links, school), durable=False)
+        ledger.record(unit, print_, [*files.values(), folder / "downloads.html"])
+    ledger.save()
+    return count, ledger.rendered
 
 
 def downloads_page(files: list[tuple[str, int, str]], school: str | None) -> str:

@@ -18,11 +18,13 @@ from pathlib import Path
 NAME_MAX = 255  # bytes in one file name (ext4, xfs, btrfs, tmpfs)
 
 
-def atomic_write(target: Path, write: Callable[[Path], object], mode: int | None = None) -> Path:
+def atomic_write(target: Path, write: Callable[[Path], object], mode: int | None = None, durable: bool = True) -> Path:
     """Replace `target` with what `write(staging_path)` writes; the folder is created if needed.
 
     `write` receives a path in `target`'s folder and fills it (bytes, a workbook, a copy); on any
-    error the staging file is removed and `target` stays as it was. `mode` sets the permissions."""
+    error the staging file is removed and `target` stays as it was. `mode` sets the permissions.
+    `durable=False` skips the flush to disk (a reader still sees the old file or the new one): for
+    the pages of a site build, flushed all at once before the build is published (pipelines/sitebuild.py)."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = target.with_name(staging_name(target.name))
@@ -33,8 +35,9 @@ def atomic_write(target: Path, write: Callable[[Path], object], mode: int | None
         write(staging)
         if mode is not None:
             os.chmod(staging, mode)
-        with open(staging, "rb+") as written:
-            os.fsync(written.fileno())
+        if durable:
+            with open(staging, "rb+") as written:
+                os.fsync(written.fileno())
         os.replace(staging, target)
     except BaseException:
         staging.unlink(missing_ok=True)
@@ -51,15 +54,15 @@ def staging_name(name: str) -> str:
     return f".{name}{tail}"
 
 
-def atomic_write_bytes(target: Path, data: bytes, mode: int | None = None) -> int:
+def atomic_write_bytes(target: Path, data: bytes, mode: int | None = None, durable: bool = True) -> int:
     """Replace `target` with `data`; returns the number of bytes written."""
-    atomic_write(target, lambda staging: staging.write_bytes(data), mode)
+    atomic_write(target, lambda staging: staging.write_bytes(data), mode, durable)
     return len(data)
 
 
-def atomic_write_text(target: Path, text: str, mode: int | None = None) -> int:
+def atomic_write_text(target: Path, text: str, mode: int | None = None, durable: bool = True) -> int:
     """Replace `target` with `text` in UTF-8; returns the number of bytes written."""
-    return atomic_write_bytes(target, text.encode("utf-8"), mode)
+    return atomic_write_bytes(target, text.encode("utf-8"), mode, durable)
 
 
 def atomic_copy(
@@ -74,3 +77,16 @@ def atomic_copy(
             prepare(staging)
 
     return atomic_write(target, copy, mode)
+
+
+def atomic_write_text_if_changed(target: Path, text: str, durable: bool = True) -> bool:
+    """Replace `target` with `text` (UTF-8) unless it already holds exactly that; True when written.
+    For small shared files (a school type's peer bands, the page script) that most runs leave as they are."""
+    data = text.encode("utf-8")
+    try:
+        if Path(target).read_bytes() == data:
+            return False
+    except OSError:
+        pass
+    atomic_write_bytes(target, data, durable=durable)
+    return True

@@ -7,16 +7,27 @@ is a symbolic link to the published build; the run's last step points it at the 
 renaming a new link over it, so a reader (or `zhengai serve`) sees the old site or the new one,
 never a mix, and a run that fails or is killed half-way leaves the published site as it was.
 The build published before stays (a request may still be reading it); every other build is removed.
+
+Pages are rebuilt only where their content changed: each page writer fingerprints the input rows of
+a page (or of one college's set of pages) with the code that renders it (`fingerprint`,
+`fingerprints_by`, `code_version`) and compares that with the ledger kept in the site itself
+(`site/.fingerprints/<kind>.json`, `PageLedger`); an unchanged page whose file is in the build is
+left as the hard link it is. Pages are written without a flush each; `publish_site` flushes the
+build once before it points the site at it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import hashlib
+import json
 import os
 import shutil
 from pathlib import Path
 
-from pipelines.settings import get_settings
+from pipelines.files import atomic_write_text_if_changed
+from pipelines.settings import PROJECT_ROOT, get_settings
 
 
 def builds_dir() -> Path:
@@ -76,6 +87,7 @@ def publish_site(run_id: str) -> Path | None:
         # A site from before builds existed: kept as the previous build (the one moment that is not atomic).
         previous = builds_dir() / f"{dt.datetime.now():%Y%m%dT%H%M%S}-before-builds"
         os.rename(link, previous)
+    os.sync()  # the build's pages were written without a flush each (pipelines/files.py durable=False)
     staging = link.with_name(f".{link.name}.{os.getpid()}.tmp")
     staging.unlink(missing_ok=True)
     staging.symlink_to(os.path.relpath(build, link.parent), target_is_directory=True)
@@ -92,3 +104,97 @@ def remove_old_builds(keep: set[Path]) -> list[Path]:
             shutil.rmtree(folder, ignore_errors=True)
             removed.append(folder)
     return removed
+
+
+# --- pages rebuilt only where their content changed ---------------------------------------------------
+
+FINGERPRINTS = ".fingerprints"  # site/.fingerprints/<kind>.json: what each page set was last built from
+
+
+def fingerprint(*parts: object) -> str:
+    """A content fingerprint of a page's inputs: frames by their schema and rows (in any order: a query
+    without ORDER BY may return them shuffled), anything else by its repr."""
+    import polars as pl
+
+    digest = hashlib.sha256(pl.__version__.encode())  # row hashes are stable within one polars version
+    for part in parts:
+        if isinstance(part, pl.DataFrame):
+            digest.update(repr(part.schema).encode("utf-8"))
+            if part.width and part.height:
+                digest.update(part.hash_rows(seed=19).sort().to_numpy().tobytes())
+        else:
+            digest.update(repr(sorted(part.items()) if isinstance(part, dict) else part).encode("utf-8"))
+        digest.update(b"\x1e")
+    return digest.hexdigest()
+
+
+def fingerprints_by(frame, *keys: str) -> dict:
+    """`fingerprint(part)` of every part of `frame` split by `keys` (a key value, or a tuple of them), in one
+    pass over the whole frame: one college's slice of a national table costs no polars call of its own."""
+    import numpy as np
+    import polars as pl
+
+    if frame.height == 0 or frame.width == 0:
+        return {}
+    schema = repr(frame.schema).encode("utf-8")
+    hashed = frame.select(*keys).with_columns(frame.hash_rows(seed=19).alias("_row_hash"))
+    grouped = hashed.group_by(*keys).agg(pl.col("_row_hash").sort())
+    prints = {}
+    for *key, hashes in grouped.iter_rows():
+        digest = hashlib.sha256(pl.__version__.encode() + schema)
+        digest.update(np.array(hashes, dtype=np.uint64).tobytes())
+        prints[key[0] if len(keys) == 1 else tuple(key)] = digest.hexdigest()
+    return prints
+
+
+@functools.cache
+def code_version(*sources: str) -> str:
+    """A fingerprint of the code and templates that render pages (files or folders under the project root):
+    a new release re-renders every page once."""
+    digest = hashlib.sha256()
+    for source in sources:
+        path = PROJECT_ROOT / source
+        for file in sorted(path.rglob("*") if path.is_dir() else [path]):
+            if file.is_file() and "__pycache__" not in file.parts:
+                digest.update(str(file.relative_to(PROJECT_ROOT)).encode() + b"\0" + file.read_bytes())
+    return digest.hexdigest()
+
+
+class PageLedger:
+    """Which fingerprint each unit of one kind of page (a college's dashboard, a college-year's report)
+    was built from, kept in the site itself (`site/.fingerprints/<kind>.json`).
+
+    The ledger travels with the site's files: a build starts as a copy of the published site, ledger
+    included, and a run that fails leaves its build unpublished, so the ledger always describes the
+    files beside it. A unit is rebuilt unless its fingerprint is the recorded one and every file it
+    wrote is still there."""
+
+    def __init__(self, site: Path, kind: str) -> None:
+        self.path = site / FINGERPRINTS / f"{kind}.json"
+        self.site = site
+        try:
+            self.before = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            self.before = {}
+        self.after: dict[str, dict] = {}
+        self.rendered = 0
+
+    def unchanged(self, unit: str, print_: str) -> bool:
+        """True (and the unit kept in the ledger) when `unit` was built from `print_` and its files exist."""
+        entry = self.before.get(unit)
+        if not isinstance(entry, dict) or entry.get("fingerprint") != print_:
+            return False
+        files = entry.get("files") or []
+        if not all((self.site / name).is_file() for name in files):
+            return False
+        self.after[unit] = entry
+        return True
+
+    def record(self, unit: str, print_: str, files: list[Path]) -> None:
+        self.rendered += 1
+        self.after[unit] = {"fingerprint": print_, "files": sorted(str(f.relative_to(self.site)) for f in files)}
+
+    def save(self) -> None:
+        """Write the ledger of this build (units no longer built drop out); left alone when nothing changed."""
+        ledger = json.dumps(self.after, ensure_ascii=False, sort_keys=True, indent=0)
+        atomic_write_text_if_changed(self.path, ledger, durable=False)

@@ -252,6 +252,8 @@ def test_a_run_that_crashes_half_way_through_the_site_leaves_the_previous_site_p
         return real_builder(*args, **kwargs) + "<!-- written by the run that crashed -->\n"
 
     monkeypatch.setattr(assets.site, "build_college_page", crash_after_three)
+    # as a new release would: every page is rendered again (unchanged pages are otherwise kept, not rebuilt)
+    monkeypatch.setattr(assets.site, "page_code_version", lambda: "a new release")
     job = defs().resolve_job_def(NIGHTLY_JOB)
     with dg.DagsterInstance.ephemeral() as instance:
         crashed = job.execute_in_process(

@@ -204,14 +204,23 @@ def test_peer_band_needs_the_minimum_number_of_colleges():
     assert band["p50"] == 30.0 and band["p25"] == 20.0 and band["p10"] == pytest.approx(14.0)
 
 
+def peer_file(site: Path, page: str) -> Path:
+    """The peer file a college page loads (its school type's bands, shared by every page of the type)."""
+    (src,) = re.findall(r'<script src="\.\./\.\./(assets/peers/[^"]+)"', page)
+    return site / src
+
+
 def test_peer_band_drawn_for_many_peers_and_hidden_for_few(province):
     _conn, site, codes, inputs, _ = province
     many = (site / "schools" / codes[0] / "index.html").read_text(encoding="utf-8")
     few = (site / "schools" / codes[-1] / "index.html").read_text(encoding="utf-8")
     assert inputs.schools.filter(pl.col("school_code") == codes[-1])["school_type"][0] == "体育"
-    assert '"type":"box"' in many
-    assert '"type":"box"' not in few
+    many_bands, few_bands = (peer_file(site, page).read_text(encoding="utf-8") for page in (many, few))
+    assert '"peer_count":12' in many_bands and '"p90":' in many_bands
+    assert '"bands":{}' in few_bands
+    assert peer_file(site, many) == peer_file(site, (site / "schools" / codes[1] / "index.html").read_text("utf-8"))
     assert "同类院校少于 10 所" in few
+    assert '"type":"box"' not in many, "the bands live in the shared peer file, not in the page"
 
 
 def test_province_ranks_colleges_and_links_their_pages(province):
@@ -290,13 +299,16 @@ def test_the_official_card_is_shown_apart_from_the_element_colours(province):
 
 
 def test_an_unconfirmed_threshold_line_says_so(province):
-    from dashboards.college import build_indicator_trend_figure
+    from dashboards.college import threshold_lines
 
     _, _, _, inputs, _ = province
-    indicator = inputs.reference.indicators.filter(pl.col("indicator_code") == "books_per_student").row(0, named=True)
     threshold = inputs.thresholds.filter(
         (pl.col("indicator_code") == "books_per_student") & (pl.col("school_type") == "综合")
     ).row(0, named=True)
-    names = [trace.name for trace in build_indicator_trend_figure(indicator, YEARS, {}, {}, threshold, "综合").data]
+    names = [line["name"] for line in threshold_lines(threshold)]
     # 综合 合格 80 is read in the cited table; no 高职 限制招生 value is confirmed
-    assert "合格值" in names and "限制招生值（未核实）" in names
+    assert names == ["合格值", "限制招生值（未核实）"]
+    assert [line["name"] for line in threshold_lines({**threshold, "restricted_confidence": "confirmed"})] == [
+        "合格值",
+        "限制招生值",
+    ]
