@@ -154,6 +154,7 @@ def measure_run(label: str, zhengai: Path, home: Path, as_of: str, log: Path) ->
         sampler.start()
         for line in process.stdout:
             out.write(line)
+            out.flush()  # so that a long run can be followed in its log
             match = STEP_LINE.match(line)
             if match:
                 figures.steps[match.group(1)] = float(match.group(2))

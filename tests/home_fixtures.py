@@ -2,7 +2,8 @@
 
 Tables are compared as sorted rows (column order ignored), without the columns that hold run
 timestamps and run ids and without the tables that are run bookkeeping; pages byte for byte after
-removing what differs between any two runs (run ids, build stamps, generation times).
+removing what differs between any two runs (run ids, build stamps, generation times), workbooks
+member by member.
 
 Shared by tests/test_incremental.py (incremental runs against a rebuild) and
 benchmarks/compare_homes.py (a refactor's old and new commit).
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import zipfile
 from decimal import Decimal
 from pathlib import Path
 
@@ -24,6 +26,7 @@ VOLATILE = [
     re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"),
     re.compile(rb"\d{8}T\d{6}Z?-[0-9a-z-]+"),
 ]
+ZIPPED = {".xlsx", ".docx", ".zip"}
 # tables whose content is run bookkeeping, not a result: the ingest log holds a row per file per run
 # (five runs log more rows than one, by design), the suites' cache is keyed by content and not published
 SKIP_TABLES = {"raw.ingest_log", "quality.suite_results_cache"}
@@ -64,14 +67,23 @@ def plain(value):
 
 def page_digests(site: Path) -> dict[str, str]:
     site = site.resolve()
-    digests = {}
-    for page in sorted(site.rglob("*")):
-        if page.is_file():
-            text = page.read_bytes()
-            for pattern in VOLATILE:
-                text = pattern.sub(b"<volatile>", text)
-            digests[str(page.relative_to(site))] = hashlib.sha256(text).hexdigest()
-    return digests
+    return {str(page.relative_to(site)): file_digest(page) for page in sorted(site.rglob("*")) if page.is_file()}
+
+
+def file_digest(path: Path) -> str:
+    """A page's bytes without run-specific text; a workbook (zip) member by member, since its
+    members are compressed and hold their creation time (docProps/core.xml)."""
+    if path.suffix in ZIPPED and zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            parts = [name.encode() + b"\0" + stable(archive.read(name)) for name in sorted(archive.namelist())]
+        return hashlib.sha256(b"\n".join(parts)).hexdigest()
+    return hashlib.sha256(stable(path.read_bytes())).hexdigest()
+
+
+def stable(data: bytes) -> bytes:
+    for pattern in VOLATILE:
+        data = pattern.sub(b"<volatile>", data)
+    return data
 
 
 def compare(old: dict, new: dict, kind: str, renames: dict[str, str]) -> list[str]:

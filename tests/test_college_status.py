@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dagster as dg
 import duckdb
 import pytest
 
 from assets.college_status import college_year_status, every_college_year_usable
+from pipelines import cli
 from pipelines.resources import WarehouseResource
+from pipelines.settings import get_settings
 from pipelines.sql import run_sql
 from warehouse_fixtures import empty_quality_tables, empty_schools
 
@@ -18,8 +21,8 @@ def table_status_rows(school: str, statuses: tuple[str, ...]) -> list[tuple]:
 
 
 @pytest.fixture
-def warehouse(tmp_path) -> WarehouseResource:
-    resource = WarehouseResource(path=str(tmp_path / "warehouse.duckdb"))
+def warehouse(zhengai_home) -> WarehouseResource:
+    resource = WarehouseResource(path=str(get_settings().warehouse))
     with duckdb.connect(resource.path) as conn:
         empty_schools(conn)
         empty_quality_tables(conn)
@@ -87,3 +90,25 @@ def test_the_check_warns_while_a_college_year_is_unusable_and_passes_once_none_i
         conn.execute("update quality.table_status set status = 'ok' where school_code in ('10004', '10005')")
     college_year_status(warehouse=warehouse)
     assert every_college_year_usable(warehouse=warehouse).passed
+
+
+@dg.asset
+def nothing() -> None:
+    """Stands in for the nightly job: `run --school` around it is what is tested here."""
+
+
+def test_run_for_one_college_refuses_an_unknown_code_and_prints_the_college_lines(warehouse, monkeypatch, capsys):
+    (get_settings().registry.parent).mkdir(parents=True)
+    get_settings().registry.write_text(
+        "school_code,name_zh,school_type,ownership,status,succeeded,active_from,active_to\n"
+        "10004,乙职业学院,理工,公办,active,,2000,\n",
+        encoding="utf-8",
+    )
+    schools = []
+    monkeypatch.setattr(cli, "execute_nightly", lambda *args: schools.append(args[-1]) or dg.materialize([nothing]))
+    assert cli.main(["run", "--as-of", "2024-12-01", "--school", "99999"]) == 2
+    assert "院校名册中没有学校代码 99999" in capsys.readouterr().err and schools == []
+    college_year_status(warehouse=warehouse)
+    assert cli.main(["run", "--as-of", "2024-12-01", "--school", "10004"]) == 0
+    assert schools == ["10004"]
+    assert "院校 10004 2024 年度：有错误，已报送 2 张表，错误 1 个" in capsys.readouterr().out
