@@ -33,14 +33,10 @@ class WarehouseResource(dg.ConfigurableResource):
 
     @contextmanager
     def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator[WarehouseResource]:
-        """A run holds the run lock from the moment it first needs the warehouse until it ends, and
-        the warehouse open: each step's `connect()` then joins the open database instead of loading
-        its catalog again and checkpointing it when the step's connection closes (DuckDB shares one
-        database per file within a process; `held_open`)."""
+        """A run holds the run lock from the moment it first needs the warehouse until it ends."""
         with run_lock(f"Dagster 运行 {context.run_id}"):
             stamp_run(context.instance, context.run_id)
-            with held_open(self.work_path()):
-                yield self
+            yield self
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -60,14 +56,6 @@ class WarehouseResource(dg.ConfigurableResource):
         return atomic_copy(
             self.work_path(), self.publish_path(), prepare=None if prepare is None else prepared(prepare)
         )
-
-
-@contextmanager
-def held_open(path: Path) -> Iterator[None]:
-    """The database at `path` kept open in this process until the block ends (then checkpointed once)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with duckdb.connect(str(path)):
-        yield
 
 
 def prepared(prepare: Callable[[duckdb.DuckDBPyConnection], None]) -> Callable[[Path], None]:
