@@ -66,13 +66,15 @@ def run_config(as_of: str | None, log_level: str = "INFO") -> dict:
 def cmd_run(args: argparse.Namespace) -> int:
     import dagster as dg
 
-    from pipelines.runprogress import StepProgress, preflight, summary_lines
+    from pipelines.runprogress import StepProgress, college_lines, preflight, require_school, summary_lines
     from pipelines.schedules import inbox_fingerprint, record_ingested_inbox
 
     as_of = parse_as_of(args.as_of) if args.as_of else configured_as_of()
     if args.rehash:  # read by IngestLimits.from_env in the step's process
         os.environ["ZHENGAI_INGEST_REHASH"] = "1"
     registry = preflight()  # home, registry, lock: one line each, before Dagster starts
+    if args.school:
+        require_school(registry, args.school)
     prepare_dagster_home()
     settings = get_settings()
     if args.keep_as_of and as_of:
@@ -94,22 +96,27 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
         run_id = str(uuid.uuid4())
         with StepProgress(instance, run_id, print_line=lambda line: print(line, flush=True)):
-            result = execute_nightly(instance, as_of, args.log_level, run_id)
+            result = execute_nightly(instance, as_of, args.log_level, run_id, args.school)
     failed = [event.step_key for event in result.all_events if event.event_type_value == "STEP_FAILURE"]
     if result.success:
         record_ingested_inbox(fingerprint)
     print()
     for line in summary_lines(result.success, failed, time.perf_counter() - started):
         print(line)
+    if args.school and result.success:
+        for line in college_lines(settings.warehouse, args.school):
+            print(line)
     return 0 if result.success else 1
 
 
-def execute_nightly(instance, as_of: dt.date | None, log_level: str, run_id: str):
+def execute_nightly(instance, as_of: dt.date | None, log_level: str, run_id: str, school: str | None = None):
     from pipelines.definitions import defs
-    from pipelines.schedules import AS_OF_TAG, NIGHTLY_JOB, nightly_run_config
+    from pipelines.schedules import AS_OF_TAG, NIGHTLY_JOB, SCHOOL_TAG, nightly_run_config
 
     job = defs().resolve_job_def(NIGHTLY_JOB)
     tags = {AS_OF_TAG: as_of.isoformat()} if as_of else {}
+    if school:
+        tags[SCHOOL_TAG] = school
     return job.execute_in_process(
         instance=instance,
         run_config=nightly_run_config(as_of, log_level),
@@ -249,6 +256,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--rehash",
         action="store_true",
         help="读取并核对收件箱中的每个文件，不凭大小和时间跳过 / hash every inbox file (ZHENGAI_INGEST_REHASH=1)",
+    )
+    run.add_argument(
+        "--school",
+        metavar="CODE",
+        help="为一所院校重新运行：运行只重做变化了的部分，结束时列出该院校各年度的状况 / re-run for one college "
+        "(a run redoes only what changed) and print its college-year status",
     )
     run.add_argument(
         "--log-level",

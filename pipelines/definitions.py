@@ -11,17 +11,18 @@ from types import ModuleType
 
 import dagster as dg
 
-from assets import mart, public, quality, raw, ref, review, site
+from assets import college_status, mart, public, quality, raw, ref, review, site
 from assets.publish import build_published_warehouse
 from pipelines.catalog import CatalogColumn, load_catalog, raw_table_columns
 from pipelines.quality.asset_checks import build_asset_checks
 from pipelines.resources import RunOptions, WarehouseResource
 from pipelines.schedules import build_inbox_sensor, build_nightly_job, build_nightly_schedule, build_run_failure_alert
 
-# Layer → the modules defining its assets. The review tables join the mart layer openly (see assets/review.py).
+# Layer → the modules defining its assets. The review tables join the mart layer openly (see assets/review.py),
+# the per-college health view the quality layer (assets/college_status.py).
 LAYERS: dict[str, tuple[ModuleType, ...]] = {
     "ref": (ref,),
-    "quality": (quality,),
+    "quality": (quality, college_status),
     "mart": (mart, review),
     "site": (site,),
     "public": (public,),
@@ -100,7 +101,7 @@ def defs() -> dg.Definitions:
     job = build_nightly_job()
     return dg.Definitions(
         assets=build_assets(),
-        asset_checks=build_asset_checks(),
+        asset_checks=[*build_asset_checks(), college_status.every_college_year_usable],
         jobs=[job],
         schedules=[build_nightly_schedule(job)],
         sensors=[build_inbox_sensor(job), build_run_failure_alert()],

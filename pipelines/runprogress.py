@@ -2,15 +2,15 @@
 
 The preflight checks, before Dagster starts, what would otherwise end in pages of Dagster errors:
 the data home exists and is writable, the registry is usable, no other run holds the lock. The step
-lines come from the run's own event log (read by a thread while the run executes in the main
-thread, which must hold the run lock), so they show every stage, with row counts and times. The
-summary counts `quality.issues` by severity, the same counts the province quality page shows.
+lines come from the run's own events as the instance stores them (an event listener, called in the
+run's thread: no second reader polling the event log, whose SQLite connections the run's own writes
+would wait for), so they show every stage, with row counts and times. The summary counts
+`quality.issues` by severity, the same counts the province quality page shows.
 """
 
 from __future__ import annotations
 
 import os
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,7 +20,6 @@ from pipelines.registry import Registry, load_registry
 from pipelines.runlock import RunInProgress, lock_path, read_holder
 from pipelines.settings import get_settings
 
-POLL_SECONDS = 0.5
 ROW_KEYS = ("dagster/row_count", "rows", "pages", "files")
 
 
@@ -74,34 +73,31 @@ class StepLine:
 
 @dataclass
 class StepProgress:
-    """Prints a line as each step of run `run_id` ends, read from the instance's event log."""
+    """Prints a line as each step of run `run_id` ends, from the events the instance stores for it."""
 
     instance: object
     run_id: str
     print_line: object = print
-    cursor: str | None = None
     done: int = 0
     total: int | None = None
     steps: dict[str, StepLine] = field(default_factory=dict)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
+    listening: bool = False
 
     def __enter__(self) -> StepProgress:
-        self._thread = threading.Thread(target=self._poll, name="zhengai-progress", daemon=True)
-        self._thread.start()
+        self.instance.add_event_listener(self.run_id, self.hear)
+        self.listening = True
         return self
 
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.drain()
+    def hear(self, entry) -> None:
+        try:
+            self.handle(entry)
+        except Exception:
+            # the lines are a courtesy: a failure to print them must never become the run's failure
+            self.listening = False
 
-    def _poll(self) -> None:
-        while not self._stop.wait(POLL_SECONDS):
-            try:
-                self.drain()
-            except Exception:
-                continue
+    def __exit__(self, *exc) -> None:
+        # the instance keeps its listeners per run id: once the run has ended, ours hears nothing more
+        self.listening = False
 
     def step_total(self) -> int | None:
         if self.total is None:
@@ -111,18 +107,9 @@ class StepProgress:
                 self.total = len(snapshot.steps)
         return self.total
 
-    def drain(self) -> None:
-        while True:
-            connection = self.instance.get_records_for_run(self.run_id, cursor=self.cursor, limit=500)
-            for record in connection.records:
-                self.handle(record.event_log_entry)
-            self.cursor = connection.cursor
-            if not connection.has_more:
-                return
-
     def handle(self, entry) -> None:
         event = entry.dagster_event
-        if event is None or not event.step_key:
+        if not self.listening or event is None or not event.step_key:
             return
         line = self.steps.setdefault(event.step_key, StepLine())
         kind = event.event_type_value
@@ -169,6 +156,27 @@ def materialized_rows(metadata) -> int:
             if isinstance(value, int):
                 return value
     return 0
+
+
+def require_school(registry: Registry, school: str) -> None:
+    if school not in registry.names():
+        raise PreflightError(f"院校名册中没有学校代码 {school} / college {school} is not in the registry")
+
+
+def college_lines(warehouse: Path, school: str) -> list[str]:
+    """The college's line per collection year from `quality.college_year_status` of the published warehouse."""
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        rows = conn.execute(
+            "select year, health_zh, tables_delivered, errors, warnings, coalesce(reasons_zh, '') "
+            "from quality.college_year_status where school_code = ? order by year",
+            [school],
+        ).fetchall()
+    if not rows:
+        return [f"院校 {school}：没有判定的年度 / no collection year judged"]
+    return [
+        f"院校 {school} {year} 年度：{health}，已报送 {delivered} 张表，错误 {errors} 个，提醒 {warnings} 个  {reasons[:200]}"
+        for year, health, delivered, errors, warnings, reasons in rows
+    ]
 
 
 def quality_counts(warehouse: Path) -> dict[str, int]:

@@ -21,6 +21,7 @@ from pipelines.settings import TIMEZONE, alert_webhook, configured_as_of, get_se
 
 NIGHTLY_JOB = "nightly"
 AS_OF_TAG = "zhengai/as_of"
+SCHOOL_TAG = "zhengai/school"  # a `zhengai run --school` run: which college the data officer re-ran it for
 WEBHOOK_TIMEOUT_SECONDS = 10
 
 
