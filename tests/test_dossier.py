@@ -18,6 +18,7 @@ from document_fixtures import (
     docx_text,
     html_text,
     other_colleges_named,
+    warehouse,
 )
 from pipelines.cli import main
 from pipelines.documents.blocks import render_html
@@ -65,13 +66,12 @@ def test_no_dossier_names_another_college(province):
 
 def test_the_college_text_sits_beside_the_data_warnings(province):
     code = province["reviewed"]
-    html, word = dossier_of(code)
+    _, word = dossier_of(code)
     text = docx_text(word)
     assert OPINION_PART in text and "学校自我诊断（原文）" in text and "数据预警（" in text
     section = text.split("3.1 ")[1]
     assert "上一次复核：本要素的自我诊断与复核结果不相符" in section
     assert f"{PAST_REVIEW_YEAR}年" in text.split("二、复核历史")[1].split("三、逐要素预审")[0]
-    assert NO_CANDOUR in html_text(html)
 
 
 def test_a_college_without_self_report_is_said_so(province):
@@ -80,26 +80,31 @@ def test_a_college_without_self_report_is_said_so(province):
     assert "未提交自我诊改报告（附件3）" in text and OPINION_PART not in text
 
 
-def test_candour_prompts_are_shown_and_ranked_when_the_table_exists(province, tmp_path):
-    """A copy of the warehouse with mart.candour_prompts in the agreed columns, as r3-candour builds it."""
-    code = province["reviewed"]
+def test_the_candour_prompts_of_the_run_are_shown_and_ranked(province):
+    """mart.candour_prompts as the nightly run built it from the imported reports: every prompt of a
+    college appears in its dossier, and its element is among the suggested 现场诊断重点."""
+    with warehouse() as conn:
+        prompts = conn.execute(
+            "select school_code, element_code, message_zh from mart.candour_prompts order by all"
+        ).fetchall()
+    assert prompts, "the fixture's reports leave some flagged indicator unmentioned"
+    code = prompts[0][0]
+    html, _ = dossier_of(code)
+    text = html_text(html)
+    assert NO_CANDOUR not in text
+    mine = [(element, message) for school, element, message in prompts if school == code]
+    assert all(message in text for _, message in mine)
+    focus = text.split("建议现场诊断重点")[-1]
+    assert any(f"{element} " in focus for element, _ in mine)
+
+
+def test_a_warehouse_without_candour_prompts_says_so(province, tmp_path):
+    """A warehouse published before the candour table existed."""
     copy = tmp_path / "warehouse.duckdb"
     shutil.copyfile(get_settings().warehouse, copy)
     conn = duckdb.connect(str(copy))
-    conn.execute(
-        "create table mart.candour_prompts (school_code varchar, year integer, element_code varchar, kind varchar, "
-        "indicator_code varchar, message_zh varchar, confidence varchar)"
-    )
-    conn.execute(
-        "insert into mart.candour_prompts values (?, 2024, '5.4', 'claim_contradicted', 'employment_rate', "
-        "'自评称就业率提高，数据显示下降', 'low')",
-        [code],
-    )
-    text = render_html(build_dossier(conn, code, REVIEW_YEAR))
-    assert "所述成绩与数据不符：自评称就业率提高，数据显示下降（把握程度：低）" in text
-    focus = text.split("建议现场诊断重点")[-1]
-    assert "5.4 " in focus and "自我诊断意见所述成绩与数据不符" in focus
-    assert NO_CANDOUR not in text
+    conn.execute("drop table mart.candour_prompts")
+    assert NO_CANDOUR in render_html(build_dossier(conn, province["reviewed"], REVIEW_YEAR))
 
 
 def evidence(code: str, level: str, candour=(), text=True, mismatch=False) -> ElementEvidence:

@@ -15,9 +15,8 @@ of the comparison, and why: the ingest log's per-run history, the suites' cache,
 run timestamps and run ids, the time stamps in pages and workbooks).
 
 Last, a file removed: the unreadable file leaves the inbox and a fifth run must stop reporting it, as
-a rebuild without it would. Today it does not (raw.ingest_log keeps every run's rows, and the
-completeness check reports every file it ever logged as quarantined): that test is a strict xfail,
-to turn into a plain test when this is mended. A removed file that had loaded keeps its data by design
+a rebuild without it would (the completeness check reads only the last ingest's quarantine rows; the
+log keeps every run's rows). A removed file that had loaded keeps its data by design
 (the archive is the record; a delivery is not withdrawn by deleting it), so it has no rebuild to equal.
 """
 
@@ -132,11 +131,6 @@ def test_a_stale_table_or_page_is_a_difference(homes, tmp_path):
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a quarantined file that left the inbox stays reported: raw.ingest_log keeps every run's rows and "
-    "sql/quality/check_completeness.sql reports every file ever logged as quarantined",
-)
 def test_a_removed_file_is_no_longer_reported(homes):
     """Runs last: it changes the incremental home."""
     homes["unreadable"].unlink()
