@@ -29,9 +29,9 @@ VOLATILE = [
 ZIPPED = {".xlsx", ".docx", ".zip"}
 # tables whose content is run bookkeeping, not a result: the ingest log holds a row per file per run
 # (five runs log more rows than one, by design), the suites' cache is keyed by content and not published
-SKIP_TABLES = {"raw.ingest_log", "quality.suite_results_cache"}
+SKIP_TABLES = {"raw.ingest_log", "raw.ingest_files", "quality.suite_results_cache"}
 # columns that say when a row was written or checked, and by which run: they differ between any two runs
-VOLATILE_COLUMNS = {"ingested_at", "loaded_at", "run_id", "checked_at", "built_at", "recorded_at"}
+VOLATILE_COLUMNS = {"ingested_at", "loaded_at", "run_id", "checked_at", "built_at", "recorded_at", "changed_at"}
 
 
 def table_digests(path: Path) -> dict[str, tuple[int, str]]:

@@ -117,7 +117,7 @@ def test_a_touched_identical_file_is_hashed_not_loaded_again(conn, monkeypatch):
     delivered()
     run(conn)
     before, stamps = snapshot(conn), recorded(conn)
-    os.utime(path, (AN_HOUR_AGO + 60, AN_HOUR_AGO + 60))
+    assert delivered(AN_HOUR_AGO + 60) == [path]  # its ctime aged past the racy window, as in a nightly
     reads = counting_reads(monkeypatch)
     touched = run(conn)
     assert (touched.loaded, touched.unchanged, touched.files_read, reads) == (0, 1, 1, [f"13829/2024/{TEACHERS_FILE}"])
@@ -292,3 +292,20 @@ def test_the_ingest_tables_survive_a_second_connection(tmp_path):
         ingest_inbox(first, get_settings())
     with duckdb.connect(path) as second:
         assert ingest_inbox(second, get_settings()).files_read == 0
+
+
+def test_a_refused_file_taken_out_of_the_inbox_leaves_the_log_a_loaded_one_stays(conn):
+    write_college(inbox(), "13829", 2024, ["6.1", "7.1"])
+    broken = inbox() / "13829" / "2024" / "表9.2 其他.xlsx"
+    broken.write_bytes(b"broken")
+    delivered()
+    run(conn)
+    logged = "select source_file, status from raw.ingest_log where school_code = '13829' order by all"
+    before = conn.execute(logged).fetchall()
+    assert ("13829/2024/表9.2 其他.xlsx", "quarantined") in before
+    broken.unlink()
+    (inbox() / "13829" / "2024" / TEACHERS_FILE).unlink()
+    run(conn)
+    after = conn.execute(logged).fetchall()
+    assert [file for file, _ in after] == [file for file, status in before if status != "quarantined"]
+    assert teachers(conn, "13829").height > 0  # the archive is the record of a delivered, loaded file

@@ -189,7 +189,8 @@ class Ingest:
         listed_at = time.time_ns()
         discovered = discover(self.settings.inbox, self.limits)
         self.trust_listings(discovered, known, listed_at)
-        for delivery in discovered + self.remap_from_archive(discovered):
+        listed = discovered + self.remap_from_archive(discovered)
+        for delivery in listed:
             by_school[delivery.school_code or "unsorted"].append(delivery)
         state_by_school: dict[str, dict] = defaultdict(dict)
         for key, value in state.items():
@@ -219,6 +220,7 @@ class Ingest:
                 if self.pending_count >= self.limits.batch_rows:
                     self.flush()
             self.flush()
+            self.forget_withdrawn_quarantines({delivery.source_file for delivery in listed})
             run_sql(self.conn, "raw/college_year_inputs")
         except BaseException:
             self.conn.execute("rollback")
@@ -231,6 +233,16 @@ class Ingest:
         self.conn.execute("commit")
         self.conn.execute("checkpoint")  # when the commit was too small to checkpoint by itself
         return self.summary
+
+    def forget_withdrawn_quarantines(self, present: set[str]) -> None:
+        """A refused file the college has taken out of the inbox is no longer its problem: its
+        quarantine rows leave the log, as a rebuild from the same inbox would never have logged them
+        (a file that had loaded keeps its rows: the archive is the record of what was delivered)."""
+        present_files = pa.table({"source_file": pa.array(sorted(present), pa.string())})  # noqa: F841
+        self.conn.execute(
+            "delete from raw.ingest_log where status = 'quarantined' "
+            "and source_file not in (select source_file from present_files)"
+        )
 
     BULK_SETTINGS: ClassVar[dict[str, object]] = {
         "threads": 1,

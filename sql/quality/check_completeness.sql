@@ -1,8 +1,6 @@
 -- Completeness: every required table for every college-year judged (temp table `college_years`),
 -- with the quarantine reason when the college's file was rejected; quarantined files whose table
--- is otherwise present, or which could not be matched to a table, are reported too. Only the last
--- ingest's quarantine rows count (every run logs every file in the inbox, under one ingested_at): a
--- rejected file the college has since removed is no longer reported, as in a rebuild from scratch.
+-- is otherwise present, or which could not be matched to a table, are reported too.
 with college_years as (
     select school_code, year, due from college_years
 ),
@@ -24,7 +22,6 @@ quarantined as (
         coalesce(reason_en, reason, '') as reason_en
     from raw.ingest_log
     where status = 'quarantined' and school_code is not null and year is not null
-        and ingested_at = (select max(runs.ingested_at) from raw.ingest_log as runs)
 ),
 
 quarantine_reasons as (
