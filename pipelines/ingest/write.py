@@ -221,13 +221,17 @@ class Ingest:
                     self.flush()
             self.flush()
             self.forget_withdrawn_quarantines({delivery.source_file for delivery in listed})
-            run_sql(self.conn, "raw/college_year_inputs")
         except BaseException:
             self.conn.execute("rollback")
             raise
         finally:
             results.close()  # a failed run stops its workers now, not when the generator is collected
             self.restore_settings(saved)
+        try:  # with the caller's memory limit, not the load's: it aggregates the whole log (1,550 colleges: OOM)
+            run_sql(self.conn, "raw/college_year_inputs")
+        except BaseException:
+            self.conn.execute("rollback")
+            raise
         # committed with the caller's settings: a commit this large then checkpoints straight away
         # instead of first writing everything to the WAL (0.2 s of 0.75 s)
         self.conn.execute("commit")
