@@ -308,10 +308,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     if not (settings.site / "province" / "index.html").is_file():
-        print(f"zhengai serve: no site at {settings.site} yet (run `zhengai run` first)", file=sys.stderr)
+        print(
+            f"zhengai serve: {settings.site} 还没有网页，请先运行 zhengai run / no site yet (run `zhengai run` first)",
+            file=sys.stderr,
+        )
     if not any(not record.revoked for record in load_tokens()):
-        print("zhengai serve: no valid token yet: `zhengai tokens issue secretariat`", file=sys.stderr)
-    print(f"serving {settings.site} at http://{args.host}:{args.port}/?token=<token>", flush=True)
+        print(
+            "zhengai serve: 还没有有效的访问令牌，请先运行 zhengai tokens issue secretariat / no valid token yet",
+            file=sys.stderr,
+        )
+    print(f"网站 {settings.site} 已在 http://{args.host}:{args.port}/?token=<令牌> 提供 / serving", flush=True)
     uvicorn.Server(server_config(create_app(), args.host, args.port)).run()
     return 0
 
@@ -321,7 +327,7 @@ def cmd_tokens_issue(args: argparse.Namespace) -> int:
     record, token = issue_token(
         subject, known_schools=registered_school_codes() if SCHOOL_CODE.match(subject) else None
     )
-    print(f"issued token {record.id} for {record.subject_zh}", file=sys.stderr)
+    print(f"已为 {record.subject_zh} 签发令牌 {record.id} / issued token", file=sys.stderr)
     print(token)
     return 0
 
@@ -329,7 +335,7 @@ def cmd_tokens_issue(args: argparse.Namespace) -> int:
 def cmd_tokens_list(args: argparse.Namespace) -> int:
     records = load_tokens()
     if not records:
-        print("no tokens (zhengai tokens issue <school_code|secretariat>)")
+        print("还没有令牌（zhengai tokens issue <院校代码|secretariat>）/ no tokens")
         return 0
     print(f"{'id':<10}{'role':<13}{'school':<8}{'created_at':<27}revoked")
     for record in records:
@@ -340,7 +346,7 @@ def cmd_tokens_list(args: argparse.Namespace) -> int:
 
 def cmd_tokens_revoke(args: argparse.Namespace) -> int:
     record = revoke_token(args.id)
-    print(f"revoked token {record.id} ({record.subject_zh})")
+    print(f"已吊销令牌 {record.id}（{record.subject_zh}）/ revoked token")
     return 0
 
 
