@@ -11,7 +11,6 @@ project's element structure; that order is ours, not a published template's.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from itertools import groupby
 
 from dashboards.common import LEVEL_ZH
@@ -117,12 +116,7 @@ def level_text(row: dict) -> str:
 
 
 def element_sections(elements: list[dict], indicators: list[dict], points: list[dict], year: int, minimum: int):
-    by_element = defaultdict(list)
-    for row in indicators:
-        by_element[row["element_code"]].append(row)
-    points_of = defaultdict(list)
-    for point in points:
-        points_of[point["element_code"]].append(point)
+    by_element, points_of = sources.by_element(indicators), sources.by_element(points)
     blocks = []
     for (item_code, item_name), members in groupby(elements, key=lambda e: (e["item_code"], e["item_name"])):
         blocks.append(heading(f"{item_code}. {item_name}", 2))

@@ -224,13 +224,9 @@ def candour_blocks(prompts: list[dict] | None, submitted: bool) -> list[dict]:
 
 
 def element_sections(elements, indicators, selfreport, candour, mismatched, data_year: int, minimum: int) -> list[dict]:
-    by_element = defaultdict(list)
-    for row in indicators:
-        by_element[row["element_code"]].append(row)
+    by_element = sources.by_element(indicators)
     texts = {row["element_code"]: row for row in selfreport}
-    prompts = defaultdict(list)
-    for prompt in candour or []:
-        prompts[prompt["element_code"]].append(prompt)
+    prompts = sources.by_element(candour)
     blocks = []
     for (item_code, item_name), members in groupby(elements, key=lambda e: (e["item_code"], e["item_name"])):
         blocks.append(heading(f"{item_code}. {item_name}", 2))

@@ -3,6 +3,7 @@ rows, and the checks that a college and year exist before anything is written.""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 
 from pipelines.sql import query
@@ -17,6 +18,14 @@ class DocumentRequestError(ValueError):
 def rows(conn, name: str, **params) -> list[dict]:
     """The rows of `sql/<name>.sql` (`documents/...`) as dicts."""
     return query(conn, name, params).to_dicts()
+
+
+def by_element(rows: list[dict] | None) -> dict[str, list[dict]]:
+    """Rows grouped by their `element_code`, in their order (a missing element reads as no rows)."""
+    grouped: dict[str, list[dict]] = defaultdict(list)
+    for row in rows or []:
+        grouped[row["element_code"]].append(row)
+    return grouped
 
 
 def has_table(conn, qualified: str) -> bool:
