@@ -1,0 +1,99 @@
+"""The Dagster instance's event log: Dagster's own SQLite storage, with its connections kept open.
+
+Dagster's `SqliteEventLogStorage` (one SQLite database per run, plus an index database) builds a new
+engine and opens a new connection for every event it stores, then closes it. Closing the last
+connection to a database in WAL mode checkpoints it (the log is copied into the database and the
+file synced), so each of a run's ~500 events (step start, output, materialization, check, success,
+mirrored to the index for asset events) paid one or two checkpoints and a synced commit: about
+0.1 s of a step that does nothing, and several seconds of every run, all of it waiting on the disk.
+
+This storage keeps one engine, and so one open connection, per database for the few databases in
+use (the run being written and the index), and commits with `synchronous=NORMAL`, which in WAL mode
+keeps the database consistent and loses at most the last events on a power cut. The databases, their
+files and their schema are Dagster's: a home may switch between this class and Dagster's own at will
+(`deploy/dagster.yaml` names this one; the UI and the daemon load it from this environment).
+"""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import sqlalchemy as db
+from dagster import Field, StringSource
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+from dagster._core.storage.sqlite import create_db_conn_string
+from dagster._serdes import ConfigurableClassData
+
+SQLITE_BUSY_TIMEOUT_SECONDS = 30  # as Dagster's own storage waits for a database another process writes
+OPEN_DATABASES = 4  # the index and the latest runs' databases; older engines are disposed
+
+
+def default_base_dir() -> str:
+    """Where Dagster's default SQLite storage keeps the event logs: `$DAGSTER_HOME/history/runs`."""
+    return os.path.join(os.environ["DAGSTER_HOME"], "history", "runs")
+
+
+class KeptOpenSqliteEventLogStorage(SqliteEventLogStorage):
+    """`SqliteEventLogStorage` whose connections stay open between events (see the module docstring)."""
+
+    def __init__(self, base_dir: str | None = None, inst_data: ConfigurableClassData | None = None):
+        self._engines: OrderedDict[str, db.engine.Engine] = OrderedDict()
+        super().__init__(base_dir or default_base_dir(), inst_data=inst_data)
+
+    @classmethod
+    def config_type(cls) -> dict:
+        return {"base_dir": Field(StringSource, is_required=False)}
+
+    @classmethod
+    def from_config_value(cls, inst_data: ConfigurableClassData | None, config_value) -> KeptOpenSqliteEventLogStorage:
+        return cls(inst_data=inst_data, **config_value)
+
+    def engine_for(self, shard: str) -> db.engine.Engine:
+        """The shard's engine, created (and its database initialised) on first use; the caller holds the lock."""
+        engine = self._engines.get(shard)
+        if engine is None:
+            engine = db.create_engine(
+                create_db_conn_string(self._base_dir, shard),
+                poolclass=db.pool.QueuePool,
+                pool_size=1,
+                connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
+            )
+            db.event.listen(engine, "connect", relaxed_sync)
+            if shard not in self._initialized_dbs:
+                self._initdb(engine)
+                self._initialized_dbs.add(shard)
+            self._engines[shard] = engine
+            while len(self._engines) > OPEN_DATABASES:
+                self._engines.popitem(last=False)[1].dispose()
+        self._engines.move_to_end(shard)
+        return engine
+
+    @contextmanager
+    def _connect(self, shard: str) -> Iterator[db.engine.Connection]:
+        with self._db_lock, self.engine_for(shard).connect() as conn, conn.begin():
+            yield conn
+
+    def close_databases(self) -> None:
+        with self._db_lock:
+            while self._engines:
+                self._engines.popitem()[1].dispose()
+
+    def wipe(self) -> None:
+        self.close_databases()
+        super().wipe()
+
+    def upgrade(self) -> None:
+        self.close_databases()
+        super().upgrade()
+
+    def dispose(self) -> None:
+        self.close_databases()
+        super().dispose()
+
+
+def relaxed_sync(dbapi_connection, _record) -> None:
+    """WAL mode commits without a sync of their own (the checkpoint syncs): safe against corruption."""
+    dbapi_connection.execute("PRAGMA synchronous=NORMAL")

@@ -1,0 +1,58 @@
+"""The home's Dagster instance (deploy/dagster.yaml) keeps its event log databases open between events, and
+what it writes is Dagster's own SQLite run history: Dagster's stock storage reads it back unchanged."""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+
+from pipelines.cli import prepare_dagster_home
+from pipelines.dagster_storage import OPEN_DATABASES, KeptOpenSqliteEventLogStorage
+
+
+@dg.asset
+def first() -> dg.MaterializeResult:
+    return dg.MaterializeResult(metadata={"dagster/row_count": 3})
+
+
+@dg.asset(deps=[first])
+def second() -> dg.MaterializeResult:
+    return dg.MaterializeResult(metadata={"dagster/row_count": 5})
+
+
+def run_twice(instance: dg.DagsterInstance) -> list[str]:
+    return [dg.materialize([first, second], instance=instance).run_id for _ in range(2)]
+
+
+def test_the_home_instance_keeps_one_connection_per_database_and_writes_dagsters_history(zhengai_home):
+    prepare_dagster_home()
+    with dg.DagsterInstance.get() as instance:
+        storage = instance.event_log_storage
+        assert isinstance(storage, KeptOpenSqliteEventLogStorage)
+        engines = {}
+        real_engine_for = storage.engine_for
+        storage.engine_for = lambda shard: (
+            engines.setdefault(shard, set()).add(real_engine_for(shard)) or (real_engine_for(shard))
+        )
+        run_ids = run_twice(instance)
+        # every event went through a kept engine, one per database: the index's and each run's
+        assert set(engines) == {"index", *run_ids}
+        assert all(len(kept) == 1 for kept in engines.values())
+        events = {run_id: len(instance.all_logs(run_id)) for run_id in run_ids}
+    stock = SqliteEventLogStorage(os.path.join(os.environ["DAGSTER_HOME"], "history", "runs"))
+    assert {run_id: len(stock.get_logs_for_run(run_id)) for run_id in run_ids} == events
+    latest = stock.get_latest_materialization_events([dg.AssetKey("second")])[dg.AssetKey("second")]
+    assert latest.run_id == run_ids[-1]
+    assert latest.asset_materialization.metadata["dagster/row_count"].value == 5
+
+
+def test_older_databases_are_closed_past_the_limit(zhengai_home):
+    storage = KeptOpenSqliteEventLogStorage(str(zhengai_home / "runs"))
+    for shard in ["index", *(f"run{n}" for n in range(OPEN_DATABASES + 2))]:
+        with storage._connect(shard) as conn:
+            conn.exec_driver_sql("select 1")
+    assert list(storage._engines) == [f"run{n}" for n in range(2, OPEN_DATABASES + 2)]
+    storage.dispose()
+    assert not storage._engines
