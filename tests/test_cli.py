@@ -182,3 +182,29 @@ def test_run_pins_the_as_of_for_scheduled_runs_only_when_asked(registered, monke
     config = (registered / "dagster" / "dagster.yaml").read_text(encoding="utf-8")
     assert "max_concurrent_runs: 1" in config
     assert os.environ["DAGSTER_HOME"] == str(registered / "dagster")
+
+
+@pytest.mark.parametrize("asset, code", [(counted, 0), (broken, 1)])
+def test_the_run_command_exits_with_the_runs_code_after_the_exit_handlers(registered, monkeypatch, capsys, asset, code):
+    import atexit
+    import sys
+
+    from pipelines import cli
+
+    # The pipeline itself is tested end to end elsewhere; here only how the `zhengai` command ends.
+    monkeypatch.setattr(cli, "execute_nightly", lambda *args: dg.materialize([counted, asset], raise_on_error=False))
+    monkeypatch.setattr(sys, "argv", ["zhengai", "run", "--as-of", "2024-12-01"])
+    ended = []
+    monkeypatch.setattr(atexit, "_run_exitfuncs", lambda: ended.append("exit handlers"))
+
+    def exit_now(status: int) -> None:
+        ended.append(status)
+        raise SystemExit(status)
+
+    monkeypatch.setattr(os, "_exit", exit_now)
+    with pytest.raises(SystemExit):
+        main()
+    assert ended == ["exit handlers", code]
+    assert ("运行成功" if code == 0 else "运行失败") in capsys.readouterr().out
+    assert main(["run", "--as-of", "2024-12-01"]) == code  # called with arguments (tests, scripts): it returns
+    assert ended == ["exit handlers", code]
