@@ -16,7 +16,7 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines.excel import new_workbook, set_up_table, write_value
+from pipelines.excel import new_workbook, set_up_table, with_table_rows, write_value
 from pipelines.files import atomic_write_bytes, atomic_write_text
 from pipelines.secretariat.inputs import published_warehouse, require_tables
 from pipelines.settings import get_settings
@@ -171,10 +171,10 @@ def cell_value(value):
     return value
 
 
-def set_up_sheet(sheet, columns: list[tuple[str, str, int]], last_row: int) -> None:
-    """Widths, then the frozen header, filter and print set-up every table sheet gets."""
+def set_up_sheet(sheet, columns: list[tuple[str, str, int]], last_row: int, cell_format=None) -> None:
+    """Widths (and the data cells' format), then the frozen header, filter and print set-up every table sheet gets."""
     for col, (_, _, width) in enumerate(columns):
-        sheet.set_column(col, col, width)
+        sheet.set_column(col, col, width, cell_format)
     set_up_table(sheet, 0, last_row, len(columns) - 1)
 
 
@@ -191,21 +191,21 @@ def sheet_tables(conn, kind: str, year: int | None, school: str | None, known: d
 
 
 def workbook_from_rows(sheets: list[SheetRows]) -> bytes:
-    """The workbook of the given sheets, rows already selected."""
+    """The workbook of the given sheets, rows already selected: laid out by xlsxwriter, the data rows put in
+    directly (pipelines/excel.py with_table_rows: a province's million cells in seconds, not a quarter minute)."""
     buffer = io.BytesIO()
     workbook = new_workbook(buffer, in_memory=True)
     header = workbook.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True})
     wrap = workbook.add_format({"text_wrap": True, "valign": "top"})
-    for spec, columns, rows in sheets:
+    bodies = {}
+    for number, (spec, columns, rows) in enumerate(sheets, start=1):
         sheet = workbook.add_worksheet(spec.title)
         for col, (_, title, _) in enumerate(columns):
             write_value(sheet, 0, col, title, header)
-        for row_no, row in enumerate(rows, start=1):
-            for col, value in enumerate(row):
-                write_value(sheet, row_no, col, cell_value(value), wrap)
-        set_up_sheet(sheet, columns, len(rows))
+        set_up_sheet(sheet, columns, len(rows), wrap)
+        bodies[number] = ([[cell_value(value) for value in row] for row in rows], len(columns))
     workbook.close()
-    return buffer.getvalue()
+    return with_table_rows(buffer.getvalue(), bodies, wrap.xf_index)
 
 
 def workbook_bytes(conn, kind: str, year: int | None, school: str | None) -> tuple[bytes, int]:
@@ -324,8 +324,10 @@ def render_downloads(conn, site: Path) -> tuple[int, int]:
     """The latest year's workbooks for the site: province-wide under province/downloads/, each
     college's own under schools/<code>/downloads/ (the serve token rule keeps a college to its own
     folder), and a downloads.html beside each dashboard. Each table is read once and split by college;
-    a folder whose rows are unchanged since the build this one starts from keeps its files
-    (pipelines/sitebuild.py PageLedger). Returns (workbooks there are, folders written)."""
+    a workbook (and a folder's page) whose rows are unchanged since the build this one starts from keeps
+    its file (pipelines/sitebuild.py PageLedger): one college's new warnings rewrite its own warnings
+    workbook and the province's, not the province's quality or issues workbooks. Returns (workbooks
+    there are, workbooks and pages written)."""
     from pipelines.sitebuild import PageLedger, code_version, fingerprint
 
     schools = [code for (code,) in conn.execute("select school_code from ref.schools order by school_code").fetchall()]
@@ -342,17 +344,28 @@ def render_downloads(conn, site: Path) -> tuple[int, int]:
         books = folder_books(province, by_college, school)
         count += len(books)
         files = {kind: folder / "downloads" / f"{kind}-{years[kind]}.xlsx" for kind in books}
-        contents = [sorted(map(repr, rows)) for sheets in books.values() for _, _, rows in sheets]
-        print_ = fingerprint(version, school, sorted(path.name for path in files.values()), *contents)
-        if ledger.unchanged(unit, print_):
-            continue
         for kind, sheets in books.items():
-            atomic_write_bytes(files[kind], workbook_from_rows(sheets), durable=False)
+            write_book_if_changed(ledger, f"{unit}/{kind}", files[kind], sheets, version, school)
         links = [(kind, years[kind], f"downloads/{files[kind].name}") for kind in books]
-        atomic_write_text(folder / "downloads.html", downloads_page(links, school), durable=False)
-        ledger.record(unit, print_, [*files.values(), folder / "downloads.html"])
+        page, print_ = folder / "downloads.html", fingerprint(version, school, links)
+        if not ledger.unchanged(f"{unit}/page", print_):
+            atomic_write_text(page, downloads_page(links, school), durable=False)
+            ledger.record(f"{unit}/page", print_, [page])
     ledger.save()
     return count, ledger.rendered
+
+
+def write_book_if_changed(ledger, unit: str, path: Path, sheets: list[SheetRows], *context) -> None:
+    """Write the workbook of `sheets` at `path` unless the ledger holds it built from the same rows (in any
+    order), columns, file name and `context` (code version, school)."""
+    from pipelines.sitebuild import fingerprint
+
+    contents = [(spec.title, columns, sorted(map(repr, rows))) for spec, columns, rows in sheets]
+    print_ = fingerprint(*context, path.name, *contents)
+    if ledger.unchanged(unit, print_):
+        return
+    atomic_write_bytes(path, workbook_from_rows(sheets), durable=False)
+    ledger.record(unit, print_, [path])
 
 
 def downloads_page(files: list[tuple[str, int, str]], school: str | None) -> str:
