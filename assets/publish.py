@@ -17,13 +17,15 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 
-from pipelines.files import atomic_copy
+from pipelines.files import atomic_copy, atomic_write_text
 from pipelines.resources import WarehouseResource, prepared
 from pipelines.settings import REFERENCE_DIR
 from pipelines.sitebuild import publish_site
@@ -72,19 +74,41 @@ def build_published_warehouse(upstream: Sequence[dg.AssetKey]) -> dg.AssetsDefin
         `report` schema of views, replaced atomically; then the run's site build becomes
         $ZHENGAI_HOME/site, switched in one rename (pipelines/sitebuild.py)."""
         descriptions = asset_descriptions(context.job_def.asset_layer.asset_graph)
-        target = warehouse.publish(prepare=lambda conn: explain_published_copy(conn, descriptions))
-        analyst = publish_analyst_copy(target)
+        changed = publish_copies(warehouse, descriptions)
+        target = warehouse.publish_path()
         site = publish_site(context.run_id)
         return dg.MaterializeResult(
             metadata={
                 "path": dg.MetadataValue.path(str(target)),
-                "analyst_copy": dg.MetadataValue.path(str(analyst)),
+                "analyst_copy": dg.MetadataValue.path(str(analyst_copy_path(target))),
                 "bytes": target.stat().st_size,
+                "tables_changed": "all" if changed is None else len(changed),
                 "site_build": dg.MetadataValue.path(str(site)) if site else "(no pages built in this run)",
             }
         )
 
     return published_warehouse
+
+
+def publish_copies(warehouse: WarehouseResource, descriptions: Mapping[str, str]) -> set[str] | None:
+    """Publish the full and the analyst copy from what changed since they were built (see PublicationRecord);
+    returns the changed tables (None: everything was rebuilt)."""
+    with warehouse.connect() as conn:
+        prints = work_table_prints(conn)
+    version = publication_version(descriptions)
+    record = PublicationRecord(warehouse.publish_path())
+    changed = record.changed(version, prints)
+    if changed == set():
+        return changed
+    record.forget()
+    target = warehouse.publish(prepare=lambda conn: explain_published_copy(conn, descriptions))
+    if changed is None:
+        publish_analyst_copy(target)
+    else:
+        analyst = analyst_copy_path(target)
+        atomic_copy(analyst, analyst, ANALYST_COPY_MODE, prepared(update_analyst_copy(target, changed, descriptions)))
+    record.save(version, prints)
+    return changed
 
 
 def asset_descriptions(asset_graph) -> dict[str, str]:
@@ -98,12 +122,15 @@ def asset_descriptions(asset_graph) -> dict[str, str]:
 
 
 def explain_published_copy(conn: duckdb.DuckDBPyConnection, descriptions: Mapping[str, str]) -> None:
+    # one transaction: a commit per COMMENT ON (thousands of columns) costs a log write and flush each
+    conn.execute("begin")
     for table in INTERNAL_TABLES:
         conn.execute(f"drop table if exists {table}")
     plain_column_types(conn)
     create_report_views(conn)
     comment_tables(conn, descriptions)
     comment_columns(conn)
+    conn.execute("commit")
 
 
 def published_tables(conn: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
@@ -209,18 +236,22 @@ def literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def report_sources(conn: duckdb.DuckDBPyConnection) -> list[tuple[str, str, list[str], list[str], str]]:
+def report_sources(
+    conn: duckdb.DuckDBPyConnection, database: str | None = None
+) -> list[tuple[str, str, list[str], list[str], str]]:
     """(schema, table, column names, column types, report view) of every mart, quality and raw table with a
-    school_code; a table whose name an earlier schema took gets `report.<schema>_<table>`."""
+    school_code (of `database`, default the current one); a table whose name an earlier schema took gets
+    `report.<schema>_<table>`."""
     columns = conn.execute(
         """
         select schema_name, table_name, list(column_name order by column_index), list(data_type order by column_index)
         from duckdb_columns()
-        where database_name = current_database() and schema_name in ('mart', 'quality', 'raw')
+        where database_name = coalesce(?, current_database()) and schema_name in ('mart', 'quality', 'raw')
         group by all
         having list_contains(list(column_name), 'school_code')
         order by all
-        """
+        """,
+        [database],
     ).fetchall()
     taken: set[str] = set()
     sources = []
@@ -237,11 +268,7 @@ def create_report_views(conn: duckdb.DuckDBPyConnection) -> None:
     lists shown as text, and the staff tables' names, staff numbers and birth dates masked."""
     conn.execute("create schema if not exists report")
     for schema, table, names, types, view in report_sources(conn):
-        select = [view_column(name, kind) for name, kind in zip(names, types, strict=True)]
-        conn.execute(
-            f"create or replace view {view} as select s.name_zh as school_name, {', '.join(select)} "
-            f'from {schema}."{table}" as t left join ref.schools as s on s.school_code = t.school_code'
-        )
+        conn.execute(f"create or replace view {view} as {report_select(schema, table, names, types)}")
         personal = sorted(set(names) & PERSONAL_COLUMNS.keys())
         described = f"{schema}.{table} 的浏览视图，已连接学校名称" + (
             f"；{'、'.join(personal)} 已脱敏（raw 层的原表未脱敏，只有获准的人能打开本文件，见 README）"
@@ -249,6 +276,21 @@ def create_report_views(conn: duckdb.DuckDBPyConnection) -> None:
             else ""
         )
         conn.execute(f"comment on view {view} is {literal(described)}")
+
+
+def report_select(schema: str, table: str, names, types, catalog: str = "", leave_out=()) -> str:
+    """The query of `report.<table>`: school names joined, lists as text, personal columns masked (tables read
+    from the attached database `catalog`, if given; columns in `leave_out` left out)."""
+    select = [
+        view_column(name, kind)
+        for name, kind in zip(names, types, strict=True)
+        if MASKED_ALIASES.get(name, name) not in leave_out
+    ]
+    source = f"{catalog}." if catalog else ""
+    return (
+        f'select s.name_zh as school_name, {", ".join(select)} from {source}{schema}."{table}" as t '
+        f"left join {source}ref.schools as s on s.school_code = t.school_code"
+    )
 
 
 def view_column(name: str, kind: str) -> str:
@@ -284,6 +326,7 @@ def mask_personal_tables(conn: duckdb.DuckDBPyConnection) -> None:
     """Each personal table's report view becomes a table of its masked rows, and the unmasked table is
     dropped; the data-quality samples quoting those tables' values are blanked. Comments are written anew
     (reading them back through duckdb_columns() binds every view: seconds)."""
+    conn.execute("begin")
     personal = personal_tables(conn)
     catalog, common = catalog_column_comments(conn), reference_column_comments()
     for schema, table, view in personal:
@@ -295,12 +338,17 @@ def mask_personal_tables(conn: duckdb.DuckDBPyConnection) -> None:
         conn.execute(f"drop view {view}")
         conn.execute(f'drop table {schema}."{table}"')
         conn.execute(f"alter table report.masked_staging rename to {name}")
-        described = f"{schema}.{table} 的脱敏副本，已连接学校名称；未脱敏的原表不在本文件中 / masked rows only"
-        conn.execute(f"comment on table {view} is {literal(described)}")
-        for column in kept:
-            text = column_comment("report", name, column, catalog, common)
-            conn.execute(f'comment on column {view}."{column}" is {literal(text)}')
+        comment_masked_table(conn, schema, table, view, kept, catalog, common)
     blank_personal_samples(conn, [table for schema, table, _ in personal if schema == "raw"])
+    conn.execute("commit")
+
+
+def comment_masked_table(conn, schema: str, table: str, view: str, columns, catalog, common) -> None:
+    described = f"{schema}.{table} 的脱敏副本，已连接学校名称；未脱敏的原表不在本文件中 / masked rows only"
+    conn.execute(f"comment on table {view} is {literal(described)}")
+    for column in columns:
+        text = column_comment("report", view.removeprefix("report."), column, catalog, common)
+        conn.execute(f'comment on column {view}."{column}" is {literal(text)}')
 
 
 def blank_personal_samples(conn: duckdb.DuckDBPyConnection, raw_tables: list[str]) -> None:
@@ -317,3 +365,147 @@ def blank_personal_samples(conn: duckdb.DuckDBPyConnection, raw_tables: list[str
             "update quality.unmapped_headers set samples = null where table_code in (select unnest(?::varchar[]))",
             [codes],
         )
+
+
+# --- what the published copies were built from ------------------------------------------------------
+# Both copies are rebuilt only from what changed: each table of the work file is fingerprinted (its
+# columns and rows, in one scan), and the record beside the copies (`warehouse.fingerprints.json`) says what
+# they were built from. Nothing changed: both copies stay. Some tables changed: the full copy is made anew
+# (a file copy, then its explanation) and the analyst copy starts from the previous one and takes only the
+# changed tables from it (masking the changed staff tables again), instead of masking millions of staff rows
+# each night. The record is removed before either copy is replaced and written after both are: a run that
+# fails in between leaves no record, and the next run rebuilds both in full.
+
+PRINTS_SUFFIX = ".fingerprints.json"
+
+
+def work_table_prints(conn: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """`schema.table` → a fingerprint of its columns and rows (in any order) for every table publication copies."""
+    columns = dict(
+        conn.execute(
+            "select schema_name || '.' || table_name, list(column_name || ' ' || data_type order by column_index) "
+            "from duckdb_columns() where database_name = current_database() "
+            "and schema_name in (select unnest(?::varchar[])) group by all",
+            [list(PUBLISHED_SCHEMAS)],
+        ).fetchall()
+    )
+    prints = {}
+    for schema, table in published_tables(conn):
+        name = f"{schema}.{table}"
+        if name in INTERNAL_TABLES:
+            continue
+        count, total = conn.execute(f'select count(*), sum(hash(t))::varchar from {schema}."{table}" as t').fetchone()
+        digest = hashlib.sha256(f"{duckdb.__version__}\0{columns.get(name)}\0{count}\0{total}".encode())
+        prints[name] = digest.hexdigest()
+    return prints
+
+
+def publication_version(descriptions: Mapping[str, str]) -> str:
+    """The code and texts that shape the copies besides the tables: a change rebuilds both in full."""
+    from pipelines.sitebuild import code_version
+
+    digest = hashlib.sha256(code_version("assets/publish.py", "reference/warehouse_columns.csv").encode())
+    digest.update(json.dumps(sorted(descriptions.items()), ensure_ascii=False).encode())
+    return digest.hexdigest()
+
+
+def file_identity(path: Path) -> list[int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return [stat.st_size, stat.st_mtime_ns, stat.st_ino]
+
+
+class PublicationRecord:
+    """What the published copies at `published` were built from (see above)."""
+
+    def __init__(self, published: Path) -> None:
+        self.published = published
+        self.path = published.with_name(published.name + PRINTS_SUFFIX)
+        try:
+            self.before = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            self.before = {}
+
+    def copies_intact(self, version: str) -> bool:
+        """The record is of this code and both copies are the files it describes."""
+        copies = [self.published, analyst_copy_path(self.published)]
+        return self.before.get("version") == version and self.before.get("files") == [
+            file_identity(path) for path in copies
+        ]
+
+    def changed(self, version: str, prints: Mapping[str, str]) -> set[str] | None:
+        """The tables whose content differs from what the copies hold (new and removed ones too); None when the
+        copies cannot be trusted to be what the record says (then everything is rebuilt)."""
+        if not self.copies_intact(version):
+            return None
+        before = self.before.get("tables") or {}
+        return {name for name in before.keys() | prints.keys() if before.get(name) != prints.get(name)}
+
+    def forget(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+    def save(self, version: str, prints: Mapping[str, str]) -> None:
+        copies = [self.published, analyst_copy_path(self.published)]
+        record = {"version": version, "files": [file_identity(path) for path in copies], "tables": dict(prints)}
+        atomic_write_text(self.path, json.dumps(record, sort_keys=True, indent=0))
+
+
+def update_analyst_copy(published: Path, changed: set[str], descriptions: Mapping[str, str]):
+    """`prepare` for a copy of the previous analyst copy: the `changed` tables taken from the new full copy
+    (staff tables masked again), the rest kept; views, comments and blanked samples made again (cheap)."""
+
+    def update(conn: duckdb.DuckDBPyConnection) -> None:
+        conn.execute(f"attach {literal(str(published))} as pub (read_only)")
+        conn.execute("begin")
+        for (view,) in conn.execute(
+            "select view_name from duckdb_views() where database_name = current_database() "
+            "and schema_name = 'report' and not internal"
+        ).fetchall():
+            conn.execute(f'drop view report."{view}"')
+        personal = take_changed_tables(conn, changed)
+        create_report_views(conn)
+        comment_tables(conn, descriptions)
+        comment_columns(conn)
+        blank_personal_samples(conn, [table for schema, table, _ in personal if schema == "raw"])
+        conn.execute("commit")
+        conn.execute("detach pub")
+
+    return update
+
+
+def take_changed_tables(conn: duckdb.DuckDBPyConnection, changed: set[str]) -> list[tuple[str, str, str]]:
+    """Replace (or drop) each changed table by the attached full copy's `pub`; returns the personal tables."""
+    sources = {
+        (schema, table): (names, types, view) for schema, table, names, types, view in report_sources(conn, "pub")
+    }
+    personal = [(s, t, v) for (s, t), (names, _, v) in sources.items() if set(names) & PERSONAL_COLUMNS.keys()]
+    masked = {f"{schema}.{table}": view for schema, table, view in personal}
+    held = {f"{schema}.{table}" for schema, table in published_tables(conn)}
+    catalog, common = catalog_column_comments(conn), reference_column_comments()
+    new = {
+        f"{schema}.{table}"
+        for schema, table in conn.execute(
+            "select schema_name, table_name from duckdb_tables() where database_name = 'pub' "
+            "and schema_name in (select unnest(?::varchar[]))",
+            [list(PUBLISHED_SCHEMAS)],
+        ).fetchall()
+    }
+    for name in sorted(changed):
+        schema, table = name.split(".", 1)
+        if name in held:
+            conn.execute(f'drop table {schema}."{table}"')
+        if name in masked:
+            names, types, view = sources[(schema, table)]
+            select = report_select(schema, table, names, types, "pub", UNVETTED_COLUMNS)
+            conn.execute(f"create or replace table {view} as {select}")
+            kept = [c[0] for c in conn.execute(f"select * from {view} limit 0").description]
+            comment_masked_table(conn, schema, table, view, kept, catalog, common)
+        elif name not in new:
+            for view in (f"report.{table}", f"report.{schema}_{table}"):  # a staff table no longer published
+                conn.execute(f"drop table if exists {view}")
+        else:
+            conn.execute(f"create schema if not exists {schema}")
+            conn.execute(f'create table {schema}."{table}" as select * from pub.{schema}."{table}"')
+    return personal

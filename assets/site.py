@@ -98,7 +98,10 @@ def load_site_inputs(conn: duckdb.DuckDBPyConnection) -> SiteInputs:
     )
 
 
-def split_by(frame: pl.DataFrame, column: str) -> dict[str, pl.DataFrame]:
+def split_by(frame: pl.DataFrame, column: str, only: set | None = None) -> dict[str, pl.DataFrame]:
+    """`frame` split by `column`; with `only`, just those keys' parts (a filter each: cheaper for a few)."""
+    if only is not None and len(only) <= 50:
+        return {key: part for key in only if (part := frame.filter(pl.col(column) == key)).height}
     return {key: part for (key,), part in frame.partition_by(column, as_dict=True).items()}
 
 
@@ -112,19 +115,18 @@ def fields_of(record) -> list:
     return [getattr(record, field.name) for field in fields(record)]
 
 
-def college_data(inputs: SiteInputs) -> list[CollegeData]:
-    """Every warned-about college's slice of each input, split once in polars."""
+def college_data(inputs: SiteInputs, bands: dict[str, pl.DataFrame], only: set | None = None) -> list[CollegeData]:
+    """Every warned-about college's slice of each input (or only the colleges in `only`), split once in polars."""
     schools = {row["school_code"]: row for row in inputs.schools.iter_rows(named=True)}
-    bands = split_by(peer_bands(inputs.values, inputs.schools, inputs.reference.peer_min_count), "school_type")
     thresholds = split_by(inputs.thresholds, "school_type")
-    warnings = split_by(inputs.warnings, "school_code")
-    values = split_by(inputs.values, "school_code")
-    risk = split_by(inputs.risk, "school_code")
-    status = split_by(inputs.table_status, "school_code")
-    issues = split_by(inputs.issues, "school_code")
-    cards = split_by(inputs.cards, "school_code")
+    warnings = split_by(inputs.warnings, "school_code", only)
+    values = split_by(inputs.values, "school_code", only)
+    risk = split_by(inputs.risk, "school_code", only)
+    status = split_by(inputs.table_status, "school_code", only)
+    issues = split_by(inputs.issues, "school_code", only)
+    cards = split_by(inputs.cards, "school_code", only)
     colleges = []
-    for code in sorted(warnings):
+    for code in sorted(warnings.keys() if only is None else warnings.keys() & only):
         school = schools.get(code) or {"school_code": code, "name_zh": None, "school_type": None}
         school_type = school["school_type"]
         colleges.append(
@@ -160,13 +162,12 @@ def college_fingerprints(inputs: SiteInputs, reference_print: str) -> dict[str, 
     return prints
 
 
-def write_dashboard_scripts(colleges: list[CollegeData], site: Path) -> int:
-    """The shared page script and one peer file per school type (rewritten only when they change, stale
-    ones removed); returns the files rewritten."""
+def write_dashboard_scripts(bands: dict[str, pl.DataFrame], site: Path) -> int:
+    """The shared page script and one peer file per school type of a warned-about college (rewritten only
+    when they change, stale ones removed); returns the files rewritten."""
     assets = site / "assets"
     script = (TEMPLATES / PAGE_SCRIPT).read_text(encoding="utf-8")
     rewritten = int(atomic_write_text_if_changed(assets / PAGE_SCRIPT, script, durable=False))
-    bands = {data.school["school_type"]: data.bands for data in colleges if data.school["school_type"]}
     peer_files = {assets / PEERS_FOLDER / peer_file_name(school_type): school_type for school_type in bands}
     for target, school_type in peer_files.items():
         rewritten += atomic_write_text_if_changed(target, peer_script(bands[school_type]), durable=False)
@@ -177,18 +178,25 @@ def write_dashboard_scripts(colleges: list[CollegeData], site: Path) -> int:
 def render_college_dashboards(inputs: SiteInputs, site: Path) -> tuple[dict[str, int], int]:
     """Write `schools/<code>/index.html` and its `dashboard-data.js` for every college whose inputs
     changed since the build it starts from; returns the page size per college and how many were rendered."""
-    colleges = college_data(inputs)
-    write_dashboard_scripts(colleges, site)
+    bands = split_by(peer_bands(inputs.values, inputs.schools, inputs.reference.peer_min_count), "school_type")
+    warned = set(inputs.warnings.get_column("school_code").unique().to_list())
+    types = {row["school_code"]: row["school_type"] for row in inputs.schools.iter_rows(named=True)}
+    write_dashboard_scripts({t: bands.get(t, pl.DataFrame()) for t in {types.get(code) for code in warned} if t}, site)
     ledger = PageLedger(site, "college_dashboards")
     prints = college_fingerprints(inputs, fingerprint(page_code_version(), *fields_of(inputs.reference)))
-    sizes = {}
-    for data in colleges:
+    sizes, due = {}, set()
+    for code in sorted(warned):
+        index = site / "schools" / code / "index.html"
+        # a college missing from ref.schools: its code and an empty school stand in (as college_data fills it)
+        print_ = prints.get(code) or fingerprint(code, {"school_code": code, "name_zh": None, "school_type": None})
+        if ledger.unchanged(code, print_):
+            sizes[code] = index.stat().st_size
+        else:
+            due.add(code)
+    for data in college_data(inputs, bands, due):
         code = data.school["school_code"]
         folder = site / "schools" / code
-        print_ = prints.get(code) or fingerprint(code, data.school)  # a college missing from ref.schools
-        if ledger.unchanged(code, print_):
-            sizes[code] = (folder / "index.html").stat().st_size
-            continue
+        print_ = prints.get(code) or fingerprint(code, data.school)
         atomic_write_text(folder / DATA_SCRIPT, college_data_script(inputs.reference, data), durable=False)
         sizes[code] = write_page(folder / "index.html", build_college_page(inputs.reference, data))
         ledger.record(code, print_, [folder / "index.html", folder / DATA_SCRIPT])
@@ -259,30 +267,39 @@ def province_overview(context, warehouse: WarehouseResource) -> dg.MaterializeRe
 
 def write_warning_reports(conn: duckdb.DuckDBPyConnection, site: Path) -> int:
     """Write `schools/<code>/warnings-<year>.html` for every college and year whose inputs changed;
-    returns the page count (rendered or kept)."""
+    returns the page count (rendered or kept). Frames are cut into pages only for the pages rendered."""
     elements = query(conn, "site/warning_report_elements")
     indicators = query(conn, "site/warning_report_indicators")
     risk = query(conn, "site/warning_report_risk")
     rules = load_warning_rules()
-    indicators_by_page = indicators.partition_by(["school_code", "year"], as_dict=True)
-    risk_by_page = risk.partition_by(["school_code", "year"], as_dict=True)
     ledger = PageLedger(site, "warning_reports")
     common = fingerprint(page_code_version(), rules)
     prints = [fingerprints_by(frame, "school_code", "year") for frame in (elements, indicators, risk)]
-    written = set()
-    for (school_code, year), school_elements in elements.group_by(["school_code", "year"], maintain_order=True):
-        page_indicators = indicators_by_page.get((school_code, year), indicators.clear())
-        page_risk = risk_by_page.get((school_code, year), risk.clear())
-        target = site / "schools" / str(school_code) / f"warnings-{year}.html"
-        written.add(target)
-        print_ = fingerprint(common, *(part.get((school_code, year)) for part in prints))
-        if ledger.unchanged(f"{school_code}/{year}", print_):
-            continue
-        write_page(target, build_warning_report_html(school_elements, page_indicators, page_risk, rules))
-        ledger.record(f"{school_code}/{year}", print_, [target])
-    remove_stale_pages(site, "schools/*/warnings-*.html", written)
+    pages = {
+        (school_code, year): site / "schools" / str(school_code) / f"warnings-{year}.html"
+        for school_code, year in prints[0]
+    }
+    due = {}
+    for key in pages:
+        print_ = fingerprint(common, *(part.get(key) for part in prints))
+        if not ledger.unchanged(f"{key[0]}/{key[1]}", print_):
+            due[key] = print_
+    parts = [page_parts(frame, due) for frame in (elements, indicators, risk)]
+    for key, print_ in due.items():
+        school_elements, page_indicators, page_risk = (part(key) for part in parts)
+        write_page(pages[key], build_warning_report_html(school_elements, page_indicators, page_risk, rules))
+        ledger.record(f"{key[0]}/{key[1]}", print_, [pages[key]])
+    remove_stale_pages(site, "schools/*/warnings-*.html", set(pages.values()))
     ledger.save()
-    return len(written)
+    return len(pages)
+
+
+def page_parts(frame: pl.DataFrame, due: dict):
+    """`key -> frame's rows of (school_code, year) key`: split once when many pages are due, else filtered."""
+    if len(due) > 50:
+        split = frame.partition_by(["school_code", "year"], as_dict=True)
+        return lambda key: split.get(key, frame.clear())
+    return lambda key: frame.filter((pl.col("school_code") == key[0]) & (pl.col("year") == key[1]))
 
 
 @dg.asset(

@@ -9,8 +9,11 @@ numbers with `write_number`, nothing else.
 
 from __future__ import annotations
 
+import io
 import math
 import numbers
+import re
+import zipfile
 from typing import Any
 
 SAFE_OPTIONS = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
@@ -52,3 +55,81 @@ def set_up_table(sheet, header_row: int, last_row: int, last_col: int) -> None:
     sheet.freeze_panes(header_row + 1, 0)
     sheet.autofilter(header_row, 0, max(last_row, header_row), last_col)
     set_up_printing(sheet, header_row)
+
+
+# --- large table sheets: data rows written as XML directly ---------------------------------------------
+# xlsxwriter spends about 10 µs a cell (a province workbook has a million cells: 15 s). A table workbook
+# is laid out by xlsxwriter (header, widths, frozen pane, filter, print set-up) with its header row only;
+# `with_table_rows` then puts the data rows into each sheet's XML, cell by cell the way write_value
+# does (numbers as numbers, blanks, anything else as in-line text: never a formula), at about 1 µs a cell.
+
+EXCEL_STRING_MAX = 32767  # UTF-16 units in one cell (xlsxwriter truncates the same way)
+ESCAPED_ESCAPE = re.compile("(_x[0-9a-fA-F]{4}_)")  # a literal _xHHHH_ in text: its underscore escaped
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f]")  # not allowed in XML 1.0: written as _xHHHH_
+XML_SPECIAL = re.compile("[&<>_\x00-\x08\x0b-\x1f]")
+
+
+def column_letters(count: int) -> list[str]:
+    letters = []
+    for index in range(count):
+        name, number = "", index + 1
+        while number:
+            number, rest = divmod(number - 1, 26)
+            name = chr(65 + rest) + name
+        letters.append(name)
+    return letters
+
+
+def cell_text(value: str) -> str:
+    """Text as an in-line string's XML: escaped, control characters as Excel writes them, at most 32,767 units."""
+    if len(value) > EXCEL_STRING_MAX // 2:
+        value = value.encode("utf-16-le", "surrogatepass")[: EXCEL_STRING_MAX * 2].decode("utf-16-le", "ignore")
+    if XML_SPECIAL.search(value):
+        value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        value = ESCAPED_ESCAPE.sub(r"_x005F\1", value)
+        value = CONTROL_CHARACTERS.sub(lambda match: f"_x{ord(match.group()):04X}_", value)
+    if value[:1].isspace() or value[-1:].isspace():
+        return f'<is><t xml:space="preserve">{value}</t></is>'
+    return f"<is><t>{value}</t></is>"
+
+
+def row_xml(row_no: int, letters: list[str], values, style: int) -> str:
+    """One sheet row (1-based `row_no`) of values, each cell as write_value would write it, in style `style`."""
+    cells = []
+    for letter, value in zip(letters, values, strict=False):
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            cells.append(f'<c r="{letter}{row_no}" s="{style}"/>')
+        elif isinstance(value, numbers.Real) and not isinstance(value, bool):
+            cells.append(f'<c r="{letter}{row_no}" s="{style}"><v>{value:.16G}</v></c>')
+        else:
+            cells.append(f'<c r="{letter}{row_no}" s="{style}" t="inlineStr">{cell_text(str(value))}</c>')
+    return f'<row r="{row_no}">{"".join(cells)}</row>'
+
+
+def sheet_with_rows(xml: str, rows: list, width: int, style: int) -> str:
+    """A sheet's XML (header row only, as xlsxwriter wrote it) with `rows` after the header."""
+    if not rows:
+        return xml
+    letters = column_letters(width)
+    body = "".join(row_xml(row_no, letters, row, style) for row_no, row in enumerate(rows, start=2))
+    last = f"{letters[-1]}{len(rows) + 1}"
+    xml = re.sub(r'<dimension ref="[^"]*"/>', f'<dimension ref="A1:{last}"/>', xml, count=1)
+    if "</sheetData>" in xml:
+        return xml.replace("</sheetData>", body + "</sheetData>", 1)
+    return xml.replace("<sheetData/>", f"<sheetData>{body}</sheetData>", 1)
+
+
+def with_table_rows(book: bytes, rows_by_sheet: dict[int, tuple[list, int]], style: int) -> bytes:
+    """The workbook `book` (xlsxwriter's bytes) with data rows put into its sheets: sheet number (1-based, in
+    the order added) → (rows, columns). Entries keep their order and dates, so the same rows give the same bytes."""
+    source = zipfile.ZipFile(io.BytesIO(book))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as target:
+        for entry in source.infolist():
+            data = source.read(entry)
+            match = re.fullmatch(r"xl/worksheets/sheet(\d+)\.xml", entry.filename)
+            if match and int(match.group(1)) in rows_by_sheet:
+                rows, width = rows_by_sheet[int(match.group(1))]
+                data = sheet_with_rows(data.decode("utf-8"), rows, width, style).encode("utf-8")
+            target.writestr(entry, data, compress_type=zipfile.ZIP_DEFLATED, compresslevel=1)
+    return buffer.getvalue()

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import os
-import shutil
 from pathlib import Path
 
 from dashboards.common import write_page
 from dashboards.public import college_page, home_page, plan_page, removed_page, rules_page, year_page
+from pipelines.files import atomic_write_bytes, atomic_write_text_if_changed
 from pipelines.settings import REFERENCE_DIR, get_settings
 
 DISCLOSURE_FILE = REFERENCE_DIR / "disclosure.csv"
@@ -212,34 +213,82 @@ def college_reviews(code: str, years: dict[int, dict]) -> list[dict]:
     ]
 
 
-def write_college(out: Path, college: dict, data: dict) -> Path:
-    """schools/<code>/: index.html and files/ with the college's filed public documents."""
+def college_documents(college: dict, data: dict) -> list[tuple[Path, str, dict]]:
+    """(filed file, its path under the college's folder, its link) for each public document of the college."""
     code = college["school_code"]
-    folder = out / "schools" / code
     documents = []
     for review in college["reviews"]:
         for path in filed_documents(review["year"], code, data["disclosure"]):
-            target = folder / "files" / str(review["year"]) / path.name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, target)
-            documents.append(
-                {
-                    "href": f"files/{review['year']}/{path.name}",
-                    "label": f"{review['year']} 年{DOCUMENT_LABELS.get(path.stem, path.stem)}",
-                }
-            )
-    indicators = [row for row in data["indicators"] if row["school_code"] == code]
-    write_page(folder / "index.html", college_page(college, college["reviews"], indicators, documents, nav(2)))
-    return folder
+            label = f"{review['year']} 年{DOCUMENT_LABELS.get(path.stem, path.stem)}"
+            href = f"files/{review['year']}/{path.name}"
+            documents.append((path, href, {"href": href, "label": label}))
+    return documents
+
+
+def write_college(out: Path, college: dict, data: dict, indicators: list[dict], ledger, version: str) -> list[Path]:
+    """schools/<code>/: index.html and files/ with the college's filed public documents, unless the ledger
+    holds them built from the same inputs (documents by their bytes); returns the files of the college."""
+    from pipelines.sitebuild import fingerprint
+
+    code = college["school_code"]
+    folder = out / "schools" / code
+    documents = college_documents(college, data)
+    files = [folder / "index.html", *(folder / href for _, href, _ in documents)]
+    filed = [(href, hashlib.sha256(path.read_bytes()).hexdigest()) for path, href, _ in documents]
+    print_ = fingerprint(version, college, indicators, filed)
+    if ledger.unchanged(code, print_):
+        return files
+    for path, href, _ in documents:
+        atomic_write_bytes(folder / href, path.read_bytes(), durable=False)
+    links = [link for _, _, link in documents]
+    write_page(folder / "index.html", college_page(college, college["reviews"], indicators, links, nav(2)))
+    ledger.record(code, print_, files)
+    return files
+
+
+def remove_other_files(out: Path, kept: set[Path]) -> None:
+    """Delete every file under `out` this build neither wrote nor kept (a college that left, a withdrawn
+    document), and the folders that leaves empty."""
+    for folder, _, names in os.walk(out, topdown=False):
+        for name in names:
+            if Path(folder) / name not in kept:
+                (Path(folder) / name).unlink()
+        if Path(folder) != out and not os.listdir(folder):
+            os.rmdir(folder)
+
+
+def shared_pages(data: dict) -> dict[str, str]:
+    """The pages every visitor shares (home, plan, rules, removed experts, each year), by their path."""
+    rules = rules_page(
+        read_csv(REFERENCE_DIR / "sampling_rules.csv"),
+        read_csv(REFERENCE_DIR / "expert_rules.csv"),
+        data["elements"],
+        nav(0),
+    )
+    pages = {
+        "index.html": home_page(list(data["years"]), data["colleges"], len(data["removed"] or []), nav(0)),
+        "plan.html": plan_page(PLAN_FILE.read_text(encoding="utf-8"), nav(0)),
+        "rules.html": rules,
+        "experts/removed.html": removed_page(data["removed"], nav(1)),
+    }
+    for year, year_data in data["years"].items():
+        pages[f"years/{year}.html"] = year_page(
+            year, year_data["sampled"], year_data["groups"], year_data["conclusions"], year_data["revisits"], nav(1)
+        )
+    return pages
 
 
 def build_public_site(site: Path, conn) -> dict[str, int]:
-    """Write `site/public/` from scratch (a stale page of a college that left must not stay online)."""
+    """Write `site/public/`: a shared page when its text changed, a college's page and documents when their
+    inputs changed (pipelines/sitebuild.py PageLedger); a page of a college that left, or a withdrawn
+    document, does not stay online."""
+    from pipelines.sitebuild import PageLedger, code_version
+
     data = gather(conn)
     out = site / "public"
-    if out.is_dir():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
+    indicators: dict[str, list[dict]] = {}
+    for row in data["indicators"]:
+        indicators.setdefault(row["school_code"], []).append(row)
     for college in data["colleges"]:
         college["review_years"] = [
             y
@@ -247,19 +296,18 @@ def build_public_site(site: Path, conn) -> dict[str, int]:
             if any(s.get("school_code") == college["school_code"] for s in d["sampled"])
         ]
         college["reviews"] = college_reviews(college["school_code"], data["years"])
-    write_page(out / "index.html", home_page(list(data["years"]), data["colleges"], len(data["removed"] or []), nav(0)))
-    write_page(out / "plan.html", plan_page(PLAN_FILE.read_text(encoding="utf-8"), nav(0)))
-    sampling_rules = read_csv(REFERENCE_DIR / "sampling_rules.csv")
-    rules = rules_page(sampling_rules, read_csv(REFERENCE_DIR / "expert_rules.csv"), data["elements"], nav(0))
-    write_page(out / "rules.html", rules)
-    write_page(out / "experts" / "removed.html", removed_page(data["removed"], nav(1)))
-    for year, year_data in data["years"].items():
-        page = year_page(
-            year, year_data["sampled"], year_data["groups"], year_data["conclusions"], year_data["revisits"], nav(1)
-        )
-        write_page(out / "years" / f"{year}.html", page)
+    pages = shared_pages(data)
+    for name, html in pages.items():
+        atomic_write_text_if_changed(out / name, html, durable=False)
+    kept = {out / name for name in pages}
+    ledger = PageLedger(site, "public_site")
+    version = code_version(
+        "pipelines/public_site.py", "dashboards/public.py", "dashboards/common.py", "dashboards/templates"
+    )
     for college in data["colleges"]:
-        write_college(out, college, data)
+        kept.update(write_college(out, college, data, indicators.get(college["school_code"], []), ledger, version))
+    remove_other_files(out, kept)
+    ledger.save()
     return {"colleges": len(data["colleges"]), "years": len(data["years"]), "removed": len(data["removed"] or [])}
 
 

@@ -85,6 +85,26 @@ def test_no_cell_is_a_formula_even_when_the_data_look_like_one(capsys, warehouse
     assert [cell.coordinate for cell in cells if cell.data_type == "f"] == []
 
 
+def test_data_rows_written_directly_read_back_as_the_values_they_were(tmp_path):
+    """The data rows bypass xlsxwriter (pipelines/excel.py with_table_rows): text with XML's special
+    characters, control characters, edge spaces, a list, numbers and blanks come back."""
+    from pipelines.exports import KINDS, workbook_from_rows
+
+    spec = KINDS["risk"][0]
+    columns = list(spec.columns[:6])
+    texts = ['a<b>&"c"', "tab\there\x01", "  edge  ", "=1+1", "中文"]
+    rows = [(text, ["甲", "乙"], 2024, 3, 1.5, None) for text in texts]
+    path = tmp_path / "book.xlsx"
+    path.write_bytes(workbook_from_rows([(spec, columns, rows)]))
+    sheet = openpyxl.load_workbook(path)[spec.title]
+    assert sheet.max_row == len(rows) + 1 and sheet.auto_filter.ref == f"A1:F{len(rows) + 1}"
+    read = [[cell.value for cell in row] for row in sheet.iter_rows(min_row=2)]
+    assert [row[0] for row in read] == ['a<b>&"c"', "tab\there_x0001_", "  edge  ", "=1+1", "中文"]
+    assert {tuple(row[1:]) for row in read} == {("甲；乙", 2024, 3, 1.5, None)}
+    assert [cell.coordinate for row in sheet.iter_rows() for cell in row if cell.data_type == "f"] == []
+    assert sheet["A2"].alignment.wrap_text
+
+
 def test_one_college_and_an_output_file(capsys, warehouse, tmp_path):
     out = tmp_path / "mine.xlsx"
     code, printed, _ = export(capsys, "warnings", "--year", "2023", "--school", warehouse[1], "--out", str(out))

@@ -242,3 +242,33 @@ def test_server_serves_public_without_a_token_and_still_guards_private_pages(dem
             assert get(port, "/province/index.html", demo["token"]) == 200
     finally:
         (demo["site"] / "public" / "leak.html").unlink()
+
+
+def public_files(public: Path) -> dict[str, tuple[int, bytes]]:
+    """Every file of a public site by its path: (inode, bytes); a rewrite (by rename) changes the inode."""
+    return {str(p.relative_to(public)): (p.stat().st_ino, p.read_bytes()) for p in public.rglob("*") if p.is_file()}
+
+
+def test_a_second_build_rewrites_only_what_changed_and_drops_what_left(demo, tmp_path):
+    build = tmp_path / "build"
+    with duckdb.connect(str(get_settings().warehouse), read_only=True) as conn:
+        build_public_site(build, conn)
+        before = public_files(build / "public")
+        (build / "public" / "schools" / "99999").mkdir()
+        (build / "public" / "schools" / "99999" / "index.html").write_text("a college that left", encoding="utf-8")
+        build_public_site(build, conn)
+        assert public_files(build / "public") == before  # nothing rewritten, the stale page gone
+        filed = demo["home"] / "public-files" / str(YEAR) / demo["code"] / "self_report.pdf"
+        document = f"schools/{demo['code']}/files/{YEAR}/self_report.pdf"
+        assert document in before
+        filed.rename(filed.with_suffix(".withdrawn"))
+        try:
+            build_public_site(build, conn)
+            build_public_site(tmp_path / "fresh", conn)
+        finally:
+            filed.with_suffix(".withdrawn").rename(filed)
+    after = public_files(build / "public")
+    rewritten = {name for name, (inode, _) in after.items() if before.get(name, (None,))[0] != inode}
+    assert document not in after and rewritten == {f"schools/{demo['code']}/index.html"}
+    fresh = public_files(tmp_path / "fresh" / "public")
+    assert {name: data for name, (_, data) in after.items()} == {name: data for name, (_, data) in fresh.items()}

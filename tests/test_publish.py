@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import dagster as dg
@@ -211,3 +212,66 @@ def test_the_analyst_copy_keeps_the_masked_rows_and_explains_itself(published, a
         )
         == []
     )
+
+
+def analyst_contents(path: Path) -> dict:
+    """Every table's columns, rows and comments and every view's columns and comment in a copy."""
+    conn = duckdb.connect(str(path), read_only=True)
+    try:
+        found = {}
+        for schema, table, comment in conn.execute(
+            "select schema_name, table_name, comment from duckdb_tables() order by all"
+        ).fetchall():
+            data = sorted(map(repr, conn.execute(f'select * from {schema}."{table}"').fetchall()))
+            found[f"{schema}.{table}"] = (comment, data)
+        found["views"] = conn.execute(
+            "select schema_name, view_name, comment from duckdb_views() where not internal order by all"
+        ).fetchall()
+        found["columns"] = conn.execute(
+            "select schema_name, table_name, column_name, data_type, comment from duckdb_columns() order by all"
+        ).fetchall()
+        return found
+    finally:
+        conn.close()
+
+
+def renamed_staff(path: Path) -> int:
+    with duckdb.connect(str(path), read_only=True) as conn:
+        return conn.execute("select count(*) from report.full_time_teachers where name = '新**'").fetchone()[0]
+
+
+def test_a_second_publication_takes_only_changed_tables_and_equals_a_full_one(published, tmp_path):
+    from assets.publish import PublicationRecord, publish_copies
+    from pipelines.resources import WarehouseResource
+
+    _, work = published
+    source = Path(
+        work.execute("select path from duckdb_databases() where database_name = current_database()").fetchone()[0]
+    )
+    (tmp_path / "work").mkdir()
+    shutil.copyfile(source, tmp_path / "work" / "w.duckdb")
+    nightly = WarehouseResource(
+        path=str(tmp_path / "work" / "w.duckdb"), published_path=str(tmp_path / "a" / "p.duckdb")
+    )
+    descriptions = {"mart.element_warnings": "要素预警"}
+    assert publish_copies(nightly, descriptions) is None  # no record yet: everything built
+    analyst = analyst_copy_path(nightly.publish_path())
+    built = analyst.stat().st_ino
+    assert publish_copies(nightly, descriptions) == set() and analyst.stat().st_ino == built  # nothing changed: kept
+    before = renamed_staff(analyst)
+    with duckdb.connect(str(nightly.work_path())) as conn:
+        conn.execute(
+            "update raw.full_time_teachers set name = '新名字' where row_no = (select min(row_no) from raw.full_time_teachers)"
+        )
+        conn.execute("update mart.element_warnings set reasons = ['改过'] where element_code = '1.1'")
+        conn.execute("drop table mart.candour_prompts")
+    changed = publish_copies(nightly, descriptions)
+    assert changed == {"raw.full_time_teachers", "mart.element_warnings", "mart.candour_prompts"}
+    full = WarehouseResource(path=nightly.path, published_path=str(tmp_path / "b" / "p.duckdb"))
+    assert publish_copies(full, descriptions) is None
+    assert analyst_contents(analyst) == analyst_contents(analyst_copy_path(full.publish_path()))
+    assert renamed_staff(analyst) > before  # the changed staff table masked again
+    # a copy replaced behind the record's back: everything is built again
+    analyst.write_bytes(analyst_copy_path(full.publish_path()).read_bytes())
+    assert PublicationRecord(nightly.publish_path()).changed("any", {}) is None
+    assert publish_copies(nightly, descriptions) is None

@@ -125,6 +125,8 @@ def test_one_college_changed_rewrites_its_pages_and_its_type_peer_file_only(ware
     assert changed & others == set(), "no other college's file is touched"
     assert peer_file("理工") not in changed and "assets/college-dashboard.js" not in changed
     assert not any("quality" in name and name.endswith(".html") for name in changed), "quality is unchanged"
+    # each workbook is kept or written on its own rows: the province's quality and issues workbooks stay
+    assert {"province/downloads/quality-2024.xlsx", "province/downloads/issues-2024.xlsx"} & changed == set()
     assert_equals_a_fresh_build(warehouse.conn, site, tmp_path)
 
 

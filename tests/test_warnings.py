@@ -223,12 +223,15 @@ def test_insufficient_data_is_never_green():
     warehouse.school("10002")
     typical_college(warehouse, "10001", YEAR)
     typical_college(warehouse, "10002", YEAR)
-    warehouse.element_status("10001", YEAR, "1.3", "insufficient", "表8.7评教缺失")
+    # worded as quality.element_data_status words it: the prefix is said once in the warning
+    warehouse.element_status("10001", YEAR, "1.3", "insufficient", "数据不足：表8.7评教缺失")
     warehouse.element_status("10002", YEAR, "1.3", "sufficient")
+    warehouse.element_status("10002", YEAR, "1.1", "insufficient", "表3.4无效")
     warehouse.build()
     judged = warehouse.element("10001", YEAR, "1.3")
     assert judged["level"] == "insufficient" and judged["level_zh"] == "数据不足"
     assert judged["reasons"][0] == "数据不足：表8.7评教缺失。"
+    assert "数据不足：表3.4无效。" in warehouse.element("10002", YEAR, "1.1")["reasons"]
     assert warehouse.element("10002", YEAR, "1.3")["level"] == "green"
 
 
@@ -236,7 +239,7 @@ def test_a_warning_from_trusted_figures_still_shows_on_an_element_judged_insuffi
     warehouse = MiniWarehouse()
     warehouse.school("10001")
     typical_college(warehouse, "10001", YEAR, books_total=books_for(40))
-    warehouse.element_status("10001", YEAR, "4.1", "insufficient", "表3.4无效")
+    warehouse.element_status("10001", YEAR, "4.1", "insufficient", "数据不足：表3.4无效")
     warehouse.build()
     element = warehouse.element("10001", YEAR, "4.1")
     assert element["level"] == "red" and element["data_status"] == "insufficient"

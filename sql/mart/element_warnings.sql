@@ -115,8 +115,12 @@ assessed as (
                 '无适用指标：本要素的诊断点引用了表' || array_to_string(grid.cited_tables, '、表')
                 || '，但目前没有与其含义相符的指标，不作数据预警，请学校对照诊断点自行诊断。'
             end,
+            -- quality.element_data_status already opens its reasons with 数据不足：: said once
             case when element_data_status.status = 'insufficient' then
-                '数据不足：' || coalesce(nullif(element_data_status.reasons_zh, ''), '数据质量检查判定本要素数据不足')
+                '数据不足：' || coalesce(
+                    nullif(regexp_replace(coalesce(element_data_status.reasons_zh, ''), '^数据不足：', ''), ''),
+                    '数据质量检查判定本要素数据不足'
+                )
                 || case when right(coalesce(element_data_status.reasons_zh, ''), 1) = '。' then '' else '。' end
             end,
             case when grid.has_indicator and coalesce(element_data_status.status, '') <> 'insufficient'
