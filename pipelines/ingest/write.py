@@ -141,7 +141,7 @@ class Ingest:
         for table in self.catalog.tables:
             found = self.conn.execute(
                 f'select distinct school_code, year from raw."{table.table_name}" '
-                "where list_contains($schools, school_code)",
+                "where school_code in (select unnest($schools))",
                 {"schools": sorted(schools)},
             ).fetchall()
             held.update((school, year, table.code) for school, year in found)
@@ -178,7 +178,7 @@ class Ingest:
         """(source_file, sha256) → that file's log rows from earlier runs, for `schools`."""
         cursor = self.conn.execute(
             f"select {', '.join(LOG_COLUMNS)} from raw.ingest_log "
-            "where list_contains($schools, coalesce(school_code, $unsorted))",
+            "where coalesce(school_code, $unsorted) in (select unnest($schools))",
             {"schools": sorted(schools), "unsorted": UNSORTED},
         )
         previous: dict[tuple[str, str], list[dict]] = defaultdict(list)

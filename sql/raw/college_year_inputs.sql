@@ -19,7 +19,7 @@ create or replace table raw.college_year_inputs as
 
 with kept as (
     select * from raw.college_year_inputs
-    where not ($every or list_contains($schools, school_code))
+    where not ($every or school_code in (select unnest($schools)))
 ),
 
 log as (
@@ -27,7 +27,7 @@ log as (
     where
         school_code is not null
         and year is not null
-        and ($every or list_contains($schools, school_code))
+        and ($every or school_code in (select unnest($schools)))
 ),
 
 current_files as (

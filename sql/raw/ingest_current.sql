@@ -4,7 +4,7 @@ with log as (
     where
         status in ('loaded', 'unchanged')
         and table_code is not null
-        and list_contains($schools, school_code)
+        and school_code in (select unnest($schools))
 ),
 
 final as (
