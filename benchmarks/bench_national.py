@@ -206,7 +206,9 @@ def fresh_home(province: Path, home: Path) -> Path:
     """A data home of its own: the registry copied, the inbox hard links to the generated files."""
     shutil.rmtree(home, ignore_errors=True)
     (home / "registry").mkdir(parents=True)
-    shutil.copyfile(province / "registry.csv", home / "registry" / "schools.csv")
+    # copy2 keeps the registry's mtime: a file written within 2 s of the listing makes a run record no input
+    # fingerprint (pipelines/runinputs.py), and the "nothing changed" run would then not be skipped
+    shutil.copy2(province / "registry.csv", home / "registry" / "schools.csv")
     shutil.copytree(province / "inbox", home / "inbox", copy_function=os.link)
     return home
 

@@ -18,6 +18,7 @@ import uuid
 from pathlib import Path
 
 from pipelines.files import atomic_write_text
+from pipelines.runinputs import forget_inputs, nothing_changed, record_inputs, run_fingerprint, skip_message
 from pipelines.runlock import RunInProgress, fail_orphaned_runs, run_lock
 from pipelines.settings import PROJECT_ROOT, configured_as_of, get_settings, parse_as_of, write_home_setting
 
@@ -65,10 +66,7 @@ def run_config(as_of: str | None, log_level: str = "INFO") -> dict:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    import dagster as dg
-
-    from pipelines.runprogress import StepProgress, college_lines, preflight, require_school, summary_lines
-    from pipelines.schedules import inbox_fingerprint, record_ingested_inbox
+    from pipelines.runprogress import preflight, require_school
 
     as_of = parse_as_of(args.as_of) if args.as_of else configured_as_of()
     if args.rehash:  # read by IngestLimits.from_env in the step's process
@@ -77,15 +75,30 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.school:
         require_school(registry, args.school)
     prepare_dagster_home()
-    settings = get_settings()
     if args.keep_as_of and as_of:
         path = write_home_setting("ZHENGAI_AS_OF", as_of.isoformat())
         print(
             f"zhengai run: 判定日期 {as_of} 已写入 {path}，定时和监听运行也用它 / pinned for scheduled runs", flush=True
         )
+    inputs = run_fingerprint(as_of, args.school)
+    if not (args.force or args.rehash) and nothing_changed(inputs):
+        print(f"zhengai run: {skip_message(inputs)}", flush=True)
+        return 0
+    return run_nightly(args, as_of, registry, inputs)
+
+
+def run_nightly(args: argparse.Namespace, as_of: dt.date | None, registry, inputs: str | None) -> int:
+    """The run itself, under the run lock; the inputs it read are recorded once it succeeded."""
+    import dagster as dg
+
+    from pipelines.runprogress import StepProgress, college_lines, summary_lines
+    from pipelines.schedules import inbox_fingerprint, record_ingested_inbox
+
+    settings = get_settings()
     fingerprint = inbox_fingerprint()
     started = time.perf_counter()
     with run_lock("zhengai run"), dg.DagsterInstance.get() as instance:
+        forget_inputs()
         for run_id in fail_orphaned_runs(instance):
             print(
                 f"zhengai run: 运行 {run_id} 的进程已不存在，已标记为失败 / marked the orphaned run failed", flush=True
@@ -101,6 +114,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     failed = [event.step_key for event in result.all_events if event.event_type_value == "STEP_FAILURE"]
     if result.success:
         record_ingested_inbox(fingerprint)
+        record_inputs(inputs)
     print()
     for line in summary_lines(result.success, failed, time.perf_counter() - started):
         print(line)
@@ -257,6 +271,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--rehash",
         action="store_true",
         help="读取并核对收件箱中的每个文件，不凭大小和时间跳过 / hash every inbox file (ZHENGAI_INGEST_REHASH=1)",
+    )
+    run.add_argument(
+        "--force",
+        action="store_true",
+        help="即使输入与上次成功运行相同也运行 / run even when nothing changed since the last successful run",
     )
     run.add_argument(
         "--school",

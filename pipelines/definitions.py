@@ -16,7 +16,13 @@ from assets.publish import build_published_warehouse
 from pipelines.catalog import CatalogColumn, load_catalog, raw_table_columns
 from pipelines.quality.asset_checks import build_asset_checks
 from pipelines.resources import RunOptions, WarehouseResource
-from pipelines.schedules import build_inbox_sensor, build_nightly_job, build_nightly_schedule, build_run_failure_alert
+from pipelines.schedules import (
+    build_inbox_sensor,
+    build_nightly_job,
+    build_nightly_schedule,
+    build_run_failure_alert,
+    build_run_success_record,
+)
 
 # Layer → the modules defining its assets. The review tables join the mart layer openly (see assets/review.py),
 # the per-college health view the quality layer (assets/college_status.py).
@@ -104,7 +110,7 @@ def defs() -> dg.Definitions:
         asset_checks=[*build_asset_checks(), college_status.every_college_year_usable],
         jobs=[job],
         schedules=[build_nightly_schedule(job)],
-        sensors=[build_inbox_sensor(job), build_run_failure_alert()],
+        sensors=[build_inbox_sensor(job), build_run_failure_alert(), build_run_success_record()],
         resources={"warehouse": WarehouseResource(), "run_options": RunOptions()},
         executor=dg.in_process_executor,
     )

@@ -16,11 +16,13 @@ import dagster as dg
 
 from pipelines.files import atomic_write_text
 from pipelines.registry import load_registry
+from pipelines.runinputs import forget_inputs, nothing_changed, record_inputs, run_fingerprint, skip_message
 from pipelines.runlock import run_in_progress
 from pipelines.settings import TIMEZONE, alert_webhook, configured_as_of, get_settings, now_local
 
 NIGHTLY_JOB = "nightly"
 AS_OF_TAG = "zhengai/as_of"
+INPUTS_TAG = "zhengai/inputs"  # the fingerprint of what a scheduled or sensor run reads (pipelines/runinputs.py)
 SCHOOL_TAG = "zhengai/school"  # a `zhengai run --school` run: which college the data officer re-ran it for
 WEBHOOK_TIMEOUT_SECONDS = 10
 
@@ -32,10 +34,15 @@ def nightly_run_config(as_of: dt.date | None, log_level: str = "INFO") -> dict:
     }
 
 
-def scheduled_run_request(day: dt.date, run_key: str | None = None) -> dg.RunRequest:
-    """A run judged as of the configured date, else `day` (the day the schedule or sensor fires)."""
+def scheduled_run_request(day: dt.date, run_key: str | None = None) -> dg.RunRequest | dg.SkipReason:
+    """A run judged as of the configured date, else `day` (the day the schedule or sensor fires),
+    tagged with the fingerprint of its inputs; skipped when they are the last successful run's."""
     as_of = configured_as_of() or day
-    return dg.RunRequest(run_key=run_key, run_config=nightly_run_config(as_of), tags={AS_OF_TAG: as_of.isoformat()})
+    inputs = run_fingerprint(as_of)
+    if nothing_changed(inputs):
+        return dg.SkipReason(skip_message(inputs))
+    tags = {AS_OF_TAG: as_of.isoformat(), **({INPUTS_TAG: inputs} if inputs else {})}
+    return dg.RunRequest(run_key=run_key, run_config=nightly_run_config(as_of), tags=tags)
 
 
 def build_nightly_job() -> dg.UnresolvedAssetJobDefinition:
@@ -127,8 +134,10 @@ def build_inbox_sensor(job) -> dg.SensorDefinition:
         if reason:
             # The cursor stays: the same files start a run once the lock is free and the registry usable.
             return dg.SkipReason(reason)
-        context.update_cursor(fingerprint)
-        return scheduled_run_request(now_local().date(), run_key=fingerprint)
+        request = scheduled_run_request(now_local().date(), run_key=fingerprint)
+        if isinstance(request, dg.RunRequest):
+            context.update_cursor(fingerprint)
+        return request
 
     return inbox_sensor
 
@@ -158,6 +167,23 @@ def post_webhook(url: str, message: str) -> None:
         response.read()
 
 
+def build_run_success_record() -> dg.SensorDefinition:
+    @dg.run_status_sensor(
+        name="run_inputs_record",
+        run_status=dg.DagsterRunStatus.SUCCESS,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        monitor_all_code_locations=False,
+        description="After a scheduled or sensor run succeeded: records the fingerprint of the inputs it read, "
+        "so that the next one is skipped while nothing changed (pipelines/runinputs.py).",
+    )
+    def run_inputs_record(context: dg.RunStatusSensorContext):
+        inputs = context.dagster_run.tags.get(INPUTS_TAG)
+        if inputs:
+            record_inputs(inputs)
+
+    return run_inputs_record
+
+
 def build_run_failure_alert() -> dg.SensorDefinition:
     @dg.run_failure_sensor(
         name="run_failure_alert",
@@ -167,6 +193,7 @@ def build_run_failure_alert() -> dg.SensorDefinition:
         "ZHENGAI_ALERT_WEBHOOK is set, posts it to that 企业微信/钉钉 group robot.",
     )
     def run_failure_alert(context: dg.RunFailureSensorContext):
+        forget_inputs()  # a failed run never makes the next one skip
         message = failure_message(context.dagster_run, context.failure_event.message or "")
         append_failure_log(message)
         url = alert_webhook()

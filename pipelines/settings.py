@@ -79,6 +79,11 @@ class Settings:
         return self.home / "work" / "ingested-inbox.sha256"
 
     @property
+    def run_inputs(self) -> Path:
+        """The fingerprint of what the last successful run read (pipelines/runinputs.py)."""
+        return self.home / "work" / "run-inputs.sha256"
+
+    @property
     def logs(self) -> Path:
         return self.home / "logs"
 

@@ -20,6 +20,7 @@ from pipelines.catalog import (
     load_header_aliases,
     with_header_aliases,
 )
+from pipelines.ingest.blobs import archived_whole
 from pipelines.ingest.discover import Delivery, Stamp, discover
 from pipelines.ingest.guard import private_dirs, stop_worker_server
 from pipelines.ingest.headers import Fingerprints
@@ -38,6 +39,8 @@ from pipelines.ingest.stamps import racy, record_stamps, stamps_known
 from pipelines.ingest.subtables import stale_subtable_siblings
 from pipelines.settings import IngestLimits, Settings, now_local
 from pipelines.sql import run_sql
+
+UNSORTED = "unsorted"  # the group of deliveries that name no college
 
 
 class Ingest:
@@ -64,6 +67,7 @@ class Ingest:
         self.fingerprints = Fingerprints(self.catalog)
         self.stale: list[tuple] = []  # current files mapped with other headers than now (see current_state)
         self.listings: dict[str, Stamp] = {}  # source_file → its listing, recorded with its sha256 once loaded
+        self.settled_files: list[str] = []  # the files of the colleges this run leaves alone (`changed_schools`)
         self.reset_pending()
 
     # -- state ---------------------------------------------------------------------------------
@@ -87,11 +91,34 @@ class Ingest:
             if not racy(delivery.stamp, listed_at):
                 self.listings[delivery.source_file] = delivery.stamp
 
-    def current_state(self) -> dict[tuple[str, int, str], tuple[str, int]]:
-        """(school, year, table_code) → (sha256, rows) of the data now in raw. A file mapped with
-        other headers or aliases than the table's now (`fingerprint`) is not current: its sha is
-        given as mapped (`sha@fingerprint`) so that the next run reads it again."""
-        rows = run_sql(self.conn, "raw/ingest_current").fetchall()
+    def changed_schools(self, discovered: list[Delivery]) -> set[str]:
+        """The colleges this run must look at (sql/raw/ingest_changed_schools.sql): those with a file
+        not trusted from its listing, not current, or mapped with other headers than now. The
+        others' raw rows, log rows and listings are exactly what reading them again would write
+        (the log's `unchanged` aside, which every reader takes as `loaded`): they are left alone, so
+        that a nightly costs what changed, not the province."""
+        listing = pa.table(
+            {
+                "source_file": pa.array([d.source_file for d in discovered], pa.string()),
+                "school_code": pa.array([d.school_code or UNSORTED for d in discovered], pa.string()),
+                "file_sha256": pa.array([d.known_sha for d in discovered], pa.string()),
+            }
+        )
+        now = {table.code: self.fingerprint(table) for table in self.catalog.tables}
+        mapping_now = pa.table({"table_code": list(now), "mapping_fingerprint": list(now.values())})
+        self.conn.register("listing", listing)
+        self.conn.register("mapping_now", mapping_now)
+        try:
+            return {school for (school,) in run_sql(self.conn, "raw/ingest_changed_schools").fetchall()}
+        finally:
+            self.conn.unregister("listing")
+            self.conn.unregister("mapping_now")
+
+    def current_state(self, schools: set[str]) -> dict[tuple[str, int, str], tuple[str, int]]:
+        """(school, year, table_code) → (sha256, rows) of the data now in raw, for `schools`. A file
+        mapped with other headers or aliases than the table's now (`fingerprint`) is not current:
+        its sha is given as mapped (`sha@fingerprint`) so that the next run reads it again."""
+        rows = run_sql(self.conn, "raw/ingest_current", {"schools": sorted(schools)}).fetchall()
         now = {table.code: self.fingerprint(table) for table in self.catalog.tables}
         self.stale = [
             (school, year, source, archived)
@@ -104,13 +131,19 @@ class Ingest:
             if code in now
         }
 
-    def held_in_raw(self) -> set[tuple[str, int, str]]:
-        """(school, year, table_code) of the rows in raw: a college-year-table whose loaded file was
-        later quarantined (a bad re-export) has no current log row, yet its rows must be replaced,
-        not added to, when a good export comes back."""
-        held = set()
+    def held_in_raw(self, schools: set[str]) -> set[tuple[str, int, str]]:
+        """(school, year, table_code) of the rows in raw, for `schools`: a college-year-table whose
+        loaded file was later quarantined (a bad re-export) has no current log row, yet its rows
+        must be replaced, not added to, when a good export comes back."""
+        held: set[tuple[str, int, str]] = set()
+        if not schools:
+            return held
         for table in self.catalog.tables:
-            found = self.conn.execute(f'select distinct school_code, year from raw."{table.table_name}"').fetchall()
+            found = self.conn.execute(
+                f'select distinct school_code, year from raw."{table.table_name}" '
+                "where school_code in (select unnest($schools))",
+                {"schools": sorted(schools)},
+            ).fetchall()
             held.update((school, year, table.code) for school, year in found)
         return held
 
@@ -141,9 +174,13 @@ class Ingest:
     def fingerprint(self, table: CatalogTable) -> str:
         return self.fingerprints.of(table)
 
-    def previous_by_file(self) -> dict[tuple[str, str], list[dict]]:
-        """(source_file, sha256) → that file's log rows from earlier runs."""
-        cursor = self.conn.execute(f"select {', '.join(LOG_COLUMNS)} from raw.ingest_log")
+    def previous_by_file(self, schools: set[str]) -> dict[tuple[str, str], list[dict]]:
+        """(source_file, sha256) → that file's log rows from earlier runs, for `schools`."""
+        cursor = self.conn.execute(
+            f"select {', '.join(LOG_COLUMNS)} from raw.ingest_log "
+            "where coalesce(school_code, $unsorted) in (select unnest($schools))",
+            {"schools": sorted(schools), "unsorted": UNSORTED},
+        )
         previous: dict[tuple[str, str], list[dict]] = defaultdict(list)
         for values in cursor.fetchall():
             row = dict(zip(LOG_COLUMNS, values))
@@ -177,34 +214,7 @@ class Ingest:
             except OSError as error:  # each file's copy then fails alone and its log row says so
                 self.log(f"无法创建 {folder}（{error}）/ cannot create {folder}")
         self.prepare_warehouse()
-        state = self.current_state()
-        for key in self.held_in_raw():  # rows whose file's log row a later quarantine replaced
-            state.setdefault(key, ("", 0))
-        previous = self.previous_by_file()
-        self.stale += stale_subtable_siblings(self.stale, previous)
-        by_school: dict[str, list[Delivery]] = defaultdict(list)
-        known = {} if self.limits.rehash else stamps_known(self.conn)
-        if not known:  # every file will be read: the workers' imports overlap the listing
-            self.start_pool()
-        listed_at = time.time_ns()
-        discovered = discover(self.settings.inbox, self.limits)
-        self.trust_listings(discovered, known, listed_at)
-        listed = discovered + self.remap_from_archive(discovered)
-        for delivery in listed:
-            by_school[delivery.school_code or "unsorted"].append(delivery)
-        state_by_school: dict[str, dict] = defaultdict(dict)
-        for key, value in state.items():
-            state_by_school[key[0]][key] = value
-        previous_by_source: dict[str, dict] = defaultdict(dict)
-        for key, rows in previous.items():
-            previous_by_source[key[0]][key] = rows
-        schools = []
-        for number, school in enumerate(sorted(by_school)):
-            deliveries = by_school[school]
-            known = {key: rows for d in deliveries for key, rows in previous_by_source.get(d.source_file, {}).items()}
-            schools.append(
-                SchoolWork(school, deliveries, state_by_school.get(school, {}), known, number * FILE_ID_STRIDE)
-            )
+        listed, schools = self.plan()
         tasks = [
             ChunkTask(self.settings, self.catalog, self.limits, self.ingested_at, chunk)
             for chunk in chunks_by_bytes(schools, self.limits.chunk_bytes)
@@ -220,15 +230,16 @@ class Ingest:
                 if self.pending_count >= self.limits.batch_rows:
                     self.flush()
             self.flush()
-            self.forget_withdrawn_quarantines({delivery.source_file for delivery in listed})
+            self.mark_unchanged(self.settled_files)
+            withdrawn = self.forget_withdrawn_quarantines({delivery.source_file for delivery in listed})
         except BaseException:
             self.conn.execute("rollback")
             raise
         finally:
             results.close()  # a failed run stops its workers now, not when the generator is collected
             self.restore_settings(saved)
-        try:  # with the caller's memory limit, not the load's: it aggregates the whole log (1,550 colleges: OOM)
-            run_sql(self.conn, "raw/college_year_inputs")
+        try:  # with the caller's memory limit, not the load's: it aggregates the log (1,550 colleges: OOM)
+            self.update_college_year_inputs({work.school for work in schools} | withdrawn)
         except BaseException:
             self.conn.execute("rollback")
             raise
@@ -238,15 +249,91 @@ class Ingest:
         self.conn.execute("checkpoint")  # when the commit was too small to checkpoint by itself
         return self.summary
 
-    def forget_withdrawn_quarantines(self, present: set[str]) -> None:
+    def plan(self) -> tuple[list[Delivery], list[SchoolWork]]:
+        """The inbox as listed (remapped archive copies included) and the colleges to read: only
+        those `changed_schools` names; the others are counted unchanged and not touched."""
+        known = {} if self.limits.rehash else stamps_known(self.conn)
+        if not known:  # every file will be read: the workers' imports overlap the listing
+            self.start_pool()
+        listed_at = time.time_ns()
+        discovered = discover(self.settings.inbox, self.limits)
+        self.trust_listings(discovered, known, listed_at)
+        changed = self.changed_schools(discovered) if known else None
+        by_school: dict[str, list[Delivery]] = defaultdict(list)
+        for delivery in discovered:
+            by_school[delivery.school_code or UNSORTED].append(delivery)
+        if changed is None:
+            changed = set(by_school) | self.logged_schools()
+        changed |= {school for school in set(by_school) - changed if not self.archived_whole(by_school[school])}
+        for school in set(by_school) - changed:
+            settled = by_school.pop(school)
+            self.settled_files += [delivery.source_file for delivery in settled]
+            self.summary.unchanged += len(settled)
+            self.summary.schools.add(school)
+        state = self.current_state(changed)
+        for key in self.held_in_raw(changed):  # rows whose file's log row a later quarantine replaced
+            state.setdefault(key, ("", 0))
+        previous = self.previous_by_file(changed)
+        self.stale += stale_subtable_siblings(self.stale, previous)
+        remapped = self.remap_from_archive(discovered)
+        for delivery in remapped:
+            by_school[delivery.school_code or UNSORTED].append(delivery)
+        state_by_school: dict[str, dict] = defaultdict(dict)
+        for key, value in state.items():
+            state_by_school[key[0]][key] = value
+        previous_by_source: dict[str, dict] = defaultdict(dict)
+        for key, rows in previous.items():
+            previous_by_source[key[0]][key] = rows
+        schools = []
+        for number, school in enumerate(sorted(by_school)):
+            deliveries = by_school[school]
+            known = {key: rows for d in deliveries for key, rows in previous_by_source.get(d.source_file, {}).items()}
+            schools.append(
+                SchoolWork(school, deliveries, state_by_school.get(school, {}), known, number * FILE_ID_STRIDE)
+            )
+        return discovered + remapped, schools
+
+    def archived_whole(self, deliveries: list[Delivery]) -> bool:
+        """Whether every file's archived copy is there at its full size (a college with a copy
+        missing or cut short is read, and its copy written again)."""
+        root = str(self.settings.archive)
+        return all(
+            archived_whole(f"{root}/{d.known_sha[:2]}/{d.known_sha}{d.suffix}", d.size)
+            for d in deliveries
+            if d.known_sha
+        )
+
+    def logged_schools(self) -> set[str]:
+        """Every college in the log (a run that trusts no listing looks at them all)."""
+        found = self.conn.execute("select distinct school_code from raw.ingest_log where school_code is not null")
+        return {school for (school,) in found.fetchall()}
+
+    def update_college_year_inputs(self, schools: set[str]) -> None:
+        """`raw.college_year_inputs` of the colleges this run wrote (all of them the first time)."""
+        exists = self.conn.execute(
+            "select count(*) from duckdb_tables() where schema_name = 'raw' and table_name = 'college_year_inputs'"
+        ).fetchone()[0]
+        run_sql(self.conn, "raw/college_year_inputs", {"every": not exists, "schools": sorted(schools)})
+
+    def mark_unchanged(self, sources: list[str]) -> None:
+        """The log rows of the files of the colleges left alone say `unchanged`, as reading them
+        again would have written (only a file loaded by the last run still says `loaded`)."""
+        settled_files = pa.table({"source_file": pa.array(sources, pa.string())})  # noqa: F841 (read by DuckDB)
+        self.conn.execute(
+            "update raw.ingest_log set status = 'unchanged' where status = 'loaded' "
+            "and source_file in (select source_file from settled_files)"
+        )
+
+    def forget_withdrawn_quarantines(self, present: set[str]) -> set[str]:
         """A refused file the college has taken out of the inbox is no longer its problem: its
         quarantine rows leave the log, as a rebuild from the same inbox would never have logged them
         (a file that had loaded keeps its rows: the archive is the record of what was delivered)."""
         present_files = pa.table({"source_file": pa.array(sorted(present), pa.string())})  # noqa: F841
-        self.conn.execute(
+        deleted = self.conn.execute(
             "delete from raw.ingest_log where status = 'quarantined' "
-            "and source_file not in (select source_file from present_files)"
-        )
+            "and source_file not in (select source_file from present_files) returning school_code"
+        ).fetchall()
+        return {school for (school,) in deleted if school is not None}
 
     BULK_SETTINGS: ClassVar[dict[str, object]] = {
         "threads": 1,

@@ -3,11 +3,31 @@
 -- `fingerprint` follows the files now in raw (each table's latest load: table, sha256 and the header
 -- mapping it was read with); `log_fingerprint` follows every log row of the college-year as a data
 -- officer would read it (a file's status `unchanged` counts as `loaded`, the run's time not at all).
+-- Only the colleges in $schools are computed again (`$every`: all); the others' rows are kept.
+create table if not exists raw.college_year_inputs (
+    school_code varchar,
+    year integer,
+    fingerprint varchar,
+    log_fingerprint varchar,
+    tables bigint,
+    files bigint,
+    quarantined bigint,
+    changed_at timestamp
+);
+
 create or replace table raw.college_year_inputs as
 
-with log as (
+with kept as (
+    select * from raw.college_year_inputs
+    where not ($every or school_code in (select unnest($schools)))
+),
+
+log as (
     select * from raw.ingest_log
-    where school_code is not null and year is not null
+    where
+        school_code is not null
+        and year is not null
+        and ($every or school_code in (select unnest($schools)))
 ),
 
 current_files as (
@@ -77,5 +97,7 @@ final as (
     left join data_inputs using (school_code, year)
 )
 
+select * from kept
+union all by name
 select * from final
 order by school_code, year

@@ -1,6 +1,10 @@
+-- (school, year, table) → the data now in raw, of the colleges in $schools (the ones a run looks at).
 with log as (
     select * from raw.ingest_log
-    where status in ('loaded', 'unchanged') and table_code is not null
+    where
+        status in ('loaded', 'unchanged')
+        and table_code is not null
+        and school_code in (select unnest($schools))
 ),
 
 final as (

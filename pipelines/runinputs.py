@@ -1,0 +1,136 @@
+"""Whether a run has anything to do: one fingerprint of everything a run reads, compared with the one
+the last successful run read (`work/run-inputs.sha256`).
+
+A run reads the inbox (each file's listing: path, size, mtime, ctime and inode, the same listing the
+ingest trusts instead of the bytes, see `pipelines.ingest.stamps`), the college registry, the
+secretariat's inputs under the home (reviews, self-reports, follow-ups, experts, public files, the
+sampling and expert-group plans under exports/, settings.env), the reference tables and the
+header aliases, the code (every file of the package, its SQL, templates and expectations, the lock
+file), the ZHENGAI_* settings and the as-of date (the day of the run when none is pinned). When all
+of these equal the last successful run's and its warehouse and site are still there, a new run
+would rebuild the same results: `zhengai run`, the nightly schedule and the inbox sensor skip it
+(`zhengai run --force` runs anyway). The fingerprint is recorded only after a run succeeded, and
+removed when one starts: a run that fails never makes the next one skip.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import stat
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from pipelines.files import atomic_write_text
+from pipelines.settings import PROJECT_ROOT, Settings, get_settings, header_aliases_path, now_local
+
+# a listing is "racily clean" (see pipelines.ingest.stamps.racy, not imported: the ingest package's imports
+# cost seconds) when the file changed within a clock tick of it: such a run is neither skipped nor recorded
+MTIME_TICK_NS, CTIME_TICK_NS = 2_000_000_000, 100_000_000
+CODE_FOLDERS = ("pipelines", "assets", "dashboards", "sql", "reference", "expectations")
+CODE_FILES = ("pyproject.toml", "requirements.lock", "workspace.yaml")
+HOME_INPUTS = (
+    "registry",
+    "reviews",
+    "selfreports",
+    "followups",
+    "experts",
+    "public-files",
+    "exports/sampling",
+    "exports/experts",
+    "settings.env",
+)
+
+
+def _walk(root: Path) -> Iterator[tuple[str, os.stat_result]]:
+    """Every entry below `root` (itself if a file) with its lstat, in path order; nothing followed."""
+    try:
+        info = os.lstat(root)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISDIR(info.st_mode):
+        yield str(root), info
+        return
+    for name in sorted(os.listdir(root)):
+        yield from _walk(root / name)
+
+
+def _listing(digest: hashlib._Hash, root: Path, listed_at: int) -> bool:
+    """Add each file's listing to `digest`; False when one changed too recently to be trusted."""
+    settled = True
+    for path, info in _walk(root):
+        line = f"{path}\0{info.st_mode}\0{info.st_size}\0{info.st_mtime_ns}\0{info.st_ctime_ns}\0{info.st_ino}\n"
+        digest.update(line.encode("utf-8", "surrogateescape"))
+        settled &= info.st_mtime_ns < listed_at - MTIME_TICK_NS and info.st_ctime_ns < listed_at - CTIME_TICK_NS
+    return settled
+
+
+def _code_digest() -> str:
+    """The package's own files by content (a checkout rewrites their times, not their bytes)."""
+    digest = hashlib.sha256()
+    roots = [PROJECT_ROOT / folder for folder in CODE_FOLDERS] + [PROJECT_ROOT / name for name in CODE_FILES]
+    for root in roots:
+        for path, info in _walk(root):
+            if stat.S_ISREG(info.st_mode) and "__pycache__" not in path:
+                digest.update(f"{Path(path).relative_to(PROJECT_ROOT)}\0{info.st_size}\0".encode())
+                digest.update(Path(path).read_bytes())
+    return digest.hexdigest()
+
+
+def run_fingerprint(as_of: dt.date | None, school: str | None = None, settings: Settings | None = None) -> str | None:
+    """The fingerprint of what a run as of `as_of` would read, or None when a file changed too
+    recently to be sure of it (such a run is never skipped, nor recorded)."""
+    settings = settings or get_settings()
+    digest = hashlib.sha256()
+    listed_at = time.time_ns()
+    day = as_of or now_local().date()
+    settings_lines = sorted(f"{name}={value}" for name, value in os.environ.items() if name.startswith("ZHENGAI_"))
+    digest.update(f"as_of={day.isoformat()}\nschool={school or ''}\n{chr(10).join(settings_lines)}\n".encode())
+    digest.update(f"code={_code_digest()}\n".encode())
+    settled = _listing(digest, header_aliases_path(), listed_at)
+    for name in HOME_INPUTS:
+        settled &= _listing(digest, settings.home / name, listed_at)
+    settled &= _listing(digest, settings.inbox, listed_at)
+    return digest.hexdigest() if settled else None
+
+
+def outputs_present(settings: Settings | None = None) -> bool:
+    """The last run's results are still there: the work and published warehouses and the site."""
+    settings = settings or get_settings()
+    return (
+        settings.work_warehouse.is_file()
+        and settings.warehouse.is_file()
+        and (settings.site / "province" / "index.html").is_file()
+    )
+
+
+def last_successful_inputs(settings: Settings | None = None) -> str | None:
+    path = (settings or get_settings()).run_inputs
+    return path.read_text(encoding="utf-8").strip() if path.is_file() else None
+
+
+def nothing_changed(fingerprint: str | None, settings: Settings | None = None) -> bool:
+    """Whether a run reading `fingerprint` would redo exactly what the last successful run did."""
+    return fingerprint is not None and fingerprint == last_successful_inputs(settings) and outputs_present(settings)
+
+
+def forget_inputs(settings: Settings | None = None) -> None:
+    """Before a run: until it succeeds, no run may skip."""
+    (settings or get_settings()).run_inputs.unlink(missing_ok=True)
+
+
+def record_inputs(fingerprint: str | None, settings: Settings | None = None) -> None:
+    """After a successful run: the inputs it read."""
+    path = (settings or get_settings()).run_inputs
+    if fingerprint:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path, fingerprint)
+
+
+def skip_message(fingerprint: str) -> str:
+    return (
+        f"无变化，跳过：收件箱、名册、参考表、秘书处文件、代码、设置和判定日期都与上次成功运行相同（指纹 {fingerprint[:12]}）；"
+        "如需重算请用 zhengai run --force / nothing changed since the last successful run: skipped"
+    )
