@@ -35,10 +35,14 @@ demo: install
 
 # `make test TEST_LINT=` runs the tests without linting first
 TEST_LINT ?= lint
-# the suite runs on two processes, one test file each at a time (module fixtures built once); `TEST_WORKERS=0` runs it in one
+# the suite runs on two processes, one test file (or group of files) each at a time (module fixtures built once); `TEST_WORKERS=0` runs it in one
 TEST_WORKERS ?= 2
+# files as groups, slowest first (tests/conftest.py); the tests' scratch homes on tmpfs where the machine has one
+# (a nightly run commits its DuckDB and Dagster SQLite files hundreds of times: scratch data need no disk flush)
+TEST_TMP ?= $(firstword $(wildcard /dev/shm) $(or $(TMPDIR),/tmp))
 test: install $(TEST_LINT)
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+	scratch=$$(mktemp -d "$(TEST_TMP)/zhengai-tests.XXXXXX") && trap 'rm -rf "$$scratch"' EXIT && \
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --basetemp "$$scratch/pytest"
 
 # ruff (Python) and sqlfluff (sql/, DuckDB): configured in pyproject.toml and .sqlfluff
 lint: install
