@@ -1,8 +1,8 @@
 """Every test gets its own data home: never the real warehouse, never the working directory.
 
-`make test` runs the files on two processes (`--dist loadfile --no-loadscope-reorder`): every file is one unit
+`make test` runs the files on three processes (`--dist loadfile --no-loadscope-reorder`): every file is one unit
 of work (its module fixtures built once, on one worker), files that share a session fixture are one unit
-together (so it is built once too), and the slowest units are handed out first, so that the two workers
+together (so it is built once too), and the slowest units are handed out first, so that the workers
 finish together instead of one running a long file alone at the end."""
 
 from __future__ import annotations
