@@ -16,6 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 NAME_MAX = 255  # bytes in one file name (ext4, xfs, btrfs, tmpfs)
+MTIME_TICK_NS = 2_000_000_000  # FAT and some network file systems keep the mtime to 2 s
+CTIME_TICK_NS = 100_000_000  # the kernel's coarse clock (1–10 ms) stamps the ctime on Linux file systems
 
 
 def atomic_write(target: Path, write: Callable[[Path], object], mode: int | None = None, durable: bool = True) -> Path:
@@ -90,3 +92,10 @@ def atomic_write_text_if_changed(target: Path, text: str, durable: bool = True) 
         pass
     atomic_write_bytes(target, data, durable=durable)
     return True
+
+
+def changed_within_tick(mtime_ns: int, ctime_ns: int, listed_at: int) -> bool:
+    """Whether a file listed at `listed_at` (ns) is "racily clean" (git's term): it changed within a
+    clock tick of the listing, so a write in that same tick would leave the listing as it is. Such a
+    listing proves nothing about the bytes (the ingest hashes the file again, a run is not skipped)."""
+    return mtime_ns >= listed_at - MTIME_TICK_NS or ctime_ns >= listed_at - CTIME_TICK_NS

@@ -23,12 +23,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from pipelines.files import atomic_write_text
+from pipelines.files import atomic_write_text, changed_within_tick
 from pipelines.settings import PROJECT_ROOT, Settings, get_settings, header_aliases_path, now_local
 
-# a listing is "racily clean" (see pipelines.ingest.stamps.racy, not imported: the ingest package's imports
-# cost seconds) when the file changed within a clock tick of it: such a run is neither skipped nor recorded
-MTIME_TICK_NS, CTIME_TICK_NS = 2_000_000_000, 100_000_000
 CODE_FOLDERS = ("pipelines", "assets", "dashboards", "sql", "reference", "expectations")
 CODE_FILES = ("pyproject.toml", "requirements.lock", "workspace.yaml")
 HOME_INPUTS = (
@@ -63,7 +60,7 @@ def _listing(digest: hashlib._Hash, root: Path, listed_at: int) -> bool:
     for path, info in _walk(root):
         line = f"{path}\0{info.st_mode}\0{info.st_size}\0{info.st_mtime_ns}\0{info.st_ctime_ns}\0{info.st_ino}\n"
         digest.update(line.encode("utf-8", "surrogateescape"))
-        settled &= info.st_mtime_ns < listed_at - MTIME_TICK_NS and info.st_ctime_ns < listed_at - CTIME_TICK_NS
+        settled &= not changed_within_tick(info.st_mtime_ns, info.st_ctime_ns, listed_at)
     return settled
 
 

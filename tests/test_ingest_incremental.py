@@ -30,9 +30,9 @@ from ingest_fixtures import (
     xlsx_bytes,
 )
 from pipelines.catalog import load_catalog
+from pipelines.files import CTIME_TICK_NS
 from pipelines.ingest import Delivery, Ingest, ingest_inbox
 from pipelines.ingest import write as write_module
-from pipelines.ingest.stamps import CTIME_TICK_NS
 from pipelines.settings import get_settings
 
 CATALOG = load_catalog()

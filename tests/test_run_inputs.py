@@ -22,6 +22,7 @@ from pipelines import cli, runinputs
 from pipelines.cli import main
 from pipelines.definitions import defs
 from pipelines.demo.province import generate_province
+from pipelines.files import CTIME_TICK_NS
 from pipelines.schedules import INPUTS_TAG
 from pipelines.settings import get_settings, write_home_setting
 
@@ -35,7 +36,7 @@ def aged(root: Path) -> None:
     for path in root.rglob("*"):
         if path.is_file():
             os.utime(path, (AN_HOUR_AGO, AN_HOUR_AGO))
-    time.sleep(runinputs.CTIME_TICK_NS / 1e9 * 2)
+    time.sleep(CTIME_TICK_NS / 1e9 * 2)
 
 
 def rewritten(path: Path) -> None:
@@ -43,7 +44,7 @@ def rewritten(path: Path) -> None:
     data, info = path.read_bytes(), path.stat()
     path.write_bytes(data)
     os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns))
-    time.sleep(runinputs.CTIME_TICK_NS / 1e9 * 2)
+    time.sleep(CTIME_TICK_NS / 1e9 * 2)
 
 
 def output_times(home: Path) -> dict[str, int]:

@@ -11,11 +11,9 @@ import datetime as dt
 import duckdb
 import pyarrow as pa
 
+from pipelines.files import changed_within_tick
 from pipelines.ingest.discover import Stamp
 from pipelines.ingest.log import LogRow
-
-MTIME_TICK_NS = 2_000_000_000  # FAT and some network file systems keep the mtime to 2 s
-CTIME_TICK_NS = 100_000_000  # the kernel's coarse clock (1–10 ms) stamps the ctime on Linux file systems
 
 STAMP_SCHEMA = pa.schema(
     [
@@ -31,11 +29,10 @@ STAMP_SCHEMA = pa.schema(
 
 
 def racy(stamp: Stamp, listed_at: int) -> bool:
-    """Whether a listing is "racily clean" (git's term): the file changed within a clock tick of
-    the listing (`listed_at`, ns), so a write in that same tick, after the file was read, would
-    leave the listing as it is. Such a listing is not recorded: the next run hashes the file."""
+    """Whether a listing is racily clean (`changed_within_tick`): such a listing is not recorded, the
+    next run hashes the file."""
     _, mtime, ctime, _ = stamp
-    return mtime >= listed_at - MTIME_TICK_NS or ctime >= listed_at - CTIME_TICK_NS
+    return changed_within_tick(mtime, ctime, listed_at)
 
 
 def stamps_known(conn: duckdb.DuckDBPyConnection) -> dict[str, tuple[Stamp, str]]:
