@@ -34,7 +34,10 @@ Per-step times are read from the run's own progress lines (`[ n/N] step  12.3 s`
 is the wall time no step accounts for (start-up, imports, the run's set-up, the summary).
 
 Figures on a shared machine vary run to run; CPU time is the steadier one. Results are printed as
-tables and written as JSON (`--json`, default `<work>/bench_national-<label>.json`).
+tables and written as JSON: each province's as soon as its runs end, to `<work>/bench_national-<schools>x<years>.json`
+(e.g. `bench_national-1550x2024.json`, `bench_national-1550x2022-2024.json`: a run of one size never overwrites
+another's), the demo's cold run to `<work>/bench_national-demo-cold.json`; `--json PATH` writes everything the
+invocation measured to PATH instead.
 """
 
 from __future__ import annotations
@@ -316,21 +319,34 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--years", action="append", help="collection years of one province (repeat for more)")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "zhengai-bench-national")
-    parser.add_argument("--json", type=Path, help="where to write the figures")
+    parser.add_argument(
+        "--json",
+        type=Path,
+        help="one file for every figure of this invocation (default: <work>/bench_national-<schools>x<years>.json "
+        "for each province, <work>/bench_national-demo-cold.json for --demo-cold)",
+    )
     parser.add_argument("--demo-cold", action="store_true", help="the demo's cold run against --old-commit")
     parser.add_argument("--old-commit", default="main", help="commit to compare with (--demo-cold)")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each commit (--demo-cold)")
     args, _ = parser.parse_known_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
     if args.demo_cold:
-        result, label = bench_demo_cold(args), "demo-cold"
-    else:
-        result = {"provinces": [bench_province(args, years) for years in args.years or ["2024"]]}
-        label = f"{args.schools}"
-    path = args.json or args.work / f"bench_national-{label}.json"
-    path.write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
-    print(f"\nfigures written to {path}")
+        result = bench_demo_cold(args)
+        write_figures(result, args.json or args.work / "bench_national-demo-cold.json")
+        return 0
+    provinces = []
+    for years in args.years or ["2024"]:
+        provinces.append(bench_province(args, years))
+        if not args.json:
+            write_figures({"provinces": provinces[-1:]}, args.work / f"bench_national-{provinces[-1]['province']}.json")
+    if args.json:
+        write_figures({"provinces": provinces}, args.json)
     return 0
+
+
+def write_figures(result: dict, path: Path) -> None:
+    path.write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
+    print(f"\nfigures written to {path}", flush=True)
 
 
 if __name__ == "__main__":

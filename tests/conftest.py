@@ -17,28 +17,41 @@ SHARED_UNITS = {
     "tests/test_analysis_report.py": "documents",  # the province of document_fixtures.py
     "tests/test_dossier.py": "documents",
 }
-# Units by their test time measured with `--durations` (make test, two workers), slowest first. A unit not listed
-# follows them in collection order: the list only orders the work, a stale entry costs balance, never a test.
+# Units by their wall time in a full `make test` (three workers, per-file CPU and wall measured on 2026-11-29,
+# load 4-6), slowest first; units that mostly wait (on `dagster dev`, on Chromium) early, where their waiting
+# overlaps the others' work instead of leaving a CPU idle at the end. A unit not listed follows them in
+# collection order: the list only orders the work, a stale entry costs balance, never a test.
 SLOWEST_UNITS = (
     "tests/test_incremental.py",
-    "documents",
-    "tests/test_pages_layout.py",
-    "tests/test_runlock.py",
-    "tests/test_end_to_end.py",
-    "tests/test_public_site.py",
-    "tests/test_ingest_runs.py",
     "tests/test_cli_ui.py",
-    "tests/test_ingest.py",
+    "tests/test_run_inputs.py",
+    "documents",
+    "tests/test_end_to_end.py",
+    "tests/test_pages_layout.py",
+    "tests/test_ingest_runs.py",
     "tests/test_quality.py",
-    "tests/test_online_layout.py",
-    "tests/test_ingest_guard.py",
-    "tests/test_header_mapping.py",
+    "tests/test_ingest.py",
     "tests/test_warnings.py",
-    "tests/test_indicators.py",
+    "tests/test_public_site.py",
+    "tests/test_runlock.py",
+    "tests/test_ingest_incremental.py",
+    "tests/test_synth.py",
+    "tests/test_site_incremental.py",
     "tests/test_publish.py",
+    "tests/test_header_mapping.py",
+    "tests/test_ingest_guard.py",
+    "tests/test_indicators.py",
     "tests/test_synth_layouts.py",
-    "tests/test_quality_cache.py",
+    "tests/test_quality_reports.py",
+    "tests/test_online_layout.py",
     "tests/test_sampling_submissions.py",
+    "tests/test_schedules.py",
+    "tests/test_selfreport.py",
+    "tests/test_quality_demo.py",
+    "tests/test_quality_cache.py",
+    "tests/test_site.py",
+    "tests/test_sampling.py",
+    "tests/test_serve_browser.py",
 )
 
 

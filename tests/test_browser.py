@@ -39,6 +39,9 @@ JSON.stringify([...document.querySelectorAll('.js-plotly-plot')].map(div => {
           drawn: div.querySelectorAll('.trace, .hm, .heatmaplayer image, .boxlayer path').length};
 }))
 """
+# the boxes a page's charts are drawn into, present in the HTML before any script ran: plotly's own
+# (dashboards/common.py, `to_html`) and the college dashboard's (dashboards/templates/college.html)
+CHART_BOXES_JS = "document.querySelectorAll('.plotly-graph-div, .trend-chart, .js-plotly-plot').length"
 
 
 class DevTools:
@@ -154,11 +157,14 @@ def open_page(port: int) -> DevTools:
 
 
 def navigate_and_wait_for_charts(tools: DevTools, url: str, render_timeout: float = TIMEOUT) -> list[dict]:
-    """Open `url` in the tab and wait until every chart is drawn (or `render_timeout`); the chart states."""
+    """Open `url` in the tab and wait until every chart is drawn (or `render_timeout`); the chart states.
+    A page without a chart box (a report, a plan) has nothing to wait for once loaded."""
     tools.send("Page.navigate", url=url)
     tools.wait_for("Page.loadEventFired")
-    deadline = time.monotonic() + render_timeout
     charts = []
+    if not tools.evaluate(CHART_BOXES_JS):
+        return charts
+    deadline = time.monotonic() + render_timeout
     while time.monotonic() < deadline:
         charts = json.loads(tools.evaluate(CHART_STATE_JS))
         if charts and all(chart["width"] > 0 and chart["drawn"] > 0 for chart in charts):

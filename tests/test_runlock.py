@@ -8,6 +8,7 @@ its run. Every wait is bounded.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -33,9 +34,21 @@ HOLD_LOCK = (
 )
 
 
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory):
+    """The small province's inbox and registry, generated once for the module."""
+    out = tmp_path_factory.mktemp("runlock-province")
+    (out / "registry").mkdir()
+    generate_province(
+        out / "inbox", schools=3, years=[2024], seed=5, defects=False, registry=out / "registry" / "schools.csv"
+    )
+    return out
+
+
 @pytest.fixture
-def province(zhengai_home):
-    generate_province(get_settings().inbox, schools=3, years=[2024], seed=5, defects=False)
+def province(zhengai_home, generated):
+    """A home of its own holding a copy of the generated province, as `zhengai synth` leaves it."""
+    shutil.copytree(generated, zhengai_home, dirs_exist_ok=True)
     return zhengai_home
 
 
