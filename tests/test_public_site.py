@@ -36,6 +36,8 @@ def scan(folder: Path, markers: set[str]) -> set[str]:
     """The markers found in any file under `folder`: text files as text, workbooks by their XML parts."""
     found = set()
     for path in folder.rglob("*"):
+        if found == markers:
+            break  # a marker found once is found: the rest cannot add to the answer
         if not path.is_file():
             continue
         if path.suffix.lower() == ".xlsx":
@@ -46,7 +48,7 @@ def scan(folder: Path, markers: set[str]) -> set[str]:
             content = path.read_text(encoding="utf-8", errors="replace")
         else:
             continue
-        found |= {marker for marker in markers if marker in content}
+        found |= {marker for marker in markers - found if marker in content}
     return found
 
 
