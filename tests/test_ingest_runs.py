@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+import shutil
 import zipfile
 from pathlib import Path
 
@@ -275,14 +276,28 @@ def test_raw_assets_depend_on_the_catalog():
 # -- the demo province end to end -----------------------------------------------------------------
 
 
-def synth_province(seed: int = 7) -> dict:
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory) -> tuple[Path, dict]:
+    """The demo province (3 colleges × 2 years, defects), generated once for the module's tests."""
     from pipelines.demo.province import generate_province
 
-    return generate_province(inbox(), schools=3, years=[2023, 2024], seed=seed, defects=True)
+    out = tmp_path_factory.mktemp("demo-province")
+    manifest = generate_province(
+        out / "inbox", schools=3, years=[2023, 2024], seed=7, defects=True, registry=out / "registry" / "schools.csv"
+    )
+    return out, manifest
 
 
-def test_demo_province_ingests_as_its_manifest_says(conn):
-    manifest = synth_province()
+@pytest.fixture
+def synth_province(generated) -> dict:
+    """A copy of the generated province in the test's home (inbox and registry, as `zhengai synth` writes them)."""
+    out, manifest = generated
+    shutil.copytree(out, get_settings().home, dirs_exist_ok=True)
+    return manifest
+
+
+def test_demo_province_ingests_as_its_manifest_says(conn, synth_province):
+    manifest = synth_province
     summary = run(conn)
     corrupt = {
         (d["school_code"], d["year"], d["table_code"]) for d in manifest["defects"] if d["kind"] == "corrupt_file"
@@ -341,8 +356,8 @@ def test_demo_province_ingests_as_its_manifest_says(conn):
             )
 
 
-def test_demo_province_rerun_is_unchanged_and_a_re_export_touches_one_college(conn):
-    manifest = synth_province()
+def test_demo_province_rerun_is_unchanged_and_a_re_export_touches_one_college(conn, synth_province):
+    manifest = synth_province
     first = run(conn)
     before = snapshot(conn)
     second = run(conn)
@@ -368,8 +383,7 @@ def test_demo_province_rerun_is_unchanged_and_a_re_export_touches_one_college(co
     )
 
 
-def test_worker_processes_give_the_same_warehouse_as_one_process(monkeypatch):
-    synth_province()
+def test_worker_processes_give_the_same_warehouse_as_one_process(monkeypatch, synth_province):
     at = dt.datetime(2024, 11, 1, 2, 0)
     results, chunks = {}, {}
     for workers in ("1", "2"):
