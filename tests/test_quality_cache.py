@@ -114,19 +114,22 @@ def test_gx_is_set_up_in_a_thread_and_its_failure_reaches_the_run(monkeypatch):
     assert threads == ["gx-context"]
 
 
-def test_gx_starts_without_loading_scipy_stats_which_still_loads_when_used():
-    """A fresh process (the tests before may have loaded scipy.stats): GX's context comes up without
-    scipy.stats, and scipy.stats works when something uses it."""
+def test_gx_starts_without_loading_scipy_stats_or_altair_which_still_load_when_used():
+    """A fresh process (the tests before may have loaded them): GX's context comes up without
+    scipy.stats and altair, and both work when something uses them (GX's own module included)."""
     import subprocess
     import sys
 
     code = (
         "import sys; from pipelines.quality.gx_runner import gx_context; gx_context(); "
-        "loaded = 'scipy.stats._stats_py' in sys.modules; import scipy.stats; "
-        "print(loaded, round(float(scipy.stats.entropy([1, 1])), 3))"
+        "loaded = 'scipy.stats._stats_py' in sys.modules; charts = 'altair.vegalite' in sys.modules; "
+        "import scipy.stats; "
+        "from great_expectations.expectations.core import expect_column_kl_divergence_to_be_less_than as kl; "
+        "print(loaded, charts, round(float(scipy.stats.entropy([1, 1])), 3), kl.alt.Chart.__name__, "
+        "type(sys.modules['altair']).__name__)"
     )
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert output.split() == ["False", "0.693"]
+    assert output.split() == ["False", "False", "0.693", "Chart", "module"]
 
 
 def test_a_reloaded_table_revalidates_only_that_table_of_that_college(monkeypatch):
