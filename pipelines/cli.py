@@ -97,6 +97,10 @@ def run_nightly(args: argparse.Namespace, as_of: dt.date | None, registry, input
     settings = get_settings()
     fingerprint = inbox_fingerprint()
     started = time.perf_counter()
+    if not settings.work_warehouse.is_file():  # a cold run validates every college-year: GX is needed
+        from pipelines.quality.gx_runner import preload_gx
+
+        preload_gx()
     with run_lock("zhengai run"), dg.DagsterInstance.get() as instance:
         forget_inputs()
         for run_id in fail_orphaned_runs(instance):

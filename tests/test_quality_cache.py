@@ -46,18 +46,31 @@ def ordered_issues(found: list[dict]) -> list[dict]:
 
 
 def counting_validations(monkeypatch) -> list[str]:
-    """Record the colleges of every frame handed to GX."""
+    """Record the colleges of every college-year whose cached results were out of date (each is
+    screened by DuckDB, then validated by GX where the screen could not clear it)."""
     import pipelines.quality.gx_runner as runner
 
     seen: list[str] = []
-    original = runner.validate_table
+    original = runner.screened_college_years
 
-    def counted(context, table, suite, frame, sample_rows):
-        seen.extend(sorted(set(frame["school_code"])))
-        return original(context, table, suite, frame, sample_rows)
+    def counted(conn, table, suite, scope):
+        seen.extend(
+            school for (school,) in conn.execute(f"select distinct school_code from {scope} order by 1").fetchall()
+        )
+        return original(conn, table, suite, scope)
 
-    monkeypatch.setattr(runner, "validate_table", counted)
+    monkeypatch.setattr(runner, "screened_college_years", counted)
     return seen
+
+
+def logged_again(w: QualityWarehouse, school: str, code: str, sha: str = "another") -> None:
+    """The log side of a college's table loaded again by the ingest (a re-export, or the same file read
+    again): its file logged with the new sha256 and the run's time, as every load is."""
+    w.conn.execute(
+        "update raw.ingest_log set file_sha256 = ?, ingested_at = ingested_at + interval 1 day "
+        "where school_code = ? and table_code = ?",
+        [sha, school, code],
+    )
 
 
 def test_cached_suite_results_are_the_uncached_ones_and_skip_gx(monkeypatch):
@@ -101,39 +114,54 @@ def test_gx_is_set_up_in_a_thread_and_its_failure_reaches_the_run(monkeypatch):
     assert threads == ["gx-context"]
 
 
-def test_gx_starts_without_loading_scipy_stats_which_still_loads_when_used():
-    """A fresh process (the tests before may have loaded scipy.stats): GX's context comes up without
-    scipy.stats, and scipy.stats works when something uses it."""
+def test_gx_starts_without_loading_scipy_stats_or_altair_which_still_load_when_used():
+    """A fresh process (the tests before may have loaded them): GX's context comes up without
+    scipy.stats and altair, and both work when something uses them (GX's own module included)."""
     import subprocess
     import sys
 
     code = (
         "import sys; from pipelines.quality.gx_runner import gx_context; gx_context(); "
-        "loaded = 'scipy.stats._stats_py' in sys.modules; import scipy.stats; "
-        "print(loaded, round(float(scipy.stats.entropy([1, 1])), 3))"
+        "loaded = 'scipy.stats._stats_py' in sys.modules; charts = 'altair.vegalite' in sys.modules; "
+        "import scipy.stats; "
+        "from great_expectations.expectations.core import expect_column_kl_divergence_to_be_less_than as kl; "
+        "print(loaded, charts, round(float(scipy.stats.entropy([1, 1])), 3), kl.alt.Chart.__name__, "
+        "type(sys.modules['altair']).__name__)"
     )
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert output.split() == ["False", "0.693"]
+    assert output.split() == ["False", "False", "0.693", "Chart", "module"]
 
 
-def test_a_changed_row_or_file_revalidates_only_its_college(monkeypatch):
+def test_a_reloaded_table_revalidates_only_that_table_of_that_college(monkeypatch):
     import pipelines.quality.gx_runner as runner
+    from pipelines.quality.inputs import prepare_inputs
 
     w, params = cache_warehouse()
-    runner.suite_issues(w.conn, params, tables=("6.1",))
+    both = ("6.1", "7.2")
+    runner.suite_issues(w.conn, params, tables=both)
     seen = counting_validations(monkeypatch)
     w.conn.execute("update raw.full_time_teachers set gender = 'X' where school_code = ? and row_no = 5", [OTHER])
-    changed = ordered_issues(runner.suite_issues(w.conn, params, tables=("6.1",)))
-    assert seen == [OTHER]
-    assert changed == ordered_issues(runner.suite_issues(w.conn, params, tables=("6.1",), cache=False))
+    logged_again(w, OTHER, "6.1")
+    changed = ordered_issues(runner.suite_issues(w.conn, params, tables=both))
+    assert seen == [OTHER]  # 6.1 of OTHER only: not its 7.2, not SCHOOL
+    assert changed == ordered_issues(runner.suite_issues(w.conn, params, tables=both, cache=False))
     assert (OTHER, "allowed_values") in {(i["school_code"], i["check_name"]) for i in changed}
 
     seen.clear()
-    w.conn.execute("update raw.full_time_teachers set file_sha256 = 'another' where school_code = ?", [SCHOOL])
-    assert ordered_issues(runner.suite_issues(w.conn, params, tables=("6.1",))) == changed
+    logged_again(w, SCHOOL, "7.2")  # the same rows from a new file
+    assert ordered_issues(runner.suite_issues(w.conn, params, tables=both)) == changed
     assert seen == [SCHOOL]
     seen.clear()
-    runner.suite_issues(w.conn, params, tables=("6.1",))
+    logged_again(w, SCHOOL, "7.2")  # loaded again by a later run: the same sha, a new load time
+    runner.suite_issues(w.conn, params, tables=both)
+    assert seen == [SCHOOL]
+    seen.clear()
+    w.conn.execute("delete from raw.courses where school_code = ? and row_no = 4", [OTHER])  # one row fewer
+    prepare_inputs(w.conn, params)  # as every run does first: the row counts
+    runner.suite_issues(w.conn, params, tables=both)
+    assert seen == [OTHER]
+    seen.clear()
+    runner.suite_issues(w.conn, params, tables=both)
     assert seen == []
 
 

@@ -14,8 +14,10 @@ Modules, in the order data flow through them:
   (`python -m pipelines.quality.suites`);
 - `inputs`: the temp tables the checks read, and raw tables as pandas frames;
 - `messages`: the issue row, the severities, and how a failed expectation is worded;
-- `cache`: the suite results cache and its fingerprint (this whole package, the suites, the rules);
-- `gx_runner`: validates frames with Great Expectations, through the cache (`suite_issues`);
+- `cache`: the suite results cache and its fingerprint (this whole package, the suites, the rules,
+  the files the rows were loaded from);
+- `screen`: the suites as DuckDB predicates, to find what GX needs to look at;
+- `gx_runner`: validates frames with Great Expectations, through the cache and the screen (`suite_issues`);
 - `sql_checks`: runs sql/quality/check_*.sql (`sql_issues`);
 - `issues`: both, written to `quality.issues`;
 - `asset_checks`: the Dagster asset-check factory.

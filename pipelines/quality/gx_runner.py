@@ -1,32 +1,38 @@
 """The expectation suites (expectations/*.json) run with Great Expectations on pandas frames.
 
 Speed: suite results are cached per table, college and year (pipelines/quality/cache.py), so a run
-re-validates only the college-years whose rows, suite, rules or code changed; a run on an unchanged
-warehouse never imports GX. A cold validation reads each table in frames of whole colleges (text as
-pyarrow strings, pipelines/quality/inputs.py), screens the suite with result_format BOOLEAN_ONLY and
-re-runs only the expectations that found a failing row with COMPLETE (`validate_table`). Every
-table's cache is consulted before any frame is validated, and GX is imported in a thread as soon as
-one table needs validating, so that the import overlaps the DuckDB work of the others; scipy.stats,
-a third of that import, is deferred (`defer_scipy_stats`). Most of the rest is GX's own cost per
-expectation and validation (not per row): fewer, larger frames are faster (`suite_chunk_rows`).
-See benchmarks/bench_quality.py for the figures.
+re-validates only the college-years whose inputs, suite, rules or code changed. Those are first
+screened in DuckDB (pipelines/quality/screen.py: one query per table finds the college-years with a
+row that could fail an expectation); GX validates only those, on only the expectations they could
+fail, with result_format COMPLETE (`validate_table` with `indices`). GX costs about 30 ms per
+expectation and validation whatever the rows, and a province's tables pass nearly everything: the
+demo's cold run validated 32 tables × 283 expectations before, and now one table's 2 college-years
+on 3 expectations. A run whose every college-year is cached or cleared never imports GX; otherwise
+GX is imported in a thread at the first table that needs it, so that the import overlaps the
+DuckDB work of the others; scipy.stats, a third of that import, is deferred (`defer_scipy_stats`).
+Frames are read per whole college (text as pyarrow strings, pipelines/quality/inputs.py). Without
+the cache (`cache=False`, the tests' reference) every frame is validated on every expectation:
+a BOOLEAN_ONLY pass, then COMPLETE on those that failed. See benchmarks/bench_quality.py.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import sys
 import threading
+import types
 from collections.abc import Iterable
 
 import duckdb
 import pandas as pd
 
 from pipelines.catalog import Catalog, CatalogTable, load_catalog
-from pipelines.quality.cache import mark_pending, split_by_cache, store_results
+from pipelines.quality.cache import changed_inputs, mark_pending, store_results
 from pipelines.quality.calendar import QualityParams
 from pipelines.quality.inputs import table_frames
 from pipelines.quality.messages import expectation_issues
+from pipelines.quality.screen import screened_college_years
 from pipelines.quality.suites import load_suite
 from pipelines.sql import run_sql
 
@@ -52,6 +58,33 @@ def defer_scipy_stats() -> None:
     scipy.stats = module
 
 
+class DeferredModule(types.ModuleType):
+    """A module that stands in `sys.modules` for one not imported yet: the first attribute read
+    imports the real one (out of `sys.modules` first, so that it imports as itself) and takes over
+    its namespace. Unlike `LazyLoader`, an `import` of it alone does not load it: the import system
+    reads only `__spec__`, which is set."""
+
+    def __getattr__(self, attr: str):
+        if sys.modules.get(self.__name__) is self:
+            del sys.modules[self.__name__]
+        real = importlib.import_module(self.__name__)
+        self.__dict__.update(real.__dict__)
+        return getattr(real, attr)
+
+
+def defer_altair() -> None:
+    """Make `altair` load on first use instead of at GX's import (`DeferredModule`): GX imports it at
+    module level for the charts of one expectation our suites never use (KL divergence), and it is
+    about a quarter of what is left of GX's import (0.8 of 3.2 s of CPU)."""
+    spec = None if "altair" in sys.modules else importlib.util.find_spec("altair")
+    if spec is None:
+        return
+    stub = DeferredModule("altair")
+    stub.__spec__, stub.__file__ = spec, spec.origin
+    stub.__path__ = list(spec.submodule_search_locations or [])
+    sys.modules["altair"] = stub
+
+
 def gx_context():
     """An ephemeral GX context: in memory, no analytics, no progress bars, and no batch fingerprint.
 
@@ -60,6 +93,7 @@ def gx_context():
     hash (pandas `hash_pandas_object` on every string column, redone at each validate) costs more
     than the validations themselves. Nothing here reads the marker, so the threshold is set to 0."""
     defer_scipy_stats()
+    defer_altair()
     import great_expectations as gx
     from great_expectations.data_context.types.base import (
         DataContextConfig,
@@ -106,24 +140,36 @@ def frame_batch(context, frame: pd.DataFrame):
     return definition.get_batch(batch_parameters={"dataframe": frame})
 
 
-def validate_table(context, table: CatalogTable, suite: dict, frame: pd.DataFrame, sample_rows: int) -> list[dict]:
-    """Run `suite` on `frame` with GX → issue rows. Two passes on one batch: every expectation
-    without `mostly` and with result_format BOOLEAN_ONLY (cheap: no unexpected lists), then only
-    those that found a failing row, as written and with result_format COMPLETE (rows identified by
-    `_rid`). The issues are those of a single COMPLETE pass: an expectation that passes without
-    `mostly` has no failing row, so COMPLETE would have reported nothing for it."""
+def validate_table(
+    context, table: CatalogTable, suite: dict, frame: pd.DataFrame, sample_rows: int, indices: list[int] | None = None
+) -> list[dict]:
+    """Run `suite` on `frame` with GX → issue rows. Without `indices`, two passes on one batch: every
+    expectation without `mostly` and with result_format BOOLEAN_ONLY (cheap: no unexpected lists),
+    then only those that found a failing row, as written (`complete_issues`). The issues are those
+    of a single COMPLETE pass: an expectation that passes without `mostly` has no failing row, so
+    COMPLETE would have reported nothing for it. `indices` (the expectations DuckDB's screen found
+    candidate rows for, pipelines/quality/screen.py) replaces the first pass."""
     if frame.empty:
         return []
     batch = frame_batch(context, frame)
-    screened = batch.validate(gx_suite(suite, screening=True), result_format="BOOLEAN_ONLY")
-    failing = sorted(
-        int(outcome.expectation_config.meta["index"])
-        for outcome in screened.results
-        if not outcome.success or (outcome.exception_info or {}).get("raised_exception")
-    )
-    if not failing:
+    if indices is None:
+        screened = batch.validate(gx_suite(suite, screening=True), result_format="BOOLEAN_ONLY")
+        indices = sorted(
+            int(outcome.expectation_config.meta["index"])
+            for outcome in screened.results
+            if not outcome.success or (outcome.exception_info or {}).get("raised_exception")
+        )
+    return complete_issues(batch, table, suite, indices, frame, sample_rows)
+
+
+def complete_issues(
+    batch, table: CatalogTable, suite: dict, indices: list[int], frame: pd.DataFrame, sample_rows: int
+) -> list[dict]:
+    """The expectations `indices` of `suite` run on `batch` (of `frame`) as written, with result_format
+    COMPLETE (rows identified by `_rid`) → issue rows; an expectation that could not run is an error."""
+    if not indices or frame.empty:
         return []
-    suite = {**suite, "expectations": [suite["expectations"][index] for index in failing]}
+    suite = {**suite, "expectations": [suite["expectations"][index] for index in indices]}
     result = batch.validate(
         gx_suite(suite), result_format={"result_format": "COMPLETE", "unexpected_index_column_names": ["_rid"]}
     )
@@ -148,6 +194,23 @@ def validate_table(context, table: CatalogTable, suite: dict, frame: pd.DataFram
             failing = frame.iloc[rids]
         issues.extend(expectation_issues(table, expectation, failing, totals, sample_rows))
     return issues
+
+
+def preload_gx() -> threading.Thread:
+    """Import GX in a daemon thread now, for a run that will surely validate (a cold run, whose every
+    college-year is new): its few seconds of Python then overlap the ingest, whose workers leave the
+    main process mostly waiting, instead of delaying the issues step. A failure here is left to
+    the issues step, which imports GX again and reports it."""
+
+    def load() -> None:
+        with contextlib.suppress(Exception):
+            defer_scipy_stats()
+            defer_altair()
+            import great_expectations  # noqa: F401
+
+    thread = threading.Thread(target=load, name="gx-preload", daemon=True)
+    thread.start()
+    return thread
 
 
 class LazyContext:
@@ -190,10 +253,13 @@ def suite_issues(
     """Every catalogued table's suite (or only those of the table codes `tables`), validated on its
     raw rows of the college-years judged (temp table `college_years`, see `prepare_inputs`).
 
-    With `cache`, results are kept per table, college and year in `quality.suite_results_cache`
-    (pipelines/quality/cache.py); only college-years whose fingerprint changed are validated again,
-    and a run whose every result is cached never imports GX. The issues are the same with or
-    without the cache. Tables without judged rows are skipped."""
+    With `cache` (every run), results are kept per table, college and year in
+    `quality.suite_results_cache` (pipelines/quality/cache.py); only college-years whose inputs
+    changed are validated again, first by DuckDB's screen (pipelines/quality/screen.py), then by
+    GX on the college-years and expectations the screen could not clear; a run that needs no GX
+    never imports it. Without `cache`, GX validates every frame on every expectation (the
+    reference the tests compare the screen and the cache with). The issues are the same either
+    way. Tables without judged rows are skipped."""
     catalog = catalog or load_catalog()
     selected = [table for table in catalog.tables if tables is None or table.code in set(tables)]
     if not selected:
@@ -201,27 +267,46 @@ def suite_issues(
     context = LazyContext()
     sample_rows = int(params.rules["sample_rows"])
     chunk_rows = int(params.rules["suite_chunk_rows"])
-    if cache:
-        run_sql(conn, "quality/suite_results_cache")
-    issues: list[dict] = []
     if not cache:
+        issues: list[dict] = []
         for table in selected:
             suite = load_suite(table.table_name)
             for frame in table_frames(conn, table, chunk_rows):
                 issues.extend(validate_table(context.get(), table, suite, frame, sample_rows))
         return issues
-    pending = []
-    for table in selected:  # every table's cache first: GX imports meanwhile once a table needs validating
-        suite = load_suite(table.table_name)
-        stale, kept = split_by_cache(conn, table, suite, params.rules)
-        issues.extend(kept)
-        if stale:
-            context.start()
-            pending.append((table, suite, stale))
-    for table, suite, stale in pending:
+    run_sql(conn, "quality/suite_results_cache")
+    issues, pending, validated = screened_tables(conn, selected, params.rules, context)
+    for table, suite, stale, flagged in pending:
+        indices = sorted(set().union(*flagged.values()))
         found: list[dict] = []
-        for frame in table_frames(conn, table, chunk_rows, scope=mark_pending(conn, stale)):
-            found.extend(validate_table(context.get(), table, suite, frame, sample_rows))
-        store_results(conn, table, stale, found)
+        for frame in table_frames(conn, table, chunk_rows, scope=mark_pending(conn, flagged)):
+            found.extend(validate_table(context.get(), table, suite, frame, sample_rows, indices))
+        validated.append((table, stale, found))
         issues.extend(found)
+    store_results(conn, validated)
     return issues
+
+
+def screened_tables(
+    conn: duckdb.DuckDBPyConnection, tables: list[CatalogTable], rules: dict[str, float], context: LazyContext
+) -> tuple[list[dict], list[tuple], list[tuple]]:
+    """The cached issues of every table's unchanged college-years; per table whose changed
+    college-years DuckDB's screen could not clear, (table, suite, its changed college-years with
+    their fingerprints, the college-years to validate with their expectations' indices); and the
+    tables whose changed college-years the screen cleared, to cache as passing (table, changed
+    college-years, no issues). GX starts importing (in a thread) at the first table that needs it,
+    while the others are screened."""
+    suites = [(table, load_suite(table.table_name)) for table in tables]
+    stale_by_table, issues = changed_inputs(conn, suites, rules)
+    pending, cleared = [], []
+    for table, suite in suites:
+        stale = stale_by_table.get(table.table_name)
+        if not stale:
+            continue
+        flagged = screened_college_years(conn, table, suite, mark_pending(conn, stale))
+        if flagged:
+            context.start()
+            pending.append((table, suite, stale, flagged))
+        else:
+            cleared.append((table, stale, []))
+    return issues, pending, cleared

@@ -30,15 +30,26 @@ def prepare_inputs(conn: duckdb.DuckDBPyConnection, params: QualityParams, catal
     run_sql(conn, "quality/delivered_tables")
     run_sql(conn, "quality/table_rows")
     for table in catalog.tables:
-        raw_table = {"table_name": f'raw."{table.table_name}"', "code": table.code}
-        run_sql(conn, "quality/delivered_tables_add", raw_table)
-        run_sql(conn, "quality/table_rows_add", raw_table)
+        run_sql(conn, "quality/table_rows_add", {"table_name": f'raw."{table.table_name}"', "code": table.code})
+    run_sql(conn, "quality/delivered_tables_add")
     run_sql(conn, "quality/college_years", {"current_year": params.current_year})
 
 
-def validated_columns(table: CatalogTable) -> list[str]:
-    """The raw columns a suite sees (catalog columns and lineage; derived columns are computed from them)."""
-    return [f'"{column.name}"' for column in table.columns] + [f'"{name}"' for name in LINEAGE]
+def derived_columns(table: CatalogTable) -> dict[str, str]:
+    """The derived columns a table's frame carries (name → DuckDB expression over its raw columns)."""
+    names = {column.name for column in table.columns}
+    return {name: spec.expression for name, spec in DERIVED_COLUMNS.items() if spec.source in names}
+
+
+def frame_columns(table: CatalogTable) -> list[str]:
+    """The columns of a table's frame, in order: catalog columns, derived columns, lineage."""
+    return [column.name for column in table.columns] + list(derived_columns(table)) + LINEAGE
+
+
+def frame_select(table: CatalogTable) -> list[str]:
+    """The select list of a table's frame over `raw.<table>` (`frame_columns`, derived ones computed)."""
+    derived = derived_columns(table)
+    return [f'{derived[name]} as "{name}"' if name in derived else f'"{name}"' for name in frame_columns(table)]
 
 
 def table_frames(
@@ -50,9 +61,7 @@ def table_frames(
     temp table `scope` (school_code, year). Each frame is one query on a range of college codes; the
     raw tables are written college by college, so DuckDB's zone maps skip the other colleges' row
     groups and memory stays flat however many colleges there are."""
-    names = {column.name for column in table.columns}
-    derived = [f'{spec.expression} as "{name}"' for name, spec in DERIVED_COLUMNS.items() if spec.source in names]
-    columns = [f'"{column.name}"' for column in table.columns] + derived + [f'"{name}"' for name in LINEAGE]
+    columns = frame_select(table)
     source = f'raw."{table.table_name}" semi join {scope} using (school_code, year)'
     counts = conn.execute(f"select school_code, count(*) from {source} group by all order by 1").fetchall()
     ranges: list[tuple[str, str]] = []

@@ -1,12 +1,12 @@
--- Adds to `delivered_tables` the (college, year) pairs found in one raw table: $table_name is the
--- quoted raw table (raw."<table_name>" from the catalog), $code its code. Set semantics,
--- as a union: a triple already there is not added again.
+-- Adds to `delivered_tables` the (college, year, table) triples with rows in a raw table, read from
+-- `table_rows` (filled first, sql/quality/table_rows_add.sql) instead of scanning each raw table
+-- again. Set semantics, as a union: a triple already there is not added again.
 insert into delivered_tables
 select distinct
     school_code,
     year,
-    $code as table_code
-from query_table($table_name)
+    table_code
+from table_rows
 except
 select
     school_code,
