@@ -28,10 +28,11 @@ import duckdb
 from pipelines.files import atomic_copy, atomic_write_text
 from pipelines.resources import WarehouseResource, prepared
 from pipelines.settings import REFERENCE_DIR
-from pipelines.sitebuild import publish_site
+from pipelines.sitebuild import old_builds_removed, publish_site
 
 INTERNAL_TABLES = ("quality.suite_results_cache",)
 PUBLISHED_SCHEMAS = ("ref", "raw", "quality", "mart")
+CATALOG_TABLES = {"ref.platform_tables", "ref.platform_columns"}  # what the raw tables' comments are made from
 WAREHOUSE_COLUMNS = REFERENCE_DIR / "warehouse_columns.csv"
 # Columns that identify a person in the staff tables (表6.x, 8.x): masked in report.<table>.
 # The pseudonym keeps a person joinable across tables and years without showing the staff number.
@@ -74,7 +75,8 @@ def build_published_warehouse(upstream: Sequence[dg.AssetKey]) -> dg.AssetsDefin
         `report` schema of views, replaced atomically; then the run's site build becomes
         $ZHENGAI_HOME/site, switched in one rename (pipelines/sitebuild.py)."""
         descriptions = asset_descriptions(context.job_def.asset_layer.asset_graph)
-        changed = publish_copies(warehouse, descriptions)
+        with old_builds_removed(context.run_id):
+            changed = publish_copies(warehouse, descriptions)
         target = warehouse.publish_path()
         site = publish_site(context.run_id)
         return dg.MaterializeResult(
@@ -205,7 +207,9 @@ def comment_tables(conn: duckdb.DuckDBPyConnection, descriptions: Mapping[str, s
         conn.execute(f'comment on table {schema}."{table}" is {literal(text)}')
 
 
-def comment_columns(conn: duckdb.DuckDBPyConnection) -> None:
+def comment_columns(conn: duckdb.DuckDBPyConnection, only: set[str] | None = None) -> None:
+    """A comment on every column of the published schemas and the report views (of `only`'s tables, "schema.table",
+    and the report views, when given: a copy whose other tables keep the comments they were copied with)."""
     catalog = catalog_column_comments(conn)
     common = reference_column_comments()
     columns = conn.execute(
@@ -216,6 +220,8 @@ def comment_columns(conn: duckdb.DuckDBPyConnection) -> None:
         [[*PUBLISHED_SCHEMAS, "report"]],
     ).fetchall()
     for schema, table, column in columns:
+        if only is not None and schema != "report" and f"{schema}.{table}" not in only:
+            continue
         text = column_comment(schema, table, column, catalog, common)
         conn.execute(f'comment on column {schema}."{table}"."{column}" is {literal(text)}')
 
@@ -467,7 +473,8 @@ def update_analyst_copy(published: Path, changed: set[str], descriptions: Mappin
         personal = take_changed_tables(conn, changed)
         create_report_views(conn)
         comment_tables(conn, descriptions)
-        comment_columns(conn)
+        # the raw columns' comments come from the catalog: a changed catalog comments every column again
+        comment_columns(conn, None if changed & CATALOG_TABLES else changed)
         blank_personal_samples(conn, [table for schema, table, _ in personal if schema == "raw"])
         conn.execute("commit")
         conn.execute("detach pub")

@@ -297,8 +297,11 @@ def write_warning_reports(conn: duckdb.DuckDBPyConnection, site: Path) -> int:
 def page_parts(frame: pl.DataFrame, due: dict):
     """`key -> frame's rows of (school_code, year) key`: split once when many pages are due, else filtered."""
     if len(due) > 50:
-        split = frame.partition_by(["school_code", "year"], as_dict=True)
-        return lambda key: split.get(key, frame.clear())
+        # the due colleges' and years' rows first: a partition per page due, not per page there is
+        schools, years = sorted({key[0] for key in due}), sorted({key[1] for key in due})
+        rows = frame.filter(pl.col("school_code").is_in(schools) & pl.col("year").is_in(years))
+        split, empty = rows.partition_by(["school_code", "year"], as_dict=True), frame.clear()
+        return lambda key: split.get(key, empty)
     return lambda key: frame.filter((pl.col("school_code") == key[0]) & (pl.col("year") == key[1]))
 
 

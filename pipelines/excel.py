@@ -14,6 +14,7 @@ import math
 import numbers
 import re
 import zipfile
+from pathlib import Path
 from typing import Any
 
 SAFE_OPTIONS = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
@@ -60,7 +61,7 @@ def set_up_table(sheet, header_row: int, last_row: int, last_col: int) -> None:
 # --- large table sheets: data rows written as XML directly ---------------------------------------------
 # xlsxwriter spends about 10 µs a cell (a province workbook has a million cells: 15 s). A table workbook
 # is laid out by xlsxwriter (header, widths, frozen pane, filter, print set-up) with its header row only;
-# `with_table_rows` then puts the data rows into each sheet's XML, cell by cell the way write_value
+# `with_sheet_bodies` then puts the data rows (`rows_xml`) into each sheet's XML, cell by cell the way write_value
 # does (numbers as numbers, blanks, anything else as in-line text: never a formula), at about 1 µs a cell.
 
 EXCEL_STRING_MAX = 32767  # UTF-16 units in one cell (xlsxwriter truncates the same way)
@@ -106,30 +107,72 @@ def row_xml(row_no: int, letters: list[str], values, style: int) -> str:
     return f'<row r="{row_no}">{"".join(cells)}</row>'
 
 
-def sheet_with_rows(xml: str, rows: list, width: int, style: int) -> str:
-    """A sheet's XML (header row only, as xlsxwriter wrote it) with `rows` after the header."""
-    if not rows:
-        return xml
+def rows_xml(rows: list, width: int, style: int, first_row: int = 2) -> str:
+    """The XML of data rows numbered from `first_row` on (row_xml each)."""
     letters = column_letters(width)
-    body = "".join(row_xml(row_no, letters, row, style) for row_no, row in enumerate(rows, start=2))
-    last = f"{letters[-1]}{len(rows) + 1}"
+    return "".join(row_xml(row_no, letters, row, style) for row_no, row in enumerate(rows, start=first_row))
+
+
+def sheet_with_body(xml: str, body: str, row_count: int, width: int) -> str:
+    """A sheet's XML (header row only, as xlsxwriter wrote it) with the data rows' XML `body` (`row_count` rows,
+    numbered from 2) after the header."""
+    if not row_count:
+        return xml
+    last = f"{column_letters(width)[-1]}{row_count + 1}"
     xml = re.sub(r'<dimension ref="[^"]*"/>', f'<dimension ref="A1:{last}"/>', xml, count=1)
     if "</sheetData>" in xml:
         return xml.replace("</sheetData>", body + "</sheetData>", 1)
     return xml.replace("<sheetData/>", f"<sheetData>{body}</sheetData>", 1)
 
 
-def with_table_rows(book: bytes, rows_by_sheet: dict[int, tuple[list, int]], style: int) -> bytes:
-    """The workbook `book` (xlsxwriter's bytes) with data rows put into its sheets: sheet number (1-based, in
-    the order added) → (rows, columns). Entries keep their order and dates, so the same rows give the same bytes."""
+def with_sheet_bodies(book: bytes, bodies: dict[int, tuple[str, int, int]]) -> bytes:
+    """The workbook `book` (xlsxwriter's bytes) with data rows' XML put into its sheets: sheet number → (the rows'
+    XML as `rows_xml` writes it, row count, columns)."""
     source = zipfile.ZipFile(io.BytesIO(book))
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as target:
         for entry in source.infolist():
             data = source.read(entry)
             match = re.fullmatch(r"xl/worksheets/sheet(\d+)\.xml", entry.filename)
-            if match and int(match.group(1)) in rows_by_sheet:
-                rows, width = rows_by_sheet[int(match.group(1))]
-                data = sheet_with_rows(data.decode("utf-8"), rows, width, style).encode("utf-8")
+            if match and int(match.group(1)) in bodies:
+                body, count, width = bodies[int(match.group(1))]
+                data = sheet_with_body(data.decode("utf-8"), body, count, width).encode("utf-8")
             target.writestr(entry, data, compress_type=zipfile.ZIP_DEFLATED, compresslevel=1)
     return buffer.getvalue()
+
+
+# --- data rows taken over from the workbook a build starts from ----------------------------------------
+# A province workbook is every college's rows one college after the other. When one college's rows change,
+# the other colleges' rows are taken as XML from the workbook the build starts from (moved up or down when
+# the rows before them grew or shrank), and only the changed college's rows are rendered.
+
+ROW_REFERENCES = re.compile(r'(<row r="|<c r="[A-Z]+)(\d+)"')  # in text, `<` is always escaped: never matched
+
+
+def sheet_body(book: Path, number: int) -> str:
+    """The data rows' XML (row 2 on) of sheet `number` of the workbook at `book`, as `rows_xml` wrote it."""
+    with zipfile.ZipFile(book) as archive:
+        xml = archive.read(f"xl/worksheets/sheet{number}.xml").decode("utf-8")
+    start = xml.find('<row r="2">')
+    return "" if start < 0 else xml[start : xml.rindex("</sheetData>")]
+
+
+def last_row(body: str) -> int | None:
+    """The number of the last row of data rows' XML (None when there is none)."""
+    start = body.rfind('<row r="')
+    return None if start < 0 else int(body[start + 8 : body.index('"', start + 8)])
+
+
+def row_position(body: str, row_no: int, start: int = 0) -> int:
+    """Where row `row_no` starts in `body`, looked for from `start` on (the end of `body` when it has no such row)."""
+    found = body.find(f'<row r="{row_no}">', start)
+    if found < 0 and start:
+        found = body.find(f'<row r="{row_no}">')
+    return len(body) if found < 0 else found
+
+
+def moved_rows(body: str, shift: int) -> str:
+    """Data rows' XML moved `shift` rows down (up when negative): row and cell references renumbered."""
+    if not shift:
+        return body
+    return ROW_REFERENCES.sub(lambda match: f'{match.group(1)}{int(match.group(2)) + shift}"', body)

@@ -16,7 +16,17 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines.excel import new_workbook, set_up_table, with_table_rows, write_value
+from pipelines.excel import (
+    last_row,
+    moved_rows,
+    new_workbook,
+    row_position,
+    rows_xml,
+    set_up_table,
+    sheet_body,
+    with_sheet_bodies,
+    write_value,
+)
 from pipelines.files import atomic_write_bytes, atomic_write_text
 from pipelines.secretariat.inputs import published_warehouse, require_tables
 from pipelines.settings import get_settings
@@ -147,17 +157,21 @@ def present_columns(have: set[str], sheet: Sheet) -> list[tuple[str, str, int]]:
     return [column for column in sheet.columns if column[0] in have | {"school_name"}]
 
 
-def sheet_rows(conn, sheet: Sheet, columns: list, year: int | None, school: str | None, have: set[str]):
-    """The rows of one sheet, the school's name joined; filters are bound parameters."""
+def sheet_rows(
+    conn, sheet: Sheet, columns: list, year: int | None, school: str | None, have: set[str], schools: list | None = None
+):
+    """The rows of one sheet (of one college, or of the colleges in `schools`), the school's name joined; filters
+    are bound parameters."""
     select = ", ".join("s.name_zh" if name == "school_name" else f"t.{name}" for name, _, _ in columns)
     # then every column: ties in the sheet's order (a table's several issues) fall the same way in any query
     order = [f"t.{name}" for name in sheet.order_by if name in have] + [str(n) for n in range(1, len(columns) + 1)]
     sql = (
         f"select {select} from {sheet.table} t left join ref.schools s using (school_code) "
         "where ($year is null or t.year = $year) and ($school is null or t.school_code = $school) "
+        "and ($schools is null or list_contains($schools, t.school_code)) "
         f"order by {', '.join(order)}"
     )
-    return conn.execute(sql, {"year": year, "school": school}).fetchall()
+    return conn.execute(sql, {"year": year, "school": school, "schools": schools}).fetchall()
 
 
 def sheet_prints(conn, sheet: Sheet, columns: list, year: int | None) -> dict[str | None, tuple]:
@@ -190,7 +204,9 @@ def set_up_sheet(sheet, columns: list[tuple[str, str, int]], last_row: int, cell
     set_up_table(sheet, 0, last_row, len(columns) - 1)
 
 
-def sheet_tables(conn, kind: str, year: int | None, school: str | None, known: dict) -> list[SheetRows]:
+def sheet_tables(
+    conn, kind: str, year: int | None, school: str | None, known: dict, schools: list | None = None
+) -> list[SheetRows]:
     """(sheet, its present columns, its rows) for each sheet of `kind` the warehouse can fill."""
     sheets = []
     for spec in KINDS[kind]:
@@ -198,26 +214,47 @@ def sheet_tables(conn, kind: str, year: int | None, school: str | None, known: d
         if not have:
             continue  # e.g. an older warehouse without indicator warnings: the other sheets still export
         columns = present_columns(have, spec)
-        sheets.append((spec, columns, sheet_rows(conn, spec, columns, year, school, have)))
+        sheets.append((spec, columns, sheet_rows(conn, spec, columns, year, school, have, schools)))
     return sheets
 
 
 def workbook_from_rows(sheets: list[SheetRows]) -> bytes:
     """The workbook of the given sheets, rows already selected: laid out by xlsxwriter, the data rows put in
-    directly (pipelines/excel.py with_table_rows: a province's million cells in seconds, not a quarter minute)."""
+    directly (pipelines/excel.py rows_xml: a province's million cells in seconds, not a quarter minute)."""
+    return workbook_from_bodies([(spec, columns, len(rows)) for spec, columns, rows in sheets], rows_renderer(sheets))
+
+
+def rows_renderer(sheets: list[SheetRows]):
+    """`(sheet number, data cells' style) -> (rows' XML, row count)` rendering the given sheets' rows."""
+
+    def render(number: int, style: int) -> tuple[str, int]:
+        _, columns, rows = sheets[number - 1]
+        cells = [[cell_value(value) for value in row] for row in rows]
+        return rows_xml(cells, len(columns), style), len(rows)
+
+    return render
+
+
+def workbook_from_bodies(layout: list[tuple[Sheet, list, int]], render) -> bytes:
+    """The workbook of sheets laid out by xlsxwriter (sheet, its present columns, its row count), each sheet's data
+    rows' XML from `render(sheet number, data cells' style)` (`rows_renderer`, or rows taken over: `province_body`)."""
     buffer = io.BytesIO()
     workbook = new_workbook(buffer, in_memory=True)
     header = workbook.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True})
     wrap = workbook.add_format({"text_wrap": True, "valign": "top"})
-    bodies = {}
-    for number, (spec, columns, rows) in enumerate(sheets, start=1):
+    for spec, columns, count in layout:
         sheet = workbook.add_worksheet(spec.title)
         for col, (_, title, _) in enumerate(columns):
             write_value(sheet, 0, col, title, header)
-        set_up_sheet(sheet, columns, len(rows), wrap)
-        bodies[number] = ([[cell_value(value) for value in row] for row in rows], len(columns))
+        set_up_sheet(sheet, columns, count, wrap)
     workbook.close()
-    return with_table_rows(buffer.getvalue(), bodies, wrap.xf_index)
+    bodies = {}
+    for number, (_, columns, count) in enumerate(layout, start=1):
+        body, rendered = render(number, wrap.xf_index)
+        if rendered != count:
+            raise ValueError(f"sheet {number}: {rendered} rows rendered, {count} laid out")
+        bodies[number] = (body, count, len(columns))
+    return with_sheet_bodies(buffer.getvalue(), bodies)
 
 
 def workbook_bytes(conn, kind: str, year: int | None, school: str | None) -> tuple[bytes, int]:
@@ -325,7 +362,8 @@ def render_downloads(conn, site: Path) -> tuple[int, int]:
     folder), and a downloads.html beside each dashboard. Whether a workbook changed since the build this
     one starts from is told by row fingerprints computed in DuckDB (pipelines/sitebuild.py PageLedger);
     only the workbooks that changed are read and written: one college's new warnings rewrite its own
-    warnings workbook and the province's. Returns (workbooks there are, workbooks and pages written)."""
+    warnings workbook and the province's, and the province's takes the other colleges' rows over from the
+    workbook the build starts from (`ProvinceBlocks`). Returns (workbooks there are, workbooks and pages written)."""
     from pipelines.sitebuild import PageLedger, code_version, fingerprint
 
     schools = [code for (code,) in conn.execute("select school_code from ref.schools order by school_code").fetchall()]
@@ -342,6 +380,9 @@ def render_downloads(conn, site: Path) -> tuple[int, int]:
     }
     ledger = PageLedger(site, "excel_downloads")
     version = code_version("pipelines/exports.py", "pipelines/excel.py", "dashboards/common.py", "dashboards/templates")
+    layouts = {
+        kind: fingerprint(version, [(spec.title, columns) for spec, columns in specs]) for kind, specs in sheets.items()
+    }
     due: dict[tuple[str, str | None], tuple[str, Path]] = {}
     count = 0
     for unit, school in [("province", None)] + [(code, code) for code in schools]:
@@ -351,8 +392,7 @@ def render_downloads(conn, site: Path) -> tuple[int, int]:
         files = {kind: folder / "downloads" / f"{kind}-{years[kind]}.xlsx" for kind in kinds}
         for kind in kinds:
             parts = [sorted(map(repr, p.items())) if school is None else p.get(school) for p in prints[kind]]
-            titles = [(spec.title, columns) for spec, columns in sheets[kind]]
-            print_ = fingerprint(version, school, files[kind].name, titles, parts)
+            print_ = fingerprint(layouts[kind], school, files[kind].name, parts)
             if not ledger.unchanged(f"{unit}/{kind}", print_):
                 due[(kind, school)] = (print_, files[kind])
         links = [(kind, years[kind], f"downloads/{files[kind].name}") for kind in kinds]
@@ -360,23 +400,154 @@ def render_downloads(conn, site: Path) -> tuple[int, int]:
         if not ledger.unchanged(f"{unit}/page", print_):
             atomic_write_text(page, downloads_page(links, school), durable=False)
             ledger.record(f"{unit}/page", print_, [page])
-    rows = DueRows(conn, known, years, due)
+    blocks = {
+        kind: ProvinceBlocks(kind, sheets[kind], prints[kind], fingerprint(layouts[kind], path.name), ledger)
+        for (kind, school), (_, path) in due.items()
+        if school is None
+    }
+    rows = DueRows(conn, known, years, due, blocks)
     for (kind, school), (print_, path) in due.items():
-        atomic_write_bytes(path, workbook_from_rows(rows.sheets(kind, school)), durable=False)
-        ledger.record(f"{'province' if school is None else school}/{kind}", print_, [path])
+        unit = f"{'province' if school is None else school}/{kind}"
+        if school is None:
+            data = blocks[kind].workbook(rows.province_rows(kind))
+            ledger.record(unit, print_, [path], blocks[kind].detail)
+        else:
+            data = workbook_from_rows(rows.sheets(kind, school))
+            ledger.record(unit, print_, [path])
+        atomic_write_bytes(path, data, durable=False)
     ledger.save()
     return count, ledger.rendered
 
 
-class DueRows:
-    """The rows of the workbooks due: a kind's table read once and split when the province's or many
-    colleges' workbooks are due, else each due college's rows read alone."""
+TAKEN_OVER_AT_MOST = 50  # colleges rendered into a province workbook taken over; more: the whole table is read
 
-    def __init__(self, conn, known: dict, years: dict, due: dict) -> None:
-        self.conn, self.known, self.years = conn, known, years
-        self.many = {kind for kind in years if sum(k == kind for k, _ in due) > 50 or (kind, None) in due}
+
+class ProvinceBlocks:
+    """A province workbook whose sheets are ordered by college: each sheet is the colleges' blocks of rows one
+    after the other, described by [school code, rows, row fingerprint] per college (`detail`, kept in the
+    ledger). The blocks of colleges whose rows are what the workbook the build starts from holds are taken over
+    from it as XML (moved up or down when rows before them came or went); only the other colleges' rows are
+    rendered, so one college's change costs its rows and one recompression, not a million cells."""
+
+    def __init__(self, kind: str, sheets: list, prints: list[dict], layout: str, ledger) -> None:
+        self.sheets = sheets
+        ordered = all(spec.order_by[0] == "school_code" for spec, _ in sheets)
+        keyed = all(None not in part for part in prints)
+        self.blocks = [[[code, *print_] for code, print_ in sorted(part.items())] for part in prints] if keyed else []
+        self.detail = {"layout": layout, "blocks": self.blocks} if ordered and keyed else None
+        self.bodies: list[str] = []
+        self.plans: list[tuple[list, set]] = []
+        if self.detail is not None:
+            self.take_over(ledger.previous(f"province/{kind}"), ledger.site)
+
+    def take_over(self, previous: dict, site: Path) -> None:
+        """Plan each sheet from the previous build's workbook if it has this layout and the rows its ledger says."""
+        detail, files = previous.get("detail") or {}, previous.get("files") or []
+        before = detail.get("blocks")
+        if detail.get("layout") != self.detail["layout"] or len(files) != 1 or not (site / files[0]).is_file():
+            return
+        if not isinstance(before, list) or len(before) != len(self.blocks):
+            return
+        bodies = [sheet_body(site / files[0], number) for number in range(1, len(self.blocks) + 1)]
+        if all(holds_rows(body, sum(count for _, count, _ in old)) for body, old in zip(bodies, before, strict=True)):
+            self.bodies = bodies
+            self.plans = [sheet_plan(old, new) for old, new in zip(before, self.blocks, strict=True)]
+
+    def rendered(self) -> list[str] | None:
+        """The colleges whose rows are rendered; None: every row is (nothing to take over, or too much changed)."""
+        if not self.plans:
+            return None
+        schools = sorted(set().union(*(render for _, render in self.plans)))
+        return schools if len(schools) <= TAKEN_OVER_AT_MOST else None
+
+    def workbook(self, sheets: list[SheetRows]) -> bytes:
+        """The workbook, given the rows of the `rendered` colleges (of every college when that is None)."""
+        if self.rendered() is None:
+            return workbook_from_rows(sheets)
+        split = college_sheets(sheets)
+        layout = [
+            (spec, columns, sum(count for _, count, _ in new))
+            for (spec, columns, _), new in zip(sheets, self.blocks, strict=True)
+        ]
+
+        def render(number: int, style: int) -> tuple[str, int]:
+            segments, _ = self.plans[number - 1]
+            rows = {code: parts[number - 1][2] for code, parts in split.items()}
+            return province_body(self.bodies[number - 1], segments, rows, len(layout[number - 1][1]), style)
+
+        return workbook_from_bodies(layout, render)
+
+
+def holds_rows(body: str, count: int) -> bool:
+    """Whether a sheet's data rows' XML is rows 2 … count + 1, as the ledger says the workbook holds."""
+    if not count:
+        return body == ""
+    return body.startswith('<row r="2">') and last_row(body) == count + 1
+
+
+def sheet_plan(before: list[list], now: list[list]) -> tuple[list, set]:
+    """The segments of a province sheet, in order: ["old", first row, end row, shift] for a run of colleges whose
+    rows the previous workbook holds (its rows first … end - 1, moved by `shift`), ["new", code] for a college
+    rendered; and the colleges rendered."""
+    old_at, row = {}, 2
+    for code, count, total in before:
+        old_at[code] = (row, count, total)
+        row += count
+    segments: list[list] = []
+    rendered: set[str] = set()
+    row = 2
+    for code, count, total in now:
+        first, old_count, old_total = old_at.get(code, (None, None, None))
+        if first is None or (old_count, old_total) != (count, total):
+            segments.append(["new", code])
+            rendered.add(code)
+        elif segments and segments[-1][0] == "old" and segments[-1][2:] == [first, row - first]:
+            segments[-1][2] = first + count
+        else:
+            segments.append(["old", first, first + count, row - first])
+        row += count
+    return segments, rendered
+
+
+def province_body(body: str, segments: list[list], rows: dict[str, list], width: int, style: int) -> tuple[str, int]:
+    """A province sheet's data rows' XML from the segments of `sheet_plan`: old rows cut from `body` and moved,
+    the rendered colleges' `rows` written at their place; returns it and its row count."""
+    pieces, row, at = [], 2, 0
+    for segment in segments:
+        if segment[0] == "old":
+            _, first, end, shift = segment
+            start = row_position(body, first, at)
+            at = row_position(body, end, start)
+            pieces.append(moved_rows(body[start:at], shift))
+            row += end - first
+        else:
+            cells = [[cell_value(value) for value in values] for values in rows.get(segment[1], [])]
+            pieces.append(rows_xml(cells, width, style, row))
+            row += len(cells)
+    return "".join(pieces), row - 2
+
+
+class DueRows:
+    """The rows of the workbooks due: a kind's table read once and split when the province's (not taken over) or
+    many colleges' workbooks are due, else the due colleges' rows read alone."""
+
+    def __init__(self, conn, known: dict, years: dict, due: dict, blocks: dict[str, ProvinceBlocks]) -> None:
+        self.conn, self.known, self.years, self.blocks = conn, known, years, blocks
+        self.many = {
+            kind
+            for kind in years
+            if sum(k == kind for k, _ in due) > TAKEN_OVER_AT_MOST
+            or (kind in blocks and blocks[kind].rendered() is None)
+        }
         self.province: dict[str, list[SheetRows]] = {}
         self.split: dict[str, dict[str, list[SheetRows]]] = {}
+
+    def province_rows(self, kind: str) -> list[SheetRows]:
+        """The rows a province workbook renders: every row, or only its `rendered` colleges' when taken over."""
+        schools = self.blocks[kind].rendered()
+        if kind in self.many or schools is None:
+            return self.sheets(kind, None)
+        return sheet_tables(self.conn, kind, self.years[kind], None, self.known, schools)
 
     def sheets(self, kind: str, school: str | None) -> list[SheetRows]:
         if kind not in self.many:

@@ -24,6 +24,9 @@ import hashlib
 import json
 import os
 import shutil
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from pipelines.files import atomic_write_text_if_changed
@@ -94,6 +97,23 @@ def publish_site(run_id: str) -> Path | None:
     os.replace(staging, link)
     remove_old_builds(keep={build.resolve(), *([previous.resolve()] if previous else [])})
     return build
+
+
+@contextmanager
+def old_builds_removed(run_id: str) -> Iterator[None]:
+    """While the caller works, remove in a thread the builds that publishing run `run_id` would remove after it:
+    every one but the published and this run's. Removing a national build (some 15,000 hard links) mostly waits
+    on the disk, seconds on a busy machine, which the publication's own work then covers."""
+    site, build = get_settings().site, site_build_path(run_id)
+    keep = {path.resolve() for path in (site, build) if path is not None and path.exists()}
+    sweeper = threading.Thread(target=remove_old_builds, args=(keep,), name="old-site-builds", daemon=True)
+    if builds_dir().is_dir():
+        sweeper.start()
+    try:
+        yield
+    finally:
+        if sweeper.is_alive():
+            sweeper.join()
 
 
 def remove_old_builds(keep: set[Path]) -> list[Path]:
@@ -172,6 +192,7 @@ class PageLedger:
     def __init__(self, site: Path, kind: str) -> None:
         self.path = site / FINGERPRINTS / f"{kind}.json"
         self.site = site
+        self.folder = str(site)
         try:
             self.before = json.loads(self.path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -185,16 +206,25 @@ class PageLedger:
         if not isinstance(entry, dict) or entry.get("fingerprint") != print_:
             return False
         files = entry.get("files") or []
-        if not all((self.site / name).is_file() for name in files):
+        if not all(os.path.isfile(os.path.join(self.folder, name)) for name in files):
             return False
         self.after[unit] = entry
         return True
 
-    def record(self, unit: str, print_: str, files: list[Path]) -> None:
+    def previous(self, unit: str) -> dict:
+        """What the build this one starts from recorded for `unit` (fingerprint, files, any detail), or {}."""
+        entry = self.before.get(unit)
+        return entry if isinstance(entry, dict) else {}
+
+    def record(self, unit: str, print_: str, files: list[Path], detail: dict | None = None) -> None:
+        """`unit` built from `print_` into `files`; `detail` is what a later build may reuse of them."""
         self.rendered += 1
         self.after[unit] = {"fingerprint": print_, "files": sorted(str(f.relative_to(self.site)) for f in files)}
+        if detail is not None:
+            self.after[unit]["detail"] = detail
 
     def save(self) -> None:
         """Write the ledger of this build (units no longer built drop out); left alone when nothing changed."""
-        ledger = json.dumps(self.after, ensure_ascii=False, sort_keys=True, indent=0)
+        # no indent: json's C encoder (an indented national ledger took a second and a half to write)
+        ledger = json.dumps(self.after, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
         atomic_write_text_if_changed(self.path, ledger, durable=False)

@@ -86,7 +86,7 @@ def test_no_cell_is_a_formula_even_when_the_data_look_like_one(capsys, warehouse
 
 
 def test_data_rows_written_directly_read_back_as_the_values_they_were(tmp_path):
-    """The data rows bypass xlsxwriter (pipelines/excel.py with_table_rows): text with XML's special
+    """The data rows bypass xlsxwriter (pipelines/excel.py with_sheet_bodies): text with XML's special
     characters, control characters, edge spaces, a list, numbers and blanks come back."""
     from pipelines.exports import KINDS, workbook_from_rows
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 import assets.site as site_assets
+import pipelines.exports as exports
 from assets.site import (
     load_colleges,
     load_reference,
@@ -182,3 +183,35 @@ def test_a_page_missing_from_the_build_or_a_new_release_is_rendered_again(wareho
     changed = rewritten(before, files_of(site))
     assert {f"schools/{code}/index.html" for code in COLLEGES} <= changed
     assert {f"schools/{code}/warnings-2024.html" for code in COLLEGES} <= changed
+
+
+def test_the_province_workbook_renders_only_the_changed_college_and_takes_the_others_rows_over(
+    warehouse, tmp_path, monkeypatch
+):
+    site = tmp_path / "site"
+    build_site(warehouse.conn, site)
+    ahead = warehouse.conn.execute(
+        "select count(*) from mart.element_warnings where school_code = '10001' and year = 2024"
+    ).fetchone()[0]
+    # 10002 loses a row: the rows of 10003-10005 move up one row in the province's sheet
+    warehouse.conn.execute(
+        "delete from mart.element_warnings where school_code = '10002' and year = 2024 and element_code = '1.1'"
+    )
+    left = warehouse.conn.execute(
+        "select count(*) from mart.element_warnings where school_code = '10002' and year = 2024"
+    ).fetchone()[0]
+    rendered = []
+    render = exports.rows_xml
+
+    def spy(rows, width, style, first_row=2):
+        rendered.append((first_row, len(rows)))
+        return render(rows, width, style, first_row)
+
+    monkeypatch.setattr(exports, "rows_xml", spy)
+    build_site(warehouse.conn, site)
+    indicators = warehouse.conn.execute(
+        "select count(*) from mart.indicator_warnings where school_code = '10002' and year = 2024"
+    ).fetchone()[0]
+    # the province's sheet renders 10002's rows at their place, its own workbook renders its two sheets: no more
+    assert sorted(rendered) == sorted([(2 + ahead, left), (2, left), (2, indicators)])
+    assert_equals_a_fresh_build(warehouse.conn, site, tmp_path)

@@ -10,7 +10,7 @@ import os
 
 from dashboards.common import write_page
 from pipelines.settings import get_settings
-from pipelines.sitebuild import publish_site, site_build, site_build_path
+from pipelines.sitebuild import old_builds_removed, publish_site, site_build, site_build_path
 from pipelines.tokens import issue_token
 from serve_fixtures import served
 
@@ -50,6 +50,21 @@ def test_publishing_keeps_the_previous_build_and_removes_the_others():
     publish_site("run-d")
     assert site_build_path("run-a") is None and site_build_path("run-c") is not None
     assert len(list((get_settings().home / "site-builds").iterdir())) == 2
+
+
+def test_old_builds_are_removed_while_the_publication_works_and_the_published_one_stays():
+    build("run-a", {"province/index.html": "A"})
+    publish_site("run-a")
+    build("run-b", {"province/index.html": "B"})
+    publish_site("run-b")
+    build("run-c", {"province/index.html": "C"})  # the run publishing
+    with old_builds_removed("run-c"):
+        pass
+    assert site_build_path("run-a") is None  # what publish_site("run-c") would remove after the switch
+    assert site_build_path("run-b") is not None and site_build_path("run-c") is not None
+    assert (get_settings().site / "province/index.html").read_text(encoding="utf-8") == "B"
+    publish_site("run-c")
+    assert site_build_path("run-b") is not None and len(list((get_settings().home / "site-builds").iterdir())) == 2
 
 
 def test_a_run_without_pages_leaves_the_site_alone():
