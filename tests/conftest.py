@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import pytest
 
-# the ingest tests' `conn` fixture and the document tests' province, shared without importing them into each module
-pytest_plugins = ["ingest_fixtures", "document_fixtures"]
+# the ingest tests' `conn` fixture, the document tests' province and the small province run once with `zhengai run`,
+# shared without importing them into each module
+pytest_plugins = ["ingest_fixtures", "document_fixtures", "province_fixtures"]
 
 # files that share a session-scoped fixture: one worker runs them all
 SHARED_UNITS = {
     "tests/test_analysis_report.py": "documents",  # the province of document_fixtures.py
     "tests/test_dossier.py": "documents",
+    "tests/test_publish.py": "small_province",  # the run of province_fixtures.py
+    "tests/test_run_inputs.py": "small_province",
 }
 # Units by their wall time in a full `make test` (three workers, per-file CPU and wall measured on 2026-11-29,
 # load 4-6), slowest first; units that mostly wait (on `dagster dev`, on Chromium) early, where their waiting
@@ -24,7 +27,7 @@ SHARED_UNITS = {
 SLOWEST_UNITS = (
     "tests/test_incremental.py",
     "tests/test_cli_ui.py",
-    "tests/test_run_inputs.py",
+    "small_province",
     "documents",
     "tests/test_end_to_end.py",
     "tests/test_pages_layout.py",
@@ -37,7 +40,6 @@ SLOWEST_UNITS = (
     "tests/test_ingest_incremental.py",
     "tests/test_synth.py",
     "tests/test_site_incremental.py",
-    "tests/test_publish.py",
     "tests/test_header_mapping.py",
     "tests/test_ingest_guard.py",
     "tests/test_indicators.py",

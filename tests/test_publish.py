@@ -11,27 +11,20 @@ import pytest
 
 from assets.publish import ANALYST_COPY_MODE, FRESHNESS, UNDESCRIBED, analyst_copy_path
 from pipelines.definitions import defs
-from pipelines.demo.province import generate_province
-from pipelines.schedules import NIGHTLY_JOB, nightly_run_config
-from pipelines.settings import get_settings, parse_as_of
+from pipelines.settings import get_settings
 
 SCHEMAS = ("ref", "raw", "quality", "mart", "report")
 
 
 @pytest.fixture(scope="module")
-def published(tmp_path_factory):
-    """Two colleges, one year, one full nightly run: its published warehouse and its work file."""
-    home = tmp_path_factory.mktemp("publish")
+def published(small_province, tmp_path_factory):
+    """The published warehouse and the work file of one full nightly run (`zhengai run` on the small
+    province of province_fixtures.py: two colleges, one year), read from a copy of its home."""
+    home = tmp_path_factory.mktemp("publish") / "home"
+    shutil.copytree(small_province, home, symlinks=True)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("ZHENGAI_HOME", str(home))
         settings = get_settings()
-        generate_province(settings.inbox, schools=2, years=[2024], seed=3, defects=False)
-        job = defs().resolve_job_def(NIGHTLY_JOB)
-        with dg.DagsterInstance.ephemeral() as instance:
-            result = job.execute_in_process(
-                instance=instance, run_config=nightly_run_config(parse_as_of("2024-12-01"), "WARNING")
-            )
-        assert result.success
         conn = duckdb.connect(str(settings.warehouse), read_only=True)
         work = duckdb.connect(str(settings.work_warehouse), read_only=True)
         yield conn, work

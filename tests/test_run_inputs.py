@@ -2,9 +2,10 @@
 schedule and the inbox sensor. Every kind of input a run reads, changed, makes the next run run; a
 run that failed, or a home whose results are gone, never lets the next one skip.
 
-The first tests run the real pipeline on a small province (a skipped run rewrites nothing; a
-re-delivered file runs it for real); the others run `zhengai run` as a data officer does with the
-pipeline's job replaced by one counted asset, so that each kind of input costs a second, not a run."""
+The first tests run the real pipeline on the small province of province_fixtures.py, in the home its
+`zhengai run` left (a skipped run rewrites nothing; a re-delivered file runs it for real); the others
+run `zhengai run` as a data officer does with the pipeline's job replaced by one counted asset, so
+that each kind of input costs a second, not a run."""
 
 from __future__ import annotations
 
@@ -21,22 +22,12 @@ import pytest
 from pipelines import cli, runinputs
 from pipelines.cli import main
 from pipelines.definitions import defs
-from pipelines.demo.province import generate_province
 from pipelines.files import CTIME_TICK_NS
 from pipelines.schedules import INPUTS_TAG
 from pipelines.settings import get_settings, write_home_setting
+from province_fixtures import AS_OF, aged
 
-AS_OF = "2024-12-01"
-AN_HOUR_AGO = time.time() - 3600
 SKIPPED = "无变化，跳过"
-
-
-def aged(root: Path) -> None:
-    """Every file below `root` dated an hour ago, its ctime left to age past the racy window."""
-    for path in root.rglob("*"):
-        if path.is_file():
-            os.utime(path, (AN_HOUR_AGO, AN_HOUR_AGO))
-    time.sleep(CTIME_TICK_NS / 1e9 * 2)
 
 
 def rewritten(path: Path) -> None:
@@ -56,26 +47,11 @@ def output_times(home: Path) -> dict[str, int]:
 # -- the real pipeline --------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def province(tmp_path_factory):
-    home = tmp_path_factory.mktemp("inputs") / "home"
-    (home / "registry").mkdir(parents=True)
-    generate_province(
-        home / "inbox", schools=3, years=[2024], seed=7, defects=False, registry=home / "registry" / "schools.csv"
-    )
-    aged(home)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("ZHENGAI_HOME", str(home))
-        patch.setenv("DAGSTER_HOME", str(home / "dagster"))
-        assert main(["run", "--as-of", AS_OF]) == 0
-    return home
-
-
 @pytest.fixture
-def in_province(province, monkeypatch):
-    monkeypatch.setenv("ZHENGAI_HOME", str(province))
-    monkeypatch.setenv("DAGSTER_HOME", str(province / "dagster"))
-    return province
+def in_province(small_province, monkeypatch):
+    monkeypatch.setenv("ZHENGAI_HOME", str(small_province))
+    monkeypatch.setenv("DAGSTER_HOME", str(small_province / "dagster"))
+    return small_province
 
 
 def test_a_run_whose_inputs_did_not_change_is_skipped_and_rewrites_nothing(in_province, capsys):
