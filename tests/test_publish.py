@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -264,7 +265,26 @@ def test_a_second_publication_takes_only_changed_tables_and_equals_a_full_one(pu
     assert publish_copies(full, descriptions) is None
     assert analyst_contents(analyst) == analyst_contents(analyst_copy_path(full.publish_path()))
     assert renamed_staff(analyst) > before  # the changed staff table masked again
+    # an analyst copy grown past ANALYST_GROWTH times its fresh size is built afresh, not updated
+    record = PublicationRecord(nightly.publish_path())
+    fresh = record.before["analyst_fresh_bytes"]
+    assert fresh == analyst.stat().st_size  # the last nightly updated it in place; it stays what the record says
+    grown(nightly.publish_path(), analyst.stat().st_size // 2)
+    with duckdb.connect(str(nightly.work_path())) as conn:
+        conn.execute("update mart.element_warnings set reasons = ['又改过'] where element_code = '1.1'")
+    assert publish_copies(nightly, descriptions) == {"mart.element_warnings"}
+    assert PublicationRecord(nightly.publish_path()).before["analyst_fresh_bytes"] == analyst.stat().st_size
     # a copy replaced behind the record's back: everything is built again
     analyst.write_bytes(analyst_copy_path(full.publish_path()).read_bytes())
     assert PublicationRecord(nightly.publish_path()).changed("any", {}) is None
     assert publish_copies(nightly, descriptions) is None
+
+
+def grown(published: Path, fresh_bytes: int) -> None:
+    """Make the record say the analyst copy was built afresh at `fresh_bytes` (as if it had grown since)."""
+    from assets.publish import PRINTS_SUFFIX
+
+    path = published.with_name(published.name + PRINTS_SUFFIX)
+    record = json.loads(path.read_text(encoding="utf-8"))
+    record["analyst_fresh_bytes"] = fresh_bytes
+    path.write_text(json.dumps(record), encoding="utf-8")
