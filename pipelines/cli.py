@@ -15,6 +15,8 @@ import signal
 import sys
 import time
 import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from pipelines.files import atomic_write_text
@@ -41,6 +43,21 @@ COMMAND_MODULES = (
 
 
 SHIPPED_DAGSTER_YAML = PROJECT_ROOT / "deploy" / "dagster.yaml"
+# what opening the instance of deploy/dagster.yaml imports (`open_instance_meanwhile`)
+INSTANCE_MODULES = (
+    "dagster._core.instance.factory",
+    "dagster._core.secrets.env_file",
+    "dagster._core.storage.legacy_storage",
+    "dagster._core.storage.migration.utils",
+    "dagster._core.storage.root",
+    "dagster._core.storage.sqlite_storage",
+    "dagster._core.storage.runs.sqlite.sqlite_run_storage",
+    "dagster._core.storage.schedules.sqlite.sqlite_schedule_storage",
+    "pipelines.dagster_storage",
+    "alembic.command",
+    "alembic.script",
+    "upath",
+)
 
 
 def prepare_dagster_home() -> str:
@@ -89,8 +106,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def run_nightly(args: argparse.Namespace, as_of: dt.date | None, registry, inputs: str | None) -> int:
     """The run itself, under the run lock; the inputs it read are recorded once it succeeded."""
-    import dagster as dg
 
+    from pipelines.ingest.pool import WHILE_WORKERS_READ
     from pipelines.runprogress import StepProgress, college_lines, summary_lines
     from pipelines.schedules import inbox_fingerprint, record_ingested_inbox
 
@@ -100,8 +117,9 @@ def run_nightly(args: argparse.Namespace, as_of: dt.date | None, registry, input
     if not settings.work_warehouse.is_file():  # a cold run validates every college-year: GX is needed
         from pipelines.quality.gx_runner import preload_gx
 
-        preload_gx()
-    with run_lock("zhengai run"), dg.DagsterInstance.get() as instance:
+        # not now: GX's import would compete for the GIL with Dagster's start-up and the ingest's listing
+        WHILE_WORKERS_READ.append(preload_gx)
+    with run_lock("zhengai run"), open_instance_meanwhile(import_definitions) as instance:
         forget_inputs()
         for run_id in fail_orphaned_runs(instance):
             print(
@@ -115,6 +133,7 @@ def run_nightly(args: argparse.Namespace, as_of: dt.date | None, registry, input
         run_id = str(uuid.uuid4())
         with StepProgress(instance, run_id, print_line=lambda line: print(line, flush=True)):
             result = execute_nightly(instance, as_of, args.log_level, run_id, args.school)
+    WHILE_WORKERS_READ.clear()  # a run that read in process never started it
     failed = [event.step_key for event in result.all_events if event.event_type_value == "STEP_FAILURE"]
     if result.success:
         record_ingested_inbox(fingerprint)
@@ -126,6 +145,25 @@ def run_nightly(args: argparse.Namespace, as_of: dt.date | None, registry, input
         for line in college_lines(settings.warehouse, args.school):
             print(line)
     return 0 if result.success else 1
+
+
+def open_instance_meanwhile(work: Callable[[], object]):
+    """The Dagster instance, opened in a thread while `work` runs here. On a fresh home, creating
+    its SQLite databases is mostly waiting on the disk (one synced write per table: about 2 s, of
+    0.5 s CPU), which then overlaps `work`. The storage's modules are imported here first, so the
+    two threads never import the same modules at once."""
+    import dagster as dg
+
+    for module in INSTANCE_MODULES:
+        importlib.import_module(module)
+    with ThreadPoolExecutor(1, thread_name_prefix="dagster-instance") as pool:
+        opening = pool.submit(dg.DagsterInstance.get)
+        work()
+        return opening.result()
+
+
+def import_definitions() -> None:
+    importlib.import_module("pipelines.definitions")
 
 
 def execute_nightly(instance, as_of: dt.date | None, log_level: str, run_id: str, school: str | None = None):

@@ -32,6 +32,7 @@ from ingest_fixtures import (
 )
 from pipelines.catalog import load_catalog
 from pipelines.ingest import Delivery, Ingest, SchoolWork, _write_once, chunks_by_bytes, ingest_inbox
+from pipelines.ingest import pool as ingest_pool
 from pipelines.resources import WarehouseResource
 from pipelines.settings import get_settings
 
@@ -385,8 +386,11 @@ def test_demo_province_rerun_is_unchanged_and_a_re_export_touches_one_college(co
 
 def test_worker_processes_give_the_same_warehouse_as_one_process(monkeypatch, synth_province):
     at = dt.datetime(2024, 11, 1, 2, 0)
-    results, chunks = {}, {}
+    results, chunks, heard, hooks_left = {}, {}, [], {}
     for workers in ("1", "2"):
+        # what `zhengai run` hands the pool (GX's import on a cold run): called once, only by a pool
+        hooks = [lambda workers=workers: heard.append(workers)]
+        monkeypatch.setattr(ingest_pool, "WHILE_WORKERS_READ", hooks)
         monkeypatch.setenv("ZHENGAI_INGEST_WORKERS", workers)
         monkeypatch.setenv("ZHENGAI_INGEST_POOL_MIN_SCHOOLS", "2")
         monkeypatch.setenv("ZHENGAI_INGEST_CHUNK_BYTES", "1")  # one college per task: several tasks
@@ -400,7 +404,9 @@ def test_worker_processes_give_the_same_warehouse_as_one_process(monkeypatch, sy
                 connection.sql("select * from raw.ingest_log order by all").fetchall(),
             )
             chunks[workers] = dict(summary.chunks_read)
+        hooks_left[workers] = len(hooks)
     assert results["1"] == results["2"]
+    assert heard == ["2"] and hooks_left == {"1": 1, "2": 0}
     colleges = len({row[3] for row in results["1"][3]})  # school_code of every log row: one chunk each
     assert chunks["1"] == {os.getpid(): colleges}  # one process: every chunk read here
     # the pool: every chunk read by a worker process, none in this one

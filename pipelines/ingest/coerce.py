@@ -139,7 +139,10 @@ def coerce_trimmed(trimmed: pa.Array, column: CatalogColumn) -> tuple[pa.Array, 
     return parsed.take(encoded.indices), pc.invert(blank)
 
 
-TOTAL_FIRST = pa.array(["合", "小", "总", "共"])
+@cache
+def total_first() -> pa.Array:
+    # built on first use: pa.array imports pandas, half a second that `zhengai`'s start-up then skips
+    return pa.array(["合", "小", "总", "共"])
 
 
 def total_rows(labels: pa.Array) -> np.ndarray:
@@ -148,7 +151,7 @@ def total_rows(labels: pa.Array) -> np.ndarray:
     trimmed = pc.utf8_trim_whitespace(labels)
     first = pc.utf8_slice_codeunits(trimmed, 0, 1)
     candidates = np.flatnonzero(
-        pc.fill_null(pc.is_in(first, value_set=TOTAL_FIRST), False).to_numpy(zero_copy_only=False)
+        pc.fill_null(pc.is_in(first, value_set=total_first()), False).to_numpy(zero_copy_only=False)
     )
     total = np.zeros(len(labels), dtype=bool)
     for row, text in zip(candidates, trimmed.take(pa.array(candidates, pa.int64())).to_pylist()):

@@ -25,6 +25,10 @@ from pipelines.ingest.log import LogRow
 from pipelines.settings import IngestLimits, Settings
 
 FILE_ID_STRIDE = 100_000  # file ids are <college number> * stride + n, unique across workers
+# Called once, then dropped, when a pool's workers have their first chunks: from then on this process
+# mostly waits for results, so a caller's own slow Python (`zhengai run`'s GX import on a cold run,
+# pipelines/cli.py) runs there instead of competing for the GIL with the run's start-up.
+WHILE_WORKERS_READ: list[Callable[[], object]] = []
 
 
 def chunks_by_bytes(schools: list[SchoolWork], limit: int) -> Iterator[list[SchoolWork]]:
@@ -66,7 +70,8 @@ def worker_context() -> multiprocessing.context.BaseContext:
     if "forkserver" not in multiprocessing.get_all_start_methods():  # Windows: spawned workers
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([__name__])
+    # pandas too: pyarrow imports it at a worker's first pa.array; imported once here, every worker has it
+    context.set_forkserver_preload([__name__, "pandas"])
     return context
 
 
@@ -141,6 +146,8 @@ def pool_results(queued: deque[ChunkTask], workers: int, log: Callable[[str], No
     try:
         while queued and len(pending) < 2 * workers and not broken:
             broken = not submit()
+        while pending and WHILE_WORKERS_READ:
+            WHILE_WORKERS_READ.pop(0)()
         if not pending:  # the pool broke before taking anything: one chunk in process, then a new pool
             yield ingest_chunk(queued.popleft())
         while pending:

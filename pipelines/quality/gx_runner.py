@@ -23,9 +23,9 @@ import sys
 import threading
 import types
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import duckdb
-import pandas as pd
 
 from pipelines.catalog import Catalog, CatalogTable, load_catalog
 from pipelines.quality.cache import changed_inputs, mark_pending, store_results
@@ -35,6 +35,10 @@ from pipelines.quality.messages import expectation_issues
 from pipelines.quality.screen import screened_college_years
 from pipelines.quality.suites import load_suite
 from pipelines.sql import run_sql
+
+# pandas is imported where a frame is first used: importing it (half a second) no longer delays `zhengai`'s start-up
+if TYPE_CHECKING:
+    import pandas as pd
 
 FRAMES_SOURCE = "zhengai_frames"
 

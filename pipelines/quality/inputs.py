@@ -4,15 +4,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import duckdb
-import pandas as pd
 import pyarrow as pa
 
 from pipelines.catalog import Catalog, CatalogTable, create_raw_tables, load_catalog
 from pipelines.quality.calendar import QualityParams
 from pipelines.quality.suites import DERIVED_COLUMNS
 from pipelines.sql import run_sql
+
+# pandas is imported where a frame is first used: importing it (half a second) no longer delays `zhengai`'s start-up
+if TYPE_CHECKING:
+    import pandas as pd
 
 LINEAGE = ["school_code", "year", "source_file", "row_no"]
 
@@ -88,6 +92,8 @@ def pandas_frame(conn: duckdb.DuckDBPyConnection, table_rows: pa.Table) -> pd.Da
     object per cell, and null tests are vectorised, several times faster to build and validate than
     DuckDB's object columns), every other column as DuckDB's `.df()` types it (datetime64, nullable
     boolean, float for nullable numbers)."""
+    import pandas as pd
+
     texts = [
         field.name
         for field in table_rows.schema
