@@ -46,18 +46,18 @@ def site_build_path(run_id: str) -> Path | None:
 def link_tree(source: Path, target: Path) -> None:
     """Hard-link every regular file under `source` into `target` (a copy where links are impossible);
     symbolic links are not carried over."""
-    for folder, subfolders, files in os.walk(source):
-        relative = Path(folder).relative_to(source)
-        (target / relative).mkdir(parents=True, exist_ok=True)
-        subfolders[:] = [name for name in subfolders if not (Path(folder) / name).is_symlink()]
-        for name in files:
-            origin = Path(folder) / name
-            if origin.is_symlink() or not origin.is_file():
-                continue
-            try:
-                os.link(origin, target / relative / name)
-            except OSError:
-                shutil.copy2(origin, target / relative / name)
+    os.makedirs(target, exist_ok=True)
+    # scandir's entry types come with the listing: no stat per file (a national site has 15,500 files)
+    with os.scandir(source) as entries:
+        for entry in entries:
+            destination = os.path.join(target, entry.name)
+            if entry.is_dir(follow_symlinks=False):
+                link_tree(Path(entry.path), Path(destination))
+            elif entry.is_file(follow_symlinks=False):
+                try:
+                    os.link(entry.path, destination)
+                except OSError:
+                    shutil.copy2(entry.path, destination)
 
 
 def site_build(run_id: str) -> Path:
