@@ -148,6 +148,10 @@ def measure_run(label: str, zhengai: Path, home: Path, as_of: str, log: Path) ->
     with open(log, "w", encoding="utf-8") as out:
         process = subprocess.Popen(
             [str(zhengai), "run", "--as-of", as_of],
+            # in its own checkout: the ingest's fork server imports `pipelines` from the working folder
+            # first, and an old commit's run started here took this checkout's package: its workers broke
+            # (BrokenProcessPool) and it read every college in process, a slower old run than the real one
+            cwd=zhengai.parents[2],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             env=env,
@@ -291,11 +295,12 @@ def bench_demo_cold(args: argparse.Namespace) -> dict:
         )
     ratio = {key: medians["new"][key] / medians["old"][key] for key in ("wall_s", "cpu_s") if medians["old"][key]}
     print(f"  new ÷ old: wall {ratio.get('wall_s', 0):.2f}, cpu {ratio.get('cpu_s', 0):.2f}")
-    steps = sorted(medians["old"]["steps"], key=lambda key: -medians["old"]["steps"][key])[:12]
+    # by the new run's steps: an old commit may print no step lines (its steps are then nan)
+    steps = sorted(medians["new"]["steps"], key=lambda key: -medians["new"]["steps"][key])[:12]
     print(f"  slowest steps, median s: {'old':>30}{'new':>8}")
     for step in steps:
         print(
-            f"    {step:<44}{medians['old']['steps'][step]:8.1f}{medians['new']['steps'].get(step, float('nan')):8.1f}"
+            f"    {step:<44}{medians['old']['steps'].get(step, float('nan')):8.1f}{medians['new']['steps'][step]:8.1f}"
         )
     return {
         "old_commit": args.old_commit,
