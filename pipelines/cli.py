@@ -106,7 +106,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def run_nightly(args: argparse.Namespace, as_of: dt.date | None, registry, inputs: str | None) -> int:
     """The run itself, under the run lock; the inputs it read are recorded once it succeeded."""
-
     from pipelines.ingest.pool import WHILE_WORKERS_READ
     from pipelines.runprogress import StepProgress, college_lines, summary_lines
     from pipelines.schedules import inbox_fingerprint, record_ingested_inbox

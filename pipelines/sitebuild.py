@@ -192,7 +192,6 @@ class PageLedger:
     def __init__(self, site: Path, kind: str) -> None:
         self.path = site / FINGERPRINTS / f"{kind}.json"
         self.site = site
-        self.folder = str(site)
         try:
             self.before = json.loads(self.path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -206,7 +205,7 @@ class PageLedger:
         if not isinstance(entry, dict) or entry.get("fingerprint") != print_:
             return False
         files = entry.get("files") or []
-        if not all(os.path.isfile(os.path.join(self.folder, name)) for name in files):
+        if not all(os.path.isfile(os.path.join(self.site, name)) for name in files):
             return False
         self.after[unit] = entry
         return True

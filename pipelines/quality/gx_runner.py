@@ -89,6 +89,15 @@ def defer_altair() -> None:
     sys.modules["altair"] = stub
 
 
+def import_gx() -> types.ModuleType:
+    """`great_expectations`, imported with what it needs deferred (scipy.stats, altair)."""
+    defer_scipy_stats()
+    defer_altair()
+    import great_expectations
+
+    return great_expectations
+
+
 def gx_context():
     """An ephemeral GX context: in memory, no analytics, no progress bars, and no batch fingerprint.
 
@@ -96,9 +105,7 @@ def gx_context():
     its data docs) when the frame's shallow size is under `HASH_THRESHOLD`; for our frames that
     hash (pandas `hash_pandas_object` on every string column, redone at each validate) costs more
     than the validations themselves. Nothing here reads the marker, so the threshold is set to 0."""
-    defer_scipy_stats()
-    defer_altair()
-    import great_expectations as gx
+    gx = import_gx()
     from great_expectations.data_context.types.base import (
         DataContextConfig,
         InMemoryStoreBackendDefaults,
@@ -208,9 +215,7 @@ def preload_gx() -> threading.Thread:
 
     def load() -> None:
         with contextlib.suppress(Exception):
-            defer_scipy_stats()
-            defer_altair()
-            import great_expectations  # noqa: F401
+            import_gx()
 
     thread = threading.Thread(target=load, name="gx-preload", daemon=True)
     thread.start()
