@@ -550,27 +550,37 @@ def test_suites_give_the_same_issues_whatever_the_chunk_size():
 
     from pipelines.quality.calendar import quality_params
     from pipelines.quality.gx_runner import suite_issues
-    from pipelines.quality.inputs import prepare_inputs
+    from pipelines.quality.inputs import prepare_inputs, table_frames
 
     w = warehouse(SCHOOL, OTHER, "13003")
     for code in (SCHOOL, OTHER, "13003"):
         rows = clean_rows(w.table("6.1"), YEAR, 30)
         if code != OTHER:
             rows[3]["staff_no"] = rows[4]["staff_no"]
+            rows[14]["staff_no"] = rows[5][
+                "staff_no"
+            ]  # apart by more than a chunk: found only if a frame holds the college
             rows[9]["industry_years"] = 99
         w.deliver(code, YEAR, rows={"6.1": rows})
     params = quality_params(AS_OF)
+    small = replace(params, rules={**params.rules, "suite_chunk_rows": 10})
     prepare_inputs(w.conn, params)
+    table = w.table("6.1")
+    assert [len(frame) for frame in table_frames(w.conn, table, 10)] == [30, 30, 30]  # one college a frame
+    assert [len(frame) for frame in table_frames(w.conn, table, 10_000)] == [90]
 
-    def ordered(found):  # quality.issues is written sorted; the order found may differ
+    def validated(run_params, cache=True):  # sorted: quality.issues is written sorted, the order found may differ
+        # without its cache every run validates: a cached result would not depend on the chunk size
+        w.conn.execute("drop table if exists quality.suite_results_cache")
+        found = suite_issues(w.conn, run_params, tables=("6.1",), cache=cache)
         return sorted(found, key=lambda i: (i["school_code"], i["check_name"], i["column_name"]))
 
-    whole = ordered(suite_issues(w.conn, params, tables=("6.1",)))
-    small = replace(params, rules={**params.rules, "suite_chunk_rows": 10})
-    assert ordered(suite_issues(w.conn, small, tables=("6.1",))) == whole
-    assert {(i["school_code"], i["check_name"]) for i in whole} == {
-        (SCHOOL, "unique_key"),
-        (SCHOOL, "range"),
-        ("13003", "unique_key"),
-        ("13003", "range"),
+    whole = validated(params)
+    assert validated(small) == whole
+    assert validated(small, cache=False) == validated(params, cache=False) == whole
+    assert {(i["school_code"], i["check_name"], i["failed_count"]) for i in whole} == {
+        (SCHOOL, "unique_key", 4),
+        (SCHOOL, "range", 1),
+        ("13003", "unique_key", 4),
+        ("13003", "range", 1),
     }
