@@ -56,8 +56,8 @@ def build_table_status(conn, params: QualityParams, catalog: Catalog | None = No
     run_sql(conn, "quality/table_status", table_status_params(params.rules))
 
 
-def build_element_data_status(conn, params: QualityParams, catalog: Catalog | None = None) -> None:
-    prepare_inputs(conn, params, catalog)
+def build_element_data_status(conn) -> None:
+    """Needs `quality.table_status` (its college-years), not the temporary inputs."""
     run_sql(conn, "quality/element_data_status")
 
 
@@ -66,7 +66,7 @@ def build_quality_tables(conn, params: QualityParams, catalog: Catalog | None = 
     build_issues(conn, params, catalog, suites)
     build_table_status(conn, params, catalog)
     build_tables(conn, LAYER)
-    build_element_data_status(conn, params, catalog)
+    build_element_data_status(conn)
 
 
 @dg.asset(
@@ -124,11 +124,11 @@ ASSETS = table_assets(LAYER)
 
 
 @dg.asset(kinds={"duckdb"}, deps=[TABLE_STATUS, REF_KEYS["point_platform_codes"], REF_KEYS["diagnostic_elements"]])
-def element_data_status(warehouse: WarehouseResource, run_options: RunOptions) -> dg.MaterializeResult:
+def element_data_status(warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Per college, year and diagnostic element: sufficient, insufficient (naming the tables and why)
     or no_data_coverage (its points cite no table)."""
     with warehouse.connect() as conn:
-        build_element_data_status(conn, quality_params(run_options.as_of_date()))
+        build_element_data_status(conn)
         return dg.MaterializeResult(metadata=table_summary(conn, "quality.element_data_status"))
 
 

@@ -28,14 +28,25 @@ ISSUES_KEY = dg.AssetKey(["quality", "issues"])
 WORST_SHOWN = 10
 
 
-def check_result(
-    conn: duckdb.DuckDBPyConnection, key: dg.AssetCheckKey, where: str, params: list
-) -> dg.AssetCheckResult:
+def check_counts(conn: duckdb.DuckDBPyConnection, checks: list[CheckSpec]) -> list[pl.DataFrame]:
+    """Per check, its `quality.issues` rows counted by college, year and severity, all in one query:
+    a check reads the issues of its checks' names (and of its table, for a suite)."""
+    if not checks:
+        return []
     rows = conn.execute(
-        "select school_code, year, severity, count(*) as issues, sum(failed_count) as failed "
-        f"from quality.issues where {where} group by all order by school_code, year, severity",
-        params,
+        "with checks as (select unnest($tables) as table_code, unnest($names) as names, "
+        "generate_subscripts($tables, 1) as check_index) "
+        "select check_index, school_code, year, severity, count(*) as issues, sum(failed_count) as failed "
+        "from quality.issues inner join checks "
+        "on (checks.table_code is null or issues.table_code = checks.table_code) "
+        "and list_contains(checks.names, issues.check_name) "
+        "group by all order by check_index, school_code, year, severity",
+        {"tables": [check.table_code for check in checks], "names": [list(check.names) for check in checks]},
     ).pl()
+    return [rows.filter(pl.col("check_index") == index).drop("check_index") for index in range(1, len(checks) + 1)]
+
+
+def check_result(key: dg.AssetCheckKey, rows: pl.DataFrame) -> dg.AssetCheckResult:
     errors = rows.filter(pl.col("severity") == ERROR)
     worst = errors.sort(["failed", "school_code"], descending=[True, False]).head(WORST_SHOWN)
     table = "\n".join(
@@ -58,11 +69,12 @@ def check_result(
 
 
 class CheckSpec(NamedTuple):
-    """One asset check: its Dagster spec and the `quality.issues` rows it reads back (where, params)."""
+    """One asset check: its Dagster spec and the `quality.issues` rows it reads back (those of its check
+    names, and of its table for a suite: `table_code` None for any table)."""
 
     spec: dg.AssetCheckSpec
-    where: str
-    params: list
+    table_code: str | None
+    names: tuple[str, ...]
 
 
 def suite_check(table: CatalogTable) -> CheckSpec:
@@ -77,7 +89,7 @@ def suite_check(table: CatalogTable) -> CheckSpec:
         additional_deps=[ISSUES_KEY],
         blocking=False,
     )
-    return CheckSpec(spec, "table_code = ? and list_contains(?, check_name)", [table.code, checks])
+    return CheckSpec(spec, table.code, tuple(checks))
 
 
 def sql_check(check: SqlCheck) -> CheckSpec:
@@ -89,7 +101,7 @@ def sql_check(check: SqlCheck) -> CheckSpec:
         additional_deps=[ISSUES_KEY],
         blocking=False,
     )
-    return CheckSpec(spec, "list_contains(?, check_name)", [list(check.check_names)])
+    return CheckSpec(spec, None, check.check_names)
 
 
 def check_specs() -> list[CheckSpec]:
@@ -110,8 +122,10 @@ def build_asset_checks() -> list[dg.AssetChecksDefinition]:
         description="Reads the verdicts of the suites and SQL checks back from quality.issues.",
     )
     def quality_checks(context, warehouse: WarehouseResource) -> Iterator[dg.AssetCheckResult]:
+        keys = sorted(context.selected_asset_check_keys, key=lambda k: (k.asset_key.path, k.name))
         with warehouse.connect() as conn:
-            for key in sorted(context.selected_asset_check_keys, key=lambda k: (k.asset_key.path, k.name)):
-                yield check_result(conn, key, specs[key].where, specs[key].params)
+            counts = check_counts(conn, [specs[key] for key in keys])
+        for key, rows in zip(keys, counts, strict=True):
+            yield check_result(key, rows)
 
     return [quality_checks]

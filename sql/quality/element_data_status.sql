@@ -2,9 +2,11 @@
 -- (ref.point_platform_codes) is missing (required tables only: an optional table may be absent),
 -- stale or invalid that year; `no_data_coverage` when its points cite no table at all; otherwise
 -- `sufficient`. reasons_zh names each table and why.
+-- The college-years judged are those of quality.table_status (every one of them × every catalogued
+-- table), so this step needs none of the temporary inputs the issues and table_status steps rebuild.
 create or replace table quality.element_data_status as
 with college_years as (
-    select school_code, year from college_years
+    select distinct school_code, year from quality.table_status
 ),
 
 elements as (

@@ -21,17 +21,37 @@ judged_rows as (
     semi join college_years using (school_code, year)
 ),
 
-files as (
+-- the files' entries of each (college, year, table), ordered: most have one file, which needs no ordered
+-- aggregate (DuckDB's ordered string_agg over 48,000 groups cost 0.9 s of every national nightly)
+log_files as (
     select
         school_code,
         year,
         table_code,
-        string_agg(
-            concat_ws(':', source_file, file_sha256, coalesce(mapping_fingerprint, ''), ingested_at),
-            ',' order by source_file, file_sha256, ingested_at
-        ) as files
+        source_file,
+        file_sha256,
+        ingested_at,
+        concat_ws(':', source_file, file_sha256, coalesce(mapping_fingerprint, ''), ingested_at) as entry
     from raw.ingest_log
     where status in ('loaded', 'unchanged') and table_code is not null
+),
+
+file_counts as (
+    select school_code, year, table_code, count(*) as file_count, any_value(entry) as entry
+    from log_files
+    group by all
+),
+
+files as (
+    select school_code, year, table_code, entry as files from file_counts where file_count = 1
+    union all
+    select
+        school_code,
+        year,
+        table_code,
+        string_agg(entry, ',' order by source_file, file_sha256, ingested_at) as files
+    from log_files
+    semi join (select * from file_counts where file_count > 1) as several using (school_code, year, table_code)
     group by all
 ),
 
