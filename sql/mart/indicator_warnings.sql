@@ -80,6 +80,26 @@ valued as (
         and thresholds.school_type = base.school_type
 ),
 
+-- the thresholds' verdicts read the row alone, so they come before the windows: the level they give is
+-- then looked up a year back in the same pass over each college's history (one window pass, not two)
+thresholded as (
+    select
+        *,
+        value is not null and restricted_value is not null
+            and badness > case when direction = 'lower' then restricted_value else -restricted_value end
+            and not coalesce(exempt, false) as below_restricted,
+        value is not null and qualified_value is not null
+            and badness > case when direction = 'lower' then qualified_value else -qualified_value end
+            and not coalesce(exempt, false) as below_qualified,
+        case
+            when value is null then 'insufficient'
+            when below_restricted then 'red'
+            when below_qualified then 'yellow'
+            else 'green'
+        end as threshold_level
+    from valued
+),
+
 windowed as (
     select
         *,
@@ -89,22 +109,18 @@ windowed as (
         lag(value, 1) over history as value_1y_ago,
         lag(value, 2) over history as value_2y_ago,
         lag(year, 1) over history as year_1y_ago,
-        lag(year, 2) over history as year_2y_ago
-    from valued
+        lag(year, 2) over history as year_2y_ago,
+        lag(threshold_level, 1) over history as threshold_level_1y_ago
+    from thresholded
     window
         peers as (partition by year, indicator_code, school_type, value is null),
         history as (partition by school_code, indicator_code order by year)
 ),
 
-judged as (
+-- the peers' and the trend's verdicts, and whether last year's level was a threshold-based yellow too
+persisting as (
     select
         *,
-        value is not null and restricted_value is not null
-            and badness > case when direction = 'lower' then restricted_value else -restricted_value end
-            and not coalesce(exempt, false) as below_restricted,
-        value is not null and qualified_value is not null
-            and badness > case when direction = 'lower' then qualified_value else -qualified_value end
-            and not coalesce(exempt, false) as below_qualified,
         value is not null and school_type is not null and peer_count >= $peer_min_count
             and peer_share_from_worst <= $peer_bottom_share as in_peer_bottom,
         value is not null and value_1y_ago is not null and value_2y_ago is not null
@@ -114,31 +130,9 @@ judged as (
             and (case when direction = 'lower' then value_1y_ago else -value_1y_ago end)
                 - (case when direction = 'lower' then value_2y_ago else -value_2y_ago end)
                 > $trend_tolerance * abs(value_2y_ago)
-            as worsening
+            as worsening,
+        threshold_level = 'yellow' and threshold_level_1y_ago = 'yellow' and year_1y_ago = year - 1 as escalated
     from windowed
-),
-
--- the level the thresholds alone give, and whether last year's was a threshold-based yellow too
-thresholded as (
-    select
-        *,
-        case
-            when value is null then 'insufficient'
-            when below_restricted then 'red'
-            when below_qualified then 'yellow'
-            else 'green'
-        end as threshold_level
-    from judged
-),
-
-persisting as (
-    select
-        *,
-        threshold_level = 'yellow'
-            and lag(threshold_level) over history = 'yellow'
-            and lag(year) over history = year - 1 as escalated
-    from thresholded
-    window history as (partition by school_code, indicator_code order by year)
 ),
 
 texts as (
@@ -162,21 +156,23 @@ texts as (
     from persisting
 ),
 
+-- read from `valued`, the same rows as `texts` (which only adds columns to them), so that only the
+-- columns needed are unnested, not the wide rows after the windows
 excluded_texts as (
     select
-        texts.school_code,
-        texts.year,
-        texts.indicator_code,
+        valued.school_code,
+        valued.year,
+        valued.indicator_code,
         string_agg(
             '表' || table_status.table_code || '为“'
             || case table_status.status when 'invalid' then '无效' when 'stale' then '过期' else '缺失' end || '”',
             '、' order by table_status.table_code
         ) as excluded_zh
-    from texts
-    cross join unnest(texts.excluded_tables) as excluded (table_code)
+    from valued
+    cross join unnest(valued.excluded_tables) as excluded (table_code)
     inner join table_status
-        on table_status.school_code = texts.school_code
-        and table_status.year = texts.year
+        on table_status.school_code = valued.school_code
+        and table_status.year = valued.year
         and table_status.table_code = excluded.table_code
     group by all
 ),
