@@ -235,6 +235,25 @@ def test_province_ranks_colleges_and_links_their_pages(province):
     assert "无数据覆盖" in overview and "无适用指标" in overview  # the heat map's legend
 
 
+def test_the_heat_map_is_the_figure_plotly_itself_would_give(province):
+    """The heat map is built as a plain dict, not validated in plotly's figure objects: it must be the dict (in
+    the same key order, so the same page bytes) that plotly's validation of the same figure gives."""
+    import json
+
+    import plotly.graph_objects as go
+
+    from dashboards.province import build_heatmap_figure, ranking_order
+
+    _conn, _site, codes, inputs, _ = province
+    colleges = ranking_order(inputs.risk, inputs.warnings, YEARS[-1])
+    names = dict(inputs.schools.select("school_code", "name_zh").iter_rows())
+    elements = inputs.reference.elements.sort("element_code")["element_code"].to_list()
+    figure = build_heatmap_figure(inputs.warnings, colleges, elements, YEARS, names)
+    assert len(figure["data"][0]["y"]) == len(codes) and len(figure["layout"]["updatemenus"][0]["buttons"]) == 3
+    validated = go.Figure(figure).to_dict()
+    assert json.dumps(figure, ensure_ascii=False) == json.dumps(validated, ensure_ascii=False)
+
+
 def test_the_province_ranking_names_each_cause_once_with_the_elements_it_reaches():
     from dashboards.province import top_reasons
 
