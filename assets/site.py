@@ -57,6 +57,10 @@ MART = keys("mart", "indicator_values", "element_warnings", "school_risk", "coll
 QUALITY = keys("quality", "table_status", "issues")
 REF = keys("ref", "schools", "diagnostic_items", "diagnostic_elements", "indicators", "thresholds", "platform_tables")
 PLOTLY_JS = dg.AssetKey("plotly_js")  # prefixed in pipelines/definitions.py
+# Polars: a filter per key is cheaper than partitioning a national frame for up to this many colleges ...
+FILTER_COLLEGES_AT_MOST = 50
+# ... and for up to this many warning-report pages due (past it, their rows are partitioned once)
+FILTER_PAGES_AT_MOST = 50
 
 
 @dataclass(frozen=True)
@@ -100,7 +104,7 @@ def load_site_inputs(conn: duckdb.DuckDBPyConnection) -> SiteInputs:
 
 def split_by(frame: pl.DataFrame, column: str, only: set | None = None) -> dict[str, pl.DataFrame]:
     """`frame` split by `column`; with `only`, just those keys' parts (a filter each: cheaper for a few)."""
-    if only is not None and len(only) <= 50:
+    if only is not None and len(only) <= FILTER_COLLEGES_AT_MOST:
         return {key: part for key in only if (part := frame.filter(pl.col(column) == key)).height}
     return {key: part for (key,), part in frame.partition_by(column, as_dict=True).items()}
 
@@ -296,7 +300,7 @@ def write_warning_reports(conn: duckdb.DuckDBPyConnection, site: Path) -> int:
 
 def page_parts(frame: pl.DataFrame, due: dict):
     """`key -> frame's rows of (school_code, year) key`: split once when many pages are due, else filtered."""
-    if len(due) > 50:
+    if len(due) > FILTER_PAGES_AT_MOST:
         # the due colleges' and years' rows first: a partition per page due, not per page there is
         schools, years = sorted({key[0] for key in due}), sorted({key[1] for key in due})
         rows = frame.filter(pl.col("school_code").is_in(schools) & pl.col("year").is_in(years))
