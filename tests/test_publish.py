@@ -235,7 +235,7 @@ def renamed_staff(path: Path) -> int:
 
 
 def test_a_second_publication_takes_only_changed_tables_and_equals_a_full_one(published, tmp_path):
-    from assets.publish import PublicationRecord, publish_copies
+    from assets.publish import PublicationRecord, publish_copies, staged_copy_path
     from pipelines.resources import WarehouseResource
 
     _, work = published
@@ -250,8 +250,11 @@ def test_a_second_publication_takes_only_changed_tables_and_equals_a_full_one(pu
     descriptions = {"mart.element_warnings": "要素预警"}
     assert publish_copies(nightly, descriptions) is None  # no record yet: everything built
     analyst = analyst_copy_path(nightly.publish_path())
-    built = analyst.stat().st_ino
+    built, full_built = analyst.stat().st_ino, nightly.publish_path().stat().st_ino
     assert publish_copies(nightly, descriptions) == set() and analyst.stat().st_ino == built  # nothing changed: kept
+    # the full copy staged while the tables were fingerprinted is dropped, the published one kept
+    assert nightly.publish_path().stat().st_ino == full_built
+    assert not staged_copy_path(nightly.publish_path()).exists()
     before = renamed_staff(analyst)
     with duckdb.connect(str(nightly.work_path())) as conn:
         conn.execute(
