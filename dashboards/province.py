@@ -219,8 +219,9 @@ def ranking_rows(
 
 def build_completeness_figure(
     table_status: pl.DataFrame, colleges: list[str], year: int, names: dict[str, str]
-) -> go.Figure:
-    """Per college, how many of its expected tables are ok, flagged, invalid, stale or missing."""
+) -> dict:
+    """Per college, how many of its expected tables are ok, flagged, invalid, stale or missing (a bar per college:
+    a plain dict, `as_plotly_dict`, as the heat map)."""
     counts = {
         (row["school_code"], row["status"]): row["len"]
         for row in table_status.filter(pl.col("year") == year)
@@ -249,7 +250,7 @@ def build_completeness_figure(
         xaxis={"title": {"text": "数据表数"}, "gridcolor": "#eee"},
         legend={"orientation": "h", "y": 1.02, "yanchor": "bottom"},
     )
-    return go.Figure(data=traces, layout=layout)
+    return as_plotly_dict({"data": traces, "layout": layout})
 
 
 def build_level_trend_figure(warnings: pl.DataFrame, years: list[int]) -> go.Figure:
