@@ -109,8 +109,10 @@ def publish_copies(warehouse: WarehouseResource, descriptions: Mapping[str, str]
         fingerprinting = pool.submit(fingerprint_work_tables, warehouse)
         try:
             warehouse.publish(prepare=lambda conn: explain_published_copy(conn, descriptions), target=staged)
-        finally:
             prints = fingerprinting.result()
+        except BaseException:
+            staged.unlink(missing_ok=True)  # a copy that will not be published is not left beside the published one
+            raise
     changed = record.changed(version, prints)
     if changed == set():
         staged.unlink()
