@@ -19,6 +19,7 @@ import csv
 import datetime as dt
 import hashlib
 import json
+import os
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -96,15 +97,28 @@ def build_published_warehouse(upstream: Sequence[dg.AssetKey]) -> dg.AssetsDefin
 def publish_copies(warehouse: WarehouseResource, descriptions: Mapping[str, str]) -> set[str] | None:
     """Publish the full and the analyst copy from what changed since they were built (see PublicationRecord);
     returns the changed tables (None: everything was rebuilt)."""
-    with warehouse.connect() as conn:
-        prints = work_table_prints(conn)
     version = publication_version(descriptions)
     record = PublicationRecord(warehouse.publish_path())
+    target = warehouse.publish_path()
+    staged = staged_copy_path(target)
+    with warehouse.connect() as conn:
+        conn.execute("checkpoint")  # before the fingerprints' reads start (publish's own checkpoint is then a no-op)
+    # the tables are fingerprinted (DuckDB threads) while the full copy is made and explained (mostly one thread):
+    # the copy is staged beside the published one and renamed over it only if something changed
+    with ThreadPoolExecutor(1) as pool:
+        fingerprinting = pool.submit(fingerprint_work_tables, warehouse)
+        try:
+            warehouse.publish(prepare=lambda conn: explain_published_copy(conn, descriptions), target=staged)
+            prints = fingerprinting.result()
+        except BaseException:
+            staged.unlink(missing_ok=True)  # a copy that will not be published is not left beside the published one
+            raise
     changed = record.changed(version, prints)
     if changed == set():
+        staged.unlink()
         return changed
     record.forget()
-    target = warehouse.publish(prepare=lambda conn: explain_published_copy(conn, descriptions))
+    os.replace(staged, target)
     analyst = analyst_copy_path(target)
     fresh_bytes = record.before.get("analyst_fresh_bytes")
     if changed is None or not fresh_bytes or analyst.stat().st_size > ANALYST_GROWTH * fresh_bytes:
@@ -114,6 +128,16 @@ def publish_copies(warehouse: WarehouseResource, descriptions: Mapping[str, str]
         atomic_copy(analyst, analyst, ANALYST_COPY_MODE, prepared(update_analyst_copy(target, changed, descriptions)))
     record.save(version, prints, fresh_bytes)
     return changed
+
+
+def staged_copy_path(published: Path) -> Path:
+    """Where the next full copy is built (complete, flushed) before it is renamed over the published one."""
+    return published.with_name(f".{published.name}.next")
+
+
+def fingerprint_work_tables(warehouse: WarehouseResource) -> dict[str, str]:
+    with warehouse.connect() as conn:
+        return work_table_prints(conn)
 
 
 def asset_descriptions(asset_graph) -> dict[str, str]:
@@ -396,10 +420,11 @@ def blank_personal_samples(conn: duckdb.DuckDBPyConnection, raw_tables: list[str
 # Both copies are rebuilt only from what changed: each table of the work file is fingerprinted (its
 # columns and rows, in one scan), and the record beside the copies (`warehouse.fingerprints.json`) says what
 # they were built from. Nothing changed: both copies stay. Some tables changed: the full copy is made anew
-# (a file copy, then its explanation) and the analyst copy starts from the previous one and takes only the
-# changed tables from it (masking the changed staff tables again), instead of masking millions of staff rows
-# each night. The record is removed before either copy is replaced and written after both are: a run that
-# fails in between leaves no record, and the next run rebuilds both in full.
+# (a file copy, then its explanation, staged while the tables are fingerprinted and renamed over the old
+# one) and the analyst copy starts from the previous one and takes only the changed tables from it (masking
+# the changed staff tables again), instead of masking millions of staff rows each night. The record is
+# removed before either copy is replaced and written after both are: a run that fails in between leaves no
+# record, and the next run rebuilds both in full.
 
 PRINTS_SUFFIX = ".fingerprints.json"
 # DuckDB does not give back the blocks of a replaced table: an analyst copy updated night after night grows.

@@ -57,6 +57,10 @@ MART = keys("mart", "indicator_values", "element_warnings", "school_risk", "coll
 QUALITY = keys("quality", "table_status", "issues")
 REF = keys("ref", "schools", "diagnostic_items", "diagnostic_elements", "indicators", "thresholds", "platform_tables")
 PLOTLY_JS = dg.AssetKey("plotly_js")  # prefixed in pipelines/definitions.py
+# Polars: a filter per key is cheaper than partitioning a national frame for up to this many colleges ...
+FILTER_COLLEGES_AT_MOST = 50
+# ... and for up to this many warning-report pages due (past it, their rows are partitioned once)
+FILTER_PAGES_AT_MOST = 50
 
 
 @dataclass(frozen=True)
@@ -100,7 +104,7 @@ def load_site_inputs(conn: duckdb.DuckDBPyConnection) -> SiteInputs:
 
 def split_by(frame: pl.DataFrame, column: str, only: set | None = None) -> dict[str, pl.DataFrame]:
     """`frame` split by `column`; with `only`, just those keys' parts (a filter each: cheaper for a few)."""
-    if only is not None and len(only) <= 50:
+    if only is not None and len(only) <= FILTER_COLLEGES_AT_MOST:
         return {key: part for key in only if (part := frame.filter(pl.col(column) == key)).height}
     return {key: part for (key,), part in frame.partition_by(column, as_dict=True).items()}
 
@@ -296,7 +300,7 @@ def write_warning_reports(conn: duckdb.DuckDBPyConnection, site: Path) -> int:
 
 def page_parts(frame: pl.DataFrame, due: dict):
     """`key -> frame's rows of (school_code, year) key`: split once when many pages are due, else filtered."""
-    if len(due) > 50:
+    if len(due) > FILTER_PAGES_AT_MOST:
         # the due colleges' and years' rows first: a partition per page due, not per page there is
         schools, years = sorted({key[0] for key in due}), sorted({key[1] for key in due})
         rows = frame.filter(pl.col("school_code").is_in(schools) & pl.col("year").is_in(years))
@@ -344,58 +348,77 @@ def load_reference(conn: duckdb.DuckDBPyConnection, run_options: RunOptions) -> 
     )
 
 
-def load_colleges(conn: duckdb.DuckDBPyConnection) -> list[CollegeQuality]:
-    """Each college's slice of the three quality tables, read once and split in polars."""
-    names = dict(query(conn, "site/school_names").iter_rows())
-    status = query(conn, "site/quality_table_status")
-    found = query(conn, "site/quality_issues")
-    elements = query(conn, "site/quality_element_status")
-    by_status, by_issue, by_element = (split_by(frame, "school_code") for frame in (status, found, elements))
-    return [
-        CollegeQuality(
-            school_code=code,
-            name_zh=names.get(code),
-            table_status=by_status[code],
-            issues=by_issue.get(code, found.clear()),
-            element_status=by_element.get(code, elements.clear()),
-        )
-        for code in sorted(by_status)
-    ]
+@dataclass(frozen=True)
+class QualityTables:
+    """Every college's rows of the three quality tables, read once. Fingerprints come from the whole frames in one
+    pass; a college's slices (`colleges`) are cut only for the colleges whose pages are rendered."""
+
+    names: dict
+    table_status: pl.DataFrame
+    issues: pl.DataFrame
+    element_status: pl.DataFrame
+
+    def __len__(self) -> int:
+        return len(self.years())
+
+    def frames(self) -> dict[str, pl.DataFrame]:
+        return {name: getattr(self, name) for name in SLICES}
+
+    def years(self) -> dict[str, list[int]]:
+        """Each college with table statuses (the colleges reported on) → its years, in order."""
+        grouped = self.table_status.group_by("school_code").agg(pl.col("year").unique().sort())
+        return dict(sorted(grouped.iter_rows()))
+
+    def fingerprints(self) -> dict[str, str]:
+        """Each college's fingerprint: its code, its name and its rows of each table."""
+        slices = {name: fingerprints_by(frame, "school_code") for name, frame in self.frames().items()}
+        return {
+            code: fingerprint([code, self.names.get(code)], *(slices[name].get(code) for name in SLICES))
+            for code in self.years()
+        }
+
+    def colleges(self, only: set[str]) -> list[CollegeQuality]:
+        """The slices of the colleges in `only`, in code order."""
+        parts = {name: split_by(frame, "school_code", only) for name, frame in self.frames().items()}
+        return [
+            CollegeQuality(
+                school_code=code,
+                name_zh=self.names.get(code),
+                **{name: parts[name].get(code, frame.clear()) for name, frame in self.frames().items()},
+            )
+            for code in sorted(only)
+        ]
 
 
-def quality_fingerprints(colleges: list[CollegeQuality]) -> dict[str, str]:
-    """Each college's quality slices fingerprinted in one pass per table (the slices put back together)."""
-    if not colleges:
-        return {}
-    tables = [field.name for field in fields(colleges[0]) if isinstance(getattr(colleges[0], field.name), pl.DataFrame)]
-    slices = {
-        name: fingerprints_by(pl.concat([getattr(c, name) for c in colleges], how="diagonal_relaxed"), "school_code")
-        for name in tables
-    }
-    return {
-        college.school_code: fingerprint(
-            [value for value in fields_of(college) if not isinstance(value, pl.DataFrame)],
-            *(slices[name].get(college.school_code) for name in tables),
-        )
-        for college in colleges
-    }
+SLICES = ("table_status", "issues", "element_status")  # CollegeQuality's frames, each a quality table's rows
 
 
-def write_college_reports(reference: QualityReference, colleges: list[CollegeQuality], site: Path) -> int:
+def load_colleges(conn: duckdb.DuckDBPyConnection) -> QualityTables:
+    """The three quality tables of every college, read once (split per college only where rendered)."""
+    return QualityTables(
+        names=dict(query(conn, "site/school_names").iter_rows()),
+        table_status=query(conn, "site/quality_table_status"),
+        issues=query(conn, "site/quality_issues"),
+        element_status=query(conn, "site/quality_element_status"),
+    )
+
+
+def write_college_reports(reference: QualityReference, tables: QualityTables, site: Path) -> int:
     """`schools/<code>/quality.html` and `quality-<year>.html` for every college whose inputs changed;
     returns the pages there are (rendered or kept)."""
     ledger = PageLedger(site, "college_quality_reports")
     common = fingerprint(page_code_version(), *fields_of(reference))
-    prints = quality_fingerprints(colleges)
-    written = set()
-    for college in colleges:
-        folder = site / "schools" / college.school_code
-        years = sorted(set(college.table_status["year"].to_list()))
+    prints = tables.fingerprints()
+    written, due = set(), {}
+    for code, years in tables.years().items():
+        folder = site / "schools" / code
         pages = [folder / "quality.html", *(folder / f"quality-{year}.html" for year in years)]
         written.update(pages)
-        print_ = fingerprint(common, prints[college.school_code])
-        if ledger.unchanged(college.school_code, print_):
-            continue
+        print_ = fingerprint(common, prints[code])
+        if not ledger.unchanged(code, print_):
+            due[code] = (print_, years, pages)
+    for college in tables.colleges(set(due)):
+        print_, years, pages = due[college.school_code]
         write_page(pages[0], build_college_overview_page(reference, college))
         for year, target in zip(years, pages[1:], strict=True):
             write_page(target, build_college_year_page(reference, college, year))

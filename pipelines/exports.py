@@ -420,6 +420,8 @@ def render_downloads(conn, site: Path) -> tuple[int, int]:
 
 
 TAKEN_OVER_AT_MOST = 50  # colleges rendered into a province workbook taken over; more: the whole table is read
+# college workbooks of one kind due at once past which their table is read once and split, not read per college
+READ_ONCE_PAST = 50
 
 
 class ProvinceBlocks:
@@ -439,6 +441,7 @@ class ProvinceBlocks:
         self.plans: list[tuple[list, set]] = []
         if self.detail is not None:
             self.take_over(ledger.previous(f"province/{kind}"), ledger.site)
+        self.rendered = self.colleges_rendered()  # the plans are final: their union is taken once
 
     def take_over(self, previous: dict, site: Path) -> None:
         """Plan each sheet from the previous build's workbook if it has this layout and the rows its ledger says."""
@@ -453,7 +456,7 @@ class ProvinceBlocks:
             self.bodies = bodies
             self.plans = [sheet_plan(old, new) for old, new in zip(before, self.blocks, strict=True)]
 
-    def rendered(self) -> list[str] | None:
+    def colleges_rendered(self) -> list[str] | None:
         """The colleges whose rows are rendered; None: every row is (nothing to take over, or too much changed)."""
         if not self.plans:
             return None
@@ -462,7 +465,7 @@ class ProvinceBlocks:
 
     def workbook(self, sheets: list[SheetRows]) -> bytes:
         """The workbook, given the rows of the `rendered` colleges (of every college when that is None)."""
-        if self.rendered() is None:
+        if self.rendered is None:
             return workbook_from_rows(sheets)
         split = college_sheets(sheets)
         layout = [
@@ -536,15 +539,14 @@ class DueRows:
         self.many = {
             kind
             for kind in years
-            if sum(k == kind for k, _ in due) > TAKEN_OVER_AT_MOST
-            or (kind in blocks and blocks[kind].rendered() is None)
+            if sum(k == kind for k, _ in due) > READ_ONCE_PAST or (kind in blocks and blocks[kind].rendered is None)
         }
         self.province: dict[str, list[SheetRows]] = {}
         self.split: dict[str, dict[str, list[SheetRows]]] = {}
 
     def province_rows(self, kind: str) -> list[SheetRows]:
         """The rows a province workbook renders: every row, or only its `rendered` colleges' when taken over."""
-        schools = self.blocks[kind].rendered()
+        schools = self.blocks[kind].rendered
         if kind in self.many or schools is None:
             return self.sheets(kind, None)
         return sheet_tables(self.conn, kind, self.years[kind], None, self.known, schools)

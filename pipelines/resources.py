@@ -60,13 +60,15 @@ class WarehouseResource(dg.ConfigurableResource):
         finally:
             conn.close()
 
-    def publish(self, prepare: Callable[[duckdb.DuckDBPyConnection], None] | None = None) -> Path:
-        """Atomically replace the published warehouse with a checkpointed copy of the work file,
-        first changed by `prepare` (comments, plain types, report views: assets/publish.py)."""
+    def publish(
+        self, prepare: Callable[[duckdb.DuckDBPyConnection], None] | None = None, target: Path | None = None
+    ) -> Path:
+        """Atomically replace the published warehouse (or `target`, where assets/publish.py stages it) with a
+        checkpointed copy of the work file, first changed by `prepare` (comments, plain types, report views)."""
         with self.connect() as conn:
             conn.execute("checkpoint")
         return atomic_copy(
-            self.work_path(), self.publish_path(), prepare=None if prepare is None else prepared(prepare)
+            self.work_path(), target or self.publish_path(), prepare=None if prepare is None else prepared(prepare)
         )
 
 

@@ -235,7 +235,7 @@ def renamed_staff(path: Path) -> int:
 
 
 def test_a_second_publication_takes_only_changed_tables_and_equals_a_full_one(published, tmp_path):
-    from assets.publish import PublicationRecord, publish_copies
+    from assets.publish import PublicationRecord, publish_copies, staged_copy_path
     from pipelines.resources import WarehouseResource
 
     _, work = published
@@ -250,8 +250,11 @@ def test_a_second_publication_takes_only_changed_tables_and_equals_a_full_one(pu
     descriptions = {"mart.element_warnings": "要素预警"}
     assert publish_copies(nightly, descriptions) is None  # no record yet: everything built
     analyst = analyst_copy_path(nightly.publish_path())
-    built = analyst.stat().st_ino
+    built, full_built = analyst.stat().st_ino, nightly.publish_path().stat().st_ino
     assert publish_copies(nightly, descriptions) == set() and analyst.stat().st_ino == built  # nothing changed: kept
+    # the full copy staged while the tables were fingerprinted is dropped, the published one kept
+    assert nightly.publish_path().stat().st_ino == full_built
+    assert not staged_copy_path(nightly.publish_path()).exists()
     before = renamed_staff(analyst)
     with duckdb.connect(str(nightly.work_path())) as conn:
         conn.execute(
@@ -288,3 +291,29 @@ def grown(published: Path, fresh_bytes: int) -> None:
     record = json.loads(path.read_text(encoding="utf-8"))
     record["analyst_fresh_bytes"] = fresh_bytes
     path.write_text(json.dumps(record), encoding="utf-8")
+
+
+def test_a_publication_that_fails_keeps_the_published_copies_and_leaves_no_staged_one(published, tmp_path, monkeypatch):
+    import assets.publish as publish
+    from pipelines.resources import WarehouseResource
+
+    _, work = published
+    source = work.execute("select path from duckdb_databases() where database_name = current_database()").fetchone()[0]
+    shutil.copyfile(source, tmp_path / "w.duckdb")
+    nightly = WarehouseResource(path=str(tmp_path / "w.duckdb"), published_path=str(tmp_path / "p" / "p.duckdb"))
+    descriptions = {"mart.element_warnings": "要素预警"}
+    assert publish.publish_copies(nightly, descriptions) is None
+    before = nightly.publish_path().stat().st_ino
+    with duckdb.connect(str(nightly.work_path())) as conn:
+        conn.execute("update mart.element_warnings set reasons = ['改过'] where element_code = '1.1'")
+
+    def broken(conn):
+        raise RuntimeError("the fingerprints' scan failed")
+
+    monkeypatch.setattr(publish, "work_table_prints", broken)
+    with pytest.raises(RuntimeError):
+        publish.publish_copies(nightly, descriptions)
+    assert nightly.publish_path().stat().st_ino == before
+    assert not publish.staged_copy_path(nightly.publish_path()).exists()
+    monkeypatch.undo()
+    assert publish.publish_copies(nightly, descriptions) == {"mart.element_warnings"}  # the record still holds

@@ -235,6 +235,29 @@ def test_province_ranks_colleges_and_links_their_pages(province):
     assert "无数据覆盖" in overview and "无适用指标" in overview  # the heat map's legend
 
 
+def test_the_heat_map_is_the_figure_plotly_itself_would_give(province):
+    """The heat map and the completeness bars (a row per college) are built as plain dicts, not validated in plotly's
+    figure objects: each must be the dict (in the same key order, so the same page bytes) plotly's validation gives."""
+    import json
+
+    import plotly.graph_objects as go
+
+    from dashboards.common import TABLE_STATUS_ZH
+    from dashboards.province import build_completeness_figure, build_heatmap_figure, ranking_order
+
+    _conn, _site, codes, inputs, _ = province
+    colleges = ranking_order(inputs.risk, inputs.warnings, YEARS[-1])
+    names = dict(inputs.schools.select("school_code", "name_zh").iter_rows())
+    elements = inputs.reference.elements.sort("element_code")["element_code"].to_list()
+    figure = build_heatmap_figure(inputs.warnings, colleges, elements, YEARS, names)
+    assert len(figure["data"][0]["y"]) == len(codes) and len(figure["layout"]["updatemenus"][0]["buttons"]) == 3
+    completeness = build_completeness_figure(inputs.table_status, colleges, YEARS[-1], names)
+    assert len(completeness["data"]) == len(TABLE_STATUS_ZH) and completeness["data"][0]["y"] == figure["data"][0]["y"]
+    for built in (figure, completeness):
+        validated = go.Figure(built).to_dict()
+        assert json.dumps(built, ensure_ascii=False) == json.dumps(validated, ensure_ascii=False)
+
+
 def test_the_province_ranking_names_each_cause_once_with_the_elements_it_reaches():
     from dashboards.province import top_reasons
 
