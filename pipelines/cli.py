@@ -41,6 +41,7 @@ COMMAND_MODULES = (
     "pipelines.documents.commands",
 )
 
+BUILT_IN_COMMANDS = ("run", "ui", "serve-ops", "where")  # defined in this module (`build_parser`)
 
 SHIPPED_DAGSTER_YAML = PROJECT_ROOT / "deploy" / "dagster.yaml"
 # what opening the instance of deploy/dagster.yaml imports (`open_instance_meanwhile`)
@@ -290,7 +291,10 @@ def guard_synth_home(args: argparse.Namespace) -> None:
         )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """Every command's parser; only the built-in ones (`run`, `ui`, `serve-ops`, `where`) when `command`
+    names one of them: the other families' modules (the demo generator, the secretariat's commands,
+    the web server, ...) took 0.5-0.9 s to import before a `zhengai run` did anything."""
     parser = argparse.ArgumentParser(
         prog="zhengai",
         description="诊改状态数据分析流水线 / 诊改 status-data pipeline",
@@ -351,11 +355,12 @@ def build_parser() -> argparse.ArgumentParser:
     where = sub.add_parser("where", help="显示数据仓库、网页和收件箱的位置 / print where things are")
     where.set_defaults(func=cmd_where)
 
-    for module in COMMAND_MODULES:
-        importlib.import_module(module).register(sub)
-    sub.choices["synth"].add_argument(
-        "--force", action="store_true", help="允许覆盖已有的真实名册或收件箱 / write over a real registry or inbox"
-    )
+    if command not in BUILT_IN_COMMANDS:
+        for module in COMMAND_MODULES:
+            importlib.import_module(module).register(sub)
+        sub.choices["synth"].add_argument(
+            "--force", action="store_true", help="允许覆盖已有的真实名册或收件箱 / write over a real registry or inbox"
+        )
     localise(parser)
     return parser
 
@@ -372,7 +377,8 @@ def exit_without_teardown(code: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    words = sys.argv[1:] if argv is None else argv
+    args = build_parser(words[0] if words else None).parse_args(argv)
     try:
         if args.command == "synth":
             guard_synth_home(args)
