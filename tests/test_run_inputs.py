@@ -10,6 +10,7 @@ that each kind of input costs a second, not a run."""
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import os
 import shutil
 import time
@@ -270,3 +271,18 @@ def test_an_inbox_linked_to_a_share_is_fingerprinted_through_the_link(home, tmp_
     assert main(["run", "--as-of", AS_OF]) == 0 and len(RUNS) == 2
     rewritten(next(share.rglob("*.csv")))
     assert main(["run", "--as-of", AS_OF]) == 0 and len(RUNS) == 3
+
+
+def test_the_steps_run_with_the_collector_on_over_what_they_allocate_and_the_process_gets_it_back(home, monkeypatch):
+    """The start-up heap (Dagster, the definitions, DuckDB...) is frozen while the steps run, then released."""
+    during: list[tuple[bool, int]] = []
+
+    def execute(*args):
+        during.append((gc.isenabled(), gc.get_freeze_count()))
+        return dg.materialize([counted])
+
+    monkeypatch.setattr(cli, "execute_nightly", execute)
+    assert main(["run", "--as-of", AS_OF, "--force"]) == 0
+    ((enabled, frozen),) = during
+    assert enabled and frozen > 0
+    assert gc.isenabled() and gc.get_freeze_count() == 0
