@@ -20,10 +20,11 @@ import hashlib
 import os
 import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable
 from pathlib import Path
 
 from pipelines.files import atomic_write_text, changed_within_tick
+from pipelines.listing import Entry, InboxListing, list_inbox, walk_entries
 from pipelines.settings import PROJECT_ROOT, Settings, get_settings, header_aliases_path, now_local
 
 CODE_FOLDERS = ("pipelines", "assets", "dashboards", "sql", "reference", "expectations")
@@ -41,27 +42,16 @@ HOME_INPUTS = (
 )
 
 
-def walk_entries(root: Path | str) -> Iterator[tuple[str, os.stat_result]]:
-    """Every entry below `root` (itself if a file) with its lstat, in path order; nothing followed."""
-    try:
-        info = os.lstat(root)
-    except FileNotFoundError:
-        return
-    if not stat.S_ISDIR(info.st_mode):
-        yield str(root), info
-        return
-    for name in sorted(os.listdir(root)):
-        # joined as text: a Path per entry cost more than the lstat at national size (48,500 files)
-        yield from walk_entries(os.path.join(root, name))
-
-
-def _listing(digest: hashlib._Hash, root: Path, listed_at: int) -> bool:
-    """Add each file's listing to `digest`; False when one changed too recently to be trusted."""
+def _listing(digest: hashlib._Hash, entries: Iterable[Entry], listed_at: int) -> bool:
+    """Add each entry's listing to `digest`; False when one changed too recently to be trusted."""
     settled = True
-    for path, info in walk_entries(root):
-        line = f"{path}\0{info.st_mode}\0{info.st_size}\0{info.st_mtime_ns}\0{info.st_ctime_ns}\0{info.st_ino}\n"
+    for path, info in entries:
+        if isinstance(info, OSError):  # a folder that could not be listed: the run cannot read it either
+            line = f"{path}\0error\0{info.errno}\n"
+        else:
+            line = f"{path}\0{info.st_mode}\0{info.st_size}\0{info.st_mtime_ns}\0{info.st_ctime_ns}\0{info.st_ino}\n"
+            settled &= not changed_within_tick(info.st_mtime_ns, info.st_ctime_ns, listed_at)
         digest.update(line.encode("utf-8", "surrogateescape"))
-        settled &= not changed_within_tick(info.st_mtime_ns, info.st_ctime_ns, listed_at)
     return settled
 
 
@@ -71,26 +61,33 @@ def _code_digest() -> str:
     roots = [PROJECT_ROOT / folder for folder in CODE_FOLDERS] + [PROJECT_ROOT / name for name in CODE_FILES]
     for root in roots:
         for path, info in walk_entries(root):
-            if stat.S_ISREG(info.st_mode) and "__pycache__" not in path:
+            if isinstance(info, os.stat_result) and stat.S_ISREG(info.st_mode) and "__pycache__" not in path:
                 digest.update(f"{Path(path).relative_to(PROJECT_ROOT)}\0{info.st_size}\0".encode())
                 digest.update(Path(path).read_bytes())
     return digest.hexdigest()
 
 
-def run_fingerprint(as_of: dt.date | None, school: str | None = None, settings: Settings | None = None) -> str | None:
+def run_fingerprint(
+    as_of: dt.date | None,
+    school: str | None = None,
+    settings: Settings | None = None,
+    inbox: InboxListing | None = None,
+) -> str | None:
     """The fingerprint of what a run as of `as_of` would read, or None when a file changed too
-    recently to be sure of it (such a run is never skipped, nor recorded)."""
+    recently to be sure of it (such a run is never skipped, nor recorded). `inbox`: the listing the
+    run's ingest will use (`pipelines.listing`), else the inbox is listed here."""
     settings = settings or get_settings()
+    inbox = inbox or list_inbox(settings.inbox)
     digest = hashlib.sha256()
     listed_at = time.time_ns()
     day = as_of or now_local().date()
     settings_lines = sorted(f"{name}={value}" for name, value in os.environ.items() if name.startswith("ZHENGAI_"))
     digest.update(f"as_of={day.isoformat()}\nschool={school or ''}\n{chr(10).join(settings_lines)}\n".encode())
     digest.update(f"code={_code_digest()}\n".encode())
-    settled = _listing(digest, header_aliases_path(), listed_at)
+    settled = _listing(digest, walk_entries(header_aliases_path()), listed_at)
     for name in HOME_INPUTS:
-        settled &= _listing(digest, settings.home / name, listed_at)
-    settled &= _listing(digest, settings.inbox, listed_at)
+        settled &= _listing(digest, walk_entries(settings.home / name), listed_at)
+    settled &= _listing(digest, inbox.entries, inbox.listed_at)
     return digest.hexdigest() if settled else None
 
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import stat
 import urllib.request
 
 import dagster as dg
 
 from pipelines.files import atomic_write_text
+from pipelines.listing import InboxListing, list_inbox
 from pipelines.registry import load_registry
 from pipelines.runinputs import (
     forget_inputs,
@@ -23,7 +23,6 @@ from pipelines.runinputs import (
     record_inputs,
     run_fingerprint,
     skip_message,
-    walk_entries,
 )
 from pipelines.runlock import run_in_progress
 from pipelines.settings import TIMEZONE, alert_webhook, configured_as_of, get_settings, now_local
@@ -95,15 +94,15 @@ def build_nightly_schedule(job) -> dg.ScheduleDefinition:
     return nightly_at_0200
 
 
-def inbox_fingerprint() -> str | None:
-    """A digest of every file in the inbox (path, size, mtime), or None when the inbox is empty."""
-    inbox = get_settings().inbox.resolve()  # an inbox folder may be a link to a share
-    # one lstat per entry (pathlib's rglob, is_file and stat took 1.9 s for a national inbox of 48,500 files)
-    files = [(path, info) for path, info in walk_entries(inbox) if stat.S_ISREG(info.st_mode)]
+def inbox_fingerprint(listing: InboxListing | None = None) -> str | None:
+    """A digest of every file in the inbox (path, size, mtime), or None when the inbox is empty.
+    `listing`: the one `zhengai run` took (`pipelines.listing`), else the inbox is listed here."""
+    listing = listing or list_inbox(get_settings().inbox)  # the inbox folder itself may be a link to a share
+    files = list(listing.files())
     if not files:
         return None
     digest = hashlib.sha256()
-    prefix = len(str(inbox)) + 1
+    prefix = len(listing.root) + 1
     for path, info in files:
         digest.update(f"{path[prefix:]}\0{info.st_size}\0{info.st_mtime_ns}\n".encode("utf-8", "surrogateescape"))
     return digest.hexdigest()

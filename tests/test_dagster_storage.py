@@ -6,10 +6,11 @@ from __future__ import annotations
 import os
 
 import dagster as dg
+import sqlalchemy
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 
 from pipelines.cli import prepare_dagster_home
-from pipelines.dagster_storage import OPEN_DATABASES, KeptOpenSqliteEventLogStorage
+from pipelines.dagster_storage import OPEN_DATABASES, KeptOpenSqliteEventLogStorage, stamped
 
 
 @dg.asset
@@ -56,3 +57,22 @@ def test_older_databases_are_closed_past_the_limit(zhengai_home):
     assert list(storage._engines) == [f"run{n}" for n in range(2, OPEN_DATABASES + 2)]
     storage.dispose()
     assert not storage._engines
+
+
+def test_a_stamped_database_is_not_initialised_again_and_a_table_found_is_remembered(zhengai_home, monkeypatch):
+    storage = KeptOpenSqliteEventLogStorage(str(zhengai_home / "runs"))
+    new_run = storage.engine_for("run1")  # created with Dagster's schema and stamped
+    assert stamped(new_run) and storage.has_table("event_logs")
+    assert not stamped(sqlalchemy.create_engine(f"sqlite:///{zhengai_home / 'empty.db'}"))
+    asked = []
+    real = SqliteEventLogStorage.has_table
+    monkeypatch.setattr(SqliteEventLogStorage, "has_table", lambda self, name: asked.append(name) or real(self, name))
+    assert [storage.has_table(name) for name in ("asset_event_tags", "asset_event_tags", "nope", "nope")] == [
+        True,
+        True,
+        False,
+        False,
+    ]
+    assert asked == ["asset_event_tags", "nope", "nope"]  # a table there stays there; a missing one may come
+    storage.wipe()
+    assert storage.has_table("asset_event_tags") and "asset_event_tags" in asked[3:]  # asked again after a wipe

@@ -29,10 +29,10 @@ from ingest_fixtures import (
     write_xlsx,
     xlsx_bytes,
 )
+from pipelines import listing as listing_module
 from pipelines.catalog import load_catalog
 from pipelines.files import CTIME_TICK_NS
 from pipelines.ingest import Delivery, Ingest, ingest_inbox
-from pipelines.ingest import write as write_module
 from pipelines.settings import get_settings
 
 CATALOG = load_catalog()
@@ -162,7 +162,7 @@ def test_a_file_changed_just_before_the_listing_is_not_trusted_next_time(conn, m
     # may take longer than a tick to get from the utime above to the listing.
     listed_at = copied.stat().st_ctime_ns + CTIME_TICK_NS // 2
     with monkeypatch.context() as clock:
-        clock.setattr(write_module.time, "time_ns", lambda: listed_at)
+        clock.setattr(listing_module.time, "time_ns", lambda: listed_at)
         run(conn)
     assert [Path(source).name for source in recorded(conn)] == ["表9.2 就业.xlsx"]
     assert run(conn).files_read == 2

@@ -10,6 +10,7 @@ that each kind of input costs a second, not a run."""
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import os
 import shutil
 import time
@@ -23,8 +24,9 @@ from pipelines import cli, runinputs
 from pipelines.cli import main
 from pipelines.definitions import defs
 from pipelines.files import CTIME_TICK_NS
+from pipelines.ingest.discover import discover
 from pipelines.schedules import INPUTS_TAG
-from pipelines.settings import get_settings, write_home_setting
+from pipelines.settings import IngestLimits, get_settings, write_home_setting
 from province_fixtures import AS_OF, aged
 
 SKIPPED = "无变化，跳过"
@@ -230,3 +232,57 @@ def test_the_nightly_schedule_skips_with_the_reason_and_tags_its_inputs(home, mo
         != runinputs.last_successful_inputs()
     )
     assert get_settings().run_inputs.is_file()
+
+
+# -- one listing of the inbox per run ----------------------------------------------------------------
+
+
+def test_the_ingest_reads_the_inbox_as_the_run_listed_it_and_the_next_run_reads_the_rest(home, monkeypatch):
+    """`zhengai run` lists the inbox once (pipelines/listing.py): its fingerprint and its ingest see the
+    same files, so a file delivered after the listing is the next run's, never skipped by it."""
+    inbox, limits = get_settings().inbox, IngestLimits.from_env()
+    late = inbox / "13830" / "2024" / "表6.2 校内兼课人员.csv"
+    discovered: list[set[str]] = []
+
+    def execute(*args):
+        late.write_text("教工号,姓名\n0003,丙\n", encoding="utf-8")  # delivered while the run starts
+        discovered.append({delivery.source_file for delivery in discover(inbox, limits)})
+        return dg.materialize([counted])
+
+    monkeypatch.setattr(cli, "execute_nightly", execute)
+    assert main(["run", "--as-of", AS_OF, "--force"]) == 0 and len(RUNS) == 2
+    assert discovered == [{"13830/2024/表6.1 校内专任教师.csv"}]
+    aged(inbox)  # the late file settled: only the listing can tell it apart now
+    monkeypatch.setattr(cli, "execute_nightly", lambda *args: dg.materialize([counted]))
+    assert main(["run", "--as-of", AS_OF]) == 0 and len(RUNS) == 3
+    assert {delivery.source_file for delivery in discover(inbox, limits)} == discovered[0] | {
+        "13830/2024/表6.2 校内兼课人员.csv"
+    }
+    assert main(["run", "--as-of", AS_OF]) == 0 and len(RUNS) == 3  # nothing changed since: skipped
+
+
+def test_an_inbox_linked_to_a_share_is_fingerprinted_through_the_link(home, tmp_path):
+    """The ingest reads through an inbox that is a link to a share: so does the run fingerprint."""
+    share = tmp_path / "share"
+    shutil.move(home / "inbox", share)
+    (home / "inbox").symlink_to(share, target_is_directory=True)
+    aged(share)
+    assert main(["run", "--as-of", AS_OF]) == 0 and len(RUNS) == 2
+    assert main(["run", "--as-of", AS_OF]) == 0 and len(RUNS) == 2
+    rewritten(next(share.rglob("*.csv")))
+    assert main(["run", "--as-of", AS_OF]) == 0 and len(RUNS) == 3
+
+
+def test_the_steps_run_with_the_collector_on_over_what_they_allocate_and_the_process_gets_it_back(home, monkeypatch):
+    """The start-up heap (Dagster, the definitions, DuckDB...) is frozen while the steps run, then released."""
+    during: list[tuple[bool, int]] = []
+
+    def execute(*args):
+        during.append((gc.isenabled(), gc.get_freeze_count()))
+        return dg.materialize([counted])
+
+    monkeypatch.setattr(cli, "execute_nightly", execute)
+    assert main(["run", "--as-of", AS_OF, "--force"]) == 0
+    ((enabled, frozen),) = during
+    assert enabled and frozen > 0
+    assert gc.isenabled() and gc.get_freeze_count() == 0

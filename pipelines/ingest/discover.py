@@ -21,6 +21,7 @@ from pipelines.ingest.guard import (
     too_large,
     unexpected,
 )
+from pipelines.listing import Entry, InboxListing, inbox_listing
 from pipelines.settings import IngestLimits
 
 READABLE = {".xlsx", ".xls", ".csv"}  # .xls: BIFF (older exports, WPS), read by calamine like .xlsx
@@ -104,53 +105,64 @@ def _ignored(name: str) -> bool:
     return name.lower() in IGNORED_NAMES or name.startswith((".", "~$"))
 
 
-def discover(inbox: Path, limits: IngestLimits) -> list[Delivery]:
+def discover(inbox: Path, limits: IngestLimits, listing: InboxListing | None = None) -> list[Delivery]:
     """Every file in the inbox as a delivery; unparseable folders and unsafe zips carry a problem.
 
-    Entries are looked at with lstat and never followed: a symlink (to a file or a folder, a
-    college folder included), a FIFO or a device is a delivery that is only described, never
-    opened. An entry that fails to be listed is a delivery with that failure; the others go on.
+    `listing`: the inbox's listing this run took (`pipelines.listing`), else the one `zhengai run`
+    took, else a new one. Entries are looked at with lstat and never followed: a symlink (to a file
+    or a folder, a college folder included), a FIFO or a device is a delivery that is only
+    described, never opened. An entry that fails to be listed is a delivery with that failure; the
+    others go on.
     """
     deliveries: list[Delivery] = []
-    if not inbox.is_dir():
-        return deliveries
-    for entry in _entries(inbox):
+    listing = listing or inbox_listing(inbox)
+    for top, entries in _by_top_entry(listing):
+        entry = Path(top)
         try:
-            info = entry.lstat()
-            kind = special_kind(info.st_mode)
-            if kind is not None:
-                deliveries.append(_special(inbox, entry, info, (entry.name, "unknown"), kind))
-            elif stat.S_ISDIR(info.st_mode):
-                deliveries.extend(_discover_school(inbox, entry, limits))
-            elif entry.suffix.lower() == ".zip":
-                deliveries.extend(_discover_zip(inbox, entry, limits))
-            elif entry.suffix.lower() in SPREADSHEET_LIKE:
-                deliveries.append(_misplaced(inbox, entry, ("unsorted", "unknown")))
+            failed = next((info for _, info in entries if isinstance(info, OSError)), None)
+            if failed is not None:
+                raise failed
+            if entries and entries[0][0] == top:  # not a folder: the entry itself
+                info = entries[0][1]
+                kind = special_kind(info.st_mode)
+                if kind is not None:
+                    deliveries.append(_special(inbox, entry, info, (entry.name, "unknown"), kind))
+                elif entry.suffix.lower() == ".zip":
+                    deliveries.extend(_discover_zip(inbox, entry, limits))
+                elif entry.suffix.lower() in SPREADSHEET_LIKE:
+                    deliveries.append(_misplaced(inbox, entry, ("unsorted", "unknown")))
+            else:
+                deliveries.extend(_discover_school(inbox, entry, entries, limits))
         except Exception as error:  # one entry never stops the listing of the others
             deliveries.append(_unlisted(inbox, entry, unexpected(_relative(inbox, entry), error)))
     return deliveries
 
 
-def _entries(folder: Path | str) -> list[Path]:
-    """The folder's entries in name order (the order of their paths), the ignored names left out."""
-    return [Path(path) for _, path in _named_entries(folder)]
-
-
-def _named_entries(folder: Path | str) -> list[tuple[str, str]]:
-    """(name, path) of the folder's entries in name order, the ignored names left out."""
-    return sorted((entry.name, entry.path) for entry in os.scandir(folder) if not _ignored(entry.name))
-
-
-def _walk(folder: Path | str) -> Iterator[tuple[str, os.stat_result]]:
-    """Every entry below `folder` that is not a directory, with its lstat, in path order; a
-    symlinked folder is such an entry, never followed. Paths as text: a Path per entry cost a
-    third of a run over 48,000 unchanged files."""
-    for _, path in _named_entries(folder):
-        info = os.lstat(path)
-        if stat.S_ISDIR(info.st_mode):
-            yield from _walk(path)
-        else:
-            yield path, info
+def _by_top_entry(listing: InboxListing) -> Iterator[tuple[str, list[Entry]]]:
+    """The listing's entries grouped by the inbox entry they are in (in path order, so each group is
+    one run of entries), the ignored names (`_ignored`) at any depth left out. An inbox that could
+    not be listed at all fails the ingest, as before."""
+    below = len(listing.root) + len(os.sep)
+    hidden_folders: dict[str, bool] = {}  # per folder, not per entry: 48,500 entries share some 3,100 folders
+    top, group = None, []
+    for path, info in listing.entries:
+        if path == listing.root and isinstance(info, OSError):
+            raise info
+        relative = path[below:]
+        folder, _, name = relative.rpartition(os.sep)
+        hidden = hidden_folders.get(folder)
+        if hidden is None:
+            hidden = hidden_folders[folder] = any(_ignored(part) for part in folder.split(os.sep) if part)
+        if hidden or _ignored(name):
+            continue
+        head = relative.partition(os.sep)[0]
+        if head != top:
+            if group:
+                yield os.path.join(listing.root, top), group
+            top, group = head, []
+        group.append((path, info))
+    if group:
+        yield os.path.join(listing.root, top), group
 
 
 def _place(name: str) -> str:
@@ -206,7 +218,7 @@ def _year(text: str) -> int | None:
     return int(text) if re.fullmatch(r"(19|20)\d{2}", text) else None
 
 
-def _discover_school(inbox: Path, folder: Path, limits: IngestLimits) -> list[Delivery]:
+def _discover_school(inbox: Path, folder: Path, entries: list[Entry], limits: IngestLimits) -> list[Delivery]:
     """The files below a college folder. Per entry only what differs from its neighbours is worked
     out (the year folder's checks once per folder, a regular file's kind in one test): a nightly
     lists 48,500 files and reads a few."""
@@ -215,7 +227,7 @@ def _discover_school(inbox: Path, folder: Path, limits: IngestLimits) -> list[De
     root = str(inbox)
     school = folder.name if SCHOOL_RE.match(folder.name) else None
     years: dict[str, int | None] = {}
-    for path, info in _walk(folder):
+    for path, info in entries:
         parts = path[below:].split(os.sep)
         place = parts[0] if len(parts) > 1 else "unknown"
         if place not in years:

@@ -4,7 +4,6 @@ of rows and log rows the readers (pipelines/ingest/college.py, in worker process
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections import defaultdict
 from collections.abc import Callable
 from typing import ClassVar
@@ -37,6 +36,7 @@ from pipelines.ingest.pool import (
 )
 from pipelines.ingest.stamps import racy, record_stamps, stamps_known
 from pipelines.ingest.subtables import stale_subtable_siblings
+from pipelines.listing import inbox_listing
 from pipelines.settings import IngestLimits, Settings, now_local
 from pipelines.sql import run_sql
 
@@ -254,9 +254,9 @@ class Ingest:
         known = {} if self.limits.rehash else stamps_known(self.conn)
         if not known:  # every file will be read: the workers' imports overlap the listing
             self.start_pool()
-        listed_at = time.time_ns()
-        discovered = discover(self.settings.inbox, self.limits)
-        self.trust_listings(discovered, known, listed_at)
+        listing = inbox_listing(self.settings.inbox)  # the one `zhengai run` took, else a new one
+        discovered = discover(self.settings.inbox, self.limits, listing)
+        self.trust_listings(discovered, known, listing.listed_at)
         changed = self.changed_schools(discovered) if known else None
         by_school: dict[str, list[Delivery]] = defaultdict(list)
         for delivery in discovered:
