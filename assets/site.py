@@ -12,6 +12,7 @@ file is missing; otherwise the build keeps the published file (a hard link, pipe
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from functools import cached_property
 from pathlib import Path
 
 import dagster as dg
@@ -348,6 +349,9 @@ def load_reference(conn: duckdb.DuckDBPyConnection, run_options: RunOptions) -> 
     )
 
 
+SLICES = ("table_status", "issues", "element_status")  # CollegeQuality's frames, each a quality table's rows
+
+
 @dataclass(frozen=True)
 class QualityTables:
     """Every college's rows of the three quality tables, read once. Fingerprints come from the whole frames in one
@@ -359,11 +363,12 @@ class QualityTables:
     element_status: pl.DataFrame
 
     def __len__(self) -> int:
-        return len(self.years())
+        return len(self.years)
 
     def frames(self) -> dict[str, pl.DataFrame]:
         return {name: getattr(self, name) for name in SLICES}
 
+    @cached_property  # read by the fingerprints, the page loop and the step's metadata: grouped once
     def years(self) -> dict[str, list[int]]:
         """Each college with table statuses (the colleges reported on) → its years, in order."""
         grouped = self.table_status.group_by("school_code").agg(pl.col("year").unique().sort())
@@ -374,7 +379,7 @@ class QualityTables:
         slices = {name: fingerprints_by(frame, "school_code") for name, frame in self.frames().items()}
         return {
             code: fingerprint([code, self.names.get(code)], *(slices[name].get(code) for name in SLICES))
-            for code in self.years()
+            for code in self.years
         }
 
     def colleges(self, only: set[str]) -> list[CollegeQuality]:
@@ -388,9 +393,6 @@ class QualityTables:
             )
             for code in sorted(only)
         ]
-
-
-SLICES = ("table_status", "issues", "element_status")  # CollegeQuality's frames, each a quality table's rows
 
 
 def load_colleges(conn: duckdb.DuckDBPyConnection) -> QualityTables:
@@ -410,7 +412,7 @@ def write_college_reports(reference: QualityReference, tables: QualityTables, si
     common = fingerprint(page_code_version(), *fields_of(reference))
     prints = tables.fingerprints()
     written, due = set(), {}
-    for code, years in tables.years().items():
+    for code, years in tables.years.items():
         folder = site / "schools" / code
         pages = [folder / "quality.html", *(folder / f"quality-{year}.html" for year in years)]
         written.update(pages)
