@@ -35,16 +35,38 @@ def walk_entries(root: Path | str, follow_root: bool = False) -> Iterator[Entry]
     if not stat.S_ISDIR(info.st_mode):
         yield str(root), info
         return
+    yield from _walk_folder(str(root))
+
+
+def _walk_folder(folder: str) -> Iterator[Entry]:
+    """The entries below a folder. Its listing says which entries are folders (no lstat of a
+    folder) and joins their paths: at national size (48,500 files in 3,100 folders) a lstat and a
+    join per entry in Python cost as much as the files' own lstat."""
     try:
-        names = sorted(os.listdir(root))
-    except FileNotFoundError:
+        with os.scandir(folder) as listed:
+            found = sorted(listed, key=_name)
+    except (FileNotFoundError, NotADirectoryError):  # gone, or replaced by a file, since its parent was listed
+        yield from walk_entries(folder)
         return
     except OSError as error:
-        yield str(root), error
+        yield folder, error
         return
-    for name in names:
-        # joined as text: a Path per entry cost more than the lstat at national size (48,500 files)
-        yield from walk_entries(os.path.join(root, name))
+    for entry in found:
+        if entry.is_dir(follow_symlinks=False):
+            yield from _walk_folder(entry.path)
+            continue
+        try:
+            info = entry.stat(follow_symlinks=False)
+        except FileNotFoundError:  # vanished since the folder was listed
+            continue
+        if stat.S_ISDIR(info.st_mode):  # replaced by a folder since
+            yield from _walk_folder(entry.path)
+        else:
+            yield entry.path, info
+
+
+def _name(entry: os.DirEntry) -> str:
+    return entry.name
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import time
 import zipfile
+from dataclasses import replace
 from multiprocessing import forkserver
 from pathlib import Path
 
@@ -33,7 +34,10 @@ from pipelines import listing as listing_module
 from pipelines.catalog import load_catalog
 from pipelines.files import CTIME_TICK_NS
 from pipelines.ingest import Delivery, Ingest, ingest_inbox
-from pipelines.settings import get_settings
+from pipelines.ingest.discover import TrustedFolder, discover, discover_trusting
+from pipelines.ingest.stamps import stamps_known
+from pipelines.listing import list_inbox
+from pipelines.settings import IngestLimits, get_settings
 
 CATALOG = load_catalog()
 TEACHERS = CATALOG.by_code("6.1")
@@ -315,3 +319,42 @@ def test_a_refused_file_taken_out_of_the_inbox_leaves_the_log_a_loaded_one_stays
     after = conn.execute(logged).fetchall()
     assert [file for file, _ in after] == [file for file, status in before if status != "quarantined"]
     assert teachers(conn, "13829").height > 0  # the archive is the record of a delivered, loaded file
+
+
+def test_a_college_folder_listed_as_loaded_is_trusted_whole_and_discovered_as_discover_finds_it(conn):
+    """A nightly's shortcut (`discover_trusting`): a college folder whose files are all listed as a
+    committed run hashed them gets no delivery per file unless it is read, then exactly the ones
+    `discover` makes; a new, rewritten, misplaced or (under a lower limit) too large file leaves the
+    folder to `discover`."""
+    for school in ("13829", "13830", "13832"):
+        write_college(inbox(), school, 2024, ["6.1", "7.1"])
+    write_xlsx(inbox() / "13831" / "2024" / "第二批" / TEACHERS_FILE, TEACHERS, teacher_rows())
+    delivered()
+    run(conn)
+    write_college(inbox(), "13830", 2024, ["9.2"])  # a new file
+    rewritten = inbox() / "13832" / "2024" / TEACHERS_FILE
+    rewritten.write_bytes(rewritten.read_bytes())  # the same bytes, a new listing
+    write_csv(inbox() / "13829" / "说明.csv", TEACHERS, teacher_rows())  # misplaced: not under a year
+    make_zip(
+        inbox() / "13833_2024.zip",
+        {TEACHERS_FILE: (inbox() / "13831" / "2024" / "第二批" / TEACHERS_FILE).read_bytes()},
+    )
+    (inbox() / "13831" / "2024" / ".~lock.xlsx#").write_bytes(b"")  # ignored, as `discover` ignores it
+    known, listing, limits = stamps_known(conn), list_inbox(inbox()), IngestLimits.from_env()
+    expected = discover(inbox(), limits, listing)
+    ingest = Ingest(conn, get_settings())
+    ingest.trust_listings(expected, known, listing.listed_at)
+    for each, trusted in ((limits, {"13831"}), (replace(limits, file_max_bytes=100), set())):
+        found = discover_trusting(inbox(), each, listing, known)
+        assert {group.school for group in found if isinstance(group, TrustedFolder)} == trusted
+        made = [d for group in found for d in (group if isinstance(group, list) else group.deliveries(inbox(), each))]
+        assert made == discover(inbox(), each, listing)
+    (folder,) = [
+        group for group in discover_trusting(inbox(), limits, listing, known) if isinstance(group, TrustedFolder)
+    ]
+    deliveries = [d for d in expected if d.school_code == "13831"]
+    assert deliveries and all(d.known_sha for d in deliveries)
+    assert folder.sources == [d.source_file for d in deliveries] and folder.shas == [d.known_sha for d in deliveries]
+    assert folder.archived == [d.known_sha + d.suffix for d in deliveries] and folder.sizes == [
+        d.size for d in deliveries
+    ]

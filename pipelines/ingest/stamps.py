@@ -36,11 +36,13 @@ def racy(stamp: Stamp, listed_at: int) -> bool:
 
 
 def stamps_known(conn: duckdb.DuckDBPyConnection) -> dict[str, tuple[Stamp, str]]:
-    """source_file → (listing, sha256) as the last committed run recorded them."""
-    rows = conn.execute(
+    """source_file → (listing, sha256) as the last committed run recorded them. (Fetched by column:
+    a nightly looks up every file of the province, 48,500 rows.)"""
+    columns = conn.execute(
         "select source_file, file_size, mtime_ns, ctime_ns, inode, file_sha256 from raw.ingest_files"
-    ).fetchall()
-    return {source: ((size, mtime, ctime, inode), sha) for source, size, mtime, ctime, inode, sha in rows}
+    ).to_arrow_table()
+    source, size, mtime, ctime, inode, sha = (column.to_pylist() for column in columns.columns)
+    return dict(zip(source, zip(zip(size, mtime, ctime, inode), sha)))
 
 
 def stamps_to_record(rows: list[LogRow], listings: dict[str, Stamp]) -> dict[str, tuple[Stamp, str]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import ClassVar
 
 import duckdb
@@ -20,7 +20,7 @@ from pipelines.catalog import (
     with_header_aliases,
 )
 from pipelines.ingest.blobs import archived_whole
-from pipelines.ingest.discover import Delivery, Stamp, discover
+from pipelines.ingest.discover import Delivery, Stamp, TrustedFolder, discover_trusting
 from pipelines.ingest.guard import private_dirs, stop_worker_server
 from pipelines.ingest.headers import Fingerprints
 from pipelines.ingest.log import LOG_COLUMNS, STATUSES, LogRow, Summary, log_table
@@ -82,7 +82,6 @@ class Ingest:
         sha256 (`known_sha`): it is then not read unless a step needs its bytes. ZHENGAI_INGEST_REHASH=1
         (`zhengai run --rehash`) trusts nothing. Remember the listings to record after this run,
         but not one that is racily clean (`racy`)."""
-        self.listings = {}
         for delivery in discovered:
             if delivery.stamp is None:
                 continue
@@ -91,17 +90,20 @@ class Ingest:
             if not racy(delivery.stamp, listed_at):
                 self.listings[delivery.source_file] = delivery.stamp
 
-    def changed_schools(self, discovered: list[Delivery]) -> set[str]:
+    def changed_schools(self, discovered: list[Delivery], trusted: list[TrustedFolder]) -> set[str]:
         """The colleges this run must look at (sql/raw/ingest_changed_schools.sql): those with a file
         not trusted from its listing, not current, or mapped with other headers than now. The
         others' raw rows, log rows and listings are exactly what reading them again would write
         (the log's `unchanged` aside, which every reader takes as `loaded`): they are left alone, so
         that a nightly costs what changed, not the province."""
+        sources = [d.source_file for d in discovered] + [source for f in trusted for source in f.sources]
+        schools = [d.school_code or UNSORTED for d in discovered] + [f.school for f in trusted for _ in f.sources]
+        shas = [d.known_sha for d in discovered] + [sha for f in trusted for sha in f.shas]
         listing = pa.table(
             {
-                "source_file": pa.array([d.source_file for d in discovered], pa.string()),
-                "school_code": pa.array([d.school_code or UNSORTED for d in discovered], pa.string()),
-                "file_sha256": pa.array([d.known_sha for d in discovered], pa.string()),
+                "source_file": pa.array(sources, pa.string()),
+                "school_code": pa.array(schools, pa.string()),
+                "file_sha256": pa.array(shas, pa.string()),
             }
         )
         now = {table.code: self.fingerprint(table) for table in self.catalog.tables}
@@ -146,11 +148,10 @@ class Ingest:
         codes = {f"t{number}": table.code for number, table in enumerate(self.catalog.tables)}
         return {tuple(row) for row in self.conn.execute(held, {"schools": sorted(schools), **codes}).fetchall()}
 
-    def remap_from_archive(self, discovered: list[Delivery]) -> list[Delivery]:
+    def remap_from_archive(self, present: set[str]) -> list[Delivery]:
         """The archived originals of current files mapped with other headers or aliases than now and
         no longer in the inbox: read again from the archive, under their own name, so that a new
         alias reaches every college without a new export. (Call after `current_state`.)"""
-        present = {delivery.source_file for delivery in discovered}
         again = []
         for school, year, source, archived in self.stale:
             path = self.settings.home / archived if archived else None
@@ -213,7 +214,7 @@ class Ingest:
             except OSError as error:  # each file's copy then fails alone and its log row says so
                 self.log(f"无法创建 {folder}（{error}）/ cannot create {folder}")
         self.prepare_warehouse()
-        listed, schools = self.plan()
+        present, schools = self.plan()
         tasks = [
             ChunkTask(self.settings, self.catalog, self.limits, self.ingested_at, chunk)
             for chunk in chunks_by_bytes(schools, self.limits.chunk_bytes)
@@ -230,7 +231,7 @@ class Ingest:
                     self.flush()
             self.flush()
             self.mark_unchanged(self.settled_files)
-            withdrawn = self.forget_withdrawn_quarantines({delivery.source_file for delivery in listed})
+            withdrawn = self.forget_withdrawn_quarantines(present)
         except BaseException:
             self.conn.execute("rollback")
             raise
@@ -248,35 +249,68 @@ class Ingest:
         self.conn.execute("commit")
         return self.summary
 
-    def plan(self) -> tuple[list[Delivery], list[SchoolWork]]:
-        """The inbox as listed (remapped archive copies included) and the colleges to read: only
-        those `changed_schools` names; the others are counted unchanged and not touched."""
+    def plan(self) -> tuple[set[str], list[SchoolWork]]:
+        """The source files in the inbox (remapped archive copies included) and the colleges to read:
+        only those `changed_schools` names; the others are counted unchanged and not touched. A
+        college folder trusted whole from its listing (`discover_trusting`) gets its deliveries
+        only if it is read."""
         known = {} if self.limits.rehash else stamps_known(self.conn)
         if not known:  # every file will be read: the workers' imports overlap the listing
             self.start_pool()
         listing = inbox_listing(self.settings.inbox)  # the one `zhengai run` took, else a new one
-        discovered = discover(self.settings.inbox, self.limits, listing)
+        found = discover_trusting(self.settings.inbox, self.limits, listing, known)
+        discovered = [delivery for group in found if isinstance(group, list) for delivery in group]
         self.trust_listings(discovered, known, listing.listed_at)
-        changed = self.changed_schools(discovered) if known else None
-        by_school: dict[str, list[Delivery]] = defaultdict(list)
-        for delivery in discovered:
-            by_school[delivery.school_code or UNSORTED].append(delivery)
+        trusted = [group for group in found if isinstance(group, TrustedFolder)]
+        changed = self.changed_schools(discovered, trusted) if known else None
+        by_school: dict[str, list[Delivery | TrustedFolder]] = defaultdict(list)
+        for group in found:
+            for item in [group] if isinstance(group, TrustedFolder) else group:
+                by_school[item.school if isinstance(item, TrustedFolder) else item.school_code or UNSORTED].append(item)
         if changed is None:
             changed = set(by_school) | self.logged_schools()
         changed |= {school for school in set(by_school) - changed if not self.archived_whole(by_school[school])}
         for school in set(by_school) - changed:
-            settled = by_school.pop(school)
-            self.settled_files += [delivery.source_file for delivery in settled]
+            settled = [source for item in by_school.pop(school) for source in _sources(item)]
+            self.settled_files += settled
             self.summary.unchanged += len(settled)
             self.summary.schools.add(school)
+        present = {delivery.source_file for delivery in discovered} | {
+            source for folder in trusted for source in folder.sources
+        }
+        deliveries = {
+            school: self.deliveries_of(items, known, listing.listed_at) for school, items in by_school.items()
+        }
+        return present, self.school_work(changed, deliveries, present)
+
+    def deliveries_of(
+        self, items: list[Delivery | TrustedFolder], known: dict[str, tuple[Stamp, str]], listed_at: int
+    ) -> list[Delivery]:
+        """A college's deliveries in discovery order, those of a trusted folder made now."""
+        deliveries = []
+        for item in items:
+            if isinstance(item, TrustedFolder):
+                made = item.deliveries(self.settings.inbox, self.limits)
+                self.trust_listings(made, known, listed_at)
+                deliveries += made
+            else:
+                deliveries.append(item)
+        return deliveries
+
+    def school_work(
+        self, changed: set[str], by_school: dict[str, list[Delivery]], present: set[str]
+    ) -> list[SchoolWork]:
+        """The colleges to read (`by_school`, with the archived originals to read again added), with
+        what the warehouse holds of them. Adds the remapped copies' source files to `present`."""
         state = self.current_state(changed)
         for key in self.held_in_raw(changed):  # rows whose file's log row a later quarantine replaced
             state.setdefault(key, ("", 0))
         previous = self.previous_by_file(changed)
         self.stale += stale_subtable_siblings(self.stale, previous)
-        remapped = self.remap_from_archive(discovered)
+        remapped = self.remap_from_archive(present)
         for delivery in remapped:
-            by_school[delivery.school_code or UNSORTED].append(delivery)
+            by_school.setdefault(delivery.school_code or UNSORTED, []).append(delivery)
+        present |= {delivery.source_file for delivery in remapped}
         state_by_school: dict[str, dict] = defaultdict(dict)
         for key, value in state.items():
             state_by_school[key[0]][key] = value
@@ -290,17 +324,13 @@ class Ingest:
             schools.append(
                 SchoolWork(school, deliveries, state_by_school.get(school, {}), known, number * FILE_ID_STRIDE)
             )
-        return discovered + remapped, schools
+        return schools
 
-    def archived_whole(self, deliveries: list[Delivery]) -> bool:
+    def archived_whole(self, items: list[Delivery | TrustedFolder]) -> bool:
         """Whether every file's archived copy is there at its full size (a college with a copy
         missing or cut short is read, and its copy written again)."""
         root = str(self.settings.archive)
-        return all(
-            archived_whole(f"{root}/{d.known_sha[:2]}/{d.known_sha}{d.suffix}", d.size)
-            for d in deliveries
-            if d.known_sha
-        )
+        return all(archived_whole(f"{root}/{name[:2]}/{name}", size) for name, size in _archive_copies(items))
 
     def logged_schools(self) -> set[str]:
         """Every college in the log (a run that trusts no listing looks at them all)."""
@@ -423,3 +453,16 @@ def ingest_inbox(
     headers for this run."""
     catalog = with_header_aliases(catalog or load_catalog(), load_header_aliases(strict=False))
     return Ingest(conn, settings, catalog, log, limits, ingested_at).run()
+
+
+def _sources(item: Delivery | TrustedFolder) -> list[str]:
+    return item.sources if isinstance(item, TrustedFolder) else [item.source_file]
+
+
+def _archive_copies(items: list[Delivery | TrustedFolder]) -> Iterator[tuple[str, int]]:
+    """(name in the archive, size) of the items' files trusted from their listing."""
+    for item in items:
+        if isinstance(item, TrustedFolder):
+            yield from zip(item.archived, item.sizes)
+        elif item.known_sha:
+            yield item.known_sha + item.suffix, item.size
