@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from operator import attrgetter
 from pathlib import Path
 
 # (path, lstat) of an entry that is not a folder; (path, error) of a folder that could not be listed
@@ -44,7 +45,7 @@ def _walk_folder(folder: str) -> Iterator[Entry]:
     join per entry in Python cost as much as the files' own lstat."""
     try:
         with os.scandir(folder) as listed:
-            found = sorted(listed, key=_name)
+            found = sorted(listed, key=attrgetter("name"))
     except (FileNotFoundError, NotADirectoryError):  # gone, or replaced by a file, since its parent was listed
         yield from walk_entries(folder)
         return
@@ -63,10 +64,6 @@ def _walk_folder(folder: str) -> Iterator[Entry]:
             yield from _walk_folder(entry.path)
         else:
             yield entry.path, info
-
-
-def _name(entry: os.DirEntry) -> str:
-    return entry.name
 
 
 @dataclass(frozen=True)

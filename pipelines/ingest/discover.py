@@ -223,6 +223,7 @@ def _by_top_entry(listing: InboxListing) -> Iterator[tuple[str, list[Entry]]]:
     not be listed at all fails the ingest, as before."""
     below = len(listing.root) + len(os.sep)
     hidden_folders: dict[str, bool] = {}  # per folder, not per entry: 48,500 entries share some 3,100 folders
+    ignored_names: dict[str, bool] = {}  # and per name: the colleges' files share a few dozen names
     top, group = None, []
     for path, info in listing.entries:
         if path == listing.root and isinstance(info, OSError):
@@ -232,7 +233,10 @@ def _by_top_entry(listing: InboxListing) -> Iterator[tuple[str, list[Entry]]]:
         hidden = hidden_folders.get(folder)
         if hidden is None:
             hidden = hidden_folders[folder] = any(_ignored(part) for part in folder.split(os.sep) if part)
-        if hidden or _ignored(name):
+        ignored = ignored_names.get(name)
+        if ignored is None:
+            ignored = ignored_names[name] = _ignored(name)
+        if hidden or ignored:
             continue
         head = relative.partition(os.sep)[0]
         if head != top:
