@@ -357,10 +357,15 @@ class Ingest:
         """A refused file the college has taken out of the inbox is no longer its problem: its
         quarantine rows leave the log, as a rebuild from the same inbox would never have logged them
         (a file that had loaded keeps its rows: the archive is the record of what was delivered)."""
-        present_files = pa.table({"source_file": pa.array(sorted(present), pa.string())})  # noqa: F841
+        quarantined = self.conn.execute("select distinct source_file from raw.ingest_log where status = 'quarantined'")
+        # the few quarantined files looked up in `present`, not the inbox's 48,500 files handed to DuckDB
+        withdrawn = sorted(source for (source,) in quarantined.fetchall() if source not in present)
+        if not withdrawn:
+            return set()
         deleted = self.conn.execute(
             "delete from raw.ingest_log where status = 'quarantined' "
-            "and source_file not in (select source_file from present_files) returning school_code"
+            "and source_file in (select unnest($withdrawn)) returning school_code",
+            {"withdrawn": withdrawn},
         ).fetchall()
         return {school for (school,) in deleted if school is not None}
 
