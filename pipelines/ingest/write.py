@@ -66,7 +66,9 @@ class Ingest:
         self.summary = Summary()
         self.fingerprints = Fingerprints(self.catalog)
         self.stale: list[tuple] = []  # current files mapped with other headers than now (see current_state)
-        self.listings: dict[str, Stamp] = {}  # source_file → its listing, recorded with its sha256 once loaded
+        # source_file → its listing, recorded with its sha256 once loaded (only the files of the colleges read
+        # are ever recorded: a trusted folder's are not gathered unless it is read, see `plan`)
+        self.listings: dict[str, Stamp] = {}
         self.settled_files: list[str] = []  # the files of the colleges this run leaves alone (`changed_schools`)
         self.reset_pending()
 
