@@ -1,5 +1,6 @@
-"""The home's Dagster instance (deploy/dagster.yaml) keeps its event log databases open between events, and
-what it writes is Dagster's own SQLite run history: Dagster's stock storage reads it back unchanged."""
+"""The home's Dagster instance (deploy/dagster.yaml) keeps its event log databases open between events and
+opens its run and schedule databases without Alembic's scripts once they have Dagster's schema; what
+it writes is Dagster's own SQLite run history: Dagster's stock storage reads it back unchanged."""
 
 from __future__ import annotations
 
@@ -7,10 +8,18 @@ import os
 
 import dagster as dg
 import sqlalchemy
+from alembic.script import ScriptDirectory
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+from dagster._core.storage.runs.sqlite.sqlite_run_storage import SqliteRunStorage
 
 from pipelines.cli import prepare_dagster_home
-from pipelines.dagster_storage import OPEN_DATABASES, KeptOpenSqliteEventLogStorage, stamped
+from pipelines.dagster_storage import (
+    OPEN_DATABASES,
+    CheckedOnceSqliteRunStorage,
+    CheckedOnceSqliteScheduleStorage,
+    KeptOpenSqliteEventLogStorage,
+    stamped,
+)
 
 
 @dg.asset
@@ -76,3 +85,23 @@ def test_a_stamped_database_is_not_initialised_again_and_a_table_found_is_rememb
     assert asked == ["asset_event_tags", "nope", "nope"]  # a table there stays there; a missing one may come
     storage.wipe()
     assert storage.has_table("asset_event_tags") and "asset_event_tags" in asked[3:]  # asked again after a wipe
+
+
+def test_run_and_schedule_databases_are_created_by_dagster_then_opened_without_its_migration_scripts(
+    zhengai_home, monkeypatch
+):
+    prepare_dagster_home()
+    with dg.DagsterInstance.get() as instance:  # a new home: Dagster's own from_local creates the schema
+        assert isinstance(instance.run_storage, CheckedOnceSqliteRunStorage)
+        assert isinstance(instance.schedule_storage, CheckedOnceSqliteScheduleStorage)
+        run_ids = run_twice(instance)
+    loaded = []
+    real = ScriptDirectory.from_config.__func__
+    monkeypatch.setattr(ScriptDirectory, "from_config", classmethod(lambda cls, *a: loaded.append(a) or real(cls, *a)))
+    with dg.DagsterInstance.get() as instance:
+        assert [run.run_id for run in instance.get_runs()] == run_ids[::-1]
+        assert instance.schedule_storage.all_instigator_state() == []  # its tables are there
+    assert not loaded  # the databases were stamped: Alembic's scripts were not read
+    stock = SqliteRunStorage.from_local(os.path.join(os.environ["DAGSTER_HOME"], "history"))
+    assert [run.run_id for run in stock.get_runs()] == run_ids[::-1]
+    assert loaded  # Dagster's own class reads them
