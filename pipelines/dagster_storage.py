@@ -95,13 +95,16 @@ class KeptOpenSqliteEventLogStorage(SqliteEventLogStorage):
                 with conn.begin():
                     yield conn
             except BaseException:
-                self._held.pop(shard).close()  # rolled back; an error's connection is not reused
+                self.drop_connection(shard)  # rolled back; an error's connection is not reused
                 raise
 
-    def close_database(self, shard: str) -> None:
+    def drop_connection(self, shard: str) -> None:
         held = self._held.pop(shard, None)
         if held is not None:
             held.close()
+
+    def close_database(self, shard: str) -> None:
+        self.drop_connection(shard)
         self._engines.pop(shard).dispose()
 
     def seen(self, kind: str, name: str, probe: Callable[[], bool]) -> bool:
