@@ -23,7 +23,15 @@ from pathlib import Path
 
 from pipelines.files import atomic_write_text
 from pipelines.listing import InboxListing, list_inbox, shared_listing
-from pipelines.runinputs import forget_inputs, nothing_changed, record_inputs, run_fingerprint, skip_message
+from pipelines.runinputs import (
+    InboxDigests,
+    digest_inbox,
+    fingerprint_with,
+    forget_inputs,
+    nothing_changed,
+    record_inputs,
+    skip_message,
+)
 from pipelines.runlock import RunInProgress, fail_orphaned_runs, run_lock
 from pipelines.settings import PROJECT_ROOT, configured_as_of, get_settings, parse_as_of, write_home_setting
 
@@ -127,24 +135,30 @@ def start_run(args: argparse.Namespace) -> int:
             f"zhengai run: 判定日期 {as_of} 已写入 {path}，定时和监听运行也用它 / pinned for scheduled runs", flush=True
         )
     listing = list_inbox(get_settings().inbox)  # the run's one listing of the inbox (pipelines/listing.py)
-    inputs = run_fingerprint(as_of, args.school, inbox=listing)
+    digests = digest_inbox(listing)  # one pass for both fingerprints of it
+    inputs = fingerprint_with(digests, as_of, args.school)
     if not (args.force or args.rehash) and nothing_changed(inputs):
         print(f"zhengai run: {skip_message(inputs)}", flush=True)
         return 0
-    return run_nightly(args, as_of, registry, inputs, listing)
+    return run_nightly(args, as_of, registry, inputs, listing, digests)
 
 
 def run_nightly(
-    args: argparse.Namespace, as_of: dt.date | None, registry, inputs: str | None, listing: InboxListing
+    args: argparse.Namespace,
+    as_of: dt.date | None,
+    registry,
+    inputs: str | None,
+    listing: InboxListing,
+    digests: InboxDigests,
 ) -> int:
-    """The run itself, under the run lock, its ingest reading `listing`; the inputs it read are
-    recorded once it succeeded."""
+    """The run itself, under the run lock, its ingest reading `listing`; the inputs it read and the
+    inbox fingerprint of `listing` (`digests.files`, as the inbox sensor computes it) are recorded
+    once it succeeded."""
     from pipelines.ingest.pool import WHILE_WORKERS_READ
     from pipelines.runprogress import StepProgress, college_lines, summary_lines
-    from pipelines.schedules import inbox_fingerprint, record_ingested_inbox
+    from pipelines.schedules import record_ingested_inbox
 
     settings = get_settings()
-    fingerprint = inbox_fingerprint(listing)
     started = time.perf_counter()
     if not settings.work_warehouse.is_file():  # a cold run validates every college-year: GX is needed
         from pipelines.quality.gx_runner import preload_gx
@@ -173,7 +187,7 @@ def run_nightly(
     WHILE_WORKERS_READ.clear()  # a run that read in process never started it
     failed = [event.step_key for event in result.all_events if event.event_type_value == "STEP_FAILURE"]
     if result.success:
-        record_ingested_inbox(fingerprint)
+        record_ingested_inbox(digests.files)
         record_inputs(inputs)
     print()
     for line in summary_lines(result.success, failed, time.perf_counter() - started):

@@ -8,7 +8,6 @@ or the home's settings.env; `make demo` pins the demo's date there), else the da
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import urllib.request
 
@@ -18,6 +17,7 @@ from pipelines.files import atomic_write_text
 from pipelines.listing import InboxListing, list_inbox
 from pipelines.registry import load_registry
 from pipelines.runinputs import (
+    digest_inbox,
     forget_inputs,
     nothing_changed,
     record_inputs,
@@ -98,14 +98,7 @@ def inbox_fingerprint(listing: InboxListing | None = None) -> str | None:
     """A digest of every file in the inbox (path, size, mtime), or None when the inbox is empty.
     `listing`: the one `zhengai run` took (`pipelines.listing`), else the inbox is listed here."""
     listing = listing or list_inbox(get_settings().inbox)  # the inbox folder itself may be a link to a share
-    files = list(listing.files())
-    if not files:
-        return None
-    digest = hashlib.sha256()
-    prefix = len(listing.root) + 1
-    for path, info in files:
-        digest.update(f"{path[prefix:]}\0{info.st_size}\0{info.st_mtime_ns}\n".encode("utf-8", "surrogateescape"))
-    return digest.hexdigest()
+    return digest_inbox(listing).files
 
 
 def record_ingested_inbox(fingerprint: str | None) -> None:

@@ -25,7 +25,7 @@ from pipelines.cli import main
 from pipelines.definitions import defs
 from pipelines.files import CTIME_TICK_NS
 from pipelines.ingest.discover import discover
-from pipelines.schedules import INPUTS_TAG
+from pipelines.schedules import INPUTS_TAG, inbox_fingerprint, ingested_inbox
 from pipelines.settings import IngestLimits, get_settings, write_home_setting
 from province_fixtures import AS_OF, aged
 
@@ -259,6 +259,27 @@ def test_the_ingest_reads_the_inbox_as_the_run_listed_it_and_the_next_run_reads_
         "13830/2024/表6.2 校内兼课人员.csv"
     }
     assert main(["run", "--as-of", AS_OF]) == 0 and len(RUNS) == 3  # nothing changed since: skipped
+
+
+def test_the_run_records_the_inbox_fingerprint_of_its_listing_as_the_sensor_computes_it(home, monkeypatch):
+    """One pass over the run's listing gives both fingerprints (`digest_inbox`): the inbox fingerprint a
+    successful run records is the sensor's own for the files the run listed, never for a later file."""
+    inbox = get_settings().inbox
+    late = inbox / "13830" / "2024" / "表6.2 校内兼课人员.csv"
+    listed: list[str | None] = []
+
+    def execute(*args):
+        listed.append(inbox_fingerprint())  # as the sensor computes it for what the run listed
+        late.write_text("教工号,姓名\n0003,丙\n", encoding="utf-8")  # delivered while the run runs
+        return dg.materialize([counted])
+
+    monkeypatch.setattr(cli, "execute_nightly", execute)
+    assert main(["run", "--as-of", AS_OF, "--force"]) == 0
+    assert ingested_inbox() == listed[0] != inbox_fingerprint()
+    aged(inbox)
+    monkeypatch.setattr(cli, "execute_nightly", lambda *args: dg.materialize([counted]))
+    assert main(["run", "--as-of", AS_OF]) == 0
+    assert ingested_inbox() == inbox_fingerprint() != listed[0]
 
 
 def test_an_inbox_linked_to_a_share_is_fingerprinted_through_the_link(home, tmp_path):
