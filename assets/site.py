@@ -12,7 +12,7 @@ file is missing; otherwise the build keeps the published file (a hard link, pipe
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 
 import dagster as dg
@@ -32,7 +32,15 @@ from dashboards.college import (
     peer_file_name,
     peer_script,
 )
-from dashboards.common import TEMPLATES, remove_stale_pages, write_page, write_plotly_js
+from dashboards.common import (
+    PLOTLY_JS_NAME,
+    TEMPLATES,
+    bundled_plotly_js,
+    plotly_js_current,
+    remove_stale_pages,
+    write_page,
+    write_plotly_js,
+)
 from dashboards.province import build_province_page
 from dashboards.quality_report import (
     CollegeQuality,
@@ -45,8 +53,16 @@ from dashboards.warning_report import build_warning_report_html
 from pipelines.files import atomic_write_text, atomic_write_text_if_changed
 from pipelines.quality.calendar import quality_params
 from pipelines.resources import RunOptions, WarehouseResource
-from pipelines.settings import collection_deadline
-from pipelines.sitebuild import PageLedger, code_version, fingerprint, fingerprints_by, site_build
+from pipelines.settings import collection_deadline, get_settings
+from pipelines.sitebuild import (
+    PageLedger,
+    code_version,
+    fingerprint,
+    fingerprints_by,
+    in_background,
+    site_build,
+    start_site_build,
+)
 from pipelines.sql import query
 
 
@@ -226,10 +242,20 @@ def write_province_overview(inputs: SiteInputs, site: Path) -> int:
 
 @dg.asset(kinds={"html"})
 def plotly_js(context) -> dg.MaterializeResult:
-    """plotly.min.js from the installed plotly package, shipped once at site/assets/ (pages never use a CDN)."""
-    target = write_plotly_js(site_build(context.run_id))
+    """plotly.min.js from the installed plotly package, shipped once at site/assets/ (pages never use a CDN).
+
+    The run's first site step: it begins the site build in a thread (pipelines/sitebuild.py start_site_build), which
+    the page steps wait for; it waits itself only when the published site's copy is not the bundled one."""
+    build = start_site_build(context.run_id)
+    if plotly_js_current(get_settings().site):
+        target = build / "assets" / PLOTLY_JS_NAME  # the published file, hard-linked into the build
+    else:
+        target = write_plotly_js(site_build(context.run_id))
     return dg.MaterializeResult(
-        metadata={"path": dg.MetadataValue.path(str(target)), "bytes": dg.MetadataValue.int(target.stat().st_size)}
+        metadata={
+            "path": dg.MetadataValue.path(str(target)),
+            "bytes": dg.MetadataValue.int(bundled_plotly_js().stat().st_size),
+        }
     )
 
 
@@ -475,11 +501,11 @@ def province_quality_report(context, warehouse: WarehouseResource, run_options: 
 def excel_downloads(context, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """The latest year's Excel workbooks (`zhengai export`) linked from downloads.html: province-wide
     under site/province/downloads/, each college's own under site/schools/<code>/downloads/."""
-    from pipelines.exports import write_downloads
+    from pipelines.exports import render_downloads
 
     site = site_build(context.run_id)
     with warehouse.connect() as conn:
-        written = write_downloads(conn, site)
+        written, _ = render_downloads(conn, site, later=partial(in_background, context.run_id))
     return dg.MaterializeResult(
         metadata={
             "workbooks": dg.MetadataValue.int(written),

@@ -25,8 +25,9 @@ import json
 import os
 import shutil
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, wait
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from pipelines.files import atomic_write_text_if_changed
@@ -38,7 +39,12 @@ def builds_dir() -> Path:
 
 
 def site_build_path(run_id: str) -> Path | None:
-    """The build folder of run `run_id`, if the run has written pages."""
+    """The build folder of run `run_id`, if the run has written pages (once its build, if begun, is made)."""
+    wait_for_build(run_id)
+    return find_build(run_id)
+
+
+def find_build(run_id: str) -> Path | None:
     folder = builds_dir()
     return next(iter(sorted(folder.glob(f"*-{run_id}"))), None) if folder.is_dir() else None
 
@@ -47,12 +53,19 @@ def link_tree(source: Path, target: Path) -> None:
     """Hard-link every regular file under `source` into `target` (a copy where links are impossible);
     symbolic links are not carried over."""
     os.makedirs(target, exist_ok=True)
-    # scandir's entry types come with the listing: no stat per file (a national site has 15,500 files)
+    link_folder(os.fspath(source), os.fspath(target))
+
+
+def link_folder(source: str, target: str) -> None:
+    # plain strings and one mkdir per folder, no Path or exists check: a national site has 15,500 files in 4,700
+    # folders; scandir's entry types come with the listing (no stat per file)
     with os.scandir(source) as entries:
         for entry in entries:
-            destination = os.path.join(target, entry.name)
+            destination = f"{target}{os.sep}{entry.name}"
             if entry.is_dir(follow_symlinks=False):
-                link_tree(Path(entry.path), Path(destination))
+                with suppress(FileExistsError):
+                    os.mkdir(destination)
+                link_folder(entry.path, destination)
             elif entry.is_file(follow_symlinks=False):
                 try:
                     os.link(entry.path, destination)
@@ -60,27 +73,97 @@ def link_tree(source: Path, target: Path) -> None:
                     shutil.copy2(entry.path, destination)
 
 
-def site_build(run_id: str) -> Path:
-    """The folder run `run_id` writes its pages into, created on first use from the published site."""
-    existing = site_build_path(run_id)
-    if existing is not None:
-        return existing
-    folder = builds_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S")
-    target = folder / f"{stamp}-{run_id}"
-    staging = folder / f".{stamp}-{run_id}.tmp"
+# run id → (its build folder, the build being made in a thread): begun by `start_site_build`, awaited by `site_build`
+BUILDING: dict[str, tuple[Path, Future]] = {}
+BUILDING_LOCK = threading.Lock()
+
+
+def start_site_build(run_id: str) -> Path:
+    """Begin making run `run_id`'s build in a thread: the published site hard-linked into it (about a second at
+    national size, mostly waiting on the file system) while the run ingests and checks; returns the folder it will
+    be. `site_build` and `site_build_path` wait for it; a failure is raised there."""
+    with BUILDING_LOCK:
+        if run_id in BUILDING:
+            return BUILDING[run_id][0]
+        existing = find_build(run_id)
+        if existing is not None:
+            return existing
+        folder = builds_dir()
+        stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S")
+        target, staging = folder / f"{stamp}-{run_id}", folder / f".{stamp}-{run_id}.tmp"
+        published = get_settings().site
+        source = published.resolve() if published.is_dir() else None
+        BUILDING[run_id] = (target, in_thread(f"site-build-{run_id}", make_build, source, staging, target))
+    return target
+
+
+def make_build(source: Path | None, staging: Path, target: Path) -> Path:
+    """The build at `target`: a copy of `source` (the published site) in hard links, made in `staging` and renamed,
+    so a build folder is always complete."""
     shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
-    published = get_settings().site
-    if published.is_dir():
-        link_tree(published.resolve(), staging)
+    staging.mkdir(parents=True)
+    if source is not None:
+        link_tree(source, staging)
     os.rename(staging, target)
     return target
 
 
+def in_thread(name: str, work: Callable[..., object], *args: object) -> Future:
+    """`work(*args)` in a daemon thread; the future holds its result or its failure."""
+    done: Future = Future()
+    done.set_running_or_notify_cancel()
+
+    def run() -> None:
+        try:
+            done.set_result(work(*args))
+        except BaseException as error:
+            done.set_exception(error)
+
+    threading.Thread(target=run, name=name, daemon=True).start()
+    return done
+
+
+def wait_for_build(run_id: str) -> None:
+    """Wait until run `run_id`'s build, if begun, is made (raising its failure)."""
+    with BUILDING_LOCK:
+        begun = BUILDING.pop(run_id, None)
+    if begun is not None:
+        begun[1].result()
+
+
+# run id → work on its build still running in threads (`in_background`), awaited before the build is published
+BACKGROUND: dict[str, list[Future]] = {}
+
+
+def in_background(run_id: str, work: Callable[[], object]) -> None:
+    """Do `work` on run `run_id`'s build in a thread while the run goes on (a file no later step reads: a province
+    workbook's compression releases the GIL); the publication waits for it (`finish_background_work`), so a build is
+    never published without it, nor at all when it failed."""
+    with BUILDING_LOCK:
+        BACKGROUND.setdefault(run_id, []).append(in_thread(f"site-work-{run_id}", work))
+
+
+def finish_background_work(run_id: str) -> None:
+    """Wait for run `run_id`'s work in threads (`in_background`); its first failure is raised."""
+    with BUILDING_LOCK:
+        pending = BACKGROUND.pop(run_id, [])
+    wait(pending)
+    for future in pending:
+        future.result()
+
+
+def site_build(run_id: str) -> Path:
+    """The folder run `run_id` writes its pages into, created on first use from the published site."""
+    start_site_build(run_id)
+    build = site_build_path(run_id)
+    if build is None:
+        raise FileNotFoundError(f"站点构建目录不见了 / the site build of run {run_id} is gone")
+    return build
+
+
 def publish_site(run_id: str) -> Path | None:
     """Point `$ZHENGAI_HOME/site` at run `run_id`'s build in one rename; None when the run built no pages."""
+    finish_background_work(run_id)
     build = site_build_path(run_id)
     if build is None:
         return None
