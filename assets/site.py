@@ -281,16 +281,14 @@ def college_dashboards(context, warehouse: WarehouseResource) -> dg.MaterializeR
     deps=[PLOTLY_JS, *MART.values(), QUALITY["table_status"], REF["schools"], REF["diagnostic_elements"]],
 )
 def province_overview(context, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """The secretariat's overview, site/province/index.html: heat map, risk ranking, completeness, trends."""
+    """The secretariat's overview, site/province/index.html: heat map, risk ranking, completeness, trends.
+    Rendered in a thread (a second of Python at national size) while the run goes on to its publication, which
+    waits for it (pipelines/sitebuild.py in_background)."""
     site = site_build(context.run_id)
     with warehouse.connect() as conn:
-        size = write_province_overview(load_site_inputs(conn), site)
-    return dg.MaterializeResult(
-        metadata={
-            "bytes": dg.MetadataValue.int(size),
-            "path": dg.MetadataValue.path(str(site / "province" / "index.html")),
-        }
-    )
+        inputs = load_site_inputs(conn)
+    in_background(context.run_id, partial(write_province_overview, inputs, site))
+    return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(site / "province" / "index.html"))})
 
 
 # --- early-warning reports -------------------------------------------------------------------------

@@ -39,8 +39,10 @@ def builds_dir() -> Path:
 
 
 def site_build_path(run_id: str) -> Path | None:
-    """The build folder of run `run_id`, if the run has written pages (once its build, if begun, is made)."""
+    """The build folder of run `run_id`, if the run has written pages (once its build, if begun, is made, and its
+    pages in threads, `in_background`, are written)."""
     wait_for_build(run_id)
+    finish_background_work(run_id)
     return find_build(run_id)
 
 
@@ -136,9 +138,10 @@ BACKGROUND: dict[str, list[Future]] = {}
 
 
 def in_background(run_id: str, work: Callable[[], object]) -> None:
-    """Do `work` on run `run_id`'s build in a thread while the run goes on (a file no later step reads: a province
-    workbook's compression releases the GIL); the publication waits for it (`finish_background_work`), so a build is
-    never published without it, nor at all when it failed."""
+    """Do `work` on run `run_id`'s build in a thread while the run goes on: a file no later step reads (a province
+    workbook, whose compression releases the GIL; the province page, rendered while the publication mostly waits on
+    DuckDB and the disk). The publication waits for it before it replaces anything (`finish_background_work`), so a
+    build is never published without it, and nothing is published when it failed."""
     with BUILDING_LOCK:
         BACKGROUND.setdefault(run_id, []).append(in_thread(f"site-work-{run_id}", work))
 
@@ -155,7 +158,8 @@ def finish_background_work(run_id: str) -> None:
 def site_build(run_id: str) -> Path:
     """The folder run `run_id` writes its pages into, created on first use from the published site."""
     start_site_build(run_id)
-    build = site_build_path(run_id)
+    wait_for_build(run_id)  # not for the pages in threads: the steps go on meanwhile
+    build = find_build(run_id)
     if build is None:
         raise FileNotFoundError(f"站点构建目录不见了 / the site build of run {run_id} is gone")
     return build
@@ -187,7 +191,8 @@ def old_builds_removed(run_id: str) -> Iterator[None]:
     """While the caller works, remove in a thread the builds that publishing run `run_id` would remove after it:
     every one but the published and this run's. Removing a national build (some 15,000 hard links) mostly waits
     on the disk, seconds on a busy machine, which the publication's own work then covers."""
-    site, build = get_settings().site, site_build_path(run_id)
+    wait_for_build(run_id)  # not for its pages in threads: they are written meanwhile, into the build kept
+    site, build = get_settings().site, find_build(run_id)
     keep = {path.resolve() for path in (site, build) if path is not None and path.exists()}
     sweeper = threading.Thread(target=remove_old_builds, args=(keep,), name="old-site-builds", daemon=True)
     if builds_dir().is_dir():
