@@ -31,7 +31,7 @@ import duckdb
 from pipelines.files import atomic_copy, atomic_write_text
 from pipelines.resources import WarehouseResource, prepared
 from pipelines.settings import REFERENCE_DIR
-from pipelines.sitebuild import finish_background_work, old_builds_removed, publish_site
+from pipelines.sitebuild import finish_background_work, old_builds_removed, publish_site, start_background_work
 
 INTERNAL_TABLES = ("quality.suite_results_cache",)
 PUBLISHED_SCHEMAS = ("ref", "raw", "quality", "mart")
@@ -78,6 +78,7 @@ def build_published_warehouse(upstream: Sequence[dg.AssetKey]) -> dg.AssetsDefin
         `report` schema of views, replaced atomically; then the run's site build becomes
         $ZHENGAI_HOME/site, switched in one rename (pipelines/sitebuild.py)."""
         descriptions = asset_descriptions(context.job_def.asset_layer.asset_graph)
+        start_background_work(context.run_id)
         with old_builds_removed(context.run_id):
             # the site steps' work in threads goes on while the copy is made; its failure publishes nothing
             changed = publish_copies(warehouse, descriptions, partial(finish_background_work, context.run_id))

@@ -282,12 +282,12 @@ def college_dashboards(context, warehouse: WarehouseResource) -> dg.MaterializeR
 )
 def province_overview(context, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """The secretariat's overview, site/province/index.html: heat map, risk ranking, completeness, trends.
-    Rendered in a thread (a second of Python at national size) while the run goes on to its publication, which
-    waits for it (pipelines/sitebuild.py in_background)."""
+    Rendered in a thread (a second of Python at national size) while the publication copies the warehouse, which
+    waits for it before it replaces anything (pipelines/sitebuild.py in_background)."""
     site = site_build(context.run_id)
     with warehouse.connect() as conn:
         inputs = load_site_inputs(conn)
-    in_background(context.run_id, partial(write_province_overview, inputs, site))
+    in_background(context.run_id, partial(write_province_overview, inputs, site), at_publication=True)
     return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(site / "province" / "index.html"))})
 
 

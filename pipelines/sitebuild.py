@@ -133,21 +133,37 @@ def wait_for_build(run_id: str) -> None:
         begun[1].result()
 
 
-# run id → work on its build still running in threads (`in_background`), awaited before the build is published
+# run id → work on its build in threads (`in_background`), awaited before the build is published; and the work that
+# waits for the publication to start (`start_background_work`)
 BACKGROUND: dict[str, list[Future]] = {}
+AT_PUBLICATION: dict[str, list[Callable[[], object]]] = {}
 
 
-def in_background(run_id: str, work: Callable[[], object]) -> None:
-    """Do `work` on run `run_id`'s build in a thread while the run goes on: a file no later step reads (a province
-    workbook, whose compression releases the GIL; the province page, rendered while the publication mostly waits on
-    DuckDB and the disk). The publication waits for it before it replaces anything (`finish_background_work`), so a
-    build is never published without it, and nothing is published when it failed."""
+def in_background(run_id: str, work: Callable[[], object], at_publication: bool = False) -> None:
+    """Do `work` on run `run_id`'s build in a thread while the run goes on: a file no later step reads. A province
+    workbook starts at once (its compression releases the GIL); Python-heavy work (the province page) waits, with
+    `at_publication`, for the publication, which mostly waits on DuckDB and the disk (started earlier, it would only
+    slow the page steps down: one GIL). The publication waits for all of it before it replaces anything
+    (`finish_background_work`), so a build is never published without it, and nothing is when it failed."""
     with BUILDING_LOCK:
-        BACKGROUND.setdefault(run_id, []).append(in_thread(f"site-work-{run_id}", work))
+        if at_publication:
+            AT_PUBLICATION.setdefault(run_id, []).append(work)
+        else:
+            BACKGROUND.setdefault(run_id, []).append(in_thread(f"site-work-{run_id}", work))
+
+
+def start_background_work(run_id: str) -> None:
+    """Start run `run_id`'s work that waits for the publication (`in_background(..., at_publication=True)`)."""
+    with BUILDING_LOCK:
+        waiting = AT_PUBLICATION.pop(run_id, [])
+    for work in waiting:
+        in_background(run_id, work)
 
 
 def finish_background_work(run_id: str) -> None:
-    """Wait for run `run_id`'s work in threads (`in_background`); its first failure is raised."""
+    """Wait for run `run_id`'s work in threads (`in_background`, started now if it was not); its first failure is
+    raised."""
+    start_background_work(run_id)
     with BUILDING_LOCK:
         pending = BACKGROUND.pop(run_id, [])
     wait(pending)

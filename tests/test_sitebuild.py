@@ -152,8 +152,12 @@ def test_work_in_a_thread_is_done_before_the_build_is_published_and_its_failure_
         write_page(folder / "province/downloads/warnings-2024.xlsx", "workbook B")
 
     in_background("run-b", slow_workbook)
+    rendered = []
+    in_background("run-b", lambda: rendered.append(write_page(folder / "province/quality.html", "B")), True)
+    assert rendered == []  # Python-heavy work waits for the publication to start
     publish_site("run-b")
     assert (get_settings().site / "province/downloads/warnings-2024.xlsx").read_text(encoding="utf-8") == "workbook B"
+    assert (get_settings().site / "province/quality.html").read_text(encoding="utf-8") == "B"
 
     build("run-c", {"province/index.html": "C"})
 
