@@ -8,6 +8,11 @@ renaming a new link over it, so a reader (or `zhengai serve`) sees the old site 
 never a mix, and a run that fails or is killed half-way leaves the published site as it was.
 The build published before stays (a request may still be reading it); every other build is removed.
 
+The build is begun in a thread by the run's first site step (`start_site_build`, the plotly_js asset) while the run
+ingests, and the page steps wait for it (`site_build`). Files no later step reads (the province workbooks, the
+province page) are written in threads too (`in_background`); the publication waits for them before it replaces the
+warehouse copies or the site, so a failure there publishes nothing.
+
 Pages are rebuilt only where their content changed: each page writer fingerprints the input rows of
 a page (or of one college's set of pages) with the code that renders it (`fingerprint`,
 `fingerprints_by`, `code_version`) and compares that with the ledger kept in the site itself
