@@ -296,10 +296,18 @@ def province_overview(context, warehouse: WarehouseResource) -> dg.MaterializeRe
 
 def write_warning_reports(conn: duckdb.DuckDBPyConnection, site: Path) -> int:
     """Write `schools/<code>/warnings-<year>.html` for every college and year whose inputs changed;
-    returns the page count (rendered or kept). Frames are cut into pages only for the pages rendered."""
-    elements = query(conn, "site/warning_report_elements")
-    indicators = query(conn, "site/warning_report_indicators")
-    risk = query(conn, "site/warning_report_risk")
+    returns the page count (rendered or kept)."""
+    return render_warning_reports(*warning_report_frames(conn), site)
+
+
+def warning_report_frames(conn: duckdb.DuckDBPyConnection) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Every college's rows the warning reports show: elements, indicators, risk."""
+    return tuple(query(conn, f"site/warning_report_{name}") for name in ("elements", "indicators", "risk"))
+
+
+def render_warning_reports(elements: pl.DataFrame, indicators: pl.DataFrame, risk: pl.DataFrame, site: Path) -> int:
+    """The warning reports of `write_warning_reports` from their frames (no SQL). Frames are cut into pages only
+    for the pages rendered."""
     rules = load_warning_rules()
     ledger = PageLedger(site, "warning_reports")
     common = fingerprint(page_code_version(), rules)
@@ -346,10 +354,13 @@ def page_parts(frame: pl.DataFrame, due: dict):
     ],
 )
 def warning_reports(context, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """Early-warning report per college and year: site/schools/<code>/warnings-<year>.html (Chinese, offline)."""
+    """Early-warning report per college and year: site/schools/<code>/warnings-<year>.html (Chinese, offline).
+    Fingerprinted and rendered in a thread while the publication copies the warehouse (as the province overview)."""
     site = site_build(context.run_id)
     with warehouse.connect() as conn:
-        pages = write_warning_reports(conn, site)
+        frames = warning_report_frames(conn)
+    in_background(context.run_id, partial(render_warning_reports, *frames, site), at_publication=True)
+    pages = frames[0].select("school_code", "year").unique().height  # a page per college-year with elements
     return dg.MaterializeResult(
         metadata={"pages": dg.MetadataValue.int(pages), "site": dg.MetadataValue.path(str(site / "schools"))}
     )
