@@ -302,7 +302,11 @@ def write_warning_reports(conn: duckdb.DuckDBPyConnection, site: Path) -> int:
 
 def warning_report_frames(conn: duckdb.DuckDBPyConnection) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """Every college's rows the warning reports show: elements, indicators, risk."""
-    return tuple(query(conn, f"site/warning_report_{name}") for name in ("elements", "indicators", "risk"))
+    return (
+        query(conn, "site/warning_report_elements"),
+        query(conn, "site/warning_report_indicators"),
+        query(conn, "site/warning_report_risk"),
+    )
 
 
 def render_warning_reports(elements: pl.DataFrame, indicators: pl.DataFrame, risk: pl.DataFrame, site: Path) -> int:
