@@ -20,8 +20,9 @@ import datetime as dt
 import hashlib
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import dagster as dg
@@ -30,7 +31,7 @@ import duckdb
 from pipelines.files import atomic_copy, atomic_write_text
 from pipelines.resources import WarehouseResource, prepared
 from pipelines.settings import REFERENCE_DIR
-from pipelines.sitebuild import old_builds_removed, publish_site
+from pipelines.sitebuild import finish_background_work, old_builds_removed, publish_site, start_background_work
 
 INTERNAL_TABLES = ("quality.suite_results_cache",)
 PUBLISHED_SCHEMAS = ("ref", "raw", "quality", "mart")
@@ -77,8 +78,10 @@ def build_published_warehouse(upstream: Sequence[dg.AssetKey]) -> dg.AssetsDefin
         `report` schema of views, replaced atomically; then the run's site build becomes
         $ZHENGAI_HOME/site, switched in one rename (pipelines/sitebuild.py)."""
         descriptions = asset_descriptions(context.job_def.asset_layer.asset_graph)
+        start_background_work(context.run_id)
         with old_builds_removed(context.run_id):
-            changed = publish_copies(warehouse, descriptions)
+            # the site steps' work in threads goes on while the copy is made; its failure publishes nothing
+            changed = publish_copies(warehouse, descriptions, partial(finish_background_work, context.run_id))
         target = warehouse.publish_path()
         site = publish_site(context.run_id)
         return dg.MaterializeResult(
@@ -94,9 +97,12 @@ def build_published_warehouse(upstream: Sequence[dg.AssetKey]) -> dg.AssetsDefin
     return published_warehouse
 
 
-def publish_copies(warehouse: WarehouseResource, descriptions: Mapping[str, str]) -> set[str] | None:
+def publish_copies(
+    warehouse: WarehouseResource, descriptions: Mapping[str, str], staged_hook: Callable[[], object] | None = None
+) -> set[str] | None:
     """Publish the full and the analyst copy from what changed since they were built (see PublicationRecord);
-    returns the changed tables (None: everything was rebuilt)."""
+    returns the changed tables (None: everything was rebuilt). `staged_hook` is called once the new full copy is
+    staged, before anything published is replaced: what it raises leaves both copies as they were."""
     version = publication_version(descriptions)
     record = PublicationRecord(warehouse.publish_path())
     target = warehouse.publish_path()
@@ -110,6 +116,8 @@ def publish_copies(warehouse: WarehouseResource, descriptions: Mapping[str, str]
         try:
             warehouse.publish(prepare=lambda conn: explain_published_copy(conn, descriptions), target=staged)
             prints = fingerprinting.result()
+            if staged_hook is not None:
+                staged_hook()
         except BaseException:
             staged.unlink(missing_ok=True)  # a copy that will not be published is not left beside the published one
             raise

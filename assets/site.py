@@ -12,7 +12,7 @@ file is missing; otherwise the build keeps the published file (a hard link, pipe
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 
 import dagster as dg
@@ -32,7 +32,15 @@ from dashboards.college import (
     peer_file_name,
     peer_script,
 )
-from dashboards.common import TEMPLATES, remove_stale_pages, write_page, write_plotly_js
+from dashboards.common import (
+    PLOTLY_JS_NAME,
+    TEMPLATES,
+    bundled_plotly_js,
+    plotly_js_current,
+    remove_stale_pages,
+    write_page,
+    write_plotly_js,
+)
 from dashboards.province import build_province_page
 from dashboards.quality_report import (
     CollegeQuality,
@@ -45,8 +53,16 @@ from dashboards.warning_report import build_warning_report_html
 from pipelines.files import atomic_write_text, atomic_write_text_if_changed
 from pipelines.quality.calendar import quality_params
 from pipelines.resources import RunOptions, WarehouseResource
-from pipelines.settings import collection_deadline
-from pipelines.sitebuild import PageLedger, code_version, fingerprint, fingerprints_by, site_build
+from pipelines.settings import collection_deadline, get_settings
+from pipelines.sitebuild import (
+    PageLedger,
+    code_version,
+    fingerprint,
+    fingerprints_by,
+    in_background,
+    site_build,
+    start_site_build,
+)
 from pipelines.sql import query
 
 
@@ -226,10 +242,20 @@ def write_province_overview(inputs: SiteInputs, site: Path) -> int:
 
 @dg.asset(kinds={"html"})
 def plotly_js(context) -> dg.MaterializeResult:
-    """plotly.min.js from the installed plotly package, shipped once at site/assets/ (pages never use a CDN)."""
-    target = write_plotly_js(site_build(context.run_id))
+    """plotly.min.js from the installed plotly package, shipped once at site/assets/ (pages never use a CDN).
+
+    The run's first site step: it begins the site build in a thread (pipelines/sitebuild.py start_site_build), which
+    the page steps wait for; it waits itself only when the published site's copy is not the bundled one."""
+    build = start_site_build(context.run_id)
+    if plotly_js_current(get_settings().site):
+        target = build / "assets" / PLOTLY_JS_NAME  # the published file, hard-linked into the build
+    else:
+        target = write_plotly_js(site_build(context.run_id))
     return dg.MaterializeResult(
-        metadata={"path": dg.MetadataValue.path(str(target)), "bytes": dg.MetadataValue.int(target.stat().st_size)}
+        metadata={
+            "path": dg.MetadataValue.path(str(target)),
+            "bytes": dg.MetadataValue.int(bundled_plotly_js().stat().st_size),
+        }
     )
 
 
@@ -255,16 +281,14 @@ def college_dashboards(context, warehouse: WarehouseResource) -> dg.MaterializeR
     deps=[PLOTLY_JS, *MART.values(), QUALITY["table_status"], REF["schools"], REF["diagnostic_elements"]],
 )
 def province_overview(context, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """The secretariat's overview, site/province/index.html: heat map, risk ranking, completeness, trends."""
+    """The secretariat's overview, site/province/index.html: heat map, risk ranking, completeness, trends.
+    Rendered in a thread (a second of Python at national size) while the publication copies the warehouse, which
+    waits for it before it replaces anything (pipelines/sitebuild.py in_background)."""
     site = site_build(context.run_id)
     with warehouse.connect() as conn:
-        size = write_province_overview(load_site_inputs(conn), site)
-    return dg.MaterializeResult(
-        metadata={
-            "bytes": dg.MetadataValue.int(size),
-            "path": dg.MetadataValue.path(str(site / "province" / "index.html")),
-        }
-    )
+        inputs = load_site_inputs(conn)
+    in_background(context.run_id, partial(write_province_overview, inputs, site), at_publication=True)
+    return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(site / "province" / "index.html"))})
 
 
 # --- early-warning reports -------------------------------------------------------------------------
@@ -272,10 +296,22 @@ def province_overview(context, warehouse: WarehouseResource) -> dg.MaterializeRe
 
 def write_warning_reports(conn: duckdb.DuckDBPyConnection, site: Path) -> int:
     """Write `schools/<code>/warnings-<year>.html` for every college and year whose inputs changed;
-    returns the page count (rendered or kept). Frames are cut into pages only for the pages rendered."""
-    elements = query(conn, "site/warning_report_elements")
-    indicators = query(conn, "site/warning_report_indicators")
-    risk = query(conn, "site/warning_report_risk")
+    returns the page count (rendered or kept)."""
+    return render_warning_reports(*warning_report_frames(conn), site)
+
+
+def warning_report_frames(conn: duckdb.DuckDBPyConnection) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Every college's rows the warning reports show: elements, indicators, risk."""
+    return (
+        query(conn, "site/warning_report_elements"),
+        query(conn, "site/warning_report_indicators"),
+        query(conn, "site/warning_report_risk"),
+    )
+
+
+def render_warning_reports(elements: pl.DataFrame, indicators: pl.DataFrame, risk: pl.DataFrame, site: Path) -> int:
+    """The warning reports of `write_warning_reports` from their frames (no SQL). Frames are cut into pages only
+    for the pages rendered."""
     rules = load_warning_rules()
     ledger = PageLedger(site, "warning_reports")
     common = fingerprint(page_code_version(), rules)
@@ -322,10 +358,13 @@ def page_parts(frame: pl.DataFrame, due: dict):
     ],
 )
 def warning_reports(context, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """Early-warning report per college and year: site/schools/<code>/warnings-<year>.html (Chinese, offline)."""
+    """Early-warning report per college and year: site/schools/<code>/warnings-<year>.html (Chinese, offline).
+    Fingerprinted and rendered in a thread while the publication copies the warehouse (as the province overview)."""
     site = site_build(context.run_id)
     with warehouse.connect() as conn:
-        pages = write_warning_reports(conn, site)
+        frames = warning_report_frames(conn)
+    in_background(context.run_id, partial(render_warning_reports, *frames, site), at_publication=True)
+    pages = frames[0].select("school_code", "year").unique().height  # a page per college-year with elements
     return dg.MaterializeResult(
         metadata={"pages": dg.MetadataValue.int(pages), "site": dg.MetadataValue.path(str(site / "schools"))}
     )
@@ -475,11 +514,11 @@ def province_quality_report(context, warehouse: WarehouseResource, run_options: 
 def excel_downloads(context, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """The latest year's Excel workbooks (`zhengai export`) linked from downloads.html: province-wide
     under site/province/downloads/, each college's own under site/schools/<code>/downloads/."""
-    from pipelines.exports import write_downloads
+    from pipelines.exports import render_downloads
 
     site = site_build(context.run_id)
     with warehouse.connect() as conn:
-        written = write_downloads(conn, site)
+        written, _ = render_downloads(conn, site, later=partial(in_background, context.run_id))
     return dg.MaterializeResult(
         metadata={
             "workbooks": dg.MetadataValue.int(written),

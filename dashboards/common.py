@@ -223,9 +223,15 @@ def write_plotly_js(site: Path) -> Path:
     source = bundled_plotly_js()
     target = site / "assets" / PLOTLY_JS_NAME
     target.parent.mkdir(parents=True, exist_ok=True)
-    if not target.is_file() or target.stat().st_size != source.stat().st_size:
+    if not plotly_js_current(site):
         atomic_copy(source, target)
     return target
+
+
+def plotly_js_current(site: Path) -> bool:
+    """Whether `site/assets/` holds the bundled plotly.min.js (told by its size: a plotly upgrade changes it)."""
+    target = site / "assets" / PLOTLY_JS_NAME
+    return target.is_file() and target.stat().st_size == bundled_plotly_js().stat().st_size
 
 
 def write_page(target: Path, html: str) -> int:

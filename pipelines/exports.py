@@ -12,7 +12,9 @@ A column the published table lacks is left out rather than failing the export (d
 from __future__ import annotations
 
 import argparse
+import functools
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -356,14 +358,16 @@ def college_sheets(sheets: list[SheetRows]) -> dict[str, list[SheetRows]]:
     return split
 
 
-def render_downloads(conn, site: Path) -> tuple[int, int]:
+def render_downloads(conn, site: Path, later: Callable[[Callable[[], object]], None] | None = None) -> tuple[int, int]:
     """The latest year's workbooks for the site: province-wide under province/downloads/, each
     college's own under schools/<code>/downloads/ (the serve token rule keeps a college to its own
     folder), and a downloads.html beside each dashboard. Whether a workbook changed since the build this
     one starts from is told by row fingerprints computed in DuckDB (pipelines/sitebuild.py PageLedger);
     only the workbooks that changed are read and written: one college's new warnings rewrite its own
     warnings workbook and the province's, and the province's takes the other colleges' rows over from the
-    workbook the build starts from (`ProvinceBlocks`). Returns (workbooks there are, workbooks and pages written)."""
+    workbook the build starts from (`ProvinceBlocks`). A province workbook's assembly (rows put in, a recompression
+    of up to a hundred megabytes of XML) is handed to `later` when given (the nightly run: a thread, awaited before
+    the build is published), else done here. Returns (workbooks there are, workbooks and pages written)."""
     from pipelines.sitebuild import PageLedger, code_version, fingerprint
 
     schools = [code for (code,) in conn.execute("select school_code from ref.schools order by school_code").fetchall()]
@@ -409,14 +413,23 @@ def render_downloads(conn, site: Path) -> tuple[int, int]:
     for (kind, school), (print_, path) in due.items():
         unit = f"{'province' if school is None else school}/{kind}"
         if school is None:
-            data = blocks[kind].workbook(rows.province_rows(kind))
+            write = functools.partial(write_workbook, path, blocks[kind].workbook, rows.province_rows(kind))
+            (later or run_now)(write)
             ledger.record(unit, print_, [path], blocks[kind].detail)
         else:
-            data = workbook_from_rows(rows.sheets(kind, school))
+            write_workbook(path, workbook_from_rows, rows.sheets(kind, school))
             ledger.record(unit, print_, [path])
-        atomic_write_bytes(path, data, durable=False)
     ledger.save()
     return count, ledger.rendered
+
+
+def write_workbook(path: Path, build: Callable[[list[SheetRows]], bytes], sheets: list[SheetRows]) -> None:
+    """The workbook `build(sheets)` written to `path` (a build's file: flushed with the build)."""
+    atomic_write_bytes(path, build(sheets), durable=False)
+
+
+def run_now(work: Callable[[], object]) -> None:
+    work()
 
 
 TAKEN_OVER_AT_MOST = 50  # colleges rendered into a province workbook taken over; more: the whole table is read

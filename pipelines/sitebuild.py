@@ -8,6 +8,11 @@ renaming a new link over it, so a reader (or `zhengai serve`) sees the old site 
 never a mix, and a run that fails or is killed half-way leaves the published site as it was.
 The build published before stays (a request may still be reading it); every other build is removed.
 
+The build is begun in a thread by the run's first site step (`start_site_build`, the plotly_js asset) while the run
+ingests, and the page steps wait for it (`site_build`). Files no later step reads (the province workbooks, the
+province page) are written in threads too (`in_background`); the publication waits for them before it replaces the
+warehouse copies or the site, so a failure there publishes nothing.
+
 Pages are rebuilt only where their content changed: each page writer fingerprints the input rows of
 a page (or of one college's set of pages) with the code that renders it (`fingerprint`,
 `fingerprints_by`, `code_version`) and compares that with the ledger kept in the site itself
@@ -25,7 +30,8 @@ import json
 import os
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, wait
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -38,7 +44,14 @@ def builds_dir() -> Path:
 
 
 def site_build_path(run_id: str) -> Path | None:
-    """The build folder of run `run_id`, if the run has written pages."""
+    """The build folder of run `run_id`, if the run has written pages (once its build, if begun, is made, and its
+    pages in threads, `in_background`, are written)."""
+    wait_for_build(run_id)
+    finish_background_work(run_id)
+    return find_build(run_id)
+
+
+def find_build(run_id: str) -> Path | None:
     folder = builds_dir()
     return next(iter(sorted(folder.glob(f"*-{run_id}"))), None) if folder.is_dir() else None
 
@@ -60,27 +73,115 @@ def link_tree(source: Path, target: Path) -> None:
                     shutil.copy2(entry.path, destination)
 
 
-def site_build(run_id: str) -> Path:
-    """The folder run `run_id` writes its pages into, created on first use from the published site."""
-    existing = site_build_path(run_id)
-    if existing is not None:
-        return existing
-    folder = builds_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S")
-    target = folder / f"{stamp}-{run_id}"
-    staging = folder / f".{stamp}-{run_id}.tmp"
+# run id → (its build folder, the build being made in a thread): begun by `start_site_build`, awaited by `site_build`
+BUILDING: dict[str, tuple[Path, Future]] = {}
+BUILDING_LOCK = threading.Lock()
+
+
+def start_site_build(run_id: str) -> Path:
+    """Begin making run `run_id`'s build in a thread: the published site hard-linked into it (about a second at
+    national size, mostly waiting on the file system) while the run ingests and checks; returns the folder it will
+    be. `site_build` and `site_build_path` wait for it; a failure is raised there."""
+    with BUILDING_LOCK:
+        if run_id in BUILDING:
+            return BUILDING[run_id][0]
+        existing = find_build(run_id)
+        if existing is not None:
+            return existing
+        folder = builds_dir()
+        stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S")
+        target, staging = folder / f"{stamp}-{run_id}", folder / f".{stamp}-{run_id}.tmp"
+        published = get_settings().site
+        source = published.resolve() if published.is_dir() else None
+        BUILDING[run_id] = (target, in_thread(f"site-build-{run_id}", make_build, source, staging, target))
+    return target
+
+
+def make_build(source: Path | None, staging: Path, target: Path) -> Path:
+    """The build at `target`: a copy of `source` (the published site) in hard links, made in `staging` and renamed,
+    so a build folder is always complete."""
     shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
-    published = get_settings().site
-    if published.is_dir():
-        link_tree(published.resolve(), staging)
+    staging.mkdir(parents=True)
+    if source is not None:
+        link_tree(source, staging)
     os.rename(staging, target)
     return target
 
 
+def in_thread(name: str, work: Callable[..., object], *args: object) -> Future:
+    """`work(*args)` in a daemon thread; the future holds its result or its failure."""
+    done: Future = Future()
+    done.set_running_or_notify_cancel()
+
+    def run() -> None:
+        try:
+            done.set_result(work(*args))
+        except BaseException as error:
+            done.set_exception(error)
+
+    threading.Thread(target=run, name=name, daemon=True).start()
+    return done
+
+
+def wait_for_build(run_id: str) -> None:
+    """Wait until run `run_id`'s build, if begun, is made (raising its failure)."""
+    with BUILDING_LOCK:
+        begun = BUILDING.pop(run_id, None)
+    if begun is not None:
+        begun[1].result()
+
+
+# run id → work on its build in threads (`in_background`), awaited before the build is published; and the work that
+# waits for the publication to start (`start_background_work`)
+BACKGROUND: dict[str, list[Future]] = {}
+AT_PUBLICATION: dict[str, list[Callable[[], object]]] = {}
+
+
+def in_background(run_id: str, work: Callable[[], object], at_publication: bool = False) -> None:
+    """Do `work` on run `run_id`'s build in a thread while the run goes on: a file no later step reads. A province
+    workbook starts at once (its compression releases the GIL); Python-heavy work (the province page) waits, with
+    `at_publication`, for the publication, which mostly waits on DuckDB and the disk (started earlier, it would only
+    slow the page steps down: one GIL). The publication waits for all of it before it replaces anything
+    (`finish_background_work`), so a build is never published without it, and nothing is when it failed."""
+    with BUILDING_LOCK:
+        if at_publication:
+            AT_PUBLICATION.setdefault(run_id, []).append(work)
+        else:
+            BACKGROUND.setdefault(run_id, []).append(in_thread(f"site-work-{run_id}", work))
+
+
+def start_background_work(run_id: str) -> None:
+    """Start run `run_id`'s work that waits for the publication (`in_background(..., at_publication=True)`)."""
+    with BUILDING_LOCK:
+        waiting = AT_PUBLICATION.pop(run_id, [])
+    for work in waiting:
+        in_background(run_id, work)
+
+
+def finish_background_work(run_id: str) -> None:
+    """Wait for run `run_id`'s work in threads (`in_background`, started now if it was not); its first failure is
+    raised."""
+    start_background_work(run_id)
+    with BUILDING_LOCK:
+        pending = BACKGROUND.pop(run_id, [])
+    wait(pending)
+    for future in pending:
+        future.result()
+
+
+def site_build(run_id: str) -> Path:
+    """The folder run `run_id` writes its pages into, created on first use from the published site."""
+    start_site_build(run_id)
+    wait_for_build(run_id)  # not for the pages in threads: the steps go on meanwhile
+    build = find_build(run_id)
+    if build is None:
+        raise FileNotFoundError(f"站点构建目录不见了 / the site build of run {run_id} is gone")
+    return build
+
+
 def publish_site(run_id: str) -> Path | None:
     """Point `$ZHENGAI_HOME/site` at run `run_id`'s build in one rename; None when the run built no pages."""
+    finish_background_work(run_id)
     build = site_build_path(run_id)
     if build is None:
         return None
@@ -104,7 +205,8 @@ def old_builds_removed(run_id: str) -> Iterator[None]:
     """While the caller works, remove in a thread the builds that publishing run `run_id` would remove after it:
     every one but the published and this run's. Removing a national build (some 15,000 hard links) mostly waits
     on the disk, seconds on a busy machine, which the publication's own work then covers."""
-    site, build = get_settings().site, site_build_path(run_id)
+    wait_for_build(run_id)  # not for its pages in threads: they are written meanwhile, into the build kept
+    site, build = get_settings().site, find_build(run_id)
     keep = {path.resolve() for path in (site, build) if path is not None and path.exists()}
     sweeper = threading.Thread(target=remove_old_builds, args=(keep,), name="old-site-builds", daemon=True)
     if builds_dir().is_dir():

@@ -316,4 +316,12 @@ def test_a_publication_that_fails_keeps_the_published_copies_and_leaves_no_stage
     assert nightly.publish_path().stat().st_ino == before
     assert not publish.staged_copy_path(nightly.publish_path()).exists()
     monkeypatch.undo()
+
+    def site_work_failed():  # a page or workbook the run's site steps left to a thread (pipelines/sitebuild.py)
+        raise ValueError("sheet 1: 3 rows rendered, 4 laid out")
+
+    with pytest.raises(ValueError, match="rows rendered"):
+        publish.publish_copies(nightly, descriptions, site_work_failed)
+    assert nightly.publish_path().stat().st_ino == before
+    assert not publish.staged_copy_path(nightly.publish_path()).exists()
     assert publish.publish_copies(nightly, descriptions) == {"mart.element_warnings"}  # the record still holds

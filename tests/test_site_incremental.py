@@ -215,3 +215,21 @@ def test_the_province_workbook_renders_only_the_changed_college_and_takes_the_ot
     # the province's sheet renders 10002's rows at their place, its own workbook renders its two sheets: no more
     assert sorted(rendered) == sorted([(2 + ahead, left), (2, left), (2, indicators)])
     assert_equals_a_fresh_build(warehouse.conn, site, tmp_path)
+
+
+def test_the_nightly_hands_the_province_workbook_over_to_be_written_while_the_run_goes_on(warehouse, tmp_path):
+    site = tmp_path / "site"
+    build_site(warehouse.conn, site)
+    province = site / "province/downloads/warnings-2024.xlsx"
+    before = content(province)
+    warehouse.conn.execute(
+        "delete from mart.element_warnings where school_code = '10002' and year = 2024 and element_code = '1.1'"
+    )
+    later = []
+    exports.render_downloads(warehouse.conn, site, later=later.append)
+    assert len(later) == 1  # the province's warnings workbook; the college's own is written at once
+    assert content(province) == before  # not yet: the run publishes only after it is done
+    later[0]()
+    assert content(province) != before
+    build_site(warehouse.conn, site)  # the other pages of the change; the workbook is now the ledger's
+    assert_equals_a_fresh_build(warehouse.conn, site, tmp_path)

@@ -7,10 +7,21 @@ from __future__ import annotations
 
 import http.client
 import os
+import time
+
+import pytest
 
 from dashboards.common import write_page
+from pipelines import sitebuild
 from pipelines.settings import get_settings
-from pipelines.sitebuild import old_builds_removed, publish_site, site_build, site_build_path
+from pipelines.sitebuild import (
+    in_background,
+    old_builds_removed,
+    publish_site,
+    site_build,
+    site_build_path,
+    start_site_build,
+)
 from pipelines.tokens import issue_token
 from serve_fixtures import served
 
@@ -111,3 +122,49 @@ def test_the_server_follows_the_link_and_still_refuses_escapes(zhengai_home):
         publish_site("run-b")
         assert get("/province/") == (200, "<p>全区B</p>")
     assert os.readlink(get_settings().site).startswith("site-builds/")
+
+
+def test_a_build_begun_in_a_thread_is_awaited_by_the_page_steps_and_its_failure_raised(monkeypatch):
+    build("run-a", {"province/index.html": "A", "schools/13830/index.html": "A13830"})
+    publish_site("run-a")
+    folder = start_site_build("run-b")  # the plotly_js step: the run goes on while the published site is linked
+    assert (
+        site_build("run-b") == folder and (folder / "schools/13830/index.html").read_text(encoding="utf-8") == "A13830"
+    )
+
+    def broken(source, target):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(sitebuild, "link_tree", broken)
+    start_site_build("run-c")
+    with pytest.raises(OSError, match="disk full"):
+        site_build("run-c")  # the first page step fails, so the run never publishes
+    assert (get_settings().site / "province/index.html").read_text(encoding="utf-8") == "A"
+
+
+def test_work_in_a_thread_is_done_before_the_build_is_published_and_its_failure_publishes_nothing():
+    build("run-a", {"province/index.html": "A"})
+    publish_site("run-a")
+    folder = build("run-b", {"province/index.html": "B"})
+
+    def slow_workbook():
+        time.sleep(0.5)  # still compressing when the run reaches its publication
+        write_page(folder / "province/downloads/warnings-2024.xlsx", "workbook B")
+
+    in_background("run-b", slow_workbook)
+    rendered = []
+    in_background("run-b", lambda: rendered.append(write_page(folder / "province/quality.html", "B")), True)
+    assert rendered == []  # Python-heavy work waits for the publication to start
+    publish_site("run-b")
+    assert (get_settings().site / "province/downloads/warnings-2024.xlsx").read_text(encoding="utf-8") == "workbook B"
+    assert (get_settings().site / "province/quality.html").read_text(encoding="utf-8") == "B"
+
+    build("run-c", {"province/index.html": "C"})
+
+    def failing():
+        raise ValueError("sheet 1: 3 rows rendered, 4 laid out")
+
+    in_background("run-c", failing)
+    with pytest.raises(ValueError, match="rows rendered"):
+        publish_site("run-c")
+    assert (get_settings().site / "province/index.html").read_text(encoding="utf-8") == "B"
