@@ -74,12 +74,6 @@ class InboxListing:
     listed_at: int
     entries: tuple[Entry, ...]
 
-    def files(self) -> Iterator[tuple[str, os.stat_result]]:
-        """The regular files, with their lstat."""
-        for path, info in self.entries:
-            if isinstance(info, os.stat_result) and stat.S_ISREG(info.st_mode):
-                yield path, info
-
 
 def list_inbox(inbox: Path | str) -> InboxListing:
     """A new listing of `inbox` (nothing when it is not a folder: a run reads nothing from it)."""
