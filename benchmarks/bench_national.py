@@ -1,7 +1,7 @@
 """The national benchmark (issue 19): whole `zhengai run`s of a generated province, cold and nightly.
 
 Usage:
-    python benchmarks/bench_national.py [--schools 1550] [--years 2024] [--years 2022-2024] [--work DIR]
+    python benchmarks/bench_national.py [--schools 1550] [--years 2024] [--years 2022-2024] [--nightlies 3] [--work DIR]
     python benchmarks/bench_national.py --demo-cold --old-commit SHA [--repeat 3]
 
 National mode: each `--years` is one province (`zhengai synth --schools N --years Y --seed S
@@ -12,7 +12,9 @@ are measured on one data home whose inbox is hard links to the generated one:
 - `full`: the cold run, on a fresh home;
 - `nothing changed`: the nightly run again, the inbox as it was;
 - `one table changed`: the nightly after one college re-exported one table with changed content
-  (`pipelines.demo.reexport`; the inbox file is replaced, never the generated copy).
+  (`pipelines.demo.reexport`; the inbox file is replaced, never the generated copy), `--nightlies`
+  times (3 by default), each after another college's re-export; the target is judged on their median,
+  since one run is one sample and two runs of the same code differ by seconds on a shared machine.
 
 Targets: full run of 1,550 × 1 within 10 minutes and 4 GB; `one table changed` within 10% of the full
 run's time, `nothing changed` within 5%.
@@ -62,7 +64,8 @@ sys.path.insert(0, str(ROOT))
 STEP_LINE = re.compile(r"^\s+\[\s*\d+(?:/\d+)?\]\s+(\S+)\s+([\d.]+) s\b")
 SAMPLE_SECONDS = 0.2
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
-TARGETS = {"one table changed": 0.10, "nothing changed": 0.05}
+ONE_CHANGED = "one table changed"
+TARGETS = {ONE_CHANGED: 0.10, "nothing changed": 0.05}
 DEMO = {"schools": 47, "years": "2022-2024", "seed": 2026, "layouts": "mixed"}
 
 
@@ -230,11 +233,29 @@ def bench_province(args: argparse.Namespace, years: str) -> dict:
     zhengai = ROOT / ".venv" / "bin" / "zhengai"
     runs = [measure_run("full", zhengai, home, as_of, args.work / f"{label}-full.log")]
     runs.append(measure_run("nothing changed", zhengai, home, as_of, args.work / f"{label}-nothing.log"))
-    changed = reexport_one_table(home / "inbox", seed=args.seed)
-    print(f"re-exported {changed.relative_to(home / 'inbox')} with changed content", flush=True)
-    runs.append(measure_run("one table changed", zhengai, home, as_of, args.work / f"{label}-one.log"))
+    changed = []
+    for sample in range(args.nightlies):  # each nightly after another college re-exported its table
+        changed.append(reexport_one_table(home / "inbox", seed=args.seed + sample, nth=sample))
+        print(f"re-exported {changed[-1].relative_to(home / 'inbox')} with changed content", flush=True)
+        log = args.work / f"{label}-one-{sample + 1}.log"
+        runs.append(measure_run(ONE_CHANGED, zhengai, home, as_of, log))
     report_runs(f"{args.schools} colleges × {years}", runs)
-    return {"province": label, "as_of": as_of, "changed_file": str(changed), "runs": [asdict(r) for r in runs]}
+    return {
+        "province": label,
+        "as_of": as_of,
+        "changed_files": [str(path) for path in changed],
+        "one_table_changed": one_changed_summary(runs),
+        "runs": [asdict(r) for r in runs],
+    }
+
+
+def one_changed_summary(runs: list[RunFigures]) -> dict:
+    """The median of the one-college nightlies (one run is one sample: on a shared machine two runs of
+    the same code differ by seconds) and its ratio to the full run's wall time."""
+    samples = [run.wall_s for run in runs if run.label == ONE_CHANGED]
+    median = statistics.median(samples) if samples else 0.0
+    full = runs[0].wall_s
+    return {"samples_s": samples, "median_s": median, "ratio": median / full if full else 0.0}
 
 
 def report_runs(title: str, runs: list[RunFigures]) -> None:
@@ -250,6 +271,12 @@ def report_runs(title: str, runs: list[RunFigures]) -> None:
             f"  {run.label:<20}{run.wall_s:9.1f}{run.cpu_s:9.1f}{ratio:8.3f}{target:>8}"
             f"{run.tree_peak_mb:9.0f}{run.largest_process_mb:11.0f}{run.outside_steps_s:16.1f}"
             + ("" if run.exit_code == 0 else f"   FAILED ({run.exit_code})")
+        )
+    summary = one_changed_summary(runs)
+    if summary["samples_s"]:
+        print(
+            f"  {ONE_CHANGED}, median of {len(summary['samples_s'])}: {summary['median_s']:.1f} s = "
+            f"{summary['ratio']:.3f} of the full run (target ≤{TARGETS[ONE_CHANGED]:.2f})"
         )
     print(f"  slowest steps (s): {'':<36}" + "".join(f"{run.label[:14]:>16}" for run in runs))
     for step in sorted(full.steps, key=lambda key: -full.steps[key])[:12]:
@@ -333,6 +360,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--demo-cold", action="store_true", help="the demo's cold run against --old-commit")
     parser.add_argument("--old-commit", default="main", help="commit to compare with (--demo-cold)")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each commit (--demo-cold)")
+    parser.add_argument(
+        "--nightlies", type=int, default=3, help="one-table-changed nightlies, each after another college's re-export"
+    )
     args, _ = parser.parse_known_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
     if args.demo_cold:

@@ -31,7 +31,7 @@ import pytest
 from home_fixtures import home_differences, table_digests
 from pipelines.cli import main
 from pipelines.demo.province import generate_province
-from pipelines.demo.reexport import reexport_one_table
+from pipelines.demo.reexport import reexport_one_table, reexported_file
 
 AS_OF = "2024-12-01"
 YEARS = [2023, 2024]
@@ -102,6 +102,16 @@ def test_the_changes_changed_the_results(homes):
             "select count(*) from mart.indicator_values where school_code = ? and year = ?", [school, year]
         ).fetchone()[0]
     assert delivered > 0
+
+
+def test_repeated_measurements_reexport_other_colleges(homes):
+    """bench_national's repeated one-college nightlies: the nth re-export is another college's file,
+    the first is the one the runs above changed, and the order wraps round."""
+    inbox = homes["incremental"] / "inbox"
+    files = [reexported_file(inbox, nth=nth) for nth in range(3)]
+    assert files[0] == homes["changed"]
+    assert len({path.relative_to(inbox).parts[0] for path in files}) == 3
+    assert reexported_file(inbox, nth=3) == files[0]
 
 
 def test_incremental_runs_equal_a_rebuild_from_scratch(homes):

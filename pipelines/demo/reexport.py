@@ -20,9 +20,11 @@ REEXPORTED_TABLE = "3.3"
 RAISE_BY = 1.25
 
 
-def reexported_file(inbox: Path, table_code: str = REEXPORTED_TABLE) -> Path:
+def reexported_file(inbox: Path, table_code: str = REEXPORTED_TABLE, nth: int = 0) -> Path:
     """The file `reexport_one_table` changes: `table_code` as a plain V2 workbook, of a college without
-    defects if there is one, else of a college-year without one if there is one; then by code, last year first."""
+    defects if there is one, else of a college-year without one if there is one; then by code, last year first.
+    `nth` takes the nth college in that order instead of the first (its own first file), so that repeated
+    measurements each change another college."""
     manifest = json.loads((inbox / "manifest.json").read_text(encoding="utf-8"))
     v2 = {(item["school_code"], item["year"]) for item in manifest["layouts"] if item["layout"] == "V2"}
     defective = {(item["school_code"], item["year"]) for item in manifest["defects"]}
@@ -42,7 +44,10 @@ def reexported_file(inbox: Path, table_code: str = REEXPORTED_TABLE) -> Path:
     )
     if not candidates:
         raise ValueError(f"no college exports table {table_code} as a plain V2 workbook in {inbox}")
-    return inbox / candidates[0][-1]
+    firsts = {}
+    for candidate in candidates:
+        firsts.setdefault(candidate[2], candidate)
+    return inbox / list(firsts.values())[nth % len(firsts)][-1]
 
 
 def raised(value):
@@ -52,13 +57,14 @@ def raised(value):
     return round(value * RAISE_BY) if isinstance(value, int) else round(value * RAISE_BY, 2)
 
 
-def reexport_one_table(inbox: Path, seed: int = 0, table_code: str = REEXPORTED_TABLE) -> Path:
-    """Rewrite `reexported_file` with its last row's figures raised and a later export time; returns its path.
+def reexport_one_table(inbox: Path, seed: int = 0, table_code: str = REEXPORTED_TABLE, nth: int = 0) -> Path:
+    """Rewrite `reexported_file` (of the `nth` college) with its last row's figures raised and a later
+    export time; returns its path.
 
     `seed` adds that many days to the export time, so that repeated re-exports differ."""
     import openpyxl
 
-    path = reexported_file(inbox, table_code)
+    path = reexported_file(inbox, table_code, nth)
     workbook = openpyxl.load_workbook(path)
     sheet = workbook.worksheets[0]
     last = max(row for row in range(1, sheet.max_row + 1) if any(cell.value is not None for cell in sheet[row]))
