@@ -109,7 +109,8 @@ def test_a_cold_run_reads_ahead_and_writes_what_the_step_alone_writes(province, 
 def test_workers_reading_other_work_than_the_step_plans_are_dropped(province, taken, monkeypatch):
     settings = get_settings()
     with ahead.read_ahead(settings, list_inbox(settings.inbox)) as started:
-        assert started is not None and started.reading is not None
+        started.handing_out.join()
+        assert started.reading is not None
         monkeypatch.setenv("ZHENGAI_FILE_MAX_BYTES", "7000")  # changed since: the step refuses the larger files
         with duckdb.connect() as conn:
             summary = ingest_inbox(conn, settings)
@@ -149,6 +150,7 @@ def test_a_run_that_fails_before_its_ingest_leaves_no_worker(province, monkeypat
 
     def execute_nightly(*args):
         [read_ahead] = ingest_pool._ahead  # offered to the step, which never comes
+        read_ahead.handing_out.join()
         workers.extend(read_ahead.reading.pool._processes)
         return execute(*args)
 

@@ -12,7 +12,6 @@ have (`ReadAhead.take`). Whatever the run does not take ends with it, its fork s
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -20,7 +19,7 @@ import duckdb
 
 from pipelines.catalog import load_catalog, load_header_aliases, with_header_aliases
 from pipelines.ingest.guard import stop_worker_server
-from pipelines.ingest.pool import PoolReading, ReadAhead, offered, uses_pool
+from pipelines.ingest.pool import ReadAhead, offered, uses_pool
 from pipelines.ingest.write import Ingest
 from pipelines.listing import InboxListing, shared_listing
 from pipelines.settings import IngestLimits, Settings, now_local
@@ -28,7 +27,6 @@ from pipelines.settings import IngestLimits, Settings, now_local
 # chunks per worker handed out before the step takes results: while Dagster starts up (3.5-5 s on two
 # cores) a worker reads 3-4 of the demo's chunks of 4 MiB; their results wait in this process
 READ_AHEAD = 4
-NICE = 0
 
 
 @contextmanager
@@ -42,7 +40,7 @@ def read_ahead(settings: Settings, listing: InboxListing) -> Iterator[ReadAhead 
     try:
         try:
             ahead = start_reading(settings, listing)
-        except Exception:
+        except Exception:  # the step plans again and reports what failed, as without reading ahead
             ahead = None
         if ahead is None:
             yield None
@@ -66,4 +64,4 @@ def start_reading(settings: Settings, listing: InboxListing) -> ReadAhead | None
     tasks = ingest.chunk_tasks(schools)
     if not uses_pool(tasks, limits):
         return None
-    return ReadAhead(settings, tasks, PoolReading(deque(tasks), min(limits.workers, len(tasks)), READ_AHEAD, NICE))
+    return ReadAhead(settings, tasks, min(limits.workers, len(tasks)), READ_AHEAD)

@@ -5,11 +5,13 @@ warehouse; a worker that dies is replaced and its chunk read in this process."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import multiprocessing
 import multiprocessing.forkserver
 import os
 import resource
+import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -74,12 +76,6 @@ def worker_context() -> multiprocessing.context.BaseContext:
     # pandas too: pyarrow imports it at a worker's first pa.array; imported once here, every worker has it
     context.set_forkserver_preload([__name__, "pandas"])
     return context
-
-
-def start_worker(nice: int) -> None:
-    guard_worker()
-    if nice:
-        os.nice(nice)
 
 
 def start_worker_server() -> bool:
@@ -147,14 +143,11 @@ class PoolReading:
     quarantines a college that fails again); after a worker died, no more chunks go to this pool.
     The pool's workers end with `results`, however it ends, or with `stop`."""
 
-    def __init__(self, queued: deque[ChunkTask], workers: int, first: int = 2, nice: int = 0):
-        """`first` chunks per worker handed out at once (then two in flight, as results are taken);
-        `nice`: the workers' niceness, over this process's."""
+    def __init__(self, queued: deque[ChunkTask], workers: int, first: int = 2):
+        """`first` chunks per worker handed out at once (then two in flight, as results are taken)."""
         self.queued = queued
         self.in_flight = 2 * workers
-        self.pool = ProcessPoolExecutor(
-            max_workers=workers, mp_context=worker_context(), initializer=start_worker, initargs=(nice,)
-        )
+        self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=worker_context(), initializer=guard_worker)
         self.pending: deque[tuple[ChunkTask, Future]] = deque()
         self.broken = self.finished = self.stopped = False
         while queued and len(self.pending) < first * workers and not self.broken:
@@ -201,14 +194,20 @@ class PoolReading:
             stop_pool(self.pool, graceful=self.finished)
 
 
-@dataclass
 class ReadAhead:
-    """Workers already reading a run's chunks before its ingest step starts (pipelines/ingest/ahead.py):
-    the step takes them only for exactly the tasks it would hand out itself."""
+    """Workers reading a run's chunks before its ingest step starts (pipelines/ingest/ahead.py): the
+    step takes them only for exactly the tasks it would hand out itself. The chunks are handed out
+    in a thread: the first hand-out waits for the fork server's imports (0.3 s), the caller goes on."""
 
-    settings: Settings
-    tasks: list[ChunkTask]
-    reading: PoolReading | None
+    def __init__(self, settings: Settings, tasks: list[ChunkTask], workers: int, first: int):
+        self.settings, self.tasks = settings, tasks
+        self.reading: PoolReading | None = None
+        self.handing_out = threading.Thread(target=self.hand_out, args=(workers, first), name="ingest-read-ahead")
+        self.handing_out.start()
+
+    def hand_out(self, workers: int, first: int) -> None:
+        with contextlib.suppress(Exception):  # no pool: the step reads as it would have
+            self.reading = PoolReading(deque(self.tasks), workers, first)
 
     @property
     def ingested_at(self) -> dt.datetime:
@@ -218,10 +217,12 @@ class ReadAhead:
         """The pool reading `tasks`, or None (its workers stopped) when it reads anything else."""
         if tasks != self.tasks:
             self.stop()
+        self.handing_out.join()
         return self.reading
 
     def stop(self) -> None:
         """Stop the workers, at once unless every result was taken; again: nothing."""
+        self.handing_out.join()
         if self.reading is not None:
             self.reading.stop()
             self.reading = None
