@@ -154,37 +154,17 @@ def run_nightly(
     """The run itself, under the run lock, its ingest reading `listing`; the inputs it read and the
     inbox fingerprint of `listing` (`digests.files`, as the inbox sensor computes it) are recorded
     once it succeeded."""
-    from pipelines.ingest.pool import WHILE_WORKERS_READ
-    from pipelines.runprogress import StepProgress, college_lines, summary_lines
-    from pipelines.schedules import record_ingested_inbox
+    from pipelines.ingest.ahead import read_ahead
 
     settings = get_settings()
     started = time.perf_counter()
-    if not settings.work_warehouse.is_file():  # a cold run validates every college-year: GX is needed
-        from pipelines.quality.gx_runner import preload_gx
+    cold = not settings.work_warehouse.is_file()
+    # on a cold run the ingest's workers start reading now, during Dagster's start-up (pipelines/ingest/ahead.py)
+    with run_lock("zhengai run"), read_ahead(settings, listing):
+        result = execute_with_progress(args, as_of, registry, listing, cold)
+    from pipelines.runprogress import college_lines, summary_lines
+    from pipelines.schedules import record_ingested_inbox
 
-        # not now: GX's import would compete for the GIL with Dagster's start-up and the ingest's listing
-        WHILE_WORKERS_READ.append(preload_gx)
-        WHILE_WORKERS_READ.append(gc.freeze)  # GX's modules live until the end too (`collected_during_steps`)
-    with run_lock("zhengai run"), open_instance_meanwhile(import_definitions) as instance:
-        forget_inputs()
-        for run_id in fail_orphaned_runs(instance):
-            print(
-                f"zhengai run: 运行 {run_id} 的进程已不存在，已标记为失败 / marked the orphaned run failed", flush=True
-            )
-        print(
-            f"zhengai run: 数据目录 {settings.home}，判定日期 {as_of or '今天 / today'}，"
-            f"院校名册 {len(registry.rows)} 所（{registry.encoding}）",
-            flush=True,
-        )
-        run_id = str(uuid.uuid4())
-        with (
-            collected_during_steps(),
-            shared_listing(listing),
-            StepProgress(instance, run_id, print_line=lambda line: print(line, flush=True)),
-        ):
-            result = execute_nightly(instance, as_of, args.log_level, run_id, args.school)
-    WHILE_WORKERS_READ.clear()  # a run that read in process never started it
     failed = [event.step_key for event in result.all_events if event.event_type_value == "STEP_FAILURE"]
     if result.success:
         record_ingested_inbox(digests.files)
@@ -196,6 +176,41 @@ def run_nightly(
         for line in college_lines(settings.warehouse, args.school):
             print(line)
     return 0 if result.success else 1
+
+
+def execute_with_progress(args: argparse.Namespace, as_of: dt.date | None, registry, listing: InboxListing, cold: bool):
+    """The Dagster run, one line printed as each step ends; `cold`: no working warehouse yet."""
+    from pipelines.ingest.pool import WHILE_WORKERS_READ
+    from pipelines.runprogress import StepProgress
+
+    if cold:  # a cold run validates every college-year: GX is needed
+        from pipelines.quality.gx_runner import preload_gx
+
+        # not now: GX's import would compete for the GIL with Dagster's start-up and the ingest's listing
+        WHILE_WORKERS_READ.append(preload_gx)
+        WHILE_WORKERS_READ.append(gc.freeze)  # GX's modules live until the end too (`collected_during_steps`)
+    try:
+        with open_instance_meanwhile(import_definitions) as instance:
+            forget_inputs()
+            for run_id in fail_orphaned_runs(instance):
+                print(
+                    f"zhengai run: 运行 {run_id} 的进程已不存在，已标记为失败 / marked the orphaned run failed",
+                    flush=True,
+                )
+            print(
+                f"zhengai run: 数据目录 {get_settings().home}，判定日期 {as_of or '今天 / today'}，"
+                f"院校名册 {len(registry.rows)} 所（{registry.encoding}）",
+                flush=True,
+            )
+            run_id = str(uuid.uuid4())
+            with (
+                collected_during_steps(),
+                shared_listing(listing),
+                StepProgress(instance, run_id, print_line=lambda line: print(line, flush=True)),
+            ):
+                return execute_nightly(instance, as_of, args.log_level, run_id, args.school)
+    finally:
+        WHILE_WORKERS_READ.clear()  # a run that read in process never started it
 
 
 def open_instance_meanwhile(work: Callable[[], object]):

@@ -5,15 +5,18 @@ warehouse; a worker that dies is replaced and its chunk read in this process."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import multiprocessing
 import multiprocessing.forkserver
 import os
 import resource
+import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -113,57 +116,138 @@ def uses_pool(tasks: list[ChunkTask], limits: IngestLimits) -> bool:
     return min(limits.workers, len(tasks)) > 1 and sum(len(task.schools) for task in tasks) >= limits.pool_min_schools
 
 
-def chunk_results(tasks: list[ChunkTask], limits: IngestLimits, log: Callable[[str], None]) -> Iterator[ChunkResult]:
+def chunk_results(
+    tasks: list[ChunkTask],
+    limits: IngestLimits,
+    log: Callable[[str], None],
+    started: PoolReading | None = None,
+) -> Iterator[ChunkResult]:
     """Chunk results in order; at most two chunks per worker in flight, so memory stays flat.
-    A pool whose worker died is replaced for the chunks not yet started."""
-    if not uses_pool(tasks, limits):
+    A pool whose worker died is replaced for the chunks not yet started. `started`: a pool already
+    reading `tasks` (`ReadAhead`), whose queue this takes over."""
+    if started is None and not uses_pool(tasks, limits):
         yield from map(ingest_chunk, tasks)
         return
     workers = min(limits.workers, len(tasks))
-    queued = deque(tasks)
+    queued = deque(tasks) if started is None else started.queued
+    if started is not None:
+        yield from started.results(log)
     while queued:
-        yield from pool_results(queued, workers, log)
+        yield from PoolReading(queued, workers).results(log)
 
 
-def pool_results(queued: deque[ChunkTask], workers: int, log: Callable[[str], None]) -> Iterator[ChunkResult]:
-    """Results of one worker pool, until the queue is empty or a worker died (killed, out of
-    memory). A chunk whose worker failed is read again in this process, college by college
-    (`ingest_chunk` quarantines a college that fails again); after a worker died, no more
-    chunks go to this pool. The pool's workers end with this generator, however it ends."""
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=worker_context(), initializer=guard_worker)
-    pending: deque[tuple[ChunkTask, Future]] = deque()
-    finished = broken = False
+class PoolReading:
+    """One worker pool, reading the queued chunks from the moment it is made; its results are taken
+    in order with `results`, until the queue is empty or a worker died (killed, out of memory). A
+    chunk whose worker failed is read again in this process, college by college (`ingest_chunk`
+    quarantines a college that fails again); after a worker died, no more chunks go to this pool.
+    The pool's workers end with `results`, however it ends, or with `stop`."""
 
-    def submit() -> bool:
-        task = queued.popleft()
+    def __init__(self, queued: deque[ChunkTask], workers: int, first: int = 2):
+        """`first` chunks per worker handed out at once (then two in flight, as results are taken)."""
+        self.queued = queued
+        self.in_flight = 2 * workers
+        self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=worker_context(), initializer=guard_worker)
+        self.pending: deque[tuple[ChunkTask, Future]] = deque()
+        self.broken = self.finished = self.stopped = False
+        while queued and len(self.pending) < first * workers and not self.broken:
+            self.broken = not self.submit()
+
+    def submit(self) -> bool:
+        task = self.queued.popleft()
         try:
-            pending.append((task, pool.submit(ingest_chunk, task)))
+            self.pending.append((task, self.pool.submit(ingest_chunk, task)))
         except BrokenProcessPool:  # a worker died since the last result: the next pool takes it
-            queued.appendleft(task)
+            self.queued.appendleft(task)
             return False
         return True
 
+    def results(self, log: Callable[[str], None]) -> Iterator[ChunkResult]:
+        pending, queued = self.pending, self.queued
+        try:
+            while pending and WHILE_WORKERS_READ:
+                WHILE_WORKERS_READ.pop(0)()
+            if not pending:  # the pool broke before taking anything: one chunk in process, then a new pool
+                yield ingest_chunk(queued.popleft())
+            while pending:
+                task, future = pending.popleft()
+                try:
+                    result = future.result()
+                except Exception as error:  # BrokenProcessPool when the worker died; whatever it raised otherwise
+                    self.broken = self.broken or isinstance(error, BrokenProcessPool)
+                    log(
+                        f"工作进程未能读取 {', '.join(work.school for work in task.schools)}（{type(error).__name__}），"
+                        "改在主进程中读取 / the worker failed, reading these colleges in process"
+                    )
+                    result = ingest_chunk(task)
+                while queued and len(pending) < self.in_flight and not self.broken:
+                    self.broken = not self.submit()
+                yield result
+            self.finished = not self.broken
+        finally:
+            self.stop()
+
+    def stop(self) -> None:
+        """End the workers (at once unless every result was taken); again: nothing."""
+        if not self.stopped:
+            self.stopped = True
+            stop_pool(self.pool, graceful=self.finished)
+
+
+class ReadAhead:
+    """Workers reading a run's chunks before its ingest step starts (pipelines/ingest/ahead.py): the
+    step takes them only for exactly the tasks it would hand out itself. The chunks are handed out
+    in a thread: the first hand-out waits for the fork server's imports (0.3 s), the caller goes on."""
+
+    def __init__(self, settings: Settings, tasks: list[ChunkTask], workers: int, first: int):
+        self.settings, self.tasks = settings, tasks
+        self.reading: PoolReading | None = None
+        self.handing_out = threading.Thread(target=self.hand_out, args=(workers, first), name="ingest-read-ahead")
+        self.handing_out.start()
+
+    def hand_out(self, workers: int, first: int) -> None:
+        with contextlib.suppress(Exception):  # no pool: the step reads as it would have
+            self.reading = PoolReading(deque(self.tasks), workers, first)
+
+    @property
+    def ingested_at(self) -> dt.datetime:
+        return self.tasks[0].ingested_at
+
+    def take(self, tasks: list[ChunkTask]) -> PoolReading | None:
+        """The pool reading `tasks`, or None (its workers stopped) when it reads anything else."""
+        if tasks != self.tasks:
+            self.stop()
+        self.handing_out.join()
+        return self.reading
+
+    def stop(self) -> None:
+        """Stop the workers, at once unless every result was taken; again: nothing."""
+        self.handing_out.join()
+        if self.reading is not None:
+            self.reading.stop()
+            self.reading = None
+
+
+_ahead: list[ReadAhead] = []  # started for the run this process is executing (`offered`), not yet claimed
+
+
+@contextmanager
+def offered(ahead: ReadAhead) -> Iterator[ReadAhead]:
+    """While a run executes in this process, its ingest may claim `ahead`; whatever it did not take
+    is stopped when the run ends, however it ends."""
+    _ahead.append(ahead)
     try:
-        while queued and len(pending) < 2 * workers and not broken:
-            broken = not submit()
-        while pending and WHILE_WORKERS_READ:
-            WHILE_WORKERS_READ.pop(0)()
-        if not pending:  # the pool broke before taking anything: one chunk in process, then a new pool
-            yield ingest_chunk(queued.popleft())
-        while pending:
-            task, future = pending.popleft()
-            try:
-                result = future.result()
-            except Exception as error:  # BrokenProcessPool when the worker died; whatever it raised otherwise
-                broken = broken or isinstance(error, BrokenProcessPool)
-                log(
-                    f"工作进程未能读取 {', '.join(work.school for work in task.schools)}（{type(error).__name__}），"
-                    "改在主进程中读取 / the worker failed, reading these colleges in process"
-                )
-                result = ingest_chunk(task)
-            if queued and not broken:
-                broken = not submit()
-            yield result
-        finished = not broken
+        yield ahead
     finally:
-        stop_pool(pool, graceful=finished)
+        if ahead in _ahead:
+            _ahead.remove(ahead)
+        ahead.stop()
+
+
+def claim_read_ahead(settings: Settings) -> ReadAhead | None:
+    """The workers started ahead for an ingest of `settings`' home, once (the next claim gets None)."""
+    for ahead in _ahead:
+        if ahead.settings == settings:
+            _ahead.remove(ahead)
+            return ahead
+    return None

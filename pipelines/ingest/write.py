@@ -28,9 +28,11 @@ from pipelines.ingest.pool import (
     FILE_ID_STRIDE,
     ChunkResult,
     ChunkTask,
+    ReadAhead,
     SchoolWork,
     chunk_results,
     chunks_by_bytes,
+    claim_read_ahead,
     start_worker_server,
     uses_pool,
 )
@@ -70,6 +72,8 @@ class Ingest:
         # are ever recorded: a trusted folder's are not gathered unless it is read, see `plan`)
         self.listings: dict[str, Stamp] = {}
         self.settled_files: list[str] = []  # the files of the colleges this run leaves alone (`changed_schools`)
+        self.pool_started = False  # this run started the workers' fork server (`start_pool`): it stops it
+        self.ahead: ReadAhead | None = None  # workers started before the run's step, for its tasks if they match
         self.reset_pending()
 
     # -- state ---------------------------------------------------------------------------------
@@ -196,10 +200,11 @@ class Ingest:
         the rows are written here in batches, all in one transaction: the warehouse shows a run
         whole or not at all. DuckDB writes a table's rows to the file as soon as they fill a row
         group, so memory follows the batch and the chunks, not the province."""
-        self.pool_started = False
         try:
             return self.load_inbox()
         finally:
+            if self.ahead is not None:
+                self.ahead.stop()  # workers started ahead, not taken or left before their last result
             if self.pool_started:
                 stop_worker_server()  # no process of the run outlives it
 
@@ -208,24 +213,33 @@ class Ingest:
         if not self.pool_started and self.limits.workers > 1:
             self.pool_started = start_worker_server()
 
-    def load_inbox(self) -> Summary:
-        """The run itself, between the start and the end of its worker processes' fork server."""
+    def prepare_folders(self) -> None:
         for folder in (self.settings.archive, self.settings.quarantine):
             try:
                 private_dirs(folder)
             except OSError as error:  # each file's copy then fails alone and its log row says so
                 self.log(f"无法创建 {folder}（{error}）/ cannot create {folder}")
-        self.prepare_warehouse()
-        present, schools = self.plan()
-        tasks = [
+
+    def chunk_tasks(self, schools: list[SchoolWork]) -> list[ChunkTask]:
+        return [
             ChunkTask(self.settings, self.catalog, self.limits, self.ingested_at, chunk)
             for chunk in chunks_by_bytes(schools, self.limits.chunk_bytes)
         ]
-        if uses_pool(tasks, self.limits):  # a run that reads little stays in this process
+
+    def load_inbox(self) -> Summary:
+        """The run itself, between the start and the end of its worker processes' fork server."""
+        self.prepare_folders()
+        self.prepare_warehouse()
+        present, schools = self.plan()
+        tasks = self.chunk_tasks(schools)
+        started = self.ahead.take(tasks) if self.ahead is not None else None
+        if started is not None:  # its fork server ends with this run, as one it starts
+            self.pool_started = True
+        elif uses_pool(tasks, self.limits):  # a run that reads little stays in this process
             self.start_pool()
         saved = self.bulk_settings()
         self.conn.execute("begin transaction")
-        results = chunk_results(tasks, self.limits, self.log)
+        results = chunk_results(tasks, self.limits, self.log, started)
         try:
             for result in results:
                 self.merge(result)
@@ -459,7 +473,12 @@ def ingest_inbox(
     The header aliases a data officer accepted (reference/header_aliases.csv) join the catalog's
     headers for this run."""
     catalog = with_header_aliases(catalog or load_catalog(), load_header_aliases(strict=False))
-    return Ingest(conn, settings, catalog, log, limits, ingested_at).run()
+    ahead = claim_read_ahead(settings)  # `zhengai run`'s workers started on a cold run (pipelines/ingest/ahead.py)
+    if ahead is not None and ingested_at is None:  # the time its tasks carry: the run records one
+        ingested_at = ahead.ingested_at
+    ingest = Ingest(conn, settings, catalog, log, limits, ingested_at)
+    ingest.ahead = ahead
+    return ingest.run()
 
 
 def _sources(item: Delivery | TrustedFolder) -> list[str]:
