@@ -14,7 +14,7 @@ import datetime as dt
 import glob
 import os
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -124,6 +124,10 @@ class StagedCopies:
 
 def begin_staging(run_id: str, warehouse: WarehouseResource, descriptions: Mapping[str, str]) -> None:
     """Stage run `run_id`'s copies in a thread (`stage_copies`); `staged_copies_of` waits for them."""
+    # a run that failed after its staging began never waited for it: in a process that goes on (a test session),
+    # its thread must not write the staged files while this one does
+    for earlier in [STAGING.pop(other) for other in list(STAGING) if other != run_id]:
+        wait([earlier])
     STAGING[run_id] = in_thread(f"staged-copies-{run_id}", stage_copies, warehouse, descriptions)
 
 
