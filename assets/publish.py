@@ -1,4 +1,4 @@
-"""Publication: the warehouse analysts open and the site are replaced atomically once everything upstream is built.
+"""Publication: what the warehouse copies analysts open hold (the steps that stage and publish them: assets/publication.py).
 
 The published copy explains itself (`explain_published_copy`, run on the staging copy before the
 rename): a comment on every table (the asset's description, the platform catalog's table name) and
@@ -16,22 +16,17 @@ are gone and their `report.<table>` holds only the masked rows (README: how a ro
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import hashlib
 import json
-import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from functools import partial
 from pathlib import Path
 
-import dagster as dg
 import duckdb
 
 from pipelines.files import atomic_copy, atomic_write_text
 from pipelines.resources import WarehouseResource, prepared
 from pipelines.settings import REFERENCE_DIR
-from pipelines.sitebuild import finish_background_work, old_builds_removed, publish_site, start_background_work
 
 INTERNAL_TABLES = ("quality.suite_results_cache",)
 PUBLISHED_SCHEMAS = ("ref", "raw", "quality", "mart")
@@ -57,90 +52,6 @@ ANALYST_COPY_SUFFIX = "-analyst"
 # Columns of a personal table that may hold anything a college typed (unmapped headers' values): left out.
 UNVETTED_COLUMNS = ("extra",)
 UNDESCRIBED = "（本列暂无单独说明，见表注释 / not yet described: see the table comment）"
-# The nightly run starts at 02:00 Asia/Shanghai and takes minutes: a copy older than this by 09:00 is stale.
-FRESHNESS = dg.FreshnessPolicy.cron(
-    deadline_cron="0 9 * * *", lower_bound_delta=dt.timedelta(hours=7), timezone="Asia/Shanghai"
-)
-
-
-def build_published_warehouse(upstream: Sequence[dg.AssetKey]) -> dg.AssetsDefinition:
-    """The last asset of a run: depends on every other asset, so a failed run never publishes."""
-
-    @dg.asset(
-        key=["publish", "warehouse"],
-        group_name="publish",
-        kinds={"duckdb"},
-        deps=list(upstream),
-        freshness_policy=FRESHNESS,
-    )
-    def published_warehouse(context, warehouse: WarehouseResource) -> dg.MaterializeResult:
-        """Copy of the working warehouse at $ZHENGAI_HOME/warehouse.duckdb, commented, typed plainly, with a
-        `report` schema of views, replaced atomically; then the run's site build becomes
-        $ZHENGAI_HOME/site, switched in one rename (pipelines/sitebuild.py)."""
-        descriptions = asset_descriptions(context.job_def.asset_layer.asset_graph)
-        start_background_work(context.run_id)
-        with old_builds_removed(context.run_id):
-            # the site steps' work in threads goes on while the copy is made; its failure publishes nothing
-            changed = publish_copies(warehouse, descriptions, partial(finish_background_work, context.run_id))
-        target = warehouse.publish_path()
-        site = publish_site(context.run_id)
-        return dg.MaterializeResult(
-            metadata={
-                "path": dg.MetadataValue.path(str(target)),
-                "analyst_copy": dg.MetadataValue.path(str(analyst_copy_path(target))),
-                "bytes": target.stat().st_size,
-                "tables_changed": "all" if changed is None else len(changed),
-                "site_build": dg.MetadataValue.path(str(site)) if site else "(no pages built in this run)",
-            }
-        )
-
-    return published_warehouse
-
-
-def publish_copies(
-    warehouse: WarehouseResource, descriptions: Mapping[str, str], staged_hook: Callable[[], object] | None = None
-) -> set[str] | None:
-    """Publish the full and the analyst copy from what changed since they were built (see PublicationRecord);
-    returns the changed tables (None: everything was rebuilt). `staged_hook` is called once the new full copy is
-    staged, before anything published is replaced: what it raises leaves both copies as they were."""
-    version = publication_version(descriptions)
-    record = PublicationRecord(warehouse.publish_path())
-    target = warehouse.publish_path()
-    staged = staged_copy_path(target)
-    with warehouse.connect() as conn:
-        conn.execute("checkpoint")  # before the fingerprints' reads start (publish's own checkpoint is then a no-op)
-    # the tables are fingerprinted (DuckDB threads) while the full copy is made and explained (mostly one thread):
-    # the copy is staged beside the published one and renamed over it only if something changed
-    with ThreadPoolExecutor(1) as pool:
-        fingerprinting = pool.submit(fingerprint_work_tables, warehouse)
-        try:
-            warehouse.publish(prepare=lambda conn: explain_published_copy(conn, descriptions), target=staged)
-            prints = fingerprinting.result()
-            if staged_hook is not None:
-                staged_hook()
-        except BaseException:
-            staged.unlink(missing_ok=True)  # a copy that will not be published is not left beside the published one
-            raise
-    changed = record.changed(version, prints)
-    if changed == set():
-        staged.unlink()
-        return changed
-    record.forget()
-    os.replace(staged, target)
-    analyst = analyst_copy_path(target)
-    fresh_bytes = record.before.get("analyst_fresh_bytes")
-    if changed is None or not fresh_bytes or analyst.stat().st_size > ANALYST_GROWTH * fresh_bytes:
-        publish_analyst_copy(target)
-        fresh_bytes = analyst.stat().st_size
-    else:
-        atomic_copy(analyst, analyst, ANALYST_COPY_MODE, prepared(update_analyst_copy(target, changed, descriptions)))
-    record.save(version, prints, fresh_bytes)
-    return changed
-
-
-def staged_copy_path(published: Path) -> Path:
-    """Where the next full copy is built (complete, flushed) before it is renamed over the published one."""
-    return published.with_name(f".{published.name}.next")
 
 
 def fingerprint_work_tables(warehouse: WarehouseResource) -> dict[str, str]:
@@ -360,9 +271,11 @@ def analyst_copy_path(published: Path) -> Path:
     return published.with_name(f"{published.stem}{ANALYST_COPY_SUFFIX}{published.suffix}")
 
 
-def publish_analyst_copy(published: Path) -> Path:
-    """`warehouse-analyst.duckdb`: the published copy without unmasked personal data, replaced atomically."""
-    return atomic_copy(published, analyst_copy_path(published), ANALYST_COPY_MODE, prepared(mask_personal_tables))
+def publish_analyst_copy(published: Path, target: Path | None = None) -> Path:
+    """`warehouse-analyst.duckdb` (or `target`): the copy `published` without unmasked personal data, replaced
+    atomically."""
+    target = target or analyst_copy_path(published)
+    return atomic_copy(published, target, ANALYST_COPY_MODE, prepared(mask_personal_tables))
 
 
 def personal_tables(conn: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str]]:
@@ -473,7 +386,9 @@ def publication_version(descriptions: Mapping[str, str]) -> str:
     """The code and texts that shape the copies besides the tables: a change rebuilds both in full."""
     from pipelines.sitebuild import code_version
 
-    digest = hashlib.sha256(code_version("assets/publish.py", "reference/warehouse_columns.csv").encode())
+    digest = hashlib.sha256(
+        code_version("assets/publish.py", "assets/publication.py", "reference/warehouse_columns.csv").encode()
+    )
     digest.update(json.dumps(sorted(descriptions.items()), ensure_ascii=False).encode())
     return digest.hexdigest()
 

@@ -12,7 +12,8 @@ from types import ModuleType
 import dagster as dg
 
 from assets import college_status, mart, public, quality, raw, ref, review, site
-from assets.publish import build_published_warehouse
+from assets.publication import build_published_warehouse, build_staged_copies
+from assets.publish import PUBLISHED_SCHEMAS
 from pipelines.catalog import CatalogColumn, load_catalog, raw_table_columns
 from pipelines.quality.asset_checks import build_asset_checks
 from pipelines.resources import RunOptions, WarehouseResource
@@ -98,8 +99,11 @@ def build_assets() -> list:
         *layer_assets("site"),
         *layer_assets("public"),
     ]
-    upstream = [key for asset in built for key in asset.keys]
-    return with_metadata([*built, build_published_warehouse(upstream)])
+    # the tables the warehouse copies hold (layer = schema): once they are built, the copies are staged
+    tables = [key for asset in built for key in asset.keys if key.path[0] in PUBLISHED_SCHEMAS]
+    staged = build_staged_copies(tables)
+    upstream = [key for asset in [*built, staged] for key in asset.keys]
+    return with_metadata([*built, staged, build_published_warehouse(upstream)])
 
 
 @dg.definitions

@@ -17,8 +17,8 @@ Pages are rebuilt only where their content changed: each page writer fingerprint
 a page (or of one college's set of pages) with the code that renders it (`fingerprint`,
 `fingerprints_by`, `code_version`) and compares that with the ledger kept in the site itself
 (`site/.fingerprints/<kind>.json`, `PageLedger`); an unchanged page whose file is in the build is
-left as the hard link it is. Pages are written without a flush each; `publish_site` flushes the
-build once before it points the site at it.
+left as the hard link it is. Pages are written without a flush each; `publish_site` flushes the ones
+written (pipelines/files.py flush_written) before it points the site at the build.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from concurrent.futures import Future, wait
 from contextlib import contextmanager
 from pathlib import Path
 
-from pipelines.files import atomic_write_text_if_changed
+from pipelines.files import atomic_write_text_if_changed, flush_written, written_unflushed
 from pipelines.settings import PROJECT_ROOT, get_settings
 
 
@@ -71,11 +71,14 @@ def link_tree(source: Path, target: Path) -> None:
                     os.link(entry.path, destination)
                 except OSError:
                     shutil.copy2(entry.path, destination)
+                    written_unflushed(Path(destination))  # a copy's data is new: flushed before the build is published
 
 
 # run id → (its build folder, the build being made in a thread): begun by `start_site_build`, awaited by `site_build`
 BUILDING: dict[str, tuple[Path, Future]] = {}
 BUILDING_LOCK = threading.Lock()
+# run id → the removal of the builds older than the published one, begun with its build (`old_builds_removed`)
+SWEEPING: dict[str, Future] = {}
 
 
 def start_site_build(run_id: str) -> Path:
@@ -94,6 +97,10 @@ def start_site_build(run_id: str) -> Path:
         published = get_settings().site
         source = published.resolve() if published.is_dir() else None
         BUILDING[run_id] = (target, in_thread(f"site-build-{run_id}", make_build, source, staging, target))
+        # the builds its publication would remove are removed meanwhile too (mostly waiting on the disk: seconds for a
+        # national build on a busy machine), the published one, from which this one is linked, kept
+        keep = {path.resolve() for path in (source, staging, target) if path is not None}
+        SWEEPING[run_id] = in_thread(f"old-site-builds-{run_id}", remove_old_builds, keep, folder)
     return target
 
 
@@ -135,24 +142,28 @@ def wait_for_build(run_id: str) -> None:
 # waits for the publication to start (`start_background_work`)
 BACKGROUND: dict[str, list[Future]] = {}
 AT_PUBLICATION: dict[str, list[Callable[[], object]]] = {}
+PUBLISHING: set[str] = set()  # runs whose publication has begun: their work `at_publication` starts at once
 
 
 def in_background(run_id: str, work: Callable[[], object], at_publication: bool = False) -> None:
     """Do `work` on run `run_id`'s build in a thread while the run goes on: a file no later step reads. A province
     workbook starts at once (its compression releases the GIL); Python-heavy work (the province page) waits, with
-    `at_publication`, for the publication, which mostly waits on DuckDB and the disk (started earlier, it would only
-    slow the page steps down: one GIL). The publication waits for all of it before it replaces anything
-    (`finish_background_work`), so a build is never published without it, and nothing is when it failed."""
+    `at_publication`, for the publication to begin (`start_background_work`), which mostly waits on DuckDB and the
+    disk (started earlier, it would only slow the page steps down: one GIL). The publication waits for all of it
+    before it replaces anything (`finish_background_work`), so a build is never published without it, and nothing
+    is when it failed."""
     with BUILDING_LOCK:
-        if at_publication:
+        if at_publication and run_id not in PUBLISHING:
             AT_PUBLICATION.setdefault(run_id, []).append(work)
         else:
             BACKGROUND.setdefault(run_id, []).append(in_thread(f"site-work-{run_id}", work))
 
 
 def start_background_work(run_id: str) -> None:
-    """Start run `run_id`'s work that waits for the publication (`in_background(..., at_publication=True)`)."""
+    """Start run `run_id`'s work that waits for the publication (`in_background(..., at_publication=True)`), and
+    from now on such work at once: its publication has begun (assets/publication.py stages the copies)."""
     with BUILDING_LOCK:
+        PUBLISHING.add(run_id)
         waiting = AT_PUBLICATION.pop(run_id, [])
     for work in waiting:
         in_background(run_id, work)
@@ -182,6 +193,10 @@ def site_build(run_id: str) -> Path:
 def publish_site(run_id: str) -> Path | None:
     """Point `$ZHENGAI_HOME/site` at run `run_id`'s build in one rename; None when the run built no pages."""
     finish_background_work(run_id)
+    with BUILDING_LOCK:
+        sweeping = SWEEPING.pop(run_id, None)  # begun with the build, awaited by the publication (`old_builds_removed`)
+    if sweeping is not None:
+        wait([sweeping])  # before the switch: its idea of the published build would be stale after
     build = site_build_path(run_id)
     if build is None:
         return None
@@ -191,37 +206,47 @@ def publish_site(run_id: str) -> Path | None:
         # A site from before builds existed: kept as the previous build (the one moment that is not atomic).
         previous = builds_dir() / f"{dt.datetime.now():%Y%m%dT%H%M%S}-before-builds"
         os.rename(link, previous)
-    os.sync()  # the build's pages were written without a flush each (pipelines/files.py durable=False)
+    # The pages this run wrote were written without a flush each (pipelines/files.py durable=False): they are flushed
+    # now, before the switch, with their folders. That is all the build needs: its other files are hard links to files
+    # flushed when an earlier build was published, and the links and folders the build was made of are file system
+    # metadata, which a journaling file system (ext4, xfs) commits in order, at the latest with these flushes.
+    flush_written(build)
     staging = link.with_name(f".{link.name}.{os.getpid()}.tmp")
     staging.unlink(missing_ok=True)
     staging.symlink_to(os.path.relpath(build, link.parent), target_is_directory=True)
     os.replace(staging, link)
     remove_old_builds(keep={build.resolve(), *([previous.resolve()] if previous else [])})
+    PUBLISHING.discard(run_id)
     return build
 
 
 @contextmanager
 def old_builds_removed(run_id: str) -> Iterator[None]:
     """While the caller works, remove in a thread the builds that publishing run `run_id` would remove after it:
-    every one but the published and this run's. Removing a national build (some 15,000 hard links) mostly waits
-    on the disk, seconds on a busy machine, which the publication's own work then covers."""
+    every one but the published and this run's (unless its `start_site_build` began that already). Removing a
+    national build (some 15,000 hard links) mostly waits on the disk, seconds on a busy machine."""
     wait_for_build(run_id)  # not for its pages in threads: they are written meanwhile, into the build kept
-    site, build = get_settings().site, find_build(run_id)
-    keep = {path.resolve() for path in (site, build) if path is not None and path.exists()}
-    sweeper = threading.Thread(target=remove_old_builds, args=(keep,), name="old-site-builds", daemon=True)
-    if builds_dir().is_dir():
-        sweeper.start()
+    with BUILDING_LOCK:
+        sweeping = SWEEPING.pop(run_id, None)
+    if sweeping is None and find_build(run_id) is not None:
+        site, build = get_settings().site, find_build(run_id)
+        keep = {path.resolve() for path in (site, build) if path is not None and path.exists()}
+        sweeping = in_thread("old-site-builds", remove_old_builds, keep)
     try:
         yield
     finally:
-        if sweeper.is_alive():
-            sweeper.join()
+        if sweeping is not None:
+            wait([sweeping])  # what it could not remove (ignored there) the next run removes
 
 
-def remove_old_builds(keep: set[Path]) -> list[Path]:
-    """Remove every build (and abandoned staging folder) except those in `keep`."""
+def remove_old_builds(keep: set[Path], builds: Path | None = None) -> list[Path]:
+    """Remove every build (and abandoned staging folder) in `builds` (default `builds_dir()`) except those in
+    `keep`."""
     removed = []
-    for folder in builds_dir().iterdir():
+    builds = builds or builds_dir()
+    if not builds.is_dir():
+        return removed
+    for folder in builds.iterdir():
         if folder.resolve() not in keep and folder.is_dir() and not folder.is_symlink():
             shutil.rmtree(folder, ignore_errors=True)
             removed.append(folder)

@@ -10,7 +10,8 @@ import dagster as dg
 import duckdb
 import pytest
 
-from assets.publish import ANALYST_COPY_MODE, FRESHNESS, UNDESCRIBED, analyst_copy_path
+from assets.publication import FRESHNESS
+from assets.publish import ANALYST_COPY_MODE, UNDESCRIBED, analyst_copy_path
 from pipelines.definitions import defs
 from pipelines.settings import get_settings
 
@@ -235,7 +236,8 @@ def renamed_staff(path: Path) -> int:
 
 
 def test_a_second_publication_takes_only_changed_tables_and_equals_a_full_one(published, tmp_path):
-    from assets.publish import PublicationRecord, publish_copies, staged_copy_path
+    from assets.publication import publish_copies, staged_copy_path
+    from assets.publish import PublicationRecord
     from pipelines.resources import WarehouseResource
 
     _, work = published
@@ -294,6 +296,7 @@ def grown(published: Path, fresh_bytes: int) -> None:
 
 
 def test_a_publication_that_fails_keeps_the_published_copies_and_leaves_no_staged_one(published, tmp_path, monkeypatch):
+    import assets.publication as publication
     import assets.publish as publish
     from pipelines.resources import WarehouseResource
 
@@ -302,7 +305,7 @@ def test_a_publication_that_fails_keeps_the_published_copies_and_leaves_no_stage
     shutil.copyfile(source, tmp_path / "w.duckdb")
     nightly = WarehouseResource(path=str(tmp_path / "w.duckdb"), published_path=str(tmp_path / "p" / "p.duckdb"))
     descriptions = {"mart.element_warnings": "要素预警"}
-    assert publish.publish_copies(nightly, descriptions) is None
+    assert publication.publish_copies(nightly, descriptions) is None
     before = nightly.publish_path().stat().st_ino
     with duckdb.connect(str(nightly.work_path())) as conn:
         conn.execute("update mart.element_warnings set reasons = ['改过'] where element_code = '1.1'")
@@ -312,16 +315,68 @@ def test_a_publication_that_fails_keeps_the_published_copies_and_leaves_no_stage
 
     monkeypatch.setattr(publish, "work_table_prints", broken)
     with pytest.raises(RuntimeError):
-        publish.publish_copies(nightly, descriptions)
+        publication.publish_copies(nightly, descriptions)
     assert nightly.publish_path().stat().st_ino == before
-    assert not publish.staged_copy_path(nightly.publish_path()).exists()
+    assert not publication.staged_copy_path(nightly.publish_path()).exists()
     monkeypatch.undo()
 
     def site_work_failed():  # a page or workbook the run's site steps left to a thread (pipelines/sitebuild.py)
         raise ValueError("sheet 1: 3 rows rendered, 4 laid out")
 
     with pytest.raises(ValueError, match="rows rendered"):
-        publish.publish_copies(nightly, descriptions, site_work_failed)
+        publication.publish_copies(nightly, descriptions, site_work_failed)
     assert nightly.publish_path().stat().st_ino == before
-    assert not publish.staged_copy_path(nightly.publish_path()).exists()
-    assert publish.publish_copies(nightly, descriptions) == {"mart.element_warnings"}  # the record still holds
+    assert not publication.staged_copy_path(nightly.publish_path()).exists()
+    assert publication.publish_copies(nightly, descriptions) == {"mart.element_warnings"}  # the record still holds
+
+
+def test_copies_staged_in_a_thread_are_published_and_a_failure_there_publishes_nothing(
+    published, tmp_path, monkeypatch
+):
+    import assets.publication as publication
+    import assets.publish as publish
+    from pipelines.resources import WarehouseResource
+
+    _, work = published
+    source = work.execute("select path from duckdb_databases() where database_name = current_database()").fetchone()[0]
+    shutil.copyfile(source, tmp_path / "w.duckdb")
+    nightly = WarehouseResource(path=str(tmp_path / "w.duckdb"), published_path=str(tmp_path / "p" / "p.duckdb"))
+    descriptions = {"mart.element_warnings": "要素预警"}
+    assert publication.publish_copies(nightly, descriptions) is None
+    before = nightly.publish_path().stat().st_ino
+    with duckdb.connect(str(nightly.work_path())) as conn:
+        conn.execute("update mart.element_warnings set reasons = ['改过'] where element_code = '1.1'")
+
+    def broken(conn):
+        raise RuntimeError("the fingerprints' scan failed")
+
+    monkeypatch.setattr(publish, "work_table_prints", broken)
+    publication.begin_staging("run-a", nightly, descriptions)  # the staged_copies step; the pages render meanwhile
+    with pytest.raises(RuntimeError, match="scan failed"):
+        publication.staged_copies_of("run-a", nightly, descriptions)  # the publication: nothing replaced
+    assert nightly.publish_path().stat().st_ino == before
+    assert not list(nightly.publish_path().parent.glob(".*"))  # no staged copy, no staging file left
+    monkeypatch.undo()
+
+    publication.begin_staging("run-b", nightly, descriptions)
+    staged = publication.staged_copies_of("run-b", nightly, descriptions)
+    assert nightly.publish_path().stat().st_ino == before  # staged beside the published copies, not yet published
+    analyst = analyst_copy_path(nightly.publish_path())
+    assert {publication.staged_copy_path(nightly.publish_path()), publication.staged_copy_path(analyst)} == set(
+        nightly.publish_path().parent.glob(".*")
+    )
+    assert publication.publish_copies(nightly, descriptions, staged=staged) == {"mart.element_warnings"}
+    with duckdb.connect(str(analyst), read_only=True) as conn:
+        assert conn.execute("select count(*) from mart.element_warnings where reasons = ['改过']").fetchone()[0] > 0
+    assert not list(nightly.publish_path().parent.glob(".*"))
+
+
+def test_the_copies_are_staged_once_every_table_is_built_and_before_the_pages():
+    definitions = defs()
+    graph = definitions.resolve_asset_graph()
+    staged = graph.get(dg.AssetKey(["publish", "staged_copies"]))
+    tables = {key for key in graph.get_all_asset_keys() if key.path[0] in ("ref", "raw", "quality", "mart")}
+    assert staged.parent_keys == tables  # not the pages: they render while the copies are staged
+    step = definitions.resolve_assets_def(staged.key).op
+    assert int(step.tags.get("dagster/priority", 0)) > 0  # run as soon as ready: before the pages still waiting
+    assert staged.key in graph.get(dg.AssetKey(["publish", "warehouse"])).parent_keys

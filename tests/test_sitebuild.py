@@ -168,3 +168,46 @@ def test_work_in_a_thread_is_done_before_the_build_is_published_and_its_failure_
     with pytest.raises(ValueError, match="rows rendered"):
         publish_site("run-c")
     assert (get_settings().site / "province/index.html").read_text(encoding="utf-8") == "B"
+
+
+def test_the_pages_a_run_wrote_are_flushed_before_the_switch_and_no_others(monkeypatch):
+    build("run-a", {"province/index.html": "A", "schools/13830/index.html": "A13830"})
+    publish_site("run-a")
+    folder = build("run-b", {"schools/13830/index.html": "B13830", "schools/14001/index.html": "B14001"})
+    flushed, publishing = [], [folder]
+
+    def fsync(handle):  # the real flush, and which file it was, while the build published is not yet the run's
+        flushed.append(os.readlink(f"/proc/self/fd/{handle}"))
+        assert get_settings().site.resolve() != publishing[-1].resolve()
+        real_fsync(handle)
+
+    def global_sync():
+        raise AssertionError("the whole machine flushed")
+
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "sync", global_sync)
+    publish_site("run-b")
+    assert get_settings().site.resolve() == folder.resolve()
+    written = {str(folder / "schools/13830/index.html"), str(folder / "schools/14001/index.html")}
+    assert written <= set(flushed)  # the rewritten page and the new one
+    assert {str(folder / "schools/14001"), str(folder / "schools")} <= set(flushed)  # a new folder's entry
+    assert str(folder / "province/index.html") not in flushed  # a hard link to run-a's page, flushed with run-a
+    flushed.clear()
+    publishing.append(build("run-c", {"province/index.html": "C"}))
+    publish_site("run-c")
+    assert not any("run-b" in path for path in flushed)  # what an earlier publication flushed is not flushed again
+
+
+def test_old_builds_are_removed_from_the_start_of_a_build():
+    build("run-a", {"province/index.html": "A"})
+    publish_site("run-a")
+    build("run-b", {"province/index.html": "B"})
+    publish_site("run-b")
+    run_a = site_build_path("run-a")
+    folder = site_build("run-c")  # the plotly_js step begins the build, and the sweep of what it will replace
+    assert sitebuild.SWEEPING["run-c"].result() == [run_a]  # done while the run ingests, long before publication
+    with old_builds_removed("run-c"):  # the publication waits for that sweep, not for one of its own
+        assert (folder / "province/index.html").read_text(encoding="utf-8") == "B"
+    assert site_build_path("run-a") is None and site_build_path("run-b") is not None
+    assert (get_settings().site / "province/index.html").read_text(encoding="utf-8") == "B"
