@@ -251,11 +251,14 @@ def screened_tables(
     suites = [(table, load_suite(table.table_name)) for table in tables]
     stale_by_table, issues = changed_inputs(conn, suites, rules)
     pending, cleared = [], []
+    marked: set[tuple[str, int]] = set()
     for table, suite in suites:
         stale = stale_by_table.get(table.table_name)
         if not stale:
             continue
-        flagged = screened_college_years(conn, table, suite, mark_pending(conn, stale))
+        if stale.keys() != marked:  # most tables of a cold run are judged on the same college-years: marked once
+            scope, marked = mark_pending(conn, stale), set(stale)
+        flagged = screened_college_years(conn, table, suite, scope)
         if flagged:
             context.start()
             pending.append((table, suite, stale, flagged))
