@@ -5,7 +5,7 @@ cold run pays while its ingest saturates both cores: scipy.stats and altair (thr
 our suites never use, loaded on first use instead: `defer_scipy_stats`, `defer_altair`); every
 other kind of data source, SQL, Spark, cloud and file ones, which GX's `datasource.fluent` package
 imports one by one, each building its pydantic models; and the fifty-odd expectations our suites
-do not use (`defer_unused_parts`: together 0.6-0.9 of 1.75 s of CPU). Deferred means loaded when
+do not use (`defer_unused_parts`: together about 0.8 of 1.8 s of CPU). Deferred means loaded when
 GX first reads it, never missing: a validation loads nothing deferred, and any other use loads
 what it needs and works as before.
 """
