@@ -165,6 +165,28 @@ def test_a_reloaded_table_revalidates_only_that_table_of_that_college(monkeypatc
     assert seen == []
 
 
+def test_tables_judged_on_other_college_years_are_screened_on_their_own(monkeypatch):
+    """Tables whose changed college-years are the same share one marked scope; a table with others
+    (OTHER did not deliver 6.1, its 7.2 has a defect) is screened on its own."""
+    import pipelines.quality.gx_runner as runner
+    from pipelines.quality.calendar import quality_params
+    from pipelines.quality.inputs import prepare_inputs
+
+    w = warehouse(SCHOOL, OTHER)
+    w.deliver(SCHOOL, YEAR)
+    courses = clean_rows(w.table("7.2"), YEAR)
+    courses[1]["course_type"] = "X"
+    w.deliver(OTHER, YEAR, skip=("6.1",), rows={"7.2": courses})
+    params = quality_params(AS_OF)
+    prepare_inputs(w.conn, params)
+    tables = ("6.1", "6.2", "7.2")
+    seen = counting_validations(monkeypatch)
+    cold = ordered_issues(runner.suite_issues(w.conn, params, tables=tables))
+    assert seen == [SCHOOL, SCHOOL, OTHER, SCHOOL, OTHER]
+    assert {(i["school_code"], i["table_code"]) for i in cold} == {(OTHER, "7.2")}
+    assert cold == ordered_issues(runner.suite_issues(w.conn, params, tables=tables, cache=False))
+
+
 def test_a_changed_suite_or_rule_revalidates_everything(monkeypatch):
     from dataclasses import replace
 

@@ -17,6 +17,7 @@ Modules, in the order data flow through them:
 - `cache`: the suite results cache and its fingerprint (this whole package, the suites, the rules,
   the files the rows were loaded from);
 - `screen`: the suites as DuckDB predicates, to find what GX needs to look at;
+- `gx_import`: imports Great Expectations without what a pandas frame's validation never uses (`import_gx`);
 - `gx_runner`: validates frames with Great Expectations, through the cache and the screen (`suite_issues`);
 - `sql_checks`: runs sql/quality/check_*.sql (`sql_issues`);
 - `issues`: both, written to `quality.issues`;

@@ -9,7 +9,7 @@ expectation and validation whatever the rows, and a province's tables pass nearl
 demo's cold run validated 32 tables × 283 expectations before, and now one table's 2 college-years
 on 3 expectations. A run whose every college-year is cached or cleared never imports GX; otherwise
 GX is imported in a thread at the first table that needs it, so that the import overlaps the
-DuckDB work of the others; scipy.stats, a third of that import, is deferred (`defer_scipy_stats`).
+DuckDB work of the others; what our validation never uses is deferred (pipelines/quality/gx_import.py).
 Frames are read per whole college (text as pyarrow strings, pipelines/quality/inputs.py). Without
 the cache (`cache=False`, the tests' reference) every frame is validated on every expectation:
 a BOOLEAN_ONLY pass, then COMPLETE on those that failed. See benchmarks/bench_quality.py.
@@ -18,10 +18,7 @@ a BOOLEAN_ONLY pass, then COMPLETE on those that failed. See benchmarks/bench_qu
 from __future__ import annotations
 
 import contextlib
-import importlib.util
-import sys
 import threading
-import types
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -30,6 +27,7 @@ import duckdb
 from pipelines.catalog import Catalog, CatalogTable, load_catalog
 from pipelines.quality.cache import changed_inputs, mark_pending, store_results
 from pipelines.quality.calendar import QualityParams
+from pipelines.quality.gx_import import import_gx
 from pipelines.quality.inputs import table_frames
 from pipelines.quality.messages import expectation_issues
 from pipelines.quality.screen import screened_college_years
@@ -41,61 +39,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
 FRAMES_SOURCE = "zhengai_frames"
-
-
-def defer_scipy_stats() -> None:
-    """Make `scipy.stats` load on first use instead of at GX's import (`importlib.util.LazyLoader`).
-
-    GX imports it at module level for three expectations our suites never use (KL divergence, KS
-    tests), and it is about a third of GX's import time. The package attribute is set as well, so
-    that `from scipy import stats` takes the module as it is, without touching (and loading) it."""
-    if "scipy.stats" in sys.modules or importlib.util.find_spec("scipy") is None:
-        return
-    import scipy
-
-    spec = importlib.util.find_spec("scipy.stats")
-    loader = importlib.util.LazyLoader(spec.loader)
-    spec.loader = loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["scipy.stats"] = module
-    loader.exec_module(module)
-    scipy.stats = module
-
-
-class DeferredModule(types.ModuleType):
-    """A module that stands in `sys.modules` for one not imported yet: the first attribute read
-    imports the real one (out of `sys.modules` first, so that it imports as itself) and takes over
-    its namespace. Unlike `LazyLoader`, an `import` of it alone does not load it: the import system
-    reads only `__spec__`, which is set."""
-
-    def __getattr__(self, attr: str):
-        if sys.modules.get(self.__name__) is self:
-            del sys.modules[self.__name__]
-        real = importlib.import_module(self.__name__)
-        self.__dict__.update(real.__dict__)
-        return getattr(real, attr)
-
-
-def defer_altair() -> None:
-    """Make `altair` load on first use instead of at GX's import (`DeferredModule`): GX imports it at
-    module level for the charts of one expectation our suites never use (KL divergence), and it is
-    about a quarter of what is left of GX's import (0.8 of 3.2 s of CPU)."""
-    spec = None if "altair" in sys.modules else importlib.util.find_spec("altair")
-    if spec is None:
-        return
-    stub = DeferredModule("altair")
-    stub.__spec__, stub.__file__ = spec, spec.origin
-    stub.__path__ = list(spec.submodule_search_locations or [])
-    sys.modules["altair"] = stub
-
-
-def import_gx() -> types.ModuleType:
-    """`great_expectations`, imported with what it needs deferred (scipy.stats, altair)."""
-    defer_scipy_stats()
-    defer_altair()
-    import great_expectations
-
-    return great_expectations
 
 
 def gx_context():
@@ -308,11 +251,14 @@ def screened_tables(
     suites = [(table, load_suite(table.table_name)) for table in tables]
     stale_by_table, issues = changed_inputs(conn, suites, rules)
     pending, cleared = [], []
+    marked: set[tuple[str, int]] = set()
     for table, suite in suites:
         stale = stale_by_table.get(table.table_name)
         if not stale:
             continue
-        flagged = screened_college_years(conn, table, suite, mark_pending(conn, stale))
+        if stale.keys() != marked:  # most tables of a cold run are judged on the same college-years: marked once
+            scope, marked = mark_pending(conn, stale), set(stale)
+        flagged = screened_college_years(conn, table, suite, scope)
         if flagged:
             context.start()
             pending.append((table, suite, stale, flagged))
