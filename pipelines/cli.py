@@ -180,15 +180,15 @@ def run_nightly(
 
 def execute_with_progress(args: argparse.Namespace, as_of: dt.date | None, registry, listing: InboxListing, cold: bool):
     """The Dagster run, one line printed as each step ends; `cold`: no working warehouse yet."""
-    from pipelines.ingest.pool import WHILE_WORKERS_READ
+    from pipelines.ingest.pool import WHEN_WORKERS_DONE
     from pipelines.runprogress import StepProgress
 
     if cold:  # a cold run validates every college-year: GX is needed
         from pipelines.quality.gx_runner import preload_gx
 
-        # not now: GX's import would compete for the GIL with Dagster's start-up and the ingest's listing
-        WHILE_WORKERS_READ.append(preload_gx)
-        WHILE_WORKERS_READ.append(gc.freeze)  # GX's modules live until the end too (`collected_during_steps`)
+        # not now: GX's import would compete with Dagster's start-up and the ingest's workers for the cores
+        WHEN_WORKERS_DONE.append(preload_gx)
+        WHEN_WORKERS_DONE.append(gc.freeze)  # GX's modules live until the end too (`collected_during_steps`)
     try:
         with open_instance_meanwhile(import_definitions) as instance:
             forget_inputs()
@@ -210,7 +210,7 @@ def execute_with_progress(args: argparse.Namespace, as_of: dt.date | None, regis
             ):
                 return execute_nightly(instance, as_of, args.log_level, run_id, args.school)
     finally:
-        WHILE_WORKERS_READ.clear()  # a run that read in process never started it
+        WHEN_WORKERS_DONE.clear()  # a run that read in process never started it
 
 
 def open_instance_meanwhile(work: Callable[[], object]):

@@ -386,11 +386,14 @@ def test_demo_province_rerun_is_unchanged_and_a_re_export_touches_one_college(co
 
 def test_worker_processes_give_the_same_warehouse_as_one_process(monkeypatch, synth_province):
     at = dt.datetime(2024, 11, 1, 2, 0)
-    results, chunks, heard, hooks_left = {}, {}, [], {}
+    results, chunks, heard, hooks_left, merged = {}, {}, [], {}, []
+    monkeypatch.setattr(Ingest, "merge", lambda self, result, merge=Ingest.merge: merged.append(merge(self, result)))
     for workers in ("1", "2"):
-        # what `zhengai run` hands the pool (GX's import on a cold run): called once, only by a pool
-        hooks = [lambda workers=workers: heard.append(workers)]
-        monkeypatch.setattr(ingest_pool, "WHILE_WORKERS_READ", hooks)
+        merged.clear()
+        # what `zhengai run` hands the pool (GX's import on a cold run): called once, only by a pool, once
+        # every chunk's result is merged (the merges counted when it is called)
+        hooks = [lambda workers=workers: heard.append((workers, len(merged)))]
+        monkeypatch.setattr(ingest_pool, "WHEN_WORKERS_DONE", hooks)
         monkeypatch.setenv("ZHENGAI_INGEST_WORKERS", workers)
         monkeypatch.setenv("ZHENGAI_INGEST_POOL_MIN_SCHOOLS", "2")
         monkeypatch.setenv("ZHENGAI_INGEST_CHUNK_BYTES", "1")  # one college per task: several tasks
@@ -406,8 +409,8 @@ def test_worker_processes_give_the_same_warehouse_as_one_process(monkeypatch, sy
             chunks[workers] = dict(summary.chunks_read)
         hooks_left[workers] = len(hooks)
     assert results["1"] == results["2"]
-    assert heard == ["2"] and hooks_left == {"1": 1, "2": 0}
     colleges = len({row[3] for row in results["1"][3]})  # school_code of every log row: one chunk each
+    assert heard == [("2", colleges)] and hooks_left == {"1": 1, "2": 0}
     assert chunks["1"] == {os.getpid(): colleges}  # one process: every chunk read here
     # the pool: every chunk read by a worker process, none in this one
     assert os.getpid() not in chunks["2"] and sum(chunks["2"].values()) == colleges and colleges >= 3

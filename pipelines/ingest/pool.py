@@ -28,10 +28,11 @@ from pipelines.ingest.log import LogRow
 from pipelines.settings import IngestLimits, Settings
 
 FILE_ID_STRIDE = 100_000  # file ids are <college number> * stride + n, unique across workers
-# Called once, then dropped, when a pool's workers have their first chunks: from then on this process
-# mostly waits for results, so a caller's own slow Python (`zhengai run`'s GX import on a cold run,
-# pipelines/cli.py) runs there instead of competing for the GIL with the run's start-up.
-WHILE_WORKERS_READ: list[Callable[[], object]] = []
+# Called once, then dropped, when a pool's workers have handed back their last chunk: until then both
+# cores are busy with the workers and the writer's merging, while what follows (the last flush, the
+# commit) is DuckDB's work, mostly on one core without the GIL. A caller's own slow Python
+# (`zhengai run`'s GX import on a cold run, pipelines/cli.py) runs in a thread there instead.
+WHEN_WORKERS_DONE: list[Callable[[], object]] = []
 
 
 def chunks_by_bytes(schools: list[SchoolWork], limit: int) -> Iterator[list[SchoolWork]]:
@@ -165,8 +166,6 @@ class PoolReading:
     def results(self, log: Callable[[str], None]) -> Iterator[ChunkResult]:
         pending, queued = self.pending, self.queued
         try:
-            while pending and WHILE_WORKERS_READ:
-                WHILE_WORKERS_READ.pop(0)()
             if not pending:  # the pool broke before taking anything: one chunk in process, then a new pool
                 yield ingest_chunk(queued.popleft())
             while pending:
@@ -184,6 +183,8 @@ class PoolReading:
                     self.broken = not self.submit()
                 yield result
             self.finished = not self.broken
+            while WHEN_WORKERS_DONE:
+                WHEN_WORKERS_DONE.pop(0)()
         finally:
             self.stop()
 

@@ -152,9 +152,9 @@ def complete_issues(
 
 def preload_gx() -> threading.Thread:
     """Import GX in a daemon thread now, for a run that will surely validate (a cold run, whose every
-    college-year is new): its few seconds of Python then overlap the ingest, whose workers leave the
-    main process mostly waiting, instead of delaying the issues step. A failure here is left to
-    the issues step, which imports GX again and reports it."""
+    college-year is new): called when the ingest's workers are done, its second of Python then
+    overlaps the ingest's last flush and commit (DuckDB, one core, no GIL) instead of delaying the
+    issues step. A failure here is left to the issues step, which imports GX again and reports it."""
 
     def load() -> None:
         with contextlib.suppress(Exception):
