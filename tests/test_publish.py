@@ -295,9 +295,10 @@ def grown(published: Path, fresh_bytes: int) -> None:
     path.write_text(json.dumps(record), encoding="utf-8")
 
 
-def test_a_publication_that_fails_keeps_the_published_copies_and_leaves_no_staged_one(published, tmp_path, monkeypatch):
+def published_then_changed(published, tmp_path):
+    """A copy of the work warehouse published once, then one of its tables changed: (warehouse, descriptions,
+    the published copy's inode)."""
     import assets.publication as publication
-    import assets.publish as publish
     from pipelines.resources import WarehouseResource
 
     _, work = published
@@ -309,9 +310,18 @@ def test_a_publication_that_fails_keeps_the_published_copies_and_leaves_no_stage
     before = nightly.publish_path().stat().st_ino
     with duckdb.connect(str(nightly.work_path())) as conn:
         conn.execute("update mart.element_warnings set reasons = ['改过'] where element_code = '1.1'")
+    return nightly, descriptions, before
 
-    def broken(conn):
-        raise RuntimeError("the fingerprints' scan failed")
+
+def broken(conn):
+    raise RuntimeError("the fingerprints' scan failed")
+
+
+def test_a_publication_that_fails_keeps_the_published_copies_and_leaves_no_staged_one(published, tmp_path, monkeypatch):
+    import assets.publication as publication
+    import assets.publish as publish
+
+    nightly, descriptions, before = published_then_changed(published, tmp_path)
 
     monkeypatch.setattr(publish, "work_table_prints", broken)
     with pytest.raises(RuntimeError):
@@ -335,20 +345,8 @@ def test_copies_staged_in_a_thread_are_published_and_a_failure_there_publishes_n
 ):
     import assets.publication as publication
     import assets.publish as publish
-    from pipelines.resources import WarehouseResource
 
-    _, work = published
-    source = work.execute("select path from duckdb_databases() where database_name = current_database()").fetchone()[0]
-    shutil.copyfile(source, tmp_path / "w.duckdb")
-    nightly = WarehouseResource(path=str(tmp_path / "w.duckdb"), published_path=str(tmp_path / "p" / "p.duckdb"))
-    descriptions = {"mart.element_warnings": "要素预警"}
-    assert publication.publish_copies(nightly, descriptions) is None
-    before = nightly.publish_path().stat().st_ino
-    with duckdb.connect(str(nightly.work_path())) as conn:
-        conn.execute("update mart.element_warnings set reasons = ['改过'] where element_code = '1.1'")
-
-    def broken(conn):
-        raise RuntimeError("the fingerprints' scan failed")
+    nightly, descriptions, before = published_then_changed(published, tmp_path)
 
     monkeypatch.setattr(publish, "work_table_prints", broken)
     publication.begin_staging("run-a", nightly, descriptions)  # the staged_copies step; the pages render meanwhile
