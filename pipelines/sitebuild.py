@@ -193,8 +193,7 @@ def site_build(run_id: str) -> Path:
 def publish_site(run_id: str) -> Path | None:
     """Point `$ZHENGAI_HOME/site` at run `run_id`'s build in one rename; None when the run built no pages."""
     finish_background_work(run_id)
-    with BUILDING_LOCK:
-        sweeping = SWEEPING.pop(run_id, None)  # begun with the build, awaited by the publication (`old_builds_removed`)
+    sweeping = take_sweep(run_id)
     if sweeping is not None:
         wait([sweeping])  # before the switch: its idea of the published build would be stale after
     build = site_build_path(run_id)
@@ -220,17 +219,22 @@ def publish_site(run_id: str) -> Path | None:
     return build
 
 
+def take_sweep(run_id: str) -> Future | None:
+    """The removal of old builds begun with run `run_id`'s build (`start_site_build`), for its one waiter."""
+    with BUILDING_LOCK:
+        return SWEEPING.pop(run_id, None)
+
+
 @contextmanager
 def old_builds_removed(run_id: str) -> Iterator[None]:
     """While the caller works, remove in a thread the builds that publishing run `run_id` would remove after it:
     every one but the published and this run's (unless its `start_site_build` began that already). Removing a
     national build (some 15,000 hard links) mostly waits on the disk, seconds on a busy machine."""
     wait_for_build(run_id)  # not for its pages in threads: they are written meanwhile, into the build kept
-    with BUILDING_LOCK:
-        sweeping = SWEEPING.pop(run_id, None)
-    if sweeping is None and find_build(run_id) is not None:
-        site, build = get_settings().site, find_build(run_id)
-        keep = {path.resolve() for path in (site, build) if path is not None and path.exists()}
+    sweeping, build = take_sweep(run_id), find_build(run_id)
+    if sweeping is None and build is not None:
+        site = get_settings().site
+        keep = {path.resolve() for path in (site, build) if path.exists()}
         sweeping = in_thread("old-site-builds", remove_old_builds, keep)
     try:
         yield

@@ -17,10 +17,9 @@ from contextlib import contextmanager
 
 import duckdb
 
-from pipelines.catalog import load_catalog, load_header_aliases, with_header_aliases
 from pipelines.ingest.guard import stop_worker_server
 from pipelines.ingest.pool import ReadAhead, offered, uses_pool
-from pipelines.ingest.write import Ingest
+from pipelines.ingest.write import Ingest, ingest_catalog
 from pipelines.listing import InboxListing, shared_listing
 from pipelines.settings import IngestLimits, Settings, now_local
 
@@ -55,7 +54,7 @@ def start_reading(settings: Settings, listing: InboxListing) -> ReadAhead | None
     """The cold ingest's tasks, planned on an empty warehouse, handed to a worker pool; None when the
     ingest would read in process (a few colleges, one worker)."""
     limits = IngestLimits.from_env()
-    catalog = with_header_aliases(load_catalog(), load_header_aliases(strict=False))  # as `ingest_inbox`'s
+    catalog = ingest_catalog()  # as `ingest_inbox`'s
     with duckdb.connect() as conn, shared_listing(listing):
         ingest = Ingest(conn, settings, catalog, limits=limits, ingested_at=now_local())
         ingest.prepare_folders()

@@ -461,6 +461,12 @@ class Ingest:
         self.summary.count(row)
 
 
+def ingest_catalog(catalog: Catalog | None = None) -> Catalog:
+    """The catalog an ingest reads with: `catalog` (default the platform's) with the header aliases a data
+    officer accepted (reference/header_aliases.csv)."""
+    return with_header_aliases(catalog or load_catalog(), load_header_aliases(strict=False))
+
+
 def ingest_inbox(
     conn: duckdb.DuckDBPyConnection,
     settings: Settings,
@@ -472,7 +478,7 @@ def ingest_inbox(
     """Ingest everything in `settings.inbox` into `conn`; see the module docstring for the rules.
     The header aliases a data officer accepted (reference/header_aliases.csv) join the catalog's
     headers for this run."""
-    catalog = with_header_aliases(catalog or load_catalog(), load_header_aliases(strict=False))
+    catalog = ingest_catalog(catalog)
     ahead = claim_read_ahead(settings)  # `zhengai run`'s workers started on a cold run (pipelines/ingest/ahead.py)
     if ahead is not None and ingested_at is None:  # the time its tasks carry: the run records one
         ingested_at = ahead.ingested_at
